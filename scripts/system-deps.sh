@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install the Debian packages the tests use (kcat: an outside Kafka client; chromium:
+# the browser tests), and Java if it is missing. Only as root on a Debian-like system;
+# elsewhere say what is missing and let the tests report it.
+set -euo pipefail
+need=()
+command -v kcat >/dev/null 2>&1 || need+=(kcat)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+else
+  echo "missing system packages: ${need[*]} (install them with your package manager)" >&2
+fi

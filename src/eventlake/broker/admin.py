@@ -1,0 +1,196 @@
+"""Topic administration through Kafka's Admin API: create, list, describe, delete."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
+
+from eventlake.broker.clients import admin_client, client_config, unreachable
+from eventlake.broker.exceptions import TopicError, TopicNotFound
+from eventlake.broker.settings import KafkaClientSettings
+
+# Topic configs users ask for most, under Kafka's own names.
+SHOWN_CONFIGS = ("retention.ms", "retention.bytes", "segment.bytes", "cleanup.policy")
+
+
+@dataclass(frozen=True)
+class PartitionInfo:
+    partition: int
+    leader: int
+    replicas: list[int]
+    isr: list[int]
+    log_start_offset: int
+    log_end_offset: int
+
+    @property
+    def messages(self) -> int:
+        return self.log_end_offset - self.log_start_offset
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    name: str
+    partitions: list[PartitionInfo] = field(default_factory=list)
+    configs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def messages(self) -> int:
+        return sum(p.messages for p in self.partitions)
+
+
+class TopicAdmin:
+    """Topic operations against any Kafka cluster reachable at `bootstrap_servers`."""
+
+    def __init__(
+        self, bootstrap_servers: str, kafka: KafkaClientSettings | None = None, timeout_s: float = 10.0
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka or KafkaClientSettings()
+        self.timeout_s = timeout_s
+        self._admin: AdminClient = admin_client(bootstrap_servers, self.kafka)
+
+    def _metadata(self, topic: str | None = None):  # type: ignore[no-untyped-def]
+        try:
+            return self._admin.list_topics(topic=topic, timeout=self.timeout_s)
+        except KafkaException as exc:
+            raise unreachable(self.bootstrap_servers) from exc
+
+    def names(self, include_internal: bool = False) -> list[str]:
+        names = sorted(self._metadata().topics)
+        return [n for n in names if include_internal or not n.startswith("__")]
+
+    def exists(self, name: str) -> bool:
+        return name in self._metadata().topics
+
+    def create(
+        self,
+        name: str,
+        partitions: int = 3,
+        replication_factor: int = 1,
+        configs: dict[str, str] | None = None,
+        *,
+        exist_ok: bool = False,
+    ) -> bool:
+        """Create a topic; return False if it existed and `exist_ok` is set."""
+        self._metadata()  # fail fast and clearly when no broker answers
+        new = NewTopic(name, num_partitions=partitions, replication_factor=replication_factor,
+                       config={k: str(v) for k, v in (configs or {}).items()})
+        future = self._admin.create_topics([new], operation_timeout=self.timeout_s)[name]
+        try:
+            future.result(timeout=self.timeout_s)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                if exist_ok:
+                    return False
+                raise TopicError(f"topic {name} already exists") from exc
+            raise TopicError(f"could not create topic {name}: {_reason(exc)}") from exc
+        self._wait_for_leaders(name, partitions)
+        return True
+
+    def _wait_for_leaders(self, name: str, partitions: int) -> None:
+        """A new topic is usable once every partition has a leader."""
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            md = self._metadata(name).topics.get(name)
+            if md and md.error is None and len(md.partitions) == partitions and all(
+                p.leader >= 0 for p in md.partitions.values()
+            ):
+                return
+            time.sleep(0.05)
+
+    def delete(self, name: str) -> None:
+        if not self.exists(name):
+            raise TopicNotFound(f"topic {name} does not exist", hint="`eventlake topics list` shows them")
+        future = self._admin.delete_topics([name], operation_timeout=self.timeout_s)[name]
+        try:
+            future.result(timeout=self.timeout_s)
+        except KafkaException as exc:
+            raise TopicError(f"could not delete topic {name}: {_reason(exc)}") from exc
+
+    def alter_configs(self, name: str, configs: dict[str, str]) -> None:
+        from confluent_kafka.admin import AlterConfigOpType, ConfigEntry
+
+        res = ConfigResource(
+            ResourceType.TOPIC, name,
+            incremental_configs=[ConfigEntry(k, str(v), incremental_operation=AlterConfigOpType.SET)
+                                 for k, v in configs.items()],
+        )
+        for fut in self._admin.incremental_alter_configs([res]).values():
+            try:
+                fut.result(timeout=self.timeout_s)
+            except KafkaException as exc:
+                raise TopicError(f"could not change configs of {name}: {_reason(exc)}") from exc
+
+    def describe(self, name: str) -> TopicInfo:
+        md = self._metadata(name).topics.get(name)
+        if md is None or md.error is not None:
+            raise TopicNotFound(
+                f"topic {name} does not exist",
+                hint=f"create it with `eventlake topics create {name} --partitions N`",
+            )
+        offsets = self.offsets(name, sorted(md.partitions))
+        parts = [
+            PartitionInfo(
+                partition=pid,
+                leader=p.leader,
+                replicas=list(p.replicas),
+                isr=list(p.isrs),
+                log_start_offset=offsets[pid][0],
+                log_end_offset=offsets[pid][1],
+            )
+            for pid, p in sorted(md.partitions.items())
+        ]
+        return TopicInfo(name=name, partitions=parts, configs=self.configs(name))
+
+    def _watermarks(self, consumer: Consumer, name: str, pid: int) -> tuple[int, int]:
+        # Right after a topic is created or a broker restarts, leadership takes a moment.
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(name, pid), timeout=self.timeout_s, cached=False
+                )
+                return int(low), int(high)
+            except KafkaException as exc:
+                err = exc.args[0]
+                transient = isinstance(err, KafkaError) and err.code() in _TRANSIENT
+                if not transient or time.monotonic() > deadline:
+                    raise unreachable(self.bootstrap_servers, _reason(exc)) from exc
+                time.sleep(0.1)
+
+    def configs(self, name: str) -> dict[str, str]:
+        res = ConfigResource(ResourceType.TOPIC, name)
+        try:
+            entries = self._admin.describe_configs([res])[res].result(timeout=self.timeout_s)
+        except KafkaException as exc:
+            raise TopicError(f"could not read configs of {name}: {_reason(exc)}") from exc
+        return {k: entries[k].value for k in SHOWN_CONFIGS if k in entries}
+
+    def offsets(self, name: str, partitions: list[int]) -> dict[int, tuple[int, int]]:
+        """Per partition: (log start offset, log end offset)."""
+        conf = client_config(self.bootstrap_servers, self.kafka)
+        conf.update({"group.id": "eventlake-admin", "enable.auto.commit": False})
+        consumer = Consumer(conf)
+        try:
+            return {pid: self._watermarks(consumer, name, pid) for pid in partitions}
+        finally:
+            with contextlib.suppress(Exception):
+                consumer.close()
+
+
+_TRANSIENT = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._TIMED_OUT,
+}
+
+
+def _reason(exc: KafkaException) -> str:
+    err = exc.args[0] if exc.args else exc
+    return err.str() if isinstance(err, KafkaError) else str(err)

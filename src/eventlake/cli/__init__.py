@@ -1,0 +1,1 @@
+"""The thin command line: parse flags, call the library, render the result."""

@@ -1,0 +1,94 @@
+"""`eventlake broker start|stop|status|logs`: the local Apache Kafka (KRaft)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from eventlake.broker import LocalBroker
+from eventlake.broker.jars import resolve_jars
+from eventlake.broker.java import find_java
+from eventlake.cli import output
+from eventlake.cli.common import ConfigOpt, settings
+
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Broker data folder (default ./.eventlake/broker).")
+]
+
+
+def _broker(ctx: typer.Context, config: Path | None, **flags: object) -> LocalBroker:
+    return LocalBroker(settings(ctx, config, broker=flags).broker)
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Run a local Apache Kafka broker (KRaft mode).", no_args_is_help=True)
+
+    @group.command("start")
+    def start(
+        ctx: typer.Context,
+        port: Annotated[int | None, typer.Option("--port", help="Client port (default 9092).")] = None,
+        data_dir: DataDirOpt = None,
+        advertise: Annotated[str | None, typer.Option(
+            "--advertise", help="Host name clients on other machines use to reach this broker.")] = None,
+        host: Annotated[str | None, typer.Option(
+            "--host", help="Address to bind (default 127.0.0.1).")] = None,
+        config: ConfigOpt = None,
+    ) -> None:
+        """Start the broker (resolving Kafka's jars on first use) and print its bootstrap address."""
+        broker = _broker(ctx, config, port=port, data_dir=data_dir, advertise=advertise, host=host)
+        state, started = broker.start()
+        if not started:
+            output.info(f"broker already running (pid {state.pid}, data dir {broker.data_dir})")
+        else:
+            output.info(f"broker started (pid {state.pid}, Kafka {state.version}, data dir {broker.data_dir})")
+        typer.echo(state.bootstrap)
+
+    @group.command("stop")
+    def stop(ctx: typer.Context, data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+        """Stop the broker gracefully."""
+        broker = _broker(ctx, config, data_dir=data_dir)
+        if broker.stop():
+            output.info(f"broker stopped (data dir {broker.data_dir})")
+        else:
+            output.info(f"no broker running for data dir {broker.data_dir}")
+
+    @group.command("status")
+    def status(
+        ctx: typer.Context, data_dir: DataDirOpt = None, config: ConfigOpt = None,
+        fmt: Annotated[output.Format, typer.Option("--format", help="table or json")] = output.Format.table,
+    ) -> None:
+        """Say whether the broker is up; exit 1 when it is down."""
+        st = _broker(ctx, config, data_dir=data_dir).status()
+        if fmt is output.Format.json:
+            output.print_json(st.__dict__)
+        elif st.running:
+            typer.echo(f"up: {st.bootstrap} (pid {st.pid}, Kafka {st.version}, up {st.uptime_s:.0f}s)")
+        else:
+            typer.echo(f"down: {st.reason} (data dir {st.data_dir})")
+        if not st.running:
+            raise typer.Exit(1)
+
+    @group.command("logs")
+    def logs(
+        ctx: typer.Context, data_dir: DataDirOpt = None, config: ConfigOpt = None,
+        lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines.")] = 100,
+    ) -> None:
+        """Show the end of the broker's log."""
+        broker = _broker(ctx, config, data_dir=data_dir)
+        text = broker.logs(lines)
+        if not text:
+            output.info(f"no broker log yet at {broker.log_file}")
+        else:
+            typer.echo(text)
+
+    @group.command("fetch")
+    def fetch(ctx: typer.Context, config: ConfigOpt = None) -> None:
+        """Resolve Kafka's jars into the cache now (start does it on first use)."""
+        s = settings(ctx, config).broker
+        find_java()
+        libs = resolve_jars(s.kafka_version, s.cache_dir)
+        output.info(f"Kafka {s.kafka_version} jars ready in {libs}")
+
+    app.add_typer(group, name="broker")

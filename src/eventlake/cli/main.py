@@ -1,0 +1,111 @@
+"""The `eventlake` command: global options, command groups, and the error-to-exit-code map.
+
+Each command group lives in its own module with a ``register(app)`` function.
+Exit codes: 0 success; 1 a failure the user must see (one line on stderr, traceback
+only with --debug); 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from eventlake import __version__
+from eventlake.cli import output
+from eventlake.cli.common import GlobalState
+from eventlake.errors import EventlakeError, UsageError
+
+app = typer.Typer(
+    name="eventlake",
+    help="Events into Kafka, into a Parquet lake, into SQL and live dashboards: exactly once.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# One module per command group, in the order of the data flow.
+COMMAND_MODULES = (
+    "config_cmd",
+    "broker",
+    "topics",
+    "produce",
+    "sink",
+    "crawl",
+    "query",
+    "dashboard",
+    "demo",
+    "status",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"eventlake {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option("--config", help="Settings file (default ./eventlake.toml).")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and client logs.")] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="Log level of eventlake's own logs.")] = "WARNING",
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version.")] = False,
+) -> None:
+    ctx.obj = GlobalState(config=config, debug=debug)
+    level = "DEBUG" if debug else log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+
+def _register() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"eventlake.cli.{name}")
+        except ModuleNotFoundError as exc:
+            # Only a command module not written yet is skipped; a broken import is not hidden.
+            if exc.name != f"eventlake.cli.{name}":
+                raise
+            continue
+        module.register(app)
+
+
+_register()
+
+
+def _debug_requested() -> bool:
+    return "--debug" in sys.argv or os.environ.get("EVENTLAKE_DEBUG", "") not in ("", "0")
+
+
+def run() -> None:
+    """Console-script entry point: Typer handles usage errors (exit 2); we handle ours."""
+    try:
+        app()
+    except UsageError as exc:
+        _report(exc)
+        sys.exit(2)
+    except EventlakeError as exc:
+        _report(exc)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        sys.exit(130)
+
+
+def _report(exc: EventlakeError) -> None:
+    if _debug_requested():
+        traceback.print_exc()
+    output.error(exc.one_line())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,85 @@
+"""`eventlake broker` and `eventlake topics` as a user types them."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from eventlake.broker import free_port
+from tests.e2e.conftest import Run
+
+pytestmark = pytest.mark.e2e
+
+
+def test_broker_lifecycle_and_topics(cli: Run, tmp_path: Path) -> None:
+    port, cport = free_port(), free_port()
+    data = str(tmp_path / "data")
+    env = {"EVENTLAKE_BROKER__CONTROLLER_PORT": str(cport)}
+    try:
+        start = cli("broker", "start", "--port", str(port), "--data-dir", data, env=env)
+        assert start.returncode == 0, start.stderr
+        assert start.stdout.strip() == f"127.0.0.1:{port}"
+
+        again = cli("broker", "start", "--port", str(port), "--data-dir", data, env=env)
+        assert again.returncode == 0
+        assert "already running" in again.stderr
+
+        status = cli("broker", "status", "--data-dir", data)
+        assert status.returncode == 0 and status.stdout.startswith("up:")
+
+        bs = ["--bootstrap-servers", f"127.0.0.1:{port}"]
+        created = cli("topics", "create", "orders", "--partitions", "4", "--retention-ms", "3600000", *bs)
+        assert created.returncode == 0, created.stderr
+        dup = cli("topics", "create", "orders", *bs)
+        assert dup.returncode == 1 and "already exists" in dup.stderr
+
+        listed = json.loads(cli("topics", "list", "--format", "json", *bs).stdout)
+        assert {"topic": "orders", "partitions": 4, "messages": 0} in listed
+
+        described = json.loads(cli("topics", "describe", "orders", "--format", "json", *bs).stdout)
+        assert described["configs"]["retention.ms"] == "3600000"
+        assert [p["leader"] for p in described["partitions"]] == [1, 1, 1, 1]
+
+        assert cli("topics", "delete", "orders", *bs).returncode == 0
+        missing = cli("topics", "describe", "orders", *bs)
+        assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+        assert "Kafka Server started" in cli("broker", "logs", "-n", "100000", "--data-dir", data).stdout
+    finally:
+        cli("broker", "stop", "--data-dir", data)
+    down = cli("broker", "status", "--data-dir", data)
+    assert down.returncode == 1 and down.stdout.startswith("down:")
+
+
+def test_port_in_use_is_one_line_no_traceback(cli: Run, tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        res = cli("broker", "start", "--port", str(port), "--data-dir", str(tmp_path / "d"))
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert f"port {port}" in res.stderr
+
+
+def test_unreachable_broker_fails_fast_in_one_line(cli: Run) -> None:
+    res = cli("topics", "list", "--bootstrap-servers", f"127.0.0.1:{free_port()}",
+              env={"EVENTLAKE_KAFKA__CONNECT_TIMEOUT_S": "2"}, timeout=30)
+    assert res.returncode == 1
+    assert res.stderr.count("\n") == 1 and "no Kafka broker answered" in res.stderr
+
+
+def test_bad_usage_exits_2(cli: Run) -> None:
+    assert cli("topics", "create", "--no-such-flag").returncode == 2
+
+
+def test_config_show_masks_secrets(cli: Run, tmp_path: Path) -> None:
+    (tmp_path / "eventlake.toml").write_text('[kafka]\nsasl_password = "s3cret"\n')
+    res = cli("config", "show")
+    assert res.returncode == 0, res.stderr
+    assert "s3cret" not in res.stdout
+    assert json.loads(res.stdout)["kafka"]["sasl_password"] == "********"

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import pytest
+
+from eventlake.types import OffsetRange, TableRef, table_name_for_topic
+
+
+@pytest.mark.parametrize(
+    ("topic", "table"),
+    [("stock-ticks", "stock_ticks"), ("Orders.v2", "orders_v2"), ("2024-events", "t_2024_events")],
+)
+def test_topic_names_become_sql_identifiers(topic: str, table: str) -> None:
+    assert table_name_for_topic(topic) == table
+
+
+def test_offset_range_counts_inclusively_and_rejects_empty() -> None:
+    assert OffsetRange(10, 19).count == 10
+    with pytest.raises(ValueError):
+        OffsetRange(5, 4)
+
+
+def test_table_ref_parse() -> None:
+    assert TableRef.parse("stock_ticks") == TableRef("default", "stock_ticks")
+    assert TableRef.parse("db.t") == TableRef("db", "t")
