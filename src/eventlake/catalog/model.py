@@ -1,0 +1,82 @@
+"""The catalog's vocabulary, shaped like the AWS Glue Data Catalog.
+
+Databases hold tables; a table has columns and partition keys (Hive/Athena type
+strings), a location and a format; partitions are key=value folders; and, beyond
+Glue, the catalog lists every data file a query may read and keeps the ledger of
+Kafka offset ranges those files hold (exactly-once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eventlake.types import TableRef
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # bigint, double, boolean, string, timestamp, date, struct<...>, array<...>
+
+
+@dataclass(frozen=True)
+class Table:
+    database: str
+    name: str
+    location: str
+    format: str  # parquet | jsonl | csv
+    columns: list[Column]
+    partition_keys: list[Column] = field(default_factory=list)
+    schema_version: int = 1
+    source: str = "sink"  # sink | crawler
+    parameters: dict[str, str] = field(default_factory=dict)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def ref(self) -> TableRef:
+        return TableRef(self.database, self.name)
+
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+@dataclass(frozen=True)
+class Partition:
+    values: dict[str, str]  # ordered as the table's partition keys
+    location: str
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class DataFile:
+    path: str  # absolute path or full URI of the object
+    partition: dict[str, str]
+    rows: int
+    bytes: int
+    format: str = "parquet"
+    topic: str | None = None
+    kafka_partition: int | None = None
+    first_offset: int | None = None
+    last_offset: int | None = None
+    min_event_time: float | None = None  # epoch seconds
+    max_event_time: float | None = None
+    created_at: float = 0.0
+    table: TableRef | None = None  # filled in when read back from the store
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One flush of one Kafka partition: offsets first..last, landed in `files`."""
+
+    topic: str
+    partition: int
+    first_offset: int
+    last_offset: int
+    table: TableRef
+    files: list[DataFile]
+    rows: int
+    dlq: int = 0
+    committed_at: float = 0.0
+    bytes: int = 0
+    max_event_time: float | None = None

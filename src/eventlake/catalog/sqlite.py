@@ -1,0 +1,368 @@
+"""The embedded catalog: one SQLite file (WAL), safe for several processes.
+
+Every change that must be atomic (a flush's ledger entry with its files and
+partitions; a compaction's swap of files) is one `BEGIN IMMEDIATE` transaction,
+so a crash leaves either all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from eventlake.catalog.exceptions import CatalogError, LedgerConflict, TableNotFound
+from eventlake.catalog.model import Column, DataFile, LedgerEntry, Partition, Table
+from eventlake.types import TableRef
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS databases (
+    name TEXT PRIMARY KEY, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS tables (
+    database TEXT NOT NULL, name TEXT NOT NULL, location TEXT NOT NULL, format TEXT NOT NULL,
+    columns TEXT NOT NULL, partition_keys TEXT NOT NULL, schema_version INTEGER NOT NULL,
+    source TEXT NOT NULL, parameters TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    PRIMARY KEY (database, name));
+CREATE TABLE IF NOT EXISTS schema_versions (
+    database TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, columns TEXT NOT NULL,
+    created_at REAL NOT NULL, PRIMARY KEY (database, name, version));
+CREATE TABLE IF NOT EXISTS partitions (
+    database TEXT NOT NULL, name TEXT NOT NULL, spec TEXT NOT NULL, location TEXT NOT NULL,
+    created_at REAL NOT NULL, PRIMARY KEY (database, name, spec));
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, database TEXT NOT NULL, name TEXT NOT NULL, partition_spec TEXT NOT NULL,
+    format TEXT NOT NULL, rows INTEGER NOT NULL, bytes INTEGER NOT NULL,
+    topic TEXT, kafka_partition INTEGER, first_offset INTEGER, last_offset INTEGER,
+    min_event_time REAL, max_event_time REAL, created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS files_by_table ON files (database, name);
+CREATE TABLE IF NOT EXISTS ledger (
+    topic TEXT NOT NULL, partition INTEGER NOT NULL, first_offset INTEGER NOT NULL,
+    last_offset INTEGER NOT NULL, database TEXT NOT NULL, name TEXT NOT NULL, rows INTEGER NOT NULL,
+    bytes INTEGER NOT NULL, dlq INTEGER NOT NULL, files INTEGER NOT NULL, max_event_time REAL,
+    committed_at REAL NOT NULL, PRIMARY KEY (topic, partition, first_offset));
+CREATE TABLE IF NOT EXISTS dlq_counts (topic TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS views (
+    database TEXT NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (database, name));
+CREATE TABLE IF NOT EXISTS crawl_state (key TEXT PRIMARY KEY, state TEXT NOT NULL);
+"""
+
+
+def _spec(values: dict[str, str]) -> str:
+    """A partition's identity: its key=value pairs in key order, as JSON."""
+    return json.dumps(list(values.items()), separators=(",", ":"))
+
+
+def _values(spec: str) -> dict[str, str]:
+    return dict(json.loads(spec))
+
+
+def _cols(columns: list[Column]) -> str:
+    return json.dumps([[c.name, c.type] for c in columns])
+
+
+def _uncols(text: str) -> list[Column]:
+    return [Column(n, t) for n, t in json.loads(text)]
+
+
+class SQLiteCatalog:
+    """Glue-shaped catalog, file list and exactly-once ledger in one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN ourselves, so each transaction is explicit.
+            self._conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            with self._tx():
+                for stmt in SCHEMA.split(";"):
+                    if stmt.strip():
+                        self._conn.execute(stmt)
+        except sqlite3.Error as exc:
+            raise CatalogError(f"cannot open catalog {self.path}: {exc}",
+                               hint="check the path and its permissions, or pass --catalog") from exc
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> SQLiteCatalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # databases
+    def ensure_database(self, name: str) -> None:
+        with self._tx() as c:
+            c.execute("INSERT OR IGNORE INTO databases VALUES (?, ?)", (name, time.time()))
+
+    def list_databases(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT name FROM databases ORDER BY name")]
+
+    # tables
+    def get_table(self, ref: TableRef) -> Table | None:
+        rows = self._query("SELECT * FROM tables WHERE database=? AND name=?", (ref.database, ref.name))
+        return _table(rows[0]) if rows else None
+
+    def require_table(self, ref: TableRef) -> Table:
+        table = self.get_table(ref)
+        if table is None:
+            raise TableNotFound(f"no table {ref} in the catalog", hint="`eventlake tables` lists them")
+        return table
+
+    def list_tables(self, database: str | None = None) -> list[Table]:
+        if database is None:
+            rows = self._query("SELECT * FROM tables ORDER BY database, name")
+        else:
+            rows = self._query("SELECT * FROM tables WHERE database=? ORDER BY name", (database,))
+        return [_table(r) for r in rows]
+
+    def upsert_table(self, table: Table) -> Table:
+        """Create or update; bump schema_version (keeping the old schema) when columns change."""
+        now = time.time()
+        with self._tx() as c:
+            c.execute("INSERT OR IGNORE INTO databases VALUES (?, ?)", (table.database, now))
+            row = c.execute("SELECT * FROM tables WHERE database=? AND name=?",
+                            (table.database, table.name)).fetchone()
+            if row is None:
+                version, created = 1, now
+                changed = True
+            else:
+                old = _table(row)
+                changed = old.columns != table.columns or old.partition_keys != table.partition_keys
+                version = old.schema_version + 1 if changed else old.schema_version
+                created = old.created_at
+            c.execute(
+                "INSERT OR REPLACE INTO tables VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (table.database, table.name, table.location, table.format, _cols(table.columns),
+                 _cols(table.partition_keys), version, table.source, json.dumps(table.parameters),
+                 created, now),
+            )
+            if changed:
+                c.execute("INSERT OR REPLACE INTO schema_versions VALUES (?,?,?,?,?)",
+                          (table.database, table.name, version, _cols(table.columns), now))
+        result = self.get_table(table.ref)
+        assert result is not None
+        return result
+
+    def schema_versions(self, ref: TableRef) -> list[tuple[int, list[Column], float]]:
+        rows = self._query(
+            "SELECT version, columns, created_at FROM schema_versions WHERE database=? AND name=? ORDER BY version",
+            (ref.database, ref.name),
+        )
+        return [(v, _uncols(cols), at) for v, cols, at in rows]
+
+    def drop_table(self, ref: TableRef) -> None:
+        with self._tx() as c:
+            for tbl in ("tables", "schema_versions", "partitions", "files"):
+                c.execute(f"DELETE FROM {tbl} WHERE database=? AND name=?", (ref.database, ref.name))
+
+    # partitions
+    def add_partitions(self, ref: TableRef, parts: list[Partition]) -> int:
+        with self._tx() as c:
+            return self._add_partitions(c, ref, parts)
+
+    @staticmethod
+    def _add_partitions(c: sqlite3.Connection, ref: TableRef, parts: list[Partition]) -> int:
+        added = 0
+        now = time.time()
+        for p in parts:
+            cur = c.execute("INSERT OR IGNORE INTO partitions VALUES (?,?,?,?,?)",
+                            (ref.database, ref.name, _spec(p.values), p.location, now))
+            added += cur.rowcount
+        return added
+
+    def list_partitions(self, ref: TableRef) -> list[Partition]:
+        rows = self._query(
+            "SELECT spec, location, created_at FROM partitions WHERE database=? AND name=? ORDER BY spec",
+            (ref.database, ref.name),
+        )
+        return [Partition(_values(s), loc, at) for s, loc, at in rows]
+
+    def remove_partitions(self, ref: TableRef, values_list: list[dict[str, str]]) -> None:
+        with self._tx() as c:
+            for values in values_list:
+                spec = _spec(values)
+                c.execute("DELETE FROM partitions WHERE database=? AND name=? AND spec=?",
+                          (ref.database, ref.name, spec))
+                c.execute("DELETE FROM files WHERE database=? AND name=? AND partition_spec=?",
+                          (ref.database, ref.name, spec))
+
+    # files
+    def add_files(self, ref: TableRef, files: list[DataFile]) -> None:
+        with self._tx() as c:
+            self._insert_files(c, ref, files, replace=True)
+
+    @staticmethod
+    def _insert_files(c: sqlite3.Connection, ref: TableRef, files: list[DataFile], *, replace: bool) -> None:
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        now = time.time()
+        c.executemany(
+            f"{verb} INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(f.path, ref.database, ref.name, _spec(f.partition), f.format, f.rows, f.bytes, f.topic,
+              f.kafka_partition, f.first_offset, f.last_offset, f.min_event_time, f.max_event_time,
+              f.created_at or now) for f in files],
+        )
+
+    def remove_files(self, ref: TableRef, paths: list[str]) -> None:
+        with self._tx() as c:
+            c.executemany("DELETE FROM files WHERE database=? AND name=? AND path=?",
+                          [(ref.database, ref.name, p) for p in paths])
+
+    def list_files(self, ref: TableRef | None = None,
+                   partition_filter: dict[str, str] | None = None) -> list[DataFile]:
+        if ref is None:
+            rows = self._query("SELECT * FROM files ORDER BY database, name, path")
+        else:
+            rows = self._query("SELECT * FROM files WHERE database=? AND name=? ORDER BY path",
+                               (ref.database, ref.name))
+        files = [_file(r) for r in rows]
+        if partition_filter:
+            files = [f for f in files if all(f.partition.get(k) == v for k, v in partition_filter.items())]
+        return files
+
+    def replace_files(self, ref: TableRef, old_paths: list[str], new_files: list[DataFile]) -> None:
+        """Swap files in one transaction: readers see the old set or the new set, never a mix."""
+        with self._tx() as c:
+            present = {r[0] for r in c.execute(
+                f"SELECT path FROM files WHERE database=? AND name=? AND path IN ({','.join('?' * len(old_paths))})",
+                (ref.database, ref.name, *old_paths)).fetchall()} if old_paths else set()
+            missing = set(old_paths) - present
+            if missing:
+                raise CatalogError(f"cannot replace files no longer in {ref}: {sorted(missing)[:3]}",
+                                   hint="another compaction ran; run it again")
+            c.executemany("DELETE FROM files WHERE path=?", [(p,) for p in old_paths])
+            self._insert_files(c, ref, new_files, replace=False)
+
+    # ledger
+    def ledger_next_offset(self, topic: str, partition: int) -> int | None:
+        rows = self._query("SELECT max(last_offset) FROM ledger WHERE topic=? AND partition=?", (topic, partition))
+        last = rows[0][0] if rows else None
+        return None if last is None else int(last) + 1
+
+    def commit_flush(self, entry: LedgerEntry) -> None:
+        """Record one flush atomically, only if it continues the ledger exactly."""
+        with self._tx() as c:
+            last = c.execute("SELECT max(last_offset) FROM ledger WHERE topic=? AND partition=?",
+                             (entry.topic, entry.partition)).fetchone()[0]
+            if last is not None and entry.first_offset != last + 1:
+                raise LedgerConflict(
+                    f"{entry.topic}[{entry.partition}] offsets {entry.first_offset}..{entry.last_offset} "
+                    f"do not follow the ledger (next is {last + 1})",
+                    hint="another sink owns this partition now; this flush is discarded",
+                )
+            try:
+                c.execute(
+                    "INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (entry.topic, entry.partition, entry.first_offset, entry.last_offset, entry.table.database,
+                     entry.table.name, entry.rows, entry.bytes or sum(f.bytes for f in entry.files), entry.dlq,
+                     len(entry.files), entry.max_event_time, entry.committed_at or time.time()),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise LedgerConflict(
+                    f"{entry.topic}[{entry.partition}] offset {entry.first_offset} is already recorded",
+                    hint="another sink recorded it first; this flush is discarded",
+                ) from exc
+            c.execute("INSERT OR IGNORE INTO databases VALUES (?, ?)", (entry.table.database, time.time()))
+            self._insert_files(c, entry.table, entry.files, replace=False)
+            parts = {_spec(f.partition): f for f in entry.files}
+            table_row = c.execute("SELECT location FROM tables WHERE database=? AND name=?",
+                                  (entry.table.database, entry.table.name)).fetchone()
+            base = table_row[0].rstrip("/") if table_row else ""
+            self._add_partitions(c, entry.table, [
+                Partition(f.partition, base + "/" + "/".join(f"{k}={v}" for k, v in f.partition.items()))
+                for f in parts.values()
+            ])
+            if entry.dlq:
+                c.execute("INSERT INTO dlq_counts VALUES (?, ?) ON CONFLICT(topic) DO UPDATE SET "
+                          "count = count + excluded.count", (entry.topic, entry.dlq))
+
+    def ledger(self, topic: str | None = None, limit: int | None = None) -> list[LedgerEntry]:
+        """Ledger entries, newest first (files not attached; see list_files)."""
+        sql = "SELECT * FROM ledger"
+        params: tuple[Any, ...] = ()
+        if topic is not None:
+            sql += " WHERE topic=?"
+            params = (topic,)
+        sql += " ORDER BY committed_at DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [
+            LedgerEntry(topic=r[0], partition=r[1], first_offset=r[2], last_offset=r[3],
+                        table=TableRef(r[4], r[5]), files=[], rows=r[6], bytes=r[7], dlq=r[8],
+                        max_event_time=r[10], committed_at=r[11])
+            for r in self._query(sql, params)
+        ]
+
+    def ledger_positions(self) -> dict[tuple[str, int], int]:
+        """Next offset to land per (topic, partition)."""
+        rows = self._query("SELECT topic, partition, max(last_offset) FROM ledger GROUP BY topic, partition")
+        return {(t, p): int(last) + 1 for t, p, last in rows}
+
+    def dlq_count(self, topic: str) -> int:
+        rows = self._query("SELECT count FROM dlq_counts WHERE topic=?", (topic,))
+        return int(rows[0][0]) if rows else 0
+
+    # views
+    def save_view(self, name: str, sql: str, database: str = "default") -> None:
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO views VALUES (?,?,?,?)", (database, name, sql, time.time()))
+
+    def list_views(self) -> list[tuple[str, str, str]]:
+        return [(d, n, s) for d, n, s in self._query("SELECT database, name, sql FROM views ORDER BY database, name")]
+
+    def drop_view(self, name: str, database: str = "default") -> None:
+        with self._tx() as c:
+            cur = c.execute("DELETE FROM views WHERE database=? AND name=?", (database, name))
+            if cur.rowcount == 0:
+                raise CatalogError(f"no view {database}.{name}", hint="`eventlake views list` shows them")
+
+    # crawler bookkeeping
+    def get_crawl_state(self, key: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT state FROM crawl_state WHERE key=?", (key,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def set_crawl_state(self, key: str, state: dict[str, Any]) -> None:
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO crawl_state VALUES (?, ?)", (key, json.dumps(state)))
+
+
+def _table(row: tuple[Any, ...]) -> Table:
+    return Table(
+        database=row[0], name=row[1], location=row[2], format=row[3], columns=_uncols(row[4]),
+        partition_keys=_uncols(row[5]), schema_version=row[6], source=row[7],
+        parameters=json.loads(row[8]), created_at=row[9], updated_at=row[10],
+    )
+
+
+def _file(row: tuple[Any, ...]) -> DataFile:
+    return DataFile(
+        path=row[0], table=TableRef(row[1], row[2]), partition=_values(row[3]), format=row[4], rows=row[5],
+        bytes=row[6], topic=row[7], kafka_partition=row[8], first_offset=row[9], last_offset=row[10],
+        min_event_time=row[11], max_event_time=row[12], created_at=row[13],
+    )
