@@ -52,10 +52,15 @@ class BrokerState:
     advertise: str
     version: str
     started_at: float
+    local_port: int  # plaintext listener on 127.0.0.1 for local tools and readiness checks
 
     @property
     def bootstrap(self) -> str:
         return f"{self.advertise}:{self.port}"
+
+    @property
+    def local_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.local_port}"
 
 
 @dataclass(frozen=True)
@@ -94,8 +99,25 @@ class LocalBroker:
         return self.settings.controller_port or self.settings.port + 1
 
     @property
+    def internal_port(self) -> int:
+        return self.settings.internal_port or self.settings.port + 2
+
+    @property
+    def advertise(self) -> str:
+        s = self.settings
+        if s.advertise:
+            return s.advertise
+        return socket.getfqdn() if s.host in ("0.0.0.0", "::", "") else s.host
+
+    @property
     def bootstrap(self) -> str:
-        return f"{self.settings.advertise or self.settings.host}:{self.settings.port}"
+        return f"{self.advertise}:{self.settings.port}"
+
+    @property
+    def local_bootstrap(self) -> str:
+        """Where tools on this machine reach the broker without credentials."""
+        port = self.internal_port if self.settings.exposed else self.settings.port
+        return f"127.0.0.1:{port}"
 
     # lifecycle
     def start(self) -> tuple[BrokerState, bool]:
@@ -103,8 +125,17 @@ class LocalBroker:
         running = self.running_state()
         if running is not None:
             return running, False
-        for port in (self.settings.port, self.controller_port):
-            _ensure_port_free(self.settings.host, port)
+        if self.settings.exposed and self.settings.sasl_password is None:
+            raise BrokerError(
+                f"binding {self.settings.host} would expose Kafka beyond this machine without credentials",
+                hint="set a password in EVENTLAKE_BROKER__SASL_PASSWORD (clients then use SASL/PLAIN), "
+                     "or keep the default --host 127.0.0.1",
+            )
+        ports = [self.settings.port, self.controller_port]
+        if self.settings.exposed:
+            ports.append(self.internal_port)
+        for port in ports:
+            _ensure_port_free(self.settings.host if port == self.settings.port else "127.0.0.1", port)
         java = find_java()
         libs = resolve_jars(self.settings.kafka_version, self.settings.cache_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -127,8 +158,9 @@ class LocalBroker:
         log.close()
         state = BrokerState(
             pid=proc.pid, port=self.settings.port, controller_port=self.controller_port,
-            host=self.settings.host, advertise=self.settings.advertise or self.settings.host,
+            host=self.settings.host, advertise=self.advertise,
             version=self.settings.kafka_version, started_at=time.time(),
+            local_port=int(self.local_bootstrap.rsplit(":", 1)[1]),
         )
         self.state_file.write_text(json.dumps(asdict(state)))
         self._wait_ready(proc, state)
@@ -156,7 +188,7 @@ class LocalBroker:
                     hint=f"see {self.log_file}",
                 )
             try:
-                check_reachable(state.bootstrap, timeout_s=1.0)
+                check_reachable(state.local_bootstrap, timeout_s=1.0)
                 return
             except BrokerUnreachable:
                 time.sleep(0.3)
@@ -197,7 +229,7 @@ class LocalBroker:
         if state is None:
             return BrokerStatus(running=False, data_dir=str(self.data_dir), reason="not running")
         try:
-            check_reachable(state.bootstrap, timeout_s=3.0)
+            check_reachable(state.local_bootstrap, timeout_s=3.0)
         except BrokerUnreachable:
             return BrokerStatus(
                 running=False, data_dir=str(self.data_dir), bootstrap=state.bootstrap, pid=state.pid,
@@ -232,17 +264,12 @@ class LocalBroker:
 
     def _write_configs(self) -> None:
         s = self.settings
-        advertise = s.advertise or s.host
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
-            # The controller stays on loopback whatever the client listener binds to.
-            "listeners": f"PLAINTEXT://{s.host}:{s.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{advertise}:{s.port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            **self._listeners(),
             "log.dirs": str(self.log_dirs),
             "num.partitions": str(s.default_partitions),
             # One node: internal topics cannot have more than one replica.
@@ -263,8 +290,42 @@ class LocalBroker:
             "log.segment.delete.delay.ms": "1000",
         }
         text = "".join(f"{k}={v}\n" for k, v in props.items())
-        (self.data_dir / "server.properties").write_text(text)
+        path = self.data_dir / "server.properties"
+        # It may hold the SASL password: readable by its owner only.
+        path.touch(mode=0o600, exist_ok=True)
+        path.chmod(0o600)
+        path.write_text(text)
         (self.data_dir / "log4j2.properties").write_text(_LOG4J)
+
+
+    def _listeners(self) -> dict[str, str]:
+        """Loopback only: one plaintext listener. Exposed: SASL/PLAIN outside, plaintext on loopback.
+
+        The controller listener stays on loopback whatever the client listener binds to.
+        """
+        s = self.settings
+        controller = f"CONTROLLER://127.0.0.1:{self.controller_port}"
+        if not s.exposed:
+            return {
+                "listeners": f"PLAINTEXT://{s.host}:{s.port},{controller}",
+                "advertised.listeners": f"PLAINTEXT://{self.advertise}:{s.port}",
+                "inter.broker.listener.name": "PLAINTEXT",
+                "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            }
+        assert s.sasl_password is not None
+        user, password = s.sasl_username, s.sasl_password.get_secret_value()
+        jaas = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{user}" password="{password}" user_{user}="{password}";'
+        )
+        return {
+            "listeners": f"EXTERNAL://{s.host}:{s.port},INTERNAL://127.0.0.1:{self.internal_port},{controller}",
+            "advertised.listeners": f"EXTERNAL://{self.advertise}:{s.port},INTERNAL://127.0.0.1:{self.internal_port}",
+            "inter.broker.listener.name": "INTERNAL",
+            "listener.security.protocol.map": "EXTERNAL:SASL_PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.name.external.sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.external.plain.sasl.jaas.config": jaas,
+        }
 
 
 def _alive(pid: int) -> bool:

@@ -36,6 +36,11 @@ class BrokerSettings(BaseModel):
     controller_port: int | None = None  # default: port + 1
     host: str = "127.0.0.1"
     advertise: str | None = None
+    # Binding beyond loopback requires credentials: clients then authenticate with
+    # SASL/PLAIN on `port`; local tools use a plaintext listener on 127.0.0.1:internal_port.
+    sasl_username: str = "eventlake"
+    sasl_password: SecretStr | None = None
+    internal_port: int | None = None  # default: port + 2
     data_dir: Path = Path(".eventlake/broker")
     kafka_version: str = KAFKA_VERSION
     cache_dir: Path | None = None  # default: $XDG_CACHE_HOME/eventlake or ~/.cache/eventlake
@@ -46,3 +51,11 @@ class BrokerSettings(BaseModel):
     default_partitions: int = 3
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 30.0
+
+    @property
+    def exposed(self) -> bool:
+        """True when the client listener is reachable from other machines."""
+        return self.host not in LOOPBACK_HOSTS
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
