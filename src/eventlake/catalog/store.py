@@ -10,10 +10,13 @@ defaults to `./.eventlake/catalog.sqlite`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eventlake.catalog.sqlite import SQLiteCatalog
-from eventlake.config import Settings
 from eventlake.errors import ConfigError
+
+if TYPE_CHECKING:  # config imports every stage's settings module: no runtime import back
+    from eventlake.config import Settings
 
 # The catalog is the product's own folder in the lake; crawlers and sweeps skip `_`-names.
 CATALOG_DIR = "_eventlake"

@@ -8,12 +8,13 @@ dashboard's app factory, or a notebook, and the frozen result is passed down.
 
 from __future__ import annotations
 
+import importlib
 import json
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,13 +22,30 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from eventlake.broker.settings import BrokerSettings, KafkaClientSettings
-from eventlake.dashboard.settings import DashboardSettings
 from eventlake.errors import ConfigError
-from eventlake.lake.settings import S3Settings
-from eventlake.produce.settings import ProduceSettings
-from eventlake.query.settings import QuerySettings
-from eventlake.sink.settings import SinkSettings
+
+if TYPE_CHECKING:
+    from eventlake.broker.settings import BrokerSettings, KafkaClientSettings
+    from eventlake.catalog.settings import AwsSettings
+    from eventlake.dashboard.settings import DashboardSettings
+    from eventlake.lake.settings import S3Settings
+    from eventlake.produce.settings import ProduceSettings
+    from eventlake.query.settings import QuerySettings
+    from eventlake.sink.settings import SinkSettings
+
+# Section models live beside their stage. Stage packages import this module, so the
+# sections are imported lazily (on first load) instead of at import time: that keeps
+# `import eventlake.<stage>` free of import cycles whatever the stage's __init__ pulls in.
+_SECTIONS = {
+    "kafka": ("eventlake.broker.settings", "KafkaClientSettings"),
+    "broker": ("eventlake.broker.settings", "BrokerSettings"),
+    "produce": ("eventlake.produce.settings", "ProduceSettings"),
+    "sink": ("eventlake.sink.settings", "SinkSettings"),
+    "s3": ("eventlake.lake.settings", "S3Settings"),
+    "query": ("eventlake.query.settings", "QuerySettings"),
+    "dashboard": ("eventlake.dashboard.settings", "DashboardSettings"),
+    "aws": ("eventlake.catalog.settings", "AwsSettings"),
+}
 
 DEFAULT_CONFIG_FILE = Path("eventlake.toml")
 
@@ -51,13 +69,14 @@ class Settings(BaseSettings):
     catalog: str | None = None
     database: str = "default"
 
-    kafka: KafkaClientSettings = KafkaClientSettings()
-    broker: BrokerSettings = BrokerSettings()
-    produce: ProduceSettings = ProduceSettings()
-    sink: SinkSettings = SinkSettings()
-    s3: S3Settings = S3Settings()
-    query: QuerySettings = QuerySettings()
-    dashboard: DashboardSettings = DashboardSettings()
+    kafka: KafkaClientSettings = Field(default_factory=lambda: _section("kafka")())
+    broker: BrokerSettings = Field(default_factory=lambda: _section("broker")())
+    produce: ProduceSettings = Field(default_factory=lambda: _section("produce")())
+    sink: SinkSettings = Field(default_factory=lambda: _section("sink")())
+    s3: S3Settings = Field(default_factory=lambda: _section("s3")())
+    query: QuerySettings = Field(default_factory=lambda: _section("query")())
+    dashboard: DashboardSettings = Field(default_factory=lambda: _section("dashboard")())
+    aws: AwsSettings = Field(default_factory=lambda: _section("aws")())
 
     @classmethod
     def settings_customise_sources(
@@ -77,6 +96,24 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """The effective settings as plain data, every secret replaced by '********'."""
         return _mask(self)
+
+
+def _section(name: str) -> Any:
+    """The section model class for `name` (typed Any: mypy sees the real types above)."""
+    module, cls = _SECTIONS[name]
+    return getattr(importlib.import_module(module), cls)
+
+
+_built = False
+
+
+def _build() -> None:
+    """Resolve the section types once every module has finished importing."""
+    global _built
+    if not _built:
+        namespace = {cls: _section(name) for name, (_, cls) in _SECTIONS.items()}
+        Settings.model_rebuild(_types_namespace=namespace)
+        _built = True
 
 
 def _mask(value: Any) -> Any:
@@ -111,6 +148,7 @@ def load_settings(
     Flags win over env and env over the file, section by section: a flag that sets
     ``sink.flush_rows`` keeps ``sink.group`` from the env or file.
     """
+    _build()
     path = Path(config_file) if config_file is not None else None
     if path is None and DEFAULT_CONFIG_FILE.is_file():
         path = DEFAULT_CONFIG_FILE
