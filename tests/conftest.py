@@ -17,6 +17,9 @@ import pytest
 
 from eventlake.broker import BrokerSettings, LocalBroker, TopicAdmin, free_port
 
+# Each stage's shared fixtures live in tests/fixtures_<stage>.py and are loaded here.
+pytest_plugins = sorted(f"tests.{p.stem}" for p in Path(__file__).parent.glob("fixtures_*.py"))
+
 
 @pytest.fixture(scope="session")
 def broker_settings(tmp_path_factory: pytest.TempPathFactory) -> BrokerSettings:

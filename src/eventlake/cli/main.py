@@ -43,6 +43,7 @@ COMMAND_MODULES = (
     "views",
     "compact",
     "query",
+    "glue",
     "dashboard",
     "demo",
     "status",

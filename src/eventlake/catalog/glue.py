@@ -1,0 +1,171 @@
+"""Publish eventlake's tables and partitions to the AWS Glue Data Catalog, for Athena.
+
+The SQLite catalog stays the source of truth: it holds the ledger, which needs
+conditional writes Glue does not offer. Glue gets a mirror of what Athena needs
+(database, table with SerDe and partition keys, partitions), so the same lake on S3
+is queryable from Athena, QuickSight or Spark. boto3 is imported here only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from eventlake.catalog.exceptions import CatalogError
+from eventlake.catalog.model import Partition, Table
+from eventlake.catalog.settings import AwsSettings
+
+if TYPE_CHECKING:
+    from eventlake.catalog.sqlite import SQLiteCatalog
+
+# Hive SerDe and formats per eventlake file format: what Glue crawlers write, what Athena reads.
+_FORMATS: dict[str, dict[str, Any]] = {
+    "parquet": {
+        "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+        "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+                      "Parameters": {"serialization.format": "1"}},
+        "classification": "parquet",
+    },
+    "jsonl": {
+        "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+        "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+        "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe", "Parameters": {}},
+        "classification": "json",
+    },
+    "csv": {
+        "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+        "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+        "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+                      "Parameters": {"field.delim": ","}},
+        "classification": "csv",
+    },
+}
+
+
+def _storage(table: Table, location: str) -> dict[str, Any]:
+    fmt = _FORMATS.get(table.format)
+    if fmt is None:
+        raise CatalogError(f"table {table.ref} has format {table.format!r}, which Glue cannot describe")
+    return {
+        "Columns": [{"Name": c.name, "Type": c.type} for c in table.columns],
+        "Location": location,
+        "InputFormat": fmt["InputFormat"],
+        "OutputFormat": fmt["OutputFormat"],
+        "SerdeInfo": fmt["SerdeInfo"],
+        "Compressed": table.format == "parquet",
+    }
+
+
+def table_input(table: Table) -> dict[str, Any]:
+    """The Glue TableInput for an eventlake table (pure: unit-tested without AWS)."""
+    params = {
+        "classification": _FORMATS.get(table.format, {}).get("classification", table.format),
+        "eventlake.schema_version": str(table.schema_version),
+        "eventlake.source": table.source,
+        **table.parameters,
+    }
+    if table.format == "csv":
+        params.setdefault("skip.header.line.count", "1")
+    return {
+        "Name": table.name,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": params,
+        "PartitionKeys": [{"Name": c.name, "Type": c.type} for c in table.partition_keys],
+        "StorageDescriptor": _storage(table, table.location.rstrip("/") + "/"),
+    }
+
+
+def partition_input(table: Table, partition: Partition) -> dict[str, Any]:
+    return {
+        "Values": [partition.values[k.name] for k in table.partition_keys],
+        "StorageDescriptor": _storage(table, partition.location.rstrip("/") + "/"),
+    }
+
+
+@dataclass
+class PublishReport:
+    tables_created: list[str] = field(default_factory=list)
+    tables_updated: list[str] = field(default_factory=list)
+    partitions_added: int = 0
+
+
+class GluePublisher:
+    """Mirror tables and partitions of the eventlake catalog into Glue."""
+
+    def __init__(self, aws: AwsSettings) -> None:
+        try:
+            import boto3
+        except ImportError as exc:  # pragma: no cover - boto3 is a dependency
+            raise CatalogError("publishing to Glue needs boto3", hint="pip install 'eventlake[aws]'") from exc
+        self.aws = aws
+        self._glue = boto3.client("glue", **aws.client_kwargs())
+
+    def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            raise _GlueError(code, f"Glue {what} failed: {code}: {exc.response.get('Error', {}).get('Message')}",
+                             ) from exc
+        except BotoCoreError as exc:
+            raise CatalogError(f"Glue {what} failed: {exc}",
+                               hint="check aws.region, aws.endpoint_url and credentials") from exc
+
+    def publish(self, store: SQLiteCatalog, tables: list[str] | None = None) -> PublishReport:
+        report = PublishReport()
+        for table in store.list_tables():
+            if tables and table.name not in tables and str(table.ref) not in tables:
+                continue
+            database = self.aws.glue_database or table.database
+            self._ensure_database(database)
+            tin = table_input(table)
+            try:
+                self._call("get_table", self._glue.get_table, DatabaseName=database, Name=table.name)
+                self._call("update_table", self._glue.update_table, DatabaseName=database, TableInput=tin)
+                report.tables_updated.append(f"{database}.{table.name}")
+            except _GlueError as exc:
+                if exc.code != "EntityNotFoundException":
+                    raise
+                self._call("create_table", self._glue.create_table, DatabaseName=database, TableInput=tin)
+                report.tables_created.append(f"{database}.{table.name}")
+            report.partitions_added += self._publish_partitions(database, table, store.list_partitions(table.ref))
+        return report
+
+    def _ensure_database(self, name: str) -> None:
+        try:
+            self._call("get_database", self._glue.get_database, Name=name)
+        except _GlueError as exc:
+            if exc.code != "EntityNotFoundException":
+                raise
+            self._call("create_database", self._glue.create_database, DatabaseInput={"Name": name})
+
+    def _publish_partitions(self, database: str, table: Table, partitions: list[Partition]) -> int:
+        if not table.partition_keys or not partitions:
+            return 0
+        existing: set[tuple[str, ...]] = set()
+        kwargs: dict[str, Any] = {"DatabaseName": database, "TableName": table.name}
+        while True:
+            page = self._call("get_partitions", self._glue.get_partitions, **kwargs)
+            existing.update(tuple(p["Values"]) for p in page.get("Partitions", []))
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+        new = [p for p in partitions if tuple(p.values[k.name] for k in table.partition_keys) not in existing]
+        for start in range(0, len(new), 100):  # BatchCreatePartition takes at most 100
+            batch = [partition_input(table, p) for p in new[start:start + 100]]
+            result = self._call("batch_create_partition", self._glue.batch_create_partition,
+                                DatabaseName=database, TableName=table.name, PartitionInputList=batch)
+            errors = [e for e in result.get("Errors", [])
+                      if e.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException"]
+            if errors:
+                raise CatalogError(f"Glue refused partitions of {table.ref}: {errors[0]['ErrorDetail']}")
+        return len(new)
+
+
+class _GlueError(CatalogError):
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message, hint="check aws.region, aws.endpoint_url and credentials")
