@@ -1,0 +1,202 @@
+"""What a catalog table is to DuckDB: a view over exactly the files the catalog lists.
+
+Local lakes read natively (read_parquet / read_json / read_csv over the explicit file
+list); Hive-style paths (`dt=2024-01-02/`) become typed partition columns and filters on
+them skip other partitions' files by path. Tables whose partitions are not in the path
+(`2024/01/02` crawled as partition_0..2) are a UNION ALL of one scan per partition with
+the values as constants, which DuckDB's optimizer prunes the same way. S3 lakes go
+through a pyarrow dataset (DuckDB's httpfs cannot be installed offline).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventlake.catalog.model import Column, DataFile, Table
+
+_SIMPLE_TYPES = {
+    "bigint": "BIGINT", "int": "INTEGER", "integer": "INTEGER", "smallint": "SMALLINT", "tinyint": "TINYINT",
+    "double": "DOUBLE", "float": "FLOAT", "real": "FLOAT", "boolean": "BOOLEAN", "string": "VARCHAR",
+    "varchar": "VARCHAR", "char": "VARCHAR", "timestamp": "TIMESTAMP", "date": "DATE", "binary": "BLOB",
+    "timestamptz": "TIMESTAMPTZ", "json": "JSON",
+}
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def duckdb_type(hive: str) -> str:
+    """Hive/Athena type string -> DuckDB type: struct<a:bigint> -> STRUCT("a" BIGINT), array<x> -> X[]."""
+    text = hive.strip()
+    lower = text.lower()
+    if lower in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[lower]
+    if lower.startswith(("varchar(", "char(")):
+        return "VARCHAR"
+    if lower.startswith("decimal"):
+        return lower.upper()
+    if lower.startswith("array<") and lower.endswith(">"):
+        return f"{duckdb_type(text[6:-1])}[]"
+    if lower.startswith("map<") and lower.endswith(">"):
+        key, value = _split_top(text[4:-1])
+        return f"MAP({duckdb_type(key)}, {duckdb_type(value)})"
+    if lower.startswith("struct<") and lower.endswith(">"):
+        fields = []
+        for part in _split_top(text[7:-1]):
+            name, _, typ = part.partition(":")
+            fields.append(f"{quote_ident(name.strip())} {duckdb_type(typ)}")
+        return f"STRUCT({', '.join(fields)})"
+    return "VARCHAR"
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas that are not inside <...> or (...)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "<(":
+            depth += 1
+        elif ch in ">)":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _hive_in_path(files: Sequence[DataFile], keys: Sequence[Column]) -> bool:
+    """True when every file's path holds its partition values as key=value folders."""
+    for f in files:
+        for key in keys:
+            if f"/{key.name}={f.partition.get(key.name, '')}/" not in f.path:
+                return False
+    return True
+
+
+def _list(paths: Sequence[str]) -> str:
+    return "[" + ", ".join(quote_str(p) for p in paths) + "]"
+
+
+def _struct(columns: Sequence[Column]) -> str:
+    return "{" + ", ".join(f"{quote_str(c.name)}: {quote_str(duckdb_type(c.type))}" for c in columns) + "}"
+
+
+def _scan(table: Table, paths: Sequence[str], hive: bool, union_by_name: bool) -> str:
+    """One DuckDB table function call over `paths`."""
+    opts: list[str] = []
+    if hive and table.partition_keys:
+        opts += ["hive_partitioning = true", f"hive_types = {_struct(table.partition_keys)}"]
+    else:
+        opts.append("hive_partitioning = false")
+    fmt = table.format
+    if fmt == "parquet":
+        if union_by_name:
+            opts.append("union_by_name = true")
+        return f"read_parquet({_list(paths)}, {', '.join(opts)})"
+    if fmt == "jsonl":
+        opts += ["format = 'newline_delimited'", f"columns = {_struct(table.columns)}"]
+        return f"read_json({_list(paths)}, {', '.join(opts)})"
+    if fmt == "csv":
+        params = table.parameters
+        header = params.get("csv.header", "true").lower() == "true"
+        opts += [f"header = {'true' if header else 'false'}", f"columns = {_struct(table.columns)}",
+                 f"delim = {quote_str(params.get('csv.delimiter', ','))}", "auto_detect = false"]
+        return f"read_csv({_list(paths)}, {', '.join(opts)})"
+    raise ValueError(f"unknown table format {fmt!r}")
+
+
+def _select_list(table: Table, with_partitions: bool) -> str:
+    cols = [quote_ident(c.name) for c in table.columns]
+    if with_partitions:
+        cols += [quote_ident(k.name) for k in table.partition_keys]
+    return ", ".join(cols)
+
+
+def _empty_select(table: Table) -> str:
+    cols = [*table.columns, *table.partition_keys]
+    parts = [f"CAST(NULL AS {duckdb_type(c.type)}) AS {quote_ident(c.name)}" for c in cols]
+    return f"SELECT {', '.join(parts) or 'NULL AS no_columns'} WHERE false"
+
+
+def local_view_sql(table: Table, files: Sequence[DataFile], union_by_name: bool = False) -> str:
+    """The SELECT behind the view of a table on a local lake."""
+    if not files:
+        return _empty_select(table)
+    keys = table.partition_keys
+    if not keys or _hive_in_path(files, keys):
+        return f"SELECT {_select_list(table, True)} FROM {_scan(table, [f.path for f in files], True, union_by_name)}"
+    by_partition: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for f in files:
+        by_partition[tuple(f.partition.get(k.name, "") for k in keys)].append(f.path)
+    selects = []
+    for values, paths in sorted(by_partition.items()):
+        consts = ", ".join(
+            f"CAST({quote_str(v)} AS {duckdb_type(k.type)}) AS {quote_ident(k.name)}"
+            for k, v in zip(keys, values, strict=True)
+        )
+        selects.append(f"SELECT {_select_list(table, False)}, {consts} "
+                       f"FROM {_scan(table, paths, False, union_by_name)}")
+    return "\nUNION ALL\n".join(selects)
+
+
+@dataclass(frozen=True)
+class ArrowSource:
+    """A pyarrow dataset to register under `name`, and the SELECT the view runs over it."""
+
+    name: str
+    dataset: Any
+    select: str
+
+
+def _arrow_type(hive: str) -> Any:
+    import pyarrow as pa
+
+    return {
+        "bigint": pa.int64(), "int": pa.int32(), "integer": pa.int32(), "smallint": pa.int16(),
+        "tinyint": pa.int8(), "double": pa.float64(), "float": pa.float32(), "boolean": pa.bool_(),
+        "date": pa.date32(), "timestamp": pa.timestamp("us"),
+    }.get(hive.lower(), pa.string())
+
+
+def s3_source(table: Table, files: Sequence[DataFile], filesystem: Any, register_as: str) -> ArrowSource | None:
+    """A pyarrow dataset over the listed S3 objects; partition values come from the catalog.
+
+    Each file carries its partition as a typed expression, so DuckDB's filter pushdown into
+    the dataset skips other partitions' objects without opening them.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    if not files:
+        return None
+    formats = {"parquet": ds.ParquetFileFormat(), "jsonl": ds.JsonFileFormat(), "csv": ds.CsvFileFormat()}
+    file_format = formats.get(table.format, ds.ParquetFileFormat())
+    paths = [f.path.removeprefix("s3://") for f in files]
+    keys = table.partition_keys
+    data_schema = ds.dataset(paths[:1], filesystem=filesystem, format=file_format).schema
+    part_fields = [pa.field(k.name, _arrow_type(k.type)) for k in keys]
+    schema = pa.schema([f for f in data_schema if f.name not in {k.name for k in keys}] + part_fields)
+    expressions = []
+    for f in files:
+        expr = ds.scalar(True)
+        for key, fld in zip(keys, part_fields, strict=True):
+            value = pa.scalar(f.partition.get(key.name, ""), pa.string()).cast(fld.type)
+            expr = expr & (ds.field(key.name) == value)
+        expressions.append(expr)
+    dataset = ds.FileSystemDataset.from_paths(paths, schema=schema, format=file_format, filesystem=filesystem,
+                                              partitions=expressions)
+    return ArrowSource(register_as, dataset,
+                       f"SELECT {_select_list(table, True)} FROM {quote_ident(register_as)}")
+
+
+def view_name_ok(name: str) -> bool:
+    return re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name) is not None

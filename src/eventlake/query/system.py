@@ -1,0 +1,116 @@
+"""System tables in the `eventlake` schema: what has landed, from where, and how far behind it is.
+
+`eventlake.files`: one row per data file queries may read, with its Kafka lineage.
+`eventlake.watermarks`: one row per (table, topic, Kafka partition): the highest landed offset
+and event time, the table's watermark (the event time before which every event has landed:
+the minimum over its partitions of the maximum landed event time), and the lag behind the
+broker's end offset when a broker answers within `query.lag_timeout_s` (null otherwise).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from eventlake.catalog.model import DataFile, Table
+
+log = logging.getLogger(__name__)
+
+FILES_SCHEMA = pa.schema([
+    ("table", pa.string()), ("topic", pa.string()), ("partition", pa.int32()),
+    ("first_offset", pa.int64()), ("last_offset", pa.int64()), ("rows", pa.int64()), ("bytes", pa.int64()),
+    ("created", pa.timestamp("us")), ("path", pa.string()), ("table_partition", pa.string()),
+    ("format", pa.string()), ("min_event_time", pa.timestamp("us")), ("max_event_time", pa.timestamp("us")),
+])
+WATERMARKS_SCHEMA = pa.schema([
+    ("table", pa.string()), ("topic", pa.string()), ("partition", pa.int32()),
+    ("landed_offset", pa.int64()), ("max_event_time", pa.timestamp("us")), ("watermark", pa.timestamp("us")),
+    ("end_offset", pa.int64()), ("lag", pa.int64()), ("files", pa.int64()), ("rows", pa.int64()),
+])
+
+# topic, partitions -> {partition: end offset}; raises when no broker answers.
+EndOffsets = Callable[[str, list[int]], dict[int, int]]
+
+
+def _ts(epoch: float | None) -> datetime | None:
+    if epoch is None or epoch <= 0:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None)
+
+
+def files_table(files_by_table: Sequence[tuple[Table, Sequence[DataFile]]]) -> pa.Table:
+    rows = []
+    for table, files in files_by_table:
+        for f in files:
+            rows.append({
+                "table": str(table.ref), "topic": f.topic, "partition": f.kafka_partition,
+                "first_offset": f.first_offset, "last_offset": f.last_offset, "rows": f.rows, "bytes": f.bytes,
+                "created": _ts(f.created_at), "path": f.path,
+                "table_partition": "/".join(f"{k}={v}" for k, v in f.partition.items()),
+                "format": f.format, "min_event_time": _ts(f.min_event_time), "max_event_time": _ts(f.max_event_time),
+            })
+    return pa.Table.from_pylist(rows, schema=FILES_SCHEMA)
+
+
+def watermarks_table(
+    files_by_table: Sequence[tuple[Table, Sequence[DataFile]]], end_offsets: EndOffsets | None = None
+) -> pa.Table:
+    rows = []
+    ends: dict[str, dict[int, int] | None] = {}
+    for table, files in files_by_table:
+        per_part: dict[tuple[str, int], list[DataFile]] = defaultdict(list)
+        for f in files:
+            if f.topic is not None and f.kafka_partition is not None:
+                per_part[(f.topic, f.kafka_partition)].append(f)
+        if not per_part:
+            continue
+        maxima = {key: max((f.max_event_time or 0.0) for f in fs) for key, fs in per_part.items()}
+        watermark = _ts(min(maxima.values()))
+        for (topic, partition), fs in sorted(per_part.items()):
+            landed = max((f.last_offset for f in fs if f.last_offset is not None), default=None)
+            if topic not in ends:
+                ends[topic] = _end_offsets(end_offsets, topic, sorted(p for t, p in per_part if t == topic))
+            end = (ends[topic] or {}).get(partition)
+            lag = max(end - (landed + 1), 0) if end is not None and landed is not None else None
+            rows.append({
+                "table": str(table.ref), "topic": topic, "partition": partition, "landed_offset": landed,
+                "max_event_time": _ts(maxima[(topic, partition)]), "watermark": watermark,
+                "end_offset": end, "lag": lag, "files": len(fs), "rows": sum(f.rows for f in fs),
+            })
+    return pa.Table.from_pylist(rows, schema=WATERMARKS_SCHEMA)
+
+
+def _end_offsets(lookup: EndOffsets | None, topic: str, partitions: list[int]) -> dict[int, int] | None:
+    if lookup is None:
+        return None
+    try:
+        return lookup(topic, partitions)
+    except Exception as exc:  # no broker, no topic: lag is unknown, never an error
+        log.debug("no end offsets for %s: %s", topic, exc)
+        return None
+
+
+def kafka_end_offsets(bootstrap_servers: str, kafka: object, timeout_s: float) -> EndOffsets:
+    """End offsets from the broker through the broker package's admin (confluent-kafka lives there)."""
+    from eventlake.broker import TopicAdmin
+    from eventlake.broker.settings import KafkaClientSettings
+
+    settings = kafka if isinstance(kafka, KafkaClientSettings) else None
+    admin = TopicAdmin(bootstrap_servers, settings, timeout_s=timeout_s)
+    unreachable = False
+
+    def lookup(topic: str, partitions: list[int]) -> dict[int, int]:
+        nonlocal unreachable
+        if unreachable:  # one failed look-up is enough: never wait once per topic
+            raise RuntimeError("broker unreachable")
+        try:
+            return {p: high for p, (_low, high) in admin.offsets(topic, partitions).items()}
+        except Exception:
+            unreachable = True
+            raise
+
+    return lookup

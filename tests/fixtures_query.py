@@ -1,0 +1,97 @@
+"""Lakes for the query, crawl and compaction tests.
+
+`sunk_lake` builds what the sink leaves behind without a broker: Hive-partitioned Parquet
+files named by Kafka offsets, each recorded by one ledger entry (store.commit_flush), so
+queries see exactly the files the ledger names. The source events come back as a pandas
+DataFrame so tests can compare aggregates with pandas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from eventlake.catalog import Column, DataFile, LedgerEntry, Table, open_catalog
+from eventlake.config import Settings, load_settings
+from eventlake.types import TableRef
+
+TOPIC = "stock-ticks"
+TABLE = TableRef("default", "stock_ticks")
+COLUMNS = [Column("symbol", "string"), Column("price", "double"), Column("volume", "bigint"),
+           Column("ts", "timestamp")]
+KEYS = [Column("dt", "date"), Column("hour", "int")]
+
+
+@dataclass
+class SunkLake:
+    root: Path
+    settings: Settings
+    source: pd.DataFrame  # every event, with kafka_partition and offset
+
+
+def lake_settings(root: Path, **extra: object) -> Settings:
+    return load_settings(None, {"lake": str(root), **extra})
+
+
+def source_events(rows: int = 3000, seed: int = 7) -> pd.DataFrame:
+    """Events over two days and a few hours, ~10% null prices, spread over 3 Kafka partitions."""
+    rng = np.random.default_rng(seed)
+    symbols = np.array(["AAPL", "MSFT", "AMZN", "GOOG", "NVDA"])
+    start = pd.Timestamp("2024-01-01 22:00:00")
+    ts = start + pd.to_timedelta(np.sort(rng.integers(0, 5 * 3600, rows)), unit="s")
+    price = rng.normal(100, 20, rows).round(2)
+    price[rng.random(rows) < 0.1] = np.nan
+    df = pd.DataFrame({
+        "symbol": rng.choice(symbols, rows), "price": price,
+        "volume": rng.integers(1, 1000, rows).astype("int64"), "ts": ts.astype("datetime64[us]"),
+    })
+    df["kafka_partition"] = np.arange(rows) % 3
+    df["offset"] = df.groupby("kafka_partition").cumcount()
+    return df
+
+
+def write_flush(store_root: Path, df: pd.DataFrame, partition: int, first: int, last: int) -> list[DataFile]:
+    """One flush of one Kafka partition: a Parquet file per (dt, hour), named by topic/partition/offsets."""
+    files = []
+    for (dt, hour), part in df.groupby([df["ts"].dt.date, df["ts"].dt.hour]):
+        folder = store_root / "stock_ticks" / f"dt={dt}" / f"hour={hour:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{TOPIC}-{partition}-{first:012d}-{last:012d}.parquet"
+        table = pa.Table.from_pandas(part[["symbol", "price", "volume", "ts"]], preserve_index=False)
+        pq.write_table(table, path)
+        events = part["ts"].astype("int64") / 1e6
+        files.append(DataFile(
+            path=str(path), partition={"dt": str(dt), "hour": f"{hour:02d}"}, rows=len(part),
+            bytes=path.stat().st_size, topic=TOPIC, kafka_partition=partition,
+            first_offset=int(part["offset"].min()), last_offset=int(part["offset"].max()),
+            min_event_time=float(events.min()), max_event_time=float(events.max()),
+        ))
+    return files
+
+
+def build_sunk_lake(root: Path, rows: int = 3000, flush_rows: int = 250, **extra: object) -> SunkLake:
+    settings = lake_settings(root, **extra)
+    source = source_events(rows)
+    with open_catalog(settings) as store:
+        store.upsert_table(Table("default", "stock_ticks", str(root / "stock_ticks"), "parquet",
+                                 COLUMNS, KEYS, source="sink"))
+        for partition, events in source.groupby("kafka_partition"):
+            for start in range(0, len(events), flush_rows):
+                chunk = events.iloc[start:start + flush_rows]
+                first, last = int(chunk["offset"].min()), int(chunk["offset"].max())
+                files = write_flush(root, chunk, int(partition), first, last)
+                store.commit_flush(LedgerEntry(TOPIC, int(partition), first, last, TABLE, files, len(chunk),
+                                               max_event_time=max(f.max_event_time or 0 for f in files)))
+    return SunkLake(root, settings, source)
+
+
+@pytest.fixture
+def sunk_lake(tmp_path: Path) -> Iterator[SunkLake]:
+    yield build_sunk_lake(tmp_path / "lake")
