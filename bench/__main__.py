@@ -1,0 +1,106 @@
+"""`python -m bench [--quick] [--cases produce,sink,e2e,query,memory] [--events N]`.
+
+Starts a dedicated broker, runs the cases, stops the broker, writes
+bench/results/latest.json and latest.md, and prints the Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import results
+from bench.cases import e2e, memory, produce, query, sink
+from bench.cluster import bench_broker
+from bench.context import RESULTS_DIR, WORK_DIR, Bench, sizes_for
+from bench.kafka_tools import KafkaTools
+from bench.machine import machine_info
+from bench.venvs import PEERS, installed_version, peer_python
+
+CASES: dict[str, Callable[[Bench], None]] = {
+    "produce": produce.run,
+    "sink": sink.run,
+    "e2e": e2e.run,
+    "query": query.run,
+    "memory": memory.run,
+}
+# Which peer environments each case needs (made before the broker starts, so set-up is not timed).
+NEEDS = {"produce": ["kafka-python"], "sink": ["kafka-python", "quixstreams"]}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a development run in under 3 minutes")
+    parser.add_argument("--cases", default=",".join(CASES),
+                        help=f"comma-separated subset of {','.join(CASES)} (default: all)")
+    parser.add_argument("--events", type=int, default=None,
+                        help="events for the produce and sink cases (default 1,000,000; quick 100,000)")
+    args = parser.parse_args(argv)
+    args.case_list = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in args.case_list if c not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
+    return args
+
+
+def peer_versions(cases: list[str]) -> dict[str, str]:
+    needed = sorted({p for c in cases for p in NEEDS.get(c, [])})
+    versions = {}
+    for peer in needed:
+        peer_python(peer)
+        for req in PEERS[peer]:
+            package = req.split("==")[0]
+            versions[f"{peer}:{package}"] = installed_version(peer, package)
+    if "quixstreams" in needed:
+        versions["quixstreams:confluent-kafka"] = installed_version("quixstreams", "confluent-kafka")
+    return versions
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = sizes_for(args.quick, args.events)
+    mode = "quick" if args.quick else "full"
+    started = time.monotonic()
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    versions = peer_versions(args.case_list)
+    with bench_broker(WORK_DIR / "broker") as broker:
+        bench = Bench(sizes=sizes, broker=broker, tools=KafkaTools.resolve(broker.kafka_version))
+        machine = machine_info(broker.kafka_version, mode)
+        machine["peers"] = versions
+        print(f"[bench] {mode} run of {', '.join(args.case_list)} against {broker.bootstrap}", flush=True)
+        for name in args.case_list:
+            case_start = time.monotonic()
+            try:
+                CASES[name](bench)
+            except Exception as exc:  # a broken case must not lose the others' results
+                bench.fail(f"case {name}", exc)
+            print(f"[bench] case {name} took {time.monotonic() - case_start:.0f} s", flush=True)
+    machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    machine["bench_seconds"] = round(time.monotonic() - started, 1)
+    doc = document(bench, machine, sizes, args.case_list)
+    write(doc)
+    print(results.markdown(doc))
+    return 1 if bench.errors else 0
+
+
+def document(bench: Bench, machine: dict[str, Any], sizes: Any, cases: list[str]) -> dict[str, Any]:
+    latency = bench.sections.pop("latency", None)
+    extra: dict[str, Any] = {"cases": cases, "sizes": vars(sizes) if hasattr(sizes, "__dict__") else {}}
+    extra.update(bench.sections)
+    extra["notes"] = bench.notes + [f"ERROR: {e}" for e in bench.errors]
+    return results.build(machine, bench.runs, latency, extra)
+
+
+def write(doc: dict[str, Any]) -> None:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "latest.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    (RESULTS_DIR / "latest.md").write_text(results.markdown(doc))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""end-to-end: a producer at a fixed rate with the sink running; sustained throughput and
+event-to-queryable latency (p50/p95/p99).
+
+Visibility is polled every ~100 ms through eventlake's catalog library (the ledger's next
+offset per partition: the sink records a flush there only after its files are in place, and
+queries read exactly the files the ledger names), not by spawning `eventlake query` per poll,
+whose start-up would dominate. Each event's latency is the time of the first poll that saw its
+offset minus its own `ts`. The events' offsets and timestamps are read back from Kafka after
+the run, so the producer needs no instrumentation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from bench import procs
+from bench.context import Bench, clean_env
+from bench.latency import Poll, last_visible_time, latencies_ms, summarize, sustained_rate, ts_to_epoch_ms
+from bench.results import EVENTLAKE, Run
+
+POLL_S = 0.1
+METHOD = ("visibility polled every 100 ms through eventlake's catalog (ledger next offset per partition); "
+          "latency = first poll that saw the event's offset - the event's ts")
+
+
+class LedgerPoller(threading.Thread):
+    """Record (time, {partition: next offset landed}) for one topic every POLL_S."""
+
+    def __init__(self, lake: Path, topic: str) -> None:
+        super().__init__(daemon=True)
+        self.lake, self.topic = lake, topic
+        self.polls: list[Poll] = []
+        self.error: str | None = None
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        from eventlake.catalog.sqlite import SQLiteCatalog
+        from eventlake.catalog.store import CATALOG_DIR
+
+        path = self.lake / CATALOG_DIR / "catalog.sqlite"
+        while not path.is_file() and not self._stop.wait(POLL_S):
+            pass
+        if self._stop.is_set():
+            return
+        try:
+            catalog = SQLiteCatalog(path)
+        except Exception as exc:
+            self.error = str(exc)
+            return
+        try:
+            while not self._stop.is_set():
+                positions = {p: n for (t, p), n in catalog.ledger_positions().items() if t == self.topic}
+                self.polls.append((time.time(), positions))
+                self._stop.wait(POLL_S)
+        except Exception as exc:
+            self.error = str(exc)
+        finally:
+            catalog.close()
+
+    def latest(self) -> dict[int, int]:
+        return dict(self.polls[-1][1]) if self.polls else {}
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.join(timeout=10)
+
+
+def wait_group_assigned(bootstrap: str, group: str, timeout_s: float = 30.0) -> bool:
+    """True once the sink's consumer group is stable with at least one member."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            desc = admin.describe_consumer_groups([group])[group].result(timeout=5)
+            if desc.members and str(desc.state).upper().endswith("STABLE"):
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def read_back(bootstrap: str, topic: str, ends: dict[int, int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Every event's offset and `ts` (epoch ms), per partition, read from Kafka."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-readback",
+                         "enable.auto.commit": False, "enable.partition.eof": False})
+    consumer.assign([TopicPartition(topic, p, 0) for p, end in ends.items() if end > 0])
+    offsets: dict[int, list[int]] = {p: [] for p in ends}
+    stamps: dict[int, list[float]] = {p: [] for p in ends}
+    remaining = {p for p, end in ends.items() if end > 0}
+    deadline = time.monotonic() + 300
+    try:
+        while remaining and time.monotonic() < deadline:
+            for msg in consumer.consume(num_messages=20_000, timeout=1.0):
+                if msg.error():
+                    continue
+                p, off = int(msg.partition() or 0), int(msg.offset() or 0)
+                offsets[p].append(off)
+                stamps[p].append(ts_to_epoch_ms(orjson.loads(msg.value() or b"{}")["ts"]))
+                if off + 1 >= ends[p]:
+                    remaining.discard(p)
+    finally:
+        consumer.close()
+    return {p: (np.array(offsets[p], dtype=np.int64), np.array(stamps[p])) for p in ends}
+
+
+def run_rate(bench: Bench, rate: int) -> dict[str, object]:
+    label = f"e2e_{rate}" if rate else "e2e_unthrottled"
+    events = int(rate * bench.sizes.e2e_seconds) if rate else bench.sizes.e2e_unthrottled_events
+    topic = bench.broker.fresh_topic(label.replace("_", "-"))
+    lake = bench.fresh_dir("lakes", label)
+    group = bench.group("e2e")
+    sink = procs.Running(bench.eventlake("sink", topic, "--lake", lake, "--group", group,
+                                         "--bootstrap-servers", bench.bootstrap), env=clean_env())
+    poller = LedgerPoller(lake, topic)
+    poller.start()
+    try:
+        if not wait_group_assigned(bench.bootstrap, group):
+            bench.note(f"{label}: the sink's group was not stable after 30 s; started the producer anyway")
+        args = ["produce", topic, "--source", "synthetic:ticks", "--limit", events, "--output", "json",
+                "--bootstrap-servers", bench.bootstrap]
+        if rate:
+            args += ["--rate", rate]
+        producer = procs.run(bench.eventlake(*args), env=clean_env(), timeout_s=bench.sizes.e2e_seconds * 10 + 600)
+        producer.check("eventlake produce (end-to-end)")
+        ends = {p.partition: p.log_end_offset for p in bench.broker.admin.describe(topic).partitions}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and sink.alive():
+            latest = poller.latest()
+            if all(latest.get(p, 0) >= n for p, n in ends.items()):
+                break
+            time.sleep(POLL_S)
+    finally:
+        poller.stop()
+        sink_done = sink.stop()
+    if poller.error:
+        raise RuntimeError(f"{label}: polling the catalog failed: {poller.error}")
+    events_landed = sum(ends.values())
+    per_partition = read_back(bench.bootstrap, topic, ends)
+    values, unseen = latencies_ms(per_partition, poller.polls)
+    first_ms = min((float(ts.min()) for _, ts in per_partition.values() if len(ts)), default=0.0)
+    last_seen = last_visible_time(poller.polls, ends)
+    summary = procs.last_json_line(producer.stdout) or {}
+    own = summary.get("seconds")
+    produced_rate = events_landed / float(own) if isinstance(own, (int, float)) and own else None
+    sustained = sustained_rate(events_landed, first_ms, last_seen) if last_seen else None
+    row: dict[str, object] = {
+        "rate": rate, "events": events_landed, "produced_events_per_s": produced_rate,
+        "sustained_events_per_s": sustained, **summarize(values), "unseen": unseen,
+        "polls": len(poller.polls), "sink_peak_rss_mb": sink_done.peak_rss_mb,
+        "producer_peak_rss_mb": producer.peak_rss_mb,
+    }
+    if unseen:
+        bench.note(f"{label}: {unseen:,} events were not queryable within 120 s after the producer ended")
+    span = (last_seen - first_ms / 1000.0) if last_seen else sink_done.seconds
+    bench.add(Run(label, EVENTLAKE, events_landed, span, sink_done.peak_rss_mb,
+                  note=f"first event ts to last event queryable; p99 {row['p99_ms']} ms; RSS is the sink's",
+                  extra={"producer_peak_rss_mb": producer.peak_rss_mb, "target_rate": rate}))
+    bench.broker.delete_topic(topic)
+    return row
+
+
+def run(bench: Bench) -> None:
+    rows = []
+    for rate in bench.sizes.e2e_rates:
+        try:
+            rows.append(run_rate(bench, rate))
+        except Exception as exc:
+            bench.fail(f"e2e at {rate or 'unthrottled'}", exc)
+    headline = next((r for r in rows if r["rate"] == 5000), rows[0] if rows else None)
+    if headline is not None:
+        bench.sections["latency"] = {
+            "rate": headline["rate"], "p50_ms": headline["p50_ms"], "p95_ms": headline["p95_ms"],
+            "p99_ms": headline["p99_ms"], "method": METHOD, "by_rate": rows,
+        }

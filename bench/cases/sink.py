@@ -1,0 +1,133 @@
+"""sink catch-up: a topic filled once with N events, then each reader drains it from the start.
+
+eventlake's sink (fresh lake, fresh group, --until-idle 2: the whole process's wall time,
+start-up and the idle wait included) vs Quix Streams' local FileSink writing Parquet vs the
+seed tutorial's consumer (one JSON file per message; on a sample, extrapolated) vs
+ConsumerPerformance (the ceiling: reading without writing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from bench import procs
+from bench.context import Bench, clean_env
+from bench.kafka_tools import parse_consumer_perf
+from bench.results import CONSUMER_PERF, EVENTLAKE, QUIX, TUTORIAL, Run
+
+
+def fill(bench: Bench, label: str, events: int, topic: str | None = None) -> str:
+    """A topic holding exactly `events` tick events, written by ProducerPerformance (fast, and not ours)."""
+    if topic is None:
+        topic = bench.broker.fresh_topic(label)
+    else:
+        bench.broker.admin.create(topic, partitions=3)
+    done = procs.run(bench.tools.producer_perf(bench.bootstrap, topic, events, payload_file=bench.payload_file()))
+    done.check("filling the topic with ProducerPerformance")
+    landed = bench.topic_messages(topic)
+    if landed != events:
+        raise RuntimeError(f"filling {topic}: {landed:,} of {events:,} events landed")
+    return topic
+
+
+def lake_rows(lake: Path) -> int:
+    """Rows in every Parquet file under `lake` (the bench's lakes hold one table each)."""
+    files = [p for p in lake.rglob("*.parquet")
+             if not any(part.startswith(("_", ".")) for part in p.relative_to(lake).parts)]
+    if not files:
+        return 0
+    con = duckdb.connect()
+    try:
+        glob = [str(f) for f in files]
+        row = con.execute("SELECT count(*) FROM read_parquet(?)", [glob]).fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        con.close()
+
+
+def run_eventlake(bench: Bench, topic: str, events: int, name: str = "sink_catchup") -> tuple[Run, Path]:
+    lake = bench.fresh_dir("lakes", name)
+    done = procs.run(bench.eventlake(
+        "sink", topic, "--lake", lake, "--group", bench.group("sink"), "--until-idle", 2,
+        "--bootstrap-servers", bench.bootstrap,
+    ), env=clean_env(), timeout_s=3600).check("eventlake sink")
+    rows = lake_rows(lake)
+    if rows != events:
+        raise RuntimeError(f"eventlake sink: {rows:,} rows in the lake, expected {events:,}")
+    summary = procs.last_json_line(done.stdout) or {}
+    extra: dict[str, object] = {}
+    own = summary.get("seconds")
+    if isinstance(own, (int, float)) and own > 0:
+        extra["own_seconds"] = round(float(own), 3)
+        extra["own_events_per_s"] = round(events / float(own), 1)
+    run = bench.add(Run(name, EVENTLAKE, events, done.seconds, done.peak_rss_mb,
+                        note="whole process: start-up + catch-up + 2 s idle wait", extra=extra))
+    return run, lake
+
+
+def run_quix(bench: Bench, topic: str, events: int) -> Run:
+    count = min(events, bench.sizes.quix_events)
+    out = bench.fresh_dir("quix_out")
+    done = procs.run(bench.peer("quixstreams", "quix_sink.py", bench.bootstrap, topic, count, out,
+                                bench.group("quix")), timeout_s=3600).check("quixstreams FileSink")
+    summary = procs.last_json_line(done.stdout) or {}
+    if summary.get("rows") != count:
+        raise RuntimeError(f"quixstreams wrote {summary.get('rows')} rows, expected {count:,}")
+    note = "LocalFileSink + ParquetFormat; stops after N messages (no idle wait)"
+    seconds, extra = done.seconds, {"own_seconds": summary.get("seconds")}
+    if count < events:
+        own = float(summary["seconds"])
+        seconds = (done.seconds - own) + own * events / count
+        note += f"; extrapolated from {count:,} events"
+        extra["extrapolated_from"] = count
+    return bench.add(Run("sink_catchup", QUIX, events, seconds, done.peak_rss_mb, note=note, extra=extra))
+
+
+def run_tutorial(bench: Bench, topic: str, events: int) -> Run:
+    sample = min(events, bench.sizes.tutorial_sample)
+    out = bench.fresh_dir("tutorial_out")
+    done = procs.run(bench.peer("kafka-python", "tutorial_consumer.py", bench.bootstrap, topic, sample, out))
+    done.check("the seed tutorial's consumer")
+    summary = procs.last_json_line(done.stdout) or {}
+    if summary.get("files") != sample:
+        raise RuntimeError(f"the tutorial consumer wrote {summary.get('files')} files, expected {sample:,}")
+    own = float(summary["seconds"])
+    seconds = (done.seconds - own) + own * events / sample
+    return bench.add(Run(
+        "sink_catchup", TUTORIAL, events, seconds, done.peak_rss_mb,
+        note=f"kafka-python, json.dump per message to a local file; extrapolated from {sample:,} events",
+        extra={"extrapolated_from": sample, "sample_seconds": round(done.seconds, 3)},
+    ))
+
+
+def run_ceiling(bench: Bench, topic: str, events: int) -> Run:
+    done = procs.run(bench.tools.consumer_perf(bench.bootstrap, topic, events, bench.group("ceiling")))
+    done.check("ConsumerPerformance")
+    stats = parse_consumer_perf(done.stdout)
+    consumed = int(stats["data.consumed.in.nMsg"])
+    if consumed != events:
+        raise RuntimeError(f"ConsumerPerformance read {consumed:,} of {events:,} events")
+    return bench.add(Run("sink_catchup", CONSUMER_PERF, consumed, done.seconds, done.peak_rss_mb,
+                         note="JVM wall time; reads, writes nothing",
+                         extra={"own_events_per_s": float(stats["nMsg.sec"]),
+                                "fetch_events_per_s": float(stats["fetch.nMsg.sec"])}))
+
+
+def run(bench: Bench) -> None:
+    events = bench.sizes.sink_events
+    topic = fill(bench, "sink", events)
+    bench.sections["sink_topic_fill"] = "ProducerPerformance with tick JSON payloads (acks=all, lz4)"
+    steps = (
+        lambda: run_eventlake(bench, topic, events),
+        lambda: run_quix(bench, topic, events),
+        lambda: run_tutorial(bench, topic, events),
+        lambda: run_ceiling(bench, topic, events),
+    )
+    for label, step in zip(("eventlake", "quixstreams", "tutorial", "ceiling"), steps, strict=True):
+        try:
+            step()
+        except Exception as exc:
+            bench.fail(f"sink_catchup/{label}", exc)
+    bench.broker.delete_topic(topic)

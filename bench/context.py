@@ -1,0 +1,129 @@
+"""What every case shares: sizes, the broker, Kafka's tools, paths, and the collected runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from bench.cluster import BenchBroker
+from bench.kafka_tools import KafkaTools
+from bench.peers.ticks import ticks
+from bench.results import Run
+from bench.venvs import BENCH_DIR, peer_python
+
+WORK_DIR = BENCH_DIR / "work"
+PEERS_DIR = BENCH_DIR / "peers"
+RESULTS_DIR = BENCH_DIR / "results"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    produce_events: int
+    kafka_python_sample: int  # kafka-python runs on this many and is extrapolated
+    sink_events: int
+    quix_events: int
+    tutorial_sample: int  # the seed's consumer runs on this many and is extrapolated
+    e2e_rates: tuple[int, ...]  # events/s; 0 means unthrottled
+    e2e_seconds: float
+    e2e_unthrottled_events: int
+    query_rows: int
+    query_repeats: int = 3
+
+
+FULL = Sizes(
+    produce_events=1_000_000, kafka_python_sample=200_000, sink_events=1_000_000, quix_events=1_000_000,
+    tutorial_sample=5_000, e2e_rates=(5_000, 20_000, 50_000, 0), e2e_seconds=30.0,
+    e2e_unthrottled_events=1_000_000, query_rows=10_000_000,
+)
+QUICK = Sizes(
+    produce_events=100_000, kafka_python_sample=20_000, sink_events=100_000, quix_events=100_000,
+    tutorial_sample=2_000, e2e_rates=(5_000,), e2e_seconds=15.0, e2e_unthrottled_events=0,
+    query_rows=1_000_000,
+)
+
+
+def sizes_for(quick: bool, events: int | None) -> Sizes:
+    """The preset, with --events overriding the produce and sink sizes."""
+    base = QUICK if quick else FULL
+    if not events:
+        return base
+    return replace(base, produce_events=events, sink_events=events, quix_events=events,
+                   kafka_python_sample=min(base.kafka_python_sample, events),
+                   tutorial_sample=min(base.tutorial_sample, events))
+
+
+def clean_env() -> dict[str, str]:
+    """The environment for eventlake's CLI: none of the user's EVENTLAKE_* settings leak in."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
+
+
+@dataclass
+class Bench:
+    sizes: Sizes
+    broker: BenchBroker
+    tools: KafkaTools
+    runs: list[Run] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    sections: dict[str, Any] = field(default_factory=dict)
+    work: Path = WORK_DIR
+
+    @property
+    def bootstrap(self) -> str:
+        return self.broker.bootstrap
+
+    def eventlake(self, *args: object) -> list[str]:
+        """The eventlake CLI installed beside this interpreter, talking to the bench's broker."""
+        exe = Path(sys.executable).parent / "eventlake"
+        return [str(exe), *(str(a) for a in args)]
+
+    def peer(self, name: str, script: str, *args: object) -> list[str]:
+        return [str(peer_python(name)), "-W", "ignore", str(PEERS_DIR / script), *(str(a) for a in args)]
+
+    def fresh_dir(self, *parts: str) -> Path:
+        path = self.work.joinpath(*parts)
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+        return path
+
+    def group(self, label: str) -> str:
+        return f"bench-{label}-{uuid.uuid4().hex[:8]}"
+
+    def add(self, run: Run) -> Run:
+        self.runs.append(run)
+        print(f"[bench] {run.name:<14} {run.tool:<28} {run.events:>10,} events {run.seconds:8.2f} s "
+              f"{run.events_per_s:>12,.0f}/s  rss {run.peak_rss_mb or 0:,.0f} MB {run.note}", flush=True)
+        return run
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def fail(self, where: str, exc: BaseException) -> None:
+        """A step that could not measure: say so in the results and go on with the others."""
+        text = f"{where} failed: {exc}"
+        self.errors.append(text)
+        print(f"[bench] {text}", flush=True)
+
+    def payload_file(self, lines: int = 20_000) -> Path:
+        """Tick JSON lines for ProducerPerformance's --payload-file (it picks one at random per record)."""
+        path = self.work / "payloads.jsonl"
+        if not path.is_file():
+            import json
+
+            clock_start = 1_764_000_000.0
+            step = iter(range(10**9))
+            source = ticks(seed=11, clock=lambda: clock_start + next(step) * 0.001)
+            with path.open("w") as fh:
+                for _ in range(lines):
+                    fh.write(json.dumps(next(source), separators=(",", ":")) + "\n")
+        return path
+
+    def topic_messages(self, topic: str) -> int:
+        return self.broker.admin.describe(topic).messages

@@ -1,0 +1,213 @@
+"""The results: run rows, ratios against peers, targets, and their JSON and Markdown forms.
+
+Everything here is pure (no processes, no clock) so the unit tests can check it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Tool names as they appear in the runs.
+EVENTLAKE = "eventlake"
+EVENTLAKE_LIBRARY = "eventlake (library)"
+KAFKA_PYTHON = "kafka-python"
+PRODUCER_PERF = "kafka ProducerPerformance"
+CONSUMER_PERF = "kafka ConsumerPerformance"
+QUIX = "quixstreams"
+TUTORIAL = "seed tutorial consumer"
+DUCKDB = "duckdb"
+DUCKDB_PROCESS = "duckdb (process)"
+
+
+@dataclass
+class Run:
+    """One measured run. `seconds` is wall time of the whole process unless `note` says otherwise."""
+
+    name: str
+    tool: str
+    events: int
+    seconds: float
+    peak_rss_mb: float | None = None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "name": self.name, "tool": self.tool, "events": self.events, "seconds": round(self.seconds, 3),
+            "events_per_s": round(self.events_per_s, 1), "peak_rss_mb": self.peak_rss_mb,
+        }
+        if self.note:
+            out["note"] = self.note
+        out.update(self.extra)
+        return out
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    key: str  # a ratio name, or "sink_events_per_s" / "latency_p99_ms"
+    op: str  # ">=" or "<="
+    threshold: float
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("produce >= 0.5x the ceiling (ProducerPerformance)", "produce_vs_ceiling", ">=", 0.5),
+    Target("produce >= 5x kafka-python", "produce_vs_kafka_python", ">=", 5.0),
+    Target("sink >= 150,000 events/s", "sink_events_per_s", ">=", 150_000),
+    Target("sink >= 0.5x the consume ceiling (ConsumerPerformance)", "sink_vs_ceiling", ">=", 0.5),
+    Target("sink >= 3x Quix Streams", "sink_vs_quix", ">=", 3.0),
+    Target("sink >= 1000x the seed's consumer", "sink_vs_tutorial", ">=", 1000.0),
+    Target("latency p99 <= 2 s at 5,000 events/s", "latency_p99_ms", "<=", 2000.0),
+    Target("query <= 1.5x DuckDB direct (CLI vs process)", "query_vs_duckdb", "<=", 1.5),
+    Target("query <= 1.5x DuckDB direct (library vs in-process)", "query_library_vs_duckdb", "<=", 1.5),
+)
+
+
+def find(runs: list[Run], name: str, tool: str) -> Run | None:
+    for run in runs:
+        if run.name == name and run.tool == tool:
+            return run
+    return None
+
+
+def _rate_ratio(runs: list[Run], name: str, tool: str, peer: str) -> float | None:
+    ours, theirs = find(runs, name, tool), find(runs, name, peer)
+    if ours is None or theirs is None or theirs.events_per_s <= 0:
+        return None
+    return ours.events_per_s / theirs.events_per_s
+
+
+def _time_ratio(runs: list[Run], name: str, tool: str, peer: str) -> float | None:
+    ours, theirs = find(runs, name, tool), find(runs, name, peer)
+    if ours is None or theirs is None or theirs.seconds <= 0:
+        return None
+    return ours.seconds / theirs.seconds
+
+
+def ratios(runs: list[Run]) -> dict[str, float | None]:
+    """Rates are eventlake / peer (higher is better); query is eventlake time / DuckDB time (lower is better)."""
+    return {
+        "produce_vs_kafka_python": _rate_ratio(runs, "produce", EVENTLAKE, KAFKA_PYTHON),
+        "produce_vs_ceiling": _rate_ratio(runs, "produce", EVENTLAKE, PRODUCER_PERF),
+        "sink_vs_quix": _rate_ratio(runs, "sink_catchup", EVENTLAKE, QUIX),
+        "sink_vs_tutorial": _rate_ratio(runs, "sink_catchup", EVENTLAKE, TUTORIAL),
+        "sink_vs_ceiling": _rate_ratio(runs, "sink_catchup", EVENTLAKE, CONSUMER_PERF),
+        "query_vs_duckdb": _time_ratio(runs, "query", EVENTLAKE, DUCKDB_PROCESS),
+        "query_library_vs_duckdb": _time_ratio(runs, "query", EVENTLAKE_LIBRARY, DUCKDB),
+    }
+
+
+def measured_values(runs: list[Run], ratio_values: dict[str, float | None],
+                    latency: dict[str, Any] | None) -> dict[str, float | None]:
+    sink = find(runs, "sink_catchup", EVENTLAKE)
+    values = dict(ratio_values)
+    values["sink_events_per_s"] = sink.events_per_s if sink else None
+    values["latency_p99_ms"] = latency.get("p99_ms") if latency and latency.get("rate") == 5000 else None
+    return values
+
+
+def judge(values: dict[str, float | None]) -> list[dict[str, Any]]:
+    """Each target with its measured value and "pass", "fail" or "not run"."""
+    out = []
+    for target in TARGETS:
+        value = values.get(target.key)
+        if value is None:
+            verdict = "not run"
+        elif target.op == ">=":
+            verdict = "pass" if value >= target.threshold else "fail"
+        else:
+            verdict = "pass" if value <= target.threshold else "fail"
+        out.append({"target": target.label, "key": target.key, "op": target.op,
+                    "threshold": target.threshold, "measured": value, "result": verdict})
+    return out
+
+
+def build(machine: dict[str, Any], runs: list[Run], latency: dict[str, Any] | None,
+          extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON document written to bench/results/latest.json."""
+    ratio_values = ratios(runs)
+    doc: dict[str, Any] = {
+        "machine": machine,
+        "runs": [r.to_dict() for r in runs],
+        "latency": latency or {},
+        "ratios": {k: (round(v, 4) if v is not None else None) for k, v in ratio_values.items()},
+        "targets": judge(measured_values(runs, ratio_values, latency)),
+    }
+    doc.update(extra or {})
+    return doc
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _measured(key: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if key == "sink_events_per_s":
+        return f"{value:,.0f} events/s"
+    if key == "latency_p99_ms":
+        return f"{value:,.0f} ms"
+    return f"{value:,.2f}x"
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The run table, the latency table, and the targets with pass/fail."""
+    m = doc.get("machine", {})
+    lines = [
+        "# eventlake bench",
+        "",
+        f"{m.get('mode', '')} run, {m.get('started_at', '')}; {m.get('cpu_model', '?')}, {m.get('cores', '?')} cores, "
+        f"{m.get('memory_gb', '?')} GB; Python {m.get('python', '?')}; Kafka {m.get('kafka_version', '?')}; "
+        f"commit {m.get('git_commit', '?')}; load average at start {m.get('load_average_start', '?')}.",
+        "",
+        "| case | tool | events | seconds | events/s | peak RSS MB | note |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in doc.get("runs", []):
+        lines.append(
+            f"| {r['name']} | {r['tool']} | {r['events']:,} | {r['seconds']:.2f} | {_num(r['events_per_s'])} | "
+            f"{_num(r.get('peak_rss_mb'))} | {r.get('note', '')} |"
+        )
+    lat = doc.get("latency") or {}
+    if lat.get("by_rate"):
+        lines += [
+            "",
+            "End-to-end (producer at a fixed rate, sink running): " + lat.get("method", ""),
+            "",
+            "| target rate | produced events/s | sustained events/s | p50 ms | p95 ms | p99 ms | max ms | unseen |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in lat["by_rate"]:
+            label = "unthrottled" if not row.get("rate") else f"{row['rate']:,}/s"
+            lines.append(
+                f"| {label} | {_num(row.get('produced_events_per_s'))} | {_num(row.get('sustained_events_per_s'))} | "
+                f"{_num(row.get('p50_ms'))} | {_num(row.get('p95_ms'))} | {_num(row.get('p99_ms'))} | "
+                f"{_num(row.get('max_ms'))} | {row.get('unseen', 0)} |"
+            )
+    lines += ["", "| target | measured | result |", "|---|---:|---|"]
+    for t in doc.get("targets", []):
+        mark = {"pass": "pass", "fail": "**FAIL**"}.get(t["result"], t["result"])
+        lines.append(f"| {t['target']} | {_measured(t['key'], t['measured'])} | {mark} |")
+    notes = doc.get("notes") or []
+    if notes:
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def run_from_dict(data: dict[str, Any]) -> Run:
+    """Rebuild a Run from its JSON form (for re-rendering a saved result)."""
+    known = {"name", "tool", "events", "seconds", "events_per_s", "peak_rss_mb", "note"}
+    return Run(name=data["name"], tool=data["tool"], events=int(data["events"]), seconds=float(data["seconds"]),
+               peak_rss_mb=data.get("peak_rss_mb"), note=data.get("note", ""),
+               extra={k: v for k, v in data.items() if k not in known})
+
+
+__all__ = ["TARGETS", "Run", "Target", "build", "judge", "markdown", "ratios", "run_from_dict"]

@@ -1,0 +1,130 @@
+"""The bench's pure parts: ratios, targets, the JSON shape and the Markdown table."""
+
+from __future__ import annotations
+
+import json
+
+from bench.kafka_tools import parse_consumer_perf, parse_producer_perf
+from bench.procs import last_json_line
+from bench.results import (
+    CONSUMER_PERF,
+    DUCKDB,
+    DUCKDB_PROCESS,
+    EVENTLAKE,
+    EVENTLAKE_LIBRARY,
+    KAFKA_PYTHON,
+    PRODUCER_PERF,
+    QUIX,
+    TUTORIAL,
+    Run,
+    build,
+    judge,
+    markdown,
+    ratios,
+    run_from_dict,
+)
+
+
+def sample_runs() -> list[Run]:
+    return [
+        Run("produce", EVENTLAKE, 1_000_000, 4.0),  # 250k/s
+        Run("produce", KAFKA_PYTHON, 1_000_000, 40.0, extra={"extrapolated_from": 200_000}),  # 25k/s
+        Run("produce", PRODUCER_PERF, 1_000_000, 2.0),  # 500k/s
+        Run("sink_catchup", EVENTLAKE, 1_000_000, 5.0, peak_rss_mb=300.0),  # 200k/s
+        Run("sink_catchup", QUIX, 1_000_000, 50.0),  # 20k/s
+        Run("sink_catchup", TUTORIAL, 1_000_000, 100.0),  # 10k/s
+        Run("sink_catchup", CONSUMER_PERF, 1_000_000, 2.5),  # 400k/s
+        Run("query", EVENTLAKE, 10_000_000, 1.2),
+        Run("query", DUCKDB_PROCESS, 10_000_000, 1.0),
+        Run("query", EVENTLAKE_LIBRARY, 10_000_000, 0.9),
+        Run("query", DUCKDB, 10_000_000, 0.5),
+    ]
+
+
+def test_ratios_divide_eventlake_rates_by_the_peers_and_query_times_by_duckdb() -> None:
+    r = ratios(sample_runs())
+    assert r["produce_vs_kafka_python"] == 10.0
+    assert r["produce_vs_ceiling"] == 0.5
+    assert r["sink_vs_quix"] == 10.0
+    assert r["sink_vs_tutorial"] == 20.0
+    assert r["sink_vs_ceiling"] == 0.5
+    assert r["query_vs_duckdb"] == 1.2
+    assert r["query_library_vs_duckdb"] == 1.8
+
+
+def test_a_missing_peer_gives_no_ratio_instead_of_a_wrong_one() -> None:
+    runs = [r for r in sample_runs() if r.tool != QUIX]
+    assert ratios(runs)["sink_vs_quix"] is None
+    assert ratios([])["produce_vs_ceiling"] is None
+
+
+def test_targets_pass_fail_and_not_run() -> None:
+    values = {"produce_vs_ceiling": 0.5, "produce_vs_kafka_python": 4.9, "sink_events_per_s": 150_000.0,
+              "latency_p99_ms": 2500.0, "query_vs_duckdb": 1.5}
+    verdicts = {t["key"]: t["result"] for t in judge(values)}
+    assert verdicts["produce_vs_ceiling"] == "pass"  # the threshold itself passes
+    assert verdicts["produce_vs_kafka_python"] == "fail"
+    assert verdicts["sink_events_per_s"] == "pass"
+    assert verdicts["latency_p99_ms"] == "fail"  # lower is better
+    assert verdicts["query_vs_duckdb"] == "pass"
+    assert verdicts["sink_vs_quix"] == "not run"
+
+
+def test_json_document_keeps_the_issue_names() -> None:
+    latency = {"rate": 5000, "p50_ms": 800.0, "p95_ms": 1500.0, "p99_ms": 1900.0, "by_rate": []}
+    doc = build({"cpu_model": "x", "cores": 2}, sample_runs(), latency, {"notes": ["n"]})
+    assert set(doc) >= {"machine", "runs", "latency", "ratios", "targets", "notes"}
+    run = doc["runs"][3]
+    assert run == {"name": "sink_catchup", "tool": "eventlake", "events": 1_000_000, "seconds": 5.0,
+                   "events_per_s": 200_000.0, "peak_rss_mb": 300.0}
+    assert doc["runs"][1]["extrapolated_from"] == 200_000
+    assert set(doc["ratios"]) >= {"produce_vs_kafka_python", "produce_vs_ceiling", "sink_vs_quix",
+                                  "sink_vs_tutorial", "sink_vs_ceiling", "query_vs_duckdb"}
+    assert {k: doc["latency"][k] for k in ("rate", "p50_ms", "p95_ms", "p99_ms")} == {
+        "rate": 5000, "p50_ms": 800.0, "p95_ms": 1500.0, "p99_ms": 1900.0}
+    p99 = next(t for t in doc["targets"] if t["key"] == "latency_p99_ms")
+    assert (p99["measured"], p99["result"]) == (1900.0, "pass")
+    json.dumps(doc)  # plain data all the way down
+
+
+def test_latency_target_counts_only_a_5000_per_second_run() -> None:
+    doc = build({}, [], {"rate": 20000, "p99_ms": 100.0})
+    p99 = next(t for t in doc["targets"] if t["key"] == "latency_p99_ms")
+    assert p99["result"] == "not run"
+
+
+def test_markdown_has_every_run_and_a_target_column_with_results() -> None:
+    doc = build({"mode": "full"}, sample_runs(), None, {"notes": ["kafka-python extrapolated"]})
+    text = markdown(doc)
+    assert "| target | measured | result |" in text
+    assert "| sink >= 3x Quix Streams | 10.00x | pass |" in text
+    assert "| query <= 1.5x DuckDB direct (library vs in-process) | 1.80x | **FAIL** |" in text
+    assert "| sink_catchup | eventlake | 1,000,000 | 5.00 | 200,000 | 300 |" in text
+    assert text.count("\n| produce |") == 3
+    assert "- kafka-python extrapolated" in text
+
+
+def test_run_round_trips_through_its_json_form() -> None:
+    run = Run("produce", KAFKA_PYTHON, 10, 2.0, 5.0, note="n", extra={"extrapolated_from": 5})
+    again = run_from_dict(json.loads(json.dumps(run.to_dict())))
+    assert again.to_dict() == run.to_dict()
+
+
+def test_parses_kafka_tool_summaries() -> None:
+    produced = ("5000 records sent, 999.8 records/sec (0.19 MB/sec), 3.1 ms avg latency.\n"
+                "1000000 records sent, 181554.1 records/sec (36.02 MB/sec), 420.91 ms avg latency, "
+                "1012.00 ms max latency, 395 ms 50th, 800 ms 95th, 950 ms 99th, 1000 ms 99.9th.\n")
+    assert parse_producer_perf(produced) == (1_000_000, 181554.1)
+    consumed = ("start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, "
+                "rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec\n"
+                "2026-11-25 11:59:47:566, 2026-11-25 11:59:48:877, 9.5367, 7.2744, 50000, 38138.8253, "
+                "684, 627, 15.2101, 79744.8166\n")
+    stats = parse_consumer_perf(consumed)
+    assert stats["data.consumed.in.nMsg"] == "50000"
+    assert stats["fetch.nMsg.sec"] == "79744.8166"
+
+
+def test_finds_the_summary_a_tool_printed_last() -> None:
+    assert last_json_line('progress\n{"sent": 3, "seconds": 1.5}\n') == {"sent": 3, "seconds": 1.5}
+    assert last_json_line('{\n  "sent": 3,\n  "nested": {"a": 1}\n}\n') == {"sent": 3, "nested": {"a": 1}}
+    assert last_json_line("no json here\n") is None
