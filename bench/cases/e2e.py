@@ -110,6 +110,25 @@ def read_back(bootstrap: str, topic: str, ends: dict[int, int]) -> dict[int, tup
     return {p: (np.array(offsets[p], dtype=np.int64), np.array(stamps[p])) for p in ends}
 
 
+def count_through_library(lake: Path, topic: str) -> int:
+    """Rows a query through eventlake's library sees once the run is over (the visibility cross-check)."""
+    from eventlake.config import load_settings
+    from eventlake.query import connect
+    from eventlake.types import table_name_for_topic
+
+    engine = connect(load_settings(overrides={"lake": str(lake)}))
+    try:
+        table = engine.sql(f'SELECT count(*) AS n FROM "{table_name_for_topic(topic)}"')
+        return int(table.column("n")[0].as_py())
+    finally:
+        engine.close()
+
+
+def unseen_possible(poller: LedgerPoller, ends: dict[int, int]) -> bool:
+    latest = poller.latest()
+    return any(latest.get(p, 0) < n for p, n in ends.items())
+
+
 def run_rate(bench: Bench, rate: int) -> dict[str, object]:
     label = f"e2e_{rate}" if rate else "e2e_unthrottled"
     events = int(rate * bench.sizes.e2e_seconds) if rate else bench.sizes.e2e_unthrottled_events
@@ -142,6 +161,13 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
     if poller.error:
         raise RuntimeError(f"{label}: polling the catalog failed: {poller.error}")
     events_landed = sum(ends.values())
+    queryable = count_through_library(lake, topic)
+    if queryable != events_landed:
+        bench.note(f"{label}: a query through eventlake's library counts {queryable:,} rows, "
+                   f"{events_landed:,} were produced")
+    if sink_done.returncode not in (0, -2, 130) and unseen_possible(poller, ends):
+        tail = " ".join((sink_done.stderr or sink_done.stdout).strip().splitlines()[-3:])
+        bench.note(f"{label}: the sink exited with {sink_done.returncode}: {tail}")
     per_partition = read_back(bench.bootstrap, topic, ends)
     values, unseen = latencies_ms(per_partition, poller.polls)
     first_ms = min((float(ts.min()) for _, ts in per_partition.values() if len(ts)), default=0.0)
