@@ -12,4 +12,14 @@ class DashboardSettings(BaseModel):
     port: int = 8000
     # Required whenever host is not a loopback address.
     token: SecretStr | None = None
+    # Dashboards as code (*.toml, *.yaml); a file here overrides a built-in one of the same name.
     dashboards_dir: str = "dashboards"
+    # Serve the dashboards shipped in the package (the stock dashboard).
+    builtin_dashboards: bool = True
+    # A panel without its own refresh_s re-runs this often; none re-runs faster than min_refresh_s.
+    default_refresh_s: float = 2.0
+    min_refresh_s: float = 0.5
+    # Rows a panel may return to the browser; more are cut off and flagged as truncated.
+    max_panel_rows: int = 5_000
+    # A comment line keeps idle live streams open through proxies.
+    stream_heartbeat_s: float = 15.0

@@ -1,0 +1,122 @@
+"""Fixtures for the dashboard tests: a real lake of stock ticks, and the web app over it.
+
+`land_ticks` writes Parquet files under dt=/hour= folders and records them in the
+catalog's ledger, as the sink does after a flush, so the query engine reads them
+exactly as it reads the sink's output.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from eventlake.broker import free_port
+from eventlake.catalog import Column, DataFile, LedgerEntry, Table, open_catalog
+from eventlake.config import Settings, load_settings
+from eventlake.dashboard.server import build_server
+from eventlake.types import TableRef
+
+TOPIC = "stock-ticks"
+REF = TableRef("default", "stock_ticks")
+COLUMNS = [Column("symbol", "string"), Column("ts", "timestamp"), Column("price", "double"),
+           Column("volume", "bigint"), Column("side", "string")]
+KEYS = [Column("dt", "string"), Column("hour", "string")]
+SCHEMA = pa.schema([("symbol", pa.string()), ("ts", pa.timestamp("us")), ("price", pa.float64()),
+                    ("volume", pa.int64()), ("side", pa.string())])
+
+
+@dataclass
+class TickLake:
+    """A local lake with table stock_ticks; `land` appends one flush of ticks (one Kafka partition)."""
+
+    root: Path
+    settings: Settings
+    next_offset: dict[int, int] = field(default_factory=dict)
+    landed: int = 0
+
+    def land(self, ticks: list[dict[str, Any]], partition: int = 0) -> None:
+        first = self.next_offset.get(partition, 0)
+        by_folder: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for tick in ticks:
+            when = tick["ts"]
+            by_folder.setdefault((when.strftime("%Y-%m-%d"), when.strftime("%H")), []).append(tick)
+        files = []
+        with open_catalog(self.settings) as store:
+            if store.get_table(REF) is None:
+                store.ensure_database("default")
+                store.upsert_table(Table("default", "stock_ticks", str(self.root / "stock_ticks"), "parquet",
+                                         COLUMNS, KEYS))
+            for (dt, hour), rows in by_folder.items():
+                folder = self.root / "stock_ticks" / f"dt={dt}" / f"hour={hour}"
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"{TOPIC}-{partition}-{first:020d}.parquet"
+                pq.write_table(pa.Table.from_pylist([{k: r[k] for k in SCHEMA.names} for r in rows], SCHEMA), path)
+                stamps = [r["ts"].timestamp() for r in rows]
+                files.append(DataFile(str(path), {"dt": dt, "hour": hour}, len(rows), path.stat().st_size,
+                                      topic=TOPIC, kafka_partition=partition, first_offset=first,
+                                      last_offset=first + len(ticks) - 1, min_event_time=min(stamps),
+                                      max_event_time=max(stamps), created_at=time.time()))
+            store.commit_flush(LedgerEntry(TOPIC, partition, first, first + len(ticks) - 1, REF, files, len(ticks),
+                                           committed_at=time.time()))
+        self.next_offset[partition] = first + len(ticks)
+        self.landed += len(ticks)
+
+
+def ticks(n: int, end: float | None = None, symbols: tuple[str, ...] = ("AAPL", "MSFT", "NVDA"),
+          spacing_s: float = 0.5) -> list[dict[str, Any]]:
+    """n ticks ending at `end` (default now), round-robin over symbols, prices 100 + i/100."""
+    end = time.time() if end is None else end
+    out = []
+    for i in range(n):
+        at = datetime.fromtimestamp(end - (n - 1 - i) * spacing_s, UTC).replace(tzinfo=None)
+        out.append({"symbol": symbols[i % len(symbols)], "ts": at, "price": 100.0 + i / 100, "volume": 10 * (i + 1),
+                    "side": "buy" if i % 2 else "sell"})
+    return out
+
+
+@pytest.fixture
+def tick_lake(tmp_path: Path) -> TickLake:
+    """A lake with 60 recent ticks of AAPL, MSFT and NVDA (landed in one flush)."""
+    root = tmp_path / "lake"
+    settings = load_settings(overrides={"lake": str(root), "dashboard": {"dashboards_dir": str(tmp_path / "dash")}})
+    lake = TickLake(root, settings)
+    lake.land(ticks(60))
+    return lake
+
+
+@contextmanager
+def running_dashboard(settings: Settings, base_dir: Path | None = None) -> Iterator[str]:
+    """A real uvicorn serving the dashboard on a free loopback port, in a thread; yields its base URL."""
+    settings = settings.model_copy(update={"dashboard": settings.dashboard.model_copy(
+        update={"host": "127.0.0.1", "port": free_port()})})
+    server = build_server(settings, base_dir)
+    thread = threading.Thread(target=server.run, name="dashboard", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the dashboard server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{settings.dashboard.port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+@pytest.fixture
+def client(tick_lake: TickLake) -> Iterator[httpx.Client]:
+    """An HTTP client on a real dashboard server over `tick_lake`."""
+    with running_dashboard(tick_lake.settings) as url, httpx.Client(base_url=url, timeout=20) as http:
+        yield http

@@ -1,0 +1,204 @@
+"""The dashboard's HTTP API over a real lake (Parquet + catalog ledger), served by a real uvicorn.
+
+No Kafka here: the lake is written the way the sink writes it (see tests/fixtures_dashboard.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fixtures_dashboard import TickLake, client, running_dashboard, tick_lake, ticks  # noqa: F401
+
+
+def test_health_answers_json(client: httpx.Client) -> None:
+    r = client.get("/api/health")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ok"
+
+
+def test_tables_lists_the_landed_table(client: httpx.Client) -> None:
+    tables = {t["name"]: t for t in client.get("/api/tables").json()["tables"]}
+    assert tables["stock_ticks"]["rows"] == 60
+    assert tables["stock_ticks"]["partition_keys"] == [["dt", "string"], ["hour", "string"]]
+
+
+def test_query_returns_columns_and_rows(client: httpx.Client) -> None:
+    r = client.post("/api/query", json={"sql": "SELECT symbol, count(*) AS n, max(volume) AS top FROM stock_ticks "
+                                               "GROUP BY symbol ORDER BY symbol"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["columns"] == ["symbol", "n", "top"]
+    assert body["rows"] == [["AAPL", 20, 580], ["MSFT", 20, 590], ["NVDA", 20, 600]]
+
+
+@pytest.mark.parametrize(("payload", "fragment"), [
+    ({"sql": "SELECT nope FROM stock_ticks"}, 'column "nope"'),
+    ({"sql": "SELECT * FROM no_such_table"}, "no_such_table"),
+    ({"sql": "COPY stock_ticks TO '/tmp/x.csv'"}, ""),
+    ({"sql": "SELEC 1"}, "syntax"),
+    ({}, "sql: Field required"),
+])
+def test_query_errors_are_one_line_json_400(client: httpx.Client, payload: dict[str, str], fragment: str) -> None:
+    r = client.post("/api/query", json=payload)
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/json"
+    message = r.json()["error"]
+    assert fragment.lower() in message.lower()
+    assert message and "\n" not in message and "Traceback" not in message
+
+
+def test_csv_download_has_a_header_and_every_row(client: httpx.Client) -> None:
+    r = client.post("/api/query.csv", json={"sql": "SELECT symbol, price FROM stock_ticks ORDER BY ts LIMIT 3"})
+    assert r.status_code == 200
+    assert "attachment" in r.headers["content-disposition"]
+    assert list(csv.reader(io.StringIO(r.text))) == [["symbol", "price"], ["AAPL", "100.0"], ["MSFT", "100.01"],
+                                                     ["NVDA", "100.02"]]
+
+
+def test_dashboards_list_and_detail(client: httpx.Client) -> None:
+    listed = client.get("/api/dashboards").json()
+    assert [d["name"] for d in listed["dashboards"]] == ["stocks"]
+    detail = client.get("/api/dashboards/stocks").json()
+    assert [p["id"] for p in detail["panels"]] == ["price", "events-per-second", "volume", "rate", "latest"]
+    assert detail["parameters"][0]["name"] == "symbol" and "AAPL" in detail["parameters"][0]["choices"]
+    assert client.get("/api/dashboards/nope").status_code == 404
+
+
+def test_panel_data_with_freshness_and_parameters(client: httpx.Client, tick_lake: TickLake) -> None:
+    before = time.time()
+    body = client.get("/api/panels/stocks/latest").json()
+    assert body["error"] is None
+    assert [r[0] for r in body["rows"]] == ["AAPL", "MSFT", "NVDA"]
+    assert [r[1] for r in body["rows"]] == [100.57, 100.58, 100.59]  # the newest price of each
+    # Freshness: when the newest landed file was created, and its newest event.
+    assert before - 60 < body["landed_at"] <= before
+    assert body["newest_event_at"] == pytest.approx(before, abs=30)
+
+    only = client.get("/api/panels/stocks/latest", params={"symbol": "MSFT"}).json()
+    assert [r[0] for r in only["rows"]] == ["MSFT"]
+    assert client.get("/api/panels/stocks/events-per-second").json()["rows"] == [[1.0]]
+
+    bad = client.get("/api/panels/stocks/latest", params={"symbol": "x' OR '1'='1"})
+    assert bad.status_code == 400 and "must be one of" in bad.json()["error"]
+    assert client.get("/api/panels/stocks/nope").status_code == 404
+
+
+def test_old_partitions_are_not_in_recent_panels(client: httpx.Client, tick_lake: TickLake) -> None:
+    # Ticks from two days ago land in their own dt partition, which a 15-minute panel never reads.
+    tick_lake.land(ticks(30, end=time.time() - 2 * 86400, symbols=("IBM",)), partition=1)
+    time.sleep(1.1)  # the engine re-reads the catalog at most every query.refresh_s
+    symbols = [r[0] for r in client.get("/api/panels/stocks/latest").json()["rows"]]
+    assert symbols == ["AAPL", "MSFT", "NVDA"]
+    total = client.post("/api/query", json={"sql": "SELECT count(*) FROM stock_ticks"}).json()["rows"]
+    assert total == [[90]]
+
+
+def _events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
+    event = ""
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            yield event, json.loads(line[6:])
+        elif line.startswith(":"):
+            yield "heartbeat", {}
+
+
+def _until(events: Iterator[tuple[str, dict[str, Any]]], done: Callable[[str, dict[str, Any]], bool],
+           timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
+    seen = []
+    deadline = time.monotonic() + timeout_s
+    for event in events:
+        seen.append(event)
+        if done(*event) or time.monotonic() > deadline:
+            break
+    return seen
+
+
+def test_stream_pushes_each_panel_then_only_changes(tick_lake: TickLake, tmp_path: Path) -> None:
+    dash_dir = tmp_path / "dash"
+    dash_dir.mkdir()
+    (dash_dir / "live.toml").write_text("""
+title = "Live"
+table = "stock_ticks"
+[[panels]]
+id = "count"
+title = "Ticks"
+chart = "number"
+y = "n"
+refresh_s = 0.5
+sql = "SELECT count(*) AS n FROM stock_ticks"
+[[panels]]
+id = "constant"
+title = "Never changes"
+chart = "number"
+y = "one"
+refresh_s = 0.5
+sql = "SELECT 1 AS one"
+""")
+    settings = tick_lake.settings.model_copy(update={"dashboard": tick_lake.settings.dashboard.model_copy(
+        update={"dashboards_dir": str(dash_dir), "stream_heartbeat_s": 0.5})})
+    with running_dashboard(settings) as url, httpx.Client(base_url=url, timeout=20) as http, \
+            http.stream("GET", "/api/stream/live") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = _events(response)
+        first = _first_of_each(events, {"count", "constant"})
+        assert first["count"]["rows"] == [[60]] and first["constant"]["rows"] == [[1]]
+        assert first["count"]["landed_at"] is not None
+
+        # Nothing lands: a few refresh intervals pass with heartbeats only.
+        quiet = _until(events, lambda e, d: False, 2.0)
+        assert [e for e, _ in quiet if e == "panel"] == []
+
+        tick_lake.land(ticks(15), partition=2)
+        changed = _until(events, lambda e, d: e == "panel" and d["panel"] == "count" and d["rows"] == [[75]], 15)
+        assert changed[-1][1]["rows"] == [[75]]
+        assert all(d.get("panel") != "constant" for _, d in changed)
+
+
+def _first_of_each(events: Iterator[tuple[str, dict[str, Any]]], panels: set[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for event, data in events:
+        if event == "panel":
+            found.setdefault(data["panel"], data)
+        if set(found) >= panels:
+            return found
+    raise AssertionError("the stream ended early")
+
+
+def test_a_panel_with_bad_sql_shows_its_error_not_a_failure(tick_lake: TickLake, tmp_path: Path) -> None:
+    dash_dir = tmp_path / "dash"
+    dash_dir.mkdir()
+    (dash_dir / "oops.yaml").write_text("title: Oops\npanels:\n  - title: Bad\n    sql: SELECT price FROM nowhere\n"
+                                        "  - title: Good\n    chart: number\n    y: n\n"
+                                        "    sql: SELECT count(*) AS n FROM stock_ticks\n")
+    settings = tick_lake.settings.model_copy(update={"dashboard": tick_lake.settings.dashboard.model_copy(
+        update={"dashboards_dir": str(dash_dir)})})
+    with running_dashboard(settings) as url, httpx.Client(base_url=url, timeout=20) as http:
+        bad = http.get("/api/panels/oops/bad")
+        assert bad.status_code == 200
+        assert "nowhere" in bad.json()["error"] and bad.json()["rows"] == []
+        assert http.get("/api/panels/oops/good").json()["rows"] == [[60]]
+
+
+def test_pages_render_and_a_missing_dashboard_says_so(client: httpx.Client) -> None:
+    for path, marker in [("/pipeline", 'data-page="pipeline"'), ("/query", 'id="sql"'),
+                         ("/dashboards", 'data-page="dashboards"'), ("/dashboards/stocks", 'data-name="stocks"')]:
+        r = client.get(path)
+        assert r.status_code == 200 and marker in r.text, path
+        assert "/static/vendor/uplot/uPlot.iife.min.js" in r.text
+    assert client.get("/", follow_redirects=False).headers["location"] == "/pipeline"
+    missing = client.get("/dashboards/<script>")
+    assert missing.status_code == 404
+    assert "no dashboard named" in missing.text and "<script>'" not in missing.text
+    js = client.get("/static/vendor/uplot/uPlot.iife.min.js")
+    assert js.status_code == 200 and "uPlot" in js.text[:200]
