@@ -39,12 +39,6 @@ SYMBOLS: tuple[tuple[str, str, float], ...] = (
 STEP_SIGMA = 0.0008
 
 
-def iso_ms(epoch_s: float) -> str:
-    """`2026-01-02T03:04:05.678Z` for an epoch in seconds (UTC, millisecond precision)."""
-    sec = int(epoch_s)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{int((epoch_s - sec) * 1000):03d}Z"
-
-
 def synthetic_ticks(
     seed: int | None = None,
     symbols: int | None = None,
@@ -67,15 +61,14 @@ def synthetic_ticks(
         price = prices[i] * (1.0 + gauss(0.0, STEP_SIGMA))
         prices[i] = price
         half_spread = price * 0.0001 + 0.005
-        now = clock()
-        sec = int(now)
+        sec, ms = divmod(int(clock() * 1000), 1000)
         if sec != cached_sec:  # strftime once per second, not per tick
             cached_sec = sec
             prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
         seq += 1
         yield {
             "symbol": names[i],
-            "ts": f"{prefix}.{int((now - sec) * 1000):03d}Z",
+            "ts": f"{prefix}.{ms:03d}Z",
             "price": round(price, 2),
             "bid": round(price - half_spread, 2),
             "ask": round(price + half_spread, 2),

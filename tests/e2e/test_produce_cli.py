@@ -1,0 +1,134 @@
+"""`eventlake produce` as a user runs it; what landed is read back with a plain confluent-kafka Consumer."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import orjson
+import pytest
+
+from eventlake.broker import TopicAdmin
+from tests.e2e.conftest import Run
+from tests.fixtures_produce import MalformedCsv, end_offsets, malformed_csv, read_topic  # noqa: F401
+
+pytestmark = pytest.mark.e2e
+
+
+def test_50k_synthetic_events_keyed_by_symbol(cli: Run, topic: str, bootstrap: str) -> None:
+    done = cli("produce", topic, "--source", "synthetic:ticks", "--limit", "50000", "--key", "symbol",
+               "--seed", "1", "--output", "json", "--bootstrap-servers", bootstrap)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["sent"], summary["delivered"], summary["failed"], summary["dlq"]) == (50_000, 50_000, 0, 0)
+    assert sum(end_offsets(bootstrap, topic).values()) == 50_000
+    partitions_of: dict[str, set[int]] = {}
+    for m in read_topic(bootstrap, topic):
+        assert m.value is not None
+        tick = orjson.loads(m.value)
+        assert isinstance(tick, dict)
+        assert m.key == tick["symbol"].encode()
+        partitions_of.setdefault(tick["symbol"], set()).add(m.partition)
+    assert len(partitions_of) >= 40  # many symbols
+    assert {s: len(p) for s, p in partitions_of.items() if len(p) != 1} == {}
+    assert len(set().union(*partitions_of.values())) == 3  # and they spread over the partitions
+
+
+def test_malformed_csv_good_rows_arrive_bad_rows_in_dlq(
+    cli: Run, topic: str, bootstrap: str, malformed_csv: MalformedCsv
+) -> None:
+    done = cli("produce", topic, "--source", str(malformed_csv.path), "--output", "json",
+               "--bootstrap-servers", bootstrap)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    good, bad = len(malformed_csv.good), len(malformed_csv.bad_lines)
+    assert (summary["sent"], summary["delivered"], summary["dlq"], summary["bad_rows_total"]) == (good, good, bad, bad)
+    assert sorted(b["line"] for b in summary["bad_rows"]) == sorted(malformed_csv.bad_lines)
+
+    arrived = [orjson.loads(m.value) for m in read_topic(bootstrap, topic)]
+    assert sorted(arrived, key=lambda r: r["ts"]) == malformed_csv.good
+    dead = read_topic(bootstrap, f"{topic}.dlq")
+    assert sorted(int(m.headers["line"]) for m in dead) == sorted(malformed_csv.bad_lines)
+    for m in dead:
+        assert malformed_csv.bad_lines[int(m.headers["line"])] in m.headers["reason"].decode()
+        assert m.headers["source"] == str(malformed_csv.path).encode()
+
+    # The text summary lists every bad row by line.
+    text = cli("produce", topic, "--source", str(malformed_csv.path), "--bootstrap-servers", bootstrap)
+    assert text.returncode == 0, text.stderr
+    assert f"{good} delivered, 0 failed" in text.stderr
+    for line in malformed_csv.bad_lines:
+        assert f"line {line}:" in text.stderr
+
+
+def test_rate_2000_sends_20000_events_in_about_10_seconds(cli: Run, topic: str, bootstrap: str) -> None:
+    """Behaviour of --rate: 20,000 events at 2,000/s take ~10 s (startup and flush aside)."""
+    started = time.monotonic()
+    done = cli("produce", topic, "--source", "synthetic:ticks", "--rate", "2000", "--limit", "20000",
+               "--output", "json", "--bootstrap-servers", bootstrap)
+    wall = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["delivered"] == 20_000
+    assert 8 <= summary["seconds"] <= 16, summary
+    assert 8 <= wall <= 20
+    assert sum(end_offsets(bootstrap, topic).values()) == 20_000
+
+
+def test_broker_down_exits_1_fast_with_one_line(cli: Run) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    done = cli("produce", "ticks", "--source", "synthetic:ticks", "--bootstrap-servers", f"127.0.0.1:{port}")
+    assert time.monotonic() - started < 10
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"127.0.0.1:{port}" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_strict_exits_1_and_sends_nothing_after_the_bad_row(
+    cli: Run, topic: str, bootstrap: str, malformed_csv: MalformedCsv
+) -> None:
+    done = cli("produce", topic, "--source", str(malformed_csv.path), "--strict", "--bootstrap-servers", bootstrap)
+    assert done.returncode == 1
+    assert f"line {min(malformed_csv.bad_lines)}" in done.stderr
+    assert sorted(orjson.loads(m.value)["symbol"] for m in read_topic(bootstrap, topic)) == ["AAPL", "MSFT"]
+
+
+def test_stdin_json_lines(cli: Run, topic: str, bootstrap: str) -> None:
+    lines = "".join(json.dumps({"n": i, "device": f"d{i % 3}"}) + "\n" for i in range(100)) + "{broken\n"
+    done = cli("produce", topic, "--source", "-", "--key", "device", "--output", "json",
+               "--bootstrap-servers", bootstrap, input=lines)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["delivered"], summary["dlq"]) == (100, 1)
+    assert summary["bad_rows"] == [{"reason": summary["bad_rows"][0]["reason"], "source": "stdin", "line": 101}]
+    messages = read_topic(bootstrap, topic)
+    assert sorted(orjson.loads(m.value)["n"] for m in messages) == list(range(100))
+    assert [m.value for m in read_topic(bootstrap, f"{topic}.dlq")] == [b"{broken"]
+
+
+def test_missing_topic_and_create_topic(cli: Run, admin: TopicAdmin, unique_name: str, bootstrap: str) -> None:
+    missing = cli("produce", unique_name, "--source", "sample:stocks", "--bootstrap-servers", bootstrap)
+    assert missing.returncode == 1
+    assert f"eventlake topics create {unique_name} --partitions N" in missing.stderr
+    assert "--create-topic" in missing.stderr
+    created = cli("produce", unique_name, "--source", "sample:stocks", "--create-topic", "--partitions", "2",
+                  "--key", "symbol", "--bootstrap-servers", bootstrap)
+    assert created.returncode == 0, created.stderr
+    assert "560 delivered, 0 failed" in created.stderr
+    assert len(admin.describe(unique_name).partitions) == 2
+
+
+@pytest.mark.parametrize("args", [
+    ["--rate", "10", "--speed", "2", "--time-field", "date"],
+    ["--speed", "2"],
+    ["--compression", "brotli"],
+])
+def test_contradicting_flags_are_usage_errors(cli: Run, topic: str, bootstrap: str, args: list[str]) -> None:
+    done = cli("produce", topic, "--source", "sample:stocks", *args, "--bootstrap-servers", bootstrap)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr

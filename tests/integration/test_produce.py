@@ -1,0 +1,140 @@
+"""The produce library against a real broker, read back with a plain confluent-kafka Consumer."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import orjson
+import pytest
+
+from eventlake.broker import TopicAdmin
+from eventlake.broker.exceptions import BrokerUnreachable
+from eventlake.config import Settings, load_settings
+from eventlake.produce import ProduceOptions, ProduceReport, produce
+from eventlake.produce.exceptions import BadRowError, TopicMissing
+from tests.fixtures_produce import MalformedCsv, end_offsets, malformed_csv, read_topic  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def settings(bootstrap: str) -> Settings:
+    return load_settings(overrides={"bootstrap_servers": bootstrap})
+
+
+def test_notebook_records_with_key_and_event_time(settings: Settings, topic: str, bootstrap: str) -> None:
+    # Event times of the last hour (Kafka rejects times far in the future, and deletes those past retention).
+    base_s = int(time.time()) // 3600 * 3600 - 3600
+    at = [time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(base_s + i)) for i in range(700)]
+    records = [{"user": f"u{i % 7}", "n": i, "at": at[i]} for i in range(700)]
+    report = produce(settings, topic, records, ProduceOptions(key="user", time_field="at"))
+    assert (report.sent, report.delivered, report.failed, report.bad_rows_total) == (700, 700, 0, 0)
+    assert report.ok
+    messages = read_topic(bootstrap, topic)
+    assert sorted(orjson.loads(m.value)["n"] for m in messages) == list(range(700))
+    partitions_of: dict[bytes, set[int]] = {}
+    for m in messages:
+        record = orjson.loads(m.value)
+        assert m.key == record["user"].encode()
+        assert m.timestamp_ms == (base_s + record["n"]) * 1000
+        partitions_of.setdefault(m.key, set()).add(m.partition)
+    assert all(len(p) == 1 for p in partitions_of.values())
+    # One key keeps its order: within a partition, each user's events are in the order sent.
+    for key in partitions_of:
+        ns = [orjson.loads(m.value)["n"] for m in messages if m.key == key]
+        assert ns == sorted(ns)
+
+
+def test_malformed_csv_rows_go_to_the_dlq_with_headers(
+    settings: Settings, topic: str, bootstrap: str, malformed_csv: MalformedCsv
+) -> None:
+    report = produce(settings, topic, str(malformed_csv.path), ProduceOptions())
+    assert report.sent == report.delivered == len(malformed_csv.good)
+    assert report.bad_rows_total == report.dlq == len(malformed_csv.bad_lines)
+    assert report.ok
+    arrived = sorted((orjson.loads(m.value) for m in read_topic(bootstrap, topic)), key=lambda r: r["ts"])
+    assert arrived == malformed_csv.good
+    dead = read_topic(bootstrap, f"{topic}.dlq")
+    assert sorted(int(m.headers["line"]) for m in dead) == sorted(malformed_csv.bad_lines)
+    for m in dead:
+        assert malformed_csv.bad_lines[int(m.headers["line"])] in m.headers["reason"].decode()
+        assert m.headers["source"] == str(malformed_csv.path).encode()
+        assert m.headers["topic"] == topic.encode()
+        assert m.value  # the original bytes, for a person to fix and replay
+    assert [b.line for b in report.bad_rows] == sorted(malformed_csv.bad_lines)
+
+
+def test_strict_stops_at_the_first_bad_row(
+    settings: Settings, topic: str, bootstrap: str, malformed_csv: MalformedCsv
+) -> None:
+    with pytest.raises(BadRowError, match=f"line {min(malformed_csv.bad_lines)}") as caught:
+        produce(settings, topic, str(malformed_csv.path), ProduceOptions(strict=True))
+    report = caught.value.report
+    assert isinstance(report, ProduceReport)
+    # The two rows before the first bad one were sent and delivered; nothing after it.
+    assert (report.sent, report.delivered) == (2, 2)
+    assert sorted(orjson.loads(m.value)["symbol"] for m in read_topic(bootstrap, topic)) == ["AAPL", "MSFT"]
+    assert TopicAdmin(bootstrap).exists(f"{topic}.dlq") is False
+
+
+def test_loop_limit_and_seeded_sample_repeat(settings: Settings, admin: TopicAdmin, unique_name: str,
+                                             bootstrap: str) -> None:
+    first, second = f"{unique_name}-a", f"{unique_name}-b"
+    options = ProduceOptions(loop=True, limit=1000, sample=0.5, seed=42, create_topic=True, partitions=1)
+    for name in (first, second):
+        report = produce(settings, name, "sample:stocks", options)
+        assert report.delivered == 1000
+    a = [m.value for m in read_topic(bootstrap, first)]
+    b = [m.value for m in read_topic(bootstrap, second)]
+    assert a == b  # same seed, same records in the same order
+    assert len(a) == 1000
+    assert len(set(a)) <= 560  # half of the 560 rows per pass: 1,000 events took several passes
+    assert {orjson.loads(v)["symbol"] for v in a} == {"MSFT", "AMZN", "IBM", "GOOG", "AAPL"}
+
+
+def test_missing_topic_says_how_to_create_it(settings: Settings, admin: TopicAdmin, unique_name: str) -> None:
+    with pytest.raises(TopicMissing, match=f"eventlake topics create {unique_name} --partitions N"):
+        produce(settings, unique_name, "synthetic:ticks", ProduceOptions(limit=1))
+    report = produce(settings, unique_name, "synthetic:ticks", ProduceOptions(limit=10, create_topic=True,
+                                                                             partitions=4))
+    assert report.delivered == 10
+    assert len(admin.describe(unique_name).partitions) == 4
+
+
+def test_sync_waits_for_each_acknowledgement(settings: Settings, topic: str, bootstrap: str) -> None:
+    report = produce(settings, topic, "synthetic:ticks", ProduceOptions(limit=50, sync=True, seed=3,
+                                                                        compression="zstd"))
+    assert (report.sent, report.delivered, report.failed) == (50, 50, 0)
+    assert sum(end_offsets(bootstrap, topic).values()) == 50
+
+
+def test_an_unreachable_broker_fails_fast_with_one_line() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = load_settings(overrides={"bootstrap_servers": f"127.0.0.1:{port}"})
+    started = time.monotonic()
+    with pytest.raises(BrokerUnreachable) as caught:
+        produce(settings, "anything", "synthetic:ticks", ProduceOptions(limit=1))
+    assert time.monotonic() - started < settings.kafka.connect_timeout_s + 2
+    assert "\n" not in str(caught.value)
+    assert f"127.0.0.1:{port}" in str(caught.value)
+
+
+def test_old_event_times_warn_about_retention(settings: Settings, topic: str) -> None:
+    report = produce(settings, topic, "sample:stocks", ProduceOptions(time_field="date", limit=5))
+    assert report.delivered == 5
+    assert len(report.warnings) == 1
+    assert "retention" in report.warnings[0] and "--retention-ms -1" in report.warnings[0]
+
+
+def test_rejected_events_are_reported_as_failed(settings: Settings, topic: str, bootstrap: str) -> None:
+    """The broker refuses timestamps far in the future: every event ends as a reported failure."""
+    records = [{"n": i, "at": "2099-01-01T00:00:00Z"} for i in range(20)] + [{"n": 20, "at": None}]
+    report = produce(settings, topic, records, ProduceOptions(time_field="at"))
+    assert (report.sent, report.delivered, report.failed, report.bad_rows_total) == (20, 0, 20, 1)
+    assert not report.ok and report.not_delivered == 20
+    assert report.errors and all(e.startswith("Broker:") for e in report.errors)  # the broker said why
+    assert sum(end_offsets(bootstrap, topic).values()) == 0
+    assert "missing or not a timestamp" in report.bad_rows[0].reason
