@@ -1,0 +1,52 @@
+"""`eventlake sink TOPIC...`: land topics in the lake, exactly once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from eventlake.cli import output
+from eventlake.cli.common import BootstrapOpt, CatalogOpt, ConfigOpt, LakeOpt, settings
+from eventlake.sink import run_sink
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("sink")
+    def sink(
+        ctx: typer.Context,
+        topics: Annotated[list[str], typer.Argument(help="Topics to land.", show_default=False)],
+        lake: LakeOpt = None,
+        fmt: Annotated[str | None, typer.Option("--format", help="parquet (default) or jsonl.")] = None,
+        group: Annotated[str | None, typer.Option("--group", help="Consumer group (default eventlake-sink).")] = None,
+        time_field: Annotated[str | None, typer.Option(
+            "--time-field", help="Event-time field: ISO-8601 or epoch s/ms (default: Kafka timestamp).")] = None,
+        partition_by: Annotated[list[str] | None, typer.Option(
+            "--partition-by", help="Extra partition column after dt/hour (repeatable).")] = None,
+        until_idle: Annotated[float | None, typer.Option(
+            "--until-idle", help="Exit once caught up and idle this many seconds.", min=0)] = None,
+        flush_rows: Annotated[int | None, typer.Option("--flush-rows", help="Flush a partition at N rows.",
+                                                       min=1)] = None,
+        flush_bytes: Annotated[int | None, typer.Option("--flush-bytes", help="Flush a partition at B bytes.",
+                                                        min=1)] = None,
+        flush_seconds: Annotated[float | None, typer.Option(
+            "--flush-seconds", help="Flush a partition S seconds after its oldest buffered message.")] = None,
+        metrics_port: Annotated[int | None, typer.Option(
+            "--metrics-port", help="Serve Prometheus metrics on 127.0.0.1:P/metrics.")] = None,
+        catalog: CatalogOpt = None,
+        bootstrap_servers: BootstrapOpt = None,
+        config: ConfigOpt = None,
+    ) -> None:
+        """Land TOPIC... in the lake as partitioned Parquet, exactly once (a consumer-group member)."""
+        s = settings(
+            ctx, config, bootstrap_servers=bootstrap_servers, lake=lake, catalog=catalog,
+            sink={"format": fmt, "group": group, "time_field": time_field, "partition_by": partition_by or None,
+                  "until_idle": until_idle, "flush_rows": flush_rows, "flush_bytes": flush_bytes,
+                  "flush_seconds": flush_seconds, "metrics_port": metrics_port},
+        )
+        report = run_sink(s, topics)
+        output.info(
+            f"sink: {report.rows} rows in {report.files} files ({report.bytes} bytes), "
+            f"{report.dlq} to the DLQ, {report.flushes} flushes in {report.seconds:.1f}s "
+            f"({report.rows_per_s:,.0f} rows/s)"
+        )

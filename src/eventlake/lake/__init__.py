@@ -1,0 +1,7 @@
+"""The lake stage: object stores (a local folder, S3) behind one small interface."""
+
+from eventlake.lake.exceptions import LakeError, UnsupportedLake
+from eventlake.lake.settings import S3Settings
+from eventlake.lake.store import Lake, LakeObject, open_lake
+
+__all__ = ["Lake", "LakeError", "LakeObject", "S3Settings", "UnsupportedLake", "open_lake"]

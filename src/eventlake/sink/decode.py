@@ -1,0 +1,161 @@
+"""Raw Kafka values -> one Arrow table, with bad records set aside for the DLQ.
+
+Fast path (almost every batch): join the values with newlines and parse them all at once
+in C++ with pyarrow's JSON reader, against the table's known schema (new fields are
+inferred). It is taken only when it cannot misalign rows with messages: no empty value,
+no value with a raw line break, valid UTF-8, and exactly one row per value.
+
+Slow path (a batch with a bad record or a type change): check every record with orjson
+and the schema rules, set the bad ones aside with a reason, and parse the rest in C++.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import orjson
+import pyarrow as pa
+import pyarrow.json as pj
+
+from eventlake.sink.exceptions import TypeConflict
+from eventlake.sink.schema import conform_table, explicit_schema, infer_value, merge_schema, merge_types
+
+_BLOCK = 8 << 20
+
+
+@dataclass(frozen=True)
+class Rejected:
+    index: int  # position in the batch of values
+    reason: str
+
+
+@dataclass
+class Decoded:
+    table: pa.Table  # one row per accepted value, in batch order, conformed to `schema`
+    schema: pa.Schema  # the table schema after this batch (widened / new columns)
+    accepted: list[int] | None = None  # batch positions of the rows; None: all of them
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def decode(values: list[bytes | None], schema: pa.Schema, max_record_bytes: int) -> Decoded:
+    """Parse JSON objects; `schema` is the table's known schema (may be empty)."""
+    n = len(values)
+    if n == 0:
+        return Decoded(pa.table({f.name: pa.nulls(0, f.type) for f in schema}, schema=schema), schema)
+    table = _fast(values, schema, max_record_bytes)  # type: ignore[arg-type]
+    if table is not None:
+        try:
+            merged = merge_schema(schema, table.schema)
+            return Decoded(conform_table(table, merged), merged)
+        except (TypeConflict, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return _slow(values, schema, max_record_bytes)
+
+
+def _fast(values: list[bytes], schema: pa.Schema, max_record_bytes: int) -> pa.Table | None:
+    n = len(values)
+    if None in values or max(map(len, values)) > max_record_bytes or not all(map(bytes.strip, values)):
+        return None
+    joined = b"\n".join(values)
+    if joined.count(b"\n") != n - 1 or b"\r" in joined:
+        return None
+    if not joined.isascii():
+        try:
+            joined.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    table = _read(joined, schema)
+    return table if table is not None and table.num_rows == n else None
+
+
+def _read(data: bytes, schema: pa.Schema) -> pa.Table | None:
+    explicit = explicit_schema(schema)
+    parse = pj.ParseOptions(explicit_schema=explicit if len(explicit) else None,
+                            unexpected_field_behavior="infer")
+    try:
+        return pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(block_size=_BLOCK),
+                            parse_options=parse)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+
+
+def _reason_not_json(exc: Exception) -> str:
+    text = str(exc)
+    if "utf-8" in text.lower() or "unicode" in text.lower() or "surrogate" in text.lower():
+        return f"invalid UTF-8: {text}"
+    return f"not JSON: {text}"
+
+
+def _slow(values: list[bytes | None], schema: pa.Schema, max_record_bytes: int) -> Decoded:
+    established = pa.struct(list(schema))
+    current = established
+    accepted: list[int] = []
+    lines: list[bytes] = []
+    rejected: list[Rejected] = []
+    for i, raw in enumerate(values):
+        if raw is None:
+            rejected.append(Rejected(i, "no value (tombstone)"))
+            continue
+        if len(raw) > max_record_bytes:
+            rejected.append(Rejected(i, f"record of {len(raw)} bytes is over max_record_bytes={max_record_bytes}"))
+            continue
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            rejected.append(Rejected(i, _reason_not_json(exc)))
+            continue
+        if not isinstance(obj, dict):
+            rejected.append(Rejected(i, f"not a JSON object but {_kind(obj)}"))
+            continue
+        try:
+            current = merge_types(current, infer_value(obj), "", established)
+        except TypeConflict as exc:
+            rejected.append(Rejected(i, f"type conflict: {exc}"))
+            continue
+        accepted.append(i)
+        lines.append(raw if b"\n" not in raw and b"\r" not in raw else orjson.dumps(obj))
+    target = pa.schema(list(current))
+    table = _read(b"\n".join(lines), target) if lines else None
+    if lines and (table is None or table.num_rows != len(lines)):
+        # Our rules and the C++ reader disagree on some record (e.g. a duplicate key): find it.
+        keep_acc, keep_lines = [], []
+        for idx, line in zip(accepted, lines, strict=True):
+            one = _read(line, target)
+            if one is None or one.num_rows != 1:
+                rejected.append(Rejected(idx, f"not readable as a row: {_arrow_error(line, target)}"))
+            else:
+                keep_acc.append(idx)
+                keep_lines.append(line)
+        accepted, lines = keep_acc, keep_lines
+        table = _read(b"\n".join(lines), target) if lines else None
+    rejected.sort(key=lambda r: r.index)
+    if table is None:
+        return Decoded(pa.table({f.name: pa.nulls(0, f.type) for f in schema}, schema=schema), schema,
+                       accepted=[], rejected=rejected)
+    merged = merge_schema(target, table.schema)
+    return Decoded(conform_table(table, merged), merged, accepted=accepted, rejected=rejected)
+
+
+def _arrow_error(line: bytes, schema: pa.Schema) -> str:
+    explicit = explicit_schema(schema)
+    try:
+        pj.read_json(io.BytesIO(line), parse_options=pj.ParseOptions(
+            explicit_schema=explicit if len(explicit) else None, unexpected_field_behavior="infer"))
+    except Exception as exc:  # the reader's own words are the reason we report
+        return str(exc).splitlines()[0]
+    return "unexpected row count"
+
+
+def _kind(obj: object) -> str:
+    if obj is None:
+        return "null"
+    if isinstance(obj, bool):
+        return "a boolean"
+    if isinstance(obj, (int, float)):
+        return "a number"
+    if isinstance(obj, str):
+        return "a string"
+    if isinstance(obj, list):
+        return "an array"
+    return type(obj).__name__

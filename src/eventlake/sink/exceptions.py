@@ -1,0 +1,17 @@
+"""Errors of the sink stage."""
+
+from __future__ import annotations
+
+from eventlake.errors import EventlakeError
+
+
+class SinkError(EventlakeError):
+    """The sink cannot run (bad options, a topic that does not exist, a lake it cannot write)."""
+
+
+class TopicMissing(SinkError):
+    """A topic to sink does not exist."""
+
+
+class TypeConflict(ValueError):
+    """A field whose type cannot be widened to the table's (the record goes to the DLQ)."""

@@ -1,0 +1,205 @@
+"""The commit protocol that makes the lake exactly-once.
+
+One flush of one Kafka partition: decode, write every file under its final name (atomic
+per file), then record ONE ledger entry naming the files, conditional on its first offset
+continuing the ledger. Data becomes visible only with that entry. A writer whose entry
+conflicts (a zombie that lost its partition, or a replay of landed data) deletes the files
+it wrote. Files that no entry names (a crash between write and record) are swept later.
+
+File names hold the first and last offset of their rows, so a replay of the same offsets
+writes the same name with the same rows, and two writers never hold different contents
+under one name.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from eventlake.catalog import CatalogStore, DataFile, LedgerEntry
+from eventlake.catalog.exceptions import LedgerConflict
+from eventlake.lake import Lake
+from eventlake.sink.decode import decode
+from eventlake.sink.partitioner import Group, event_times_ms, group_rows, split_by_file_cap
+from eventlake.sink.settings import SinkSettings
+from eventlake.sink.table import LINEAGE, SinkTable
+from eventlake.sink.writer import EXTENSIONS, encode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Batch:
+    """What a partition buffer held: raw values with their Kafka coordinates."""
+
+    topic: str
+    partition: int
+    start: int | None  # the ledger's next offset when the buffer began (None: no entry yet)
+    values: list[bytes | None]
+    offsets: np.ndarray
+    timestamps: np.ndarray  # Kafka timestamps, epoch ms
+    keys: list[bytes | None]
+
+    @property
+    def first(self) -> int:
+        return self.start if self.start is not None else int(self.offsets[0])
+
+    @property
+    def last(self) -> int:
+        return int(self.offsets[-1])
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    reason: str
+
+
+@dataclass
+class FlushResult:
+    rows: int = 0
+    dlq: int = 0
+    files: list[DataFile] = field(default_factory=list)
+    bytes: int = 0
+    next_offset: int | None = None  # where the ledger stands for this partition after the flush
+    conflict: bool = False
+    max_event_time: float | None = None
+
+
+DeadLetterSink = Callable[[list[DeadLetter]], None]
+
+
+def flush_batch(batch: Batch, table: SinkTable, store: CatalogStore, lake: Lake, settings: SinkSettings,
+                dead_letters: DeadLetterSink) -> FlushResult:
+    """Land one partition's batch: files, then ledger entries. Returns what was recorded."""
+    decoded = decode(batch.values, table.schema, settings.max_record_bytes)
+    if not decoded.schema.equals(table.schema):
+        table.evolve(decoded.schema)
+    accepted = np.asarray(decoded.accepted, dtype=np.int64) if decoded.accepted is not None else None
+    offsets = batch.offsets if accepted is None else batch.offsets[accepted]
+    stamps = batch.timestamps if accepted is None else batch.timestamps[accepted]
+    keys = batch.keys if accepted is None else [batch.keys[i] for i in decoded.accepted or []]
+
+    letters = [DeadLetter(batch.topic, batch.partition, int(batch.offsets[r.index]), batch.keys[r.index],
+                          batch.values[r.index], r.reason) for r in decoded.rejected]
+    if letters:
+        # Durable before the ledger entry: a crash after this replays them (DLQ is at-least-once),
+        # a crash before never loses them.
+        dead_letters(letters)
+
+    data = decoded.table
+    times = event_times_ms(data, stamps, settings.time_field)
+    full = _with_lineage(data, table, batch, offsets, stamps, keys)
+    groups = group_rows(data, times, settings.partition_by)
+    pieces = split_by_file_cap(groups, full.num_rows, settings.max_files_per_flush)
+    if not pieces:
+        pieces = [(0, 0, [])]
+    dead_offsets = np.asarray([lt.offset for lt in letters], dtype=np.int64)
+
+    result = FlushResult(next_offset=batch.first)
+    for i, (start, end, piece_groups) in enumerate(pieces):
+        first = batch.first if i == 0 else int(offsets[start])
+        last = batch.last if i == len(pieces) - 1 else int(offsets[end]) - 1
+        files = []
+        try:
+            for g in piece_groups:
+                files.append(_write_file(g, full, times, offsets, table, lake, batch, settings))
+            n_dead = int(((dead_offsets >= first) & (dead_offsets <= last)).sum())
+            max_t = max((f.max_event_time for f in files if f.max_event_time is not None), default=None)
+            entry = LedgerEntry(
+                topic=batch.topic, partition=batch.partition, first_offset=first, last_offset=last,
+                table=table.ref, files=files, rows=end - start, dlq=n_dead,
+                bytes=sum(f.bytes for f in files), max_event_time=max_t, committed_at=time.time(),
+            )
+            store.commit_flush(entry)
+        except LedgerConflict as exc:
+            log.warning("flush of %s[%s] %s..%s lost: %s", batch.topic, batch.partition, first, last, exc.message)
+            discard_files(store, lake, table, files)
+            result.conflict = True
+            return result
+        except BaseException:
+            discard_files(store, lake, table, files)
+            raise
+        result.rows += entry.rows
+        result.dlq += n_dead
+        result.files.extend(files)
+        result.bytes += entry.bytes
+        result.next_offset = last + 1
+        if max_t is not None:
+            result.max_event_time = max(max_t, result.max_event_time or max_t)
+    return result
+
+
+def _with_lineage(data: pa.Table, table: SinkTable, batch: Batch, offsets: np.ndarray, stamps: np.ndarray,
+                  keys: list[bytes | None]) -> pa.Table:
+    schema = table.data_schema(table.schema)
+    n_data = len(schema) - len(LINEAGE)
+    arrays = [data.column(f.name) for f in list(schema)[:n_data]]
+    arrays += table.lineage_columns(batch.topic, batch.partition, offsets, stamps, keys)
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _write_file(g: Group, full: pa.Table, times: np.ndarray, offsets: np.ndarray, table: SinkTable,
+                lake: Lake, batch: Batch, settings: SinkSettings) -> DataFile:
+    rows = g.rows
+    part = full if len(rows) == full.num_rows else full.take(pa.array(rows))
+    first, last = int(offsets[rows[0]]), int(offsets[rows[-1]])
+    ext = EXTENSIONS[settings.format]
+    rel = f"{table.folder}/{g.folder()}/{batch.topic}+{batch.partition}+{first}+{last}.{ext}"
+    size = lake.write_atomic(rel, encode(part, settings.format, settings.compression))
+    t = times[rows]
+    return DataFile(
+        path=lake.uri(rel), partition=dict(g.values), rows=len(rows), bytes=size, format=settings.format,
+        topic=batch.topic, kafka_partition=batch.partition, first_offset=first, last_offset=last,
+        min_event_time=float(t.min()) / 1000.0, max_event_time=float(t.max()) / 1000.0,
+        created_at=time.time(),
+    )
+
+
+def discard_files(store: CatalogStore, lake: Lake, table: SinkTable, files: list[DataFile]) -> None:
+    """Delete files this writer wrote, except any the catalog names (same name, same rows)."""
+    if not files:
+        return
+    registered = {f.path for f in store.list_files(table.ref)}
+    for f in files:
+        if f.path not in registered:
+            lake.delete(lake.rel(f.path))
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    deleted: list[str]
+    kept_young: int
+
+
+def sweep_orphans(store: CatalogStore, lake: Lake, folder: str, older_than_s: float,
+                  now: float | None = None) -> SweepReport:
+    """Delete files under `folder` (and stale temp files) that no catalog entry names.
+
+    Only files older than `older_than_s` go: a younger one may be a live writer's flush
+    between its write and its ledger entry.
+    """
+    now = time.time() if now is None else now
+    named = {f.path for f in store.list_files()}
+    deleted, young = [], 0
+    candidates = [*lake.list(folder), *lake.list("_tmp")]
+    for obj in candidates:
+        if lake.uri(obj.rel_path) in named:
+            continue
+        if obj.mtime is not None and now - obj.mtime < older_than_s:
+            young += 1
+            continue
+        lake.delete(obj.rel_path)
+        deleted.append(obj.rel_path)
+    if deleted:
+        log.info("swept %d orphan files from %s", len(deleted), lake.uri(folder))
+    return SweepReport(deleted, young)

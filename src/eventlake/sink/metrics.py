@@ -1,0 +1,126 @@
+"""Prometheus text-format metrics of a running sink, served on /metrics when --metrics-port is set."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from eventlake.sink.exceptions import SinkError
+
+
+class SinkMetrics:
+    """Counters and gauges per topic/partition, updated by the sink thread, read by the server."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.rows: dict[tuple[str, int], int] = {}
+        self.files: dict[tuple[str, int], int] = {}
+        self.bytes: dict[tuple[str, int], int] = {}
+        self.dlq: dict[tuple[str, int], int] = {}
+        self.flushes: dict[tuple[str, int], int] = {}
+        self.next_offset: dict[tuple[str, int], int] = {}
+        self.last_flush: dict[tuple[str, int], float] = {}
+        self.max_event_time: dict[tuple[str, int], float] = {}
+        self.flush_seconds_sum = 0.0
+        self.assigned_partitions: set[tuple[str, int]] = set()
+
+    def flushed(self, topic: str, partition: int, result: Any, seconds: float) -> None:
+        k = (topic, partition)
+        with self._lock:
+            self.rows[k] = self.rows.get(k, 0) + result.rows
+            self.files[k] = self.files.get(k, 0) + len(result.files)
+            self.bytes[k] = self.bytes.get(k, 0) + result.bytes
+            self.dlq[k] = self.dlq.get(k, 0) + result.dlq
+            self.flushes[k] = self.flushes.get(k, 0) + 1
+            if result.next_offset is not None:
+                self.next_offset[k] = result.next_offset
+            self.last_flush[k] = time.time()
+            if result.max_event_time is not None:
+                self.max_event_time[k] = max(result.max_event_time, self.max_event_time.get(k, 0.0))
+            self.flush_seconds_sum += seconds
+
+    def assigned(self, topic: str, partition: int, next_offset: int | None) -> None:
+        with self._lock:
+            self.assigned_partitions.add((topic, partition))
+            if next_offset is not None:
+                self.next_offset[(topic, partition)] = next_offset
+
+    def revoked(self, topic: str, partition: int) -> None:
+        with self._lock:
+            self.assigned_partitions.discard((topic, partition))
+
+    def render(self) -> str:
+        now = time.time()
+        lines: list[str] = []
+
+        def family(name: str, kind: str, help_: str, values: dict[tuple[str, int], float]) -> None:
+            lines.append(f"# HELP {name} {help_}")
+            lines.append(f"# TYPE {name} {kind}")
+            for (topic, part), v in sorted(values.items()):
+                lines.append(f'{name}{{topic="{_esc(topic)}",partition="{part}"}} {v}')
+
+        with self._lock:
+            family("eventlake_sink_rows_total", "counter", "Rows landed in the lake.", dict(self.rows))
+            family("eventlake_sink_files_total", "counter", "Files written and recorded.", dict(self.files))
+            family("eventlake_sink_bytes_total", "counter", "Bytes of files written.", dict(self.bytes))
+            family("eventlake_sink_dlq_total", "counter", "Records sent to the dead letter topic.", dict(self.dlq))
+            family("eventlake_sink_flushes_total", "counter", "Ledger entries recorded.", dict(self.flushes))
+            family("eventlake_sink_next_offset", "gauge", "Next offset the ledger expects.",
+                   {k: float(v) for k, v in self.next_offset.items()})
+            family("eventlake_sink_last_flush_age_seconds", "gauge", "Seconds since the last flush.",
+                   {k: round(now - v, 3) for k, v in self.last_flush.items()})
+            family("eventlake_sink_freshness_seconds", "gauge", "Now minus the newest event time landed.",
+                   {k: round(now - v, 3) for k, v in self.max_event_time.items()})
+            family("eventlake_sink_assigned", "gauge", "1 for each partition this process owns.",
+                   dict.fromkeys(self.assigned_partitions, 1.0))
+            lines.append("# HELP eventlake_sink_flush_seconds_total Time spent flushing.")
+            lines.append("# TYPE eventlake_sink_flush_seconds_total counter")
+            lines.append(f"eventlake_sink_flush_seconds_total {self.flush_seconds_sum:.6f}")
+        return "\n".join(lines) + "\n"
+
+
+def _esc(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class MetricsServer:
+    """A tiny HTTP server thread: GET /metrics."""
+
+    def __init__(self, metrics: SinkMetrics, host: str, port: int) -> None:
+        self.metrics = metrics
+        metrics_ref = metrics
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.split("?")[0] != "/metrics":
+                    self.send_error(404)
+                    return
+                body = metrics_ref.render().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        try:
+            self._server = ThreadingHTTPServer((host, port), Handler)
+        except OSError as exc:
+            raise SinkError(f"cannot serve metrics on {host}:{port}: {exc}",
+                            hint="choose another --metrics-port") from exc
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sink-metrics", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
