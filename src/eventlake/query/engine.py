@@ -23,8 +23,8 @@ import duckdb
 import pyarrow as pa
 
 from eventlake.catalog import CatalogStore, DataFile, Table, open_catalog
-from eventlake.catalog.crawl_fs import lake_filesystem
 from eventlake.config import Settings
+from eventlake.lake import open_lake
 from eventlake.query import system
 from eventlake.query.exceptions import BadSql, QueryError, QueryTimeout, RefusedStatement, UnknownTable
 from eventlake.query.guard import SqlGuard, one_line
@@ -96,7 +96,7 @@ class QueryEngine:
         self.limits = settings.query
         self._own_store = store is None
         self.store = store if store is not None else open_catalog(settings)
-        self.lake = lake_filesystem(settings)
+        self.lake = open_lake(settings.lake, settings.s3)
         self.guard = SqlGuard()
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -188,15 +188,16 @@ class QueryEngine:
                 con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT error({quote_str(reason)}) AS unreadable")
             if table.database == self.settings.database:  # bare names resolve in the default database
                 con.execute(f"CREATE OR REPLACE VIEW main.{quote_ident(table.name)} AS SELECT * FROM {view}")
-            if not self.lake.is_s3:
+            if self.lake.local:
                 allowed += [f.path for f in files]
         return allowed
 
     def _table_select(self, con: duckdb.DuckDBPyConnection, table: Table, files: Sequence[DataFile],
                       arrow: dict[str, Any]) -> str:
-        union = table.schema_version > 1  # older files may lack newer columns
-        if self.lake.is_s3 or any(f.path.startswith("s3://") for f in files):
-            source = s3_source(table, files, self.lake.fs, f"__src_{table.database}_{table.name}")
+        # Older files may lack newer columns; crawled folders may mix column sets.
+        union = table.schema_version > 1 or table.parameters.get("union_by_name") == "true"
+        if not self.lake.local or any(f.path.startswith("s3://") for f in files):
+            source = s3_source(table, files, self.lake.filesystem, f"__src_{table.database}_{table.name}")
             if source is None:
                 return local_view_sql(table, [])
             con.register(source.name, source.dataset)
@@ -289,33 +290,43 @@ class QueryEngine:
         self.guard.check(sql)
         self.refresh()
         limit = self.limits.max_rows if max_rows is None else max_rows
+        started = time.perf_counter()
+        outcome, snapshot = self._run_once(sql, limit)
+        if isinstance(outcome.get("error"), duckdb.IOException) and snapshot is not None:
+            # A file vanished under us (a compaction swapped it): if the catalog moved on, run again on it.
+            self.refresh(force=True)
+            if self._snapshot is not None and self._snapshot.key() != snapshot.key():
+                outcome, snapshot = self._run_once(sql, limit)
+        elapsed = time.perf_counter() - started
+        if "error" in outcome:
+            raise _translate(outcome["error"]) from outcome["error"]
+        return outcome["table"], outcome["truncated"], elapsed
+
+    def _run_once(self, sql: str, limit: int) -> tuple[dict[str, Any], _Snapshot | None]:
         with self._lock:
             if self._con is None:
                 raise QueryError("the query engine is closed", hint="connect again")
             cursor = self._con.cursor()
             snapshot, arrow = self._snapshot, self._arrow
-        for name, obj in arrow.items():
-            cursor.register(name, obj)
-        if "watermarks" in sql.lower() and snapshot is not None:
-            self._register_watermarks(cursor, snapshot)
-        outcome: dict[str, Any] = {}
-        started = time.perf_counter()
-        worker = threading.Thread(target=_fetch, args=(cursor, sql, limit, outcome), daemon=True,
-                                  name="eventlake-query")
-        worker.start()
-        worker.join(self.limits.time_limit_s)
-        if worker.is_alive():
-            cursor.interrupt()
-            worker.join(10)
+        try:
+            for name, obj in arrow.items():
+                cursor.register(name, obj)
+            if "watermarks" in sql.lower() and snapshot is not None:
+                self._register_watermarks(cursor, snapshot)
+            outcome: dict[str, Any] = {}
+            worker = threading.Thread(target=_fetch, args=(cursor, sql, limit, outcome), daemon=True,
+                                      name="eventlake-query")
+            worker.start()
+            worker.join(self.limits.time_limit_s)
+            if worker.is_alive():
+                cursor.interrupt()
+                worker.join(10)
+                raise QueryTimeout(f"query ran longer than {self.limits.time_limit_s:g} s and was stopped",
+                                   hint="narrow it (a WHERE on partition columns reads fewer files) or raise "
+                                        "query.time_limit_s")
+            return outcome, snapshot
+        finally:
             cursor.close()
-            raise QueryTimeout(f"query ran longer than {self.limits.time_limit_s:g} s and was stopped",
-                               hint="narrow it (a WHERE on partition columns reads fewer files) or raise "
-                                    "query.time_limit_s")
-        elapsed = time.perf_counter() - started
-        cursor.close()
-        if "error" in outcome:
-            raise _translate(outcome["error"]) from outcome["error"]
-        return outcome["table"], outcome["truncated"], elapsed
 
     def _register_watermarks(self, cursor: duckdb.DuckDBPyConnection, snap: _Snapshot) -> None:
         """Per-partition lag needs the broker: asked only when a query reads eventlake.watermarks."""

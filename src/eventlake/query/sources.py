@@ -98,6 +98,8 @@ def _scan(table: Table, paths: Sequence[str], hive: bool, union_by_name: bool) -
     else:
         opts.append("hive_partitioning = false")
     fmt = table.format
+    if table.parameters.get("compression") == "gzip" and fmt in ("jsonl", "csv"):
+        opts.append("compression = 'gzip'")
     if fmt == "parquet":
         if union_by_name:
             opts.append("union_by_name = true")

@@ -1,0 +1,39 @@
+"""`eventlake compact TABLE [--partition dt=.../hour=...]`: merge small files, atomically."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from eventlake.catalog.compact import TARGET_BYTES, compact_table
+from eventlake.cli import output
+from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
+
+FormatOpt = Annotated[output.Format, typer.Option("--format", help="table or json")]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("compact")
+    def compact(
+        ctx: typer.Context,
+        table: Annotated[str, typer.Argument(help="TABLE or DATABASE.TABLE")],
+        partition: Annotated[str | None, typer.Option("--partition", help="Only this partition, "
+                                                      "e.g. dt=2024-01-02/hour=03")] = None,
+        target_mb: Annotated[int, typer.Option("--target-mb", min=1, help="Size of merged files.")]
+        = TARGET_BYTES // (1024 * 1024),
+        fmt: FormatOpt = output.Format.table,
+        lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
+    ) -> None:
+        """Merge each partition's small files into large ones; queries never see rows twice or missing."""
+        s = settings(ctx, config, lake=lake, catalog=catalog)
+        summary = compact_table(s, table, partition, target_bytes=target_mb * 1024 * 1024)
+        if fmt is not output.Format.table:
+            output.print_json(summary.to_dict())
+            return
+        output.print_mapping({
+            "table": summary.table, "partitions compacted": summary.partitions_compacted,
+            "files": f"{summary.files_before} -> {summary.files_after}", "rows": summary.rows,
+            "bytes": f"{summary.bytes_before} -> {summary.bytes_after}",
+            "skipped": "; ".join(summary.skipped) or "-",
+        }, title="compact")

@@ -1,0 +1,193 @@
+"""`eventlake query "SQL"` and the interactive `eventlake sql` shell (read-only SQL over the catalog)."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from eventlake.cli import output
+from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
+from eventlake.config import Settings
+from eventlake.errors import EventlakeError, UsageError
+from eventlake.query import QueryEngine, connect
+
+HISTORY_FILE = Path("~/.eventlake_history")
+SHELL_HELP = """Enter SQL ending with ';' (it may span lines). Commands:
+  .tables            list tables and views
+  .schema TABLE      columns of a table
+  .format FMT        table, csv or json
+  .help              this text
+  .quit              leave (also Ctrl-D)"""
+
+
+class QueryFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+MaxRowsOpt = Annotated[int | None, typer.Option("--max-rows", min=0, help="Return at most N rows "
+                                                "(query.max_rows; 0 = no limit).")]
+TimeLimitOpt = Annotated[float | None, typer.Option("--time-limit", min=0.01, help="Stop after S seconds "
+                                                    "(query.time_limit_s).")]
+
+
+def _settings(ctx: typer.Context, config: Path | None, lake: str | None, catalog: str | None,
+              max_rows: int | None, time_limit: float | None) -> Settings:
+    return settings(ctx, config, lake=lake, catalog=catalog,
+                    query={"max_rows": max_rows, "time_limit_s": time_limit})
+
+
+def _write(engine: QueryEngine, sql: str, fmt: QueryFormat, out: Path | None) -> None:
+    if fmt is QueryFormat.parquet:
+        if out is None:
+            raise UsageError("--format parquet needs --out FILE")
+        import pyarrow.parquet as pq
+
+        table = engine.sql(sql)
+        pq.write_table(table, out)
+        output.info(f"wrote {table.num_rows} rows to {out}")
+        return
+    result = engine.execute(sql)
+    if out is not None:
+        if fmt is QueryFormat.table:
+            raise UsageError("--out needs --format csv, json or parquet")
+        with out.open("w", encoding="utf-8") as f:
+            _render_to(f, result.columns, result.rows, fmt)
+        output.info(f"wrote {len(result.rows)} rows to {out}")
+    else:
+        output.print_rows(result.columns, result.rows, output.Format(fmt.value))
+    if result.truncated:
+        output.info(f"showing the first {len(result.rows)} rows (query.max_rows; --max-rows 0 for all)")
+
+
+def _render_to(f: Any, columns: list[str], rows: list[tuple[Any, ...]], fmt: QueryFormat) -> None:
+    previous = sys.stdout
+    sys.stdout = f
+    try:
+        output.print_rows(columns, rows, output.Format(fmt.value))
+    finally:
+        sys.stdout = previous
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("query")
+    def query(
+        ctx: typer.Context,
+        sql: Annotated[str, typer.Argument(help="A SELECT over catalog tables, e.g. "
+                                           "\"SELECT count(*) FROM stock_ticks\"")],
+        fmt: Annotated[QueryFormat, typer.Option("--format", help="table, csv, json or parquet")]
+        = QueryFormat.table,
+        out: Annotated[Path | None, typer.Option("--out", help="Write to FILE instead of stdout.")] = None,
+        max_rows: MaxRowsOpt = None,
+        time_limit: TimeLimitOpt = None,
+        lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
+    ) -> None:
+        """Run read-only SQL over the lake's tables (DuckDB); bare names are in the default database."""
+        s = _settings(ctx, config, lake, catalog, max_rows, time_limit)
+        with connect(s) as engine:
+            _write(engine, sql, fmt, out)
+
+    @app.command("sql")
+    def sql_shell(
+        ctx: typer.Context,
+        max_rows: MaxRowsOpt = None,
+        time_limit: TimeLimitOpt = None,
+        lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
+    ) -> None:
+        """Interactive SQL shell with history (~/.eventlake_history); `.help` lists its commands."""
+        s = _settings(ctx, config, lake, catalog, max_rows, time_limit)
+        with connect(s) as engine:
+            Shell(engine).run()
+
+
+class Shell:
+    """A small REPL: statements end with ';', errors are one line and the shell goes on."""
+
+    def __init__(self, engine: QueryEngine) -> None:
+        self.engine = engine
+        self.fmt = output.Format.table
+        self.interactive = sys.stdin.isatty()
+
+    def run(self) -> None:
+        history = self._start_history()
+        if self.interactive:
+            output.info("eventlake sql: read-only SQL over the catalog. `.help` for commands, `.quit` to leave.")
+        buffer: list[str] = []
+        try:
+            while True:
+                try:
+                    line = input(("   ...> " if buffer else "eventlake> ") if self.interactive else "")
+                except EOFError:
+                    break
+                stripped = line.strip()
+                if not buffer and stripped.startswith("."):
+                    if not self._command(stripped):
+                        break
+                    continue
+                if stripped:
+                    buffer.append(line)
+                if stripped.endswith(";"):
+                    self._run_sql("\n".join(buffer))
+                    buffer = []
+            if buffer:
+                self._run_sql("\n".join(buffer))
+        finally:
+            if history is not None:
+                self._save_history(history)
+
+    def _run_sql(self, sql: str) -> None:
+        try:
+            result = self.engine.execute(sql)
+        except EventlakeError as exc:
+            output.error(exc.one_line())
+            return
+        output.print_rows(result.columns, result.rows, self.fmt)
+        if result.truncated:
+            output.info(f"(first {len(result.rows)} rows)")
+        if self.interactive:
+            output.info(f"{len(result.rows)} rows in {result.elapsed_s:.3f} s")
+
+    def _command(self, text: str) -> bool:
+        word, _, arg = text.partition(" ")
+        if word in (".quit", ".exit", ".q"):
+            return False
+        if word == ".help":
+            output.info(SHELL_HELP)
+        elif word == ".tables":
+            rows = [(t.qualified_name, t.format, t.files, t.rows) for t in self.engine.tables()]
+            output.print_rows(["table", "format", "files", "rows"], rows, self.fmt)
+        elif word == ".schema" and arg.strip():
+            self._run_sql(f"DESCRIBE {arg.strip().rstrip(';')}")
+        elif word == ".format" and arg.strip() in ("table", "csv", "json"):
+            self.fmt = output.Format(arg.strip())
+        else:
+            output.error(f"unknown command {text!r}; `.help` lists commands")
+        return True
+
+    def _start_history(self) -> Any:
+        if not self.interactive:
+            return None
+        try:
+            import readline
+        except ImportError:  # no readline on this platform: no history, the shell still works
+            return None
+        path = HISTORY_FILE.expanduser()
+        try:
+            readline.read_history_file(path)
+        except OSError:
+            pass
+        readline.set_history_length(1000)
+        return readline
+
+    @staticmethod
+    def _save_history(readline: Any) -> None:
+        try:
+            readline.write_history_file(HISTORY_FILE.expanduser())
+        except OSError:
+            pass
