@@ -1,0 +1,296 @@
+"""Shared pieces of the sink tests: a real S3 server (S3Proxy), a foreign producer, lake readers.
+
+S3Proxy comes from Maven Central (`org.gaul:s3proxy`), resolved once with Maven into
+~/.cache/eventlake/s3proxy/<version>/ like the Kafka jars, and runs on the filesystem
+backend on a free loopback port for the whole session.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from eventlake.broker import free_port
+from eventlake.broker.jars import default_cache_dir
+from eventlake.catalog import CatalogStore
+from eventlake.lake import Lake
+from eventlake.types import TableRef, table_name_for_topic
+from tests.conftest import require_tool
+
+S3PROXY_VERSION = "4.1.0"
+# s3proxy 4.1.0's own resolution picks jackson-annotations 2.18, too old for its jackson 3.
+_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>eventlake.tests</groupId><artifactId>s3proxy-runtime</artifactId><version>1</version>
+  <dependencies>
+    <dependency><groupId>org.gaul</groupId><artifactId>s3proxy</artifactId><version>{v}</version></dependency>
+    <dependency><groupId>com.fasterxml.jackson.core</groupId><artifactId>jackson-annotations</artifactId>
+      <version>2.21</version></dependency>
+  </dependencies>
+</project>
+"""
+
+
+def resolve_s3proxy(version: str = S3PROXY_VERSION) -> Path:
+    """The folder of S3Proxy's jars, resolved with Maven the first time (scratch dir, then rename)."""
+    libs = default_cache_dir() / "s3proxy" / version
+    if (libs / ".complete").is_file():
+        return libs
+    mvn = require_tool("mvn")
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="s3proxy-", dir=libs.parent))
+    try:
+        pom = scratch / "pom.xml"
+        pom.write_text(_POM.format(v=version))
+        out = scratch / "libs"
+        proc = subprocess.run(
+            [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies", f"-DoutputDirectory={out}",
+             "-DincludeScope=runtime"], capture_output=True, text=True, timeout=900, check=False)
+        if proc.returncode != 0 or not any(out.glob("s3proxy-*.jar")):
+            pytest.fail(f"Maven could not resolve S3Proxy {version}: {(proc.stdout + proc.stderr)[-800:]}")
+        (out / ".complete").write_text(version)
+        if libs.exists():
+            shutil.rmtree(libs)
+        out.rename(libs)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return libs
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    access_key: str
+    secret_key: str
+    bucket: str
+
+    def env(self) -> dict[str, str]:
+        """EVENTLAKE_* variables that point the CLI at this server."""
+        return {
+            "EVENTLAKE_S3__ENDPOINT_URL": self.endpoint,
+            "EVENTLAKE_S3__ACCESS_KEY_ID": self.access_key,
+            "EVENTLAKE_S3__SECRET_ACCESS_KEY": self.secret_key,
+            "EVENTLAKE_S3__PATH_STYLE": "true",
+        }
+
+    def overrides(self) -> dict[str, Any]:
+        return {"s3": {"endpoint_url": self.endpoint, "access_key_id": self.access_key,
+                       "secret_access_key": self.secret_key, "path_style": True}}
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3-compatible server (S3Proxy, filesystem backend) with one bucket."""
+    java = require_tool("java")
+    libs = resolve_s3proxy()
+    data = tmp_path_factory.mktemp("s3proxy")
+    (data / "blobs").mkdir()
+    port = free_port()
+    server = S3Server(f"http://127.0.0.1:{port}", "eventlake-test", "eventlake-test-secret", "lake")
+    conf = data / "s3proxy.conf"
+    conf.write_text("\n".join([
+        f"s3proxy.endpoint=http://127.0.0.1:{port}",
+        "s3proxy.authorization=aws-v2-or-v4",
+        f"s3proxy.identity={server.access_key}",
+        f"s3proxy.credential={server.secret_key}",
+        "jclouds.provider=filesystem",
+        f"jclouds.filesystem.basedir={data / 'blobs'}",
+    ]) + "\n")
+    log = (data / "s3proxy.log").open("wb")
+    env = {**os.environ, "LOG_LEVEL": "warn"}
+    proc = subprocess.Popen([java, "-Xmx256m", "-cp", f"{libs}/*", "org.gaul.s3proxy.Main", "--properties",
+                             str(conf)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        _wait_http(server.endpoint, proc, timeout_s=90)
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
+                          aws_secret_access_key=server.secret_key, region_name="us-east-1")
+        s3.create_bucket(Bucket=server.bucket)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"S3Proxy exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # 403 for an anonymous request: it answers
+        except (TimeoutError, urllib.error.URLError, OSError):
+            time.sleep(0.3)
+    pytest.fail(f"S3Proxy did not answer at {url} within {timeout_s}s")
+
+
+# ---- a producer that is not eventlake
+
+
+def make_events(n: int, seed: int = 7) -> list[dict[str, Any]]:
+    """JSON objects with ints, floats, strings, nulls, booleans, nested objects and arrays."""
+    rnd = random.Random(seed)
+    words = ["alpha", "beta", "gamma", "délta", "ε", "naïve", "東京", "emoji 🚀", "quote \" and \\", ""]
+    out = []
+    for i in range(n):
+        e: dict[str, Any] = {
+            "id": i,
+            "user": f"user-{rnd.randrange(1000)}",
+            "amount": round(rnd.uniform(-1e6, 1e6), 4),
+            "count": rnd.randrange(-(2**40), 2**40),
+            "ok": rnd.random() < 0.5,
+            "note": None if i % 3 == 0 else rnd.choice(words),
+            "at_ms": 1_700_000_000_000 + i * 1000,
+            "nested": {"a": rnd.randrange(100), "tags": [rnd.choice(words) for _ in range(i % 4)],
+                       "deep": {"x": None if i % 5 == 0 else rnd.random()}},
+        }
+        if i % 7 == 0:
+            e["optional"] = f"sometimes-{i}"
+        out.append(e)
+    return out
+
+
+@dataclass(frozen=True)
+class Sent:
+    """Where each produced event landed in Kafka: (partition, offset) -> event."""
+
+    by_coord: dict[tuple[int, int], dict[str, Any]]
+
+    def __len__(self) -> int:
+        return len(self.by_coord)
+
+
+def produce_events(bootstrap: str, topic: str, events: list[dict[str, Any]] | list[bytes],
+                   keys: bool = True) -> Sent:
+    """Produce with a plain confluent-kafka Producer; record each message's partition and offset."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10000,
+                         "compression.type": "lz4", "enable.idempotence": True})
+    coords: dict[tuple[int, int], Any] = {}
+    failures: list[str] = []
+
+    def delivered(err: Any, msg: Any, event: Any) -> None:
+        if err is not None:
+            failures.append(str(err))
+        else:
+            coords[(msg.partition(), msg.offset())] = event
+
+    for i, e in enumerate(events):
+        value = e if isinstance(e, bytes) else orjson.dumps(e)
+        while True:
+            try:
+                producer.produce(topic, value=value, key=str(i).encode() if keys else None,
+                                 on_delivery=lambda err, msg, ev=e: delivered(err, msg, ev))
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if i % 5000 == 0:
+            producer.poll(0)
+    assert producer.flush(60) == 0
+    assert not failures, failures[:3]
+    return Sent(coords)
+
+
+# ---- reading what landed, as a reader of the lake does: only the files the catalog lists
+
+
+def read_landed(store: CatalogStore, lake: Lake, topic: str) -> pa.Table:
+    files = store.list_files(TableRef("default", table_name_for_topic(topic)))
+    tables = []
+    for f in files:
+        with lake.filesystem.open_input_file(lake.path(lake.rel(f.path))) as fh:
+            if f.format == "jsonl":
+                import pyarrow.json as pj
+
+                tables.append(pj.read_json(fh))
+            else:
+                tables.append(pq.read_table(fh))
+    if not tables:
+        return pa.table({})
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def landed_by_coord(table: pa.Table) -> dict[tuple[int, int], dict[str, Any]]:
+    rows = table.to_pylist()
+    out: dict[tuple[int, int], dict[str, Any]] = {}
+    for r in rows:
+        coord = (r["_partition"], r["_offset"])
+        assert coord not in out, f"duplicate row at {coord}"
+        out[coord] = r
+    return out
+
+
+def assert_exactly_once(sent: Sent, table: pa.Table, topic: str) -> None:
+    """Every event once, at its Kafka coordinates, with its values as sent."""
+    landed = landed_by_coord(table)
+    assert table.num_rows == len(landed)
+    missing = set(sent.by_coord) - set(landed)
+    extra = set(landed) - set(sent.by_coord)
+    assert not missing, f"{len(missing)} events missing, e.g. {sorted(missing)[:3]}"
+    assert not extra, f"{len(extra)} rows never sent, e.g. {sorted(extra)[:3]}"
+    for coord, event in sent.by_coord.items():
+        row = landed[coord]
+        assert row["_topic"] == topic
+        for k, v in event.items():
+            assert _same(row[k], v), f"{coord} field {k}: sent {v!r}, landed {row[k]!r}"
+
+
+def _same(landed: Any, sent: Any) -> bool:
+    if isinstance(sent, dict):
+        return isinstance(landed, dict) and all(_same(landed.get(k), v) for k, v in sent.items())
+    if isinstance(sent, list):
+        return isinstance(landed, list) and len(landed) == len(sent) and all(
+            _same(a, b) for a, b in zip(landed, sent, strict=True))
+    if isinstance(sent, bool) or sent is None or isinstance(sent, str):
+        return landed == sent and type(landed) is type(sent)
+    return landed == sent
+
+
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 30) -> list[Any]:
+    """Every message of a topic (all partitions, beginning to end)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{time.time_ns()}",
+                         "enable.auto.commit": False})
+    md = consumer.list_topics(topic, timeout=10).topics[topic]
+    ends = {}
+    for p in md.partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        if high > low:
+            ends[p] = high
+    consumer.assign([TopicPartition(topic, p, 0) for p in ends] or [])
+    out: list[Any] = []
+    done: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(done) < len(ends) and time.monotonic() < deadline:
+            for m in consumer.consume(1000, 0.5):
+                if m.error() is None:
+                    out.append(m)
+                    if m.offset() + 1 >= ends[m.partition()]:
+                        done.add(m.partition())
+    finally:
+        consumer.close()
+    return out

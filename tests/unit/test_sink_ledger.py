@@ -1,0 +1,125 @@
+"""The commit protocol without Kafka: zombies lose and clean up, orphans are invisible and swept."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pyarrow.parquet as pq
+import pytest
+
+from eventlake.catalog import CatalogStore
+from eventlake.lake import Lake, open_lake
+from eventlake.sink.ledger import Batch, DeadLetter, flush_batch, sweep_orphans
+from eventlake.sink.settings import SinkSettings
+from eventlake.sink.table import SinkTable
+from eventlake.types import TableRef
+
+TOPIC = "clicks"
+REF = TableRef("default", "clicks")
+
+
+def _batch(start: int | None, first: int, last: int) -> Batch:
+    offsets = np.arange(first, last + 1, dtype=np.int64)
+    return Batch(TOPIC, 0, start, [orjson.dumps({"n": int(o)}) for o in offsets], offsets,
+                 np.full(len(offsets), 1_700_000_000_000, dtype=np.int64), [None] * len(offsets))
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    return open_lake(str(tmp_path / "lake"))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> CatalogStore:
+    return CatalogStore(tmp_path / "catalog.sqlite")
+
+
+def _writer(store: CatalogStore, lake: Lake) -> SinkTable:
+    return SinkTable(store, lake, TOPIC, "default", "parquet", [])
+
+
+def _landed(store: CatalogStore) -> list[int]:
+    return sorted(n for f in store.list_files(REF) for n in pq.read_table(f.path).column("n").to_pylist())
+
+
+def _on_disk(lake: Lake) -> set[str]:
+    return {lake.uri(o.rel_path) for o in lake.list("clicks")}
+
+
+def test_flushes_continue_the_ledger_and_files_carry_their_offsets(store: CatalogStore, lake: Lake) -> None:
+    letters: list[DeadLetter] = []
+    r1 = flush_batch(_batch(None, 0, 99), _writer(store, lake), store, lake, SinkSettings(), letters.extend)
+    r2 = flush_batch(_batch(100, 100, 149), _writer(store, lake), store, lake, SinkSettings(), letters.extend)
+    assert (r1.rows, r1.next_offset, r2.rows, r2.next_offset) == (100, 100, 50, 150)
+    assert store.ledger_next_offset(TOPIC, 0) == 150
+    assert _landed(store) == list(range(150))
+    assert sorted(Path(f.path).name for f in store.list_files(REF)) == ["clicks+0+0+99.parquet",
+                                                                         "clicks+0+100+149.parquet"]
+    assert letters == []
+
+
+def test_a_zombie_whose_entry_conflicts_removes_its_own_files(store: CatalogStore, lake: Lake) -> None:
+    owner, zombie = _writer(store, lake), _writer(store, lake)
+    flush_batch(_batch(None, 0, 99), owner, store, lake, SinkSettings(), list)
+    # The zombie still thinks the ledger starts at 0 and holds 0..149 (it lost the partition meanwhile).
+    lost = flush_batch(_batch(0, 0, 149), zombie, store, lake, SinkSettings(), list)
+    assert lost.conflict and lost.rows == 0
+    assert _on_disk(lake) == {f.path for f in store.list_files(REF)}
+    assert _landed(store) == list(range(100))
+    # Same offsets as the owner's entry: same file name, same rows; the owner's file survives.
+    same = flush_batch(_batch(0, 0, 99), zombie, store, lake, SinkSettings(), list)
+    assert same.conflict
+    assert _landed(store) == list(range(100))
+    assert store.ledger_next_offset(TOPIC, 0) == 100
+
+
+def test_orphan_files_are_invisible_and_swept_once_old(store: CatalogStore, lake: Lake) -> None:
+    flush_batch(_batch(None, 0, 9), _writer(store, lake), store, lake, SinkSettings(), list)
+    # A crash between writing and recording leaves a file no ledger entry names.
+    orphan = "clicks/dt=2023-11-14/hour=22/clicks+0+10+19.parquet"
+    lake.write_atomic(orphan, b"PAR1 half a flush")
+    assert _landed(store) == list(range(10))  # readers see only listed files
+    young = sweep_orphans(store, lake, "clicks", older_than_s=3600)
+    assert young.deleted == [] and young.kept_young == 1 and lake.exists(orphan)
+    swept = sweep_orphans(store, lake, "clicks", older_than_s=3600, now=time.time() + 7200)
+    assert swept.deleted == [orphan]
+    assert _on_disk(lake) == {f.path for f in store.list_files(REF)}
+    assert _landed(store) == list(range(10))
+
+
+def test_bad_records_are_counted_in_the_ledger_and_handed_to_the_dlq(store: CatalogStore, lake: Lake) -> None:
+    batch = _batch(None, 0, 5)
+    batch.values[2] = b"oops"
+    batch.values[4] = b"[1]"
+    letters: list[DeadLetter] = []
+    r = flush_batch(batch, _writer(store, lake), store, lake, SinkSettings(), letters.extend)
+    assert (r.rows, r.dlq, r.next_offset) == (4, 2, 6)
+    assert [(d.offset, d.value) for d in letters] == [(2, b"oops"), (4, b"[1]")]
+    assert store.dlq_count(TOPIC) == 2
+    assert _landed(store) == [0, 1, 3, 5]
+
+
+def test_a_flush_over_many_hours_writes_capped_consecutive_ledger_entries(store: CatalogStore, lake: Lake) -> None:
+    offsets = np.arange(0, 300, dtype=np.int64)
+    hour_ms = 3_600_000
+    stamps = 1_700_000_000_000 + (offsets // 10) * hour_ms  # 30 hours, time-ordered
+    batch = Batch(TOPIC, 0, None, [orjson.dumps({"n": int(o)}) for o in offsets], offsets, stamps, [None] * 300)
+    r = flush_batch(batch, _writer(store, lake), store, lake, SinkSettings(max_files_per_flush=8), list)
+    assert r.rows == 300 and len(r.files) == 30 and r.next_offset == 300
+    entries = sorted((e.first_offset, e.last_offset) for e in store.ledger(TOPIC))
+    assert entries == [(0, 79), (80, 159), (160, 239), (240, 299)]
+    assert _landed(store) == list(range(300))
+
+
+def test_local_lake_writes_atomically_lists_and_deletes(lake: Lake) -> None:
+    size = lake.write_atomic("t/dt=2024-01-01/a.bin", b"hello")
+    assert size == 5 and lake.read_bytes("t/dt=2024-01-01/a.bin") == b"hello"
+    assert [o.rel_path for o in lake.list("t")] == ["t/dt=2024-01-01/a.bin"]
+    assert lake.list("_tmp") == []  # nothing left behind
+    lake.delete("t/dt=2024-01-01/a.bin")
+    lake.delete("t/dt=2024-01-01/a.bin")  # twice is fine
+    assert lake.list("t") == []
+    assert lake.rel(lake.uri("t/x")) == "t/x"
