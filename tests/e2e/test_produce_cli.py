@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
 import time
+from pathlib import Path
 
 import orjson
 import pytest
 
 from eventlake.broker import TopicAdmin
-from tests.e2e.conftest import Run
+from tests.e2e.conftest import EVENTLAKE, Run
 from tests.fixtures_produce import MalformedCsv, end_offsets, malformed_csv, read_topic  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -132,3 +136,28 @@ def test_contradicting_flags_are_usage_errors(cli: Run, topic: str, bootstrap: s
     done = cli("produce", topic, "--source", "sample:stocks", *args, "--bootstrap-servers", bootstrap)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
+
+
+def test_ctrl_c_flushes_and_reports_what_was_delivered(topic: str, bootstrap: str, tmp_path: Path) -> None:
+    """An endless stream stopped with Ctrl-C: in-flight events are flushed and counted, exit 0."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
+    proc = subprocess.Popen(
+        [EVENTLAKE, "produce", topic, "--source", "synthetic:ticks", "--rate", "5000", "--output", "json",
+         "--bootstrap-servers", bootstrap],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while sum(end_offsets(bootstrap, topic).values()) < 2000 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["interrupted"] is True
+    assert summary["sent"] == summary["delivered"] >= 2000
+    assert summary["not_delivered"] == 0
+    assert sum(end_offsets(bootstrap, topic).values()) == summary["delivered"]

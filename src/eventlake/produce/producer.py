@@ -221,8 +221,11 @@ class _Run:
         try:
             return Producer(conf)
         except KafkaException as exc:
-            raise ConfigError(f"invalid producer settings: {exc.args[0].str() if exc.args else exc}",
-                              hint="check the [produce] and [kafka] settings") from exc
+            raise ConfigError(f"invalid producer settings: {_reason(exc)}",
+                              hint="check the produce and kafka sections of the settings") from exc
+        except (TypeError, ValueError) as exc:  # a value of the wrong type, e.g. in kafka.extra
+            raise ConfigError(f"invalid producer settings: {exc}",
+                              hint="check the produce and kafka sections of the settings") from exc
 
     def execute(self) -> ProduceReport:
         report = self.report
@@ -374,6 +377,11 @@ class _Run:
             return
         finally:
             report.sent = sent
+
+
+def _reason(exc: KafkaException) -> str:
+    err = exc.args[0] if exc.args else exc
+    return err.str() if isinstance(err, KafkaError) else str(err)
 
 
 class _Stop(Exception):
