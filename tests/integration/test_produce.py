@@ -138,6 +138,7 @@ def test_rejected_events_are_reported_as_failed(settings: Settings, topic: str, 
     assert report.errors and all(e.startswith("Broker:") for e in report.errors)  # the broker said why
     assert sum(end_offsets(bootstrap, topic).values()) == 0
     assert "missing or not a timestamp" in report.bad_rows[0].reason
+    assert report.bad_rows[0].line == 21  # the 21st record
 
 
 def test_speed_replays_the_data_by_its_own_times(settings: Settings, topic: str, bootstrap: str) -> None:
@@ -148,3 +149,15 @@ def test_speed_replays_the_data_by_its_own_times(settings: Settings, topic: str,
     assert report.seconds >= 0.55  # unpaced, sending and flushing 4 events takes a few tens of milliseconds
     assert report.delivered == 4
     assert sorted(m.timestamp_ms for m in read_topic(bootstrap, topic)) == [r["t"] for r in records]
+
+
+def test_a_record_too_large_for_kafka_is_dead_lettered(settings: Settings, topic: str, bootstrap: str) -> None:
+    records = [{"n": 1}, {"n": 2, "blob": "x" * 2_000_000}, {"n": 3}]
+    report = produce(settings, topic, records, ProduceOptions())
+    assert (report.sent, report.delivered, report.dlq) == (2, 2, 1)
+    assert report.ok
+    (dead,) = read_topic(bootstrap, f"{topic}.dlq")
+    assert dead.headers["line"] == b"2"
+    assert b"too large" in dead.headers["reason"].lower()
+    assert int(dead.headers["truncated_from"]) > 2_000_000
+    assert dead.value is not None and dead.value.startswith(b'{"n":2,"blob":"xxx')

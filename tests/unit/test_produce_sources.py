@@ -246,3 +246,17 @@ def test_synthetic_ticks_look_like_a_market() -> None:
 def test_synthetic_timestamps_are_utc_milliseconds() -> None:
     tick = next(synthetic_ticks(seed=1, clock=fixed_clock))
     assert tick["ts"] == "2023-11-14T22:13:20.123Z"
+
+
+def test_sources_tell_the_line_of_each_record(tmp_path: Path) -> None:
+    """Rows found bad after reading (say, an unusable --time-field value) are dead-lettered by line too."""
+    jsonl = tmp_path / "e.jsonl"
+    jsonl.write_bytes(b'{"a": 1}\n\nbad\n{"a": 2}\n')
+    csv = tmp_path / "e.csv"
+    csv.write_bytes(b"a\n1\n\n2\n")
+    for path in (jsonl, csv):
+        src = open_source(path)
+        lines = [src.position.line for _ in src.records(lambda b: None)]
+        assert lines == ([1, 4] if path is jsonl else [2, 4])
+    listed = open_source([{"a": 1}, 5, {"a": 2}])
+    assert [listed.position.line for _ in listed.records(lambda b: None)] == [1, 3]

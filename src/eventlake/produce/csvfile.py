@@ -20,6 +20,16 @@ from eventlake.produce.report import BadRow
 OnBad = Callable[[BadRow], None]
 Converter = Callable[[str], Any]
 
+
+class Position:
+    """Where the record just yielded came from, for problems found after it was read
+    (an unusable --time-field value, a message too large): they are dead-lettered by line too."""
+
+    __slots__ = ("line",)
+
+    def __init__(self) -> None:
+        self.line: int | None = None
+
 _INT = re.compile(r"[+-]?(0|[1-9][0-9]*)")  # no leading zeros: "02134" is a code, not a number
 _FLOAT = re.compile(r"[+-]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(nan|inf|infinity)", re.I)
 _TIMESTAMP = re.compile(
@@ -116,10 +126,13 @@ def _take_raw(lines: list[bytes]) -> bytes:
     return raw
 
 
-def read_csv(lines: Iterable[bytes], source: str, on_bad: OnBad, infer_rows: int = 1000) -> Iterator[dict[str, Any]]:
+def read_csv(
+    lines: Iterable[bytes], source: str, on_bad: OnBad, infer_rows: int = 1000, position: Position | None = None,
+) -> Iterator[dict[str, Any]]:
     """Records of a CSV given as raw byte lines. Bad rows go to `on_bad` in their place in the
     file, so with --strict everything before the first bad row is sent and nothing after."""
     state = {"line": 0}
+    position = position or Position()
     pending: list[bytes] = []  # raw bytes of the record being read, for the DLQ
     skipped: list[BadRow] = []  # undecodable lines met while reading the next record
 
@@ -198,6 +211,7 @@ def read_csv(lines: Iterable[bytes], source: str, on_bad: OnBad, infer_rows: int
                 kind = dict(zip(header, (t for t, _ in types), strict=True))[name]
                 on_bad(BadRow(f"column {name}: {value[:40]!r} is not {kind}", source, line, raw))
                 continue
+            position.line = line
             yield record
 
     yield from emit(ahead)

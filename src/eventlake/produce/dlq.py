@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from eventlake.broker import TopicAdmin
 from eventlake.produce.report import BadRow, ProduceReport
 from eventlake.types import dlq_topic
+
+# Kafka's default max message size is 1 MB; a longer bad row is kept in part (a header says so).
+MAX_RAW_BYTES = 256 * 1024
 
 
 class DeadLetters:
@@ -55,9 +58,17 @@ class DeadLetters:
         ]
         if bad.line is not None:
             headers.append(("line", str(bad.line).encode()))
+        raw = bad.raw
+        if len(raw) > MAX_RAW_BYTES:
+            headers.append(("truncated_from", str(len(raw)).encode()))
+            raw = raw[:MAX_RAW_BYTES]
         while True:
             try:
-                self.producer.produce(self.dlq_topic, bad.raw, None, on_delivery=self._on_delivery, headers=headers)
+                self.producer.produce(self.dlq_topic, raw, None, on_delivery=self._on_delivery, headers=headers)
                 return
             except BufferError:
                 self.producer.poll(0.05)
+            except KafkaException as exc:
+                report.dlq_failed += 1
+                report.add_error(f"{self.dlq_topic}: {exc}")
+                return

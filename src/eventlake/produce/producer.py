@@ -270,6 +270,19 @@ class _Run:
             )
         self.dead_letters.send(bad)
 
+    def _send_when_room(self, value: bytes, key: bytes | None, timestamp: int) -> bool:
+        """Retry one message until librdkafka's queue has room; False if it cannot be sent at all."""
+        while True:
+            self.producer.poll(0.05)
+            try:
+                self.producer.produce(self.topic, value, key, timestamp=timestamp)
+                return True
+            except BufferError:
+                continue
+            except KafkaException as exc:
+                self._on_bad(BadRow(f"cannot be sent: {_reason(exc)}", self.src.name, self.src.position.line, value))
+                return False
+
     def _warn_old(self, ms: int) -> None:
         days = (self.retention_ms or 0) / 86_400_000
         self.report.warnings.append(
@@ -311,6 +324,7 @@ class _Run:
         rng = random.Random(f"sample-{opts.seed}") if opts.seed is not None else random.Random()
         on_bad = self._on_bad
         name = self.src.name
+        position = self.src.position
         tick = self._tick
         # Kafka deletes messages whose timestamp is older than retention.ms, at once.
         oldest_kept = time.time() * 1000 - self.retention_ms if self.retention_ms is not None else 0
@@ -328,14 +342,16 @@ class _Run:
                     try:
                         value = dumps(record, default=default, option=json_options)
                     except TypeError as exc:
-                        on_bad(BadRow(f"cannot encode as JSON: {exc}", name, None, repr(record)[:10_000].encode()))
+                        on_bad(BadRow(f"cannot encode as JSON: {exc}", name, position.line,
+                                      repr(record)[:10_000].encode()))
                         continue
                     key = key_bytes(record.get(key_field)) if key_field else None
                     timestamp = 0  # 0: the producer's clock
                     if time_field:
                         ms = to_epoch_ms(record.get(time_field))
                         if ms is None:
-                            on_bad(BadRow(f"field {time_field!r} is missing or not a timestamp", name, None, value))
+                            on_bad(BadRow(f"field {time_field!r} is missing or not a timestamp", name, position.line,
+                                          value))
                             continue
                         timestamp = ms
                         if ms < oldest_kept:
@@ -354,12 +370,14 @@ class _Run:
                             poll(min(delay, PROGRESS_EVERY_S))
                             tick(sent)
                             delay = speed.delay_for(timestamp / 1000)
-                    while True:
-                        try:
-                            send(topic, value, key, timestamp=timestamp)
-                            break
-                        except BufferError:  # the local queue is full: let deliveries drain it
-                            poll(0.05)
+                    try:
+                        send(topic, value, key, timestamp=timestamp)
+                    except BufferError:  # the local queue is full: let deliveries drain it
+                        if not self._send_when_room(value, key, timestamp):
+                            continue
+                    except KafkaException as exc:  # this one message cannot be sent (too large, ...)
+                        on_bad(BadRow(f"cannot be sent: {_reason(exc)}", name, position.line, value))
+                        continue
                     sent += 1
                     if sync:
                         producer.flush(flush_timeout)

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import orjson
 
-from eventlake.produce.csvfile import OnBad, read_csv
+from eventlake.produce.csvfile import OnBad, Position, read_csv
 from eventlake.produce.exceptions import SourceError
 from eventlake.produce.report import BadRow
 from eventlake.produce.synthetic import synthetic_ticks
@@ -37,6 +37,9 @@ class Source:
     endless: bool = False
     reiterable: bool = True  # False: --loop cannot start it again (stdin, a one-shot iterator)
 
+    def __init__(self) -> None:
+        self.position = Position()  # line (or row number) of the record last yielded
+
     def records(self, on_bad: OnBad) -> Iterator[dict[str, Any]]:
         raise NotImplementedError
 
@@ -45,8 +48,11 @@ class Source:
         return None
 
 
-def read_jsonl(lines: Iterable[bytes], source: str, on_bad: OnBad) -> Iterator[dict[str, Any]]:
+def read_jsonl(
+    lines: Iterable[bytes], source: str, on_bad: OnBad, position: Position | None = None,
+) -> Iterator[dict[str, Any]]:
     loads = orjson.loads
+    position = position or Position()
     for line, raw in enumerate(lines, 1):
         text = raw.strip()
         if not text:
@@ -59,6 +65,7 @@ def read_jsonl(lines: Iterable[bytes], source: str, on_bad: OnBad) -> Iterator[d
         if record.__class__ is not dict:
             on_bad(BadRow(f"not a JSON object but {type(record).__name__}", source, line, raw.rstrip(b"\r\n")))
             continue
+        position.line = line
         yield record
 
 
@@ -78,6 +85,7 @@ def _count_lines(path: Path) -> int:
 
 class FileSource(Source):
     def __init__(self, path: Path, kind: str, name: str, infer_rows: int) -> None:
+        super().__init__()
         self.path = path
         self.kind = kind
         self.name = name
@@ -90,9 +98,9 @@ class FileSource(Source):
             raise SourceError(f"cannot read {self.name}: {exc.strerror or exc}") from exc
         with fh:
             if self.kind == "csv":
-                yield from read_csv(fh, self.name, on_bad, self.infer_rows)
+                yield from read_csv(fh, self.name, on_bad, self.infer_rows, self.position)
             else:
-                yield from read_jsonl(fh, self.name, on_bad)
+                yield from read_jsonl(fh, self.name, on_bad, self.position)
 
     def size(self) -> int | None:
         if self.path.suffix == ".gz":
@@ -108,14 +116,16 @@ class StdinSource(Source):
     reiterable = False
 
     def __init__(self, stream: IO[bytes] | None = None) -> None:
+        super().__init__()
         self.stream = stream
 
     def records(self, on_bad: OnBad) -> Iterator[dict[str, Any]]:
-        yield from read_jsonl(self.stream or sys.stdin.buffer, self.name, on_bad)
+        yield from read_jsonl(self.stream or sys.stdin.buffer, self.name, on_bad, self.position)
 
 
 class ParquetSource(Source):
     def __init__(self, path: Path, name: str, batch_rows: int = 10_000) -> None:
+        super().__init__()
         self.path = path
         self.name = name
         self.batch_rows = batch_rows
@@ -130,8 +140,22 @@ class ParquetSource(Source):
             raise SourceError(f"cannot read Parquet file {self.name}: {exc}") from exc
 
     def records(self, on_bad: OnBad) -> Iterator[dict[str, Any]]:
-        for batch in self._file().iter_batches(batch_size=self.batch_rows):
-            yield from batch.to_pylist()
+        import pyarrow as pa
+
+        position = self.position
+        row = 0
+        batches = self._file().iter_batches(batch_size=self.batch_rows)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except (OSError, pa.ArrowException) as exc:  # a corrupt row group: the rows in it cannot be read
+                raise SourceError(f"cannot read Parquet file {self.name} after row {row}: {exc}") from exc
+            for record in batch.to_pylist():
+                row += 1
+                position.line = row
+                yield record
 
     def size(self) -> int | None:
         return int(self._file().metadata.num_rows)
@@ -141,6 +165,7 @@ class SyntheticSource(Source):
     endless = True
 
     def __init__(self, kind: str, seed: int | None) -> None:
+        super().__init__()
         self.name = f"synthetic:{kind}"
         self.seed = seed
 
@@ -152,6 +177,7 @@ class IterableSource(Source):
     """Records a notebook passes in: a list, a generator, or a pandas DataFrame."""
 
     def __init__(self, items: Iterable[Any], name: str = "records") -> None:
+        super().__init__()
         if hasattr(items, "to_dict") and hasattr(items, "columns"):  # a DataFrame: its rows, not its column names
             items = items.to_dict(orient="records")
         self.items = items
@@ -159,8 +185,10 @@ class IterableSource(Source):
         self.reiterable = iter(items) is not items
 
     def records(self, on_bad: OnBad) -> Iterator[dict[str, Any]]:
+        position = self.position
         for index, item in enumerate(self.items, 1):
             if isinstance(item, dict):
+                position.line = index
                 yield item
             else:
                 on_bad(BadRow(f"not a record (dict) but {type(item).__name__}", self.name, index,
