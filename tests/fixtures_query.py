@@ -95,3 +95,35 @@ def build_sunk_lake(root: Path, rows: int = 3000, flush_rows: int = 250, **extra
 @pytest.fixture
 def sunk_lake(tmp_path: Path) -> Iterator[SunkLake]:
     yield build_sunk_lake(tmp_path / "lake")
+
+
+def orders(rows: int = 600, seed: int = 3) -> pd.DataFrame:
+    """Orders as another tool would export them: typed columns, a null now and then, dt/region."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        "order_id": np.arange(rows, dtype="int64"),
+        "amount": rng.normal(50, 15, rows).round(2),
+        "paid": rng.random(rows) < 0.7,
+        "ts": (pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.integers(0, 3 * 86400, rows), unit="s"))
+        .astype("datetime64[us]"),
+        "customer": rng.choice(["ann", "bob", "cy", "dee"], rows),
+    })
+    df.loc[rng.random(rows) < 0.05, "amount"] = np.nan
+    df["dt"] = df["ts"].dt.strftime("%Y-%m-%d")
+    df["region"] = rng.choice(["eu", "us", "apac"], rows)
+    return df
+
+
+def write_hive_csv(root: Path, df: pd.DataFrame, keys: tuple[str, ...] = ("dt", "region")) -> list[Path]:
+    paths = []
+    for values, part in df.groupby(list(keys)):
+        folder = root.joinpath(*(f"{k}={v}" for k, v in zip(keys, values, strict=True)))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "part-0.csv"
+        part.drop(columns=list(keys)).to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def write_hive_parquet(root: Path, df: pd.DataFrame, keys: tuple[str, ...] = ("dt", "region")) -> None:
+    pq.write_to_dataset(pa.Table.from_pandas(df, preserve_index=False), root, partition_cols=list(keys))

@@ -5,9 +5,9 @@ file's lineage stays exact: one topic partition, first offset = the smallest, la
 the largest of its inputs (`eventlake.files` stays right; the ledger is untouched, since the
 offsets it records are still exactly what the lake holds). Each merged file is written
 whole first (atomic write), then one catalog transaction swaps the inputs for it
-(`store.replace_files`), and only then are the inputs deleted. A reader sees the old files
-or the merged one, never both and never neither; a query engine holding the old list
-re-reads the catalog and retries when an input vanished under it.
+(`store.replace_files`); the inputs are deleted once every partition is done, after a short
+grace. A reader sees the old files or the merged one, never both and never neither; a query
+engine still holding an older list after the grace re-reads the catalog and retries.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from eventlake.types import TableRef
 log = logging.getLogger(__name__)
 
 TARGET_BYTES = 128 * 1024 * 1024
+GRACE_S = 2.0  # inputs outlive their swap this long, so queries planned just before it still find them
 
 
 @dataclass
@@ -122,7 +123,8 @@ def _merge(lake: Lake, run: Sequence[DataFile], compression: str) -> tuple[DataF
 
 
 def compact(store: CatalogStore, lake: Lake, ref: TableRef, partition: dict[str, str] | None = None,
-            target_bytes: int = TARGET_BYTES, compression: str = "zstd") -> CompactionSummary:
+            target_bytes: int = TARGET_BYTES, compression: str = "zstd", grace_s: float = GRACE_S,
+            ) -> CompactionSummary:
     table = store.get_table(ref)
     if table is None:
         raise TableNotFound(f"no table {ref}", hint="`eventlake tables` lists them")
@@ -136,6 +138,7 @@ def compact(store: CatalogStore, lake: Lake, ref: TableRef, partition: dict[str,
     summary.rows = sum(f.rows for f in files)
     kept = len(files)
     touched: set[tuple[tuple[str, str], ...]] = set()
+    retired: list[str] = []
     for (part, _topic, _kp), group in _groups(files).items():
         for run in _batches(group, target_bytes):
             if any(f.format != "parquet" for f in run):
@@ -151,10 +154,14 @@ def compact(store: CatalogStore, lake: Lake, ref: TableRef, partition: dict[str,
             except Exception:
                 lake.delete(lake.rel(new_file.path))  # the swap did not happen: the merged copy must go
                 raise
-            for f in run:
-                lake.delete(lake.rel(f.path))
+            retired += [f.path for f in run]
             kept -= len(run) - 1
             touched.add(part)
+    if retired:
+        # Readers that listed the catalog just before a swap may still open the inputs: give them a moment.
+        time.sleep(grace_s)
+        for path in retired:
+            lake.delete(lake.rel(path))
     after = store.list_files(ref, partition_filter=partition)
     summary.files_after = kept
     summary.bytes_after = sum(f.bytes for f in after)
@@ -163,9 +170,10 @@ def compact(store: CatalogStore, lake: Lake, ref: TableRef, partition: dict[str,
 
 
 def compact_table(settings: Settings, name: str, partition: str | None = None, *,
-                  target_bytes: int = TARGET_BYTES) -> CompactionSummary:
+                  target_bytes: int = TARGET_BYTES, grace_s: float = GRACE_S) -> CompactionSummary:
     """Compact TABLE of the lake in `settings` (the CLI's entry point)."""
     ref = TableRef.parse(name, settings.database)
     lake = open_lake(settings.lake, settings.s3)
     with open_catalog(settings) as store:
-        return compact(store, lake, ref, parse_partition(partition), target_bytes, settings.sink.compression)
+        return compact(store, lake, ref, parse_partition(partition), target_bytes, settings.sink.compression,
+                       grace_s)

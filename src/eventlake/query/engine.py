@@ -72,6 +72,10 @@ class TableSummary:
         return {**self.__dict__, "qualified_name": self.qualified_name}
 
 
+class _CatalogMoved(Exception):
+    """A listed file vanished while views were being built (a compaction swapped it)."""
+
+
 @dataclass
 class _Snapshot:
     tables: list[Table]
@@ -129,17 +133,21 @@ class QueryEngine:
         now = time.monotonic()
         if not force and now - self._checked_at < self.limits.refresh_s:
             return
-        snapshot = self._read_catalog()
-        self._checked_at = now
-        with self._lock:
-            if not force and self._snapshot is not None and snapshot.key() == self._snapshot.key():
-                return
-        arrow: dict[str, Any] = {}
-        con = self._build(snapshot, arrow)
-        with self._lock:
-            old, self._con, self._snapshot, self._arrow = self._con, con, snapshot, arrow
-        if old is not None:
-            old.close()
+        for attempt in range(3):
+            snapshot = self._read_catalog()
+            self._checked_at = now
+            with self._lock:
+                if not force and self._snapshot is not None and snapshot.key() == self._snapshot.key():
+                    return
+            arrow: dict[str, Any] = {}
+            try:
+                con = self._build(snapshot, arrow, strict=attempt < 2)
+            except _CatalogMoved:  # a file vanished between reading the catalog and binding: read it again
+                continue
+            with self._lock:
+                # The old connection is not closed here: queries on other threads may still use its cursors.
+                self._con, self._snapshot, self._arrow = con, snapshot, arrow
+            return
 
     def _read_catalog(self) -> _Snapshot:
         files: dict[tuple[str, str], list[DataFile]] = defaultdict(list)
@@ -149,7 +157,7 @@ class QueryEngine:
         return _Snapshot(self.store.list_tables(), dict(files), self.store.list_views())
 
     # -- building the locked-down connection ------------------------------------------------------
-    def _build(self, snap: _Snapshot, arrow: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+    def _build(self, snap: _Snapshot, arrow: dict[str, Any], strict: bool = False) -> duckdb.DuckDBPyConnection:
         config: dict[str, Any] = {
             "python_enable_replacements": False, "autoinstall_known_extensions": False,
             "autoload_known_extensions": False, "allow_community_extensions": False,
@@ -159,7 +167,7 @@ class QueryEngine:
             config["threads"] = self.limits.threads
         con = duckdb.connect(":memory:", config=config)
         try:
-            allowed = self._create_views(con, snap, arrow)
+            allowed = self._create_views(con, snap, arrow, strict)
             self._create_system_tables(con, snap, arrow)
             self._create_saved_views(con, snap.views)
             self._lock_down(con, allowed)
@@ -172,7 +180,8 @@ class QueryEngine:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(database)}")
         return quote_ident(database)
 
-    def _create_views(self, con: duckdb.DuckDBPyConnection, snap: _Snapshot, arrow: dict[str, Any]) -> list[str]:
+    def _create_views(self, con: duckdb.DuckDBPyConnection, snap: _Snapshot, arrow: dict[str, Any],
+                      strict: bool = False) -> list[str]:
         allowed: list[str] = []
         for table in snap.tables:
             files = snap.files.get((table.database, table.name), [])
@@ -182,6 +191,8 @@ class QueryEngine:
                 select = self._table_select(con, table, files, arrow)
                 con.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
             except Exception as exc:
+                if strict and isinstance(exc, duckdb.IOException):
+                    raise _CatalogMoved from exc
                 # One unreadable table must not hide the others; querying it says why it cannot be read.
                 reason = f"table {table.ref} cannot be read: {one_line(exc)}"
                 log.warning("%s", reason)
@@ -292,8 +303,9 @@ class QueryEngine:
         limit = self.limits.max_rows if max_rows is None else max_rows
         started = time.perf_counter()
         outcome, snapshot = self._run_once(sql, limit)
-        if isinstance(outcome.get("error"), duckdb.IOException) and snapshot is not None:
-            # A file vanished under us (a compaction swapped it): if the catalog moved on, run again on it.
+        if isinstance(outcome.get("error"), (duckdb.IOException, duckdb.PermissionException)) and snapshot:
+            # A file vanished under us (a compaction swapped it; DuckDB then looks for a folder of that
+            # name, outside the allowed paths): if the catalog moved on, run again on the new file list.
             self.refresh(force=True)
             if self._snapshot is not None and self._snapshot.key() != snapshot.key():
                 outcome, snapshot = self._run_once(sql, limit)
