@@ -7,14 +7,15 @@ bench/results/latest.json and latest.md, and prints the Markdown table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from bench import results
+from bench import procs, results
 from bench.cases import e2e, memory, produce, query, sink
 from bench.cluster import bench_broker
 from bench.context import RESULTS_DIR, WORK_DIR, Bench, sizes_for
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     versions = peer_versions(args.case_list)
-    with bench_broker(WORK_DIR / "broker") as broker:
+    with bench_broker(WORK_DIR / "broker") as broker, _reaping():
         bench = Bench(sizes=sizes, broker=broker, tools=KafkaTools.resolve(broker.kafka_version))
         machine = machine_info(broker.kafka_version, mode)
         machine["peers"] = versions
@@ -86,6 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     write(doc)
     print(results.markdown(doc))
     return 1 if bench.errors else 0
+
+
+@contextlib.contextmanager
+def _reaping() -> Iterator[None]:
+    """Whatever happens (Ctrl-C included), no process the bench started outlives it."""
+    try:
+        yield
+    finally:
+        procs.stop_all()
 
 
 def document(bench: Bench, machine: dict[str, Any], sizes: Any, cases: list[str]) -> dict[str, Any]:

@@ -22,6 +22,9 @@ import psutil
 
 SAMPLE_S = 0.05
 
+# Every started command until it is reaped: `stop_all` ends them if the bench itself is stopped.
+_LIVE: set[Running] = set()
+
 
 @dataclass
 class Finished:
@@ -67,6 +70,7 @@ class Running:
             self.cmd, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err,
             start_new_session=True,  # its own group: we can stop it and its children together
         )
+        _LIVE.add(self)
         self.peak_rss = 0
         self._stop_sampling = threading.Event()
         self._ps = psutil.Process(self.proc.pid)
@@ -107,6 +111,7 @@ class Running:
 
     def _finish(self) -> Finished:
         seconds = time.perf_counter() - self.started
+        _LIVE.discard(self)
         self._stop_sampling.set()
         self._sampler.join()
         texts = []
@@ -118,6 +123,12 @@ class Running:
             cmd=self.cmd, returncode=self.proc.returncode, seconds=seconds,
             peak_rss_mb=round(self.peak_rss / 1e6, 1), stdout=texts[0], stderr=texts[1],
         )
+
+
+def stop_all() -> None:
+    """Stop whatever the bench started and has not reaped (an interrupted run)."""
+    for running in list(_LIVE):
+        running.stop(grace_s=5.0)
 
 
 def run(cmd: list[str], *, timeout_s: float = 1800, cwd: Path | None = None,

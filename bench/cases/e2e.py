@@ -39,16 +39,16 @@ class LedgerPoller(threading.Thread):
         self.lake, self.topic = lake, topic
         self.polls: list[Poll] = []
         self.error: str | None = None
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         from eventlake.catalog.sqlite import SQLiteCatalog
         from eventlake.catalog.store import CATALOG_DIR
 
         path = self.lake / CATALOG_DIR / "catalog.sqlite"
-        while not path.is_file() and not self._stop.wait(POLL_S):
+        while not path.is_file() and not self._halt.wait(POLL_S):
             pass
-        if self._stop.is_set():
+        if self._halt.is_set():
             return
         try:
             catalog = SQLiteCatalog(path)
@@ -56,10 +56,10 @@ class LedgerPoller(threading.Thread):
             self.error = str(exc)
             return
         try:
-            while not self._stop.is_set():
+            while not self._halt.is_set():
                 positions = {p: n for (t, p), n in catalog.ledger_positions().items() if t == self.topic}
                 self.polls.append((time.time(), positions))
-                self._stop.wait(POLL_S)
+                self._halt.wait(POLL_S)
         except Exception as exc:
             self.error = str(exc)
         finally:
@@ -69,7 +69,7 @@ class LedgerPoller(threading.Thread):
         return dict(self.polls[-1][1]) if self.polls else {}
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=10)
 
 
