@@ -29,11 +29,12 @@ from eventlake.types import TableRef
 
 TOPIC = "stock-ticks"
 REF = TableRef("default", "stock_ticks")
-COLUMNS = [Column("symbol", "string"), Column("ts", "timestamp"), Column("price", "double"),
-           Column("volume", "bigint"), Column("side", "string")]
+# As the sink lands synthetic ticks today: `ts` stays the ISO-8601 string the producer sent.
+COLUMNS = [Column("symbol", "string"), Column("ts", "string"), Column("price", "double"), Column("bid", "double"),
+           Column("ask", "double"), Column("volume", "bigint"), Column("side", "string")]
 KEYS = [Column("dt", "string"), Column("hour", "string")]
-SCHEMA = pa.schema([("symbol", pa.string()), ("ts", pa.timestamp("us")), ("price", pa.float64()),
-                    ("volume", pa.int64()), ("side", pa.string())])
+SCHEMA = pa.schema([("symbol", pa.string()), ("ts", pa.string()), ("price", pa.float64()), ("bid", pa.float64()),
+                    ("ask", pa.float64()), ("volume", pa.int64()), ("side", pa.string())])
 
 
 @dataclass
@@ -49,7 +50,7 @@ class TickLake:
         first = self.next_offset.get(partition, 0)
         by_folder: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for tick in ticks:
-            when = tick["ts"]
+            when = datetime.fromisoformat(tick["ts"])
             by_folder.setdefault((when.strftime("%Y-%m-%d"), when.strftime("%H")), []).append(tick)
         files = []
         with open_catalog(self.settings) as store:
@@ -62,7 +63,7 @@ class TickLake:
                 folder.mkdir(parents=True, exist_ok=True)
                 path = folder / f"{TOPIC}-{partition}-{first:020d}.parquet"
                 pq.write_table(pa.Table.from_pylist([{k: r[k] for k in SCHEMA.names} for r in rows], SCHEMA), path)
-                stamps = [r["ts"].timestamp() for r in rows]
+                stamps = [datetime.fromisoformat(r["ts"]).timestamp() for r in rows]
                 files.append(DataFile(str(path), {"dt": dt, "hour": hour}, len(rows), path.stat().st_size,
                                       topic=TOPIC, kafka_partition=partition, first_offset=first,
                                       last_offset=first + len(ticks) - 1, min_event_time=min(stamps),
@@ -72,16 +73,36 @@ class TickLake:
         self.next_offset[partition] = first + len(ticks)
         self.landed += len(ticks)
 
+    def land_prices(self) -> None:
+        """Table stock_prices as the demo lands `sample:stocks`: symbol, date (timestamp), price."""
+        ref = TableRef("default", "stock_prices")
+        folder = self.root / "stock_prices" / "dt=2026-01-01" / "hour=00"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "stock-prices-0-00000000000000000000.parquet"
+        months = [datetime(2000 + i // 12, i % 12 + 1, 1, tzinfo=UTC) for i in range(24)]
+        rows = [{"symbol": s, "date": m, "price": 10.0 + i} for s in ("IBM", "MSFT") for i, m in enumerate(months)]
+        schema = pa.schema([("symbol", pa.string()), ("date", pa.timestamp("ms", tz="UTC")), ("price", pa.float64())])
+        pq.write_table(pa.Table.from_pylist(rows, schema), path)
+        with open_catalog(self.settings) as store:
+            store.upsert_table(Table("default", "stock_prices", str(self.root / "stock_prices"), "parquet",
+                                     [Column("symbol", "string"), Column("date", "timestamp"),
+                                      Column("price", "double")], KEYS))
+            store.add_files(ref, [DataFile(str(path), {"dt": "2026-01-01", "hour": "00"}, len(rows),
+                                           path.stat().st_size, created_at=time.time())])
+
 
 def ticks(n: int, end: float | None = None, symbols: tuple[str, ...] = ("AAPL", "MSFT", "NVDA"),
           spacing_s: float = 0.5) -> list[dict[str, Any]]:
-    """n ticks ending at `end` (default now), round-robin over symbols, prices 100 + i/100."""
+    """n ticks ending at `end` (default now), round-robin over symbols, prices 100 + i/100, spread 0.02."""
     end = time.time() if end is None else end
     out = []
     for i in range(n):
-        at = datetime.fromtimestamp(end - (n - 1 - i) * spacing_s, UTC).replace(tzinfo=None)
-        out.append({"symbol": symbols[i % len(symbols)], "ts": at, "price": 100.0 + i / 100, "volume": 10 * (i + 1),
-                    "side": "buy" if i % 2 else "sell"})
+        at = datetime.fromtimestamp(round(end - (n - 1 - i) * spacing_s, 3), UTC)
+        price = 100.0 + i / 100
+        iso = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        out.append({"symbol": symbols[i % len(symbols)], "ts": iso,
+                    "price": price, "bid": round(price - 0.01, 2), "ask": round(price + 0.01, 2),
+                    "volume": 10 * (i + 1), "side": "buy" if i % 2 else "sell"})
     return out
 
 

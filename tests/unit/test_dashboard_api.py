@@ -66,9 +66,9 @@ def test_csv_download_has_a_header_and_every_row(client: httpx.Client) -> None:
 
 def test_dashboards_list_and_detail(client: httpx.Client) -> None:
     listed = client.get("/api/dashboards").json()
-    assert [d["name"] for d in listed["dashboards"]] == ["stocks"]
+    assert [d["name"] for d in listed["dashboards"]] == ["history", "stocks"]
     detail = client.get("/api/dashboards/stocks").json()
-    assert [p["id"] for p in detail["panels"]] == ["price", "events-per-second", "volume", "rate", "latest"]
+    assert [p["id"] for p in detail["panels"]] == ["price", "events-per-second", "rate", "volume", "latest"]
     assert detail["parameters"][0]["name"] == "symbol" and "AAPL" in detail["parameters"][0]["choices"]
     assert client.get("/api/dashboards/nope").status_code == 404
 
@@ -202,3 +202,20 @@ def test_pages_render_and_a_missing_dashboard_says_so(client: httpx.Client) -> N
     assert "no dashboard named" in missing.text and "<script>'" not in missing.text
     js = client.get("/static/vendor/uplot/uPlot.iife.min.js")
     assert js.status_code == 200 and "uPlot" in js.text[:200]
+
+
+def test_every_shipped_panel_runs_over_a_sink_shaped_lake(tick_lake: TickLake) -> None:
+    # The built-in dashboards and the examples in ./dashboards, against the table the sink lands.
+    repo_dashboards = Path(__file__).resolve().parents[2] / "dashboards"
+    settings = tick_lake.settings.model_copy(update={"dashboard": tick_lake.settings.dashboard.model_copy(
+        update={"dashboards_dir": str(repo_dashboards)})})
+    with running_dashboard(settings) as url, httpx.Client(base_url=url, timeout=20) as http:
+        names = [d["name"] for d in http.get("/api/dashboards").json()["dashboards"]]
+        assert {"history", "stocks", "symbol"} <= set(names)
+        tick_lake.land_prices()
+        time.sleep(1.1)  # the engine re-reads the catalog at most every query.refresh_s
+        for name in ("history", "stocks", "symbol"):
+            for panel in http.get(f"/api/dashboards/{name}").json()["panels"]:
+                body = http.get(f"/api/panels/{name}/{panel['id']}").json()
+                assert body["error"] is None, f"{name}/{panel['id']}: {body['error']}"
+                assert body["rows"], f"{name}/{panel['id']} has no rows"

@@ -71,7 +71,7 @@ def test_window_placeholders_cover_the_window_on_partition_columns() -> None:
     # 2026-01-01 00:05:00 UTC with a 10-minute window starts the previous day at 23:55.
     now = 1767225900.0
     values = window_values(600, now)
-    assert values["window_start"] == "TIMESTAMP '2025-12-31 23:55:00'"
+    assert values["window_start"] == "TIMESTAMPTZ '2025-12-31 23:55:00+00:00'"
     assert values["recent_partitions"] == "(dt > '2025-12-31' OR (dt = '2025-12-31' AND hour >= '23'))"
     rows = duckdb.sql(
         "SELECT dt, hour FROM (VALUES ('2025-12-31', '22'), ('2025-12-31', '23'), ('2026-01-01', '00'))"
@@ -116,7 +116,7 @@ def test_library_serves_builtin_stocks_and_lets_a_file_override_it(tmp_path: Pat
     (tmp_path / "broken.yaml").write_text("title: Broken\npanels: nope\n")
     assert lib.get("stocks").title == "Mine"
     good, bad = lib.list()
-    assert [d.name for d in good] == ["stocks"]
+    assert [d.name for d in good] == ["history", "stocks"]
     assert list(bad) == ["broken"] and "panels" in bad["broken"]
     with pytest.raises(DashboardNotFound, match="no dashboard named 'gone'"):
         lib.get("gone")

@@ -4,7 +4,7 @@ Values never reach SQL as text to be parsed: a string becomes one quoted literal
 (quotes doubled), a number is parsed and re-printed, and a parameter with choices
 accepts only those. Built-in placeholders come from the panel's window:
 
-- ``{window_start}``: ``TIMESTAMP 'YYYY-MM-DD HH:MM:SS'`` (UTC), for the event-time filter;
+- ``{window_start}``: ``TIMESTAMPTZ 'YYYY-MM-DD HH:MM:SS+00:00'``, for the event-time filter;
 - ``{recent_partitions}``: a predicate on the sink's ``dt``/``hour`` partition columns
   covering the window, so a refresh reads only the partitions it needs;
 - ``{window_seconds}``: the window length as a number.
@@ -71,7 +71,9 @@ def window_values(window_s: float, now: float) -> dict[str, str]:
     day = start.strftime("%Y-%m-%d")
     hour = start.strftime("%H")
     return {
-        "window_start": f"TIMESTAMP '{start.strftime('%Y-%m-%d %H:%M:%S')}'",
+        # With its zone: compared with the sink's UTC timestamps it means the same instant
+        # whatever the engine's session time zone.
+        "window_start": f"TIMESTAMPTZ '{start.strftime('%Y-%m-%d %H:%M:%S')}+00:00'",
         "recent_partitions": f"(dt > '{day}' OR (dt = '{day}' AND hour >= '{hour}'))",
         "window_seconds": repr(float(window_s)),
     }

@@ -83,6 +83,7 @@ class DashboardService:
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str, str], tuple[float, PanelData]] = {}
         self._fresh: dict[str, tuple[float, tuple[float | None, float | None]]] = {}
+        self._pipeline = pipeline.PipelineModel(settings, self.tables)
 
     # --- the query engine
     def engine(self) -> Any:
@@ -195,7 +196,7 @@ class DashboardService:
 
     # --- pipeline
     def pipeline(self) -> dict[str, Any]:
-        return pipeline.overview(self.settings)
+        return self._pipeline.overview()
 
 
 def _table_dict(table: Any) -> dict[str, Any]:

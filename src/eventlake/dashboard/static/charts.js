@@ -47,45 +47,67 @@ window.Charts = (function () {
         series.push({ name: spec.y[n], values });
       }
     }
-    return { xs, labels: keys.map(String), kind, series };
+    const shaped = { xs, labels: keys.map(String), kind, series, slot: 1 };
+    return spec.chart === "bar" && series.length > 1 ? grouped(shaped, keys, kind) : shaped;
+  }
+
+  /* Bars of several series side by side: each category gets one slot per series plus a gap slot. */
+  function grouped(shaped, keys, kind) {
+    const n = shaped.series.length;
+    const slot = n + 1;
+    const cats = keys.length;
+    const label = (k) => (kind === "time"
+      ? new Date(Date.parse(k)).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })
+      : String(k));
+    const xs = [];
+    for (let i = 0; i < cats; i++) for (let j = 0; j < n; j++) xs.push(i * slot + j);
+    const series = shaped.series.map((s, j) => {
+      const values = new Array(xs.length).fill(null);
+      for (let i = 0; i < cats; i++) values[i * n + j] = s.values[i];
+      return { name: s.name, values };
+    });
+    return { xs, labels: keys.map(label), kind: "category", series, slot, centers: keys.map((_, i) => i * slot + (n - 1) / 2) };
   }
 
   function options(spec, shaped, width) {
     const bar = spec.chart === "bar";
     const area = spec.chart === "area";
     const category = shaped.kind === "category";
-    const n = shaped.xs.length;
     const fmtY = (u, splits) => splits.map((v) => (v === null ? "" : EL.fmtNumber(v)));
     const xAxis = { stroke: "#6b7485", grid: { stroke: "#eef1f5" }, ticks: { stroke: "#e3e7ee" } };
+    const slot = shaped.slot || 1;
+    const labelAt = (x) => (x === null || x === undefined ? ""
+      : shaped.labels[slot > 1 ? Math.floor(x / slot) : Math.round(x)] ?? "");
+    const n = shaped.labels.length;
     if (category) {
       Object.assign(xAxis, {
-        splits: () => shaped.xs,
-        values: (u, splits) => splits.map((i) => shaped.labels[i] ?? ""),
+        splits: () => shaped.centers || shaped.xs,
+        values: (u, splits) => splits.map(labelAt),
         rotate: n > 12 ? -90 : 0, size: n > 12 ? 56 : 30, gap: 4, font: "10px system-ui",
         grid: { show: false },
       });
     }
     const many = shaped.series.length > 12;
-    // Two bar series (e.g. buy/sell) stand side by side; more overlap, see-through.
-    const pair = bar && shaped.series.length === 2;
-    const barPaths = (i) => uPlot.paths.bars({ size: [pair ? 0.4 : 0.7, 64], gap: 1, align: pair ? (i ? 1 : -1) : 0 });
+    // Grouped bars (several series) fill their slots; a single series leaves room between bars.
+    const barPaths = () => uPlot.paths.bars({ size: [slot > 1 ? 0.92 : 0.7, 64], gap: 1 });
     return {
       width, height: spec.chart_height || 260,
       legend: { show: shaped.series.length > 1 || !bar, live: !many },
       cursor: { points: { size: 6 } },
       scales: {
-        x: category ? { time: false, range: () => [-0.6, Math.max(0, n - 1) + 0.6] } : { time: shaped.kind === "time" },
+        x: category ? { time: false, range: () => [-0.6, Math.max(0, shaped.xs[shaped.xs.length - 1] || 0) + 0.6] }
+          : { time: shaped.kind === "time" },
         y: { range: bar || area ? (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.05 : 1] : undefined },
       },
       axes: [xAxis, { stroke: "#6b7485", grid: { stroke: "#eef1f5" }, ticks: { stroke: "#e3e7ee" }, size: 64, values: fmtY }],
       series: [
-        { label: spec.x, value: category ? (u, i) => (i === null ? "" : shaped.labels[i] ?? "") : undefined },
+        { label: spec.x, value: category ? (u, x) => labelAt(x) : undefined },
         ...shaped.series.map((s, i) => ({
           label: s.name,
           stroke: color(i),
           width: bar ? 0 : 1.5,
-          fill: bar ? alpha(color(i), shaped.series.length > 2 ? 0.55 : 0.85) : area ? alpha(color(i), 0.18) : undefined,
-          paths: bar ? barPaths(i) : undefined,
+          fill: bar ? alpha(color(i), 0.85) : area ? alpha(color(i), 0.18) : undefined,
+          paths: bar ? barPaths() : undefined,
           points: { show: false },
           spanGaps: !bar,
           value: (u, v) => (v === null ? "–" : EL.fmtNumber(v)),

@@ -57,7 +57,10 @@ window.EL = (function () {
 
   function fmtCell(value, kind) {
     if (value === null || value === undefined) return "";
-    if (kind === "time" && typeof value === "string") return value.replace("T", " ").replace("Z", "");
+    if (kind === "time" && typeof value === "string") {
+      // 2026-01-02T03:04:05.678000Z -> 2026-01-02 03:04:05.678 (UTC, milliseconds)
+      return value.replace("T", " ").replace(/(\.\d{3})\d*/, "$1").replace(/\.000$|\.000(?=Z)/, "").replace("Z", "");
+    }
     if (typeof value === "number") return fmtNumber(value);
     if (typeof value === "object") return JSON.stringify(value);
     return String(value);
@@ -76,6 +79,7 @@ window.EL = (function () {
   function setLive(state, text) {
     const node = document.getElementById("live");
     if (!node) return;
+    node.hidden = !text;
     node.className = `live ${state}`;
     document.getElementById("live-text").textContent = text;
   }

@@ -103,4 +103,9 @@
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); execute(); }
   });
   loadTables();
+  const table = new URL(window.location.href).searchParams.get("table");
+  if (table && /^[A-Za-z0-9_.]+$/.test(table)) {
+    sql.value = `SELECT *\nFROM ${table}\nLIMIT 100`;
+    execute();
+  }
 })();
