@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,24 @@ def _consumer(bootstrap: str) -> Consumer:
     })
 
 
+def _high_watermark(consumer: Consumer, topic: str, partition: int, timeout_s: float = 15) -> int:
+    # Right after a topic is created its partitions' leaders may not answer yet: retry briefly.
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return int(consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1])
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     """Per partition: the log end offset (a fresh topic's message count), straight from the broker."""
     consumer = _consumer(bootstrap)
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in meta.partitions}
+        return {p: _high_watermark(consumer, topic, p) for p in meta.partitions}
     finally:
         consumer.close()
 
