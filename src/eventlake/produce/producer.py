@@ -292,6 +292,15 @@ class _Run:
             "or leave out --time-field"
         )
 
+    def _wait(self, delay: Callable[[], float], sent: int) -> None:
+        """Wait until the pacer says the next event is due, serving delivery reports meanwhile.
+        Within a millisecond of due is due: sleeping for less costs more than it keeps steady."""
+        left = delay()
+        while left > 0.001:
+            self.producer.poll(min(left, PROGRESS_EVERY_S))
+            self._tick(sent)
+            left = delay()
+
     def _tick(self, sent: int) -> None:
         """Every few hundred messages or while waiting: progress, and stop on a fatal producer error."""
         self.report.sent = sent
@@ -358,18 +367,11 @@ class _Run:
                             self._warn_old(ms)
                             oldest_kept = 0
                     if rate is not None:
-                        delay = rate.delay()
-                        while delay > 0.001:
-                            poll(min(delay, PROGRESS_EVERY_S))
-                            tick(sent)
-                            delay = rate.delay()
+                        self._wait(rate.delay, sent)
                         rate.sent()
                     elif speed is not None:
-                        delay = speed.delay_for(timestamp / 1000)
-                        while delay > 0.001:
-                            poll(min(delay, PROGRESS_EVERY_S))
-                            tick(sent)
-                            delay = speed.delay_for(timestamp / 1000)
+                        event_s = timestamp / 1000
+                        self._wait(lambda: speed.delay_for(event_s), sent)  # noqa: B023 (called at once)
                     try:
                         send(topic, value, key, timestamp=timestamp)
                     except BufferError:  # the local queue is full: let deliveries drain it
