@@ -41,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"comma-separated subset of {','.join(CASES)} (default: all)")
     parser.add_argument("--events", type=int, default=None,
                         help="events for the produce and sink cases (default 1,000,000; quick 100,000)")
+    parser.add_argument("--profile", action="store_true",
+                        help="run eventlake's produce, sink and query under py-spy (bench/results/profiles)")
     args = parser.parse_args(argv)
     args.case_list = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = [c for c in args.case_list if c not in CASES]
@@ -49,8 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def peer_versions(cases: list[str]) -> dict[str, str]:
-    needed = sorted({p for c in cases for p in NEEDS.get(c, [])})
+def peer_versions(cases: list[str], profile: bool) -> dict[str, str]:
+    needed = sorted({p for c in cases for p in NEEDS.get(c, [])} | ({"profilers"} if profile else set()))
     versions = {}
     for peer in needed:
         peer_python(peer)
@@ -65,12 +67,13 @@ def peer_versions(cases: list[str]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = sizes_for(args.quick, args.events)
-    mode = "quick" if args.quick else "full"
+    mode = ("quick" if args.quick else "full") + (" profiled" if args.profile else "")
     started = time.monotonic()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
-    versions = peer_versions(args.case_list)
+    versions = peer_versions(args.case_list, args.profile)
     with bench_broker(WORK_DIR / "broker") as broker, _reaping():
-        bench = Bench(sizes=sizes, broker=broker, tools=KafkaTools.resolve(broker.kafka_version))
+        bench = Bench(sizes=sizes, broker=broker, tools=KafkaTools.resolve(broker.kafka_version),
+                      profile=args.profile)
         machine = machine_info(broker.kafka_version, mode)
         machine["peers"] = versions
         print(f"[bench] {mode} run of {', '.join(args.case_list)} against {broker.bootstrap}", flush=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bench import profiling
 from bench.cluster import BenchBroker
 from bench.kafka_tools import KafkaTools
 from bench.peers.ticks import ticks
@@ -72,15 +73,27 @@ class Bench:
     errors: list[str] = field(default_factory=list)
     sections: dict[str, Any] = field(default_factory=dict)
     work: Path = WORK_DIR
+    profile: bool = False
 
     @property
     def bootstrap(self) -> str:
         return self.broker.bootstrap
 
-    def eventlake(self, *args: object) -> list[str]:
-        """The eventlake CLI installed beside this interpreter, talking to the bench's broker."""
+    def eventlake(self, *args: object, profile_as: str | None = None) -> list[str]:
+        """The eventlake CLI installed beside this interpreter; under py-spy when --profile and `profile_as`."""
         exe = Path(sys.executable).parent / "eventlake"
-        return [str(exe), *(str(a) for a in args)]
+        cmd = [str(exe), *(str(a) for a in args)]
+        if self.profile and profile_as:
+            cmd = profiling.wrap(cmd, RESULTS_DIR / "profiles" / f"{profile_as}.raw")
+        return cmd
+
+    def profiled(self, name: str, run: Run) -> Run:
+        """Attach the profile summary of the run profiled as `name` (when --profile is on)."""
+        if self.profile:
+            summary = profiling.report(name, RESULTS_DIR / "profiles" / f"{name}.raw")
+            self.sections.setdefault("profiles", {})[name] = summary
+            run.extra["profiled"] = True
+        return run
 
     def peer(self, name: str, script: str, *args: object) -> list[str]:
         return [str(peer_python(name)), "-W", "ignore", str(PEERS_DIR / script), *(str(a) for a in args)]

@@ -17,6 +17,8 @@ VENVS_DIR = BENCH_DIR / ".venvs"
 PEERS: dict[str, list[str]] = {
     "kafka-python": ["kafka-python==3.0.12", "lz4==4.4.5", "orjson==3.13.0", "psutil==7.2.2"],
     "quixstreams": ["quixstreams==3.28.1", "pyarrow==26.0.1", "orjson==3.13.0"],
+    # Not a peer: the sampling profiler behind --profile, kept out of eventlake's environment too.
+    "profilers": ["py-spy==0.4.3"],
 }
 
 _STAMP = ".bench-installed"

@@ -177,8 +177,8 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
     produced_rate = events_landed / float(own) if isinstance(own, (int, float)) and own else None
     sustained = sustained_rate(events_landed, first_ms, last_seen) if last_seen else None
     row: dict[str, object] = {
-        "rate": rate, "events": events_landed, "produced_events_per_s": produced_rate,
-        "sustained_events_per_s": sustained, **summarize(values), "unseen": unseen,
+        "rate": rate, "events": events_landed, "produced_events_per_s": _round(produced_rate),
+        "sustained_events_per_s": _round(sustained), **summarize(values), "unseen": unseen,
         "polls": len(poller.polls), "sink_peak_rss_mb": sink_done.peak_rss_mb,
         "producer_peak_rss_mb": producer.peak_rss_mb,
     }
@@ -190,6 +190,10 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
                   extra={"producer_peak_rss_mb": producer.peak_rss_mb, "target_rate": rate}))
     bench.broker.delete_topic(topic)
     return row
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None
 
 
 def run(bench: Bench) -> None:

@@ -15,7 +15,7 @@ def run_eventlake(bench: Bench, events: int, name: str = "produce") -> Run:
     topic = bench.broker.fresh_topic("produce-eventlake")
     done = procs.run(bench.eventlake(
         "produce", topic, "--source", "synthetic:ticks", "--limit", events, "--output", "json",
-        "--bootstrap-servers", bench.bootstrap,
+        "--bootstrap-servers", bench.bootstrap, profile_as=name,
     ), env=clean_env()).check("eventlake produce")
     summary = procs.last_json_line(done.stdout) or {}
     landed = bench.topic_messages(topic)
@@ -26,8 +26,8 @@ def run_eventlake(bench: Bench, events: int, name: str = "produce") -> Run:
         extra["own_seconds"] = round(float(summary["seconds"]), 3)
         extra["own_events_per_s"] = round(events / float(summary["seconds"]), 1)
     bench.broker.delete_topic(topic)
-    return bench.add(Run(name, EVENTLAKE, events, done.seconds, done.peak_rss_mb,
-                         note="wall time of the CLI process", extra=extra))
+    return bench.add(bench.profiled(name, Run(name, EVENTLAKE, events, done.seconds, done.peak_rss_mb,
+                                              note="wall time of the CLI process", extra=extra)))
 
 
 def run_kafka_python(bench: Bench, events: int) -> Run:

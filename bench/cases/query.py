@@ -19,9 +19,9 @@ from typing import Any
 import duckdb
 import orjson
 
-from bench import procs
+from bench import procs, profiling
 from bench.cases import sink as sink_case
-from bench.context import Bench, clean_env
+from bench.context import RESULTS_DIR, Bench, clean_env
 from bench.results import DUCKDB, DUCKDB_PROCESS, EVENTLAKE, EVENTLAKE_LIBRARY, Run
 
 TOPIC = "stock-ticks"
@@ -130,3 +130,8 @@ def run(bench: Bench) -> None:
         elif got != reference:
             bench.note(f"query/{tool}: result differs from {EVENTLAKE}'s")
         bench.add(Run("query", tool, rows, seconds, None, note=f"{how} {repeats}"))
+    if bench.profile:  # one more CLI run, under py-spy, so the timed runs above stay unprofiled
+        procs.run(bench.eventlake("query", SQL, "--lake", lake, "--format", "json", profile_as="query_cli"),
+                  env=clean_env()).check("eventlake query (profiled)")
+        bench.sections.setdefault("profiles", {})["query_cli"] = profiling.report(
+            "query_cli", RESULTS_DIR / "profiles" / "query_cli.raw")

@@ -61,7 +61,7 @@ def run_eventlake(bench: Bench, topic: str, events: int, name: str = "sink_catch
     lake = bench.fresh_dir("lakes", name)
     done = procs.run(bench.eventlake(
         "sink", topic, "--lake", lake, "--group", bench.group("sink"), "--until-idle", 2,
-        "--bootstrap-servers", bench.bootstrap,
+        "--bootstrap-servers", bench.bootstrap, profile_as=name,
     ), env=clean_env(), timeout_s=3600).check("eventlake sink")
     rows = lake_rows(lake)
     if rows != events:
@@ -71,8 +71,9 @@ def run_eventlake(bench: Bench, topic: str, events: int, name: str = "sink_catch
     if own:
         extra["own_seconds"] = round(own, 3)
         extra["own_events_per_s"] = round(events / own, 1)
-    run = bench.add(Run(name, EVENTLAKE, events, done.seconds, done.peak_rss_mb,
-                        note="whole process: start-up + catch-up + 2 s idle wait", extra=extra))
+    run = bench.add(bench.profiled(name, Run(name, EVENTLAKE, events, done.seconds, done.peak_rss_mb,
+                                             note="whole process: start-up + catch-up + 2 s idle wait",
+                                             extra=extra)))
     return run, lake
 
 

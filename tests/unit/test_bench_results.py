@@ -128,3 +128,18 @@ def test_finds_the_summary_a_tool_printed_last() -> None:
     assert last_json_line('progress\n{"sent": 3, "seconds": 1.5}\n') == {"sent": 3, "seconds": 1.5}
     assert last_json_line('{\n  "sent": 3,\n  "nested": {"a": 1}\n}\n') == {"sent": 3, "nested": {"a": 1}}
     assert last_json_line("no json here\n") is None
+
+
+def test_profile_summary_ranks_functions_by_self_and_total_samples() -> None:
+    from bench.profiling import summarize
+
+    raw = (
+        'process 1:"eventlake sink t";main (cli.py:1);loop (runner.py:10);write (writer.py:5) 6\n'
+        'process 1:"eventlake sink t";main (cli.py:1);loop (runner.py:10) 3\n'
+        'process 1:"eventlake sink t" 1\n'
+    )
+    summary = summarize(raw)
+    assert summary["self"][0] == ("write (writer.py:5)", 60.0)
+    assert ("loop (runner.py:10)", 30.0) in summary["self"]
+    assert ("process 1 (no Python frame: native code or waiting)", 10.0) in summary["self"]
+    assert ("loop (runner.py:10)", 90.0) in summary["total"]
