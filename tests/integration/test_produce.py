@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import orjson
@@ -161,3 +162,21 @@ def test_a_record_too_large_for_kafka_is_dead_lettered(settings: Settings, topic
     assert b"too large" in dead.headers["reason"].lower()
     assert int(dead.headers["truncated_from"]) > 2_000_000
     assert dead.value is not None and dead.value.startswith(b'{"n":2,"blob":"xxx')
+
+
+def test_an_endless_run_in_a_thread_stops_when_asked(settings: Settings, topic: str, bootstrap: str) -> None:
+    """How the demo and notebooks run synthetic:ticks in the background and end it."""
+    stop = threading.Event()
+    reports: list[ProduceReport] = []
+    worker = threading.Thread(target=lambda: reports.append(
+        produce(settings, topic, "synthetic:ticks", ProduceOptions(rate=2000), stop=stop)))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while sum(end_offsets(bootstrap, topic).values()) < 500 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    (report,) = reports
+    assert report.ok and report.sent == report.delivered >= 500
+    assert sum(end_offsets(bootstrap, topic).values()) == report.delivered

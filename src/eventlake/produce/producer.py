@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -83,12 +84,14 @@ def produce(
     progress: Progress | None = None,
     *,
     stdin: IO[bytes] | None = None,
+    stop: threading.Event | None = None,
 ) -> ProduceReport:
     """Send every record of `source` to `topic` and report what was delivered.
 
     Raises BrokerUnreachable, TopicMissing, SourceError, BadOptions before sending
     anything; BadRowError (with `.report`) under `strict`. Ctrl-C (KeyboardInterrupt)
-    ends the run: what is in flight is flushed and the report says so.
+    ends the run: what is in flight is flushed and the report says so. Setting `stop`
+    (from another thread: a demo, a notebook) ends an endless run the same way.
     """
     options = options or ProduceOptions()
     options.validate()
@@ -101,7 +104,7 @@ def produce(
     report = ProduceReport(topic=topic, source=src.name)
     if progress is not None:
         report.expected = expected_events(src, options)
-    run = _Run(settings, admin, topic, src, options, report, progress)
+    run = _Run(settings, admin, topic, src, options, report, progress, stop)
     if options.time_field:
         run.retention_ms = retention_ms(admin, topic)
     return run.execute()
@@ -174,9 +177,10 @@ def _sampled(records: Iterator[dict[str, Any]], fraction: float, rng: random.Ran
 class _Run:
     """One run's producer, dead letters, pacing and counts."""
 
-    def __init__(self, settings: Settings, admin: TopicAdmin, topic: str, src: Source,
-                 options: ProduceOptions, report: ProduceReport, progress: Progress | None) -> None:
+    def __init__(self, settings: Settings, admin: TopicAdmin, topic: str, src: Source, options: ProduceOptions,
+                 report: ProduceReport, progress: Progress | None, stop: threading.Event | None = None) -> None:
         self.settings = settings
+        self.stop = stop
         self.topic = topic
         self.src = src
         self.options = options
@@ -302,9 +306,9 @@ class _Run:
             left = delay()
 
     def _tick(self, sent: int) -> None:
-        """Every few hundred messages or while waiting: progress, and stop on a fatal producer error."""
+        """Every few hundred messages or while waiting: progress; stop on a fatal producer error or when asked."""
         self.report.sent = sent
-        if self.fatal is not None:
+        if self.fatal is not None or (self.stop is not None and self.stop.is_set()):
             raise _Stop
         if self.progress is not None:
             now = time.monotonic()
@@ -405,4 +409,4 @@ def _reason(exc: KafkaException) -> str:
 
 
 class _Stop(Exception):
-    """Leave the hot loop (a fatal producer error); the caller flushes and reports."""
+    """Leave the hot loop (a fatal producer error, or `stop` was set); the caller flushes and reports."""
