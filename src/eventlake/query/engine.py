@@ -294,7 +294,7 @@ class QueryEngine:
 
     def execute(self, sql: str, max_rows: int | None = None) -> QueryResult:
         table, truncated, elapsed = self._run(sql, max_rows)
-        rows = list(zip(*(col.to_pylist() for col in table.columns), strict=True)) if table.num_columns else []
+        rows = list(zip(*(_pylist(col) for col in table.columns), strict=True)) if table.num_columns else []
         return QueryResult(table.column_names, rows, elapsed, truncated)
 
     def _run(self, sql: str, max_rows: int | None) -> tuple[pa.Table, bool, float]:
@@ -345,6 +345,14 @@ class QueryEngine:
         lookup = system.kafka_end_offsets(self.settings.bootstrap_servers, self.settings.kafka,
                                           self.limits.lag_timeout_s)
         cursor.register("__eventlake_watermarks", system.watermarks_table(self._pairs(snap), lookup))
+
+
+def _pylist(column: pa.ChunkedArray) -> list[Any]:
+    """Python values; whole-number decimals (DuckDB's sum of integers is a HUGEINT) become ints."""
+    values = column.to_pylist()
+    if pa.types.is_decimal(column.type) and column.type.scale == 0:
+        return [None if v is None else int(v) for v in values]
+    return values
 
 
 def _fetch(cursor: duckdb.DuckDBPyConnection, sql: str, limit: int, outcome: dict[str, Any]) -> None:
