@@ -7,8 +7,13 @@ exactly as it reads the sink's output.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +30,7 @@ from eventlake.broker import free_port
 from eventlake.catalog import Column, DataFile, LedgerEntry, Table, open_catalog
 from eventlake.config import Settings, load_settings
 from eventlake.dashboard.server import build_server
-from eventlake.types import TableRef
+from eventlake.types import TableRef, table_name_for_topic
 
 TOPIC = "stock-ticks"
 REF = TableRef("default", "stock_ticks")
@@ -141,3 +146,80 @@ def client(tick_lake: TickLake) -> Iterator[httpx.Client]:
     """An HTTP client on a real dashboard server over `tick_lake`."""
     with running_dashboard(tick_lake.settings) as url, httpx.Client(base_url=url, timeout=20) as http:
         yield http
+
+
+@dataclass
+class LivePipeline:
+    """A topic fed by eventlake's producer, landed by a real `eventlake sink` subprocess, served by a dashboard."""
+
+    topic: str
+    table: str
+    settings: Settings
+    url: str = ""
+    produced: int = 0
+
+    def produce(self, n: int, rate: float | None = None) -> None:
+        """Send n synthetic ticks (now-stamped) at `rate`/s and wait until the sink has landed all of them."""
+        from eventlake.produce import ProduceOptions, produce
+
+        report = produce(self.settings, self.topic, "synthetic:ticks",
+                         ProduceOptions(limit=n, key="symbol", rate=rate))
+        assert report.delivered == n, report.errors
+        self.produced += n
+        self.wait_landed(self.produced)
+
+    def landed(self) -> int:
+        with open_catalog(self.settings) as store:
+            return sum(e.rows for e in store.ledger(self.topic))
+
+    def wait_landed(self, rows: int, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.landed() < rows:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the sink landed {self.landed()} of {rows} rows in {timeout_s:.0f} s")
+            time.sleep(0.2)
+
+
+def stock_dashboard_for(table: str) -> str:
+    """The built-in stock dashboard, reading `table` instead of stock_ticks."""
+    from importlib import resources
+
+    text = (resources.files("eventlake.dashboard.builtin") / "stocks.toml").read_text("utf-8")
+    return text.replace("stock_ticks", table)
+
+
+@pytest.fixture(scope="module")
+def live_pipeline(bootstrap: str, admin: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePipeline]:
+    """Module-wide: 600 ticks (8 s of them) landed by a real sink, the sink still running, a dashboard serving the lake
+    with the stock dashboard pointed at this topic's table."""
+    root = tmp_path_factory.mktemp("live")
+    topic = f"stock-ticks-{uuid.uuid4().hex[:8]}"
+    table = table_name_for_topic(topic)
+    (root / "dash").mkdir()
+    (root / "dash" / "stocks.toml").write_text(stock_dashboard_for(table))
+    settings = load_settings(overrides={
+        "bootstrap_servers": bootstrap, "lake": str(root / "lake"),
+        "dashboard": {"dashboards_dir": str(root / "dash")},
+    })
+    admin.create(topic, partitions=3)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
+    with (root / "sink.log").open("wb") as log:
+        sink = subprocess.Popen(
+            [sys.executable, "-m", "eventlake.cli.main", "sink", topic, "--lake", str(root / "lake"),
+             "--time-field", "ts", "--bootstrap-servers", bootstrap],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True,
+        )
+    pipeline = LivePipeline(topic, table, settings)
+    try:
+        # Spread over 8 s so time charts have several 5-second buckets to draw.
+        pipeline.produce(600, rate=75)
+        with running_dashboard(settings) as url:
+            pipeline.url = url
+            yield pipeline
+    finally:
+        os.killpg(sink.pid, signal.SIGTERM)
+        try:
+            sink.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(sink.pid, signal.SIGKILL)
+            sink.wait(10)

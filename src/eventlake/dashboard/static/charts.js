@@ -108,7 +108,7 @@ window.Charts = (function () {
           width: bar ? 0 : 1.5,
           fill: bar ? alpha(color(i), 0.85) : area ? alpha(color(i), 0.18) : undefined,
           paths: bar ? barPaths() : undefined,
-          points: { show: false },
+          points: bar ? { show: false } : { size: 4 },
           spanGaps: !bar,
           value: (u, v) => (v === null ? "–" : EL.fmtNumber(v)),
         })),
@@ -198,8 +198,15 @@ window.Charts = (function () {
     let xi = kinds.indexOf("time");
     if (xi < 0) xi = kinds.indexOf("string");
     if (xi < 0) xi = 0;
-    const ys = data.columns.filter((c, i) => i !== xi && kinds[i] === "number").slice(0, 6);
+    let ys = data.columns.filter((c, i) => i !== xi && kinds[i] === "number").slice(0, 6);
     if (!ys.length) throw new Error("no numeric column to chart");
+    // Columns of very different magnitudes on one axis hide the small ones: then chart the first only.
+    const peak = (name) => {
+      const i = data.columns.indexOf(name);
+      return Math.max(...data.rows.map((r) => Math.abs(Number(r[i]) || 0)), 1e-9);
+    };
+    const peaks = ys.map(peak);
+    if (Math.max(...peaks) / Math.min(...peaks) > 20) ys = ys.slice(0, 1);
     let series = null;
     if (kinds[xi] === "time") {
       const si = kinds.findIndex((k, i) => i !== xi && k === "string");

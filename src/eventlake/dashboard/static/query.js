@@ -46,7 +46,7 @@
       results.dataset.rows = String(data.rows.length);
       chartBtn.disabled = !data.rows.length;
       csvBtn.disabled = false;
-      if (!chartNode.hidden) drawChart();
+      if (!chartNode.hidden) drawChart(true);
     } catch (err) {
       last = null;
       results.replaceChildren();
@@ -60,20 +60,39 @@
     }
   }
 
-  function drawChart() {
+  let spec = null;
+
+  function select(name, options, current, onchange) {
+    const node = EL.el("select", { name }, options.map(([value, label]) =>
+      EL.el("option", { value, selected: value === current }, label)));
+    node.addEventListener("change", () => onchange(node.value));
+    return EL.el("label", {}, name, node);
+  }
+
+  /* One click charts a guess (x: a time or text column, y: the numbers); the pickers change it. */
+  function drawChart(keepSpec) {
     if (!last) return;
     chartNode.hidden = false;
     if (chart) chart.reset();
     chartNode.replaceChildren();
     const body = EL.el("div", { class: "body" });
-    chartNode.append(body);
-    let spec;
-    try {
-      spec = Charts.guess(last);
-    } catch (err) {
-      body.append(EL.errorBox(err.message));
-      return;
+    if (!keepSpec || !spec || !last.columns.includes(spec.x)) {
+      try {
+        spec = Charts.guess(last);
+      } catch (err) {
+        chartNode.append(EL.errorBox(err.message));
+        return;
+      }
     }
+    const cols = last.columns.map((c) => [c, c]);
+    const numeric = last.columns.filter((c, i) => last.kinds[i] === "number");
+    const redraw = (change) => { Object.assign(spec, change); drawChart(true); };
+    chartNode.append(EL.el("div", { class: "params chart-controls" },
+      select("chart", [["line", "line"], ["bar", "bar"], ["area", "area"]], spec.chart, (v) => redraw({ chart: v })),
+      select("x", cols, spec.x, (v) => redraw({ x: v })),
+      select("y", [["*", "(all numbers)"], ...numeric.map((c) => [c, c])], spec.y.length > 1 ? "*" : spec.y[0],
+        (v) => redraw({ y: v === "*" ? numeric.filter((c) => c !== spec.x) : [v] })),
+      select("series", [["", "(none)"], ...cols], spec.series || "", (v) => redraw({ series: v || null }))), body);
     chart = new Charts.PanelView(body, spec);
     chart.show(last);
   }
@@ -97,7 +116,7 @@
   }
 
   run.addEventListener("click", execute);
-  chartBtn.addEventListener("click", drawChart);
+  chartBtn.addEventListener("click", () => drawChart(false));
   csvBtn.addEventListener("click", download);
   sql.addEventListener("keydown", (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); execute(); }
