@@ -21,7 +21,7 @@ import pyarrow.json as pj
 from eventlake.sink.exceptions import TypeConflict
 from eventlake.sink.schema import conform_table, explicit_schema, infer_value, merge_schema, merge_types
 
-_BLOCK = 8 << 20
+_BLOCK = 1 << 20  # 1 MiB blocks: parsed in parallel on the thread pool
 
 
 @dataclass(frozen=True)

@@ -94,20 +94,40 @@ class SinkTable:
     def lineage_columns(self, topic: str, partition: int, offsets: np.ndarray, timestamps: np.ndarray,
                         keys: list[bytes | None]) -> list[pa.Array]:
         n = len(offsets)
-        key_arr = pa.array(keys, pa.binary())
-        try:
-            key_str = key_arr.cast(pa.string())
-            key_str.validate(full=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            key_str = pa.array([k.decode("utf-8", "replace") if k is not None else None for k in keys],
-                               pa.string())
         return [
-            pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int32), [topic]).cast(pa.string()),
-            pa.array(np.full(n, partition, dtype=np.int32)),
-            pa.array(offsets, pa.int64()),
-            pa.array(timestamps, pa.int64()).view(TS),
-            key_str,
+            _repeated(topic, n),
+            _numeric(np.full(n, partition, dtype=np.int32), pa.int32()),
+            _numeric(offsets.astype(np.int64, copy=False), pa.int64()),
+            _numeric(timestamps.astype(np.int64, copy=False), pa.int64()).view(TS),
+            _keys(keys),
         ]
+
+
+def _numeric(values: np.ndarray, typ: pa.DataType) -> pa.Array:
+    """A numpy array as an Arrow array without copying (and without pa.array's pandas import)."""
+    values = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(typ, len(values), [None, pa.py_buffer(values)])
+
+
+def _repeated(text: str, n: int) -> pa.Array:
+    """`text` n times: a one-word dictionary, decoded (a string column readers handle anywhere)."""
+    raw = text.encode()
+    word = pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int32)),
+                                                  pa.py_buffer(raw)])
+    indices = _numeric(np.zeros(n, dtype=np.int32), pa.int32())
+    return pa.DictionaryArray.from_arrays(indices, word).cast(pa.string())
+
+
+def _keys(keys: list[bytes | None]) -> pa.Array:
+    if keys.count(None) == len(keys):
+        return pa.nulls(len(keys), pa.string())
+    key_arr = pa.array(keys, pa.binary())
+    try:
+        key_str = key_arr.cast(pa.string())
+        key_str.validate(full=True)
+        return key_str
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # keys need not be UTF-8; show them as best we can
+        return pa.array([k.decode("utf-8", "replace") if k is not None else None for k in keys], pa.string())
 
 
 def _schema_of(table: Table) -> pa.Schema:
