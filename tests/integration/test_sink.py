@@ -106,3 +106,30 @@ def test_s3_lake_lands_exactly_once(bootstrap: str, topic: str, tmp_path: Path, 
         # Every object in the bucket under the table is a listed file: nothing half-written left.
         listed = {f.path for f in files}
         assert {lake.uri(o.rel_path) for o in lake.list(table_name_for_topic(topic))} == listed
+
+
+def test_jsonl_format_with_event_time_and_partition_by(bootstrap: str, topic: str, tmp_path: Path) -> None:
+    # A replay of three days of history: events carry their own time, one hour apart per 100 events.
+    events = [{"n": i, "sym": ["AAPL", "MSFT"][i % 2], "at": f"2024-03-{1 + i // 2400:02d}T{(i // 100) % 24:02d}"
+               f":{i % 60:02d}:00Z", "px": i / 10} for i in range(7200)]
+    sent = produce_events(bootstrap, topic, events)
+    settings = _settings(bootstrap, str(tmp_path / "lake"), f"g-{topic}",
+                         sink={"format": "jsonl", "time_field": "at", "partition_by": ["sym"]})
+    report = run_sink(settings, [topic])
+    assert report.rows == 7200
+    with open_catalog(settings) as store:
+        files = store.list_files()
+        table = store.get_table(files[0].table)  # type: ignore[arg-type]
+        assert table is not None
+        assert [c.name for c in table.partition_keys] == ["dt", "hour", "sym"]
+        assert "sym" not in table.column_names()  # Hive style: the partition value lives in the path
+        # one file per hour and symbol per flush at most: 72 hours x 2 symbols x 3 Kafka partitions
+        assert len(files) <= 72 * 2 * 3 and all(f.format == "jsonl" for f in files)
+        for f in files:
+            assert f.path.endswith(".jsonl")
+            dt, hour, sym = (f.partition[k] for k in ("dt", "hour", "sym"))
+            rows = [orjson.loads(line) for line in Path(f.path).read_bytes().splitlines()]
+            assert rows and all(r["at"].startswith(f"{dt}T{hour}:") for r in rows)
+            assert all(sent.by_coord[(r["_partition"], r["_offset"])]["sym"] == sym for r in rows)
+        landed = sorted(orjson.loads(line)["n"] for f in files for line in Path(f.path).read_bytes().splitlines())
+        assert landed == list(range(7200))
