@@ -40,7 +40,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cases", default=",".join(CASES),
                         help=f"comma-separated subset of {','.join(CASES)} (default: all)")
     parser.add_argument("--events", type=int, default=None,
-                        help="events for the produce and sink cases (default 1,000,000; quick 100,000)")
+                        help="events for the produce and sink cases and the unthrottled end-to-end run "
+                             "(default 1,000,000; quick 100,000)")
+    parser.add_argument("--e2e-seconds", type=float, default=None,
+                        help="seconds of each fixed-rate end-to-end run (default 30; quick 15)")
+    parser.add_argument("--query-rows", type=int, default=None,
+                        help="rows in the query case's lake (default 10,000,000; quick 1,000,000)")
     parser.add_argument("--profile", action="store_true",
                         help="run eventlake's produce, sink and query under py-spy (bench/results/profiles)")
     args = parser.parse_args(argv)
@@ -66,7 +71,7 @@ def peer_versions(cases: list[str], profile: bool) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sizes = sizes_for(args.quick, args.events)
+    sizes = sizes_for(args.quick, args.events, args.e2e_seconds, args.query_rows)
     mode = ("quick" if args.quick else "full") + (" profiled" if args.profile else "")
     started = time.monotonic()
     WORK_DIR.mkdir(parents=True, exist_ok=True)

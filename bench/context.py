@@ -48,14 +48,20 @@ QUICK = Sizes(
 )
 
 
-def sizes_for(quick: bool, events: int | None) -> Sizes:
-    """The preset, with --events overriding the produce and sink sizes."""
-    base = QUICK if quick else FULL
-    if not events:
-        return base
-    return replace(base, produce_events=events, sink_events=events, quix_events=events,
-                   kafka_python_sample=min(base.kafka_python_sample, events),
-                   tutorial_sample=min(base.tutorial_sample, events))
+def sizes_for(quick: bool, events: int | None = None, e2e_seconds: float | None = None,
+              query_rows: int | None = None) -> Sizes:
+    """The preset; --events overrides the produce, sink and unthrottled end-to-end sizes."""
+    sizes = QUICK if quick else FULL
+    if events:
+        sizes = replace(sizes, produce_events=events, sink_events=events, quix_events=events,
+                        kafka_python_sample=min(sizes.kafka_python_sample, events),
+                        tutorial_sample=min(sizes.tutorial_sample, events),
+                        e2e_unthrottled_events=events if sizes.e2e_unthrottled_events else 0)
+    if e2e_seconds:
+        sizes = replace(sizes, e2e_seconds=e2e_seconds)
+    if query_rows:
+        sizes = replace(sizes, query_rows=query_rows)
+    return sizes
 
 
 def clean_env() -> dict[str, str]:

@@ -27,13 +27,15 @@ def ts_to_epoch_ms(value: Any) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000.0
 
 
-def latencies_ms(events: Mapping[int, tuple[np.ndarray, np.ndarray]], polls: Sequence[Poll]) -> tuple[np.ndarray, int]:
-    """Per-event latency in ms for events that became visible, and how many never did.
+def latencies_ms(events: Mapping[int, tuple[np.ndarray, np.ndarray]],
+                 polls: Sequence[Poll]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-event latency in ms for events that became visible, their timestamps, and how many never did.
 
     `events` maps partition -> (offsets ascending, event timestamps in epoch ms).
     """
     times = np.array([t for t, _ in polls], dtype=np.float64) * 1000.0
     out: list[np.ndarray] = []
+    stamps: list[np.ndarray] = []
     unseen = 0
     for partition, (offsets, ts_ms) in events.items():
         if len(offsets) == 0:
@@ -46,9 +48,19 @@ def latencies_ms(events: Mapping[int, tuple[np.ndarray, np.ndarray]], polls: Seq
         idx = np.searchsorted(seen_next, np.asarray(offsets, dtype=np.int64) + 1, side="left")
         visible = idx < len(seen_next)
         unseen += int((~visible).sum())
-        out.append(times[idx[visible]] - np.asarray(ts_ms, dtype=np.float64)[visible])
-    values = np.concatenate(out) if out else np.zeros(0)
-    return values, unseen
+        seen_ts = np.asarray(ts_ms, dtype=np.float64)[visible]
+        out.append(times[idx[visible]] - seen_ts)
+        stamps.append(seen_ts)
+    if not out:
+        return np.zeros(0), np.zeros(0), unseen
+    return np.concatenate(out), np.concatenate(stamps), unseen
+
+
+def after_warmup(values: np.ndarray, stamps: np.ndarray, warmup_s: float) -> np.ndarray:
+    """The latencies of events created `warmup_s` or more after the first event (steady state)."""
+    if len(stamps) == 0:
+        return values
+    return values[stamps >= stamps.min() + warmup_s * 1000.0]
 
 
 def summarize(values: np.ndarray) -> dict[str, float | None]:

@@ -23,12 +23,15 @@ from confluent_kafka.admin import AdminClient
 
 from bench import procs
 from bench.context import Bench, clean_env
-from bench.latency import Poll, last_visible_time, latencies_ms, summarize, sustained_rate, ts_to_epoch_ms
+from bench.latency import Poll, after_warmup, last_visible_time, latencies_ms, summarize, sustained_rate, ts_to_epoch_ms
 from bench.results import EVENTLAKE, Run
 
 POLL_S = 0.1
+# Besides all events, latency is also summarised without the first seconds (the sink's first flush).
+WARMUP_S = 5.0
 METHOD = ("visibility polled every 100 ms through eventlake's catalog (ledger next offset per partition); "
-          "latency = first poll that saw the event's offset - the event's ts")
+          "latency = first poll that saw the event's offset - the event's ts; "
+          f"steady_* leave out events of the first {WARMUP_S:g} s")
 
 
 class LedgerPoller(threading.Thread):
@@ -169,7 +172,8 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
         tail = " ".join((sink_done.stderr or sink_done.stdout).strip().splitlines()[-3:])
         bench.note(f"{label}: the sink exited with {sink_done.returncode}: {tail}")
     per_partition = read_back(bench.bootstrap, topic, ends)
-    values, unseen = latencies_ms(per_partition, poller.polls)
+    values, stamps, unseen = latencies_ms(per_partition, poller.polls)
+    steady = summarize(after_warmup(values, stamps, WARMUP_S))
     first_ms = min((float(ts.min()) for _, ts in per_partition.values() if len(ts)), default=0.0)
     last_seen = last_visible_time(poller.polls, ends)
     summary = procs.last_json_line(producer.stdout) or {}
@@ -179,6 +183,7 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
     row: dict[str, object] = {
         "rate": rate, "events": events_landed, "produced_events_per_s": _round(produced_rate),
         "sustained_events_per_s": _round(sustained), **summarize(values), "unseen": unseen,
+        "steady_p50_ms": steady["p50_ms"], "steady_p99_ms": steady["p99_ms"],
         "polls": len(poller.polls), "sink_peak_rss_mb": sink_done.peak_rss_mb,
         "producer_peak_rss_mb": producer.peak_rss_mb,
     }

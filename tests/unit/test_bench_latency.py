@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from bench.latency import last_visible_time, latencies_ms, summarize, sustained_rate, ts_to_epoch_ms
+from bench.latency import after_warmup, last_visible_time, latencies_ms, summarize, sustained_rate, ts_to_epoch_ms
 
 
 def test_event_timestamps_as_iso_strings_or_epoch_numbers() -> None:
@@ -20,9 +20,11 @@ def test_each_event_is_seen_at_the_first_poll_past_its_offset() -> None:
         (10.5, {0: 2}),  # offsets 0 and 1 queryable
         (11.0, {0: 4}),  # all four
     ]
-    values, unseen = latencies_ms(events, polls)
+    values, stamps, unseen = latencies_ms(events, polls)
     assert unseen == 0
     assert values.tolist() == [500.0, 400.0, 800.0, 700.0]
+    assert stamps.tolist() == [10_000.0, 10_100.0, 10_200.0, 10_300.0]
+    assert after_warmup(values, stamps, 0.15).tolist() == [800.0, 700.0]
 
 
 def test_a_poll_never_unsees_rows_and_late_events_count_as_unseen() -> None:
@@ -31,13 +33,13 @@ def test_a_poll_never_unsees_rows_and_late_events_count_as_unseen() -> None:
         1: (np.array([0, 1, 2]), np.array([0.0, 0.0, 0.0])),
     }
     polls = [(1.0, {0: 2, 1: 1}), (2.0, {0: 1, 1: 2})]  # partition 0 seemingly went back: ignored
-    values, unseen = latencies_ms(events, polls)
+    values, _, unseen = latencies_ms(events, polls)
     assert sorted(values.tolist()) == [1000.0, 1000.0, 1000.0, 2000.0]
     assert unseen == 1  # partition 1 offset 2 never landed
 
 
 def test_no_polls_means_nothing_was_seen() -> None:
-    values, unseen = latencies_ms({0: (np.array([0, 1]), np.array([0.0, 1.0]))}, [])
+    values, _, unseen = latencies_ms({0: (np.array([0, 1]), np.array([0.0, 1.0]))}, [])
     assert len(values) == 0 and unseen == 2
     assert summarize(values) == {"p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
 

@@ -143,3 +143,30 @@ def test_profile_summary_ranks_functions_by_self_and_total_samples() -> None:
     assert ("loop (runner.py:10)", 30.0) in summary["self"]
     assert ("process 1 (no Python frame: native code or waiting)", 10.0) in summary["self"]
     assert ("loop (runner.py:10)", 90.0) in summary["total"]
+
+
+def test_sizes_presets_and_overrides() -> None:
+    from bench.context import FULL, QUICK, sizes_for
+
+    assert sizes_for(quick=False) == FULL
+    assert (FULL.produce_events, FULL.sink_events, FULL.query_rows) == (1_000_000, 1_000_000, 10_000_000)
+    assert FULL.e2e_rates == (5_000, 20_000, 50_000, 0)
+    assert QUICK.e2e_rates == (5_000,) and QUICK.e2e_unthrottled_events == 0
+    small = sizes_for(quick=False, events=10_000, e2e_seconds=5, query_rows=50_000)
+    assert (small.produce_events, small.sink_events, small.e2e_unthrottled_events) == (10_000, 10_000, 10_000)
+    assert small.tutorial_sample == 5_000 and small.kafka_python_sample == 10_000
+    assert (small.e2e_seconds, small.query_rows) == (5, 50_000)
+    assert sizes_for(quick=True, events=1_000).e2e_unthrottled_events == 0
+
+
+def test_markdown_lists_each_end_to_end_rate() -> None:
+    rows = [
+        {"rate": 5000, "produced_events_per_s": 4999.0, "sustained_events_per_s": 4800.0, "p50_ms": 700.0,
+         "p95_ms": 1200.0, "p99_ms": 1500.0, "max_ms": 1700.0, "unseen": 0, "steady_p99_ms": 1400.0},
+        {"rate": 0, "produced_events_per_s": 150000.0, "sustained_events_per_s": 90000.0, "p50_ms": 1500.0,
+         "p95_ms": 2500.0, "p99_ms": 2900.0, "max_ms": 3000.0, "unseen": 0, "steady_p99_ms": None},
+    ]
+    text = markdown(build({}, [], {"rate": 5000, "p99_ms": 1500.0, "method": "polled", "by_rate": rows}))
+    assert "| 5,000/s | 4,999 | 4,800 | 700 | 1,200 | 1,500 | 1,700 | 0 | 1,400 |" in text
+    assert "| unthrottled | 150,000 | 90,000 | 1,500 | 2,500 | 2,900 | 3,000 | 0 | - |" in text
+    assert "| latency p99 <= 2 s at 5,000 events/s | 1,500 ms | pass |" in text
