@@ -9,7 +9,9 @@ compaction's swap is seen whole (old files or new files, never both).
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import shutil
 import tempfile
 import threading
 import time
@@ -28,7 +30,14 @@ from eventlake.lake import open_lake
 from eventlake.query import system
 from eventlake.query.exceptions import BadSql, QueryError, QueryTimeout, RefusedStatement, UnknownTable
 from eventlake.query.guard import SqlGuard, one_line
-from eventlake.query.sources import local_view_sql, quote_ident, quote_str, s3_source
+from eventlake.query.sources import (
+    local_view_sql,
+    quote_ident,
+    quote_str,
+    s3_source,
+    schema_file_path,
+    schema_file_sql,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +119,7 @@ class QueryEngine:
         self._snapshot: _Snapshot | None = None
         self._checked_at = 0.0
         self._temp_dir = Path(tempfile.gettempdir()) / "eventlake-duckdb"
+        self._schema_dir = Path(tempfile.mkdtemp(prefix="eventlake-schemas-"))
         self.refresh(force=True)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -119,6 +129,7 @@ class QueryEngine:
                 self._con.close()
                 self._con = None
         self.guard.close()
+        shutil.rmtree(self._schema_dir, ignore_errors=True)
         if self._own_store:
             self.store.close()
 
@@ -188,7 +199,7 @@ class QueryEngine:
             schema = self._schema(con, table.database)
             view = f"{schema}.{quote_ident(table.name)}"
             try:
-                select = self._table_select(con, table, files, arrow)
+                select = self._table_select(con, table, files, arrow, allowed)
                 con.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
             except Exception as exc:
                 if strict and isinstance(exc, duckdb.IOException):
@@ -204,7 +215,7 @@ class QueryEngine:
         return allowed
 
     def _table_select(self, con: duckdb.DuckDBPyConnection, table: Table, files: Sequence[DataFile],
-                      arrow: dict[str, Any]) -> str:
+                      arrow: dict[str, Any], allowed: list[str]) -> str:
         # Older files may lack newer columns; crawled folders may mix column sets.
         union = table.schema_version > 1 or table.parameters.get("union_by_name") == "true"
         if not self.lake.local or any(f.path.startswith("s3://") for f in files):
@@ -214,7 +225,20 @@ class QueryEngine:
             con.register(source.name, source.dataset)
             arrow[source.name] = source.dataset
             return source.select
-        return local_view_sql(table, files, union_by_name=union)
+        schema_file = None
+        if table.format == "parquet" and not union:
+            schema_file = self._schema_file(con, table)
+            allowed.append(schema_file)
+        return local_view_sql(table, files, union_by_name=union, schema_file=schema_file)
+
+    def _schema_file(self, con: duckdb.DuckDBPyConnection, table: Table) -> str:
+        """An empty Parquet file with the table's columns, in this engine's own temp folder."""
+        digest = hashlib.sha1(repr((table.database, table.name, table.columns, table.partition_keys)).encode())
+        path = schema_file_path(str(self._schema_dir / digest.hexdigest()[:16]), table)
+        if not Path(path).is_file():
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            con.execute(schema_file_sql(table, path))
+        return path
 
     def _create_system_tables(self, con: duckdb.DuckDBPyConnection, snap: _Snapshot, arrow: dict[str, Any]) -> None:
         self._schema(con, SYSTEM_SCHEMA)

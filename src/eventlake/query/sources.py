@@ -129,13 +129,34 @@ def _empty_select(table: Table) -> str:
     return f"SELECT {', '.join(parts) or 'NULL AS no_columns'} WHERE false"
 
 
-def local_view_sql(table: Table, files: Sequence[DataFile], union_by_name: bool = False) -> str:
-    """The SELECT behind the view of a table on a local lake."""
+def schema_file_sql(table: Table, path: str) -> str:
+    """A COPY writing an empty Parquet file with the table's columns (the bind-time layout of its view)."""
+    cols = ", ".join(f"CAST(NULL AS {duckdb_type(c.type)}) AS {quote_ident(c.name)}" for c in table.columns)
+    return f"COPY (SELECT {cols} WHERE false) TO {quote_str(path)} (FORMAT parquet)"
+
+
+def schema_file_path(folder: str, table: Table) -> str:
+    """Inside `folder`: NULL (`__HIVE_DEFAULT_PARTITION__`) for every partition key, so any filter on them
+    skips the file; the hive layout matches the table's, so one file serves Hive and UNION ALL scans."""
+    keys = "/".join(f"{k.name}=__HIVE_DEFAULT_PARTITION__" for k in table.partition_keys)
+    return f"{folder}/{keys}/schema.parquet" if keys else f"{folder}/schema.parquet"
+
+
+def local_view_sql(table: Table, files: Sequence[DataFile], union_by_name: bool = False,
+                   schema_file: str | None = None) -> str:
+    """The SELECT behind the view of a table on a local lake.
+
+    With `schema_file` (Parquet, empty, the catalog's columns) listed first, DuckDB binds the view
+    from it instead of from a data file: a filter on partition columns then opens no file of
+    another partition, and data files are cast to the catalog's types.
+    """
     if not files:
         return _empty_select(table)
     keys = table.partition_keys
+    first = [schema_file] if schema_file and table.format == "parquet" and not union_by_name else []
     if not keys or _hive_in_path(files, keys):
-        return f"SELECT {_select_list(table, True)} FROM {_scan(table, [f.path for f in files], True, union_by_name)}"
+        paths = first + [f.path for f in files]
+        return f"SELECT {_select_list(table, True)} FROM {_scan(table, paths, True, union_by_name)}"
     by_partition: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for f in files:
         by_partition[tuple(f.partition.get(k.name, "") for k in keys)].append(f.path)
@@ -146,7 +167,7 @@ def local_view_sql(table: Table, files: Sequence[DataFile], union_by_name: bool 
             for k, v in zip(keys, values, strict=True)
         )
         selects.append(f"SELECT {_select_list(table, False)}, {consts} "
-                       f"FROM {_scan(table, paths, False, union_by_name)}")
+                       f"FROM {_scan(table, first + paths, False, union_by_name)}")
     return "\nUNION ALL\n".join(selects)
 
 
