@@ -172,9 +172,14 @@ def markdown(doc: dict[str, Any]) -> str:
         "|---|---|---:|---:|---:|---:|---|",
     ]
     for r in doc.get("runs", []):
+        note = r.get("note", "")
+        if r.get("own_events_per_s"):
+            note += f"; own rate {r['own_events_per_s']:,.0f}/s"
+        if r.get("profiled"):
+            note += "; profiled"
         lines.append(
             f"| {r['name']} | {r['tool']} | {r['events']:,} | {r['seconds']:.2f} | {_num(r['events_per_s'])} | "
-            f"{_num(r.get('peak_rss_mb'))} | {r.get('note', '')} |"
+            f"{_num(r.get('peak_rss_mb'))} | {note} |"
         )
     lat = doc.get("latency") or {}
     if lat.get("by_rate"):
