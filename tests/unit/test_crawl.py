@@ -11,7 +11,7 @@ import pytest
 
 from eventlake.catalog import open_catalog
 from eventlake.catalog.crawler import crawl_lake
-from eventlake.query import connect
+from eventlake.query import UnknownTable, connect
 from eventlake.types import TableRef
 from tests.fixtures_query import (
     build_sunk_lake,
@@ -222,3 +222,16 @@ def test_sink_tables_and_hidden_folders_are_not_crawled(tmp_path: Path) -> None:
         assert store.get_table(TableRef("default", "stock_ticks")) == before
         assert store.list_files(TableRef("default", "stock_ticks")) == files_before
         assert [t.name for t in store.list_tables()] == ["stock_ticks"]
+
+
+def test_other_databases_are_schemas_in_sql(tmp_path: Path) -> None:
+    lake = build_sunk_lake(tmp_path / "lake", rows=300)
+    write_hive_csv(lake.root / "exports", orders(120))
+    summary = crawl_lake(lake.settings, database="raw")
+    assert summary.tables_created == ["raw.exports"]
+    with connect(lake.settings) as engine:
+        assert engine.execute("SELECT count(*) FROM raw.exports").rows == [(120,)]
+        assert engine.execute("SELECT count(*) FROM stock_ticks").rows == [(300,)]
+        assert engine.execute("SELECT count(*) FROM \"default\".stock_ticks").rows == [(300,)]
+        with pytest.raises(UnknownTable, match="exports"):
+            engine.execute("SELECT count(*) FROM exports")

@@ -180,7 +180,12 @@ class QueryEngine:
         try:
             allowed = self._create_views(con, snap, arrow, strict)
             self._create_system_tables(con, snap, arrow)
-            self._create_saved_views(con, snap.views)
+            tables = {(t.database, t.name) for t in snap.tables}
+            # A table made later under a saved view's name wins: the view is left out (and logged).
+            self._create_saved_views(con, [v for v in snap.views if (v[0], v[1]) not in tables])
+            for database, name, _sql in snap.views:
+                if (database, name) in tables:
+                    log.warning("saved view %s.%s is hidden by a table of the same name", database, name)
             self._lock_down(con, allowed)
         except BaseException:
             con.close()
