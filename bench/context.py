@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -80,6 +81,7 @@ class Bench:
     sections: dict[str, Any] = field(default_factory=dict)
     work: Path = WORK_DIR
     profile: bool = False
+    _payloads_written: bool = False
 
     @property
     def bootstrap(self) -> str:
@@ -133,9 +135,8 @@ class Bench:
     def payload_file(self, lines: int = 20_000) -> Path:
         """Tick JSON lines for ProducerPerformance's --payload-file (it picks one at random per record)."""
         path = self.work / "payloads.jsonl"
-        if not path.is_file():
-            import json
-
+        if not self._payloads_written:  # once per run: the generator may have changed since the last
+            self._payloads_written = True
             clock_start = 1_764_000_000.0
             step = iter(range(10**9))
             source = ticks(seed=11, clock=lambda: clock_start + next(step) * 0.001)

@@ -1,7 +1,7 @@
 """Stock ticks of the same shape as eventlake's `synthetic:ticks` (stdlib only).
 
 Peers run in their own environments without eventlake, so they get this copy; the
-fields, types and sizes (~170-200 bytes as JSON) match eventlake's generator.
+fields, types and sizes (~190-210 bytes as JSON) match eventlake's generator.
 """
 
 import random
@@ -48,6 +48,8 @@ def ticks(seed: int | None = None, clock: Callable[[], float] = time.time) -> It
             "bid_size": int(rng.random() * 20 + 1) * 100,
             "ask_size": int(rng.random() * 20 + 1) * 100,
             "volume": int(rng.random() * 50 + 1) * 10,
+            "side": "buy" if rng.random() < 0.5 else "sell",
             "exchange": SYMBOLS[i][1],
+            "currency": "USD",
             "seq": seq,
         }
