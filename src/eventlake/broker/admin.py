@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
-from eventlake.broker.clients import admin_client, client_config, unreachable
+from eventlake.broker.clients import admin_client, check_reachable, client_config, unreachable
 from eventlake.broker.exceptions import TopicError, TopicNotFound
 from eventlake.broker.settings import KafkaClientSettings
 
@@ -52,8 +52,12 @@ class TopicAdmin:
         self.kafka = kafka or KafkaClientSettings()
         self.timeout_s = timeout_s
         self._admin: AdminClient = admin_client(bootstrap_servers, self.kafka)
+        self._checked = False  # the first call fails fast when nothing listens
 
     def _metadata(self, topic: str | None = None):  # type: ignore[no-untyped-def]
+        if not self._checked:
+            check_reachable(self.bootstrap_servers, self.kafka, self.timeout_s)
+            self._checked = True
         try:
             return self._admin.list_topics(topic=topic, timeout=self.timeout_s)
         except KafkaException as exc:

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 err_console = Console(stderr=True, highlight=False)
@@ -100,8 +101,9 @@ def print_mapping(mapping: dict[str, Any], fmt: Format = Format.table, title: st
 
 
 def info(message: str) -> None:
-    err_console.print(message)
+    # Messages carry user data (topic names, SQL, [brackets]): never read them as markup.
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 def error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)

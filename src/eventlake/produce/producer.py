@@ -9,7 +9,6 @@ Bad rows never stop the run: they go to `<topic>.dlq` (or stop it with `strict`)
 from __future__ import annotations
 
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -20,7 +19,6 @@ import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from eventlake.broker import TopicAdmin, check_reachable, client_config
-from eventlake.broker.clients import unreachable
 from eventlake.errors import ConfigError, EventlakeError
 from eventlake.produce.dlq import DeadLetters
 from eventlake.produce.exceptions import BadOptions, BadRowError, ProducerFailed, TopicMissing
@@ -120,22 +118,7 @@ def retention_ms(admin: TopicAdmin, topic: str) -> int | None:
 
 
 def check_broker(settings: Settings) -> None:
-    """Fail at once when every bootstrap address refuses connections (nothing listens there);
-    otherwise ask for metadata, which fails within kafka.connect_timeout_s."""
-    timeout = min(settings.kafka.connect_timeout_s, 3.0)
-    refused: list[str] = []
-    addresses = [a.strip() for a in settings.bootstrap_servers.split(",") if a.strip()]
-    for address in addresses:
-        host, _, port = address.rpartition("://")[2].rpartition(":")
-        try:
-            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout):
-                break
-        except (ConnectionRefusedError, socket.gaierror, ValueError) as exc:
-            refused.append(f"{address}: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}")
-        except OSError:
-            break  # a timeout or a route problem: let the Kafka client judge, within its own time-out
-    if addresses and len(refused) == len(addresses):
-        raise unreachable(settings.bootstrap_servers, refused[0].partition(": ")[2])
+    """Fail at once when nothing listens; otherwise within kafka.connect_timeout_s."""
     check_reachable(settings.bootstrap_servers, settings.kafka)
 
 
