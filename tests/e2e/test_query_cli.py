@@ -74,6 +74,9 @@ def test_unknown_table_and_bad_sql_exit_1_with_one_line(cli: Run, tmp_path: Path
     assert "nope" in _one_line(unknown.stderr) and "eventlake tables" in unknown.stderr
     bad = cli("query", "SELEKT 1", "--lake", str(lake.root))
     assert bad.returncode == 1 and "syntax error" in _one_line(bad.stderr)
+    typo = cli("query", "SELECT 1", "--lake", str(tmp_path / "lkae"))
+    assert typo.returncode == 1 and "no lake at" in _one_line(typo.stderr)
+    assert not (tmp_path / "lkae").exists()
 
 
 def test_crawl_tables_describe_and_corrupt_file(cli: Run, tmp_path: Path) -> None:

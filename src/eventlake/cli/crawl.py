@@ -9,6 +9,7 @@ import typer
 from eventlake.catalog.crawler import CrawlSummary, crawl_lake
 from eventlake.cli import output
 from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
+from eventlake.query.engine import require_lake
 
 FormatOpt = Annotated[output.Format, typer.Option("--format", help="table or json")]
 
@@ -55,6 +56,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Classify files, infer schemas and partitions, and create or update tables."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
+        require_lake(s)
         summary = crawl_lake(s, database=database, include=include, exclude=exclude,
                              new_folders_only=new_folders_only or None)
         render(summary, fmt)

@@ -14,6 +14,7 @@ from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
 from eventlake.config import Settings
 from eventlake.errors import EventlakeError, UsageError
 from eventlake.query import QueryEngine, connect
+from eventlake.query.engine import require_lake
 
 HISTORY_FILE = Path("~/.eventlake_history")
 SHELL_HELP = """Enter SQL ending with ';' (it may span lines). Commands:
@@ -90,6 +91,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run read-only SQL over the lake's tables (DuckDB); bare names are in the default database."""
         s = _settings(ctx, config, lake, catalog, max_rows, time_limit)
+        require_lake(s)
         with connect(s) as engine:
             _write(engine, sql, fmt, out)
 
@@ -102,6 +104,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Interactive SQL shell with history (~/.eventlake_history); `.help` lists its commands."""
         s = _settings(ctx, config, lake, catalog, max_rows, time_limit)
+        require_lake(s)
         with connect(s) as engine:
             Shell(engine).run()
 

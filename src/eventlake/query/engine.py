@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from eventlake.catalog import CatalogStore, DataFile, Table, open_catalog
+from eventlake.catalog import CatalogStore, DataFile, Table, local_lake_path, open_catalog
 from eventlake.config import Settings
 from eventlake.lake import open_lake
 from eventlake.query import system
@@ -444,6 +444,14 @@ def _tables_arrow(summaries: list[TableSummary]) -> pa.Table:
                          ("source", pa.string()), ("files", pa.int64()), ("rows", pa.int64()),
                          ("bytes", pa.int64()), ("schema_version", pa.int64()), ("location", pa.string()),
                          ("columns", pa.string()), ("partition_keys", pa.string())]))
+
+
+def require_lake(settings: Settings) -> None:
+    """For commands that read a lake: a local lake folder that does not exist is a typo, not an empty lake."""
+    folder = local_lake_path(settings.lake)
+    if folder is not None and not folder.is_dir():
+        raise QueryError(f"no lake at {folder}",
+                         hint="pass --lake with the folder `eventlake sink` or `eventlake crawl` used")
 
 
 def connect(settings: Settings, *, lake: str | None = None, store: CatalogStore | None = None) -> QueryEngine:
