@@ -9,6 +9,7 @@ import typer
 from eventlake.catalog.compact import TARGET_BYTES, compact_table
 from eventlake.cli import output
 from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
+from eventlake.query.engine import require_lake
 
 FormatOpt = Annotated[output.Format, typer.Option("--format", help="table or json")]
 
@@ -27,6 +28,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Merge each partition's small files into large ones; queries never see rows twice or missing."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
+        require_lake(s)
         summary = compact_table(s, table, partition, target_bytes=target_mb * 1024 * 1024)
         if fmt is not output.Format.table:
             output.print_json(summary.to_dict())

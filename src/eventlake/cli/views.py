@@ -9,6 +9,7 @@ import typer
 from eventlake.cli import output
 from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
 from eventlake.query.catalog_views import create_view, drop_view, list_views
+from eventlake.query.engine import require_lake
 
 FormatOpt = Annotated[output.Format, typer.Option("--format", help="table, json or csv")]
 DatabaseOpt = Annotated[str | None, typer.Option("--database", help="Database of the view (default: default).")]
@@ -27,6 +28,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Save a view (checked read-only and run once against the catalog first)."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
+        require_lake(s)
         create_view(s, name, sql, database)
         output.info(f"created view {database or s.database}.{name}")
 
@@ -36,7 +38,9 @@ def register(app: typer.Typer) -> None:
         lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
     ) -> None:
         """List saved views and their SQL."""
-        rows = list_views(settings(ctx, config, lake=lake, catalog=catalog))
+        s = settings(ctx, config, lake=lake, catalog=catalog)
+        require_lake(s)
+        rows = list_views(s)
         if fmt is output.Format.json:
             output.print_json(rows)
         else:
@@ -49,7 +53,9 @@ def register(app: typer.Typer) -> None:
         lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
     ) -> None:
         """Drop a saved view."""
-        drop_view(settings(ctx, config, lake=lake, catalog=catalog), name, database)
+        s = settings(ctx, config, lake=lake, catalog=catalog)
+        require_lake(s)
+        drop_view(s, name, database)
         output.info(f"dropped view {name}")
 
     app.add_typer(group, name="views")
