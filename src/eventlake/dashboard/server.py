@@ -62,4 +62,7 @@ def serve(settings: Settings, on_ready: Callable[[str], None] | None = None, *, 
     server = build_server(settings, access_log=access_log)
     if on_ready is not None:
         on_ready(url_of(settings))
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it already handled; stopping is the normal way out
