@@ -10,6 +10,7 @@ import pytest
 
 from eventlake.catalog import LedgerEntry, open_catalog
 from eventlake.query import BadSql, QueryError, QueryTimeout, RefusedStatement, UnknownTable, connect
+from eventlake.query.catalog_views import create_view, drop_view, list_views
 from tests.fixtures_query import (  # noqa: F401
     TABLE,
     TOPIC,
@@ -173,3 +174,21 @@ def test_saved_views_and_new_files_are_visible(tmp_path: Path) -> None:
             store.commit_flush(LedgerEntry(TOPIC, 0, 200, 249, TABLE, files, 50))
         engine.refresh(force=True)
         assert engine.execute("SELECT count(*) FROM stock_ticks").rows == [(650,)]
+
+
+def test_views_are_checked_before_they_are_saved(sunk_lake: SunkLake) -> None:
+    settings = sunk_lake.settings
+    with pytest.raises(UnknownTable, match="missing_table"):
+        create_view(settings, "v1", "SELECT * FROM missing_table")
+    with pytest.raises(RefusedStatement):
+        create_view(settings, "v2", "SELECT * FROM read_parquet('/etc/hosts')")
+    with pytest.raises(BadSql, match="is a table"):
+        create_view(settings, "stock_ticks", "SELECT 1")
+    create_view(settings, "by_symbol", "SELECT symbol, count(*) AS n FROM stock_ticks GROUP BY 1;")
+    assert list_views(settings) == [
+        {"view": "default.by_symbol", "sql": "SELECT symbol, count(*) AS n FROM stock_ticks GROUP BY 1"}]
+    with connect(settings) as engine:
+        assert engine.views() == [("default.by_symbol", list_views(settings)[0]["sql"])]
+        assert sum(n for _, n in engine.execute("SELECT * FROM by_symbol").rows) == 3000
+    drop_view(settings, "by_symbol")
+    assert list_views(settings) == []

@@ -163,7 +163,8 @@ class Shell:
         if word == ".help":
             output.info(SHELL_HELP)
         elif word == ".tables":
-            rows = [(t.qualified_name, t.format, t.files, t.rows) for t in self.engine.tables()]
+            rows: list[tuple[Any, ...]] = [(t.qualified_name, t.format, t.files, t.rows) for t in self.engine.tables()]
+            rows += [(name, "view", None, None) for name, _sql in self.engine.views()]
             output.print_rows(["table", "format", "files", "rows"], rows, self.fmt)
         elif word == ".schema" and arg.strip():
             self._run_sql(f"DESCRIBE {arg.strip().rstrip(';')}")

@@ -311,6 +311,12 @@ class QueryEngine:
         assert self._snapshot is not None
         return self._summaries(self._snapshot)
 
+    def views(self) -> list[tuple[str, str]]:
+        """Saved views as SQL sees them: (database.name, sql)."""
+        self.refresh()
+        assert self._snapshot is not None
+        return [(f"{d}.{n}", sql) for d, n, sql in self._snapshot.views]
+
     # -- running SQL -----------------------------------------------------------------------------------
     def sql(self, sql: str, max_rows: int | None = None) -> pa.Table:
         """Run read-only SQL; at most `max_rows` (default `query.max_rows`; 0 = no limit) rows come back."""
