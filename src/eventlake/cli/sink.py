@@ -47,6 +47,6 @@ def register(app: typer.Typer) -> None:
         report = run_sink(s, topics)
         output.info(
             f"sink: {report.rows} rows in {report.files} files ({report.bytes} bytes), "
-            f"{report.dlq} to the DLQ, {report.flushes} flushes in {report.seconds:.1f}s "
-            f"({report.rows_per_s:,.0f} rows/s)"
+            f"{report.dlq} to the DLQ, {report.flushes} flushes in {report.busy_seconds:.2f}s "
+            f"({report.rows_per_s:,.0f} rows/s); {report.seconds:.1f}s in all"
         )

@@ -51,12 +51,14 @@ class SinkReport:
     dlq: int = 0
     flushes: int = 0
     conflicts: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole run: start-up, joining the group, idle waits included
+    busy_seconds: float = 0.0  # first message received -> last flush recorded
     partitions: dict[str, int] = field(default_factory=dict)  # "topic[p]" -> rows landed
 
     @property
     def rows_per_s(self) -> float:
-        return self.rows / self.seconds if self.seconds > 0 else 0.0
+        """Landing rate while there was work: rows over busy time."""
+        return self.rows / self.busy_seconds if self.busy_seconds > 0 else 0.0
 
 
 def run_sink(settings: Settings, topics: list[str], stop: threading.Event | None = None,
@@ -86,6 +88,7 @@ class Sink:
         self.metrics = SinkMetrics()
         self._consumer: Consumer | None = None
         self._last_activity = time.monotonic()
+        self._first_message: float | None = None
 
     # ---- lifecycle
 
@@ -173,6 +176,8 @@ class Sink:
             msgs = consumer.consume(num_messages=cfg.consume_batch, timeout=timeout)
             now = time.monotonic()
             if msgs:
+                if self._first_message is None:
+                    self._first_message = now
                 self._last_activity = now
                 self._ingest(msgs)
             for buf in list(self.buffers.values()):
@@ -270,6 +275,8 @@ class Sink:
         r.dlq += result.dlq
         r.flushes += 1
         r.partitions[key] = r.partitions.get(key, 0) + result.rows
+        if self._first_message is not None and result.rows + result.dlq:
+            r.busy_seconds = time.monotonic() - self._first_message
         self.metrics.flushed(buf.topic, buf.partition, result, time.monotonic() - started)
         log.debug("flushed %s rows=%d files=%d dlq=%d next=%s", key, result.rows, len(result.files),
                   result.dlq, result.next_offset)
