@@ -30,6 +30,7 @@ class Sizes:
     sink_events: int
     quix_events: int
     tutorial_sample: int  # the seed's consumer runs on this many and is extrapolated
+    tutorial_s3_sample: int  # the same, writing to S3 as the seed does (one PUT per message)
     e2e_rates: tuple[int, ...]  # events/s; 0 means unthrottled
     e2e_seconds: float
     e2e_unthrottled_events: int
@@ -39,12 +40,12 @@ class Sizes:
 
 FULL = Sizes(
     produce_events=1_000_000, kafka_python_sample=200_000, sink_events=1_000_000, quix_events=1_000_000,
-    tutorial_sample=5_000, e2e_rates=(5_000, 20_000, 50_000, 0), e2e_seconds=30.0,
+    tutorial_sample=5_000, tutorial_s3_sample=1_000, e2e_rates=(5_000, 20_000, 50_000, 0), e2e_seconds=30.0,
     e2e_unthrottled_events=1_000_000, query_rows=10_000_000,
 )
 QUICK = Sizes(
     produce_events=100_000, kafka_python_sample=20_000, sink_events=100_000, quix_events=100_000,
-    tutorial_sample=2_000, e2e_rates=(5_000,), e2e_seconds=15.0, e2e_unthrottled_events=0,
+    tutorial_sample=2_000, tutorial_s3_sample=300, e2e_rates=(5_000,), e2e_seconds=15.0, e2e_unthrottled_events=0,
     query_rows=1_000_000,
 )
 
@@ -57,6 +58,7 @@ def sizes_for(quick: bool, events: int | None = None, e2e_seconds: float | None 
         sizes = replace(sizes, produce_events=events, sink_events=events, quix_events=events,
                         kafka_python_sample=min(sizes.kafka_python_sample, events),
                         tutorial_sample=min(sizes.tutorial_sample, events),
+                        tutorial_s3_sample=min(sizes.tutorial_s3_sample, events),
                         e2e_unthrottled_events=events if sizes.e2e_unthrottled_events else 0)
     if e2e_seconds:
         sizes = replace(sizes, e2e_seconds=e2e_seconds)

@@ -15,7 +15,8 @@ VENVS_DIR = BENCH_DIR / ".venvs"
 
 # peer name -> pinned requirements (quixstreams brings its own confluent-kafka pin).
 PEERS: dict[str, list[str]] = {
-    "kafka-python": ["kafka-python==3.0.12", "lz4==4.4.5", "orjson==3.13.0", "psutil==7.2.2"],
+    # s3fs: the seed tutorial's consumer writes each message to S3 with it.
+    "kafka-python": ["kafka-python==3.0.12", "lz4==4.4.5", "s3fs==2026.9.0"],
     "quixstreams": ["quixstreams==3.28.1", "pyarrow==26.0.1", "orjson==3.13.0"],
     # Not a peer: the sampling profiler behind --profile, kept out of eventlake's environment too.
     "profilers": ["py-spy==0.4.3"],

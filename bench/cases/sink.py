@@ -2,7 +2,8 @@
 
 eventlake's sink (fresh lake, fresh group, --until-idle 2: the whole process's wall time,
 start-up and the idle wait included) vs Quix Streams' local FileSink writing Parquet vs the
-seed tutorial's consumer (one JSON file per message; on a sample, extrapolated) vs
+seed tutorial's consumer (one JSON file per message, into a local folder and, as the seed
+does, into S3 through s3fs against a local S3Proxy; on samples, extrapolated) vs
 ConsumerPerformance (the ceiling: reading without writing).
 """
 
@@ -16,7 +17,8 @@ import duckdb
 from bench import procs
 from bench.context import Bench, clean_env
 from bench.kafka_tools import parse_consumer_perf
-from bench.results import CONSUMER_PERF, EVENTLAKE, QUIX, TUTORIAL, Run
+from bench.results import CONSUMER_PERF, EVENTLAKE, QUIX, TUTORIAL, TUTORIAL_S3, Run
+from bench.s3 import S3Server, s3_server
 
 
 def fill(bench: Bench, label: str, events: int, topic: str | None = None) -> str:
@@ -95,21 +97,29 @@ def run_quix(bench: Bench, topic: str, events: int) -> Run:
     return bench.add(Run("sink_catchup", QUIX, events, seconds, done.peak_rss_mb, note=note, extra=extra))
 
 
-def run_tutorial(bench: Bench, topic: str, events: int) -> Run:
-    sample = min(events, bench.sizes.tutorial_sample)
-    out = bench.fresh_dir("tutorial_out")
-    done = procs.run(bench.peer("kafka-python", "tutorial_consumer.py", bench.bootstrap, topic, sample, out))
+def run_tutorial(bench: Bench, topic: str, events: int, s3: S3Server | None = None) -> Run:
+    """The seed's consumer on a sample: into a local folder, or (`s3`) into S3 with s3fs as the seed does."""
+    sample = min(events, bench.sizes.tutorial_s3_sample if s3 else bench.sizes.tutorial_sample)
+    out = f"s3://{s3.bucket}/stock_market" if s3 else str(bench.fresh_dir("tutorial_out"))
+    done = procs.run(bench.peer("kafka-python", "tutorial_consumer.py", bench.bootstrap, topic, sample, out),
+                     env=s3.env() if s3 else None)
     done.check("the seed tutorial's consumer")
     summary = procs.last_json_line(done.stdout) or {}
     if summary.get("files") != sample:
         raise RuntimeError(f"the tutorial consumer wrote {summary.get('files')} files, expected {sample:,}")
     own = float(summary["seconds"])
     seconds = (done.seconds - own) + own * events / sample
+    where = "to S3 (local S3Proxy) with s3fs, one PUT per message" if s3 else "to a local file"
     return bench.add(Run(
-        "sink_catchup", TUTORIAL, events, seconds, done.peak_rss_mb,
-        note=f"kafka-python, json.dump per message to a local file; extrapolated from {sample:,} events",
+        "sink_catchup", TUTORIAL_S3 if s3 else TUTORIAL, events, seconds, done.peak_rss_mb,
+        note=f"kafka-python, json.dump per message {where}; extrapolated from {sample:,} events",
         extra={"extrapolated_from": sample, "sample_seconds": round(done.seconds, 3)},
     ))
+
+
+def run_tutorial_s3(bench: Bench, topic: str, events: int) -> Run:
+    with s3_server(bench.work / "s3proxy") as server:
+        return run_tutorial(bench, topic, events, server)
 
 
 def run_ceiling(bench: Bench, topic: str, events: int) -> Run:
@@ -133,9 +143,11 @@ def run(bench: Bench) -> None:
         lambda: run_eventlake(bench, topic, events),
         lambda: run_quix(bench, topic, events),
         lambda: run_tutorial(bench, topic, events),
+        lambda: run_tutorial_s3(bench, topic, events),
         lambda: run_ceiling(bench, topic, events),
     )
-    for label, step in zip(("eventlake", "quixstreams", "tutorial", "ceiling"), steps, strict=True):
+    labels = ("eventlake", "quixstreams", "tutorial", "tutorial (S3)", "ceiling")
+    for label, step in zip(labels, steps, strict=True):
         try:
             step()
         except Exception as exc:
