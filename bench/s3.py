@@ -37,6 +37,10 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 """
 
 
+class S3Unavailable(RuntimeError):
+    """No S3Proxy in the cache and no Maven to resolve it: the S3 run is skipped, not failed."""
+
+
 @dataclass(frozen=True)
 class S3Server:
     endpoint: str
@@ -56,7 +60,7 @@ def resolve_s3proxy(version: str = S3PROXY_VERSION) -> Path:
         return libs
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise RuntimeError("S3Proxy needs Maven (apt-get install maven) to be resolved the first time")
+        raise S3Unavailable("S3Proxy needs Maven (apt-get install maven) to be resolved the first time")
     libs.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="s3proxy-", dir=libs.parent))
     try:
