@@ -201,6 +201,11 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"{_num(row.get('p50_ms'))} | {_num(row.get('p95_ms'))} | {_num(row.get('p99_ms'))} | "
                 f"{_num(row.get('max_ms'))} | {row.get('unseen', 0)} | {_num(row.get('steady_p99_ms'))} |"
             )
+    mem = doc.get("memory") or {}
+    if mem:
+        lines += ["", f"Peak RSS ({mem.get('method', '')}): eventlake producer "
+                      f"{_num(mem.get('producer_peak_rss_mb'))} MB, sink {_num(mem.get('sink_peak_rss_mb'))} MB "
+                      "(largest over the runs above)."]
     lines += ["", "| target | measured | result |", "|---|---:|---|"]
     for t in doc.get("targets", []):
         mark = {"pass": "pass", "fail": "**FAIL**"}.get(t["result"], t["result"])

@@ -96,8 +96,10 @@ def test_latency_target_counts_only_a_5000_per_second_run() -> None:
 
 
 def test_markdown_has_every_run_and_a_target_column_with_results() -> None:
-    doc = build({"mode": "full"}, sample_runs(), None, {"notes": ["kafka-python extrapolated"]})
+    memory = {"method": "psutil", "producer_peak_rss_mb": 150.0, "sink_peak_rss_mb": 420.5}
+    doc = build({"mode": "full"}, sample_runs(), None, {"notes": ["kafka-python extrapolated"], "memory": memory})
     text = markdown(doc)
+    assert "eventlake producer 150 MB, sink 420 MB" in text
     assert "| target | measured | result |" in text
     assert "| sink >= 3x Quix Streams | 10.00x | pass |" in text
     assert "| query <= 1.5x DuckDB direct (library vs in-process) | 1.80x | **FAIL** |" in text
