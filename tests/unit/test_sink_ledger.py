@@ -123,3 +123,21 @@ def test_local_lake_writes_atomically_lists_and_deletes(lake: Lake) -> None:
     lake.delete("t/dt=2024-01-01/a.bin")  # twice is fine
     assert lake.list("t") == []
     assert lake.rel(lake.uri("t/x")) == "t/x"
+
+
+def test_sinks_of_one_group_keep_each_others_new_columns(store: CatalogStore, lake: Lake) -> None:
+    a, b = _writer(store, lake), _writer(store, lake)
+    flush_batch(_batch(None, 0, 4), a, store, lake, SinkSettings(), list)
+    extra = _batch(None, 0, 1)
+    extra.values[:] = [b'{"n": 100, "extra": "from b"}', b'{"n": 101, "extra": "from b"}']
+    extra = Batch(TOPIC, 1, None, extra.values, extra.offsets, extra.timestamps, extra.keys)
+    flush_batch(extra, b, store, lake, SinkSettings(), list)
+    # a has not seen `extra`; its next batch brings a field of its own
+    other = _batch(5, 5, 6)
+    other.values[:] = [b'{"n": 5, "other": 1.5}', b'{"n": 6}']
+    r = flush_batch(other, a, store, lake, SinkSettings(), list)
+    assert r.rows == 2 and not r.conflict
+    table = store.get_table(REF)
+    assert table is not None
+    assert [c.name for c in table.columns if not c.name.startswith("_")] == ["n", "extra", "other"]
+    assert _landed(store) == [0, 1, 2, 3, 4, 5, 6, 100, 101]

@@ -26,6 +26,7 @@ from eventlake.catalog.exceptions import LedgerConflict
 from eventlake.lake import Lake
 from eventlake.sink.decode import decode
 from eventlake.sink.partitioner import Group, event_times_ms, group_rows, split_by_file_cap
+from eventlake.sink.schema import conform_table
 from eventlake.sink.settings import SinkSettings
 from eventlake.sink.table import LINEAGE, SinkTable
 from eventlake.sink.writer import EXTENSIONS, encode
@@ -143,8 +144,9 @@ def _with_lineage(data: pa.Table, table: SinkTable, batch: Batch, offsets: np.nd
                   keys: list[bytes | None]) -> pa.Table:
     schema = table.data_schema(table.schema)
     n_data = len(schema) - len(LINEAGE)
-    arrays = [data.column(f.name) for f in list(schema)[:n_data]]
-    arrays += table.lineage_columns(batch.topic, batch.partition, offsets, stamps, keys)
+    # The table's schema may hold more than this batch (columns other sinks of the group added).
+    own = conform_table(data, pa.schema(list(schema)[:n_data]))
+    arrays = [*own.columns, *table.lineage_columns(batch.topic, batch.partition, offsets, stamps, keys)]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 

@@ -205,13 +205,19 @@ class Sink:
         starts = [0, *cuts.tolist()]
         ends = [*cuts.tolist(), len(good)]
         cfg = self.cfg
+        resynced: set[TP] = set()
         for i, j in zip(starts, ends, strict=True):
-            buf = self.buffers.get((str(good[i].topic()), int(good[i].partition() or 0)))
-            if buf is None:
-                continue  # not (or no longer) ours
+            key = (str(good[i].topic()), int(good[i].partition() or 0))
+            buf = self.buffers.get(key)
+            if buf is None or key in resynced:
+                # Not (or no longer) ours; or a flush of it just lost to another writer and we
+                # seeked back to the ledger: the rest of this batch must not land after a gap.
+                continue
             buf.add(values[i:j], offsets[i:j], stamps[i:j], keys[i:j])
             if buf.rows >= cfg.flush_rows or buf.nbytes >= cfg.flush_bytes:
-                self._flush(buf)
+                result = self._flush(buf)
+                if result is not None and result.conflict:
+                    resynced.add(key)
         total = sum(b.nbytes for b in self.buffers.values())
         while total > cfg.max_buffer_bytes:
             biggest = max(self.buffers.values(), key=lambda b: b.nbytes)
