@@ -57,14 +57,15 @@ def source_events(rows: int = 3000, seed: int = 7) -> pd.DataFrame:
     return df
 
 
-def write_flush(store_root: Path, df: pd.DataFrame, partition: int, first: int, last: int) -> list[DataFile]:
+def write_flush(store_root: Path, df: pd.DataFrame, partition: int, first: int, last: int,
+                extra: list[str] | None = None) -> list[DataFile]:
     """One flush of one Kafka partition: a Parquet file per (dt, hour), named by topic/partition/offsets."""
     files = []
     for (dt, hour), part in df.groupby([df["ts"].dt.date, df["ts"].dt.hour]):
         folder = store_root / "stock_ticks" / f"dt={dt}" / f"hour={hour:02d}"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{TOPIC}-{partition}-{first:012d}-{last:012d}.parquet"
-        table = pa.Table.from_pandas(part[["symbol", "price", "volume", "ts"]], preserve_index=False)
+        table = pa.Table.from_pandas(part[["symbol", "price", "volume", "ts", *(extra or [])]], preserve_index=False)
         pq.write_table(table, path)
         events = part["ts"].astype("int64") / 1e6
         files.append(DataFile(

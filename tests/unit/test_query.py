@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from eventlake.catalog import LedgerEntry, open_catalog
+from eventlake.catalog import Column, LedgerEntry, open_catalog
 from eventlake.query import BadSql, QueryError, QueryTimeout, RefusedStatement, UnknownTable, connect
 from eventlake.query.catalog_views import create_view, drop_view, list_views
 from tests.fixtures_query import (  # noqa: F401
@@ -192,3 +193,30 @@ def test_views_are_checked_before_they_are_saved(sunk_lake: SunkLake) -> None:
         assert sum(n for _, n in engine.execute("SELECT * FROM by_symbol").rows) == 3000
     drop_view(settings, "by_symbol")
     assert list_views(settings) == []
+
+
+def test_evolved_schema_old_files_read_new_columns_as_null_and_still_prune(tmp_path: Path) -> None:
+    lake = build_sunk_lake(tmp_path / "lake", rows=600)
+    later = source_events(90, seed=5)
+    later["kafka_partition"] = 0
+    later["offset"] = range(200, 290)
+    later["venue"] = "XNAS"
+    with open_catalog(lake.settings) as store:
+        table = store.get_table(TABLE)
+        assert table is not None
+        store.upsert_table(replace(table, columns=[*table.columns, Column("venue", "string")]))
+        files = write_flush(lake.root, later, 0, 200, 289, extra=["venue"])
+        store.commit_flush(LedgerEntry(TOPIC, 0, 200, 289, TABLE, files, 90))
+        all_files = store.list_files(TABLE)
+        assert store.get_table(TABLE).schema_version == 2  # type: ignore[union-attr]
+    wanted = files[0].partition
+    with connect(lake.settings) as engine:
+        assert engine.execute("SELECT count(*), count(venue) FROM stock_ticks").rows == [(690, 90)]
+        for f in all_files:
+            if f.partition != wanted:
+                Path(f.path).write_bytes(b"gone bad")
+        dt, hour = wanted["dt"], int(wanted["hour"])
+        inside = later[(later["ts"].dt.strftime("%Y-%m-%d") == dt) & (later["ts"].dt.hour == hour)]
+        old = lake.source[(lake.source["ts"].dt.strftime("%Y-%m-%d") == dt) & (lake.source["ts"].dt.hour == hour)]
+        got = engine.execute(f"SELECT count(*), count(venue) FROM stock_ticks WHERE dt = '{dt}' AND hour = {hour}")
+        assert got.rows == [(len(inside) + len(old), len(inside))]

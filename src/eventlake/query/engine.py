@@ -17,12 +17,13 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from eventlake.catalog import CatalogStore, DataFile, Table, local_lake_path, open_catalog
 from eventlake.config import Settings
@@ -31,6 +32,8 @@ from eventlake.query import system
 from eventlake.query.exceptions import BadSql, QueryError, QueryTimeout, RefusedStatement, UnknownTable
 from eventlake.query.guard import SqlGuard, one_line
 from eventlake.query.sources import (
+    duckdb_type,
+    empty_select_sql,
     local_view_sql,
     quote_ident,
     quote_str,
@@ -116,6 +119,7 @@ class QueryEngine:
         # Arrow objects the views read (S3 datasets, system tables): registered per cursor, since a
         # registration is visible only to the connection that made it.
         self._arrow: dict[str, Any] = {}
+        self._footers: dict[str, tuple[str, ...]] = {}  # path -> column names, for evolved tables
         self._snapshot: _Snapshot | None = None
         self._checked_at = 0.0
         self._temp_dir = Path(tempfile.gettempdir()) / "eventlake-duckdb"
@@ -221,20 +225,49 @@ class QueryEngine:
 
     def _table_select(self, con: duckdb.DuckDBPyConnection, table: Table, files: Sequence[DataFile],
                       arrow: dict[str, Any], allowed: list[str]) -> str:
-        # Older files may lack newer columns; crawled folders may mix column sets.
-        union = table.schema_version > 1 or table.parameters.get("union_by_name") == "true"
         if not self.lake.local or any(f.path.startswith("s3://") for f in files):
-            source = s3_source(table, files, self.lake.filesystem, f"__src_{table.database}_{table.name}")
+            data_schema = con.sql(empty_select_sql(table.columns)).to_arrow_table().schema
+            source = s3_source(table, files, self.lake.filesystem, f"__src_{table.database}_{table.name}",
+                               data_schema)
             if source is None:
                 return local_view_sql(table, [])
             con.register(source.name, source.dataset)
             arrow[source.name] = source.dataset
             return source.select
-        schema_file = None
-        if table.format == "parquet" and not union:
-            schema_file = self._schema_file(con, table)
+        if table.format != "parquet" or not files:
+            return local_view_sql(table, files)
+        # Older files may lack newer columns (the schema evolved; crawled folders may mix column sets):
+        # files are grouped by the columns they hold, each group bound to its own schema file.
+        evolved = table.schema_version > 1 or table.parameters.get("union_by_name") == "true"
+        groups = self._column_groups(files) if evolved else {tuple(table.column_names()): list(files)}
+        selects = []
+        for names, group in groups.items():
+            held = set(names)
+            sub = replace(table, columns=[c for c in table.columns if c.name in held])
+            if not sub.columns:  # no catalog column in these files: DuckDB's own union by name
+                return local_view_sql(table, files, union_by_name=True)
+            schema_file = self._schema_file(con, sub)
             allowed.append(schema_file)
-        return local_view_sql(table, files, union_by_name=union, schema_file=schema_file)
+            inner = local_view_sql(sub, group, schema_file=schema_file)
+            if len(sub.columns) == len(table.columns):
+                selects.append(inner)
+                continue
+            cols = [quote_ident(c.name) if c.name in held else f"CAST(NULL AS {duckdb_type(c.type)}) AS "
+                    f"{quote_ident(c.name)}" for c in table.columns]
+            cols += [quote_ident(k.name) for k in table.partition_keys]
+            selects.append(f"SELECT {', '.join(cols)} FROM ({inner})")
+        return "\nUNION ALL\n".join(selects)
+
+    def _column_groups(self, files: Sequence[DataFile]) -> dict[tuple[str, ...], list[DataFile]]:
+        """Files by the column names their footers hold (read once per engine: files never change)."""
+        groups: dict[tuple[str, ...], list[DataFile]] = defaultdict(list)
+        for f in files:
+            names = self._footers.get(f.path)
+            if names is None:
+                names = tuple(sorted(pq.read_schema(f.path).names))
+                self._footers[f.path] = names
+            groups[names].append(f)
+        return groups
 
     def _schema_file(self, con: duckdb.DuckDBPyConnection, table: Table) -> str:
         """An empty Parquet file with the table's columns, in this engine's own temp folder."""

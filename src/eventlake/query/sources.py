@@ -123,16 +123,19 @@ def _select_list(table: Table, with_partitions: bool) -> str:
     return ", ".join(cols)
 
 
-def _empty_select(table: Table) -> str:
-    cols = [*table.columns, *table.partition_keys]
-    parts = [f"CAST(NULL AS {duckdb_type(c.type)}) AS {quote_ident(c.name)}" for c in cols]
+def empty_select_sql(columns: Sequence[Column]) -> str:
+    """A SELECT of no rows with these columns (typed): empty views, schema files, Arrow schemas."""
+    parts = [f"CAST(NULL AS {duckdb_type(c.type)}) AS {quote_ident(c.name)}" for c in columns]
     return f"SELECT {', '.join(parts) or 'NULL AS no_columns'} WHERE false"
+
+
+def _empty_select(table: Table) -> str:
+    return empty_select_sql([*table.columns, *table.partition_keys])
 
 
 def schema_file_sql(table: Table, path: str) -> str:
     """A COPY writing an empty Parquet file with the table's columns (the bind-time layout of its view)."""
-    cols = ", ".join(f"CAST(NULL AS {duckdb_type(c.type)}) AS {quote_ident(c.name)}" for c in table.columns)
-    return f"COPY (SELECT {cols} WHERE false) TO {quote_str(path)} (FORMAT parquet)"
+    return f"COPY ({empty_select_sql(table.columns)}) TO {quote_str(path)} (FORMAT parquet)"
 
 
 def schema_file_path(folder: str, table: Table) -> str:
@@ -190,11 +193,13 @@ def _arrow_type(hive: str) -> Any:
     }.get(hive.lower(), pa.string())
 
 
-def s3_source(table: Table, files: Sequence[DataFile], filesystem: Any, register_as: str) -> ArrowSource | None:
+def s3_source(table: Table, files: Sequence[DataFile], filesystem: Any, register_as: str,
+              data_schema: Any) -> ArrowSource | None:
     """A pyarrow dataset over the listed S3 objects; partition values come from the catalog.
 
     Each file carries its partition as a typed expression, so DuckDB's filter pushdown into
-    the dataset skips other partitions' objects without opening them.
+    the dataset skips other partitions' objects without opening them. `data_schema` is the
+    catalog's columns as Arrow types: files that lack a newer column read it as nulls.
     """
     import pyarrow as pa
     import pyarrow.dataset as ds
@@ -205,7 +210,6 @@ def s3_source(table: Table, files: Sequence[DataFile], filesystem: Any, register
     file_format = formats.get(table.format, ds.ParquetFileFormat())
     paths = [f.path.removeprefix("s3://") for f in files]
     keys = table.partition_keys
-    data_schema = ds.dataset(paths[:1], filesystem=filesystem, format=file_format).schema
     part_fields = [pa.field(k.name, _arrow_type(k.type)) for k in keys]
     schema = pa.schema([f for f in data_schema if f.name not in {k.name for k in keys}] + part_fields)
     expressions = []
