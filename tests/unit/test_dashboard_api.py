@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from eventlake.broker import free_port
 from tests.fixtures_dashboard import TickLake, client, running_dashboard, tick_lake, ticks  # noqa: F401
 
 
@@ -219,3 +220,18 @@ def test_every_shipped_panel_runs_over_a_sink_shaped_lake(tick_lake: TickLake) -
                 body = http.get(f"/api/panels/{name}/{panel['id']}").json()
                 assert body["error"] is None, f"{name}/{panel['id']}: {body['error']}"
                 assert body["rows"], f"{name}/{panel['id']} has no rows"
+
+
+def test_pipeline_without_a_broker_still_shows_the_lake(tick_lake: TickLake) -> None:
+    # No broker answers: lag is unknown and said so in one line; what the lake holds still shows.
+    settings = tick_lake.settings.model_copy(update={"bootstrap_servers": f"127.0.0.1:{free_port()}"})
+    with running_dashboard(settings) as url, httpx.Client(base_url=url, timeout=30) as http:
+        r = http.get("/api/pipeline")
+        assert r.status_code == 200
+        body = r.json()
+        assert body["broker"]["reachable"] is False
+        assert len(body["errors"]) == 1 and "no Kafka broker answered" in body["errors"][0]
+        assert [t["topic"] for t in body["sink"]] == ["stock-ticks"]
+        assert body["sink"][0]["rows"] == 60 and body["sink"][0]["lag"] is None
+        assert body["summary"]["rows_landed"] == 60 and body["summary"]["files"] == 1
+        assert [t["name"] for t in body["tables"]] == ["stock_ticks"]

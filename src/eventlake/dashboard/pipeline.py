@@ -41,17 +41,24 @@ class PipelineModel:
         offsets: dict[str, dict[int, tuple[int, int]]] = {}
         admin = TopicAdmin(self.settings.bootstrap_servers, self.settings.kafka,
                            timeout_s=min(3.0, self.settings.kafka.connect_timeout_s))
+        names: list[str] = []
         reachable = True
+        try:
+            names = admin.names()
+        except EventlakeError as exc:
+            reachable = False
+            errors.append(exc.one_line())
 
         def watermarks(topic: str, partitions: list[int]) -> dict[int, tuple[int, int]]:
             nonlocal reachable
-            if not reachable:
-                raise EventlakeError("broker unreachable")
+            if not reachable or topic not in names:  # no broker, or a topic deleted since it landed
+                raise EventlakeError(f"no offsets for {topic}")
             if topic not in offsets:
                 try:
                     offsets[topic] = admin.offsets(topic, partitions)
-                except EventlakeError:
+                except EventlakeError as exc:
                     reachable = False
+                    errors.append(exc.one_line())
                     raise
             return offsets[topic]
 
@@ -60,13 +67,6 @@ class PipelineModel:
             with open_catalog(self.settings) as store:
                 sink = sink_health(store, watermarks, now)
         except EventlakeError as exc:
-            errors.append(exc.one_line())
-        names: list[str] = []
-        try:
-            if reachable:
-                names = admin.names()
-        except EventlakeError as exc:
-            reachable = False
             errors.append(exc.one_line())
         topics = self._topics(names, sink, watermarks) if reachable else []
         tables: list[dict[str, Any]] = []
