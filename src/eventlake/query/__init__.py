@@ -15,11 +15,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from eventlake.query.engine import QueryEngine, QueryResult, TableSummary, connect
+    from eventlake.query.engine import QueryEngine, connect
     from eventlake.query.exceptions import BadSql, QueryError, QueryTimeout, RefusedStatement, UnknownTable
+    from eventlake.query.results import QueryResult, TableSummary
 
 _WHERE = {
-    "QueryEngine": "engine", "QueryResult": "engine", "TableSummary": "engine", "connect": "engine",
+    "QueryEngine": "engine", "QueryResult": "results", "TableSummary": "results", "connect": "engine",
     "BadSql": "exceptions", "QueryError": "exceptions", "QueryTimeout": "exceptions",
     "RefusedStatement": "exceptions", "UnknownTable": "exceptions",
 }

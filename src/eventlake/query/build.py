@@ -1,0 +1,264 @@
+"""Building the locked-down DuckDB connection behind a query engine, from one catalog snapshot.
+
+One view per table over exactly the files the catalog lists (see `sources`), the system
+tables in the `eventlake` schema, the saved views; then DuckDB is locked: file access only
+to the listed files (and the engine's schema files), configuration locked, no extensions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from eventlake.catalog import CatalogStore, DataFile, Table
+from eventlake.config import Settings
+from eventlake.lake import Lake
+from eventlake.query import system
+from eventlake.query.exceptions import QueryError
+from eventlake.query.guard import SqlGuard, one_line
+from eventlake.query.results import TableSummary
+from eventlake.query.sources import (
+    duckdb_type,
+    empty_select_sql,
+    local_view_sql,
+    quote_ident,
+    quote_str,
+    s3_source,
+    schema_file_path,
+    schema_file_sql,
+)
+
+log = logging.getLogger(__name__)
+
+SYSTEM_SCHEMA = "eventlake"
+
+
+class CatalogMoved(Exception):
+    """A listed file vanished while views were being built (a compaction swapped it)."""
+
+
+@dataclass
+class Snapshot:
+    tables: list[Table]
+    files: dict[tuple[str, str], list[DataFile]]
+    views: list[tuple[str, str, str]]
+
+    def key(self) -> tuple[Any, ...]:
+        return (
+            tuple((t.database, t.name, t.schema_version, t.format, t.updated_at) for t in self.tables),
+            tuple((k, tuple(f.path for f in fs)) for k, fs in sorted(self.files.items())),
+            tuple(self.views),
+        )
+
+
+def read_catalog(store: CatalogStore) -> Snapshot:
+    files: dict[tuple[str, str], list[DataFile]] = defaultdict(list)
+    for f in store.list_files():
+        if f.table is not None:
+            files[(f.table.database, f.table.name)].append(f)
+    return Snapshot(store.list_tables(), dict(files), store.list_views())
+
+
+def table_files(snap: Snapshot) -> list[tuple[Table, list[DataFile]]]:
+    return [(t, snap.files.get((t.database, t.name), [])) for t in snap.tables]
+
+
+def summaries(snap: Snapshot) -> list[TableSummary]:
+    out = []
+    for t in snap.tables:
+        files = snap.files.get((t.database, t.name), [])
+        out.append(TableSummary(
+            database=t.database, name=t.name, format=t.format, source=t.source,
+            columns=[(c.name, c.type) for c in t.columns],
+            partition_keys=[(c.name, c.type) for c in t.partition_keys],
+            files=len(files), rows=sum(f.rows for f in files), bytes=sum(f.bytes for f in files),
+            schema_version=t.schema_version, location=t.location, parameters=dict(t.parameters),
+        ))
+    return out
+
+
+class ConnectionBuilder:
+    """Builds connections for one engine; keeps what outlives a connection (schema files, footers)."""
+
+    def __init__(self, settings: Settings, lake: Lake, guard: SqlGuard, schema_dir: Path, temp_dir: Path) -> None:
+        self.settings = settings
+        self.limits = settings.query
+        self.lake = lake
+        self.guard = guard
+        self._schema_dir = schema_dir
+        self._temp_dir = temp_dir
+        self._footers: dict[str, tuple[str, ...]] = {}  # path -> column names, for evolved tables
+
+    def build(self, snap: Snapshot, strict: bool = False) -> tuple[duckdb.DuckDBPyConnection, dict[str, Any]]:
+        """A locked-down connection, and the Arrow objects its views read (to register on each cursor)."""
+        arrow: dict[str, Any] = {}
+        return self._build(snap, arrow, strict), arrow
+
+    def _build(self, snap: Snapshot, arrow: dict[str, Any], strict: bool = False) -> duckdb.DuckDBPyConnection:
+        config: dict[str, Any] = {
+            "python_enable_replacements": False, "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False, "allow_community_extensions": False,
+            "memory_limit": self.limits.memory_limit,
+        }
+        if self.limits.threads:
+            config["threads"] = self.limits.threads
+        con = duckdb.connect(":memory:", config=config)
+        try:
+            allowed = self._create_views(con, snap, arrow, strict)
+            self._create_system_tables(con, snap, arrow)
+            tables = {(t.database, t.name) for t in snap.tables}
+            # A table made later under a saved view's name wins: the view is left out (and logged).
+            self._create_saved_views(con, [v for v in snap.views if (v[0], v[1]) not in tables])
+            for database, name, _sql in snap.views:
+                if (database, name) in tables:
+                    log.warning("saved view %s.%s is hidden by a table of the same name", database, name)
+            self._lock_down(con, allowed)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _schema(self, con: duckdb.DuckDBPyConnection, database: str) -> str:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(database)}")
+        return quote_ident(database)
+
+    def _create_views(self, con: duckdb.DuckDBPyConnection, snap: Snapshot, arrow: dict[str, Any],
+                      strict: bool = False) -> list[str]:
+        allowed: list[str] = []
+        for table in snap.tables:
+            files = snap.files.get((table.database, table.name), [])
+            schema = self._schema(con, table.database)
+            view = f"{schema}.{quote_ident(table.name)}"
+            try:
+                select = self._table_select(con, table, files, arrow, allowed)
+                con.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
+            except Exception as exc:
+                if strict and isinstance(exc, duckdb.IOException):
+                    raise CatalogMoved from exc
+                # One unreadable table must not hide the others; querying it says why it cannot be read.
+                reason = f"table {table.ref} cannot be read: {one_line(exc)}"
+                log.warning("%s", reason)
+                con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT error({quote_str(reason)}) AS unreadable")
+            if table.database == self.settings.database:  # bare names resolve in the default database
+                con.execute(f"CREATE OR REPLACE VIEW main.{quote_ident(table.name)} AS SELECT * FROM {view}")
+            if self.lake.local:
+                allowed += [f.path for f in files]
+        return allowed
+
+    def _table_select(self, con: duckdb.DuckDBPyConnection, table: Table, files: Sequence[DataFile],
+                      arrow: dict[str, Any], allowed: list[str]) -> str:
+        if not self.lake.local or any(f.path.startswith("s3://") for f in files):
+            data_schema = con.sql(empty_select_sql(table.columns)).to_arrow_table().schema
+            source = s3_source(table, files, self.lake.filesystem, f"__src_{table.database}_{table.name}",
+                               data_schema)
+            if source is None:
+                return local_view_sql(table, [])
+            con.register(source.name, source.dataset)
+            arrow[source.name] = source.dataset
+            return source.select
+        if table.format != "parquet" or not files:
+            return local_view_sql(table, files)
+        # Older files may lack newer columns (the schema evolved; crawled folders may mix column sets):
+        # files are grouped by the columns they hold, each group bound to its own schema file.
+        evolved = table.schema_version > 1 or table.parameters.get("union_by_name") == "true"
+        groups = self._column_groups(files) if evolved else {tuple(table.column_names()): list(files)}
+        selects = []
+        for names, group in groups.items():
+            held = set(names)
+            sub = replace(table, columns=[c for c in table.columns if c.name in held])
+            if not sub.columns:  # no catalog column in these files: DuckDB's own union by name
+                return local_view_sql(table, files, union_by_name=True)
+            schema_file = self._schema_file(con, sub)
+            allowed.append(schema_file)
+            inner = local_view_sql(sub, group, schema_file=schema_file)
+            if len(sub.columns) == len(table.columns):
+                selects.append(inner)
+                continue
+            cols = [quote_ident(c.name) if c.name in held else f"CAST(NULL AS {duckdb_type(c.type)}) AS "
+                    f"{quote_ident(c.name)}" for c in table.columns]
+            cols += [quote_ident(k.name) for k in table.partition_keys]
+            selects.append(f"SELECT {', '.join(cols)} FROM ({inner})")
+        return "\nUNION ALL\n".join(selects)
+
+    def _column_groups(self, files: Sequence[DataFile]) -> dict[tuple[str, ...], list[DataFile]]:
+        """Files by the column names their footers hold (read once per engine: files never change)."""
+        groups: dict[tuple[str, ...], list[DataFile]] = defaultdict(list)
+        for f in files:
+            names = self._footers.get(f.path)
+            if names is None:
+                names = tuple(sorted(pq.read_schema(f.path).names))
+                self._footers[f.path] = names
+            groups[names].append(f)
+        return groups
+
+    def _schema_file(self, con: duckdb.DuckDBPyConnection, table: Table) -> str:
+        """An empty Parquet file with the table's columns, in this engine's own temp folder."""
+        digest = hashlib.sha1(repr((table.database, table.name, table.columns, table.partition_keys)).encode())
+        path = schema_file_path(str(self._schema_dir / digest.hexdigest()[:16]), table)
+        if not Path(path).is_file():
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            con.execute(schema_file_sql(table, path))
+        return path
+
+    def _create_system_tables(self, con: duckdb.DuckDBPyConnection, snap: Snapshot, arrow: dict[str, Any]) -> None:
+        self._schema(con, SYSTEM_SCHEMA)
+        pairs = table_files(snap)
+        arrow["__eventlake_files"] = system.files_table(pairs)
+        arrow["__eventlake_watermarks"] = system.watermarks_table(pairs)
+        arrow["__eventlake_tables"] = _tables_arrow(summaries(snap))
+        for name in ("files", "watermarks", "tables"):
+            con.register(f"__eventlake_{name}", arrow[f"__eventlake_{name}"])
+            con.execute(f"CREATE OR REPLACE VIEW {SYSTEM_SCHEMA}.{name} AS SELECT * FROM __eventlake_{name}")
+
+    def _create_saved_views(self, con: duckdb.DuckDBPyConnection, views: list[tuple[str, str, str]]) -> None:
+        pending = list(views)
+        # Views may use each other: create in passes until no pass makes progress.
+        while pending:
+            failed: list[tuple[str, str, str]] = []
+            errors: dict[str, str] = {}
+            for database, name, sql in pending:
+                try:
+                    self.guard.check(sql)
+                    schema = self._schema(con, database)
+                    body = sql.strip().rstrip(";")
+                    con.execute(f"CREATE OR REPLACE VIEW {schema}.{quote_ident(name)} AS {body}")
+                    if database == self.settings.database:
+                        con.execute(f"CREATE OR REPLACE VIEW main.{quote_ident(name)} AS "
+                                    f"SELECT * FROM {schema}.{quote_ident(name)}")
+                except (duckdb.Error, QueryError) as exc:
+                    failed.append((database, name, sql))
+                    errors[f"{database}.{name}"] = one_line(exc)
+            if len(failed) == len(pending):
+                for view, reason in errors.items():
+                    log.warning("saved view %s left out: %s", view, reason)
+                return
+            pending = failed
+
+    def _lock_down(self, con: duckdb.DuckDBPyConnection, allowed_paths: list[str]) -> None:
+        paths = ", ".join(quote_str(p) for p in allowed_paths)
+        con.execute(f"SET temp_directory = {quote_str(str(self._temp_dir))}")
+        con.execute(f"SET allowed_directories = [{quote_str(str(self._temp_dir) + '/')}]")
+        con.execute(f"SET allowed_paths = [{paths}]")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+
+def _tables_arrow(summaries: list[TableSummary]) -> pa.Table:
+    return pa.Table.from_pylist([
+        {"database": s.database, "name": s.name, "format": s.format, "source": s.source, "files": s.files,
+         "rows": s.rows, "bytes": s.bytes, "schema_version": s.schema_version, "location": s.location,
+         "columns": ", ".join(f"{n} {t}" for n, t in s.columns),
+         "partition_keys": ", ".join(f"{n} {t}" for n, t in s.partition_keys)}
+        for s in summaries
+    ], schema=pa.schema([("database", pa.string()), ("name", pa.string()), ("format", pa.string()),
+                         ("source", pa.string()), ("files", pa.int64()), ("rows", pa.int64()),
+                         ("bytes", pa.int64()), ("schema_version", pa.int64()), ("location", pa.string()),
+                         ("columns", pa.string()), ("partition_keys", pa.string())]))
