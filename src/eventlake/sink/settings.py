@@ -39,4 +39,3 @@ class SinkSettings(BaseModel):
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     # Messages taken from the client per poll.
     consume_batch: int = Field(default=10_000, ge=1)
-    dlq: bool = True
