@@ -235,3 +235,14 @@ def test_other_databases_are_schemas_in_sql(tmp_path: Path) -> None:
         assert engine.execute("SELECT count(*) FROM \"default\".stock_ticks").rows == [(300,)]
         with pytest.raises(UnknownTable, match="exports"):
             engine.execute("SELECT count(*) FROM exports")
+
+
+def test_include_and_exclude_globs(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    write_hive_csv(lake / "keep", orders(60))
+    write_hive_csv(lake / "skip", orders(60))
+    (lake / "keep" / "notes.tmp").write_text("scratch,file\n1,2\n")
+    summary = crawl_lake(lake_settings(lake), include=["keep/*"], exclude=["*.tmp"])
+    assert summary.tables_created == ["default.keep"] and summary.skipped == []
+    with connect(lake_settings(lake)) as engine:
+        assert engine.execute("SELECT count(*) FROM keep").rows == [(60,)]
