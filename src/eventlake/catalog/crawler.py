@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,6 +30,8 @@ from eventlake.query.settings import CrawlerSettings
 from eventlake.types import TableRef
 
 log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]  # (files looked at, files in the lake)
 
 
 @dataclass
@@ -72,7 +75,7 @@ class Crawler:
 
     def crawl(
         self, database: str = "default", include: list[str] | None = None, exclude: list[str] | None = None,
-        new_folders_only: bool | None = None,
+        new_folders_only: bool | None = None, progress: Progress | None = None,
     ) -> CrawlSummary:
         include = list(include or self.settings.include)
         exclude = list(exclude or self.settings.exclude)
@@ -89,7 +92,9 @@ class Crawler:
         seen_folders = {_parent(o.rel_path) for o in objects}
         found: list[FoundFile] = []
         new_cache: dict[str, dict[str, Any]] = {}
-        for obj in objects:
+        for done, obj in enumerate(objects, start=1):
+            if progress is not None:
+                progress(done, len(objects))
             rel = obj.rel_path
             if any(rel == s or rel.startswith(s + "/") for s in sink_folders):
                 continue  # the sink's tables: governed by the ledger
@@ -262,7 +267,7 @@ def crawl(store: CatalogStore, lake: Lake, settings: CrawlerSettings | None = No
 
 def crawl_lake(
     settings: Settings, *, lake: str | None = None, database: str | None = None, include: list[str] | None = None,
-    exclude: list[str] | None = None, new_folders_only: bool | None = None,
+    exclude: list[str] | None = None, new_folders_only: bool | None = None, progress: Progress | None = None,
 ) -> CrawlSummary:
     """Crawl the lake of `settings` into its catalog (the CLI's and notebooks' entry point)."""
     if lake is not None and lake != settings.lake:
@@ -270,5 +275,5 @@ def crawl_lake(
     with open_catalog(settings) as store:
         return Crawler(store, open_lake(settings.lake, settings.s3), settings.query.crawler).crawl(
             database=database or settings.database, include=include, exclude=exclude,
-            new_folders_only=new_folders_only,
+            new_folders_only=new_folders_only, progress=progress,
         )

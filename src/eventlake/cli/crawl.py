@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from eventlake.catalog.crawler import CrawlSummary, crawl_lake
 from eventlake.cli import output
@@ -57,6 +59,14 @@ def register(app: typer.Typer) -> None:
         """Classify files, infer schemas and partitions, and create or update tables."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
         require_lake(s)
-        summary = crawl_lake(s, database=database, include=include, exclude=exclude,
-                             new_folders_only=new_folders_only or None)
+        if not sys.stderr.isatty():
+            summary = crawl_lake(s, database=database, include=include, exclude=exclude,
+                                 new_folders_only=new_folders_only or None)
+        else:
+            with Progress(TextColumn("crawling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                          console=output.err_console, transient=True) as bar:
+                task = bar.add_task("crawl", total=None)
+                summary = crawl_lake(s, database=database, include=include, exclude=exclude,
+                                     new_folders_only=new_folders_only or None,
+                                     progress=lambda done, total: bar.update(task, completed=done, total=total))
         render(summary, fmt)
