@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
             show_default=False)] = None,
         port: Annotated[int | None, typer.Option("--port", help="Port (default 8000).", show_default=False)] = None,
         token: Annotated[str | None, typer.Option(
-            "--token", help="Access token required by every request [env EVENTLAKE_DASHBOARD__TOKEN].",
+            "--token", help="Access token every request must carry (better: env EVENTLAKE_DASHBOARD__TOKEN).",
             show_default=False)] = None,
         dashboards_dir: Annotated[str | None, typer.Option(
             "--dashboards-dir", help="Folder of dashboards as code (default ./dashboards).",

@@ -56,8 +56,11 @@ window.Charts = (function () {
     const n = shaped.series.length;
     const slot = n + 1;
     const cats = keys.length;
-    const label = (k) => (kind === "time"
-      ? new Date(Date.parse(k)).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })
+    const times = kind === "time" ? keys.map((k) => new Date(Date.parse(k))) : [];
+    const oneDay = times.every((t) => t.toDateString() === (times[0] || t).toDateString());
+    const label = (k, i) => (kind === "time"
+      ? (oneDay ? "" : `${times[i].getMonth() + 1}/${times[i].getDate()} `) +
+        times[i].toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false })
       : String(k));
     const xs = [];
     for (let i = 0; i < cats; i++) for (let j = 0; j < n; j++) xs.push(i * slot + j);
@@ -69,21 +72,33 @@ window.Charts = (function () {
     return { xs, labels: keys.map(label), kind: "category", series, slot, centers: keys.map((_, i) => i * slot + (n - 1) / 2) };
   }
 
+  /* Axis numbers stay short: 1.2M, 850K, 12.5. */
+  function compact(v) {
+    const a = Math.abs(v);
+    if (a >= 1e9) return `${+(v / 1e9).toFixed(1)}B`;
+    if (a >= 1e6) return `${+(v / 1e6).toFixed(1)}M`;
+    if (a >= 1e4) return `${+(v / 1e3).toFixed(1)}K`;
+    return EL.fmtNumber(v);
+  }
+
   function options(spec, shaped, width) {
     const bar = spec.chart === "bar";
     const area = spec.chart === "area";
     const category = shaped.kind === "category";
-    const fmtY = (u, splits) => splits.map((v) => (v === null ? "" : EL.fmtNumber(v)));
+    const fmtY = (u, splits) => splits.map((v) => (v === null ? "" : compact(v)));
     const xAxis = { stroke: "#6b7485", grid: { stroke: "#eef1f5" }, ticks: { stroke: "#e3e7ee" } };
     const slot = shaped.slot || 1;
     const labelAt = (x) => (x === null || x === undefined ? ""
       : shaped.labels[slot > 1 ? Math.floor(x / slot) : Math.round(x)] ?? "");
     const n = shaped.labels.length;
+    const longest = Math.max(0, ...shaped.labels.map((l) => l.length));
+    // Labels side by side need about 7 px a character; otherwise they stand upright.
+    const turn = n * (longest * 7 + 8) > width - 80;
     if (category) {
       Object.assign(xAxis, {
         splits: () => shaped.centers || shaped.xs,
         values: (u, splits) => splits.map(labelAt),
-        rotate: n > 12 ? -90 : 0, size: n > 12 ? 56 : 30, gap: 4, font: "10px system-ui",
+        rotate: turn ? -90 : 0, size: turn ? 14 + 6 * longest : 30, gap: 4, font: "10px system-ui",
         grid: { show: false },
       });
     }
