@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -18,7 +19,7 @@ from typing import Any
 from bench import procs, results
 from bench.cases import e2e, memory, produce, query, sink
 from bench.cluster import bench_broker
-from bench.context import RESULTS_DIR, WORK_DIR, Bench, sizes_for
+from bench.context import RESULTS_DIR, WORK_DIR, Bench, Sizes, sizes_for
 from bench.kafka_tools import KafkaTools
 from bench.machine import machine_info
 from bench.venvs import PEERS, installed_version, peer_python
@@ -89,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # a broken case must not lose the others' results
                 bench.fail(f"case {name}", exc)
             print(f"[bench] case {name} took {time.monotonic() - case_start:.0f} s", flush=True)
+            # Written after every case: a run stopped half-way still leaves what it measured.
+            write(document(bench, {**machine, "complete": False}, sizes, args.case_list))
+    machine["complete"] = True
     machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     machine["bench_seconds"] = round(time.monotonic() - started, 1)
     doc = document(bench, machine, sizes, args.case_list)
@@ -106,10 +110,10 @@ def _reaping() -> Iterator[None]:
         procs.stop_all()
 
 
-def document(bench: Bench, machine: dict[str, Any], sizes: Any, cases: list[str]) -> dict[str, Any]:
-    latency = bench.sections.pop("latency", None)
-    extra: dict[str, Any] = {"cases": cases, "sizes": vars(sizes) if hasattr(sizes, "__dict__") else {}}
-    extra.update(bench.sections)
+def document(bench: Bench, machine: dict[str, Any], sizes: Sizes, cases: list[str]) -> dict[str, Any]:
+    latency = bench.sections.get("latency")
+    extra: dict[str, Any] = {"cases": cases, "sizes": dataclasses.asdict(sizes)}
+    extra.update({k: v for k, v in bench.sections.items() if k != "latency"})
     extra["notes"] = bench.notes + [f"ERROR: {e}" for e in bench.errors]
     return results.build(machine, bench.runs, latency, extra)
 
