@@ -63,6 +63,12 @@ def plan_tables(files: Sequence[FoundFile]) -> tuple[list[PlannedTable], list[tu
             by_top[f.segments[0]].append(f)
     for top, group in by_top.items():
         tables += _plan_folder([top], group)
+    seen: dict[str, int] = {}
+    for table in tables:  # `my-data` and `my_data` both sanitize to my_data: keep both, numbered
+        count = seen.get(table.name, 0) + 1
+        seen[table.name] = count
+        if count > 1:
+            table.name = f"{table.name}_{count}"
     return tables, skipped
 
 
