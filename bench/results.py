@@ -59,7 +59,9 @@ class Target:
 TARGETS: tuple[Target, ...] = (
     Target("produce >= 0.5x the ceiling (ProducerPerformance)", "produce_vs_ceiling", ">=", 0.5),
     Target("produce >= 5x kafka-python", "produce_vs_kafka_python", ">=", 5.0),
-    Target("sink >= 150,000 events/s", "sink_events_per_s", ">=", 150_000),
+    Target("sink >= 150,000 events/s (wall time of the whole process)", "sink_events_per_s", ">=", 150_000),
+    Target("sink >= 150,000 events/s (the sink's own rate, from its summary)", "sink_own_events_per_s", ">=",
+           150_000),
     Target("sink >= 0.5x the consume ceiling (ConsumerPerformance)", "sink_vs_ceiling", ">=", 0.5),
     Target("sink >= 3x Quix Streams", "sink_vs_quix", ">=", 3.0),
     Target("sink >= 1000x the seed's consumer (local folder)", "sink_vs_tutorial", ">=", 1000.0),
@@ -110,6 +112,8 @@ def measured_values(runs: list[Run], ratio_values: dict[str, float | None],
     sink = find(runs, "sink_catchup", EVENTLAKE)
     values = dict(ratio_values)
     values["sink_events_per_s"] = sink.events_per_s if sink else None
+    own = sink.extra.get("own_events_per_s") if sink else None
+    values["sink_own_events_per_s"] = float(own) if isinstance(own, (int, float)) else None
     values["latency_p99_ms"] = latency.get("p99_ms") if latency and latency.get("rate") == 5000 else None
     return values
 
@@ -154,7 +158,7 @@ def _num(value: float | None, digits: int = 0) -> str:
 def _measured(key: str, value: float | None) -> str:
     if value is None:
         return "-"
-    if key == "sink_events_per_s":
+    if key in ("sink_events_per_s", "sink_own_events_per_s"):
         return f"{value:,.0f} events/s"
     if key == "latency_p99_ms":
         return f"{value:,.0f} ms"

@@ -102,6 +102,7 @@ def test_markdown_has_every_run_and_a_target_column_with_results() -> None:
     assert "eventlake producer 150 MB, sink 420 MB" in text
     assert "| target | measured | result |" in text
     assert "| sink >= 3x Quix Streams | 10.00x | pass |" in text
+    assert "| sink >= 150,000 events/s (the sink's own rate, from its summary) | 250,000 events/s | pass |" in text
     assert "| query <= 1.5x DuckDB direct (library vs in-process) | 1.80x | **FAIL** |" in text
     assert "| sink_catchup | eventlake | 1,000,000 | 5.00 | 200,000 | 300 | whole process; own rate 250,000/s |" in text
     assert text.count("\n| produce |") == 3
