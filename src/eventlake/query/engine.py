@@ -49,6 +49,7 @@ class QueryEngine:
         self._builder = ConnectionBuilder(settings, self.lake, self.guard, self._schema_dir,
                                           Path(tempfile.gettempdir()) / "eventlake-duckdb")
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         # Arrow objects the views read (S3 datasets, system tables): registered per cursor, since a
         # registration is visible only to the connection that made it.
@@ -79,6 +80,13 @@ class QueryEngine:
         now = time.monotonic()
         if not force and now - self._checked_at < self.limits.refresh_s:
             return
+        with self._refresh_lock:  # one rebuild at a time; threads that waited see the fresh snapshot
+            if not force and now < self._checked_at:
+                return
+            self._rebuild(force)
+
+    def _rebuild(self, force: bool) -> None:
+        now = time.monotonic()
         for attempt in range(3):
             snapshot = read_catalog(self.store)
             self._checked_at = now
