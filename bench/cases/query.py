@@ -89,14 +89,18 @@ def run(bench: Bench) -> None:
                                     f"`eventlake sink` ({fill_run.events_per_s:,.0f} events/s)")
     bench.broker.delete_topic(topic)
 
+    peak_rss: dict[str, float] = {}  # the processes' largest peak RSS over the repeats
+
     def cli() -> list[dict[str, Any]]:
         done = procs.run(bench.eventlake("query", SQL, "--lake", lake, "--format", "json"), env=clean_env())
         done.check("eventlake query")
+        peak_rss[EVENTLAKE] = max(peak_rss.get(EVENTLAKE, 0.0), done.peak_rss_mb)
         return orjson.loads(done.stdout)
 
     def duck_process() -> list[Any]:
         code = "import duckdb, sys, json; print(json.dumps(duckdb.sql(sys.argv[1]).fetchall()))"
         done = procs.run([sys.executable, "-c", code, direct_sql(lake)]).check("duckdb process")
+        peak_rss[DUCKDB_PROCESS] = max(peak_rss.get(DUCKDB_PROCESS, 0.0), done.peak_rss_mb)
         return orjson.loads(done.stdout)
 
     def duck_inprocess() -> list[Any]:
@@ -129,7 +133,7 @@ def run(bench: Bench) -> None:
             reference = got
         elif got != reference:
             bench.note(f"query/{tool}: result differs from {EVENTLAKE}'s")
-        bench.add(Run("query", tool, rows, seconds, None, note=f"{how} {repeats}"))
+        bench.add(Run("query", tool, rows, seconds, peak_rss.get(tool), note=f"{how} {repeats}"))
     if bench.profile:  # one more CLI run, under py-spy, so the timed runs above stay unprofiled
         procs.run(bench.eventlake("query", SQL, "--lake", lake, "--format", "json", profile_as="query_cli"),
                   env=clean_env()).check("eventlake query (profiled)")
