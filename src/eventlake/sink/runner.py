@@ -20,6 +20,7 @@ from types import FrameType
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from eventlake.broker import TopicAdmin
@@ -95,6 +96,7 @@ class Sink:
     def run(self) -> SinkReport:
         started = time.monotonic()
         self._check_topics()
+        _use_memory_pool(self.cfg.memory_pool)
         if self.cfg.sweep_orphans:
             for table in self.tables.values():
                 sweep_orphans(self.store, self.lake, table.folder, self.cfg.orphan_grace_seconds)
@@ -324,3 +326,15 @@ class Sink:
             self.metrics.revoked(tp.topic, tp.partition)
         log.warning("lost %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
+
+def _use_memory_pool(name: str | None) -> None:
+    if not name:
+        return
+    pools = {"system": pa.system_memory_pool, "jemalloc": pa.jemalloc_memory_pool,
+             "mimalloc": pa.mimalloc_memory_pool}
+    if name not in pools:
+        raise SinkError(f"unknown memory_pool {name!r}", hint="use system, jemalloc or mimalloc")
+    try:
+        pa.set_memory_pool(pools[name]())
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        log.info("Arrow memory pool %s is not built in; keeping %s", name, pa.default_memory_pool().backend_name)

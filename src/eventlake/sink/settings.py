@@ -14,10 +14,10 @@ class SinkSettings(BaseModel):
     # event-to-queryable latency near 1 s at live rates; during catch-up the row and byte
     # limits give files of useful size.
     flush_rows: int = Field(default=500_000, ge=1)
-    flush_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    flush_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
     flush_seconds: float = Field(default=1.0, gt=0)
     # All partitions' buffers together: past this the biggest buffer is flushed early (memory bound).
-    max_buffer_bytes: int = Field(default=160 * 1024 * 1024, ge=1)
+    max_buffer_bytes: int = Field(default=96 * 1024 * 1024, ge=1)
     max_record_bytes: int = Field(default=1024 * 1024, ge=1)
     compression: str = "zstd"
     # Event time: a field holding ISO-8601 strings or epoch seconds/milliseconds; None uses
@@ -39,3 +39,6 @@ class SinkSettings(BaseModel):
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     # Messages taken from the client per poll.
     consume_batch: int = Field(default=10_000, ge=1)
+    # Arrow's allocator for the sink process: "system" (malloc) gives memory back between
+    # flushes (about 70 MB less peak RSS than mimalloc in a 1M catch-up); None keeps Arrow's.
+    memory_pool: str | None = "system"
