@@ -14,7 +14,7 @@ import pytest
 from eventlake.catalog.crawler import crawl_lake
 from eventlake.config import Settings, load_settings
 from eventlake.lake import open_lake
-from eventlake.query import connect
+from eventlake.query import QueryError, connect
 from eventlake.sink import run_sink
 from eventlake.types import table_name_for_topic
 from tests.fixtures_query import orders
@@ -74,6 +74,14 @@ def test_aggregates_over_a_sunk_topic_equal_pandas(bootstrap: str, topic: str, t
     watermark = pd.Timestamp(min(last_event.values()), unit="ms")
     assert set(marks["watermark"]) == {watermark}
 
+    # Events produced after the sink stopped are lag, per partition, until a sink lands them.
+    more = produce_events(bootstrap, topic, ticks(500, seed=12))
+    with connect(settings) as engine:
+        lag = engine.df(f"SELECT partition, lag FROM eventlake.watermarks WHERE topic = '{topic}' ORDER BY 1")
+    behind = pd.Series([p for p, _ in more.by_coord]).value_counts()
+    assert lag["lag"].tolist() == [int(behind.get(p, 0)) for p in lag["partition"]]
+    assert lag["lag"].sum() == 500
+
 
 def test_s3_lake_sunk_and_crawled_is_queryable(bootstrap: str, topic: str, tmp_path: Path,
                                                s3_server: S3Server) -> None:
@@ -101,3 +109,12 @@ def test_s3_lake_sunk_and_crawled_is_queryable(bootstrap: str, topic: str, tmp_p
     assert [(r, n) for r, n, _ in got] == list(zip(want.index, want["n"], strict=True))
     assert [s for _, _, s in got] == pytest.approx(want["s"].tolist())
     assert pruned == [((df["dt"] == "2024-03-02").sum(),)]
+
+    # Pruning on S3 too: with every object outside dt=2024-03-02 gone, the filtered query still answers.
+    with connect(settings) as engine:
+        for obj in lake.list("exports"):
+            if "dt=2024-03-02/" not in obj.rel_path:
+                lake.delete(obj.rel_path)
+        assert engine.execute("SELECT count(*) FROM exports WHERE dt = DATE '2024-03-02'").rows == pruned
+        with pytest.raises(QueryError, match="cannot be read"):
+            engine.execute("SELECT count(*) FROM exports")

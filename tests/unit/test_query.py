@@ -75,7 +75,7 @@ def test_predicate_on_partition_columns_opens_no_other_partition(sunk_lake: Sunk
             Path(f.path).write_bytes(b"not parquet at all")
         count, volume = engine.execute(sql).rows[0]
         assert (count, int(volume)) == (len(expected), int(expected["volume"].sum()))
-        with pytest.raises(QueryError, match=r"not parquet|too small|magic"):
+        with pytest.raises(QueryError, match="cannot be read"):
             engine.execute("SELECT count(*), sum(volume) FROM stock_ticks")
 
 

@@ -222,9 +222,11 @@ def _translate(exc: BaseException) -> Exception:
         return UnknownTable(_without_internal_suggestion(text.removeprefix("Catalog Error: ")), hint=_TABLES_HINT)
     if isinstance(exc, duckdb.PermissionException):
         return RefusedStatement(text, hint="SQL here reads catalog tables only")
-    if isinstance(exc, duckdb.IOException):
+    if isinstance(exc, duckdb.IOException) or (isinstance(exc, duckdb.InvalidInputException) and (
+            "IOError" in text or "Parquet" in text or "magic bytes" in text)):
+        # Local files fail as IO errors; S3 objects read through Arrow surface as "IOError: ..."
         return QueryError(f"a file the catalog lists cannot be read: {text}",
-                          hint="re-run `eventlake crawl`, or check the lake folder")
+                          hint="`eventlake tables describe TABLE` lists its files; re-crawl or compact")
     if isinstance(exc, duckdb.Error):
         return BadSql(text, hint="check names and types with `eventlake tables describe TABLE`")
     return QueryError(f"query failed: {exc}")
