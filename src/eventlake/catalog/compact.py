@@ -122,6 +122,20 @@ def _merge(lake: Lake, run: Sequence[DataFile], compression: str) -> tuple[DataF
     ), merged
 
 
+def _swap(store: CatalogStore, lake: Lake, ref: TableRef, run: Sequence[DataFile], compression: str) -> None:
+    """Write the merged file, then swap it for `run` in one catalog transaction (or remove it again)."""
+    new_file, merged = _merge(lake, run, compression)
+    expected = sum(f.rows for f in run)
+    try:
+        if merged.num_rows != expected:
+            raise CatalogError(f"merged file has {merged.num_rows} rows, its inputs list {expected}",
+                               hint="catalog and files disagree on row counts; that partition is left as it was")
+        store.replace_files(ref, [f.path for f in run], [new_file])
+    except Exception:
+        lake.delete(lake.rel(new_file.path))  # the swap did not happen: the merged copy must go
+        raise
+
+
 def compact(store: CatalogStore, lake: Lake, ref: TableRef, partition: dict[str, str] | None = None,
             target_bytes: int = TARGET_BYTES, compression: str = "zstd", grace_s: float = GRACE_S,
             ) -> CompactionSummary:
@@ -139,29 +153,23 @@ def compact(store: CatalogStore, lake: Lake, ref: TableRef, partition: dict[str,
     kept = len(files)
     touched: set[tuple[tuple[str, str], ...]] = set()
     retired: list[str] = []
-    for (part, _topic, _kp), group in _groups(files).items():
-        for run in _batches(group, target_bytes):
-            if any(f.format != "parquet" for f in run):
-                summary.skipped.append(f"{part}: not all files are Parquet")
-                continue
-            new_file, merged = _merge(lake, run, compression)
-            if merged.num_rows != sum(f.rows for f in run):
-                lake.delete(lake.rel(new_file.path))
-                raise CatalogError(f"merged file has {merged.num_rows} rows, inputs list {sum(f.rows for f in run)}",
-                                   hint="the catalog's row counts disagree with the files; nothing was changed")
-            try:
-                store.replace_files(ref, [f.path for f in run], [new_file])
-            except Exception:
-                lake.delete(lake.rel(new_file.path))  # the swap did not happen: the merged copy must go
-                raise
-            retired += [f.path for f in run]
-            kept -= len(run) - 1
-            touched.add(part)
-    if retired:
-        # Readers that listed the catalog just before a swap may still open the inputs: give them a moment.
-        time.sleep(grace_s)
-        for path in retired:
-            lake.delete(lake.rel(path))
+    try:
+        for (part, _topic, _kp), group in _groups(files).items():
+            for run in _batches(group, target_bytes):
+                if any(f.format != "parquet" for f in run):
+                    summary.skipped.append(f"{part}: not all files are Parquet")
+                    continue
+                _swap(store, lake, ref, run, compression)
+                retired += [f.path for f in run]
+                kept -= len(run) - 1
+                touched.add(part)
+    finally:
+        # Swapped inputs go even when a later run fails. Readers that listed the catalog just before a
+        # swap may still open them: give them a moment first.
+        if retired:
+            time.sleep(grace_s)
+            for path in retired:
+                lake.delete(lake.rel(path))
     after = store.list_files(ref, partition_filter=partition)
     summary.files_after = kept
     summary.bytes_after = sum(f.bytes for f in after)
