@@ -149,8 +149,13 @@ class Sink:
             "heartbeat.interval.ms": max(500, session // 5),
             "fetch.wait.max.ms": 100,  # an idle partition's next message is not held back
             "queued.max.messages.kbytes": 32 * 1024,  # pre-fetch bound (memory)
+            # When that pre-fetch queue is full, fetch again soon after it drains, not 1 s later
+            # (librdkafka's default): during catch-up the sink would otherwise idle between fetches.
+            "fetch.queue.backoff.ms": 20,
+            "max.partition.fetch.bytes": 4 * 1024 * 1024,
             "enable.partition.eof": False,
         })
+        conf.update(self.settings.kafka.extra)  # the user's own client settings win
         return conf
 
     def _install_signals(self) -> Callable[[], None]:
