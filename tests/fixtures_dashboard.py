@@ -190,7 +190,7 @@ def stock_dashboard_for(table: str) -> str:
 
 @pytest.fixture(scope="module")
 def live_pipeline(bootstrap: str, admin: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePipeline]:
-    """Module-wide: 600 ticks (8 s of them) landed by a real sink, the sink still running, a dashboard serving the lake
+    """Module-wide: 600 ticks (12 s of them) landed by a real sink, the sink still running, a dashboard serving the lake
     with the stock dashboard pointed at this topic's table."""
     root = tmp_path_factory.mktemp("live")
     topic = f"stock-ticks-{uuid.uuid4().hex[:8]}"
@@ -211,8 +211,8 @@ def live_pipeline(bootstrap: str, admin: Any, tmp_path_factory: pytest.TempPathF
         )
     pipeline = LivePipeline(topic, table, settings)
     try:
-        # Spread over 8 s so time charts have several 5-second buckets to draw.
-        pipeline.produce(600, rate=75)
+        # Spread over 12 s: at least three 5-second buckets, so time charts have lines to draw.
+        pipeline.produce(600, rate=50)
         with running_dashboard(settings) as url:
             pipeline.url = url
             yield pipeline
