@@ -213,10 +213,10 @@ def test_every_shipped_panel_runs_over_a_sink_shaped_lake(tick_lake: TickLake) -
         update={"dashboards_dir": str(repo_dashboards)})})
     with running_dashboard(settings) as url, httpx.Client(base_url=url, timeout=20) as http:
         names = [d["name"] for d in http.get("/api/dashboards").json()["dashboards"]]
-        assert {"history", "stocks", "symbol"} <= set(names)
+        assert {"history", "lake", "stocks", "symbol"} <= set(names)
         tick_lake.land_prices()
         time.sleep(1.1)  # the engine re-reads the catalog at most every query.refresh_s
-        for name in ("history", "stocks", "symbol"):
+        for name in ("history", "lake", "stocks", "symbol"):
             for panel in http.get(f"/api/dashboards/{name}").json()["panels"]:
                 body = http.get(f"/api/panels/{name}/{panel['id']}").json()
                 assert body["error"] is None, f"{name}/{panel['id']}: {body['error']}"
