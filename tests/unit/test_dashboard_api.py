@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ import pytest
 
 from eventlake.broker import free_port
 from eventlake.catalog import open_catalog
+from eventlake.dashboard.params import render_sql, resolve
+from eventlake.dashboard.specs import DashboardLibrary
 from tests.fixtures_dashboard import TickLake, client, running_dashboard, tick_lake, ticks  # noqa: F401
 
 
@@ -102,6 +105,17 @@ def test_old_partitions_are_not_in_recent_panels(client: httpx.Client, tick_lake
     assert symbols == ["AAPL", "MSFT", "NVDA"]
     total = client.post("/api/query", json={"sql": "SELECT count(*) FROM stock_ticks"}).json()["rows"]
     assert total == [[90]]
+
+    # The panel's query opens only the recent partitions' files: DuckDB's own count of files read.
+    stocks = DashboardLibrary(tick_lake.settings.dashboard).get("stocks")
+    sql = render_sql(stocks.panel("latest"), resolve(stocks, {}), time.time())
+    plan = client.post("/api/query", json={"sql": f"EXPLAIN ANALYZE {sql}"}).json()["rows"][0][-1]
+    read = re.search(r"Total Files Read: (\d+)", plan)
+    assert read is not None, plan
+    with open_catalog(tick_lake.settings) as store:
+        files = store.list_files()
+    recent = [f for f in files if f.partition["dt"] >= time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))]
+    assert int(read.group(1)) == len(recent) < len(files)
 
 
 def _events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
