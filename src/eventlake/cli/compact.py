@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from eventlake.catalog.compact import TARGET_BYTES, compact_table
 from eventlake.cli import output
 from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
-from eventlake.query.engine import require_lake
+from eventlake.query.preflight import require_lake
 
 FormatOpt = Annotated[output.Format, typer.Option("--format", help="table or json")]
 
@@ -22,13 +21,15 @@ def register(app: typer.Typer) -> None:
         partition: Annotated[str | None, typer.Option("--partition", help="Only this partition, "
                                                       "e.g. dt=2024-01-02/hour=03")] = None,
         target_mb: Annotated[int, typer.Option("--target-mb", min=1, help="Size of merged files.")]
-        = TARGET_BYTES // (1024 * 1024),
+        = 128,
         fmt: FormatOpt = output.Format.table,
         lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
     ) -> None:
         """Merge each partition's small files into large ones; queries never see rows twice or missing."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
         require_lake(s)
+        from eventlake.catalog.compact import compact_table
+
         summary = compact_table(s, table, partition, target_bytes=target_mb * 1024 * 1024)
         if fmt is not output.Format.table:
             output.print_json(summary.to_dict())

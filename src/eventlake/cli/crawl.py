@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from eventlake.catalog.crawler import CrawlSummary, crawl_lake
 from eventlake.cli import output
 from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
-from eventlake.query.engine import require_lake
+from eventlake.query.preflight import require_lake
+
+if TYPE_CHECKING:
+    from eventlake.catalog.crawler import CrawlSummary
 
 FormatOpt = Annotated[output.Format, typer.Option("--format", help="table or json")]
 
@@ -59,6 +61,8 @@ def register(app: typer.Typer) -> None:
         """Classify files, infer schemas and partitions, and create or update tables."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
         require_lake(s)
+        from eventlake.catalog.crawler import crawl_lake
+
         if not sys.stderr.isatty():
             summary = crawl_lake(s, database=database, include=include, exclude=exclude,
                                  new_folders_only=new_folders_only or None)

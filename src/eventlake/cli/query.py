@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,8 +13,10 @@ from eventlake.cli import output
 from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
 from eventlake.config import Settings
 from eventlake.errors import EventlakeError, UsageError
-from eventlake.query import QueryEngine, connect
-from eventlake.query.engine import require_lake
+from eventlake.query.preflight import require_lake
+
+if TYPE_CHECKING:
+    from eventlake.query import QueryEngine
 
 HISTORY_FILE = Path("~/.eventlake_history")
 SHELL_HELP = """Enter SQL ending with ';' (it may span lines). Commands:
@@ -92,6 +94,8 @@ def register(app: typer.Typer) -> None:
         """Run read-only SQL over the lake's tables (DuckDB); bare names are in the default database."""
         s = _settings(ctx, config, lake, catalog, max_rows, time_limit)
         require_lake(s)
+        from eventlake.query import connect
+
         with connect(s) as engine:
             _write(engine, sql, fmt, out)
 
@@ -105,6 +109,8 @@ def register(app: typer.Typer) -> None:
         """Interactive SQL shell with history (~/.eventlake_history); `.help` lists its commands."""
         s = _settings(ctx, config, lake, catalog, max_rows, time_limit)
         require_lake(s)
+        from eventlake.query import connect
+
         with connect(s) as engine:
             Shell(engine).run()
 

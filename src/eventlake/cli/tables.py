@@ -10,8 +10,7 @@ import typer
 from eventlake.catalog import open_catalog
 from eventlake.cli import output
 from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
-from eventlake.query.catalog_views import describe_table, list_tables
-from eventlake.query.engine import require_lake
+from eventlake.query.preflight import require_lake
 
 FormatOpt = Annotated[output.Format, typer.Option("--format", help="table, json or csv")]
 DatabaseOpt = Annotated[str | None, typer.Option("--database", help="Only this database.")]
@@ -25,6 +24,8 @@ def _list(ctx: typer.Context, lake: str | None, catalog: str | None, config: Pat
           fmt: output.Format) -> None:
     s = settings(ctx, config, lake=lake, catalog=catalog)
     require_lake(s)
+    from eventlake.query.catalog_views import list_tables
+
     with open_catalog(s) as store:
         rows = list_tables(store, database)
     if fmt is output.Format.json:
@@ -63,6 +64,8 @@ def register(app: typer.Typer) -> None:
         """Columns, partition keys, partitions, files and schema versions of one table."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
         require_lake(s)
+        from eventlake.query.catalog_views import describe_table
+
         with open_catalog(s) as store:
             info = describe_table(store, name, s.database)
         if fmt is output.Format.json:

@@ -8,8 +8,7 @@ import typer
 
 from eventlake.cli import output
 from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
-from eventlake.query.catalog_views import create_view, drop_view, list_views
-from eventlake.query.engine import require_lake
+from eventlake.query.preflight import require_lake
 
 FormatOpt = Annotated[output.Format, typer.Option("--format", help="table, json or csv")]
 DatabaseOpt = Annotated[str | None, typer.Option("--database", help="Database of the view (default: default).")]
@@ -29,6 +28,8 @@ def register(app: typer.Typer) -> None:
         """Save a view (checked read-only and run once against the catalog first)."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
         require_lake(s)
+        from eventlake.query.catalog_views import create_view
+
         create_view(s, name, sql, database)
         output.info(f"created view {database or s.database}.{name}")
 
@@ -40,6 +41,8 @@ def register(app: typer.Typer) -> None:
         """List saved views and their SQL."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
         require_lake(s)
+        from eventlake.query.catalog_views import list_views
+
         rows = list_views(s)
         if fmt is output.Format.json:
             output.print_json(rows)
@@ -55,6 +58,8 @@ def register(app: typer.Typer) -> None:
         """Drop a saved view."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
         require_lake(s)
+        from eventlake.query.catalog_views import drop_view
+
         drop_view(s, name, database)
         output.info(f"dropped view {name}")
 

@@ -19,13 +19,14 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from eventlake.catalog import CatalogStore, local_lake_path, open_catalog
+from eventlake.catalog import CatalogStore, open_catalog
 from eventlake.config import Settings
 from eventlake.lake import open_lake
 from eventlake.query import system
 from eventlake.query.build import CatalogMoved, ConnectionBuilder, Snapshot, read_catalog, summaries, table_files
 from eventlake.query.exceptions import BadSql, QueryError, QueryTimeout, RefusedStatement, UnknownTable
 from eventlake.query.guard import SqlGuard, one_line
+from eventlake.query.preflight import require_lake
 from eventlake.query.results import QueryResult, TableSummary
 
 __all__ = ["QueryEngine", "QueryResult", "TableSummary", "connect", "require_lake"]
@@ -237,14 +238,6 @@ def _without_internal_suggestion(text: str) -> str:
     head, sep, tail = text.partition(" Did you mean ")
     internal = ('"pg_', '"duckdb_', '"sqlite_', '"information_schema', '"__', '"main.', '"temp.', '"system.')
     return head if sep and tail.startswith(internal) else text
-
-
-def require_lake(settings: Settings) -> None:
-    """For commands that read a lake: a local lake folder that does not exist is a typo, not an empty lake."""
-    folder = local_lake_path(settings.lake)
-    if folder is not None and not folder.is_dir():
-        raise QueryError(f"no lake at {folder}",
-                         hint="pass --lake with the folder `eventlake sink` or `eventlake crawl` used")
 
 
 def connect(settings: Settings, *, lake: str | None = None, store: CatalogStore | None = None) -> QueryEngine:
