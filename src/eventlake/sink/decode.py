@@ -88,11 +88,9 @@ def _reason_not_json(exc: Exception) -> str:
 
 
 def _slow(values: list[bytes | None], schema: pa.Schema, max_record_bytes: int) -> Decoded:
-    established = pa.struct(list(schema))
-    current = established
-    accepted: list[int] = []
-    lines: list[bytes] = []
+    # 1. Structure (cheap, in orjson): a non-empty JSON object of allowed size and valid UTF-8.
     rejected: list[Rejected] = []
+    objects: list[tuple[int, bytes, dict[str, object]]] = []
     for i, raw in enumerate(values):
         if raw is None:
             rejected.append(Rejected(i, "no value (tombstone)"))
@@ -108,13 +106,30 @@ def _slow(values: list[bytes | None], schema: pa.Schema, max_record_bytes: int) 
         if not isinstance(obj, dict):
             rejected.append(Rejected(i, f"not a JSON object but {_kind(obj)}"))
             continue
+        objects.append((i, raw if b"\n" not in raw and b"\r" not in raw else orjson.dumps(obj), obj))
+    # 2. Most often only structure was wrong: the rest parses in C++ against the known schema.
+    if objects:
+        table = _read(b"\n".join(line for _, line, _ in objects), schema)
+        if table is not None and table.num_rows == len(objects):
+            try:
+                merged = merge_schema(schema, table.schema)
+                return Decoded(conform_table(table, merged), merged, accepted=[i for i, _, _ in objects],
+                               rejected=rejected)
+            except (TypeConflict, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
+    # 3. A type changed: apply the widening rules record by record (Python; rare).
+    established = pa.struct(list(schema))
+    current = established
+    accepted: list[int] = []
+    lines: list[bytes] = []
+    for i, line, obj in objects:
         try:
             current = merge_types(current, infer_value(obj), "", established)
         except TypeConflict as exc:
             rejected.append(Rejected(i, f"type conflict: {exc}"))
             continue
         accepted.append(i)
-        lines.append(raw if b"\n" not in raw and b"\r" not in raw else orjson.dumps(obj))
+        lines.append(line)
     target = pa.schema(list(current))
     table = _read(b"\n".join(lines), target) if lines else None
     if lines and (table is None or table.num_rows != len(lines)):
