@@ -12,7 +12,7 @@ from eventlake.config import Settings
 from eventlake.dashboard.auth import RedactToken, is_loopback
 from eventlake.dashboard.exceptions import InsecureBind
 from eventlake.dashboard.server import check_bind
-from tests.fixtures_dashboard import TickLake, running_dashboard, tick_lake  # noqa: F401
+from tests.fixtures_dashboard import TickLake, client, running_dashboard, tick_lake  # noqa: F401
 
 TOKEN = "s3cret-t0ken"
 
@@ -68,3 +68,12 @@ def test_the_token_never_reaches_a_log_line() -> None:
     line = record.getMessage()
     assert TOKEN not in line
     assert "/pipeline?x=1&token=***" in line
+
+
+def test_a_loopback_dashboard_refuses_other_host_names(client: httpx.Client) -> None:
+    # DNS rebinding: a page of evil.example whose name resolves to 127.0.0.1 sends Host: evil.example.
+    refused = client.get("/api/health", headers={"Host": "evil.example:8000"})
+    assert refused.status_code == 421
+    assert "loopback names only" in refused.json()["error"]
+    assert client.get("/api/health", headers={"Host": "localhost:8000"}).status_code == 200
+    assert client.get("/api/health").status_code == 200  # 127.0.0.1:PORT

@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from eventlake import __version__
 from eventlake.config import Settings
-from eventlake.dashboard.auth import TokenAuth
+from eventlake.dashboard.auth import LoopbackHostOnly, TokenAuth, is_loopback
 from eventlake.dashboard.exceptions import DashboardNotFound, PanelNotFound
 from eventlake.dashboard.live import panel_events
 from eventlake.dashboard.pages import render_page
@@ -76,6 +76,8 @@ def create_app(settings: Settings, base_dir: Path | None = None) -> FastAPI:
     token = settings.dashboard.token.get_secret_value() if settings.dashboard.token else ""
     if token:
         app.add_middleware(TokenAuth, token=token)
+    if is_loopback(settings.dashboard.host):
+        app.add_middleware(LoopbackHostOnly)
     return app
 
 

@@ -49,6 +49,27 @@ class RedactToken(logging.Filter):
         return True
 
 
+class LoopbackHostOnly:
+    """On a loopback bind, answer only requests addressed to a loopback name.
+
+    A web page elsewhere cannot then reach the dashboard through DNS rebinding (a name of
+    theirs that resolves to 127.0.0.1): its requests carry that name in the Host header.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+            name = host.rsplit(":", 1)[0] if host.count(":") <= 1 else host.rpartition("]")[0] + "]"
+            if name and not is_loopback(name):
+                body = orjson.dumps({"error": f"this dashboard answers on loopback names only, not {name!r}"})
+                await _send(send, 421, body, [(b"content-type", b"application/json")])
+                return
+        await self.app(scope, receive, send)
+
+
 class TokenAuth:
     """Pure ASGI middleware (works with streaming responses)."""
 
