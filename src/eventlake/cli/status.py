@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 from typing import Annotated
 
 import typer
@@ -35,16 +35,17 @@ def register(app: typer.Typer) -> None:
         if not topics:
             output.info("nothing landed yet: run `eventlake sink TOPIC` first")
             return
+        now = time.time()
         rows = []
         for t in topics:
             for p in t.partitions:
                 rows.append((
-                    p.topic, p.partition, p.table, p.next_offset, _opt(p.lag), p.rows, f"{p.rows_per_s:g}",
-                    _when(p.last_flush_at), _secs(p.freshness_s), p.files, p.bytes, t.dlq,
+                    p.topic, p.partition, _opt(p.lag), p.rows, f"{p.rows_per_s:g}", _age(p.last_flush_at, now),
+                    _secs(p.freshness_s), p.files, _size(p.bytes), p.dlq,
                 ))
         output.print_rows(
-            ["topic", "partition", "table", "next_offset", "lag", "rows", "rows/s", "last_flush",
-             "freshness", "files", "bytes", "dlq (topic)"], rows, fmt, title="sink status",
+            ["topic", "part", "lag", "rows", "rows/s", "flushed", "fresh", "files", "size", "dlq"], rows, fmt,
+            title="sink status (" + ", ".join(f"{t.topic} -> {t.table}" for t in topics) + ")",
         )
 
 
@@ -52,9 +53,25 @@ def _opt(value: object) -> str:
     return "?" if value is None else str(value)
 
 
-def _when(ts: float | None) -> str:
-    return "" if ts is None else datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _age(ts: float | None, now: float) -> str:
+    return "" if ts is None else f"{_secs(max(0.0, now - ts))} ago"
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
 
 
 def _secs(value: float | None) -> str:
-    return "" if value is None else f"{value:.1f}s"
+    if value is None:
+        return ""
+    if value < 120:
+        return f"{value:.1f}s"
+    if value < 7200:
+        return f"{value / 60:.0f}m"
+    if value < 172800:
+        return f"{value / 3600:.0f}h"
+    return f"{value / 86400:.0f}d"
