@@ -57,10 +57,11 @@ window.Charts = (function () {
     const slot = n + 1;
     const cats = keys.length;
     const times = kind === "time" ? keys.map((k) => new Date(Date.parse(k))) : [];
-    const oneDay = times.every((t) => t.toDateString() === (times[0] || t).toDateString());
+    const day = (t) => t.toISOString().slice(0, 10);
+    const oneDay = times.every((t) => day(t) === day(times[0] || t));
     const label = (k, i) => (kind === "time"
-      ? (oneDay ? "" : `${times[i].getMonth() + 1}/${times[i].getDate()} `) +
-        times[i].toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false })
+      ? (oneDay ? "" : `${times[i].toISOString().slice(5, 10)} `) +
+        times[i].toISOString().slice(11, 16)
       : String(k));
     const xs = [];
     for (let i = 0; i < cats; i++) for (let j = 0; j < n; j++) xs.push(i * slot + j);
@@ -107,6 +108,8 @@ window.Charts = (function () {
     const barPaths = () => uPlot.paths.bars({ size: [slot > 1 ? 0.92 : 0.7, 64], gap: 1 });
     return {
       width, height: spec.chart_height || 260,
+      // Times in UTC, as in tables, SQL results and the lake's dt/hour partitions.
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
       legend: { show: shaped.series.length > 1 || !bar, live: !many },
       cursor: { points: { size: 6 } },
       scales: {
