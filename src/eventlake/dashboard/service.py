@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -24,6 +24,9 @@ from eventlake.dashboard.params import Value, render_sql, resolve, sql_literal
 from eventlake.dashboard.specs import Dashboard, DashboardLibrary, Panel
 from eventlake.errors import EventlakeError
 from eventlake.types import TableRef
+
+if TYPE_CHECKING:
+    from eventlake.query.engine import QueryEngine
 
 # Panels of one dashboard refreshing together share one freshness look-up.
 _FRESHNESS_REUSE_S = 0.5
@@ -78,15 +81,16 @@ class DashboardService:
     def __init__(self, settings: Settings, base_dir: Path | None = None) -> None:
         self.settings = settings
         self.library = DashboardLibrary(settings.dashboard, base_dir)
-        self._engine: Any = None
-        # The engine is shared by request threads and live streams; one query at a time.
+        self._engine: QueryEngine | None = None
+        # Request threads and live streams share one engine (it is thread-safe); this lock only
+        # keeps two first requests from connecting twice.
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str, str], tuple[float, PanelData]] = {}
         self._fresh: dict[str, tuple[float, tuple[float | None, float | None]]] = {}
         self._pipeline = pipeline.PipelineModel(settings, self.tables)
 
     # --- the query engine
-    def engine(self) -> Any:
+    def engine(self) -> QueryEngine:
         with self._lock:
             if self._engine is None:
                 from eventlake.query import connect
@@ -106,7 +110,8 @@ class DashboardService:
         )
 
     def tables(self) -> list[dict[str, Any]]:
-        return [_table_dict(t) for t in self.engine().tables()]
+        """The engine's table summaries (what `eventlake tables` lists), as JSON-ready dicts."""
+        return [{k: cell(v) for k, v in t.to_dict().items()} for t in self.engine().tables()]
 
     def freshness(self, table: str) -> tuple[float | None, float | None]:
         """(landed_at, newest_event_at) of a table, from `eventlake.files` as the engine sees it now:
@@ -197,14 +202,6 @@ class DashboardService:
     # --- pipeline
     def pipeline(self) -> dict[str, Any]:
         return self._pipeline.overview()
-
-
-def _table_dict(table: Any) -> dict[str, Any]:
-    if isinstance(table, dict):
-        return {str(k): cell(v) for k, v in table.items()}
-    if hasattr(table, "__dataclass_fields__"):
-        return {k: cell(v) for k, v in asdict(table).items()}
-    return {"name": str(table)}
 
 
 def _num(value: Any) -> float | None:
