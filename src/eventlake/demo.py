@@ -178,7 +178,9 @@ class Demo:
         while not server.should_exit:
             if not announced and server.started:
                 announced = True
-                self.say(f"dashboard at {url_of(self.settings)}dashboards/stocks  (Ctrl-C stops the demo)")
+                base = url_of(self.settings)
+                self.say(f"dashboard at {base}dashboards/stocks  (pipeline: {base}pipeline, SQL: {base}query; "
+                         "Ctrl-C stops the demo)")
                 print(url_of(self.settings), flush=True)
             for child in self.children:
                 code = child.proc.poll()
