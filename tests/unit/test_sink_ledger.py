@@ -76,18 +76,25 @@ def test_a_zombie_whose_entry_conflicts_removes_its_own_files(store: CatalogStor
     assert store.ledger_next_offset(TOPIC, 0) == 100
 
 
-def test_orphan_files_are_invisible_and_swept_once_old(store: CatalogStore, lake: Lake) -> None:
+def test_orphan_files_are_invisible_and_swept_once_the_ledger_covers_them(store: CatalogStore, lake: Lake) -> None:
     flush_batch(_batch(None, 0, 9), _writer(store, lake), store, lake, SinkSettings(), list)
-    # A crash between writing and recording leaves a file no ledger entry names.
-    orphan = "clicks/dt=2023-11-14/hour=22/clicks+0+10+19.parquet"
+    # A crash between writing and recording a flush of 10..24 leaves a file no ledger entry names.
+    orphan = "clicks/dt=2023-11-14/hour=22/clicks+0+10+24.parquet"
     lake.write_atomic(orphan, b"PAR1 half a flush")
+    lake.write_atomic("clicks/README.txt", b"not the sink's")
     assert _landed(store) == list(range(10))  # readers see only listed files
-    young = sweep_orphans(store, lake, "clicks", older_than_s=3600)
-    assert young.deleted == [] and young.kept_young == 1 and lake.exists(orphan)
-    swept = sweep_orphans(store, lake, "clicks", older_than_s=3600, now=time.time() + 7200)
+    # Its offsets are not landed yet: it stays (it might be the only copy a live writer is recording).
+    early = sweep_orphans(store, lake, "clicks", TOPIC, older_than_s=0)
+    assert early.deleted == [] and lake.exists(orphan)
+    # The restarted sink lands 10..29 with other flush boundaries.
+    flush_batch(_batch(10, 10, 19), _writer(store, lake), store, lake, SinkSettings(), list)
+    flush_batch(_batch(20, 20, 29), _writer(store, lake), store, lake, SinkSettings(), list)
+    young = sweep_orphans(store, lake, "clicks", TOPIC, older_than_s=3600)
+    assert young.deleted == [] and young.kept == 1 and lake.exists(orphan)
+    swept = sweep_orphans(store, lake, "clicks", TOPIC, older_than_s=3600, now=time.time() + 7200)
     assert swept.deleted == [orphan]
-    assert _on_disk(lake) == {f.path for f in store.list_files(REF)}
-    assert _landed(store) == list(range(10))
+    assert _on_disk(lake) == {f.path for f in store.list_files(REF)} | {lake.uri("clicks/README.txt")}
+    assert _landed(store) == list(range(30))
 
 
 def test_bad_records_are_counted_in_the_ledger_and_handed_to_the_dlq(store: CatalogStore, lake: Lake) -> None:

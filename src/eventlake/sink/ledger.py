@@ -24,6 +24,7 @@ import pyarrow as pa
 from eventlake.catalog import CatalogStore, DataFile, LedgerEntry
 from eventlake.catalog.exceptions import LedgerConflict
 from eventlake.lake import Lake
+from eventlake.lake.store import TMP_DIR
 from eventlake.sink.decode import decode
 from eventlake.sink.partitioner import Group, event_times_ms, group_rows, split_by_file_cap
 from eventlake.sink.schema import conform_table
@@ -180,28 +181,51 @@ def discard_files(store: CatalogStore, lake: Lake, table: SinkTable, files: list
 @dataclass(frozen=True)
 class SweepReport:
     deleted: list[str]
-    kept_young: int
+    kept: int  # unlisted files not (yet) safe to delete
 
 
-def sweep_orphans(store: CatalogStore, lake: Lake, folder: str, older_than_s: float,
+def sweep_orphans(store: CatalogStore, lake: Lake, folder: str, topic: str, older_than_s: float,
                   now: float | None = None) -> SweepReport:
-    """Delete files under `folder` (and stale temp files) that no catalog entry names.
+    """Delete this topic's sink files under `folder` that no catalog entry names, once the
+    ledger has landed their offsets through other files.
 
-    Only files older than `older_than_s` go: a younger one may be a live writer's flush
-    between its write and its ledger entry.
+    A file the catalog does not list is a crashed flush (written, never recorded), a zombie's
+    flush, or a live writer's flush between write and record. It is deleted only if its name
+    says it holds `topic` offsets that the ledger already covers, so the rows are in the lake
+    through the files that were recorded; and only once older than `older_than_s`. A file
+    whose offsets are not covered yet is kept until a replay lands them. Anything else in the
+    folder (files that are not the sink's, another catalog's newer data) is never touched.
     """
     now = time.time() if now is None else now
     named = {f.path for f in store.list_files()}
-    deleted, young = [], 0
-    candidates = [*lake.list(folder), *lake.list("_tmp")]
-    for obj in candidates:
+    positions = store.ledger_positions()
+    deleted, kept = [], 0
+    for obj in lake.list(folder):
         if lake.uri(obj.rel_path) in named:
             continue
-        if obj.mtime is not None and now - obj.mtime < older_than_s:
-            young += 1
+        coords = _file_offsets(obj.rel_path.rsplit("/", 1)[-1], topic)
+        if coords is None:
+            continue
+        partition, last = coords
+        covered = last < positions.get((topic, partition), 0)
+        young = obj.mtime is not None and now - obj.mtime < older_than_s
+        if not covered or young:
+            kept += 1
             continue
         lake.delete(obj.rel_path)
         deleted.append(obj.rel_path)
+    for obj in lake.list(TMP_DIR):  # a local lake's half-written temp files
+        if obj.mtime is None or now - obj.mtime >= max(older_than_s, 60.0):
+            lake.delete(obj.rel_path)
     if deleted:
-        log.info("swept %d orphan files from %s", len(deleted), lake.uri(folder))
-    return SweepReport(deleted, young)
+        log.info("swept %d orphan files of %s from %s", len(deleted), topic, lake.uri(folder))
+    return SweepReport(deleted, kept)
+
+
+def _file_offsets(name: str, topic: str) -> tuple[int, int] | None:
+    """(partition, last offset) from `<topic>+<partition>+<first>+<last>.<ext>`; None if not ours."""
+    stem = name.rsplit(".", 1)[0]
+    parts = stem.split("+")
+    if len(parts) != 4 or parts[0] != topic or not all(p.isdigit() for p in parts[1:]):
+        return None
+    return int(parts[1]), int(parts[3])

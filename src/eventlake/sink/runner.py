@@ -90,6 +90,7 @@ class Sink:
         self._consumer: Consumer | None = None
         self._last_activity = time.monotonic()
         self._first_message: float | None = None
+        self._last_sweep = time.monotonic()
 
     # ---- lifecycle
 
@@ -97,9 +98,7 @@ class Sink:
         started = time.monotonic()
         self._check_topics()
         _use_memory_pool(self.cfg.memory_pool)
-        if self.cfg.sweep_orphans:
-            for table in self.tables.values():
-                sweep_orphans(self.store, self.lake, table.folder, self.cfg.orphan_grace_seconds)
+        self._sweep()
         server = None
         if self.cfg.metrics_port is not None:
             server = MetricsServer(self.metrics, self.cfg.metrics_host, self.cfg.metrics_port)
@@ -115,6 +114,7 @@ class Sink:
             self._loop(consumer)
             for buf in list(self.buffers.values()):
                 self._flush(buf, seek=False)
+            self._sweep()
         finally:
             with contextlib.suppress(KafkaException, RuntimeError):
                 consumer.close()  # leaves the group: the partitions move at once
@@ -126,6 +126,13 @@ class Sink:
         log.info("sink stopped rows=%d files=%d dlq=%d seconds=%.1f", self.report.rows, self.report.files,
                  self.report.dlq, self.report.seconds)
         return self.report
+
+    def _sweep(self) -> None:
+        self._last_sweep = time.monotonic()
+        if not self.cfg.sweep_orphans:
+            return
+        for topic, table in self.tables.items():
+            sweep_orphans(self.store, self.lake, table.folder, topic, self.cfg.orphan_grace_seconds)
 
     def _check_topics(self) -> None:
         s = self.settings
@@ -190,6 +197,8 @@ class Sink:
             for buf in list(self.buffers.values()):
                 if buf.due(now, cfg.flush_rows, cfg.flush_bytes, cfg.flush_seconds):
                     self._flush(buf)
+            if now - self._last_sweep >= cfg.sweep_interval_seconds:
+                self._sweep()
             if cfg.until_idle is not None and not msgs and self._idle(consumer, now, cfg.until_idle):
                 log.info("caught up and idle for %.1fs: stopping", cfg.until_idle)
                 return

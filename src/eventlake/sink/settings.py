@@ -34,9 +34,12 @@ class SinkSettings(BaseModel):
     until_idle: float | None = None
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
-    # Files no ledger entry names are swept once older than this (a crash between write and record).
-    orphan_grace_seconds: float = Field(default=3600.0, ge=0)
+    # Files no ledger entry names (a crash between write and record) are swept at start, every
+    # sweep_interval_seconds and at a clean stop, once the ledger covers their offsets and
+    # they are older than this.
+    orphan_grace_seconds: float = Field(default=600.0, ge=0)
     sweep_orphans: bool = True
+    sweep_interval_seconds: float = Field(default=900.0, gt=0)
     # A crashed sink's partitions move to the others after this long.
     session_timeout_ms: int = Field(default=10_000, ge=1000)
     # Messages taken from the client per poll.
