@@ -162,6 +162,8 @@ class Sink:
             "max.partition.fetch.bytes": 4 * 1024 * 1024,
             "enable.partition.eof": False,
         })
+        if self.cfg.group_instance_id:
+            conf["group.instance.id"] = self.cfg.group_instance_id
         conf.update(self.settings.kafka.extra)  # the user's own client settings win
         return conf
 

@@ -42,6 +42,10 @@ class SinkSettings(BaseModel):
     sweep_interval_seconds: float = Field(default=900.0, gt=0)
     # A crashed sink's partitions move to the others after this long.
     session_timeout_ms: int = Field(default=10_000, ge=1000)
+    # Static membership (one distinct id per process): a restarted process gets its partitions
+    # back at once instead of after a rebalance. Off by default: two processes given the same
+    # id fence each other.
+    group_instance_id: str | None = None
     # Messages taken from the client per poll.
     consume_batch: int = Field(default=10_000, ge=1)
     # Arrow's allocator for the sink process: "system" (malloc) gives memory back between
