@@ -10,7 +10,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from eventlake.catalog import CatalogStore
+from eventlake.catalog import CatalogStore, LedgerEntry
 from eventlake.lake import Lake, open_lake
 from eventlake.sink.ledger import Batch, DeadLetter, flush_batch, sweep_orphans
 from eventlake.sink.settings import SinkSettings
@@ -61,19 +61,45 @@ def test_flushes_continue_the_ledger_and_files_carry_their_offsets(store: Catalo
     assert letters == []
 
 
-def test_a_zombie_whose_entry_conflicts_removes_its_own_files(store: CatalogStore, lake: Lake) -> None:
-    owner, zombie = _writer(store, lake), _writer(store, lake)
-    flush_batch(_batch(None, 0, 99), owner, store, lake, SinkSettings(), list)
-    # The zombie still thinks the ledger starts at 0 and holds 0..149 (it lost the partition meanwhile).
-    lost = flush_batch(_batch(0, 0, 149), zombie, store, lake, SinkSettings(), list)
+class RacedCatalog(CatalogStore):
+    """A real catalog in which another writer records its flush just before ours is recorded:
+    the window between our files landing and our ledger entry."""
+
+    def __init__(self, path: Path, lake: Lake, owner_batch: Batch) -> None:
+        super().__init__(path)
+        self.lake = lake
+        self.owner_batch: Batch | None = owner_batch
+
+    def commit_flush(self, entry: LedgerEntry) -> None:
+        if self.owner_batch is not None:
+            batch, self.owner_batch = self.owner_batch, None
+            with CatalogStore(self.path) as other:  # the owner: another process, same catalog file
+                flush_batch(batch, _writer(other, self.lake), other, self.lake, SinkSettings(), list)
+        super().commit_flush(entry)
+
+
+@pytest.mark.parametrize("zombie_range", [(0, 149), (0, 99)], ids=["longer-range", "same-range"])
+def test_a_zombie_whose_commit_conflicts_removes_its_own_files(
+    tmp_path: Path, lake: Lake, zombie_range: tuple[int, int]
+) -> None:
+    # Both believe the partition is theirs from offset 0; the owner records 0..99 first.
+    store = RacedCatalog(tmp_path / "catalog.sqlite", lake, owner_batch=_batch(None, 0, 99))
+    lost = flush_batch(_batch(None, *zombie_range), _writer(store, lake), store, lake, SinkSettings(), list)
     assert lost.conflict and lost.rows == 0
+    assert store.ledger_next_offset(TOPIC, 0) == 100
+    # Only recorded files remain; with the same range the zombie wrote the owner's very name and
+    # rows, and must not delete that recorded file.
     assert _on_disk(lake) == {f.path for f in store.list_files(REF)}
     assert _landed(store) == list(range(100))
-    # Same offsets as the owner's entry: same file name, same rows; the owner's file survives.
-    same = flush_batch(_batch(0, 0, 99), zombie, store, lake, SinkSettings(), list)
-    assert same.conflict
+
+
+def test_a_zombie_that_sees_the_ledger_moved_writes_nothing(store: CatalogStore, lake: Lake) -> None:
+    flush_batch(_batch(None, 0, 99), _writer(store, lake), store, lake, SinkSettings(), list)
+    before = _on_disk(lake)
+    lost = flush_batch(_batch(0, 0, 149), _writer(store, lake), store, lake, SinkSettings(), list)
+    assert lost.conflict and lost.next_offset == 100
+    assert _on_disk(lake) == before
     assert _landed(store) == list(range(100))
-    assert store.ledger_next_offset(TOPIC, 0) == 100
 
 
 def test_orphan_files_are_invisible_and_swept_once_the_ledger_covers_them(store: CatalogStore, lake: Lake) -> None:

@@ -83,6 +83,13 @@ DeadLetterSink = Callable[[list[DeadLetter]], None]
 def flush_batch(batch: Batch, table: SinkTable, store: CatalogStore, lake: Lake, settings: SinkSettings,
                 dead_letters: DeadLetterSink) -> FlushResult:
     """Land one partition's batch: files, then ledger entries. Returns what was recorded."""
+    now_next = store.ledger_next_offset(batch.topic, batch.partition)
+    if now_next is not None and now_next != batch.first:
+        # Someone else landed these offsets meanwhile (we are a zombie): skip the writing too.
+        # commit_flush below still decides for the race this look cannot see.
+        log.warning("flush of %s[%s] from %s skipped: the ledger is at %s", batch.topic, batch.partition,
+                    batch.first, now_next)
+        return FlushResult(next_offset=now_next, conflict=True)
     decoded = decode(batch.values, table.schema, settings.max_record_bytes)
     if not decoded.schema.equals(table.schema):
         table.evolve(decoded.schema)
