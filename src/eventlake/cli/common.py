@@ -18,11 +18,11 @@ ConfigOpt = Annotated[
 BootstrapOpt = Annotated[
     str | None,
     typer.Option("--bootstrap-servers", help="Kafka bootstrap servers HOST:PORT "
-                 "[env EVENTLAKE_BOOTSTRAP_SERVERS; default 127.0.0.1:9092]", show_default=False),
+                 "(env EVENTLAKE_BOOTSTRAP_SERVERS; default 127.0.0.1:9092)", show_default=False),
 ]
 LakeOpt = Annotated[
     str | None,
-    typer.Option("--lake", help="Lake: a local folder or s3://bucket/prefix [env EVENTLAKE_LAKE; default ./lake]",
+    typer.Option("--lake", help="Lake: a local folder or s3://bucket/prefix (env EVENTLAKE_LAKE; default ./lake)",
                  show_default=False),
 ]
 CatalogOpt = Annotated[
