@@ -8,7 +8,6 @@ import typer
 
 from eventlake.cli import output
 from eventlake.cli.common import BootstrapOpt, CatalogOpt, ConfigOpt, LakeOpt, settings, state
-from eventlake.dashboard.server import serve
 
 
 def register(app: typer.Typer) -> None:
@@ -37,5 +36,7 @@ def register(app: typer.Typer) -> None:
         def ready(url: str) -> None:
             output.info(f"dashboard for lake {s.lake} at {url} (Ctrl-C stops it)")
             typer.echo(url)
+
+        from eventlake.dashboard.server import serve  # FastAPI loads only for this command
 
         serve(s, ready, access_log=state(ctx).debug)

@@ -8,7 +8,6 @@ import typer
 
 from eventlake.cli import output
 from eventlake.cli.common import BootstrapOpt, ConfigOpt, LakeOpt, settings, state
-from eventlake.demo import DemoOptions, run_demo
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +25,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stream stock ticks through Kafka into the lake and watch them live on the dashboard."""
         s = settings(ctx, config, lake=lake, bootstrap_servers=bootstrap_servers, dashboard={"port": port})
+        from eventlake.demo import DemoOptions, run_demo
+
         options = DemoOptions(duration_s=duration, rate=rate, config_file=config or state(ctx).config)
         run_demo(s, options, _say)
 

@@ -6,8 +6,6 @@ from typing import Annotated
 
 import typer
 
-from eventlake.catalog import open_catalog
-from eventlake.catalog.glue import GluePublisher
 from eventlake.cli import output
 from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
 
@@ -30,6 +28,9 @@ def register(app: typer.Typer) -> None:
         """Create or update each table in Glue and add its new partitions."""
         s = settings(ctx, config, lake=lake, catalog=catalog,
                      aws={"endpoint_url": endpoint_url, "region": region, "glue_database": glue_database})
+        from eventlake.catalog import open_catalog
+        from eventlake.catalog.glue import GluePublisher
+
         report = GluePublisher(s.aws).publish(open_catalog(s), tables or None)
         output.info(
             f"glue: {len(report.tables_created)} tables created, {len(report.tables_updated)} updated, "

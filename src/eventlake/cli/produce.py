@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.live import Live
@@ -13,8 +13,9 @@ from rich.text import Text
 
 from eventlake.cli import output
 from eventlake.cli.common import BootstrapOpt, ConfigOpt, settings
-from eventlake.produce import ProduceOptions, ProduceReport, produce
-from eventlake.produce.exceptions import BadRowError
+
+if TYPE_CHECKING:
+    from eventlake.produce import ProduceReport
 
 
 class OutputFormat(StrEnum):
@@ -112,6 +113,9 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Send events from a file, stdin, a real sample or a synthetic stream into a Kafka topic."""
+        from eventlake.produce import ProduceOptions, produce  # the Kafka client loads only for this command
+        from eventlake.produce.exceptions import BadRowError
+
         s = settings(ctx, config, bootstrap_servers=bootstrap_servers)
         options = ProduceOptions(
             rate=rate, speed=speed, limit=limit, loop=loop, key=key, time_field=time_field, sync=sync,
