@@ -35,22 +35,20 @@ def _sink(bootstrap: str, topic: str, lake: Path, group: str, *extra: str,
     )
 
 
-def _landed_rows(lake: Path) -> int:
-    path = lake / "_eventlake" / "catalog.sqlite"
-    if not path.exists():
-        return 0
-    with CatalogStore(path) as store:
-        return sum(e.rows for e in store.ledger())
-
-
 def _wait_rows(lake: Path, at_least: int, proc: subprocess.Popen[str], timeout_s: float = 120) -> int:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        rows = _landed_rows(lake)
-        if rows >= at_least:
-            return rows
+    path = lake / "_eventlake" / "catalog.sqlite"
+    while not path.exists() and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[1][-2000:]
         time.sleep(0.02)
+    # One connection for the whole wait (reads on an open connection never meet the schema set-up).
+    with CatalogStore(path) as store:
+        while time.monotonic() < deadline:
+            rows = sum(e.rows for e in store.ledger())
+            if rows >= at_least:
+                return rows
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            time.sleep(0.02)
     pytest.fail(f"fewer than {at_least} rows landed within {timeout_s}s")
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from eventlake.broker import BrokerSettings, LocalBroker, TopicAdmin, free_port
 from eventlake.catalog import open_catalog
-from eventlake.config import load_settings
+from eventlake.config import Settings, load_settings
 from eventlake.lake import open_lake
 from eventlake.sink import SinkReport, run_sink
 from tests.fixtures_sink import Sent, assert_exactly_once, make_events, produce_events, read_landed
@@ -70,12 +70,14 @@ def test_sink_survives_a_broker_restart_exactly_once(tmp_path: Path) -> None:
         broker.stop()
 
 
-def _wait_landed(settings: object, rows: int, errors: list[BaseException], timeout_s: float = 120) -> None:
+def _wait_landed(settings: Settings, rows: int, errors: list[BaseException], timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert not errors, errors
-        with open_catalog(settings) as store:  # type: ignore[arg-type]
+    # One connection for the whole wait: opening the catalog (schema set-up) while the sink commits
+    # can meet SQLITE_BUSY without the busy timeout, reads on an open connection do not.
+    with open_catalog(settings) as store:
+        while time.monotonic() < deadline:
+            assert not errors, errors
             if sum(e.rows for e in store.ledger()) >= rows:
                 return
-        time.sleep(0.05)
+            time.sleep(0.05)
     pytest.fail(f"fewer than {rows} rows landed in {timeout_s}s")
