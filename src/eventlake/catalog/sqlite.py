@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS files (
     topic TEXT, kafka_partition INTEGER, first_offset INTEGER, last_offset INTEGER,
     min_event_time REAL, max_event_time REAL, created_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS files_by_table ON files (database, name);
+CREATE INDEX IF NOT EXISTS files_by_source ON files (topic, kafka_partition);
 CREATE TABLE IF NOT EXISTS ledger (
     topic TEXT NOT NULL, partition INTEGER NOT NULL, first_offset INTEGER NOT NULL,
     last_offset INTEGER NOT NULL, database TEXT NOT NULL, name TEXT NOT NULL, rows INTEGER NOT NULL,
@@ -81,13 +82,18 @@ class SQLiteCatalog:
             # isolation_level=None: we issue BEGIN ourselves, so each transaction is explicit.
             self._conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
                                          check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
+            # busy_timeout first: switching to WAL takes a lock too, and must wait, not fail,
+            # while a sink in this or another process is committing.
             self._conn.execute("PRAGMA busy_timeout=30000")
-            with self._tx():
-                for stmt in SCHEMA.split(";"):
-                    if stmt.strip():
-                        self._conn.execute(stmt)
+            self._conn.execute("PRAGMA synchronous=FULL")
+            if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            # The newest schema object tells whether this file has the current schema.
+            if not self._conn.execute("SELECT 1 FROM sqlite_master WHERE name='files_by_source'").fetchone():
+                with self._tx():
+                    for stmt in SCHEMA.split(";"):
+                        if stmt.strip():
+                            self._conn.execute(stmt)
         except sqlite3.Error as exc:
             raise CatalogError(f"cannot open catalog {self.path}: {exc}",
                                hint="check the path and its permissions, or pass --catalog") from exc
@@ -318,6 +324,23 @@ class SQLiteCatalog:
                         max_event_time=r[10], committed_at=r[11])
             for r in self._query(sql, params)
         ]
+
+    def ledger_summary(self, recent_since: float) -> list[dict[str, Any]]:
+        """Per (topic, partition), aggregated in SQL: what status and the dashboard show.
+
+        `recent_rows` counts rows committed at or after `recent_since` (for rates).
+        """
+        rows = self._query(
+            """SELECT l.topic, l.partition, max(l.last_offset) + 1, sum(l.rows), sum(l.bytes), sum(l.dlq),
+                      sum(CASE WHEN l.committed_at >= ? THEN l.rows ELSE 0 END), max(l.committed_at),
+                      max(l.max_event_time), l.database || '.' || l.name,
+                      (SELECT count(*) FROM files f WHERE f.topic = l.topic AND f.kafka_partition = l.partition)
+               FROM ledger l GROUP BY l.topic, l.partition ORDER BY l.topic, l.partition""",
+            (recent_since,),
+        )
+        keys = ("topic", "partition", "next_offset", "rows", "bytes", "dlq", "recent_rows", "last_commit",
+                "max_event_time", "table", "files")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def ledger_positions(self) -> dict[tuple[str, int], int]:
         """Next offset to land per (topic, partition)."""

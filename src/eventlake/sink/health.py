@@ -64,25 +64,16 @@ def sink_health(store: CatalogStore, watermarks: Watermarks | None = None,
                 now: float | None = None) -> list[TopicHealth]:
     """Health of every topic the ledger knows. `watermarks(topic, partitions)` -> {p: (low, high)}."""
     now = time.time() if now is None else now
+    # Aggregated by SQLite: a long-running pipeline has hundreds of thousands of ledger entries.
     acc: dict[tuple[str, int], dict[str, Any]] = {}
     tables: dict[str, str] = {}
     files: dict[tuple[str, int], int] = {}
-    for f in store.list_files():
-        if f.topic is not None and f.kafka_partition is not None:
-            files[(f.topic, f.kafka_partition)] = files.get((f.topic, f.kafka_partition), 0) + 1
-    for e in store.ledger():
-        a = acc.setdefault((e.topic, e.partition), {
-            "next": 0, "rows": 0, "bytes": 0, "dlq": 0, "recent": 0, "last": None, "max_t": None})
-        a["next"] = max(a["next"], e.last_offset + 1)
-        a["rows"] += e.rows
-        a["bytes"] += e.bytes
-        a["dlq"] += e.dlq
-        if now - e.committed_at <= RATE_WINDOW_S:
-            a["recent"] += e.rows
-        a["last"] = e.committed_at if a["last"] is None else max(a["last"], e.committed_at)
-        if e.max_event_time is not None:
-            a["max_t"] = e.max_event_time if a["max_t"] is None else max(a["max_t"], e.max_event_time)
-        tables[e.topic] = str(e.table)
+    for row in store.ledger_summary(recent_since=now - RATE_WINDOW_S):
+        key = (row["topic"], row["partition"])
+        acc[key] = {"next": row["next_offset"], "rows": row["rows"], "bytes": row["bytes"], "dlq": row["dlq"],
+                    "recent": row["recent_rows"], "last": row["last_commit"], "max_t": row["max_event_time"]}
+        files[key] = row["files"]
+        tables[row["topic"]] = row["table"]
     out = []
     for topic in sorted({t for t, _ in acc}):
         parts = sorted(p for t, p in acc if t == topic)
