@@ -126,3 +126,17 @@ def test_a_replay_spanning_many_hours_is_cut_into_capped_consecutive_pieces() ->
     assert [(s, e, len(g)) for s, e, g in pieces] == [(0, 320, 32), (320, 640, 32), (640, 960, 32), (960, 1000, 4)]
     rows = np.concatenate([g.rows for _, _, gs in pieces for g in gs])
     assert sorted(rows.tolist()) == list(range(1000))
+
+
+def test_zoned_iso_timestamps_with_milliseconds_become_a_timestamp_column() -> None:
+    values = [b'{"ts": "2024-01-02T03:04:05.123Z", "n": 1}', b'{"ts": "2024-01-02T03:04:06.5+00:00", "n": 2}']
+    first = decode(values, pa.schema([]), 1 << 20)
+    assert first.schema.field("ts").type == pa.timestamp("ms", tz="UTC")
+    assert first.table.column("ts").to_pylist()[0].isoformat() == "2024-01-02T03:04:05.123000+00:00"
+    # Later batches parse into the established column; a column that began as strings stays strings.
+    later = decode([b'{"ts": "2024-01-03T00:00:00.001Z", "n": 3}'], first.schema, 1 << 20)
+    assert later.table.column("ts").type == pa.timestamp("ms", tz="UTC")
+    text = decode([b'{"ts": "2024-01-03T00:00:00.001Z"}'], pa.schema([("ts", pa.string())]), 1 << 20)
+    assert text.table.column("ts").type == pa.string()
+    mixed = decode([b'{"when": "2024-01-03T00:00:00.001Z"}', b'{"when": "soon"}'], pa.schema([]), 1 << 20)
+    assert mixed.schema.field("when").type == pa.string()

@@ -12,6 +12,7 @@ and the schema rules, set the bad ones aside with a reason, and parse the rest i
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 
 import orjson
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from eventlake.sink.exceptions import TypeConflict
-from eventlake.sink.schema import conform_table, explicit_schema, infer_value, merge_schema, merge_types
+from eventlake.sink.schema import TS, conform_table, explicit_schema, infer_value, merge_schema, merge_types
 
 _BLOCK = 1 << 20  # 1 MiB blocks: parsed in parallel on the thread pool
 
@@ -74,10 +75,36 @@ def _read(data: bytes, schema: pa.Schema) -> pa.Table | None:
     parse = pj.ParseOptions(explicit_schema=explicit if len(explicit) else None,
                             unexpected_field_behavior="infer")
     try:
-        return pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(block_size=_BLOCK),
-                            parse_options=parse)
+        table = pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(block_size=_BLOCK),
+                             parse_options=parse)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
+    return _promote_timestamps(table, schema)
+
+
+# Zoned ISO-8601 with fractional seconds ("2024-01-02T03:04:05.123Z"), which Arrow's JSON
+# type inference leaves as strings (it only detects whole seconds).
+_ISO_FRACTION = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}\.\d{1,9}(Z|[+-]\d{2}:?\d{2})$")
+
+
+def _promote_timestamps(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A NEW string column whose every value is a zoned ISO timestamp becomes a timestamp column.
+
+    Only new columns: a column the table already holds keeps its type (the explicit schema
+    parses later batches into it), so files of one table never disagree.
+    """
+    for i, f in enumerate(table.schema):
+        if f.type != pa.string() or schema.get_field_index(f.name) >= 0:
+            continue
+        col = table.column(i)
+        present = col.drop_null()
+        if len(present) == 0 or not _ISO_FRACTION.match(present[0].as_py()):
+            continue
+        try:
+            table = table.set_column(i, f.name, col.cast(TS))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue  # some value is not a timestamp: the column stays a string column
+    return table
 
 
 def _reason_not_json(exc: Exception) -> str:
