@@ -72,15 +72,9 @@ def main(
 
 
 def _register() -> None:
+    # Command modules are light: each loads its stage's library only when its command runs.
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"eventlake.cli.{name}")
-        except ModuleNotFoundError as exc:
-            # Only a command module not written yet is skipped; a broken import is not hidden.
-            if exc.name != f"eventlake.cli.{name}":
-                raise
-            continue
-        module.register(app)
+        importlib.import_module(f"eventlake.cli.{name}").register(app)
 
 
 _register()

@@ -8,7 +8,6 @@ import typer
 
 from eventlake.cli import output
 from eventlake.cli.common import BootstrapOpt, CatalogOpt, ConfigOpt, LakeOpt, settings
-from eventlake.sink import run_sink
 
 
 def register(app: typer.Typer) -> None:
@@ -44,6 +43,8 @@ def register(app: typer.Typer) -> None:
                   "until_idle": until_idle, "flush_rows": flush_rows, "flush_bytes": flush_bytes,
                   "flush_seconds": flush_seconds, "metrics_port": metrics_port},
         )
+        from eventlake.sink import run_sink  # Kafka client and Arrow load only for this command
+
         report = run_sink(s, topics)
         output.info(
             f"sink: {report.rows} rows in {report.files} files ({report.bytes} bytes), "

@@ -7,11 +7,8 @@ from typing import Annotated
 
 import typer
 
-from eventlake.broker import TopicAdmin
-from eventlake.catalog import open_catalog
 from eventlake.cli import output
 from eventlake.cli.common import BootstrapOpt, CatalogOpt, ConfigOpt, LakeOpt, settings
-from eventlake.sink import sink_health
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +23,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show what the sink has landed and how far behind Kafka it is."""
         s = settings(ctx, config, bootstrap_servers=bootstrap_servers, lake=lake, catalog=catalog)
+        from eventlake.broker import TopicAdmin
+        from eventlake.catalog import open_catalog
+        from eventlake.sink import sink_health
+
         admin = TopicAdmin(s.bootstrap_servers, s.kafka, timeout_s=min(5.0, s.kafka.connect_timeout_s))
         with open_catalog(s) as store:
             topics = sink_health(store, admin.offsets)
