@@ -17,6 +17,7 @@ from eventlake.query.preflight import require_lake
 
 if TYPE_CHECKING:
     from eventlake.query import QueryEngine
+    from eventlake.query.athena import AthenaEngine
 
 HISTORY_FILE = Path("~/.eventlake_history")
 SHELL_HELP = """Enter SQL ending with ';' (it may span lines). Commands:
@@ -46,13 +47,18 @@ def _settings(ctx: typer.Context, config: Path | None, lake: str | None, catalog
                     query={"max_rows": max_rows, "time_limit_s": time_limit})
 
 
-def _write(engine: QueryEngine, sql: str, fmt: QueryFormat, out: Path | None) -> None:
+def _write(engine: QueryEngine | AthenaEngine, sql: str, fmt: QueryFormat, out: Path | None) -> None:
     if fmt is QueryFormat.parquet:
         if out is None:
             raise UsageError("--format parquet needs --out FILE")
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = engine.sql(sql)
+        if hasattr(engine, "sql"):
+            table = engine.sql(sql)
+        else:  # Athena answers rows: build the Arrow table from them
+            res = engine.execute(sql)
+            table = pa.Table.from_pylist([dict(zip(res.columns, r, strict=True)) for r in res.rows])
         pq.write_table(table, out)
         output.info(f"wrote {table.num_rows} rows to {out}")
         return
@@ -89,10 +95,19 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option("--out", help="Write to FILE instead of stdout.")] = None,
         max_rows: MaxRowsOpt = None,
         time_limit: TimeLimitOpt = None,
+        engine_name: Annotated[str | None, typer.Option(
+            "--engine", help="duckdb (in-process, default) or athena (tables published with `glue publish`)")] = None,
         lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
     ) -> None:
         """Run read-only SQL over the lake's tables (DuckDB); bare names are in the default database."""
         s = _settings(ctx, config, lake, catalog, max_rows, time_limit)
+        if (engine_name or s.query.engine) == "athena":
+            from eventlake.query.athena import AthenaEngine
+
+            _write(AthenaEngine(s.aws, s.query, s.database), sql, fmt, out)
+            return
+        if (engine_name or s.query.engine) != "duckdb":
+            raise UsageError(f"unknown engine {engine_name or s.query.engine!r}: use duckdb or athena")
         require_lake(s)
         from eventlake.query import connect
 

@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from eventlake.catalog.settings import AwsSettings
-from eventlake.query.engine import QueryResult
 from eventlake.query.exceptions import BadSql, QueryError, QueryTimeout, RefusedStatement
+from eventlake.query.results import QueryResult
 from eventlake.query.settings import QuerySettings
 
 _READ_ONLY_PREFIXES = ("select", "with", "show", "describe", "explain", "values")
