@@ -1,6 +1,6 @@
 """sink catch-up: a topic filled once with N events, then each reader drains it from the start.
 
-eventlake's sink (fresh lake, fresh group, --until-idle 2: the whole process's wall time,
+eventlake's sink (fresh lake, fresh group, --until-idle 0.5: the whole process's wall time,
 start-up and the idle wait included) vs Quix Streams' local FileSink writing Parquet vs the
 seed tutorial's consumer (one JSON file per message, into a local folder and, as the seed
 does, into S3 through s3fs against a local S3Proxy; on samples, extrapolated) vs
@@ -62,7 +62,7 @@ def sink_summary_seconds(output: str) -> float | None:
 def run_eventlake(bench: Bench, topic: str, events: int, name: str = "sink_catchup") -> tuple[Run, Path]:
     lake = bench.fresh_dir("lakes", name)
     done = procs.run(bench.eventlake(
-        "sink", topic, "--lake", lake, "--group", bench.group("sink"), "--until-idle", 2,
+        "sink", topic, "--lake", lake, "--group", bench.group("sink"), "--until-idle", 0.5,
         "--bootstrap-servers", bench.bootstrap, profile_as=name,
     ), env=clean_env(), timeout_s=3600).check("eventlake sink")
     rows = lake_rows(lake)
@@ -74,7 +74,7 @@ def run_eventlake(bench: Bench, topic: str, events: int, name: str = "sink_catch
         extra["own_seconds"] = round(own, 3)
         extra["own_events_per_s"] = round(events / own, 1)
     run = bench.add(bench.profiled(name, Run(name, EVENTLAKE, events, done.seconds, done.peak_rss_mb,
-                                             note="whole process: start-up + catch-up + 2 s idle wait",
+                                             note="whole process: start-up + catch-up + 0.5 s idle wait",
                                              extra=extra)))
     return run, lake
 

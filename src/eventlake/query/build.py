@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -210,13 +210,17 @@ class ConnectionBuilder:
         return path
 
     def _create_system_tables(self, con: duckdb.DuckDBPyConnection, snap: Snapshot, arrow: dict[str, Any]) -> None:
+        """The views exist from the start over empty tables; their rows are built only for a query
+        that can read them (`SystemTable.needed`): most queries never do, and building them
+        costs more than a small query."""
         self._schema(con, SYSTEM_SCHEMA)
         pairs = table_files(snap)
-        arrow["__eventlake_files"] = system.files_table(pairs)
-        arrow["__eventlake_watermarks"] = system.watermarks_table(pairs)
-        arrow["__eventlake_tables"] = _tables_arrow(summaries(snap))
+        arrow["__eventlake_files"] = SystemTable(lambda: system.files_table(pairs), system.FILES_SCHEMA)
+        arrow["__eventlake_watermarks"] = SystemTable(lambda: system.watermarks_table(pairs),
+                                                      system.WATERMARKS_SCHEMA)
+        arrow["__eventlake_tables"] = SystemTable(lambda: _tables_arrow(summaries(snap)), TABLES_SCHEMA)
         for name in ("files", "watermarks", "tables"):
-            con.register(f"__eventlake_{name}", arrow[f"__eventlake_{name}"])
+            con.register(f"__eventlake_{name}", arrow[f"__eventlake_{name}"].empty)
             con.execute(f"CREATE OR REPLACE VIEW {SYSTEM_SCHEMA}.{name} AS SELECT * FROM __eventlake_{name}")
 
     def _create_saved_views(self, con: duckdb.DuckDBPyConnection, views: list[tuple[str, str, str]]) -> None:
@@ -251,6 +255,33 @@ class ConnectionBuilder:
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
 
+class SystemTable:
+    """An `eventlake.*` system table's rows, built on first use."""
+
+    def __init__(self, make: Callable[[], pa.Table], schema: pa.Schema) -> None:
+        self._make = make
+        self._table: pa.Table | None = None
+        self.empty = pa.Table.from_batches([], schema=schema)  # (empty_table() would import pandas)
+
+    def get(self) -> pa.Table:
+        if self._table is None:
+            self._table = self._make()
+        return self._table
+
+    @staticmethod
+    def needed(sql: str, snap: Snapshot | None) -> bool:
+        """Can this SQL read a system table? Directly, or through a saved view that does."""
+        if SYSTEM_SCHEMA in sql.lower():
+            return True
+        return snap is not None and any(SYSTEM_SCHEMA in view_sql.lower() for _, _, view_sql in snap.views)
+
+
+TABLES_SCHEMA = pa.schema([("database", pa.string()), ("name", pa.string()), ("format", pa.string()),
+                           ("source", pa.string()), ("files", pa.int64()), ("rows", pa.int64()),
+                           ("bytes", pa.int64()), ("schema_version", pa.int64()), ("location", pa.string()),
+                           ("columns", pa.string()), ("partition_keys", pa.string())])
+
+
 def _tables_arrow(summaries: list[TableSummary]) -> pa.Table:
     return pa.Table.from_pylist([
         {"database": s.database, "name": s.name, "format": s.format, "source": s.source, "files": s.files,
@@ -258,7 +289,4 @@ def _tables_arrow(summaries: list[TableSummary]) -> pa.Table:
          "columns": ", ".join(f"{n} {t}" for n, t in s.columns),
          "partition_keys": ", ".join(f"{n} {t}" for n, t in s.partition_keys)}
         for s in summaries
-    ], schema=pa.schema([("database", pa.string()), ("name", pa.string()), ("format", pa.string()),
-                         ("source", pa.string()), ("files", pa.int64()), ("rows", pa.int64()),
-                         ("bytes", pa.int64()), ("schema_version", pa.int64()), ("location", pa.string()),
-                         ("columns", pa.string()), ("partition_keys", pa.string())]))
+    ], schema=TABLES_SCHEMA)

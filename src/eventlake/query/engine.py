@@ -23,7 +23,15 @@ from eventlake.catalog import CatalogStore, open_catalog
 from eventlake.config import Settings
 from eventlake.lake import open_lake
 from eventlake.query import system
-from eventlake.query.build import CatalogMoved, ConnectionBuilder, Snapshot, read_catalog, summaries, table_files
+from eventlake.query.build import (
+    CatalogMoved,
+    ConnectionBuilder,
+    Snapshot,
+    SystemTable,
+    read_catalog,
+    summaries,
+    table_files,
+)
 from eventlake.query.exceptions import BadSql, QueryError, QueryTimeout, RefusedStatement, UnknownTable
 from eventlake.query.guard import SqlGuard, one_line
 from eventlake.query.preflight import require_lake
@@ -155,9 +163,14 @@ class QueryEngine:
             cursor = self._con.cursor()
             snapshot, arrow = self._snapshot, self._arrow
         try:
+            system_needed = SystemTable.needed(sql, snapshot)
             for name, obj in arrow.items():
-                cursor.register(name, obj)
-            if "watermarks" in sql.lower() and snapshot is not None:
+                if isinstance(obj, SystemTable):
+                    if system_needed:
+                        cursor.register(name, obj.get())
+                else:
+                    cursor.register(name, obj)
+            if system_needed and "watermarks" in sql.lower() and snapshot is not None:
                 self._register_watermarks(cursor, snapshot)
             outcome: dict[str, Any] = {}
             worker = threading.Thread(target=_fetch, args=(cursor, sql, limit, outcome), daemon=True,

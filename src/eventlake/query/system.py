@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -36,10 +36,25 @@ WATERMARKS_SCHEMA = pa.schema([
 EndOffsets = Callable[[str, list[int]], dict[int, int]]
 
 
-def _ts(epoch: float | None) -> datetime | None:
+def _ts(epoch: float | None) -> float | None:
+    """Epoch seconds, or None: turned into timestamp columns by `_from_rows`."""
     if epoch is None or epoch <= 0:
         return None
-    return datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None)
+    return epoch
+
+
+def _from_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Column by column, timestamps from epoch numbers: pa.Table.from_pylist with datetime
+    objects imports pandas, which alone cost more than the whole query."""
+    arrays = []
+    for f in schema:
+        values = [r[f.name] for r in rows]
+        if pa.types.is_timestamp(f.type):
+            micros = pa.array([None if v is None else int(v * 1_000_000) for v in values], pa.int64())
+            arrays.append(micros.cast(pa.timestamp("us")).cast(f.type))
+        else:
+            arrays.append(pa.array(values, f.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def files_table(files_by_table: Sequence[tuple[Table, Sequence[DataFile]]]) -> pa.Table:
@@ -53,7 +68,7 @@ def files_table(files_by_table: Sequence[tuple[Table, Sequence[DataFile]]]) -> p
                 "table_partition": "/".join(f"{k}={v}" for k, v in f.partition.items()),
                 "format": f.format, "min_event_time": _ts(f.min_event_time), "max_event_time": _ts(f.max_event_time),
             })
-    return pa.Table.from_pylist(rows, schema=FILES_SCHEMA)
+    return _from_rows(rows, FILES_SCHEMA)
 
 
 def watermarks_table(
@@ -81,7 +96,7 @@ def watermarks_table(
                 "max_event_time": _ts(maxima[(topic, partition)]), "watermark": watermark,
                 "end_offset": end, "lag": lag, "files": len(fs), "rows": sum(f.rows for f in fs),
             })
-    return pa.Table.from_pylist(rows, schema=WATERMARKS_SCHEMA)
+    return _from_rows(rows, WATERMARKS_SCHEMA)
 
 
 def _end_offsets(lookup: EndOffsets | None, topic: str, partitions: list[int]) -> dict[int, int] | None:
