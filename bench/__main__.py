@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--cases produce,sink,e2e,query,memory] [--events N]`.
+"""`python -m bench [--quick] [--cases produce,sink,e2e,dashboard,query,memory] [--events N]`.
 
 Starts a dedicated broker, runs the cases, stops the broker, writes
 bench/results/latest.json and latest.md, and prints the Markdown table.
@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from bench import procs, results
-from bench.cases import e2e, memory, produce, query, sink
+from bench.cases import dashboard, e2e, memory, produce, query, sink
 from bench.cluster import bench_broker
 from bench.context import RESULTS_DIR, WORK_DIR, Bench, Sizes, sizes_for
 from bench.kafka_tools import KafkaTools
@@ -28,6 +28,7 @@ CASES: dict[str, Callable[[Bench], None]] = {
     "produce": produce.run,
     "sink": sink.run,
     "e2e": e2e.run,
+    "dashboard": dashboard.run,
     "query": query.run,
     "memory": memory.run,
 }

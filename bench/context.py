@@ -36,6 +36,8 @@ class Sizes:
     e2e_unthrottled_events: int
     query_rows: int
     query_repeats: int = 3
+    dashboard_seconds: float = 30.0  # the live producer's run at 5,000 events/s
+    dashboard_old_events: int = 50_000  # ticks of the past two days, landed first (~50 hour partitions)
 
 
 FULL = Sizes(
@@ -46,7 +48,7 @@ FULL = Sizes(
 QUICK = Sizes(
     produce_events=100_000, kafka_python_sample=20_000, sink_events=100_000, quix_events=100_000,
     tutorial_sample=2_000, tutorial_s3_sample=300, e2e_rates=(5_000,), e2e_seconds=15.0, e2e_unthrottled_events=0,
-    query_rows=1_000_000,
+    query_rows=1_000_000, dashboard_seconds=12.0, dashboard_old_events=20_000,
 )
 
 

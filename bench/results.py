@@ -51,8 +51,8 @@ class Run:
 @dataclass(frozen=True)
 class Target:
     label: str
-    key: str  # a ratio name, or "sink_events_per_s" / "latency_p99_ms"
-    op: str  # ">=" or "<="
+    key: str  # a ratio name, or "sink_events_per_s" / "latency_p99_ms" / "dashboard_*"
+    op: str  # ">=", "<=" or "<"
     threshold: float
 
 
@@ -67,6 +67,10 @@ TARGETS: tuple[Target, ...] = (
     Target("sink >= 1000x the seed's consumer (local folder)", "sink_vs_tutorial", ">=", 1000.0),
     Target("sink >= 1000x the seed's consumer (S3, as the seed)", "sink_vs_tutorial_s3", ">=", 1000.0),
     Target("latency p99 <= 2 s at 5,000 events/s", "latency_p99_ms", "<=", 2000.0),
+    Target("panel <= 2 s behind the newest landed event at 5,000 events/s (max over pushes)",
+           "dashboard_lag_max_ms", "<=", 2000.0),
+    Target("panel refresh reads only the partitions it needs (files read < files in the table)",
+           "dashboard_files_read_share", "<", 1.0),
     Target("query <= 1.5x DuckDB direct (CLI vs process)", "query_vs_duckdb", "<=", 1.5),
     Target("query <= 1.5x DuckDB direct (library vs in-process)", "query_library_vs_duckdb", "<=", 1.5),
 )
@@ -108,13 +112,18 @@ def ratios(runs: list[Run]) -> dict[str, float | None]:
 
 
 def measured_values(runs: list[Run], ratio_values: dict[str, float | None],
-                    latency: dict[str, Any] | None) -> dict[str, float | None]:
+                    latency: dict[str, Any] | None,
+                    dashboard: dict[str, Any] | None = None) -> dict[str, float | None]:
     sink = find(runs, "sink_catchup", EVENTLAKE)
     values = dict(ratio_values)
     values["sink_events_per_s"] = sink.events_per_s if sink else None
     own = sink.extra.get("own_events_per_s") if sink else None
     values["sink_own_events_per_s"] = float(own) if isinstance(own, (int, float)) else None
     values["latency_p99_ms"] = latency.get("p99_ms") if latency and latency.get("rate") == 5000 else None
+    dash = dashboard or {}
+    values["dashboard_lag_max_ms"] = dash.get("max_ms") if dash.get("rate") == 5000 else None
+    read, total = dash.get("files_read"), dash.get("files_total")
+    values["dashboard_files_read_share"] = read / total if isinstance(read, int) and total else None
     return values
 
 
@@ -127,6 +136,8 @@ def judge(values: dict[str, float | None]) -> list[dict[str, Any]]:
             verdict = "not run"
         elif target.op == ">=":
             verdict = "pass" if value >= target.threshold else "fail"
+        elif target.op == "<":
+            verdict = "pass" if value < target.threshold else "fail"
         else:
             verdict = "pass" if value <= target.threshold else "fail"
         out.append({"target": target.label, "key": target.key, "op": target.op,
@@ -143,7 +154,7 @@ def build(machine: dict[str, Any], runs: list[Run], latency: dict[str, Any] | No
         "runs": [r.to_dict() for r in runs],
         "latency": latency or {},
         "ratios": {k: (round(v, 4) if v is not None else None) for k, v in ratio_values.items()},
-        "targets": judge(measured_values(runs, ratio_values, latency)),
+        "targets": judge(measured_values(runs, ratio_values, latency, (extra or {}).get("dashboard"))),
     }
     doc.update(extra or {})
     return doc
@@ -155,13 +166,15 @@ def _num(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _measured(key: str, value: float | None) -> str:
+def _measured(key: str, value: float | None, dashboard: dict[str, Any] | None = None) -> str:
     if value is None:
         return "-"
     if key in ("sink_events_per_s", "sink_own_events_per_s"):
         return f"{value:,.0f} events/s"
-    if key == "latency_p99_ms":
+    if key in ("latency_p99_ms", "dashboard_lag_max_ms"):
         return f"{value:,.0f} ms"
+    if key == "dashboard_files_read_share" and dashboard:
+        return f"{dashboard.get('files_read')} of {dashboard.get('files_total')} files"
     return f"{value:,.2f}x"
 
 
@@ -205,6 +218,7 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"{_num(row.get('p50_ms'))} | {_num(row.get('p95_ms'))} | {_num(row.get('p99_ms'))} | "
                 f"{_num(row.get('max_ms'))} | {row.get('unseen', 0)} | {_num(row.get('steady_p99_ms'))} |"
             )
+    lines += _dashboard_lines(doc.get("dashboard") or {})
     mem = doc.get("memory") or {}
     if mem:
         lines += ["", f"Peak RSS ({mem.get('method', '')}): eventlake producer "
@@ -213,11 +227,28 @@ def markdown(doc: dict[str, Any]) -> str:
     lines += ["", "| target | measured | result |", "|---|---:|---|"]
     for t in doc.get("targets", []):
         mark = {"pass": "pass", "fail": "**FAIL**"}.get(t["result"], t["result"])
-        lines.append(f"| {t['target']} | {_measured(t['key'], t['measured'])} | {mark} |")
+        lines.append(f"| {t['target']} | {_measured(t['key'], t['measured'], doc.get('dashboard'))} | {mark} |")
     notes = doc.get("notes") or []
     if notes:
         lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
+
+
+def _dashboard_lines(dash: dict[str, Any]) -> list[str]:
+    if not dash:
+        return []
+    return [
+        "",
+        f"Dashboard at {_num(dash.get('rate'))} events/s: {dash.get('method', '')}",
+        "",
+        "| panel | pushes | lag p50 ms | lag p95 ms | lag max ms | age p50 ms | age p95 ms | files read "
+        "| files needed | files in table |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {dash.get('panel', '')} | {dash.get('pushes', 0)} | {_num(dash.get('p50_ms'))} | "
+        f"{_num(dash.get('p95_ms'))} | {_num(dash.get('max_ms'))} | {_num(dash.get('age_p50_ms'))} | "
+        f"{_num(dash.get('age_p95_ms'))} | {dash.get('files_read', '-')} ({dash.get('files_panel', '')}) | "
+        f"{dash.get('files_needed', '-')} | {dash.get('files_total', '-')} |",
+    ]
 
 
 def run_from_dict(data: dict[str, Any]) -> Run:
