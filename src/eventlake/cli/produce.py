@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from enum import StrEnum
@@ -122,6 +123,11 @@ def register(app: typer.Typer) -> None:
             strict=strict, create_topic=create_topic, partitions=partitions, sample=sample, seed=seed,
             compression=compression,
         )
+        # Ctrl-C and SIGTERM both mean: flush what is in flight, then report. Set explicitly: a
+        # process started in the background inherits SIGINT ignored, and SIGTERM would kill it
+        # with events still in librdkafka's queue.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.default_int_handler)
         live = LiveLine() if sys.stderr.isatty() else None
         try:
             report = produce(s, topic, source, options, progress=live.update if live else None)
