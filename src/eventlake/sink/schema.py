@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from eventlake.catalog.crawl_types import arrow_to_hive
 from eventlake.sink.exceptions import TypeConflict
 
 TS = pa.timestamp("ms", tz="UTC")
@@ -164,31 +165,8 @@ def conform_array(arr: pa.Array, target: pa.DataType) -> pa.Array:
 
 
 def to_hive(t: pa.DataType) -> str:
-    if pa.types.is_null(t) or pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "string"
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_int64(t):
-        return "bigint"
-    if pa.types.is_int32(t):
-        return "int"
-    if pa.types.is_int16(t):
-        return "smallint"
-    if pa.types.is_int8(t):
-        return "tinyint"
-    if pa.types.is_floating(t):
-        return "double"
-    if pa.types.is_timestamp(t):
-        return "timestamp"
-    if pa.types.is_date(t):
-        return "date"
-    if pa.types.is_binary(t):
-        return "binary"
-    if pa.types.is_struct(t):
-        return "struct<" + ",".join(f"{f.name}:{to_hive(f.type)}" for f in t) + ">"
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return f"array<{to_hive(t.value_type)}>"
-    return "string"
+    """The catalog's type string: one mapping for the sink and the crawler (catalog.crawl_types)."""
+    return arrow_to_hive(t)
 
 
 _SCALARS = {
