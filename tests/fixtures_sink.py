@@ -7,17 +7,10 @@ backend on a free loopback port for the whole session.
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
-import subprocess
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -26,51 +19,11 @@ import pyarrow.parquet as pq
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from eventlake.broker import free_port
-from eventlake.broker.jars import default_cache_dir
 from eventlake.catalog import CatalogStore
 from eventlake.lake import Lake
+from eventlake.lake.local_s3 import run_local_s3, s3proxy_libs
 from eventlake.types import TableRef, table_name_for_topic
 from tests.conftest import require_tool
-
-S3PROXY_VERSION = "4.1.0"
-# s3proxy 4.1.0's own resolution picks jackson-annotations 2.18, too old for its jackson 3.
-_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>eventlake.tests</groupId><artifactId>s3proxy-runtime</artifactId><version>1</version>
-  <dependencies>
-    <dependency><groupId>org.gaul</groupId><artifactId>s3proxy</artifactId><version>{v}</version></dependency>
-    <dependency><groupId>com.fasterxml.jackson.core</groupId><artifactId>jackson-annotations</artifactId>
-      <version>2.21</version></dependency>
-  </dependencies>
-</project>
-"""
-
-
-def resolve_s3proxy(version: str = S3PROXY_VERSION) -> Path:
-    """The folder of S3Proxy's jars, resolved with Maven the first time (scratch dir, then rename)."""
-    libs = default_cache_dir() / "s3proxy" / version
-    if (libs / ".complete").is_file():
-        return libs
-    mvn = require_tool("mvn")
-    libs.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="s3proxy-", dir=libs.parent))
-    try:
-        pom = scratch / "pom.xml"
-        pom.write_text(_POM.format(v=version))
-        out = scratch / "libs"
-        proc = subprocess.run(
-            [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies", f"-DoutputDirectory={out}",
-             "-DincludeScope=runtime"], capture_output=True, text=True, timeout=900, check=False)
-        if proc.returncode != 0 or not any(out.glob("s3proxy-*.jar")):
-            pytest.fail(f"Maven could not resolve S3Proxy {version}: {(proc.stdout + proc.stderr)[-800:]}")
-        (out / ".complete").write_text(version)
-        if libs.exists():
-            shutil.rmtree(libs)
-        out.rename(libs)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return libs
 
 
 @dataclass(frozen=True)
@@ -97,56 +50,12 @@ class S3Server:
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A real S3-compatible server (S3Proxy, filesystem backend) with one bucket."""
-    java = require_tool("java")
-    libs = resolve_s3proxy()
+    require_tool("java")
+    if not (s3proxy_libs() / ".complete").is_file():
+        require_tool("mvn")  # resolves S3Proxy the first time
     data = tmp_path_factory.mktemp("s3proxy")
-    (data / "blobs").mkdir()
-    port = free_port()
-    server = S3Server(f"http://127.0.0.1:{port}", "eventlake-test", "eventlake-test-secret", "lake")
-    conf = data / "s3proxy.conf"
-    conf.write_text("\n".join([
-        f"s3proxy.endpoint=http://127.0.0.1:{port}",
-        "s3proxy.authorization=aws-v2-or-v4",
-        f"s3proxy.identity={server.access_key}",
-        f"s3proxy.credential={server.secret_key}",
-        "jclouds.provider=filesystem",
-        f"jclouds.filesystem.basedir={data / 'blobs'}",
-    ]) + "\n")
-    log = (data / "s3proxy.log").open("wb")
-    env = {**os.environ, "LOG_LEVEL": "warn"}
-    proc = subprocess.Popen([java, "-Xmx256m", "-cp", f"{libs}/*", "org.gaul.s3proxy.Main", "--properties",
-                             str(conf)], stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        _wait_http(server.endpoint, proc, timeout_s=90)
-        import boto3
-
-        s3 = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
-                          aws_secret_access_key=server.secret_key, region_name="us-east-1")
-        s3.create_bucket(Bucket=server.bucket)
-        yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"S3Proxy exited with {proc.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except urllib.error.HTTPError:
-            return  # 403 for an anonymous request: it answers
-        except (TimeoutError, urllib.error.URLError, OSError):
-            time.sleep(0.3)
-    pytest.fail(f"S3Proxy did not answer at {url} within {timeout_s}s")
+    with run_local_s3(data, "lake", "eventlake-test", "eventlake-test-secret") as s3:
+        yield S3Server(s3.endpoint, s3.access_key, s3.secret_key, s3.bucket)
 
 
 # ---- a producer that is not eventlake
