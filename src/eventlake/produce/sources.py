@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -30,7 +31,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 SUPPORTED = "a .csv, .jsonl/.ndjson or .parquet file (.gz too for text), -, sample:stocks or synthetic:ticks"
 
 
-class Source:
+class Source(ABC):
     """Records of one pass over some data. `endless` sources never end a pass."""
 
     name: str = ""
@@ -40,8 +41,9 @@ class Source:
     def __init__(self) -> None:
         self.position = Position()  # line (or row number) of the record last yielded
 
+    @abstractmethod
     def records(self, on_bad: OnBad) -> Iterator[dict[str, Any]]:
-        raise NotImplementedError
+        """Yield the records of one pass; hand bad ones to `on_bad` instead of raising."""
 
     def size(self) -> int | None:
         """Records in one pass, when cheap to know (for an ETA)."""
