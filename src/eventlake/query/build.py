@@ -24,7 +24,8 @@ from eventlake.config import Settings
 from eventlake.lake import Lake
 from eventlake.query import system
 from eventlake.query.exceptions import QueryError
-from eventlake.query.guard import SqlGuard, one_line
+from eventlake.query.guard import SYSTEM_SCHEMA, SqlGuard, one_line
+from eventlake.query.readonly_fs import ReadOnlyFiles
 from eventlake.query.results import TableSummary
 from eventlake.query.sources import (
     duckdb_type,
@@ -39,8 +40,6 @@ from eventlake.query.sources import (
 
 log = logging.getLogger(__name__)
 
-SYSTEM_SCHEMA = "eventlake"
-
 
 class CatalogMoved(Exception):
     """A listed file vanished while views were being built (a compaction swapped it)."""
@@ -51,6 +50,15 @@ class Snapshot:
     tables: list[Table]
     files: dict[tuple[str, str], list[DataFile]]
     views: list[tuple[str, str, str]]
+
+    def relations(self, default_database: str) -> frozenset[tuple[str, str]]:
+        """What SQL may name (the guard's allow-list): `db.name` for tables and saved views, bare
+        names for those of the default database, and the system tables."""
+        names = {(t.database, t.name) for t in self.tables} | {(d, n) for d, n, _sql in self.views}
+        pairs = {(d.lower(), n.lower()) for d, n in names}
+        pairs |= {("", n) for d, n in pairs if d == default_database.lower()}
+        pairs |= {(SYSTEM_SCHEMA, name) for name in ("files", "watermarks", "tables")}
+        return frozenset(pairs)
 
     def key(self) -> tuple[Any, ...]:
         return (
@@ -72,7 +80,8 @@ def table_files(snap: Snapshot) -> list[tuple[Table, list[DataFile]]]:
     return [(t, snap.files.get((t.database, t.name), [])) for t in snap.tables]
 
 
-def summaries(snap: Snapshot) -> list[TableSummary]:
+def summaries(snap: Snapshot, relative: Callable[[str], str] = str) -> list[TableSummary]:
+    """Tables as SQL users see them; `relative` turns lake locations into lake-relative names."""
     out = []
     for t in snap.tables:
         files = snap.files.get((t.database, t.name), [])
@@ -81,7 +90,7 @@ def summaries(snap: Snapshot) -> list[TableSummary]:
             columns=[(c.name, c.type) for c in t.columns],
             partition_keys=[(c.name, c.type) for c in t.partition_keys],
             files=len(files), rows=sum(f.rows for f in files), bytes=sum(f.bytes for f in files),
-            schema_version=t.schema_version, location=t.location, parameters=dict(t.parameters),
+            schema_version=t.schema_version, location=relative(t.location), parameters=dict(t.parameters),
         ))
     return out
 
@@ -96,6 +105,9 @@ class ConnectionBuilder:
         self.guard = guard
         self._schema_dir = schema_dir
         self._temp_dir = temp_dir
+        # DuckDB reads local files only through these (read-only, named relative to their root).
+        self._lake_files = ReadOnlyFiles(lake.root, "lake") if lake.local else None
+        self._schema_files = ReadOnlyFiles(schema_dir, "schema")
         self._footers: dict[str, tuple[str, ...]] = {}  # path -> column names, for evolved tables
 
     def build(self, snap: Snapshot, strict: bool = False) -> tuple[duckdb.DuckDBPyConnection, dict[str, Any]]:
@@ -112,12 +124,15 @@ class ConnectionBuilder:
         if self.limits.threads:
             config["threads"] = self.limits.threads
         con = duckdb.connect(":memory:", config=config)
+        for filesystem in (self._lake_files, self._schema_files):
+            if filesystem is not None:
+                con.register_filesystem(filesystem)
         try:
             allowed = self._create_views(con, snap, arrow, strict)
             self._create_system_tables(con, snap, arrow)
             tables = {(t.database, t.name) for t in snap.tables}
             # A table made later under a saved view's name wins: the view is left out (and logged).
-            self._create_saved_views(con, [v for v in snap.views if (v[0], v[1]) not in tables])
+            self._create_saved_views(con, snap, [v for v in snap.views if (v[0], v[1]) not in tables])
             for database, name, _sql in snap.views:
                 if (database, name) in tables:
                     log.warning("saved view %s.%s is hidden by a table of the same name", database, name)
@@ -150,8 +165,6 @@ class ConnectionBuilder:
                 con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT error({quote_str(reason)}) AS unreadable")
             if table.database == self.settings.database:  # bare names resolve in the default database
                 con.execute(f"CREATE OR REPLACE VIEW main.{quote_ident(table.name)} AS SELECT * FROM {view}")
-            if self.lake.local:
-                allowed += [f.path for f in files]
         return allowed
 
     def _table_select(self, con: duckdb.DuckDBPyConnection, table: Table, files: Sequence[DataFile],
@@ -165,8 +178,9 @@ class ConnectionBuilder:
             con.register(source.name, source.dataset)
             arrow[source.name] = source.dataset
             return source.select
+        assert self._lake_files is not None
         if table.format != "parquet" or not files:
-            return local_view_sql(table, files)
+            return local_view_sql(table, self._read_only(files, allowed))
         # Older files may lack newer columns (the schema evolved; crawled folders may mix column sets):
         # files are grouped by the columns they hold, each group bound to its own schema file.
         evolved = table.schema_version > 1 or table.parameters.get("union_by_name") == "true"
@@ -176,10 +190,10 @@ class ConnectionBuilder:
             held = set(names)
             sub = replace(table, columns=[c for c in table.columns if c.name in held])
             if not sub.columns:  # no catalog column in these files: DuckDB's own union by name
-                return local_view_sql(table, files, union_by_name=True)
-            schema_file = self._schema_file(con, sub)
+                return local_view_sql(table, self._read_only(files, allowed), union_by_name=True)
+            schema_file = self._schema_files.url(self._schema_file(con, sub))
             allowed.append(schema_file)
-            inner = local_view_sql(sub, group, schema_file=schema_file)
+            inner = local_view_sql(sub, self._read_only(group, allowed), schema_file=schema_file)
             if len(sub.columns) == len(table.columns):
                 selects.append(inner)
                 continue
@@ -188,6 +202,13 @@ class ConnectionBuilder:
             cols += [quote_ident(k.name) for k in table.partition_keys]
             selects.append(f"SELECT {', '.join(cols)} FROM ({inner})")
         return "\nUNION ALL\n".join(selects)
+
+    def _read_only(self, files: Sequence[DataFile], allowed: list[str]) -> list[DataFile]:
+        """The files as DuckDB names them: `lake://relative/path`, opened through the read-only layer."""
+        assert self._lake_files is not None
+        named = [replace(f, path=self._lake_files.url(f.path)) for f in files]
+        allowed += [f.path for f in named]
+        return named
 
     def _column_groups(self, files: Sequence[DataFile]) -> dict[tuple[str, ...], list[DataFile]]:
         """Files by the column names their footers hold (read once per engine: files never change)."""
@@ -215,15 +236,18 @@ class ConnectionBuilder:
         costs more than a small query."""
         self._schema(con, SYSTEM_SCHEMA)
         pairs = table_files(snap)
-        arrow["__eventlake_files"] = SystemTable(lambda: system.files_table(pairs), system.FILES_SCHEMA)
+        arrow["__eventlake_files"] = SystemTable(lambda: system.files_table(pairs, self.relative),
+                                                 system.FILES_SCHEMA)
         arrow["__eventlake_watermarks"] = SystemTable(lambda: system.watermarks_table(pairs),
                                                       system.WATERMARKS_SCHEMA)
-        arrow["__eventlake_tables"] = SystemTable(lambda: _tables_arrow(summaries(snap)), TABLES_SCHEMA)
+        arrow["__eventlake_tables"] = SystemTable(lambda: _tables_arrow(summaries(snap, self.relative)),
+                                                  TABLES_SCHEMA)
         for name in ("files", "watermarks", "tables"):
             con.register(f"__eventlake_{name}", arrow[f"__eventlake_{name}"].empty)
             con.execute(f"CREATE OR REPLACE VIEW {SYSTEM_SCHEMA}.{name} AS SELECT * FROM __eventlake_{name}")
 
-    def _create_saved_views(self, con: duckdb.DuckDBPyConnection, views: list[tuple[str, str, str]]) -> None:
+    def _create_saved_views(self, con: duckdb.DuckDBPyConnection, snap: Snapshot,
+                            views: list[tuple[str, str, str]]) -> None:
         pending = list(views)
         # Views may use each other: create in passes until no pass makes progress.
         while pending:
@@ -231,7 +255,7 @@ class ConnectionBuilder:
             errors: dict[str, str] = {}
             for database, name, sql in pending:
                 try:
-                    self.guard.check(sql)
+                    self.guard.check(sql, snap.relations(self.settings.database))
                     schema = self._schema(con, database)
                     body = sql.strip().rstrip(";")
                     con.execute(f"CREATE OR REPLACE VIEW {schema}.{quote_ident(name)} AS {body}")
@@ -247,7 +271,15 @@ class ConnectionBuilder:
                 return
             pending = failed
 
+    def relative(self, location: str) -> str:
+        """A lake location as SQL users see it: relative to the lake, never an absolute path."""
+        try:
+            return self.lake.rel(location)
+        except Exception:
+            return location.rstrip("/").rsplit("/", 1)[-1] if location.startswith("/") else location
+
     def _lock_down(self, con: duckdb.DuckDBPyConnection, allowed_paths: list[str]) -> None:
+        """Only the read-only layer's names may be opened; the private temp folder takes spills."""
         paths = ", ".join(quote_str(p) for p in allowed_paths)
         con.execute(f"SET temp_directory = {quote_str(str(self._temp_dir))}")
         con.execute(f"SET allowed_directories = [{quote_str(str(self._temp_dir) + '/')}]")

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,14 @@ from eventlake.query.build import (
     summaries,
     table_files,
 )
-from eventlake.query.exceptions import BadSql, QueryError, QueryTimeout, RefusedStatement, UnknownTable
+from eventlake.query.exceptions import (
+    BadSql,
+    QueryError,
+    QueryTimeout,
+    RefusedStatement,
+    ResultTooLarge,
+    UnknownTable,
+)
 from eventlake.query.guard import SqlGuard, one_line
 from eventlake.query.preflight import require_lake
 from eventlake.query.results import QueryResult, TableSummary
@@ -53,10 +61,12 @@ class QueryEngine:
         self._own_store = store is None
         self.store = store if store is not None else open_catalog(settings)
         self.lake = open_lake(settings.lake, settings.s3)
-        self.guard = SqlGuard()
+        self.guard = SqlGuard(self.limits.max_sql_bytes)
+        # Private folders (mkdtemp: mode 700, a fresh name) for schema files and DuckDB's spills:
+        # no other user or engine can read or plant files there.
         self._schema_dir = Path(tempfile.mkdtemp(prefix="eventlake-schemas-"))
-        self._builder = ConnectionBuilder(settings, self.lake, self.guard, self._schema_dir,
-                                          Path(tempfile.gettempdir()) / "eventlake-duckdb")
+        self._temp_dir = Path(tempfile.mkdtemp(prefix="eventlake-duckdb-"))
+        self._builder = ConnectionBuilder(settings, self.lake, self.guard, self._schema_dir, self._temp_dir)
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -75,6 +85,7 @@ class QueryEngine:
                 self._con = None
         self.guard.close()
         shutil.rmtree(self._schema_dir, ignore_errors=True)
+        shutil.rmtree(self._temp_dir, ignore_errors=True)
         if self._own_store:
             self.store.close()
 
@@ -116,7 +127,7 @@ class QueryEngine:
         """Catalog tables as SQL sees them (the dashboard's GET /api/tables)."""
         self.refresh()
         assert self._snapshot is not None
-        return summaries(self._snapshot)
+        return summaries(self._snapshot, self._builder.relative)
 
     def views(self) -> list[tuple[str, str]]:
         """Saved views as SQL sees them: (database.name, sql)."""
@@ -125,38 +136,41 @@ class QueryEngine:
         return [(f"{d}.{n}", sql) for d, n, sql in self._snapshot.views]
 
     # -- running SQL -----------------------------------------------------------------------------------
-    def sql(self, sql: str, max_rows: int | None = None) -> pa.Table:
-        """Run read-only SQL; at most `max_rows` (default `query.max_rows`; 0 = no limit) rows come back."""
-        table, _truncated, _elapsed = self._run(sql, max_rows)
+    def sql(self, sql: str, max_rows: int | None = None, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """Run one read-only SELECT; at most `max_rows` (default `query.max_rows`; 0 = no limit) rows
+        come back. `params` bind `$name` placeholders as values (never as SQL text)."""
+        table, _truncated, _elapsed = self._run(sql, max_rows, params)
         return table
 
-    def df(self, sql: str, max_rows: int | None = None) -> Any:
+    def df(self, sql: str, max_rows: int | None = None, params: Mapping[str, Any] | None = None) -> Any:
         """Like `sql`, as a pandas DataFrame."""
-        return self.sql(sql, max_rows).to_pandas()
+        return self.sql(sql, max_rows, params).to_pandas()
 
-    def execute(self, sql: str, max_rows: int | None = None) -> QueryResult:
-        table, truncated, elapsed = self._run(sql, max_rows)
+    def execute(self, sql: str, max_rows: int | None = None, params: Mapping[str, Any] | None = None) -> QueryResult:
+        table, truncated, elapsed = self._run(sql, max_rows, params)
         rows = list(zip(*(_pylist(col) for col in table.columns), strict=True)) if table.num_columns else []
         return QueryResult(table.column_names, rows, elapsed, truncated)
 
-    def _run(self, sql: str, max_rows: int | None) -> tuple[pa.Table, bool, float]:
-        self.guard.check(sql)
+    def _run(self, sql: str, max_rows: int | None, params: Mapping[str, Any] | None) -> tuple[pa.Table, bool, float]:
+        if len(sql) > self.limits.max_sql_bytes:  # cheap first cut; the guard counts bytes exactly
+            self.guard.check(sql)
         self.refresh()
         limit = self.limits.max_rows if max_rows is None else max_rows
         started = time.perf_counter()
-        outcome, snapshot = self._run_once(sql, limit)
+        outcome, snapshot = self._run_once(sql, limit, params, started)
         if isinstance(outcome.get("error"), (duckdb.IOException, duckdb.PermissionException)) and snapshot:
             # A file vanished under us (a compaction swapped it; DuckDB then looks for a folder of that
             # name, outside the allowed paths): if the catalog moved on, run again on the new file list.
             self.refresh(force=True)
             if self._snapshot is not None and self._snapshot.key() != snapshot.key():
-                outcome, snapshot = self._run_once(sql, limit)
+                outcome, snapshot = self._run_once(sql, limit, params, started)
         elapsed = time.perf_counter() - started
         if "error" in outcome:
-            raise _translate(outcome["error"]) from outcome["error"]
+            raise self._translate(outcome["error"]) from outcome["error"]
         return outcome["table"], outcome["truncated"], elapsed
 
-    def _run_once(self, sql: str, limit: int) -> tuple[dict[str, Any], Snapshot | None]:
+    def _run_once(self, sql: str, limit: int, params: Mapping[str, Any] | None,
+                  started: float) -> tuple[dict[str, Any], Snapshot | None]:
         with self._lock:
             if self._con is None:
                 raise QueryError("the query engine is closed", hint="connect again")
@@ -173,10 +187,12 @@ class QueryEngine:
             if system_needed and "watermarks" in sql.lower() and snapshot is not None:
                 self._register_watermarks(cursor, snapshot)
             outcome: dict[str, Any] = {}
-            worker = threading.Thread(target=_fetch, args=(cursor, sql, limit, outcome), daemon=True,
-                                      name="eventlake-query")
+            relations = snapshot.relations(self.settings.database) if snapshot is not None else frozenset()
+            job = _Job(self.guard, relations, cursor, sql, params, limit, self.limits.max_result_bytes)
+            # Parsing and checking run on the worker too: the time limit covers them.
+            worker = threading.Thread(target=job.run, args=(outcome,), daemon=True, name="eventlake-query")
             worker.start()
-            worker.join(self.limits.time_limit_s)
+            worker.join(max(self.limits.time_limit_s - (time.perf_counter() - started), 0.001))
             if worker.is_alive():
                 cursor.interrupt()
                 worker.join(10)
@@ -186,6 +202,20 @@ class QueryEngine:
             return outcome, snapshot
         finally:
             cursor.close()
+
+    def _translate(self, exc: BaseException) -> Exception:
+        """The error as one line, with absolute local paths (lake, private folders) made relative."""
+        error = _translate(exc)
+        if not isinstance(error, QueryError):
+            return error
+        message = error.message
+        for folder, name in ((self._temp_dir, "<temp>"), (self._schema_dir, "<schema>")):
+            message = message.replace(str(folder), name)
+        if self.lake.local:
+            message = message.replace(self.lake.root + "/", "").replace(self.lake.root, "<lake>")
+        if message != error.message:
+            return type(error)(message, hint=error.hint)
+        return error
 
     def _register_watermarks(self, cursor: duckdb.DuckDBPyConnection, snap: Snapshot) -> None:
         """Per-partition lag needs the broker: asked only when a query reads eventlake.watermarks."""
@@ -202,34 +232,52 @@ def _pylist(column: pa.ChunkedArray) -> list[Any]:
     return values
 
 
-def _fetch(cursor: duckdb.DuckDBPyConnection, sql: str, limit: int, outcome: dict[str, Any]) -> None:
-    """Run every statement; stream the last one's rows, stopping after `limit` (0 = all)."""
-    try:
-        statements = cursor.extract_statements(sql)
-        for statement in statements[:-1]:
-            cursor.execute(statement)
-        relation = cursor.sql(statements[-1])
-        if relation is None:
-            outcome.update(table=pa.table({}), truncated=False)
-            return
-        reader = relation.to_arrow_reader(min(max(limit + 1, 1024), 131072) if limit else 131072)
-        batches, count, truncated = [], 0, False
-        for batch in reader:
-            if limit and count + batch.num_rows > limit:
-                batches.append(batch.slice(0, limit - count))
-                truncated = True
-                break
-            batches.append(batch)
-            count += batch.num_rows
-        outcome.update(table=pa.Table.from_batches(batches, schema=reader.schema), truncated=truncated)
-    except BaseException as exc:
-        outcome["error"] = exc
+class _Job:
+    """One statement on one cursor: check it, run it, stream its rows within the row and byte caps."""
+
+    def __init__(self, guard: SqlGuard, relations: frozenset[tuple[str, str]], cursor: duckdb.DuckDBPyConnection,
+                 sql: str, params: Mapping[str, Any] | None, limit: int, max_bytes: int) -> None:
+        self.guard, self.relations, self.cursor = guard, relations, cursor
+        self.sql, self.params, self.limit, self.max_bytes = sql, params, limit, max_bytes
+
+    def run(self, outcome: dict[str, Any]) -> None:
+        try:
+            self.guard.check(self.sql, self.relations)
+            relation = self.cursor.sql(self.sql, params=dict(self.params) if self.params else None)
+            if relation is None:
+                outcome.update(table=pa.table({}), truncated=False)
+                return
+            limit = self.limit
+            reader = relation.to_arrow_reader(min(max(limit + 1, 1024), 131072) if limit else 131072)
+            batches, count, size, truncated = [], 0, 0, False
+            for batch in reader:
+                if limit and count + batch.num_rows > limit:
+                    batch, truncated = batch.slice(0, limit - count), True
+                size += batch.nbytes
+                if size > self.max_bytes:
+                    raise ResultTooLarge(f"the result is over {self.max_bytes:,} bytes (query.max_result_bytes)",
+                                         hint="select fewer columns or rows (LIMIT, WHERE, GROUP BY)")
+                batches.append(batch)
+                count += batch.num_rows
+                if truncated:
+                    break
+            outcome.update(table=pa.Table.from_batches(batches, schema=reader.schema), truncated=truncated)
+        except BaseException as exc:
+            outcome["error"] = exc
 
 
 def _translate(exc: BaseException) -> Exception:
     if isinstance(exc, QueryError):
         return exc
+    if isinstance(exc, RecursionError):
+        return BadSql("SQL is nested too deeply", hint="flatten the query")
+    if isinstance(exc, MemoryError):
+        return QueryError("the query ran out of memory", hint="narrow it, or raise query.memory_limit")
     text = one_line(exc)
+    if "PermissionError" in text:  # the read-only layer refused a write: the guard should have first
+        return RefusedStatement("the query engine opens lake files read-only", hint="SQL here is read-only")
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return QueryError(f"the query ran out of memory: {text}", hint="narrow it, or raise query.memory_limit")
     if isinstance(exc, duckdb.InterruptException):
         return QueryTimeout("query was interrupted", hint="raise query.time_limit_s or narrow the query")
     if isinstance(exc, duckdb.CatalogException) and "does not exist" in text:

@@ -25,3 +25,7 @@ class QueryTimeout(QueryError):
     """A query that ran longer than `query.time_limit_s`."""
 
     retriable = True
+
+
+class ResultTooLarge(QueryError):
+    """A result over `query.max_result_bytes`."""

@@ -28,8 +28,13 @@ class QuerySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     engine: str = "duckdb"  # duckdb | athena
+    # Parsing, checking and running one statement together must end within this many seconds.
     time_limit_s: float = 30.0
     max_rows: int = 100_000
+    # SQL longer than this is refused before it is parsed (a huge text costs parse time and memory).
+    max_sql_bytes: int = Field(default=262_144, ge=1024)
+    # A result whose Arrow data grows past this is refused (rows are capped by max_rows as well).
+    max_result_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     threads: int | None = None
     memory_limit: str = "2GB"
     # A long-lived engine (dashboard) re-reads the catalog at most this often so new files show up.

@@ -57,14 +57,16 @@ def _from_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def files_table(files_by_table: Sequence[tuple[Table, Sequence[DataFile]]]) -> pa.Table:
+def files_table(files_by_table: Sequence[tuple[Table, Sequence[DataFile]]],
+                relative: Callable[[str], str] = str) -> pa.Table:
+    """One row per file; `relative` names each file as SQL users see it (relative to the lake)."""
     rows = []
     for table, files in files_by_table:
         for f in files:
             rows.append({
                 "table": str(table.ref), "topic": f.topic, "partition": f.kafka_partition,
                 "first_offset": f.first_offset, "last_offset": f.last_offset, "rows": f.rows, "bytes": f.bytes,
-                "created": _ts(f.created_at), "path": f.path,
+                "created": _ts(f.created_at), "path": relative(f.path),
                 "table_partition": "/".join(f"{k}={v}" for k, v in f.partition.items()),
                 "format": f.format, "min_event_time": _ts(f.min_event_time), "max_event_time": _ts(f.max_event_time),
             })
