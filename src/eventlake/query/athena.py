@@ -74,6 +74,12 @@ class AthenaEngine:
     def execute(self, sql: str) -> QueryResult:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        size = len(sql.encode("utf-8", "surrogatepass"))
+        if size > self.query.max_sql_bytes:
+            raise BadSql(f"SQL of {size:,} bytes is over the limit of {self.query.max_sql_bytes:,} bytes",
+                         hint="shorten it, or raise query.max_sql_bytes")
+        # Athena itself runs one statement per request, and its workgroup's IAM rights are the
+        # second lock (see README: give the workgroup's role read access to the lake only).
         if not sql.strip().lower().startswith(_READ_ONLY_PREFIXES):
             raise RefusedStatement("only SELECT queries are allowed", hint="the lake is read-only through SQL")
         started = time.monotonic()
