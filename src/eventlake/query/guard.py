@@ -137,7 +137,7 @@ class SqlGuard:
             # PIVOT and a few other forms cannot be serialized, so they cannot be checked.
             raise RefusedStatement("this form of SELECT cannot be checked as read-only",
                                    hint="rewrite it without PIVOT/UNPIVOT (GROUP BY and CASE work)")
-        statements = list(tree.get("statements") or [])
+        statements: list[Any] = tree.get("statements") or []  # type: ignore[assignment]
         if len(statements) != 1:
             raise BadSql("one statement at a time", hint="send each SELECT on its own")
         return dict(statements[0])

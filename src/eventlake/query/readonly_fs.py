@@ -15,8 +15,8 @@ natively, since DuckDB still reads whole column chunks per call.
 # ruff: noqa: PTH113, PTH116, PTH118
 from __future__ import annotations
 
-import io
 import os
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,10 +50,10 @@ class ReadOnlyFiles(AbstractFileSystem):
         return real
 
     # -- what DuckDB calls ------------------------------------------------------------------------
-    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> io.FileIO:
+    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> PositionalReader:
         if mode != "rb":
             raise PermissionError(f"{path}: the query engine opens lake files read-only")
-        return io.FileIO(self._real(path), "rb")
+        return PositionalReader(self._real(path))
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
         st = os.stat(self._real(path))
@@ -98,3 +98,60 @@ class ReadOnlyFiles(AbstractFileSystem):
 
     def touch(self, path: str, truncate: bool = True, **kwargs: Any) -> None:
         raise PermissionError(f"{path}: the query engine creates nothing")
+
+
+class PositionalReader:
+    """A read-only file whose position is per thread, read with pread.
+
+    DuckDB reads one handle from several threads, each as `seek(offset)` then `read(n)`: two
+    calls into Python, between which another thread may seek. With a shared position that
+    interleaving returns another row group's bytes (seen as "ZSTD Decompression failure" on
+    large files); a position per thread and `os.pread` make each thread's pair its own.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self._size = os.fstat(self._fd).st_size
+        self._local = threading.local()
+        self.closed = False
+
+    def _pos(self) -> int:
+        return getattr(self._local, "pos", 0)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos(), os.SEEK_END: self._size}[whence]
+        self._local.pos = max(base + offset, 0)
+        return self._local.pos
+
+    def tell(self) -> int:
+        return self._pos()
+
+    def read(self, size: int = -1) -> bytes:
+        pos = self._pos()
+        wanted = self._size - pos if size is None or size < 0 else size
+        data = os.pread(self._fd, max(wanted, 0), pos)
+        self._local.pos = pos + len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            os.close(self._fd)
+
+    def __enter__(self) -> PositionalReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
