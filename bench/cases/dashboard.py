@@ -159,7 +159,8 @@ def files_per_refresh(settings: Any, table: str) -> dict[str, Any]:
     engine = connect(settings)
     try:
         for panel in dash.panels:
-            plan = engine.execute(f"EXPLAIN ANALYZE {render_sql(panel, values, now)}")
+            sql, params = render_sql(panel, values, now)
+            plan = engine.execute(f"EXPLAIN ANALYZE {sql}", params=params)
             scans = files_read("\n".join(str(cell) for row in plan.rows for cell in row))
             needed = sum(1 for f in files if in_window(f.partition, now - panel.window))
             by_panel[panel.id] = {"scans": scans, "files_needed": needed}

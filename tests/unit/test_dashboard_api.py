@@ -20,7 +20,10 @@ import pytest
 from eventlake.broker import free_port
 from eventlake.catalog import open_catalog
 from eventlake.dashboard.params import render_sql, resolve
+from eventlake.dashboard.service import DashboardService
 from eventlake.dashboard.specs import DashboardLibrary
+from eventlake.errors import EventlakeError
+from eventlake.query import connect
 from tests.fixtures_dashboard import TickLake, client, running_dashboard, tick_lake, ticks  # noqa: F401
 
 
@@ -108,8 +111,13 @@ def test_old_partitions_are_not_in_recent_panels(client: httpx.Client, tick_lake
 
     # The panel's query opens only the recent partitions' files: DuckDB's own count of files read.
     stocks = DashboardLibrary(tick_lake.settings.dashboard).get("stocks")
-    sql = render_sql(stocks.panel("latest"), resolve(stocks, {}), time.time())
-    plan = client.post("/api/query", json={"sql": f"EXPLAIN ANALYZE {sql}"}).json()["rows"][0][-1]
+    sql, params = render_sql(stocks.panel("latest"), resolve(stocks, {}), time.time())
+    assert params == {"symbol": "ALL"}
+    engine = connect(tick_lake.settings)
+    try:
+        plan = str(engine.execute(f"EXPLAIN ANALYZE {sql}", params=params).rows[0][-1])
+    finally:
+        engine.close()
     read = re.search(r"Total Files Read: (\d+)", plan)
     assert read is not None, plan
     with open_catalog(tick_lake.settings) as store:
@@ -252,3 +260,84 @@ def test_pipeline_without_a_broker_still_shows_the_lake(tick_lake: TickLake) -> 
             files = len(store.list_files())  # one, or two when the ticks straddle an hour
         assert body["summary"]["rows_landed"] == 60 and body["summary"]["files"] == files
         assert [t["name"] for t in body["tables"]] == ["stock_ticks"]
+
+
+def _settings(lake: TickLake, dashboard: dict[str, Any] | None = None, query: dict[str, Any] | None = None) -> Any:
+    s = lake.settings
+    return s.model_copy(update={"dashboard": s.dashboard.model_copy(update=dashboard or {}),
+                                "query": s.query.model_copy(update=query or {})})
+
+
+def test_csv_download_neutralises_formulas_but_keeps_numbers(client: httpx.Client, tick_lake: TickLake) -> None:
+    formulas = ('=HYPERLINK("http://evil.example","x")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "\r=1", " =1")
+    tick_lake.land(ticks(len(formulas), symbols=formulas), partition=3)
+    time.sleep(1.1)  # the engine re-reads the catalog at most every query.refresh_s
+    sql = ("SELECT symbol, -volume AS neg, '-1.5' AS s, '+3' AS p FROM stock_ticks "
+           "WHERE symbol NOT IN ('AAPL', 'MSFT', 'NVDA') ORDER BY volume")
+    r = client.post("/api/query.csv", json={"sql": sql})
+    assert r.status_code == 200
+    rows = list(csv.reader(io.StringIO(r.text, newline="")))
+    assert rows[0] == ["symbol", "neg", "s", "p"]
+    assert [row[0] for row in rows[1:]] == ["'" + f for f in formulas]
+    assert [row[1:] for row in rows[1:]] == [[str(-10 * (i + 1)), "-1.5", "+3"] for i in range(len(formulas))]
+    # Column names come from the data as well.
+    header = client.post("/api/query.csv", json={"sql": 'SELECT 1 AS "=cmd|\' /C calc\'!A0"'}).text
+    assert header.startswith("'=cmd|' /C calc'!A0\r\n")
+
+
+def test_a_request_body_over_the_cap_is_refused_with_413(tick_lake: TickLake) -> None:
+    settings = _settings(tick_lake, {"max_request_bytes": 2048})
+    big = {"sql": "SELECT 1 -- " + "x" * 3000}
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"sql": "SELECT 1 -- '
+        for _ in range(10):
+            yield b"x" * 500
+        yield b'"}'
+
+    with running_dashboard(settings) as url, httpx.Client(base_url=url, timeout=20) as http:
+        for response in (http.post("/api/query", json=big),
+                         http.post("/api/query", content=chunks(), headers={"content-type": "application/json"})):
+            assert response.status_code == 413
+            assert response.json()["error"].startswith("request body larger than 2048 bytes")
+        assert http.post("/api/query", json={"sql": "SELECT 1 AS one -- " + "x" * 1500}).json()["rows"] == [[1]]
+    assert tick_lake.settings.dashboard.max_request_bytes == 1024 * 1024
+
+
+def test_query_errors_map_to_statuses_by_class(tick_lake: TickLake, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _settings(tick_lake, query={"time_limit_s": 0.3, "max_result_bytes": 1024})
+    with running_dashboard(settings) as url, httpx.Client(base_url=url, timeout=20) as http:
+        slow = http.post("/api/query", json={"sql": "SELECT count(*) FROM range(100000000000) t(a) WHERE a % 7 = 3"})
+        assert slow.status_code == 408 and "longer than 0.3 s" in slow.json()["error"]
+        huge = http.post("/api/query", json={"sql": "SELECT repeat('x', 1000) AS s FROM range(100)"})
+        assert huge.status_code == 413 and "max_result_bytes" in huge.json()["error"]
+        refused = http.post("/api/query", json={"sql": "COPY stock_ticks TO 'x.csv'"})
+        assert refused.status_code == 400
+
+        class Unforeseen(EventlakeError):
+            pass
+
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            raise Unforeseen("something new\nwith a second line")
+
+        monkeypatch.setattr(DashboardService, "run_sql", fail)
+        odd = http.post("/api/query", json={"sql": "SELECT 1"})
+        assert odd.status_code == 400 and odd.json() == {"error": "something new with a second line"}
+
+
+def test_out_of_range_parameters_are_400_not_500(tick_lake: TickLake, tmp_path: Path) -> None:
+    dash_dir = tmp_path / "dash"
+    dash_dir.mkdir()
+    (dash_dir / "nums.toml").write_text(
+        "title = 'Numbers'\n[[parameters]]\nname = 'n'\ntype = 'int'\ndefault = 1\n"
+        "[[parameters]]\nname = 'f'\ntype = 'float'\ndefault = 0.5\n"
+        "[[panels]]\nid = 'echo'\ntitle = 'Echo'\nsql = 'SELECT {n} AS n, {f} AS f'\n")
+    settings = _settings(tick_lake, {"dashboards_dir": str(dash_dir)})
+    with running_dashboard(settings) as url, httpx.Client(base_url=url, timeout=20) as http:
+        assert http.get("/api/panels/nums/echo", params={"n": 2**63 - 1, "f": "-1.5"}).json()["rows"] == [
+            [2**63 - 1, -1.5]]
+        for params in ({"n": str(10**30)}, {"n": str(-(2**63) - 1)}, {"f": "1e400"}, {"f": "nan"}, {"n": "1_000"}):
+            r = http.get("/api/panels/nums/echo", params=params)
+            assert r.status_code == 400, params
+            assert "parameter" in r.json()["error"] and "\n" not in r.json()["error"]
+            assert http.get("/api/stream/nums", params=params).status_code == 400

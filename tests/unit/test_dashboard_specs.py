@@ -1,4 +1,4 @@
-"""Dashboards as code: parsing TOML/YAML files, and parameters reaching SQL only as literals."""
+"""Dashboards as code: parsing TOML/YAML files, and parameters reaching SQL only as bound values."""
 
 from __future__ import annotations
 
@@ -47,10 +47,13 @@ def test_yaml_dashboard_parses_with_ids_durations_and_parameters() -> None:
     assert sorted(dash.all_parameters()) == ["min_total", "region"]
 
 
-def test_parameters_become_quoted_literals_never_sql() -> None:
+def test_parameters_are_bound_never_pasted_into_sql() -> None:
     dash = parse_dashboard("orders", YAML_DASHBOARD, ".yaml")
-    sql = render_sql(dash.panels[0], resolve(dash, {"region": "us", "min_total": "12.5"}), now=0)
-    assert sql.endswith("WHERE region = 'us' AND total >= 12.5")
+    sql, params = render_sql(dash.panels[0], resolve(dash, {"region": "us", "min_total": "12.5"}), now=0)
+    assert sql.endswith("WHERE region = $region AND total >= $min_total")
+    assert params == {"region": "us", "min_total": 12.5}
+    # Only the names the panel's SQL uses are bound (DuckDB refuses extra ones).
+    assert render_sql(dash.panels[1], resolve(dash, {}), now=0) == ("SELECT 1 AS total", {})
     with pytest.raises(BadParameter, match="must be one of eu, us"):
         resolve(dash, {"region": "eu' OR 1=1 --"})
     with pytest.raises(BadParameter, match="must be float"):
@@ -59,12 +62,17 @@ def test_parameters_become_quoted_literals_never_sql() -> None:
         resolve(dash, {"nope": "1"})
 
 
-def test_a_free_text_value_cannot_escape_its_literal() -> None:
+def test_a_free_text_value_is_one_bound_value() -> None:
     hostile = "x'); DROP TABLE t; SELECT ('"
-    literal = sql_literal(hostile)
-    assert literal == "'x''); DROP TABLE t; SELECT ('''"
+    text = "title = 'f'\n[[parameters]]\nname = 'q'\ndefault = ''\n[[panels]]\ntitle = 'p'\n" \
+           "sql = 'SELECT {q} AS v, length({q}) AS n'\n"
+    dash = parse_dashboard("free", text, ".toml")
+    sql, params = render_sql(dash.panels[0], resolve(dash, {"q": hostile}), now=0)
+    assert hostile not in sql and params == {"q": hostile}
     # DuckDB reads it back as exactly the one string value it was.
-    assert duckdb.sql(f"SELECT {literal} AS v").fetchall() == [(hostile,)]
+    assert duckdb.execute(sql, params).fetchall() == [(hostile, len(hostile))]
+    # Server-side literals (never viewer input) still double their quotes.
+    assert sql_literal(hostile) == "'x''); DROP TABLE t; SELECT (" + "''" + "'"
 
 
 def test_window_placeholders_cover_the_window_on_partition_columns() -> None:
@@ -85,7 +93,18 @@ def test_window_placeholders_cover_the_window_on_partition_columns() -> None:
     ("title = 'x'\n[[panels]]\ntitle = 'p'\nchart = 'line'\nsql = 'SELECT 1'", "a line chart needs x and y fields"),
     ("title = 'x'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT {who}'", "uses {who}, which no parameter declares"),
     ("title = 'x'\n[[parameters]]\nname = 's'\ndefault = 'a'\n[[panels]]\ntitle = 'p'\nsql = \"SELECT '{s}'\"",
-     "write {s} without quotes"),
+     "panel 'p': {s} is inside a string literal; write it without quotes"),
+    ("title = 'x'\n[[parameters]]\nname = 's'\ndefault = 'a'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT \"{s}\"'",
+     "{s} is inside a quoted identifier"),
+    ("title = 'x'\n[[parameters]]\nname = 's'\ndefault = 'a'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT 1 -- {s}'",
+     "{s} is inside a comment"),
+    ("title = 'x'\n[[parameters]]\nname = 's'\ndefault = 'a'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT x{s}'",
+     "{s} is part of a larger token"),
+    ("title = 'x'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT $s'", "raw SQL parameter '$s'"),
+    ("title = 'x'\n[[parameters]]\nname = 'token'\ndefault = 'a'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT 1'",
+     "not a built-in one or 'token'"),
+    ("title = 'x'\n[[parameters]]\nname = 'Ab'\ndefault = 'a'\n[[parameters]]\nname = 'ab'\ndefault = 'a'\n"
+     "[[panels]]\ntitle = 'p'\nsql = 'SELECT {Ab}, {ab}'", "differ only in upper/lower case"),
     ("title = 'x'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT 1'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT 2'",
      "two panels have the id 'p'"),
     ("title = = 'x'", "not valid TOML"),
@@ -128,5 +147,6 @@ def test_example_dashboards_in_the_repo_parse() -> None:
     for path in files:
         dash = parse_dashboard(path.stem, path.read_text(), path.suffix, str(path))
         for panel in dash.panels:
-            sql = render_sql(panel, resolve(dash, {}), now=0)
+            sql, params = render_sql(panel, resolve(dash, {}), now=0)
             assert not re.search(r"\{[A-Za-z_]\w*\}", sql), f"{path.name}:{panel.id} left a placeholder"
+            assert sorted(params) == sorted(set(re.findall(r"\$([A-Za-z_]\w*)", sql))), panel.id

@@ -12,7 +12,9 @@ HTTP API (the first three are a fixed contract):
     GET  /api/panels/{dashboard}/{panel}  one panel's data and freshness (?param=value)
     GET  /api/stream/{dashboard}          Server-Sent Events: `panel` events as data changes
 
-Every error is JSON {"error": "one line"} with a 4xx/5xx status, never a blank page.
+Every error is JSON {"error": "one line"} with a 4xx/5xx status, never a blank page: the
+status comes from the error's class (`status_for`); request bodies over
+`dashboard.max_request_bytes` are refused with 413 before any route reads them (`BodyLimit`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -32,16 +35,25 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eventlake import __version__
 from eventlake.config import Settings
-from eventlake.dashboard.auth import LoopbackHostOnly, TokenAuth, is_loopback
-from eventlake.dashboard.exceptions import DashboardNotFound, PanelNotFound
+from eventlake.dashboard.auth import (
+    LoopbackHostOnly,
+    TokenAuth,
+    configured_token,
+    install_redaction,
+    is_loopback,
+    refuse,
+)
+from eventlake.dashboard.exceptions import DashboardNotFound, PanelNotFound, RequestTooLarge
 from eventlake.dashboard.live import panel_events
 from eventlake.dashboard.pages import render_page
-from eventlake.dashboard.params import resolve
+from eventlake.dashboard.params import NUMBER_RE, query_values, resolve
 from eventlake.dashboard.service import DashboardService
 from eventlake.errors import EventlakeError
+from eventlake.query import exceptions as query_errors
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +65,95 @@ class QueryRequest(BaseModel):
 
 
 def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+    return JSONResponse({"error": re.sub(r"[\r\n]+", " ", message)}, status_code=status)
+
+
+# HTTP status per error class, looked up along the error's class hierarchy; any other
+# EventlakeError is the caller's to fix: 400.
+_STATUS: dict[type[BaseException], int] = {
+    DashboardNotFound: 404, PanelNotFound: 404, RequestTooLarge: 413,
+    query_errors.QueryTimeout: 408, query_errors.BadSql: 400, query_errors.RefusedStatement: 400,
+    query_errors.UnknownTable: 400, query_errors.ResultTooLarge: 413,
+}
+
+
+def status_for(exc: EventlakeError) -> int:
+    return next((_STATUS[cls] for cls in type(exc).__mro__ if cls in _STATUS), 400)
+
+
+# Cells a spreadsheet would run as a formula (OWASP CSV injection), also in full-width forms.
+_FORMULA_START = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+
+
+def csv_cell(value: Any) -> Any:
+    """One CSV cell that a spreadsheet shows as text and never runs as a formula.
+
+    The rule (OWASP, CSV injection): a cell whose text starts with ``=``, ``+``, ``-``, ``@``, a tab
+    (0x09) or a carriage return (0x0D), also after leading spaces or line breaks and in the
+    full-width forms, gets a single quote ``'`` in front. Numbers stay as they are: int and float
+    values (-5), and strings that are a plain decimal number ("-1.5", "+3", "1e-9"). NULL is empty.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)):  # bool too: written True/False
+        return value
+    text = value if isinstance(value, str) else str(value)
+    if NUMBER_RE.fullmatch(text):
+        return text
+    if text[:1] in _FORMULA_START or text.lstrip(" \t\r\n")[:1] in _FORMULA_START:
+        return "'" + text
+    return text
+
+
+class BodyLimit:
+    """Refuse request bodies over `max_bytes` with 413: by Content-Length at once, else while reading.
+
+    The body is read here (at most `max_bytes`) and handed to the app in one piece, so a chunked
+    body without Content-Length is capped as well. Pure ASGI: streaming responses are untouched.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = [v for k, v in scope["headers"] if k == b"content-length"]
+        if len(declared) > 1 or (declared and not declared[0].isdigit()):
+            await refuse(scope, send, 400, "bad request: one numeric Content-Length header, please")
+            return
+        if declared and int(declared[0]) > self.max_bytes:
+            await refuse(scope, send, 413, self._too_large())
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before sending its body
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await refuse(scope, send, 413, self._too_large())
+                return
+            if not message.get("more_body", False):
+                break
+        body: Message | None = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        async def replay() -> Message:
+            nonlocal body
+            if body is not None:
+                message, body = body, None
+                return message
+            return await receive()  # after the body: the disconnect a streaming response waits for
+
+        await self.app(scope, replay, send)
+
+    def _too_large(self) -> str:
+        return (f"request body larger than {self.max_bytes} bytes "
+                "(dashboard.max_request_bytes; env EVENTLAKE_DASHBOARD__MAX_REQUEST_BYTES)")
 
 
 def create_app(settings: Settings, base_dir: Path | None = None) -> FastAPI:
@@ -73,8 +173,12 @@ def create_app(settings: Settings, base_dir: Path | None = None) -> FastAPI:
     _install_pages(app, service)
     static = resources.files("eventlake.dashboard") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    token = settings.dashboard.token.get_secret_value() if settings.dashboard.token else ""
+    # The last added runs first: host check, then the token, then the body cap (an unauthenticated
+    # client never makes the server read its body).
+    app.add_middleware(BodyLimit, max_bytes=settings.dashboard.max_request_bytes)
+    token = configured_token(settings.dashboard)
     if token:
+        install_redaction(token)
         app.add_middleware(TokenAuth, token=token)
     if is_loopback(settings.dashboard.host):
         app.add_middleware(LoopbackHostOnly)
@@ -82,14 +186,9 @@ def create_app(settings: Settings, base_dir: Path | None = None) -> FastAPI:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DashboardNotFound)
-    @app.exception_handler(PanelNotFound)
-    async def not_found(request: Request, exc: EventlakeError) -> JSONResponse:
-        return _error(404, exc.one_line())
-
     @app.exception_handler(EventlakeError)
     async def user_error(request: Request, exc: EventlakeError) -> JSONResponse:
-        return _error(400, exc.one_line())
+        return _error(status_for(exc), exc.one_line())
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -127,9 +226,10 @@ def _install_api(app: FastAPI, service: DashboardService) -> None:
     def query_csv(body: QueryRequest) -> Response:
         rows = service.run_sql(body.sql)
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(rows.columns)
-        writer.writerows([["" if v is None else v for v in r] for r in rows.rows])
+        # CRLF (RFC 4180): a cell holding a lone CR or LF is then quoted, never split into two rows.
+        writer = csv.writer(buf, lineterminator="\r\n")
+        writer.writerow([csv_cell(c) for c in rows.columns])  # column names come from the data too
+        writer.writerows([[csv_cell(v) for v in r] for r in rows.rows])
         return Response(buf.getvalue(), media_type="text/csv",
                         headers={"content-disposition": 'attachment; filename="query.csv"'})
 
@@ -147,12 +247,12 @@ def _install_api(app: FastAPI, service: DashboardService) -> None:
 
     @app.get("/api/panels/{name}/{panel_id}")
     def panel(name: str, panel_id: str, request: Request) -> dict[str, Any]:
-        return service.panel(name, panel_id, dict(request.query_params)).to_dict()
+        return service.panel(name, panel_id, query_values(request.scope["query_string"])).to_dict()
 
     @app.get("/api/stream/{name}")
     def stream(name: str, request: Request) -> StreamingResponse:
         dash = service.library.get(name)
-        values = resolve(dash, dict(request.query_params))
+        values = resolve(dash, query_values(request.scope["query_string"]))
         return StreamingResponse(
             panel_events(service, dash, values), media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
@@ -177,8 +277,8 @@ def _install_pages(app: FastAPI, service: DashboardService) -> None:
         try:
             title = service.library.get(name).title
         except EventlakeError as exc:
-            status = 404 if isinstance(exc, DashboardNotFound) else 400
-            return HTMLResponse(render_page("error", "Dashboard", message=exc.one_line()), status_code=status)
+            return HTMLResponse(render_page("error", "Dashboard", message=exc.one_line()),
+                                status_code=status_for(exc))
         return HTMLResponse(render_page("dashboard", title, name=name))
 
     @app.get("/query", include_in_schema=False)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from eventlake.errors import EventlakeError
+from eventlake.errors import EventlakeError, UsageError
+
+# How to make a good token; every token error says it.
+MAKE_TOKEN = "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class DashboardError(EventlakeError):
@@ -11,6 +14,21 @@ class DashboardError(EventlakeError):
 
 class InsecureBind(DashboardError):
     """Binding a non-loopback address without an access token."""
+
+
+class WeakToken(DashboardError):
+    """An access token too short, too repetitive or with characters outside printable ASCII."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, hint=MAKE_TOKEN)
+
+
+class TokenFileError(DashboardError):
+    """A token file that is missing, empty, or readable by other users."""
+
+
+class TokenOnCommandLine(DashboardError, UsageError):
+    """`--token` was given: a command line is visible to every user in `ps` (exit 2)."""
 
 
 class DashboardSpecError(DashboardError):
@@ -26,4 +44,8 @@ class PanelNotFound(DashboardError):
 
 
 class BadParameter(DashboardError):
-    """A parameter value that does not fit its declared type or choices."""
+    """A parameter value that does not fit its declared type, bounds or choices."""
+
+
+class RequestTooLarge(DashboardError):
+    """A request body over `dashboard.max_request_bytes`."""

@@ -1,8 +1,7 @@
-"""Serving the dashboard: the loopback/token rule, a free-port check, and uvicorn."""
+"""Serving the dashboard: the loopback/token rule, a free-port check, log redaction, and uvicorn."""
 
 from __future__ import annotations
 
-import logging
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -11,17 +10,17 @@ import uvicorn
 
 from eventlake.config import Settings
 from eventlake.dashboard.app import create_app
-from eventlake.dashboard.auth import RedactToken, is_loopback
+from eventlake.dashboard.auth import configured_token, install_redaction, is_loopback
 from eventlake.dashboard.exceptions import DashboardError, InsecureBind
 
 
 def check_bind(settings: Settings) -> None:
-    """Refuse to serve beyond loopback without an access token."""
+    """Refuse a weak token or a bad token file always, and serving beyond loopback without a token."""
     s = settings.dashboard
-    if not is_loopback(s.host) and not (s.token and s.token.get_secret_value()):
+    if configured_token(s) is None and not is_loopback(s.host):
         raise InsecureBind(
             f"refusing to serve the dashboard on {s.host} without an access token",
-            hint="set dashboard.token (env EVENTLAKE_DASHBOARD__TOKEN) or bind 127.0.0.1",
+            hint="set env EVENTLAKE_DASHBOARD__TOKEN or --token-file FILE (dashboard.token_file), or bind 127.0.0.1",
         )
 
 
@@ -52,8 +51,8 @@ def build_server(settings: Settings, base_dir: Path | None = None, *, access_log
         # Live streams never end by themselves: give them a moment on shutdown, then close them.
         timeout_graceful_shutdown=2, lifespan="on",
     )
-    for name in ("uvicorn.access", "uvicorn.error", "uvicorn"):
-        logging.getLogger(name).addFilter(RedactToken())
+    # After uvicorn.Config: it has just replaced its loggers' handlers, which get the filter too.
+    install_redaction()
     return uvicorn.Server(config)
 
 

@@ -20,7 +20,7 @@ import orjson
 from eventlake.config import Settings
 from eventlake.dashboard import pipeline
 from eventlake.dashboard.jsonable import cell, column_kinds
-from eventlake.dashboard.params import Value, render_sql, resolve, sql_literal
+from eventlake.dashboard.params import Value, render_sql, resolve
 from eventlake.dashboard.specs import Dashboard, DashboardLibrary, Panel
 from eventlake.errors import EventlakeError
 from eventlake.types import TableRef
@@ -98,9 +98,10 @@ class DashboardService:
                 self._engine = connect(self.settings)
             return self._engine
 
-    def run_sql(self, sql: str, max_rows: int | None = None) -> Rows:
-        """Run SQL through the query engine (thread-safe); EventlakeError on bad SQL and friends."""
-        result = self.engine().execute(sql, max_rows)
+    def run_sql(self, sql: str, max_rows: int | None = None, params: Mapping[str, Value] | None = None) -> Rows:
+        """Run SQL through the query engine (thread-safe), `params` bound to its `$name` parameters;
+        EventlakeError on bad SQL and friends."""
+        result = self.engine().execute(sql, max_rows, params=params or None)
         rows = [list(r) for r in result.rows]
         truncated = bool(result.truncated)
         kinds = column_kinds(rows, len(result.columns))
@@ -122,8 +123,8 @@ class DashboardService:
         if cached is not None and now - cached[0] < _FRESHNESS_REUSE_S:
             return cached[1]
         result = self.engine().execute(
-            'SELECT epoch(max(created)), epoch(max(max_event_time)) FROM eventlake.files '
-            f'WHERE "table" = {sql_literal(str(ref))}'
+            'SELECT epoch(max(created)), epoch(max(max_event_time)) FROM eventlake.files WHERE "table" = $t',
+            params={"t": str(ref)},
         )
         row = result.rows[0] if result.rows else (None, None)
         value = (_num(row[0]), _num(row[1]))
@@ -181,7 +182,8 @@ class DashboardService:
         table = panel.table or dash.table
         data = PanelData(dashboard=dash.name, panel=panel.id, table=table, queried_at=time.time())
         try:
-            rows = self.run_sql(render_sql(panel, values, data.queried_at), self.settings.dashboard.max_panel_rows)
+            sql, params = render_sql(panel, values, data.queried_at)
+            rows = self.run_sql(sql, self.settings.dashboard.max_panel_rows, params)
             data.columns, data.kinds, data.rows = rows.columns, rows.kinds, rows.rows
             data.truncated, data.elapsed_s = rows.truncated, rows.elapsed_s
         except EventlakeError as exc:

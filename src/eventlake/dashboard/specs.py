@@ -5,6 +5,10 @@ panels. A panel is SQL plus a chart type, the fields to plot, a refresh interval
 and a time window. Files in ``dashboard.dashboards_dir`` are read on every request,
 so an edited file shows on the next page load; a file there overrides a built-in
 dashboard of the same name.
+
+Every ``{placeholder}`` in a panel's SQL must stand as a complete token where an SQL
+value can go (checked with DuckDB's own tokenizer when the file loads): never inside
+a string literal, a quoted identifier or a comment, where a bound parameter cannot work.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from eventlake.dashboard.exceptions import DashboardNotFound, DashboardSpecError, PanelNotFound
 from eventlake.dashboard.settings import DashboardSettings
+from eventlake.errors import EventlakeError
+from eventlake.query.guard import tokenize
 
 ChartType = Literal["line", "bar", "area", "table", "number"]
 ParamType = Literal["string", "int", "float"]
@@ -61,8 +67,9 @@ class Parameter(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) or value in BUILTIN_PLACEHOLDERS:
-            raise ValueError(f"parameter name {value!r} must be an identifier and not a built-in one")
+        # `token` is the access token's query key, never handed to a dashboard.
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) or value in BUILTIN_PLACEHOLDERS or value == "token":
+            raise ValueError(f"parameter name {value!r} must be an identifier and not a built-in one or 'token'")
         return value
 
     @model_validator(mode="after")
@@ -119,10 +126,9 @@ class Panel(BaseModel):
     def _check(self) -> Panel:
         if self.chart in ("line", "bar", "area") and (not self.x or not self.y):
             raise ValueError(f"panel {self.title!r}: a {self.chart} chart needs x and y fields")
-        for name in PLACEHOLDER_RE.findall(self.sql):
-            if f"'{{{name}}}'" in self.sql:
-                raise ValueError(f"panel {self.title!r}: write {{{name}}} without quotes; "
-                                 "it is substituted as a SQL literal")
+        problem = placeholder_problem(self.sql)
+        if problem:
+            raise ValueError(f"panel {self.id!r}: {problem}")
         return self
 
 
@@ -145,6 +151,10 @@ class Dashboard(BaseModel):
                 raise ValueError(f"two panels have the id {panel.id!r}; give them distinct ids")
             ids.add(panel.id)
         params = self.all_parameters()
+        # DuckDB's named parameters ignore case: `$Region` and `$region` would be one value.
+        folded = [name.lower() for name in params]
+        if len(set(folded)) < len(folded):
+            raise ValueError("two parameters differ only in upper/lower case; rename one")
         for panel in self.panels:
             for name in PLACEHOLDER_RE.findall(panel.sql):
                 if name not in params and name not in BUILTIN_PLACEHOLDERS:
@@ -168,6 +178,52 @@ class Dashboard(BaseModel):
                 return panel
         raise PanelNotFound(f"dashboard {self.name} has no panel {panel_id!r}",
                             hint=f"its panels: {', '.join(p.id for p in self.panels)}")
+
+
+# How a placeholder sits in its SQL when it is not a token of its own.
+_INSIDE = {"string_const": "inside a string literal", "identifier": "inside a quoted identifier",
+           "comment": "inside a comment"}
+
+
+def placeholder_problem(sql: str) -> str | None:
+    """Why a placeholder of this SQL cannot be bound as a value, or None when all can.
+
+    Placeholders are replaced as at run time (a viewer parameter by `$name`; a built-in, whose real
+    text the server makes, by the one-token stand-in `0`), DuckDB's tokenizer splits the result, and
+    each replacement must start a token and end where its tokens end. Raw `$name`, `$1` or `?`
+    parameters are refused too: only `{name}` is filled in.
+    """
+    parts: list[str] = []
+    spots: list[tuple[int, int, str]] = []  # (start, end, placeholder name) in the replaced text
+    pos = length = 0
+    for match in PLACEHOLDER_RE.finditer(sql):
+        name = match.group(1)
+        stand_in = "0" if name in BUILTIN_PLACEHOLDERS else f"${name}"
+        parts += [sql[pos:match.start()], stand_in]
+        length += match.start() - pos
+        spots.append((length, length + len(stand_in), name))
+        length += len(stand_in)
+        pos = match.end()
+    text = "".join([*parts, sql[pos:]])
+    try:
+        tokens = tokenize(text)
+    except EventlakeError as exc:  # it tokenizes what it cannot parse; kept for safety
+        return f"its SQL cannot be tokenized: {exc.message}"
+    offsets = [offset for offset, _ in tokens]
+    for start, end, name in spots:
+        following = next((o for o in offsets if o >= end), len(text))
+        if start not in offsets or text[end:following].strip():
+            kind, began = next(((k, o) for o, k in reversed(tokens) if o <= start), ("", 0))
+            inside = _INSIDE.get(kind) if began < start and (kind != "identifier" or '"' in text[began:start]) else None
+            fix = "write it without quotes" if inside and kind != "comment" else "put it where an SQL value goes"
+            return (f"{{{name}}} is {inside or 'part of a larger token'}; {fix} "
+                    "(a placeholder is filled in as one whole SQL value, never pasted into text)")
+    ours = {start for start, _, _ in spots}
+    for offset, kind in tokens:
+        if kind == "operator" and text[offset] in "$?" and offset not in ours:
+            raw = text[offset:].split(maxsplit=1)[0][:24]
+            return f"it uses a raw SQL parameter {raw!r}; write {{name}} for a declared parameter instead"
+    return None
 
 
 def _slug(text: str) -> str:

@@ -253,6 +253,16 @@ def _nodes(value: Any) -> Iterator[dict[str, Any]]:
             stack.extend(item)
 
 
+def tokenize(sql: str) -> list[tuple[int, str]]:
+    """DuckDB's tokens of `sql`: (start offset, kind name such as 'string_const' or 'comment').
+
+    For callers outside this package (dashboard placeholders) that must not import DuckDB."""
+    try:
+        return [(offset, str(getattr(kind, "name", kind))) for offset, kind in duckdb.tokenize(sql)]
+    except duckdb.Error as exc:
+        raise BadSql(one_line(exc), hint="fix the SQL syntax") from exc
+
+
 def one_line(exc: BaseException) -> str:
     """DuckDB's message without its 'LINE 1: ...' caret drawing, on one line."""
     text = " ".join(str(exc).split("\nLINE ", 1)[0].split())
