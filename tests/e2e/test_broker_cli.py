@@ -73,6 +73,46 @@ def test_unreachable_broker_fails_fast_in_one_line(cli: Run) -> None:
     assert res.stderr.count("\n") == 1 and "no Kafka broker answered" in res.stderr
 
 
+def test_weak_password_for_a_public_bind_is_one_line_with_a_recipe(cli: Run, tmp_path: Path) -> None:
+    data = tmp_path / "weak"
+    res = cli("broker", "start", "--host", "0.0.0.0", "--port", str(free_port()), "--data-dir", str(data),
+              env={"EVENTLAKE_BROKER__SASL_PASSWORD": "kafka123"})
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert "too short" in res.stderr and "secrets.token_urlsafe(24)" in res.stderr
+    assert "kafka123" not in res.stderr
+    assert not data.exists()
+
+
+def test_public_broker_tells_wrong_credentials_from_no_broker(cli: Run, tmp_path: Path) -> None:
+    port = free_port()
+    data = str(tmp_path / "public")
+    password = 'Cli-"quoted"\\pass\nline2=#!é'
+    broker_env = {"EVENTLAKE_BROKER__SASL_PASSWORD": password,
+                  "EVENTLAKE_BROKER__CONTROLLER_PORT": str(free_port()),
+                  "EVENTLAKE_BROKER__INTERNAL_PORT": str(free_port())}
+    client = {"EVENTLAKE_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT", "EVENTLAKE_KAFKA__SASL_MECHANISM": "PLAIN",
+              "EVENTLAKE_KAFKA__SASL_USERNAME": "eventlake"}
+    bs = ["--bootstrap-servers", f"127.0.0.1:{port}"]
+    try:
+        start = cli("broker", "start", "--host", "0.0.0.0", "--advertise", "127.0.0.1", "--port", str(port),
+                    "--data-dir", data, env=broker_env, timeout=180)
+        assert start.returncode == 0, start.stderr
+        assert start.stdout.strip() == f"127.0.0.1:{port}"
+
+        right = cli("topics", "list", *bs, env={**client, "EVENTLAKE_KAFKA__SASL_PASSWORD": password})
+        assert right.returncode == 0, right.stderr
+
+        wrong = cli("topics", "list", *bs, env={**client, "EVENTLAKE_KAFKA__SASL_PASSWORD": password + "x"})
+        assert wrong.returncode == 1
+        assert "Traceback" not in wrong.stderr and wrong.stderr.count("\n") == 1
+        assert f"Kafka at 127.0.0.1:{port} refused the credentials for user eventlake" in wrong.stderr
+        assert "no Kafka broker answered" not in wrong.stderr
+        assert "Cli-" not in wrong.stderr
+    finally:
+        cli("broker", "stop", "--data-dir", data)
+
+
 def test_bad_usage_exits_2(cli: Run) -> None:
     assert cli("topics", "create", "--no-such-flag").returncode == 2
 

@@ -1,20 +1,86 @@
-"""The local broker as a user relies on it: real Kafka, data kept across restarts."""
+"""The local broker as a user relies on it: real Kafka, data kept across restarts.
+
+The cluster-id tests at the top need no broker; the rest are marked `integration`.
+"""
 
 from __future__ import annotations
 
+import base64
+import re
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer
 
 from eventlake.broker import BrokerSettings, LocalBroker, TopicAdmin, free_port
+from eventlake.broker import server as broker_server
 from eventlake.broker.exceptions import PortInUse
+from eventlake.broker.server import new_cluster_id
 from tests.conftest import require_tool
 
-pytestmark = pytest.mark.integration
+integration = pytest.mark.integration
+
+# 0xF8..0xFB as the first byte: the first base64url character is '-' (index 62).
+DASH_UUID = uuid.UUID(bytes=bytes([0xFA]) + bytes(range(1, 16)))
+
+
+def test_cluster_ids_are_kafka_uuids_never_starting_with_a_dash() -> None:
+    """As Kafka's Uuid.randomUuid(): 22 base64url characters of 16 bytes, never '-' first.
+
+    Before the fix about one id in 64 started with '-', and Kafka's StorageTool read it as an option.
+    """
+    ids = [new_cluster_id() for _ in range(100_000)]
+    assert len(set(ids)) == len(ids)
+    for cid in ids:
+        assert len(cid) == 22 and re.fullmatch(r"[A-Za-z0-9_-]{22}", cid), cid
+        assert not cid.startswith("-"), cid
+        raw = base64.urlsafe_b64decode(cid + "==")
+        assert len(raw) == 16
+        assert base64.urlsafe_b64encode(raw).decode().rstrip("=") == cid
+        assert raw not in (bytes(16), (1).to_bytes(16, "big"))
+    # The property the old code lacked is reachable at all: ids from uuid4 do start with '-'.
+    assert base64.urlsafe_b64encode(DASH_UUID.bytes).decode().startswith("-")
+
+
+def _dash_first(monkeypatch: pytest.MonkeyPatch) -> list[uuid.UUID]:
+    """Make the next uuid4() the unlucky one that encodes to '-...', then random ones."""
+    handed: list[uuid.UUID] = []
+    real = uuid.uuid4
+
+    def fake() -> uuid.UUID:
+        value = DASH_UUID if not handed else real()
+        handed.append(value)
+        return value
+
+    monkeypatch.setattr(broker_server.uuid, "uuid4", fake)
+    return handed
+
+
+def test_cluster_id_rerolls_an_id_starting_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    handed = _dash_first(monkeypatch)
+    cid = new_cluster_id()
+    assert len(handed) == 2 and not cid.startswith("-")
+    assert base64.urlsafe_b64decode(cid + "==") == handed[1].bytes
+
+
+@integration
+def test_kraft_storage_formats_in_fresh_data_dirs_again_and_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kafka's real StorageTool, several fresh data dirs in a row, each first offered a '-' id."""
+    for i in range(4):
+        _dash_first(monkeypatch)
+        broker = LocalBroker(BrokerSettings(port=free_port(), controller_port=free_port(),
+                                            data_dir=tmp_path / f"fresh-{i}"))
+        broker.prepare()
+        meta = (broker.log_dirs / "meta.properties").read_text()
+        cluster_id = re.search(r"^cluster\.id=(.+)$", meta, re.M)
+        assert cluster_id is not None and not cluster_id.group(1).startswith("-"), meta
+        assert "StorageTool format (exit 0)" in broker.log_file.read_text()
 
 
 def _produce_with_kcat(bootstrap: str, topic: str, n: int) -> None:
@@ -40,6 +106,7 @@ def _read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60) 
     return values
 
 
+@integration
 def test_messages_survive_stop_and_start(tmp_path: Path) -> None:
     broker = LocalBroker(BrokerSettings(port=free_port(), controller_port=free_port(),
                                         data_dir=tmp_path / "broker"))
@@ -65,6 +132,7 @@ def test_messages_survive_stop_and_start(tmp_path: Path) -> None:
         broker.stop()
 
 
+@integration
 def test_start_twice_is_harmless(kafka: LocalBroker) -> None:
     state, started = kafka.start()
     assert not started
@@ -72,6 +140,7 @@ def test_start_twice_is_harmless(kafka: LocalBroker) -> None:
     assert kafka.status().running
 
 
+@integration
 def test_port_held_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -82,6 +151,7 @@ def test_port_held_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
             broker.start()
 
 
+@integration
 def test_small_segments_are_deleted_by_retention(admin: TopicAdmin, bootstrap: str, unique_name: str) -> None:
     admin.create(unique_name, partitions=1,
                  configs={"segment.bytes": "1048576", "retention.bytes": "1048576"})

@@ -1,11 +1,14 @@
 """The broker stage: a real local Apache Kafka (KRaft) and topic administration."""
 
 from eventlake.broker.admin import PartitionInfo, TopicAdmin, TopicInfo
-from eventlake.broker.clients import check_reachable, client_config
+from eventlake.broker.clients import auth_failure, check_reachable, client_config, raise_for_auth
+from eventlake.broker.exceptions import AuthenticationFailed, AuthorizationFailed
 from eventlake.broker.server import BrokerStatus, LocalBroker, free_port
 from eventlake.broker.settings import BrokerSettings, KafkaClientSettings
 
 __all__ = [
+    "AuthenticationFailed",
+    "AuthorizationFailed",
     "BrokerSettings",
     "BrokerStatus",
     "KafkaClientSettings",
@@ -13,7 +16,9 @@ __all__ = [
     "PartitionInfo",
     "TopicAdmin",
     "TopicInfo",
+    "auth_failure",
     "check_reachable",
     "client_config",
     "free_port",
+    "raise_for_auth",
 ]

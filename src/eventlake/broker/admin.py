@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
-from eventlake.broker.clients import admin_client, check_reachable, client_config, unreachable
+from eventlake.broker.clients import (
+    ErrorLog,
+    admin_client,
+    check_reachable,
+    client_config,
+    raise_for_auth,
+    unreachable,
+)
 from eventlake.broker.exceptions import TopicError, TopicNotFound
 from eventlake.broker.settings import KafkaClientSettings
 
@@ -51,7 +58,8 @@ class TopicAdmin:
         self.bootstrap_servers = bootstrap_servers
         self.kafka = kafka or KafkaClientSettings()
         self.timeout_s = timeout_s
-        self._admin: AdminClient = admin_client(bootstrap_servers, self.kafka)
+        self._errors = ErrorLog()
+        self._admin: AdminClient = admin_client(bootstrap_servers, self.kafka, self._errors)
         self._checked = False  # the first call fails fast when nothing listens
 
     def _metadata(self, topic: str | None = None):  # type: ignore[no-untyped-def]
@@ -61,7 +69,15 @@ class TopicAdmin:
         try:
             return self._admin.list_topics(topic=topic, timeout=self.timeout_s)
         except KafkaException as exc:
-            raise unreachable(self.bootstrap_servers) from exc
+            self._admin.poll(0)  # serves error_cb
+            failure = self._errors.auth_failure(self.bootstrap_servers, self.kafka)
+            if failure is not None:
+                raise failure from exc
+            raise unreachable(self.bootstrap_servers, self._errors.last_reason()) from exc
+
+    def _refused(self, exc: KafkaException, doing: str) -> None:
+        """Raise AuthenticationFailed / AuthorizationFailed when that is why `exc` happened."""
+        raise_for_auth(exc, self.bootstrap_servers, self.kafka, doing=doing)
 
     def names(self, include_internal: bool = False) -> list[str]:
         names = sorted(self._metadata().topics)
@@ -92,6 +108,7 @@ class TopicAdmin:
                 if exist_ok:
                     return False
                 raise TopicError(f"topic {name} already exists") from exc
+            self._refused(exc, f"create topic {name}")
             raise TopicError(f"could not create topic {name}: {_reason(exc)}") from exc
         self._wait_for_leaders(name, partitions)
         return True
@@ -114,6 +131,7 @@ class TopicAdmin:
         try:
             future.result(timeout=self.timeout_s)
         except KafkaException as exc:
+            self._refused(exc, f"delete topic {name}")
             raise TopicError(f"could not delete topic {name}: {_reason(exc)}") from exc
 
     def alter_configs(self, name: str, configs: dict[str, str]) -> None:
@@ -128,6 +146,7 @@ class TopicAdmin:
             try:
                 fut.result(timeout=self.timeout_s)
             except KafkaException as exc:
+                self._refused(exc, f"change the configs of topic {name}")
                 raise TopicError(f"could not change configs of {name}: {_reason(exc)}") from exc
 
     def describe(self, name: str) -> TopicInfo:
@@ -164,6 +183,7 @@ class TopicAdmin:
                 err = exc.args[0]
                 transient = isinstance(err, KafkaError) and err.code() in _TRANSIENT
                 if not transient or time.monotonic() > deadline:
+                    self._refused(exc, f"read the offsets of topic {name}")
                     raise unreachable(self.bootstrap_servers, _reason(exc)) from exc
                 time.sleep(0.1)
 
@@ -172,6 +192,7 @@ class TopicAdmin:
         try:
             entries = self._admin.describe_configs([res])[res].result(timeout=self.timeout_s)
         except KafkaException as exc:
+            self._refused(exc, f"read the configs of topic {name}")
             raise TopicError(f"could not read configs of {name}: {_reason(exc)}") from exc
         return {k: entries[k].value for k in SHOWN_CONFIGS if k in entries}
 

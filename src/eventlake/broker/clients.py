@@ -2,18 +2,23 @@
 
 Producers, consumers and admin clients elsewhere get their base config here, so
 security settings and time-outs are applied the same way everywhere, and so the
-message for an unreachable broker is written once.
+messages for an unreachable broker, and for one that refuses the credentials or the
+request (`auth_failure`), are written once.
 """
 
 from __future__ import annotations
 
+import re
 import socket
+import time
+from collections import deque
 from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from eventlake.broker.exceptions import BrokerUnreachable
+from eventlake.broker.credentials import shown
+from eventlake.broker.exceptions import AuthenticationFailed, AuthorizationFailed, BrokerUnreachable
 from eventlake.broker.settings import KafkaClientSettings
 
 
@@ -47,15 +52,125 @@ def _typed(value: str) -> str | bool | int:
     return value
 
 
-def admin_client(bootstrap_servers: str, kafka: KafkaClientSettings | None = None) -> AdminClient:
-    return AdminClient(client_config(bootstrap_servers, kafka))
+def admin_client(
+    bootstrap_servers: str, kafka: KafkaClientSettings | None = None, errors: ErrorLog | None = None
+) -> AdminClient:
+    conf = client_config(bootstrap_servers, kafka)
+    if errors is not None:
+        conf["error_cb"] = errors
+    return AdminClient(conf)
 
 
-def unreachable(bootstrap_servers: str, cause: object | None = None) -> BrokerUnreachable:
+# ---- telling "nothing answered" from "it answered no"
+
+AUTHENTICATION_CODES = frozenset({KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED})
+AUTHORIZATION_CODES = frozenset({
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.GROUP_AUTHORIZATION_FAILED,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    KafkaError.DELEGATION_TOKEN_AUTHORIZATION_FAILED,
+})
+# librdkafka prefixes client errors with the broker: "sasl_plaintext://host:9092/bootstrap: ..."
+_BROKER_PREFIX = re.compile(r"^(?:[a-z_]+://)?(?P<address>[^\s/]+)/(?:bootstrap|-?\d+):")
+# Reported for every attempt whatever the cause; says nothing a user can act on.
+_NOISE = frozenset({KafkaError._ALL_BROKERS_DOWN})
+
+
+def _kafka_error(error: object) -> KafkaError | None:
+    if isinstance(error, KafkaError):
+        return error
+    if isinstance(error, KafkaException) and error.args and isinstance(error.args[0], KafkaError):
+        return error.args[0]
+    return None
+
+
+def _where(err: KafkaError, bootstrap_servers: str) -> str:
+    match = _BROKER_PREFIX.match(err.str() or "")
+    return match.group("address") if match else bootstrap_servers
+
+
+def _user(kafka: KafkaClientSettings | None) -> str:
+    name = kafka.sasl_username if kafka is not None else None
+    if not name:
+        return "(none set)"
+    return name if re.fullmatch(r"[A-Za-z0-9._@+-]{1,64}", name) else shown(name)
+
+
+def auth_failure(
+    error: object, bootstrap_servers: str, kafka: KafkaClientSettings | None = None, *, doing: str | None = None
+) -> AuthenticationFailed | AuthorizationFailed | None:
+    """The typed error if `error` (a KafkaError, or a KafkaException holding one) is an auth failure.
+
+    Use it wherever a Kafka client error reaches eventlake code (error_cb, a message's
+    error(), an exception from a request) before calling anything "unreachable":
+
+        failure = auth_failure(err, settings.bootstrap_servers, settings.kafka)
+        if failure is not None:
+            raise failure
+    """
+    err = _kafka_error(error)
+    if err is None:
+        return None
+    code = err.code()
+    if code in AUTHENTICATION_CODES:
+        mechanism = (kafka.sasl_mechanism if kafka is not None else None) or "SASL"
+        mechanism = mechanism if re.fullmatch(r"[A-Z0-9-]{1,32}", mechanism) else "SASL"
+        return AuthenticationFailed(
+            f"Kafka at {_where(err, bootstrap_servers)} refused the credentials for user {_user(kafka)} "
+            f"(SASL authentication failed): check the password",
+            hint=f"kafka.sasl_password / EVENTLAKE_KAFKA__SASL_PASSWORD, kafka.sasl_username and "
+                 f"kafka.sasl_mechanism ({mechanism}) must match a user of that broker",
+        )
+    if code in AUTHORIZATION_CODES:
+        action = f" to {doing}" if doing else ""
+        return AuthorizationFailed(
+            f"Kafka at {_where(err, bootstrap_servers)} denied user {_user(kafka)} the right{action} "
+            f"({err.name()})",
+            hint="ask the cluster's administrator for an ACL, or use a user that has one",
+        )
+    return None
+
+
+class ErrorLog:
+    """An `error_cb` that keeps the client's recent errors, to say why a request failed."""
+
+    def __init__(self, keep: int = 50) -> None:
+        self.errors: deque[KafkaError] = deque(maxlen=keep)
+
+    def __call__(self, err: KafkaError) -> None:
+        self.errors.append(err)
+
+    def auth_failure(
+        self, bootstrap_servers: str, kafka: KafkaClientSettings | None = None
+    ) -> AuthenticationFailed | AuthorizationFailed | None:
+        for err in reversed(self.errors):
+            failure = auth_failure(err, bootstrap_servers, kafka)
+            if failure is not None:
+                return failure
+        return None
+
+    def last_reason(self) -> str | None:
+        for err in reversed(self.errors):
+            if err.code() not in _NOISE:
+                return err.str()
+        return None
+
+
+def raise_for_auth(
+    error: object, bootstrap_servers: str, kafka: KafkaClientSettings | None = None, *, doing: str | None = None
+) -> None:
+    """Raise AuthenticationFailed / AuthorizationFailed if `error` is one; otherwise do nothing."""
+    failure = auth_failure(error, bootstrap_servers, kafka, doing=doing)
+    if failure is not None:
+        raise failure
+
+
+def unreachable(bootstrap_servers: str, cause: object | None = None, *, hint: str | None = None) -> BrokerUnreachable:
     detail = f": {cause}" if cause else ""
     return BrokerUnreachable(
         f"no Kafka broker answered at {bootstrap_servers}{detail}",
-        hint="start one with `eventlake broker start` or pass --bootstrap-servers HOST:PORT",
+        hint=hint or "start one with `eventlake broker start` or pass --bootstrap-servers HOST:PORT",
     )
 
 
@@ -79,16 +194,55 @@ def _all_refused(bootstrap_servers: str, timeout: float) -> str | None:
     return reasons[0] if addresses and len(reasons) == len(addresses) else None
 
 
+_SLICE_S = 0.5  # how often a waiting check looks at the client's errors
+_DROPPED_S = 2.0  # connections closed at once for this long: something answers, and says no
+
+
 def check_reachable(
     bootstrap_servers: str, kafka: KafkaClientSettings | None = None, timeout_s: float | None = None
 ) -> None:
-    """Raise BrokerUnreachable unless a broker answers a metadata request in time."""
+    """Return once a broker answers a metadata request; otherwise raise what stood in the way.
+
+    - every address refuses the connection: BrokerUnreachable at once (nothing listens);
+    - the broker refuses the credentials: AuthenticationFailed as soon as it says so;
+    - no answer in time, or connections dropped by the other side: BrokerUnreachable,
+      with the client's last error as the reason.
+    """
     kafka = kafka or KafkaClientSettings()
     timeout = timeout_s if timeout_s is not None else kafka.connect_timeout_s
     refused = _all_refused(bootstrap_servers, min(timeout, 3.0))
     if refused is not None:
         raise unreachable(bootstrap_servers, refused)
-    try:
-        admin_client(bootstrap_servers, kafka).list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise unreachable(bootstrap_servers) from exc
+    errors = ErrorLog()
+    admin = admin_client(bootstrap_servers, kafka, errors)
+    deadline = time.monotonic() + timeout
+    dropped_since: float | None = None
+    last: KafkaException | None = None
+    while True:
+        now = time.monotonic()
+        remaining = deadline - now
+        if remaining <= 0:
+            break
+        try:
+            admin.list_topics(timeout=min(remaining, _SLICE_S))
+            return
+        except KafkaException as exc:
+            last = exc
+        admin.poll(0)  # serves error_cb
+        failure = errors.auth_failure(bootstrap_servers, kafka) or auth_failure(last, bootstrap_servers, kafka)
+        if failure is not None:
+            raise failure from last
+        fast = time.monotonic() - now < _SLICE_S / 2
+        if not fast:
+            dropped_since = None
+            continue
+        dropped_since = dropped_since if dropped_since is not None else now
+        if time.monotonic() - dropped_since >= min(_DROPPED_S, timeout):
+            raise unreachable(
+                bootstrap_servers, errors.last_reason() or "the connection was closed",
+                hint=f"something listens there but closes Kafka connections from this client "
+                     f"(security protocol {kafka.security_protocol}): if that Kafka requires SASL or TLS, "
+                     "set kafka.security_protocol and the kafka.sasl_* settings",
+            ) from last
+        time.sleep(0.1)
+    raise unreachable(bootstrap_servers, errors.last_reason()) from last

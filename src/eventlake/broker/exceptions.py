@@ -35,3 +35,15 @@ class TopicError(BrokerError):
 
 class TopicNotFound(TopicError):
     """The topic does not exist (auto-creation is off by design)."""
+
+
+class CredentialsRefused(BrokerError):
+    """The broker's own SASL user name or password is unusable or too weak to expose Kafka with."""
+
+
+class AuthenticationFailed(BrokerError):
+    """Kafka answered but refused the client's credentials (SASL authentication failed)."""
+
+
+class AuthorizationFailed(BrokerError):
+    """Kafka accepted the credentials but the user may not do what was asked (ACLs)."""

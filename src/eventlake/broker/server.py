@@ -7,16 +7,23 @@ Layout of a data dir::
     <data-dir>/kraft/              log.dirs: formatted once, cluster id kept
     <data-dir>/broker.log          the JVM's output (`eventlake broker logs`)
     <data-dir>/broker.json         pid, ports and version of the running broker
+
+Everything in it is private to the user running the broker: the folder is mode 700, the
+files eventlake writes 600, and Kafka runs with umask 077 so its segments are too. A data
+dir made by an older version is tightened on start.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import json
 import os
+import re
 import signal
 import socket
+import stat
 import subprocess
 import time
 import uuid
@@ -24,10 +31,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from eventlake.broker.clients import check_reachable
-from eventlake.broker.exceptions import BrokerError, BrokerUnreachable, PortInUse
+from eventlake.broker.credentials import check_password, check_username, shown
+from eventlake.broker.exceptions import BrokerError, BrokerUnreachable, CredentialsRefused, PortInUse
 from eventlake.broker.jars import resolve_jars
 from eventlake.broker.java import find_java
+from eventlake.broker.javaconf import dump_properties, jaas_quote, load_properties, parse_jaas
 from eventlake.broker.settings import BrokerSettings
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+CHILD_UMASK = 0o077
+PLAIN_LOGIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
+JAAS_PROPERTY = "listener.name.external.plain.sasl.jaas.config"
 
 _LOG4J = """status = error
 appender.console.type = Console
@@ -120,63 +135,134 @@ class LocalBroker:
         return f"127.0.0.1:{port}"
 
     # lifecycle
+    def check_settings(self) -> None:
+        """Refuse settings that cannot be written for Kafka safely, or would expose it weakly.
+
+        Every value that reaches `server.properties` is escaped anyway; these are allow-lists
+        for what Kafka itself splits (listeners, log.dirs) and for the credentials.
+        """
+        s = self.settings
+        _check_address("--host", s.host, allow_any=True)
+        if s.advertise:  # empty: not set, as in `advertise`
+            _check_address("--advertise", s.advertise, allow_any=False)
+        if "," in str(self.data_dir):  # log.dirs and log4j2.configurationFile are comma-separated lists
+            raise BrokerError(f"the broker data dir {shown(str(self.data_dir))} contains a comma",
+                              hint="Kafka would read it as two folders; choose a path without one")
+        if not s.exposed:
+            return
+        if s.sasl_password is None:
+            raise CredentialsRefused(
+                f"binding {s.host} would expose Kafka beyond this machine without credentials",
+                hint="set a password in EVENTLAKE_BROKER__SASL_PASSWORD (clients then use SASL/PLAIN; "
+                     "make one with `python -c 'import secrets; print(secrets.token_urlsafe(24))'`), "
+                     "or keep the default --host 127.0.0.1",
+            )
+        check_username(s.sasl_username)
+        check_password(s.sasl_password.get_secret_value(), host=s.host)
+
     def start(self) -> tuple[BrokerState, bool]:
         """Start the broker and wait until it answers; return (state, started_now)."""
         running = self.running_state()
         if running is not None:
             return running, False
-        if self.settings.exposed and self.settings.sasl_password is None:
-            raise BrokerError(
-                f"binding {self.settings.host} would expose Kafka beyond this machine without credentials",
-                hint="set a password in EVENTLAKE_BROKER__SASL_PASSWORD (clients then use SASL/PLAIN), "
-                     "or keep the default --host 127.0.0.1",
-            )
+        self.check_settings()
         ports = [self.settings.port, self.controller_port]
         if self.settings.exposed:
             ports.append(self.internal_port)
         for port in ports:
             _ensure_port_free(self.settings.host if port == self.settings.port else "127.0.0.1", port)
-        java = find_java()
-        libs = resolve_jars(self.settings.kafka_version, self.settings.cache_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._write_configs()
-        classpath = f"{libs}/*"
-        base = [
-            str(java.executable), f"-Xms{self.settings.heap}", f"-Xmx{self.settings.heap}",
-            "-XX:+UseG1GC", "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.properties'}",
-            "-cp", classpath,
-        ]
-        if not (self.log_dirs / "meta.properties").is_file():
-            self._format(base)
-        log = self.log_file.open("ab")
-        proc = subprocess.Popen(
-            [*base, "kafka.Kafka", str(self.data_dir / "server.properties")],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C in the user's shell must not kill it mid-write
-        )
-        log.close()
+        base = self.prepare()
+        log = self._open_log()
+        try:
+            proc = subprocess.Popen(
+                [*base, "kafka.Kafka", str(self.data_dir / "server.properties")],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.data_dir,
+                start_new_session=True,  # Ctrl-C in the user's shell must not kill it mid-write
+                umask=CHILD_UMASK,  # segments, checkpoints and snapshots: owner only
+            )
+        finally:
+            os.close(log)
         state = BrokerState(
             pid=proc.pid, port=self.settings.port, controller_port=self.controller_port,
             host=self.settings.host, advertise=self.advertise,
             version=self.settings.kafka_version, started_at=time.time(),
             local_port=int(self.local_bootstrap.rsplit(":", 1)[1]),
         )
-        self.state_file.write_text(json.dumps(asdict(state)))
+        _write_private(self.state_file, json.dumps(asdict(state)))
         self._wait_ready(proc, state)
         return state, True
 
+    def prepare(self) -> list[str]:
+        """Everything before the JVM starts; return the java command line's common part.
+
+        Checks the settings, makes the data dir private, writes the configs, and formats the
+        KRaft storage the first time.
+        """
+        self.check_settings()
+        java = find_java()
+        libs = resolve_jars(self.settings.kafka_version, self.settings.cache_dir).resolve()
+        if os.pathsep in str(libs):
+            raise BrokerError(f"the jar folder {shown(str(libs))} contains {os.pathsep!r}",
+                              hint="Java would split the class path there; set broker.cache_dir elsewhere")
+        self._secure_data_dir()
+        self._write_configs()
+        base = [
+            str(java.executable), f"-Xms{self.settings.heap}", f"-Xmx{self.settings.heap}",
+            "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.properties'}",
+            # A crash report holds heap contents (the password): keep it in the private data dir.
+            f"-XX:ErrorFile={self.data_dir / 'hs_err_pid%p.log'}",
+            "-cp", f"{libs}/*",
+        ]
+        if not (self.log_dirs / "meta.properties").is_file():
+            self._format(base)
+        return base
+
     def _format(self, base: list[str]) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         proc = subprocess.run(
-            [*base, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-             "-c", str(self.data_dir / "server.properties")],
-            capture_output=True, text=True, timeout=120, check=False,
+            [*base, "kafka.tools.StorageTool", "format", "--cluster-id", cluster_id,
+             "--config", str(self.data_dir / "server.properties")],
+            capture_output=True, text=True, timeout=120, check=False, cwd=self.data_dir, umask=CHILD_UMASK,
         )
+        output = (proc.stdout + proc.stderr).strip()
+        log = self._open_log()
+        try:
+            os.write(log, f"kafka.tools.StorageTool format (exit {proc.returncode}):\n{output}\n".encode())
+        finally:
+            os.close(log)
         if proc.returncode != 0:
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["no output"]
-            raise BrokerError(f"formatting KRaft storage failed: {tail[0]}",
-                              hint=f"remove {self.log_dirs} if it is left over from another cluster")
+            tail = output.splitlines()[-1:] or ["no output"]
+            leftover = self.log_dirs.is_dir() and any(self.log_dirs.iterdir())
+            hint = (f"{self.log_dirs} holds data from another cluster or an interrupted start: "
+                    "move it away to start afresh" if leftover else f"the full output is in {self.log_file}")
+            raise BrokerError(f"formatting KRaft storage failed: {tail[0][:300]}", hint=hint)
+
+    def _secure_data_dir(self) -> None:
+        """Create the data dir private to this user, and tighten what an older version left open.
+
+        Only what the broker owns is walked (its files and `kraft/`), never a whole folder
+        a user may have pointed --data-dir at by mistake.
+        """
+        self.data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        self.data_dir.chmod(PRIVATE_DIR)
+        owned = [self.data_dir / n for n in ("server.properties", "log4j2.properties", "broker.log",
+                                              "broker.json")]
+        owned += sorted(self.data_dir.glob("hs_err_pid*.log"))
+        for path in owned:
+            _make_private(path)
+        if self.log_dirs.is_dir():
+            for root, dirs, files in os.walk(self.log_dirs):
+                _make_private(Path(root))
+                for name in [*dirs, *files]:
+                    _make_private(Path(root) / name)
+
+    def _open_log(self) -> int:
+        """The broker log, opened for appending, readable by its owner only."""
+        fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     PRIVATE_FILE)
+        os.fchmod(fd, PRIVATE_FILE)
+        return fd
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], state: BrokerState) -> None:
         deadline = time.monotonic() + self.settings.start_timeout_s
@@ -262,9 +348,11 @@ class LocalBroker:
         except (OSError, ValueError, TypeError):
             return None
 
-    def _write_configs(self) -> None:
+    def server_properties(self) -> dict[str, str]:
+        """The broker's configuration, key by key, exactly as Kafka must read it back."""
+        self.check_settings()
         s = self.settings
-        props = {
+        return {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
@@ -289,19 +377,42 @@ class LocalBroker:
             "log.retention.check.interval.ms": "5000",
             "log.segment.delete.delay.ms": "1000",
         }
-        text = "".join(f"{k}={v}\n" for k, v in props.items())
-        path = self.data_dir / "server.properties"
-        # It may hold the SASL password: readable by its owner only.
-        path.touch(mode=0o600, exist_ok=True)
-        path.chmod(0o600)
-        path.write_text(text)
-        (self.data_dir / "log4j2.properties").write_text(_LOG4J)
 
+    def server_properties_text(self) -> str:
+        """`server.properties` as written: escaped, then read back the way Java reads it.
+
+        The read-back is a guard, not a formality: if any value (a password, a path) would
+        reach Kafka as anything but itself, or add a key or a SASL user, nothing is written.
+        """
+        props = self.server_properties()
+        text = dump_properties(props)
+        pairs = load_properties(text.encode("ascii"))
+        if pairs != list(props.items()):
+            raise BrokerError("server.properties would not read back as written",
+                              hint="report this as a bug in eventlake")
+        if JAAS_PROPERTY in props:
+            expected = {f"user_{self.settings.sasl_username}": self._password()}
+            entries = parse_jaas(props[JAAS_PROPERTY])
+            if len(entries) != 1 or entries[0].login_module != PLAIN_LOGIN_MODULE or entries[0].options != expected:
+                raise BrokerError("the SASL configuration would not read back as written",
+                                  hint="report this as a bug in eventlake")
+        return text
+
+    def _password(self) -> str:
+        assert self.settings.sasl_password is not None
+        return self.settings.sasl_password.get_secret_value()
+
+    def _write_configs(self) -> None:
+        # It may hold the SASL password: readable by its owner only, like everything here.
+        _write_private(self.data_dir / "server.properties", self.server_properties_text())
+        _write_private(self.data_dir / "log4j2.properties", _LOG4J)
 
     def _listeners(self) -> dict[str, str]:
         """Loopback only: one plaintext listener. Exposed: SASL/PLAIN outside, plaintext on loopback.
 
         The controller listener stays on loopback whatever the client listener binds to.
+        The JAAS option holds the one SASL user: its name is allow-listed, its password is
+        quoted for JAAS here and escaped for the properties file when written.
         """
         s = self.settings
         controller = f"CONTROLLER://127.0.0.1:{self.controller_port}"
@@ -312,20 +423,79 @@ class LocalBroker:
                 "inter.broker.listener.name": "PLAINTEXT",
                 "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             }
-        assert s.sasl_password is not None
-        user, password = s.sasl_username, s.sasl_password.get_secret_value()
-        jaas = (
-            "org.apache.kafka.common.security.plain.PlainLoginModule required "
-            f'username="{user}" password="{password}" user_{user}="{password}";'
-        )
+        user = check_username(s.sasl_username)
+        # Brokers talk to each other on INTERNAL: the server side needs only its user table.
+        jaas = f"{PLAIN_LOGIN_MODULE} required user_{user}={jaas_quote(self._password())};"
         return {
             "listeners": f"EXTERNAL://{s.host}:{s.port},INTERNAL://127.0.0.1:{self.internal_port},{controller}",
             "advertised.listeners": f"EXTERNAL://{self.advertise}:{s.port},INTERNAL://127.0.0.1:{self.internal_port}",
             "inter.broker.listener.name": "INTERNAL",
             "listener.security.protocol.map": "EXTERNAL:SASL_PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "listener.name.external.sasl.enabled.mechanisms": "PLAIN",
-            "listener.name.external.plain.sasl.jaas.config": jaas,
+            JAAS_PROPERTY: jaas,
         }
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id made as Kafka's `Uuid.randomUuid()` makes one.
+
+    A random (version 4) UUID as 22 characters of unpadded base64url; Kafka re-rolls an id
+    whose text starts with '-' (its command-line tools would read it as an option) and the
+    reserved all-zero and one values. About one id in 64 starts with '-'.
+    """
+    while True:
+        raw = uuid.uuid4().bytes
+        text = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+        if not text.startswith("-") and raw not in _RESERVED_UUIDS:
+            return text
+
+
+_RESERVED_UUIDS = frozenset({bytes(16), (1).to_bytes(16, "big")})
+
+# RFC 1123 labels, plus '_' (container and compose service names use it; Kafka accepts it).
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}\Z)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+    r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?"
+)
+
+
+def _check_address(option: str, value: str, *, allow_any: bool) -> None:
+    """An IP address or an RFC 1123 host name: nothing Kafka's listener lists could split."""
+    if value == "" and allow_any:
+        return
+    try:
+        ipaddress.ip_address(value)
+        return
+    except ValueError:
+        pass
+    if _HOSTNAME.fullmatch(value) is None:
+        raise BrokerError(f"{option} {shown(value)} is not a host name or an IP address",
+                          hint="use a name like kafka.example.internal or an address like 10.0.0.5")
+
+
+def _make_private(path: Path) -> None:
+    """Remove group and other permissions from `path` (never following a symbolic link)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode) or not st.st_mode & 0o077:
+        return
+    path.chmod(stat.S_IMODE(st.st_mode) & ~0o077)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace `path` atomically with `text`, mode 600 from its first byte."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_FILE)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), PRIVATE_FILE)
+        fh.write(text.encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
 
 
 def _alive(pid: int) -> bool:

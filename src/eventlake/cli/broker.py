@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
         advertise: Annotated[str | None, typer.Option(
             "--advertise", help="Host name clients on other machines use to reach this broker.")] = None,
         host: Annotated[str | None, typer.Option(
-            "--host", help="Address to bind (default 127.0.0.1).")] = None,
+            "--host", help="Address to bind (default 127.0.0.1). Any other address needs a strong "
+                           "EVENTLAKE_BROKER__SASL_PASSWORD; clients then use SASL/PLAIN.")] = None,
         config: ConfigOpt = None,
     ) -> None:
         """Start the broker (resolving Kafka's jars on first use) and print its bootstrap address."""
