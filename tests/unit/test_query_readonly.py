@@ -140,3 +140,22 @@ def test_large_files_read_in_parallel_through_the_layer_equal_a_native_read(tmp_
     con.register_filesystem(files)
     for _ in range(3):
         assert con.execute(sql.format([f"lake://f{i}.parquet" for i in range(2)])).fetchall() == native
+
+
+def test_gzip_files_read_through_the_layer_from_many_threads(tmp_path: Path) -> None:
+    """Sequential reads: one thread may seek where another reads (DuckDB's gzip reader)."""
+    import gzip
+    import json
+
+    for d in range(12):
+        with gzip.open(tmp_path / f"e{d}.json.gz", "wt") as f:
+            for i in range(2000):
+                f.write(json.dumps({"a": i, "d": d}) + "\n")
+    con = duckdb.connect(config={"threads": 4})
+    con.register_filesystem(ReadOnlyFiles(tmp_path, "lake"))
+    scans = " UNION ALL ".join(
+        f"SELECT * FROM read_json(['lake://e{d}.json.gz'], format='newline_delimited', compression='gzip', "
+        "columns={'a': 'BIGINT', 'd': 'BIGINT'})" for d in range(12))
+    for _ in range(5):
+        assert con.execute(f"SELECT count(*), sum(a), sum(d) FROM ({scans})").fetchall() == [
+            (24_000, 12 * sum(range(2000)), 2000 * sum(range(12)))]

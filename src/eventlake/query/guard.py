@@ -108,12 +108,12 @@ class SqlGuard:
 
     def _check_kind(self, statement: Any) -> str:
         """The SELECT text to check: the statement's, or the one an EXPLAIN wraps; others are refused."""
-        kind = statement.type
         text: str = statement.query
+        kind = _kind(statement)
         if kind == duckdb.StatementType.EXPLAIN:
             inner = _EXPLAIN.sub("", text, count=1)
             inner_statements = self._statements(inner)
-            if len(inner_statements) != 1 or inner_statements[0].type != duckdb.StatementType.SELECT:
+            if len(inner_statements) != 1 or _kind(inner_statements[0]) != duckdb.StatementType.SELECT:
                 raise RefusedStatement("EXPLAIN is allowed for SELECT statements only", hint=_HINT)
             text = inner
         elif kind != duckdb.StatementType.SELECT:
@@ -197,8 +197,8 @@ class _TreeCheck:
             if part and not IDENTIFIER.match(part):
                 raise RefusedStatement(f"'{shown}' is refused: SQL here reads catalog tables by name, not files "
                                        "by path", hint=_HINT)
-        if catalog and catalog.lower() != "memory":
-            raise RefusedStatement(f"database '{catalog}' is refused", hint=_HINT)
+        if catalog:  # `memory.main.x`, `system.main.x`: names are `table` or `database.table` only
+            raise RefusedStatement(f"'{shown}' is refused: name tables as table or database.table", hint=_HINT)
         key = (schema.lower(), name.lower())
         if not schema and key[1] in self.ctes:
             return
@@ -223,6 +223,14 @@ class _TreeCheck:
                                        hint="ordinary math, text, date, list and aggregate functions work")
             if node.get("export_state"):
                 raise RefusedStatement("EXPORT_STATE is refused", hint=_HINT)
+
+
+def _kind(statement: Any) -> Any:
+    """The statement's type; None for one this DuckDB's Python enum does not know (UPDATE EXTENSIONS)."""
+    try:
+        return statement.type
+    except ValueError:
+        return None
 
 
 def _cte_names(tree: dict[str, Any]) -> Iterator[str]:

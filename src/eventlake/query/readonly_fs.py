@@ -101,37 +101,51 @@ class ReadOnlyFiles(AbstractFileSystem):
 
 
 class PositionalReader:
-    """A read-only file whose position is per thread, read with pread.
+    """A read-only file shared by DuckDB's threads, read with pread, in the two ways DuckDB reads.
 
-    DuckDB reads one handle from several threads, each as `seek(offset)` then `read(n)`: two
-    calls into Python, between which another thread may seek. With a shared position that
-    interleaving returns another row group's bytes (seen as "ZSTD Decompression failure" on
-    large files); a position per thread and `os.pread` make each thread's pair its own.
+    Positional reads (Parquet) are `seek(offset)` then `read(n)`: two calls into Python from one
+    thread while other threads do the same on the same handle. With a plain shared position,
+    another thread's seek between the two returned another row group's bytes ("ZSTD
+    Decompression failure" on large files). Sequential reads (gzip, CSV) are `read(n)` after
+    `read(n)`, and one thread may seek where another then reads ("not a GZIP stream").
+    So each seek moves the shared position and is also remembered for its own thread; that
+    thread's next read uses it unless a sequential read happened since (which makes every
+    remembered seek stale). A read with no fresh seek of its own continues from the shared
+    position.
     """
 
     def __init__(self, path: str) -> None:
         self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         self._size = os.fstat(self._fd).st_size
-        self._local = threading.local()
+        self._own = threading.local()  # (position, generation) of this thread's last seek
+        self._lock = threading.Lock()
+        self._shared = 0
+        self._generation = 0  # bumped by each sequential read
         self.closed = False
 
-    def _pos(self) -> int:
-        return getattr(self._local, "pos", 0)
-
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos(), os.SEEK_END: self._size}[whence]
-        self._local.pos = max(base + offset, 0)
-        return self._local.pos
+        with self._lock:
+            base = {os.SEEK_SET: 0, os.SEEK_CUR: self._shared, os.SEEK_END: self._size}[whence]
+            self._shared = max(base + offset, 0)
+            self._own.seek = (self._shared, self._generation)
+            return self._shared
 
     def tell(self) -> int:
-        return self._pos()
+        return self._shared
 
     def read(self, size: int = -1) -> bytes:
-        pos = self._pos()
-        wanted = self._size - pos if size is None or size < 0 else size
-        data = os.pread(self._fd, max(wanted, 0), pos)
-        self._local.pos = pos + len(data)
-        return data
+        with self._lock:
+            own = getattr(self._own, "seek", None)
+            self._own.seek = None
+            if own is not None and own[1] == self._generation:
+                pos = own[0]  # the second half of this thread's seek-then-read
+            else:
+                pos = self._shared
+                self._generation += 1
+            wanted = self._size - pos if size is None or size < 0 else size
+            data = os.pread(self._fd, max(wanted, 0), pos)
+            self._shared = pos + len(data)
+            return data
 
     def readable(self) -> bool:
         return True
