@@ -1,0 +1,1 @@
+"""Attacks on eventlake: SQL, the dashboard, the broker."""
