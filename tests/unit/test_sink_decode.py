@@ -140,3 +140,31 @@ def test_zoned_iso_timestamps_with_milliseconds_become_a_timestamp_column() -> N
     assert text.table.column("ts").type == pa.string()
     mixed = decode([b'{"when": "2024-01-03T00:00:00.001Z"}', b'{"when": "soon"}'], pa.schema([]), 1 << 20)
     assert mixed.schema.field("when").type == pa.string()
+
+
+TIME_STRINGS = [
+    "2024-01-02", "2024-01-02T03", "2024-01-02T03:04", "2024-01-02 03:04:05", "2024-01-02T03:04:05Z",
+    "2024-01-02T03:04:05+01", "2024-01-02T03:04:05+0130", "2024-01-02T03:04:05-02:30",
+    *[f"2024-01-02T03:04:05.{'123456789'[:n]}{z}" for n in range(1, 10) for z in ("", "Z", "+05:00")],
+    "0000-03-01", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "2024-02-29", "2023-02-29",
+    "2024-13-01", "2024-01-02T24:00:00Z", "2024-01-02T03:60", "2024-01-02T03:04:60Z", "2024-01-02T03:04:05+24:00",
+    "2024-01-02T03:04:05.Z", "2024-01-02T03:04:05.1234567891Z", "2024-1-2", "2024-01-02t03:04:05z", "soon", "",
+    "٢٠٢٤-01-02",  # Arabic-Indic digits: not a timestamp to either path
+]
+
+
+def test_one_typing_rule_for_both_paths_and_a_superset_of_arrows() -> None:
+    from eventlake.sink.jsontypes import iso_ms, iso_ms_array, scalar_type
+
+    vector = iso_ms_array(pa.array(TIME_STRINGS)).to_pylist()
+    for text, v in zip(TIME_STRINGS, vector, strict=True):
+        assert iso_ms(text) == v, text
+        assert (scalar_type(text) == TS) == (v is not None), text
+        try:  # what Arrow's own parser takes, the rule takes with the same value
+            arrow = pa.array([text]).cast(TS)[0].value
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        if len(text.split(".")[-1].rstrip("Z")) <= 3 or "." not in text:
+            assert v == arrow, text
+    assert iso_ms("2024-01-02T03:04:05.123456789+01:00") == 1704161045123
+    assert iso_ms("2024-01-02T03:04:05") == iso_ms("2024-01-02T03:04:05Z")  # no zone: UTC

@@ -1,11 +1,22 @@
-"""Dead letters: bad records go to `<topic>.dlq` with the reason and source coordinates in headers."""
+"""Dead letters: bad records go to `<topic>.dlq` with the reason and source coordinates in headers.
+
+Headers: `reason`, `source.topic`, `source.partition`, `source.offset`. A dead letter must
+always be deliverable, or the sink would stop on the same record at every start (a crash
+loop). So the producer's `message.max.bytes` is what the broker accepts for the DLQ topic
+(its `max.message.bytes`), and a value or key too large for it is cut, with its original
+size in a `truncated_from` (`key_truncated_from`) header, as produce's DLQ does. A record the
+broker still refuses as too large is sent again cut shorter, down to an empty value. A
+reason is cut to 1,000 bytes (a 100 KB field name must not make its own letter too large).
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
 from eventlake.broker import TopicAdmin
 from eventlake.broker.clients import client_config, unreachable
@@ -16,6 +27,40 @@ from eventlake.types import dlq_topic
 
 log = logging.getLogger(__name__)
 
+DEFAULT_LIMIT = 1_000_000  # librdkafka's default, below any broker's: used if the topic's cannot be read
+MAX_REASON_BYTES = 1000
+_OVERHEAD = 512  # record batch and record framing, generously
+_MAX_KEY = 16 * 1024  # a longer key is cut: the value is what a person needs to see
+
+
+@dataclass(frozen=True)
+class Letter:
+    """What goes to Kafka for one dead letter: value, key and headers within `limit`."""
+
+    value: bytes | None
+    key: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+def shape(letter: DeadLetter, limit: int, cap: int | None = None) -> Letter:
+    """The Kafka message for `letter`, at most `limit` bytes in all (value at most `cap` if given)."""
+    reason = letter.reason.encode()
+    if len(reason) > MAX_REASON_BYTES:
+        reason = reason[:MAX_REASON_BYTES - 3].decode("utf-8", "ignore").encode() + b"..."
+    headers = [("reason", reason), ("source.topic", letter.topic.encode()),
+               ("source.partition", str(letter.partition).encode()), ("source.offset", str(letter.offset).encode())]
+    key = letter.key
+    if key is not None and len(key) > _MAX_KEY:
+        headers.append(("key_truncated_from", str(len(key)).encode()))
+        key = key[:_MAX_KEY]
+    value = letter.value
+    room = limit - _OVERHEAD - len(key or b"") - sum(len(k) + len(v) + 8 for k, v in headers) - 32
+    room = max(0, room if cap is None else min(room, cap))
+    if value is not None and len(value) > room:
+        headers.append(("truncated_from", str(len(value)).encode()))
+        value = value[:room]
+    return Letter(value, key, headers)
+
 
 class DeadLetterProducer:
     """Produces dead letters and waits until the broker has them (before the ledger entry)."""
@@ -23,55 +68,101 @@ class DeadLetterProducer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._producer: Producer | None = None
-        self._partitions: dict[str, int] = {}
+        self._topics: dict[str, tuple[int, int]] = {}  # DLQ topic -> (partitions, max message bytes)
+        self._producer_limit = DEFAULT_LIMIT
         self.sent = 0
+        self.truncated = 0
 
-    def _ensure_topic(self, source: str) -> tuple[str, int]:
-        """The DLQ topic (created like its source if missing) and its partition count."""
+    def _ensure_topic(self, source: str) -> tuple[str, int, int]:
+        """The DLQ topic (created like its source if missing), its partition count and size limit."""
         name = dlq_topic(source)
-        if name not in self._partitions:
+        if name not in self._topics:
             s = self.settings
             admin = TopicAdmin(s.bootstrap_servers, s.kafka, timeout_s=s.kafka.connect_timeout_s)
             if not admin.exists(name):
                 partitions = len(admin.describe(source).partitions) or 1
                 admin.create(name, partitions=partitions, exist_ok=True)
-            self._partitions[name] = max(1, len(admin.describe(name).partitions))
-        return name, self._partitions[name]
+            self._topics[name] = (max(1, len(admin.describe(name).partitions)), self._max_message_bytes(name))
+        partitions, limit = self._topics[name]
+        return name, partitions, limit
+
+    def _max_message_bytes(self, topic: str) -> int:
+        """What the broker accepts for `topic` (its max.message.bytes, the broker's default unless set)."""
+        s = self.settings
+        res = ConfigResource(ResourceType.TOPIC, topic)
+        try:
+            admin = AdminClient(client_config(s.bootstrap_servers, s.kafka))
+            entries = admin.describe_configs([res])[res].result(timeout=s.kafka.connect_timeout_s)
+            return int(entries["max.message.bytes"].value)
+        except (KafkaException, KeyError, ValueError, TypeError) as exc:
+            log.warning("could not read max.message.bytes of %s (%s); dead letters kept under %d bytes",
+                        topic, exc, DEFAULT_LIMIT)
+            return DEFAULT_LIMIT
+
+    def _producer_for(self, limit: int) -> Producer:
+        if self._producer is None:
+            self._producer_limit = max(1000, limit)
+            conf: dict[str, Any] = client_config(self.settings.bootstrap_servers, self.settings.kafka)
+            conf.update({"enable.idempotence": True, "linger.ms": 5, "message.max.bytes": self._producer_limit,
+                         "batch.size": min(1_000_000, self._producer_limit)})
+            self._producer = Producer(conf)
+        return self._producer
 
     def __call__(self, letters: list[DeadLetter]) -> None:
         if not letters:
             return
-        if self._producer is None:
-            conf: dict[str, Any] = client_config(self.settings.bootstrap_servers, self.settings.kafka)
-            conf.update({"enable.idempotence": True, "linger.ms": 5})
-            self._producer = Producer(conf)
-        failures: list[str] = []
+        caps: dict[int, int | None] = {}
+        pending = list(range(len(letters)))
+        for _ in range(16):  # a quarter each round: 1 MB reaches 0 bytes in 10
+            too_large = self._send([(i, letters[i]) for i in pending], caps)
+            if not too_large:
+                break
+            for i in too_large:  # the broker's limit is lower than it said: cut harder
+                cap = caps.get(i)
+                if cap == 0:
+                    raise SinkError(f"the broker refuses even an empty dead letter for {letters[i].topic}",
+                                    hint="check max.message.bytes of the DLQ topic")
+                caps[i] = (len(letters[i].value or b"") if cap is None else cap) // 4
+            pending = too_large
+        self.sent += len(letters)
+        log.info("sent %d records to the dead letter topic", len(letters))
 
-        def delivered(err: Any, _msg: Any) -> None:
-            if err is not None:
+    def _send(self, items: list[tuple[int, DeadLetter]], caps: dict[int, int | None]) -> list[int]:
+        """Produce and wait; the positions the broker refused as too large."""
+        failures: list[str] = []
+        too_large: list[int] = []
+
+        def delivered(i: int, err: Any) -> None:
+            if err is None:
+                return
+            if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                too_large.append(i)
+            else:
                 failures.append(str(err))
 
-        for letter in letters:
-            topic, partitions = self._ensure_topic(letter.topic)
-            headers: list[tuple[str, str | bytes | None]] = [
-                ("reason", letter.reason.encode()),
-                ("source.topic", letter.topic.encode()),
-                ("source.partition", str(letter.partition).encode()),
-                ("source.offset", str(letter.offset).encode()),
-            ]
-            try:
-                self._producer.produce(topic, value=letter.value, key=letter.key, headers=headers,
-                                       partition=letter.partition % partitions,
-                                       on_delivery=delivered)
-            except BufferError:
-                self._producer.flush(10)
-                self._producer.produce(topic, value=letter.value, key=letter.key, headers=headers,
-                                       on_delivery=delivered)
-            except KafkaException as exc:
-                raise unreachable(self.settings.bootstrap_servers, exc) from exc
-        remaining = self._producer.flush(self.settings.kafka.connect_timeout_s * 4)
+        producer: Producer | None = None
+        for i, letter in items:
+            topic, partitions, limit = self._ensure_topic(letter.topic)
+            producer = self._producer_for(limit)
+            msg = shape(letter, min(limit, self._producer_limit), caps.get(i))
+            if msg.value is not None and len(msg.value) < len(letter.value or b""):
+                self.truncated += 1
+            kwargs: dict[str, Any] = {"value": msg.value, "key": msg.key, "headers": msg.headers,
+                                      "partition": letter.partition % partitions,
+                                      "on_delivery": lambda err, _m, i=i: delivered(i, err)}
+            while True:
+                try:
+                    producer.produce(topic, **kwargs)
+                    break
+                except BufferError:
+                    producer.flush(10)
+                except KafkaException as exc:
+                    if exc.args and getattr(exc.args[0], "code", lambda: None)() == KafkaError.MSG_SIZE_TOO_LARGE:
+                        too_large.append(i)
+                        break
+                    raise unreachable(self.settings.bootstrap_servers, exc) from exc
+        remaining = producer.flush(self.settings.kafka.connect_timeout_s * 4) if producer is not None else 0
         if remaining or failures:
             raise SinkError(f"could not write {remaining or len(failures)} dead letters to Kafka: "
                             f"{failures[:1] or 'timed out'}", hint="the flush is retried after a restart")
-        self.sent += len(letters)
-        log.info("sent %d records to the dead letter topic", len(letters))
+        return too_large

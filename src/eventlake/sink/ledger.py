@@ -25,8 +25,8 @@ from eventlake.catalog import CatalogStore, DataFile, LedgerEntry
 from eventlake.catalog.exceptions import LedgerConflict
 from eventlake.lake import Lake
 from eventlake.lake.store import TMP_DIR
-from eventlake.sink.decode import decode
-from eventlake.sink.partitioner import Group, event_times_ms, group_rows, split_by_file_cap
+from eventlake.sink.decode import decode_batch
+from eventlake.sink.partitioner import Group, group_rows, split_by_file_cap
 from eventlake.sink.schema import conform_table
 from eventlake.sink.settings import SinkSettings
 from eventlake.sink.table import LINEAGE, SinkTable
@@ -46,6 +46,13 @@ class Batch:
     offsets: np.ndarray
     timestamps: np.ndarray  # Kafka timestamps, epoch ms
     keys: list[bytes | None]
+    # The ledger's name for the topic: `<topic>~<n>` once it was recreated (see sink.offsets).
+    ledger_topic: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The topic as the ledger and file names know it."""
+        return self.ledger_topic or self.topic
 
     @property
     def first(self) -> int:
@@ -83,14 +90,16 @@ DeadLetterSink = Callable[[list[DeadLetter]], None]
 def flush_batch(batch: Batch, table: SinkTable, store: CatalogStore, lake: Lake, settings: SinkSettings,
                 dead_letters: DeadLetterSink) -> FlushResult:
     """Land one partition's batch: files, then ledger entries. Returns what was recorded."""
-    now_next = store.ledger_next_offset(batch.topic, batch.partition)
+    now_next = store.ledger_next_offset(batch.key, batch.partition)
     if now_next is not None and now_next != batch.first:
         # Someone else landed these offsets meanwhile (we are a zombie): skip the writing too.
         # commit_flush below still decides for the race this look cannot see.
         log.warning("flush of %s[%s] from %s skipped: the ledger is at %s", batch.topic, batch.partition,
                     batch.first, now_next)
         return FlushResult(next_offset=now_next, conflict=True)
-    decoded = decode(batch.values, table.schema, settings.max_record_bytes)
+    # Records that cannot land (bad JSON, a type conflict, an event time outside the window) are
+    # rejected one by one; the rest of the batch lands.
+    decoded = decode_batch(batch.values, batch.timestamps, table.schema, settings)
     if not decoded.schema.equals(table.schema):
         table.evolve(decoded.schema)
     accepted = np.asarray(decoded.accepted, dtype=np.int64) if decoded.accepted is not None else None
@@ -106,7 +115,8 @@ def flush_batch(batch: Batch, table: SinkTable, store: CatalogStore, lake: Lake,
         dead_letters(letters)
 
     data = decoded.table
-    times = event_times_ms(data, stamps, settings.time_field)
+    times = decoded.times_ms  # event times, window-checked by decode_batch
+    assert times is not None
     full = _with_lineage(data, table, batch, offsets, stamps, keys)
     groups = group_rows(data, times, settings.partition_by)
     pieces = split_by_file_cap(groups, full.num_rows, settings.max_files_per_flush)
@@ -125,7 +135,7 @@ def flush_batch(batch: Batch, table: SinkTable, store: CatalogStore, lake: Lake,
             n_dead = int(((dead_offsets >= first) & (dead_offsets <= last)).sum())
             max_t = max((f.max_event_time for f in files if f.max_event_time is not None), default=None)
             entry = LedgerEntry(
-                topic=batch.topic, partition=batch.partition, first_offset=first, last_offset=last,
+                topic=batch.key, partition=batch.partition, first_offset=first, last_offset=last,
                 table=table.ref, files=files, rows=end - start, dlq=n_dead,
                 bytes=sum(f.bytes for f in files), max_event_time=max_t, committed_at=time.time(),
             )
@@ -164,12 +174,12 @@ def _write_file(g: Group, full: pa.Table, times: np.ndarray, offsets: np.ndarray
     part = full if len(rows) == full.num_rows else full.take(pa.array(rows))
     first, last = int(offsets[rows[0]]), int(offsets[rows[-1]])
     ext = EXTENSIONS[settings.format]
-    rel = f"{table.folder}/{g.folder()}/{batch.topic}+{batch.partition}+{first}+{last}.{ext}"
+    rel = f"{table.folder}/{g.folder()}/{batch.key}+{batch.partition}+{first}+{last}.{ext}"
     size = lake.write_atomic(rel, encode(part, settings.format, settings.compression))
     t = times[rows]
     return DataFile(
         path=lake.uri(rel), partition=dict(g.values), rows=len(rows), bytes=size, format=settings.format,
-        topic=batch.topic, kafka_partition=batch.partition, first_offset=first, last_offset=last,
+        topic=batch.key, kafka_partition=batch.partition, first_offset=first, last_offset=last,
         min_event_time=float(t.min()) / 1000.0, max_event_time=float(t.max()) / 1000.0,
         created_at=time.time(),
     )
@@ -236,3 +246,13 @@ def _file_offsets(name: str, topic: str) -> tuple[int, int] | None:
     if len(parts) != 4 or parts[0] != topic or not all(p.isdigit() for p in parts[1:]):
         return None
     return int(parts[1]), int(parts[3])
+
+
+def record_gap(store: CatalogStore, table: SinkTable, topic: str, partition: int, first: int, last: int) -> None:
+    """A ledger entry with no rows for offsets Kafka deleted before they landed: the chain goes on,
+    and `offset_events` says why these offsets hold nothing. Another sink recording it first is fine."""
+    try:
+        store.commit_flush(LedgerEntry(topic=topic, partition=partition, first_offset=first, last_offset=last,
+                                       table=table.ref, files=[], rows=0, committed_at=time.time()))
+    except LedgerConflict:
+        pass

@@ -1,20 +1,21 @@
 """Rows -> Hive partition folders: event time (dt, hour) plus optional `--partition-by` fields.
 
-Event time comes from the time field (ISO-8601 strings or timestamps, epoch seconds or
-milliseconds) or, without one, from the Kafka timestamp. All work is vectorised (numpy /
-pyarrow compute); only the distinct folder values are touched in Python.
+Event time comes from the time field (ISO-8601 strings or timestamps, epoch s/ms/us/ns: the
+typing rule of jsontypes) or, without one, from the Kafka timestamp. Folder values are
+zero-padded (dt=0999-01-01/hour=07). All work is vectorised (numpy / pyarrow compute); only
+the distinct folder values are touched in Python.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eventlake.sink.schema import TS
+from eventlake.sink.jsontypes import TS, epoch_ms, iso_ms_array
+from eventlake.sink.names import escape_top
 
 HOUR_MS = 3_600_000
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
@@ -37,53 +38,62 @@ def escape(value: str) -> str:
     return "".join(f"%{ord(c):02X}" if c in _HIVE_ESCAPE else c for c in value)
 
 
-def event_times_ms(table: pa.Table, kafka_ms: np.ndarray, time_field: str | None) -> np.ndarray:
-    """Epoch milliseconds per row: the time field where it is usable, else the Kafka timestamp."""
-    if not time_field or table.schema.get_field_index(time_field) < 0:
-        return kafka_ms
-    col = table.column(time_field).combine_chunks()
+def event_times(table: pa.Table, kafka_ms: np.ndarray, time_field: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 epoch ms per row, whether it came from the time field).
+
+    The time field where it holds a time (a timestamp, an ISO-8601 string of the typing
+    rule, epoch s/ms/us/ns); a missing, null or unreadable value falls back to the Kafka
+    timestamp. Float, so a value far out of range reaches the window check as a number.
+    """
+    kafka = np.asarray(kafka_ms, dtype=np.float64)
+    name = escape_top(time_field) if time_field else None
+    if name is None or table.schema.get_field_index(name) < 0:
+        return kafka, np.zeros(len(kafka), dtype=bool)
+    col = table.column(name).combine_chunks()
     t = col.type
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
-        ms = pc.cast(pc.cast(col, TS), pa.int64())
+        ms = _to_float(pc.cast(pc.cast(col, TS), pa.int64()))
     elif pa.types.is_integer(t) or pa.types.is_floating(t):
-        ms = _epoch_to_ms(col)
+        ms = epoch_ms(col)
     elif pa.types.is_string(t):
-        ms = _strings_to_ms(col)
+        ms = _to_float(iso_ms_array(col))
     else:
-        return kafka_ms
-    values = ms.to_numpy(zero_copy_only=False)
-    if ms.null_count:
-        valid = pc.is_valid(ms).to_numpy(zero_copy_only=False)
-        return np.where(valid, np.nan_to_num(values, nan=0).astype(np.int64), kafka_ms)
-    return values.astype(np.int64)
+        return kafka, np.zeros(len(kafka), dtype=bool)
+    usable = ~np.isnan(ms)
+    return np.where(usable, ms, kafka), usable
 
 
-def _epoch_to_ms(col: pa.Array) -> pa.Array:
-    """Seconds, milliseconds, microseconds or nanoseconds since the epoch, told apart by size."""
-    x = pc.cast(col, pa.float64())
-    mag = pc.abs(x)
-    scaled = pc.case_when(
-        pc.make_struct(pc.less(mag, 1e11), pc.less(mag, 1e14), pc.less(mag, 1e17)),
-        pc.multiply(x, 1000.0), x, pc.divide(x, 1e3), pc.divide(x, 1e6),
-    )
-    return pc.cast(pc.floor(scaled), pa.int64())
+def _to_float(arr: pa.Array) -> np.ndarray:
+    return np.asarray(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
-def _strings_to_ms(col: pa.Array) -> pa.Array:
-    try:
-        return pc.cast(pc.cast(col, TS), pa.int64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    out: list[int | None] = []
-    for s in col.to_pylist():  # rare: some strings are not ISO-8601 the C++ parser knows
-        try:
-            d = datetime.fromisoformat(s.replace("Z", "+00:00")) if s else None
-        except ValueError:
-            d = None
-        if d is not None and d.tzinfo is None:
-            d = d.replace(tzinfo=UTC)
-        out.append(int(d.timestamp() * 1000) if d is not None else None)
-    return pa.array(out, pa.int64())
+def outside(times: np.ndarray, low_ms: float, high_ms: float) -> np.ndarray:
+    """Rows whose event time is outside [low_ms, high_ms]."""
+    return (times < low_ms) | (times > high_ms)
+
+
+def describe_ms(ms: float) -> str:
+    """An event time for a DLQ reason: ISO when it is one, else the number."""
+    if -62135596800000 <= ms <= 253402300799999:
+        return str(np.datetime64(int(ms), "ms")) + "Z"
+    return f"{ms:.17g} ms since 1970"
+
+
+# Times that folder names can hold (years 1-9999); the rest fall back to the Kafka timestamp.
+_MIN_MS, _MAX_MS = -62135596800000.0, 253402300799999.0
+
+
+def event_times_ms(table: pa.Table, kafka_ms: np.ndarray, time_field: str | None) -> np.ndarray:
+    """Epoch milliseconds per row: the time field where it is usable, else the Kafka timestamp.
+
+    Never raises: a time no folder can hold (1e23, int64 max) counts as unusable. The sink
+    itself sends times outside `sink.event_time_*` to the DLQ before this (decode_batch).
+    """
+    times, _ = event_times(table, kafka_ms, time_field)
+    bad = outside(times, _MIN_MS, _MAX_MS)
+    if bad.any():
+        times = np.where(bad, np.asarray(kafka_ms, dtype=np.float64), times)
+    return times.astype(np.int64)
 
 
 def group_rows(table: pa.Table, times_ms: np.ndarray, partition_by: list[str]) -> list[Group]:
@@ -92,6 +102,7 @@ def group_rows(table: pa.Table, times_ms: np.ndarray, partition_by: list[str]) -
     if n == 0:
         return []
     hours = times_ms // HOUR_MS
+    partition_by = [escape_top(name) for name in partition_by]  # columns hold escaped names
     extra = [_as_strings(table, name) for name in partition_by]
     if not extra and hours[0] == hours[-1] and (hours == hours[0]).all():
         return [Group(_time_values(int(hours[0])), np.arange(n))]
@@ -118,8 +129,9 @@ def group_rows(table: pa.Table, times_ms: np.ndarray, partition_by: list[str]) -
 
 
 def _time_values(hour: int) -> dict[str, str]:
-    d = datetime.fromtimestamp(hour * 3600, tz=UTC)
-    return {"dt": d.strftime("%Y-%m-%d"), "hour": d.strftime("%H")}
+    # numpy, not datetime: zero-padded years (dt=0001-01-01) and no exception out of range
+    text = str(np.datetime64(hour, "h"))  # 2024-01-02T03
+    return {"dt": text[:-3], "hour": text[-2:]}
 
 
 def _as_strings(table: pa.Table, name: str) -> np.ndarray:

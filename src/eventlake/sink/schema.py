@@ -1,26 +1,31 @@
 """Table schemas from JSON: Arrow types, safe widening, and Hive type strings for the catalog.
 
-Types: int64 (bigint), float64 (double), bool (boolean), string, timestamp (ISO-8601
-strings, stored as milliseconds UTC), struct, list. Widening rules, the only ones applied:
-null -> any type, int -> float, a struct gains fields. A new field becomes a new nullable
-column. Anything else is a conflict: the record goes to the dead letter topic.
+Types: int64 (bigint), float64 (double), bool (boolean), string, timestamp (see jsontypes:
+stored as milliseconds UTC), struct, list. Widening rules, the only ones applied: null -> any
+type, int -> float, a struct gains fields. A new field becomes a new nullable column.
+Anything else is a conflict: the record goes to the dead letter topic.
+
+An empty object `{}` has no type a reader can hold (`struct<>` breaks Parquet and the
+catalog): while a field has only been `{}` or null it is "unknown yet" (null type) and
+lands as null; once an object with fields arrives it is a struct, and a later `{}` lands
+as that struct with all fields null. Empty arrays likewise leave the item type unknown.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pyarrow as pa
 
 from eventlake.catalog.crawl_types import arrow_to_hive
+from eventlake.sink.arrays import conform_array, conform_table
 from eventlake.sink.exceptions import TypeConflict
+from eventlake.sink.jsontypes import INT64_MAX, INT64_MIN, TS
+from eventlake.sink.names import raw_type
 
-TS = pa.timestamp("ms", tz="UTC")
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-
-# What Arrow's JSON reader detects as a timestamp: a date, optional whole-second time, optional zone.
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}(:\d{2}(:\d{2})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$")
+__all__ = ["INT64_MAX", "INT64_MIN", "TS", "conform_array", "conform_table", "count_fields", "depth",
+           "explicit_schema", "from_hive", "has_null", "merge_schema", "merge_types", "normalize",
+           "sink_type_text", "to_hive"]
 
 
 def normalize(t: pa.DataType) -> pa.DataType:
@@ -34,7 +39,7 @@ def normalize(t: pa.DataType) -> pa.DataType:
     if pa.types.is_large_string(t) or pa.types.is_string(t) or pa.types.is_dictionary(t):
         return pa.string()
     if pa.types.is_struct(t):
-        return pa.struct([pa.field(f.name, normalize(f.type)) for f in t])
+        return pa.struct([pa.field(f.name, normalize(f.type)) for f in t]) if t.num_fields else pa.null()
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         return pa.list_(normalize(t.value_type))
     return t
@@ -59,10 +64,15 @@ def merge_types(old: pa.DataType, new: pa.DataType, path: str = "",
     if pa.types.is_struct(old) and pa.types.is_struct(new):
         est = established if established is not None and pa.types.is_struct(established) else None
         fields = {f.name: f.type for f in old}
+        folded = {n.lower(): n for n in fields}
         for f in new:
+            sub = f"{path}.{f.name}"
+            if f.name not in fields and f.name.lower() in folded:
+                raise TypeConflict(f"field {sub.lstrip('.')} differs only in case from "
+                                   f"{folded[f.name.lower()]}")
             sub_est = est.field(f.name).type if est is not None and est.get_field_index(f.name) >= 0 else None
-            fields[f.name] = (merge_types(fields[f.name], f.type, f"{path}.{f.name}", sub_est)
-                              if f.name in fields else f.type)
+            fields[f.name] = merge_types(fields[f.name], f.type, sub, sub_est) if f.name in fields else f.type
+            folded[f.name.lower()] = f.name
         return pa.struct([pa.field(n, t) for n, t in fields.items()])
     if pa.types.is_list(old) and pa.types.is_list(new):
         sub_est = established.value_type if established is not None and pa.types.is_list(established) else None
@@ -77,88 +87,59 @@ def merge_schema(old: pa.Schema, new: pa.Schema) -> pa.Schema:
     return pa.schema(list(merged))
 
 
-def explicit_schema(schema: pa.Schema) -> pa.Schema:
-    """What we tell the JSON reader: known types, minus those not known yet (null)."""
+def explicit_schema(schema: pa.Schema, ts_as_string: bool = False) -> pa.Schema:
+    """What we tell the JSON reader: known types under their JSON names, minus unknown (null) ones.
+
+    `ts_as_string`: timestamps are read as text and typed by jsontypes (Arrow's own parser
+    stops at milliseconds and refuses more fractional digits).
+    """
     fields = []
     for f in schema:
-        t = _known(f.type)
+        t = _known(f.type, ts_as_string)
         if t is not None:
             fields.append(pa.field(f.name, t))
-    return pa.schema(fields)
+    return pa.schema(list(raw_type(pa.struct(fields)))) if fields else pa.schema([])
 
 
-def _known(t: pa.DataType) -> pa.DataType | None:
+def _known(t: pa.DataType, ts_as_string: bool) -> pa.DataType | None:
     if pa.types.is_null(t):
         return None
     if pa.types.is_struct(t):
-        subs = [pa.field(f.name, k) for f in t if (k := _known(f.type)) is not None]
+        subs = [pa.field(f.name, k) for f in t if (k := _known(f.type, ts_as_string)) is not None]
         return pa.struct(subs) if subs else None
     if pa.types.is_list(t):
-        k = _known(t.value_type)
+        k = _known(t.value_type, ts_as_string)
         return pa.list_(k) if k is not None else None
+    if ts_as_string and pa.types.is_timestamp(t):
+        return pa.string()
     return t
 
 
-# ---- JSON values, one record at a time (the slow path that isolates bad records)
+def count_fields(t: pa.DataType | pa.Schema) -> int:
+    """Columns and nested fields: what sink.max_columns bounds."""
+    fields = list(t) if isinstance(t, pa.Schema) else (list(t) if pa.types.is_struct(t) else [])
+    if not isinstance(t, pa.Schema) and (pa.types.is_list(t) or pa.types.is_large_list(t)):
+        return count_fields(t.value_type)
+    return sum(1 + count_fields(f.type) for f in fields)
 
 
-def infer_value(value: Any) -> pa.DataType:
-    if value is None:
-        return pa.null()
-    if isinstance(value, bool):
-        return pa.bool_()
-    if isinstance(value, int):
-        return pa.int64() if INT64_MIN <= value <= INT64_MAX else pa.float64()
-    if isinstance(value, float):
-        return pa.float64()
-    if isinstance(value, str):
-        return TS if _ISO.match(value) else pa.string()
-    if isinstance(value, list):
-        item: pa.DataType = pa.null()
-        for i, v in enumerate(value):
-            item = merge_types(item, infer_value(v), f"[{i}]")
-        return pa.list_(item)
-    if isinstance(value, dict):
-        return pa.struct([pa.field(str(k), infer_value(v)) for k, v in value.items()])
-    raise TypeConflict(f"unsupported JSON value {type(value).__name__}")
+def depth(t: pa.DataType) -> int:
+    """Nesting levels below a value of type `t` (a scalar: 0)."""
+    if pa.types.is_struct(t):
+        return 1 + max((depth(f.type) for f in t), default=0)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return 1 + depth(t.value_type)
+    return 0
 
 
-# ---- Arrow arrays shaped to the table's schema
-
-
-def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Columns in `schema`'s order and types; missing columns are nulls."""
-    n = table.num_rows
-    arrays = []
-    for f in schema:
-        if table.schema.get_field_index(f.name) >= 0:
-            col = table.column(f.name).combine_chunks() if table.column(f.name).num_chunks != 1 \
-                else table.column(f.name).chunk(0)
-            arrays.append(conform_array(col, f.type))
-        else:
-            arrays.append(pa.nulls(n, f.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def conform_array(arr: pa.Array, target: pa.DataType) -> pa.Array:
-    if arr.type == target:
-        return arr
-    if pa.types.is_null(arr.type):
-        return pa.nulls(len(arr), target)
-    if pa.types.is_struct(target) and pa.types.is_struct(arr.type):
-        children = []
-        for f in target:
-            idx = arr.type.get_field_index(f.name)
-            child = arr.field(idx) if idx >= 0 else pa.nulls(len(arr), f.type)
-            children.append(conform_array(child, f.type))
-        mask = arr.is_null() if arr.null_count else None
-        return pa.StructArray.from_arrays(children, fields=list(target), mask=mask)
-    if pa.types.is_list(target) and pa.types.is_list(arr.type):
-        # offsets index into .values (the whole child, slice offset ignored): keep both as they are
-        values = conform_array(arr.values, target.value_type)
-        mask = arr.is_null() if arr.null_count else None
-        return pa.ListArray.from_arrays(arr.offsets, values, type=target, mask=mask)
-    return arr.cast(target)
+def has_null(t: pa.DataType) -> bool:
+    if pa.types.is_null(t):
+        return True
+    if pa.types.is_struct(t):
+        return any(has_null(f.type) for f in t)
+    if pa.types.is_list(t):
+        return has_null(t.value_type)
+    return False
 
 
 # ---- Hive type strings (what the catalog stores)
@@ -169,11 +150,22 @@ def to_hive(t: pa.DataType) -> str:
     return arrow_to_hive(t)
 
 
+def sink_type_text(t: pa.DataType) -> str:
+    """`to_hive` that keeps "unknown yet" as `void` (kept in the table's parameters, not its columns)."""
+    if pa.types.is_null(t):
+        return "void"
+    if pa.types.is_struct(t):
+        return "struct<" + ",".join(f"{f.name}:{sink_type_text(f.type)}" for f in t) + ">"
+    if pa.types.is_list(t):
+        return f"array<{sink_type_text(t.value_type)}>"
+    return to_hive(t)
+
+
 _SCALARS = {
     "string": pa.string(), "varchar": pa.string(), "boolean": pa.bool_(), "bigint": pa.int64(),
     "int": pa.int32(), "integer": pa.int32(), "smallint": pa.int16(), "tinyint": pa.int8(),
     "double": pa.float64(), "float": pa.float32(), "timestamp": TS, "date": pa.date32(),
-    "binary": pa.binary(),
+    "binary": pa.binary(), "void": pa.null(),
 }
 
 
@@ -190,11 +182,14 @@ def _parse_hive(s: str) -> tuple[pa.DataType, str]:
         rest = s[7:]
         fields = []
         while not rest.startswith(">"):
+            if not rest:
+                raise ValueError("unterminated struct")
             name, _, rest = rest.partition(":")
             t, rest = _parse_hive(rest)
             fields.append(pa.field(name.strip().strip("`"), t))
             rest = rest.lstrip(",")
-        return pa.struct(fields), rest[1:]
+        # struct<> (written by older sinks for `{}`) is "unknown yet"
+        return (pa.struct(fields) if fields else pa.null()), rest[1:]
     if low.startswith("array<"):
         t, rest = _parse_hive(s[6:])
         return pa.list_(t), rest[1:]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class SinkSettings(BaseModel):
@@ -21,6 +24,26 @@ class SinkSettings(BaseModel):
     # defaults a 1M-event catch-up peaks near 350 MB RSS (the target is 500 MB).
     max_buffer_bytes: int = Field(default=48 * 1024 * 1024, ge=1)
     max_record_bytes: int = Field(default=1024 * 1024, ge=1)
+    # What one record may add to a table or hold; a record past a limit goes to the DLQ alone.
+    max_columns: int = Field(
+        default=1000, ge=1,
+        description="Most columns a table may have, nested struct fields included (lineage columns not "
+                    "counted); a record that would add more goes to the DLQ.")
+    max_name_length: int = Field(
+        default=255, ge=1, le=100_000,
+        description="Longest field name, once escaped (see the naming rule); longer ones go to the DLQ. "
+                    "255 is Glue's limit.")
+    max_depth: int = Field(
+        default=32, ge=1, le=512,
+        description="Deepest nesting of objects and arrays in a record (the record itself is level 1); "
+                    "deeper records go to the DLQ.")
+    event_time_min: datetime = Field(
+        default=datetime(1970, 1, 1, tzinfo=UTC),
+        description="Earliest event time a record may have (from --time-field, else its Kafka timestamp); "
+                    "earlier ones go to the DLQ. A time without a zone is UTC.")
+    event_time_max_ahead_s: float = Field(
+        default=86_400.0, ge=0,
+        description="How far past the sink's clock an event time may be (seconds); later ones go to the DLQ.")
     compression: str = "zstd"
     # Event time: a field holding ISO-8601 strings or epoch seconds/milliseconds; None uses
     # the Kafka message timestamp.
@@ -51,3 +74,18 @@ class SinkSettings(BaseModel):
     # Arrow's allocator for the sink process: "system" (malloc) gives memory back between
     # flushes (about 70 MB less peak RSS than mimalloc in a 1M catch-up); None keeps Arrow's.
     memory_pool: str | None = "system"
+    # A topic deleted and recreated, or retention deleting offsets before they landed (see
+    # sink/offsets.py): `fail` stops with one line; `resume-from-start` records it and goes on.
+    on_reset: Literal["fail", "resume-from-start"] = Field(
+        default="fail", description="What an offset break does: fail, or record it and resume-from-start.")
+    # How often topic ids are compared with the ledger's (a recreated topic refilled past the
+    # ledger keeps valid offsets; only its id changed).
+    topic_check_seconds: float = Field(default=10.0, gt=0, description="Seconds between topic id checks.")
+    # S3, catalog or broker outages are waited out this long (retrying with backoff, saying what
+    # it waits for), then the sink exits with one line; nothing is lost either way.
+    outage_timeout_s: float = Field(default=900.0, gt=0, description="Seconds to wait out an outage before exiting.")
+
+    @field_validator("event_time_min")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

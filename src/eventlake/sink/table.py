@@ -1,12 +1,16 @@
 """The sink's table in the catalog: created on start, its schema widened as new fields arrive.
 
 Rows carry lineage columns after the JSON's own: `_topic, _partition, _offset, _timestamp,
-_key`. Partition keys are `dt`, `hour` and any `--partition-by` fields (those fields live in
-the folder names, not in the files, as Hive and Athena expect).
+_key, _key_bytes`. `_key` is the message key as text when it is UTF-8 (JSON keys stay their
+JSON text); a key that is not UTF-8 is null there and kept byte for byte in `_key_bytes`
+(null for every UTF-8 key), so no key is ever altered. Partition keys are `dt`, `hour` and
+any `--partition-by` fields (those fields live in the folder names, not in the files, as
+Hive and Athena expect), named by the naming rule like every column.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -15,7 +19,8 @@ import pyarrow as pa
 from eventlake.catalog import CatalogStore, Column, Table
 from eventlake.lake import Lake
 from eventlake.sink.exceptions import TypeConflict
-from eventlake.sink.schema import TS, from_hive, merge_schema, to_hive
+from eventlake.sink.names import RESERVED, escape_top
+from eventlake.sink.schema import TS, from_hive, has_null, merge_schema, sink_type_text, to_hive
 from eventlake.types import TableRef, table_name_for_topic
 
 log = logging.getLogger(__name__)
@@ -26,11 +31,16 @@ LINEAGE = pa.schema([
     pa.field("_offset", pa.int64()),
     pa.field("_timestamp", TS),
     pa.field("_key", pa.string()),
+    pa.field("_key_bytes", pa.binary()),
 ])
 LINEAGE_NAMES = frozenset(LINEAGE.names)
 TIME_KEYS = ("dt", "hour")
+assert LINEAGE_NAMES | set(TIME_KEYS) == RESERVED  # the naming rule keeps JSON fields off these
 # Columns whose values were all null so far: the catalog needs a type, we keep "unknown yet".
 _NULL_PARAM = "eventlake.null_columns"
+# Types with an "unknown yet" part anywhere (`array<void>`, `struct<a:void,b:bigint>`): the
+# catalog's columns say string there, this parameter keeps what the sink really knows.
+_TYPES_PARAM = "eventlake.sink_types"
 
 
 class SinkTable:
@@ -43,7 +53,7 @@ class SinkTable:
         self.topic = topic
         self.ref = TableRef(database, table_name_for_topic(topic))
         self.format = fmt
-        self.partition_by = list(partition_by)
+        self.partition_by = [escape_top(p) for p in partition_by]  # as the columns are named
         self.schema = pa.schema([])  # the JSON fields (partition-by fields included)
         self._load()
 
@@ -57,6 +67,8 @@ class SinkTable:
             self._upsert(pa.schema([]))
             return
         self.schema = _schema_of(table)
+        if not set(table.column_names()) >= LINEAGE_NAMES:  # a lineage column added since (_key_bytes)
+            self._upsert(self.schema)
 
     def data_schema(self, schema: pa.Schema) -> pa.Schema:
         """What files hold: JSON fields minus partition-by and lineage names, then lineage."""
@@ -80,13 +92,14 @@ class SinkTable:
     def _upsert(self, schema: pa.Schema) -> None:
         data = self.data_schema(schema)
         nulls = [f.name for f in data if pa.types.is_null(f.type)]
+        unknown = {f.name: sink_type_text(f.type) for f in data if has_null(f.type)}
         keys = [Column(k, "string") for k in (*TIME_KEYS, *self.partition_by)]
         table = Table(
             database=self.ref.database, name=self.ref.name, location=self.lake.uri(self.folder),
             format=self.format, columns=[Column(f.name, to_hive(f.type)) for f in data],
             partition_keys=keys, source="sink",
             parameters={"classification": self.format, "eventlake.topic": self.topic,
-                        _NULL_PARAM: ",".join(nulls)},
+                        _NULL_PARAM: ",".join(nulls), _TYPES_PARAM: json.dumps(unknown)},
         )
         self.store.upsert_table(table)
         self.schema = schema
@@ -99,7 +112,7 @@ class SinkTable:
             _numeric(np.full(n, partition, dtype=np.int32), pa.int32()),
             _numeric(offsets.astype(np.int64, copy=False), pa.int64()),
             _numeric(timestamps.astype(np.int64, copy=False), pa.int64()).view(TS),
-            _keys(keys),
+            *_keys(keys),
         ]
 
 
@@ -118,26 +131,50 @@ def _repeated(text: str, n: int) -> pa.Array:
     return pa.DictionaryArray.from_arrays(indices, word).cast(pa.string())
 
 
-def _keys(keys: list[bytes | None]) -> pa.Array:
-    if keys.count(None) == len(keys):
-        return pa.nulls(len(keys), pa.string())
-    key_arr = pa.array(keys, pa.binary())
+def _keys(keys: list[bytes | None]) -> tuple[pa.Array, pa.Array]:
+    """(`_key`: the key as text when UTF-8, `_key_bytes`: the key's bytes when it is not)."""
+    n = len(keys)
+    if keys.count(None) == n:
+        return pa.nulls(n, pa.string()), pa.nulls(n, pa.binary())
+    raw = pa.array(keys, pa.binary())
     try:
-        key_str = key_arr.cast(pa.string())
-        key_str.validate(full=True)
-        return key_str
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # keys need not be UTF-8; show them as best we can
-        return pa.array([k.decode("utf-8", "replace") if k is not None else None for k in keys], pa.string())
+        text = raw.cast(pa.string())
+        text.validate(full=True)
+        return text, pa.nulls(n, pa.binary())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    texts: list[str | None] = []
+    binary: list[bytes | None] = []
+    for k in keys:  # rare: some key is not UTF-8
+        try:
+            texts.append(k.decode("utf-8") if k is not None else None)
+            binary.append(None)
+        except UnicodeDecodeError:
+            texts.append(None)
+            binary.append(k)
+    return pa.array(texts, pa.string()), pa.array(binary, pa.binary())
 
 
 def _schema_of(table: Table) -> pa.Schema:
     nulls = set(filter(None, table.parameters.get(_NULL_PARAM, "").split(",")))
+    try:
+        known = json.loads(table.parameters.get(_TYPES_PARAM) or "{}")
+    except ValueError:
+        known = {}
     keys = {c.name for c in table.partition_keys} - set(TIME_KEYS)
     fields = []
     for c in table.columns:
         if c.name in LINEAGE_NAMES:
             continue
-        fields.append(pa.field(c.name, pa.null() if c.name in nulls else from_hive(c.type)))
+        fields.append(pa.field(c.name, pa.null() if c.name in nulls else _type(known.get(c.name) or c.type)))
     for name in keys:  # partition-by fields are JSON fields too; their type lives in the data
         fields.append(pa.field(name, pa.null()))
     return pa.schema(fields)
+
+
+def _type(text: str) -> pa.DataType:
+    try:
+        return from_hive(text)
+    except ValueError:  # a type string an older sink wrote from unsafe names: the data decides again
+        log.warning("catalog type %r not understood; treating the column as not typed yet", text[:200])
+        return pa.null()

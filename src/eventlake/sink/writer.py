@@ -30,7 +30,9 @@ def encode(table: pa.Table, fmt: str, compression: str = "zstd") -> pa.Buffer:
 
 def _default(value: Any) -> Any:
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        # Byte for byte, in the text form readers cast to binary (DuckDB's BLOB literal): \xHH
+        # for every byte that is not printable ASCII, and for the backslash itself.
+        return "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else f"\\x{b:02X}" for b in value)
     if isinstance(value, _dt.date):
         return value.isoformat()
     raise TypeError
