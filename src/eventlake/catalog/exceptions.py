@@ -9,6 +9,12 @@ class CatalogError(EventlakeError):
     """The catalog could not be opened or changed."""
 
 
+class CatalogUnavailable(CatalogError):
+    """The catalog file is locked, read-only, on a full disk or gone: waiting can help."""
+
+    retriable = True
+
+
 class TableNotFound(CatalogError):
     """No such table in the catalog."""
 

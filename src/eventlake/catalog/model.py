@@ -80,3 +80,24 @@ class LedgerEntry:
     committed_at: float = 0.0
     bytes: int = 0
     max_event_time: float | None = None
+
+
+@dataclass(frozen=True)
+class OffsetEvent:
+    """A break in a Kafka partition's offsets that the sink found and what it did about it.
+
+    `kind`: `gap` (the log start moved past the ledger: retention deleted offsets
+    first..last before they landed) or `reset` (the topic was deleted and recreated: its
+    offsets restart below the ledger, or its topic id changed). `action`: `stopped`
+    (sink.on_reset = fail) or `resumed` (the gap recorded, or a new incarnation begun).
+    """
+
+    topic: str
+    partition: int
+    kind: str
+    first_offset: int | None
+    last_offset: int | None
+    incarnation: int
+    action: str
+    detail: str
+    detected_at: float = 0.0

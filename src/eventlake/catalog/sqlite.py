@@ -7,17 +7,18 @@ so a crash leaves either all of it or none of it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from eventlake.catalog.exceptions import CatalogError, LedgerConflict, TableNotFound
-from eventlake.catalog.model import Column, DataFile, LedgerEntry, Partition, Table
+from eventlake.catalog.exceptions import CatalogError, CatalogUnavailable, LedgerConflict, TableNotFound
+from eventlake.catalog.model import Column, DataFile, LedgerEntry, OffsetEvent, Partition, Table
 from eventlake.types import TableRef
 
 SCHEMA = """
@@ -51,6 +52,12 @@ CREATE TABLE IF NOT EXISTS views (
     database TEXT NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL, created_at REAL NOT NULL,
     PRIMARY KEY (database, name));
 CREATE TABLE IF NOT EXISTS crawl_state (key TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS topic_incarnations (
+    topic TEXT PRIMARY KEY, incarnation INTEGER NOT NULL, topic_id TEXT, changed_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS offset_events (
+    topic TEXT NOT NULL, partition INTEGER NOT NULL, kind TEXT NOT NULL, first_offset INTEGER,
+    last_offset INTEGER, incarnation INTEGER NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL,
+    detected_at REAL NOT NULL);
 """
 
 
@@ -89,7 +96,7 @@ class SQLiteCatalog:
             if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 self._conn.execute("PRAGMA journal_mode=WAL")
             # The newest schema object tells whether this file has the current schema.
-            if not self._conn.execute("SELECT 1 FROM sqlite_master WHERE name='files_by_source'").fetchone():
+            if not self._conn.execute("SELECT 1 FROM sqlite_master WHERE name='offset_events'").fetchone():
                 with self._tx():
                     for stmt in SCHEMA.split(";"):
                         if stmt.strip():
@@ -109,18 +116,28 @@ class SQLiteCatalog:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, _unavailable(self.path, self._reconnect):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
+        with self._lock, _unavailable(self.path, self._reconnect):
             return self._conn.execute(sql, params).fetchall()
+
+    def _reconnect(self) -> None:
+        """A connection that found its file read-only stays read-only: open a new one for the next try."""
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        with contextlib.suppress(sqlite3.Error):
+            self._conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn.execute("PRAGMA synchronous=FULL")
 
     # databases
     def ensure_database(self, name: str) -> None:
@@ -347,6 +364,44 @@ class SQLiteCatalog:
         rows = self._query("SELECT topic, partition, max(last_offset) FROM ledger GROUP BY topic, partition")
         return {(t, p): int(last) + 1 for t, p, last in rows}
 
+    # incarnations and offset breaks (topics deleted and recreated, retention gaps)
+    def incarnation(self, topic: str) -> tuple[int, str | None]:
+        """(incarnation number, Kafka topic id last seen) of a topic; (0, None) before any."""
+        rows = self._query("SELECT incarnation, topic_id FROM topic_incarnations WHERE topic=?", (topic,))
+        return (int(rows[0][0]), rows[0][1]) if rows else (0, None)
+
+    def set_incarnation(self, topic: str, expected: int, topic_id: str | None, bump: bool) -> int:
+        """Record `topic_id` for the topic; with `bump`, begin incarnation expected+1.
+
+        Conditional, so that sinks of one group that all notice one recreation begin ONE new
+        incarnation: whoever comes second finds it begun (same topic id, or a newer number)."""
+        with self._tx() as c:
+            row = c.execute("SELECT incarnation, topic_id FROM topic_incarnations WHERE topic=?",
+                            (topic,)).fetchone()
+            current, known_id = (int(row[0]), row[1]) if row else (0, None)
+            if current != expected or (bump and topic_id is not None and known_id == topic_id):
+                return current
+            number = current + 1 if bump else current
+            c.execute("INSERT INTO topic_incarnations VALUES (?, ?, ?, ?) ON CONFLICT(topic) DO UPDATE SET "
+                      "incarnation=excluded.incarnation, topic_id=excluded.topic_id, changed_at=excluded.changed_at",
+                      (topic, number, topic_id, time.time()))
+            return number
+
+    def incarnation_topics(self) -> list[str]:
+        """Every topic a sink has started on (each records its topic id at start)."""
+        return [r[0] for r in self._query("SELECT topic FROM topic_incarnations ORDER BY topic")]
+
+    def record_offset_event(self, event: OffsetEvent) -> None:
+        with self._tx() as c:
+            c.execute("INSERT INTO offset_events VALUES (?,?,?,?,?,?,?,?,?)",
+                      (event.topic, event.partition, event.kind, event.first_offset, event.last_offset,
+                       event.incarnation, event.action, event.detail, event.detected_at or time.time()))
+
+    def offset_events(self, topic: str | None = None) -> list[OffsetEvent]:
+        """Offset breaks, oldest first."""
+        sql = "SELECT * FROM offset_events" + (" WHERE topic=?" if topic else "") + " ORDER BY detected_at"
+        return [OffsetEvent(*r) for r in self._query(sql, (topic,) if topic else ())]
+
     def dlq_count(self, topic: str) -> int:
         rows = self._query("SELECT count FROM dlq_counts WHERE topic=?", (topic,))
         return int(rows[0][0]) if rows else 0
@@ -373,6 +428,28 @@ class SQLiteCatalog:
     def set_crawl_state(self, key: str, state: dict[str, Any]) -> None:
         with self._tx() as c:
             c.execute("INSERT OR REPLACE INTO crawl_state VALUES (?, ?)", (key, json.dumps(state)))
+
+
+@contextmanager
+def _unavailable(path: Path, reconnect: Callable[[], None]) -> Iterator[None]:
+    """SQLite's operational errors (locked, read-only, disk full, file gone) as one retriable line.
+
+    Each statement opens the file afresh as far as these errors go: a catalog made writable
+    again, or a disk with space again, works on the next try without reopening anything.
+    """
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        text = str(exc)
+        hints = {"locked": "another process holds a long write lock on it; it is retried",
+                 "readonly": "make the catalog file and its folder writable",
+                 "disk": "free space on the catalog's disk", "full": "free space on the catalog's disk",
+                 "unable to open": "check that the catalog's folder exists and is writable"}
+        hint = next((h for word, h in hints.items() if word in text.replace("-", "").lower()),
+                    "check the catalog file")
+        if "readonly" in text.replace("-", "").lower():
+            reconnect()
+        raise CatalogUnavailable(f"catalog {path} is unavailable: {text}", hint=hint) from exc
 
 
 def _table(row: tuple[Any, ...]) -> Table:

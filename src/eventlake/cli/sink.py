@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from eventlake.cli import output
 from eventlake.cli.common import BootstrapOpt, CatalogOpt, ConfigOpt, LakeOpt, settings
+
+
+class OnReset(StrEnum):
+    fail = "fail"
+    resume = "resume-from-start"
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +38,9 @@ def register(app: typer.Typer) -> None:
             "--flush-seconds", help="Flush a partition S seconds after its oldest buffered message.")] = None,
         metrics_port: Annotated[int | None, typer.Option(
             "--metrics-port", help="Serve Prometheus metrics on 127.0.0.1:P/metrics.")] = None,
+        on_reset: Annotated[OnReset | None, typer.Option(
+            "--on-reset", help="A recreated topic or a retention gap: fail (default) or record it and "
+                               "resume-from-start.", show_default=False)] = None,
         catalog: CatalogOpt = None,
         bootstrap_servers: BootstrapOpt = None,
         config: ConfigOpt = None,
@@ -41,7 +50,8 @@ def register(app: typer.Typer) -> None:
             ctx, config, bootstrap_servers=bootstrap_servers, lake=lake, catalog=catalog,
             sink={"format": fmt, "group": group, "time_field": time_field, "partition_by": partition_by or None,
                   "until_idle": until_idle, "flush_rows": flush_rows, "flush_bytes": flush_bytes,
-                  "flush_seconds": flush_seconds, "metrics_port": metrics_port},
+                  "flush_seconds": flush_seconds, "metrics_port": metrics_port,
+                  "on_reset": on_reset.value if on_reset else None},
         )
         from eventlake.sink import run_sink  # Kafka client and Arrow load only for this command
 

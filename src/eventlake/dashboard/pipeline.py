@@ -62,10 +62,15 @@ class PipelineModel:
                     raise
             return offsets[topic]
 
+        def partitions(topic: str) -> list[int]:
+            if not reachable or topic not in names:
+                return []
+            return [p.partition for p in admin.describe(topic).partitions]
+
         sink: list[Any] = []
         try:
             with open_catalog(self.settings) as store:
-                sink = sink_health(store, watermarks, now)
+                sink = sink_health(store, watermarks, now, partitions)
         except EventlakeError as exc:
             errors.append(exc.one_line())
         topics = self._topics(names, sink, watermarks) if reachable else []

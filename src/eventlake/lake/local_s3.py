@@ -88,11 +88,12 @@ def resolve_s3proxy(version: str = S3PROXY_VERSION) -> Path:
 
 @contextmanager
 def run_local_s3(data: Path, bucket: str, access_key: str, secret_key: str,
-                 start_timeout_s: float = 90) -> Iterator[LocalS3]:
-    """Start S3Proxy on a free loopback port with one bucket (objects under `data`); always stop it."""
+                 start_timeout_s: float = 90, port: int | None = None) -> Iterator[LocalS3]:
+    """Start S3Proxy on a loopback port (free, or `port` to come back where an earlier run was) with
+    one bucket (objects under `data`, kept across runs); always stop it."""
     libs = resolve_s3proxy()
     (data / "blobs").mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     server = LocalS3(f"http://127.0.0.1:{port}", access_key, secret_key, bucket)
     conf = data / "s3proxy.conf"
     conf.write_text("\n".join([
@@ -101,18 +102,24 @@ def run_local_s3(data: Path, bucket: str, access_key: str, secret_key: str,
         "jclouds.provider=filesystem", f"jclouds.filesystem.basedir={data / 'blobs'}",
     ]) + "\n")
     conf.chmod(0o600)  # it holds the credential
-    with (data / "s3proxy.log").open("wb") as log:
+    # S3Proxy's jar carries no logging configuration, so logback defaults to DEBUG on stdout
+    # (one test run wrote a 440 MB log): warnings only.
+    logback = data / "logback.xml"
+    logback.write_text(_LOGBACK)
+    with (data / "s3proxy.log").open("ab") as log:
         proc = subprocess.Popen(
-            [str(find_java().executable), "-Xmx256m", "-cp", f"{libs}/*", "org.gaul.s3proxy.Main",
-             "--properties", str(conf)],
+            [str(find_java().executable), "-Xmx256m", f"-Dlogback.configurationFile={logback}",
+             "-cp", f"{libs}/*", "org.gaul.s3proxy.Main", "--properties", str(conf)],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "LOG_LEVEL": "warn"},
         )
     try:
         _wait_http(server.endpoint, proc, start_timeout_s)
         import boto3
 
-        boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=access_key,
-                     aws_secret_access_key=secret_key, region_name="us-east-1").create_bucket(Bucket=bucket)
+        client = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=access_key,
+                              aws_secret_access_key=secret_key, region_name="us-east-1")
+        if bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+            client.create_bucket(Bucket=bucket)
         yield server
     finally:
         proc.terminate()
@@ -121,6 +128,15 @@ def run_local_s3(data: Path, bucket: str, access_key: str, secret_key: str,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+_LOGBACK = """<configuration>
+  <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%d %-5level %logger{24} %msg%n</pattern></encoder>
+  </appender>
+  <root level="WARN"><appender-ref ref="OUT"/></root>
+</configuration>
+"""
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:

@@ -25,6 +25,21 @@ class SinkMetrics:
         self.max_event_time: dict[tuple[str, int], float] = {}
         self.flush_seconds_sum = 0.0
         self.assigned_partitions: set[tuple[str, int]] = set()
+        self.breaks: dict[tuple[str, int, str], int] = {}  # (topic, partition, gap|reset) -> count
+        self.lost_offsets: dict[tuple[str, int], int] = {}  # offsets Kafka deleted before they landed
+        self.waiting_since: dict[str, float] = {}  # what the sink waits for -> since (epoch s)
+
+    def offset_break(self, topic: str, partition: int, kind: str, lost: int) -> None:
+        with self._lock:
+            self.breaks[(topic, partition, kind)] = self.breaks.get((topic, partition, kind), 0) + 1
+            self.lost_offsets[(topic, partition)] = self.lost_offsets.get((topic, partition), 0) + lost
+
+    def waiting(self, what: str, since: float | None) -> None:
+        with self._lock:
+            if since is None:
+                self.waiting_since.pop(what, None)
+            else:
+                self.waiting_since[what] = since
 
     def flushed(self, topic: str, partition: int, result: Any, seconds: float) -> None:
         k = (topic, partition)
@@ -75,6 +90,17 @@ class SinkMetrics:
                    {k: round(now - v, 3) for k, v in self.max_event_time.items()})
             family("eventlake_sink_assigned", "gauge", "1 for each partition this process owns.",
                    dict.fromkeys(self.assigned_partitions, 1.0))
+            family("eventlake_sink_lost_offsets_total", "counter",
+                   "Offsets Kafka deleted before they landed (recorded gaps).", dict(self.lost_offsets))
+            lines.append("# HELP eventlake_sink_offset_breaks_total Topic recreations (reset) and retention gaps.")
+            lines.append("# TYPE eventlake_sink_offset_breaks_total counter")
+            for (topic, part, kind), n in sorted(self.breaks.items()):
+                lines.append(f'eventlake_sink_offset_breaks_total{{topic="{_esc(topic)}",partition="{part}",'
+                             f'kind="{kind}"}} {n}')
+            lines.append("# HELP eventlake_sink_waiting_seconds How long the sink has waited for an outage to end.")
+            lines.append("# TYPE eventlake_sink_waiting_seconds gauge")
+            for what, since in sorted(self.waiting_since.items()):
+                lines.append(f'eventlake_sink_waiting_seconds{{for="{_esc(what)}"}} {round(now - since, 3)}')
             lines.append("# HELP eventlake_sink_flush_seconds_total Time spent flushing.")
             lines.append("# TYPE eventlake_sink_flush_seconds_total counter")
             lines.append(f"eventlake_sink_flush_seconds_total {self.flush_seconds_sum:.6f}")

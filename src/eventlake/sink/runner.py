@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -24,15 +25,17 @@ import pyarrow as pa
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from eventlake.broker import TopicAdmin
-from eventlake.broker.clients import client_config
+from eventlake.broker.clients import auth_failure, client_config, raise_for_auth
 from eventlake.catalog import open_catalog
 from eventlake.config import Settings
 from eventlake.lake import open_lake
+from eventlake.sink import offsets
 from eventlake.sink.buffer import PartitionBuffer
 from eventlake.sink.dlq import DeadLetterProducer
 from eventlake.sink.exceptions import SinkError, TopicMissing
-from eventlake.sink.ledger import DeadLetterSink, FlushResult, flush_batch, sweep_orphans
+from eventlake.sink.ledger import DeadLetterSink, FlushResult, flush_batch, record_gap, sweep_orphans
 from eventlake.sink.metrics import MetricsServer, SinkMetrics
+from eventlake.sink.outage import Outages
 from eventlake.sink.table import SinkTable
 from eventlake.sink.writer import FORMATS
 
@@ -91,6 +94,17 @@ class Sink:
         self._last_activity = time.monotonic()
         self._first_message: float | None = None
         self._last_sweep = time.monotonic()
+        self.outages = Outages(self.cfg.outage_timeout_s, self.stop, self.metrics)
+        # Incarnation of each topic (see sink.offsets): the ledger's and file names' `<topic>~n`.
+        self.incarnations = {t: self.outages.retry("the catalog", partial(self.store.incarnation, t))[0]
+                             for t in self.topics}
+        self._ids: offsets.TopicIds | None = None
+        self._last_id_check = 0.0
+        self._fatal: SinkError | None = None  # raised by the loop: callbacks must not raise
+        self._gone: set[str] = set()  # topics reported missing since the last id check
+
+    def _lt(self, topic: str) -> str:
+        return offsets.ledger_topic(topic, self.incarnations.get(topic, 0))
 
     # ---- lifecycle
 
@@ -132,7 +146,10 @@ class Sink:
         if not self.cfg.sweep_orphans:
             return
         for topic, table in self.tables.items():
-            sweep_orphans(self.store, self.lake, table.folder, topic, self.cfg.orphan_grace_seconds)
+            for n in range(self.incarnations.get(topic, 0) + 1):  # each incarnation names its own files
+                self.outages.retry("the lake and catalog", partial(
+                    sweep_orphans, self.store, self.lake, table.folder, offsets.ledger_topic(topic, n),
+                    self.cfg.orphan_grace_seconds))
 
     def _check_topics(self) -> None:
         s = self.settings
@@ -142,6 +159,8 @@ class Sink:
             if t not in existing:
                 raise TopicMissing(f"topic {t} does not exist",
                                    hint=f"create it with `eventlake topics create {t}` or check the name")
+        self._ids = offsets.TopicIds(client_config(s.bootstrap_servers, s.kafka))
+        self._check_topic_ids()
 
     def _consumer_config(self) -> dict[str, Any]:
         conf = client_config(self.settings.bootstrap_servers, self.settings.kafka)
@@ -150,7 +169,11 @@ class Sink:
             "group.id": self.cfg.group,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",
+            # Positions always come from the ledger; an out-of-range one is an offset break to
+            # report (see sink.offsets), never a silent jump to another offset.
+            "auto.offset.reset": "error",
+            # New partitions of a topic are picked up within seconds, not librdkafka's 5 minutes.
+            "topic.metadata.refresh.interval.ms": 5000,
             "partition.assignment.strategy": "cooperative-sticky",
             "session.timeout.ms": session,
             "heartbeat.interval.ms": max(500, session // 5),
@@ -164,6 +187,7 @@ class Sink:
         })
         if self.cfg.group_instance_id:
             conf["group.instance.id"] = self.cfg.group_instance_id
+        conf["error_cb"] = self._client_error  # broker-wide errors never reach consume()
         conf.update(self.settings.kafka.extra)  # the user's own client settings win
         return conf
 
@@ -188,9 +212,18 @@ class Sink:
     def _loop(self, consumer: Consumer) -> None:
         cfg = self.cfg
         while not self.stop.is_set():
+            if self._fatal is not None:
+                raise self._fatal
             timeout = 0.05 if any(b.rows for b in self.buffers.values()) else 0.25
             msgs = consumer.consume(num_messages=cfg.consume_batch, timeout=timeout)
             now = time.monotonic()
+            if self._fatal is not None:
+                raise self._fatal
+            if any(m.error() is None for m in msgs):
+                self.outages.ended("the broker")
+            self.outages.report()
+            if now - self._last_id_check >= cfg.topic_check_seconds:
+                self._check_topic_ids()
             if msgs:
                 if self._first_message is None:
                     self._first_message = now
@@ -247,14 +280,32 @@ class Sink:
             err = m.error()
             if err is None:
                 continue
+            # A password changed or an ACL revoked mid-run is not an outage to wait out: say so.
+            raise_for_auth(err, self.settings.bootstrap_servers, self.settings.kafka, doing="consume")
             if err.fatal():
                 raise SinkError(f"Kafka consumer failed: {err.str()}")
             if err.code() == KafkaError._TRANSPORT or err.code() == KafkaError._ALL_BROKERS_DOWN:
-                log.warning("broker connection: %s (retrying)", err.str())
+                self.outages.began("the broker", f"{self.settings.bootstrap_servers}: {err.str()}")
             elif err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                raise TopicMissing(f"topic is gone: {err.str()}")
+                # Deleted under us: wait for it; if it comes back, its new topic id is an offset break.
+                self.outages.began(f"topic {m.topic()}", f"{err.str()} (deleted?)", give_up=False)
+                if m.topic() is not None:
+                    self._gone.add(str(m.topic()))
+            elif err.code() == KafkaError._AUTO_OFFSET_RESET and m.topic() is not None:
+                self._offset_out_of_range(str(m.topic()), int(m.partition() or 0))
             else:
                 log.warning("consumer: %s", err.str())
+
+    def _client_error(self, err: KafkaError) -> None:
+        """librdkafka's client-level errors (all brokers down, authentication), from its callback:
+        recorded here, acted on by the loop (a callback must not raise)."""
+        failure = auth_failure(err, self.settings.bootstrap_servers, self.settings.kafka, doing="consume")
+        if failure is not None:
+            self._fatal = self._fatal or SinkError(failure.message, hint=failure.hint)
+        elif err.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN):
+            self.outages.began("the broker", f"{self.settings.bootstrap_servers}: {err.str()}")
+        elif err.fatal():
+            self._fatal = self._fatal or SinkError(f"Kafka consumer failed: {err.str()}")
 
     def _idle(self, consumer: Consumer, now: float, idle_s: float) -> bool:
         """Caught up everywhere we own, and nothing new for `idle_s`. No assignment is not idle."""
@@ -274,15 +325,22 @@ class Sink:
     # ---- flushing
 
     def _flush(self, buf: PartitionBuffer, seek: bool = True) -> FlushResult | None:
-        if not buf.rows:
+        if buf.topic in self._gone:  # gone and back? Its id says whether these rows are a new topic's
+            self._check_topic_ids()
+        if not buf.rows or self._fatal is not None:
             return None
         batch = buf.take()
+        batch.ledger_topic = self._lt(buf.topic)
         started = time.monotonic()
-        result = flush_batch(batch, self.tables[buf.topic], self.store, self.lake, self.cfg, self.dead_letters)
+        # An S3 or catalog outage is waited out with the batch in memory (Kafka still has it too).
+        result = self.outages.retry(
+            "the lake and catalog",
+            lambda: flush_batch(batch, self.tables[buf.topic], self.store, self.lake, self.cfg, self.dead_letters),
+            held=f"{len(batch.values):,} rows of {buf.topic}[{buf.partition}]")
         key = f"{buf.topic}[{buf.partition}]"
         if result.conflict:
             self.report.conflicts += 1
-            nxt = self.store.ledger_next_offset(buf.topic, buf.partition)
+            nxt = self.store.ledger_next_offset(batch.key, buf.partition)
             buf.reset(nxt)
             if seek and self._consumer is not None:
                 with contextlib.suppress(KafkaException):
@@ -315,8 +373,10 @@ class Sink:
     # ---- rebalancing
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if partitions and self._ids is not None:
+            self._check_topic_ids()  # a topic recreated while no one owned it starts a new incarnation here
         for tp in partitions:
-            nxt = self.store.ledger_next_offset(tp.topic, tp.partition)
+            nxt = self._start_offset(consumer, tp.topic, tp.partition)
             tp.offset = nxt if nxt is not None else OFFSET_BEGINNING
             self.buffers[(tp.topic, tp.partition)] = PartitionBuffer(tp.topic, tp.partition, nxt)
             self.metrics.assigned(tp.topic, tp.partition, nxt)
@@ -341,6 +401,89 @@ class Sink:
             self.buffers.pop((tp.topic, tp.partition), None)
             self.metrics.revoked(tp.topic, tp.partition)
         log.warning("lost %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+
+
+    # ---- offset breaks (see sink.offsets)
+
+    def _start_offset(self, consumer: Consumer, topic: str, partition: int) -> int | None:
+        """The ledger's next offset, checked against the partition's log first."""
+        nxt = self.outages.retry("the catalog", lambda: self.store.ledger_next_offset(self._lt(topic), partition))
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5, cached=False)
+        except KafkaException:
+            return nxt  # no answer now: an out-of-range start still reports itself (auto.offset.reset=error)
+        brk = offsets.classify(topic, partition, nxt, low, high)
+        return nxt if brk is None else self._handle_break(brk, low)
+
+    def _offset_out_of_range(self, topic: str, partition: int) -> None:
+        consumer = self._consumer
+        buf = self.buffers.get((topic, partition))
+        if consumer is None or buf is None:
+            return
+        self._flush(buf, seek=False)  # what is buffered came before the break: it lands first
+        start = self._start_offset(consumer, topic, partition)
+        if self._fatal is None and (topic, partition) in self.buffers:
+            buf.reset(start)
+            with contextlib.suppress(KafkaException):
+                consumer.seek(TopicPartition(topic, partition, start if start is not None else OFFSET_BEGINNING))
+
+    def _handle_break(self, brk: offsets.OffsetBreak, low: int) -> int | None:
+        """Record the break and apply sink.on_reset; the offset to start at (None: the beginning)."""
+        incarnation = self.incarnations.get(brk.topic, 0)
+        if self.cfg.on_reset == "fail":
+            offsets.record(self.store, brk, incarnation, "stopped")
+            self.metrics.offset_break(brk.topic, brk.partition, brk.kind, brk.lost)
+            message, hint = offsets.fail_message(brk)
+            self._fatal = self._fatal or SinkError(message, hint=hint)
+            return low
+        if brk.kind == "gap":
+            assert brk.first is not None and brk.last is not None
+            record_gap(self.store, self.tables[brk.topic], self._lt(brk.topic), brk.partition, brk.first, brk.last)
+            offsets.record(self.store, brk, incarnation, "resumed")
+            self.metrics.offset_break(brk.topic, brk.partition, brk.kind, brk.lost)
+            return low
+        self._new_incarnation(brk)
+        return None
+
+    def _new_incarnation(self, brk: offsets.OffsetBreak) -> None:
+        """Land a recreated topic from its start under `<topic>~n`; its other partitions here follow."""
+        topic = brk.topic
+        ids = self._ids.get([topic], 5.0) if self._ids is not None else {}
+        old = self.incarnations.get(topic, 0)
+        new = self.store.set_incarnation(topic, old, ids.get(topic), bump=True)
+        self.incarnations[topic] = new
+        offsets.record(self.store, brk, new, "resumed")
+        self.metrics.offset_break(topic, brk.partition, brk.kind, brk.lost)
+        for (t, p), buf in list(self.buffers.items()):
+            if t == topic:
+                buf.take()  # rows read from the new topic under the old name: read again from its start
+                buf.reset(None)
+                if self._consumer is not None:
+                    with contextlib.suppress(KafkaException):
+                        self._consumer.seek(TopicPartition(t, p, OFFSET_BEGINNING))
+
+    def _check_topic_ids(self) -> None:
+        """A topic recreated and refilled past the ledger keeps valid offsets: only its id tells."""
+        self._last_id_check = time.monotonic()
+        if self._ids is None:
+            return
+        ids = self._ids.get(self.topics, 5.0)
+        if ids:  # the broker answered
+            self.outages.ended("the broker")
+        for topic, topic_id in ids.items():
+            self.outages.ended(f"topic {topic}")
+            self._gone.discard(topic)
+            incarnation, known = self.store.incarnation(topic)
+            self.incarnations[topic] = incarnation  # another sink of the group may have begun a new one
+            if known is None:
+                self.store.set_incarnation(topic, incarnation, topic_id, bump=False)
+            elif known != topic_id:
+                owned = sorted(p for t, p in self.buffers if t == topic) or [0]
+                brk = offsets.recreated(topic, owned[0], known, topic_id)
+                if self.cfg.on_reset == "fail":
+                    self._handle_break(brk, 0)
+                else:
+                    self._new_incarnation(brk)
 
 
 def _use_memory_pool(name: str | None) -> None:

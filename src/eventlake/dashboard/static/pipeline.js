@@ -34,7 +34,7 @@
 
   function topics(data) {
     const head = ["topic / partition", "messages in Kafka", "produced/s", "table", "rows landed", "landed/s", "lag",
-      "freshness", "last flush", "files", "DLQ"];
+      "freshness", "last flush", "files", "DLQ", "state"];
     const rows = [];
     const byTopic = new Map(data.topics.map((t) => [t.topic, t]));
     const sinkOnly = data.sink.filter((s) => !byTopic.has(s.topic)).map((s) => ({ topic: s.topic, partitions: [],
@@ -49,7 +49,7 @@
         EL.el("td", {}, EL.el("b", { text: t.topic })), num(t.messages), num(t.produce_rate),
         EL.el("td", { text: s ? s.table : "" }), num(s ? s.rows : null), num(landed), num(s ? s.lag : null),
         EL.el("td", { text: s && isFinite(fresh) ? secs(fresh) : "–" }), EL.el("td", { text: s ? when(last) : "–" }),
-        num(files), num(s ? s.dlq : null)));
+        num(files), num(s ? s.dlq : null), stateCell(s ? worstState(s.partitions) : null)));
       const sinkParts = new Map((s ? s.partitions : []).map((p) => [p.partition, p]));
       const kafkaParts = new Map(t.partitions.map((p) => [p.partition, p]));
       const ids = [...new Set([...kafkaParts.keys(), ...sinkParts.keys()])].sort((a, b) => a - b);
@@ -60,13 +60,23 @@
           EL.el("td", { class: "muted", text: `  partition ${id}` }), num(k ? k.messages : null), EL.el("td"),
           EL.el("td"), num(p ? p.rows : null), num(p ? p.rows_per_s : null), num(p ? p.lag : null),
           EL.el("td", { text: p ? secs(p.freshness_s) : "–" }), EL.el("td", { text: p ? when(p.last_flush_at) : "–" }),
-          num(p ? p.files : null), EL.el("td")));
+          num(p ? p.files : null), EL.el("td"), stateCell(p ? p.state : null)));
       }
     }
     const body = rows.length ? rows : [EL.el("tr", {}, EL.el("td", { colspan: head.length, class: "muted",
       text: "no topics yet" }))];
     $("topics").replaceChildren(EL.el("div", { class: "box table-wrap" }, EL.el("table", { class: "data", id: "topics-table" },
       EL.el("thead", {}, EL.el("tr", {}, head.map((h) => EL.el("th", { text: h })))), EL.el("tbody", {}, body))));
+  }
+
+  // Offset breaks (a recreated topic, a retention gap) must be seen: anything but OK is shown as bad.
+  function worstState(parts) {
+    const bad = parts.map((p) => p.state).filter((st) => st && st !== "OK");
+    return bad.find((st) => st.includes("stopped")) || bad[0] || "OK";
+  }
+
+  function stateCell(st) {
+    return EL.el("td", { class: `state ${st && st !== "OK" ? "bad" : ""}`, text: st || "–" });
   }
 
   function num(v) { return EL.el("td", { class: "num", text: v === null || v === undefined ? "–" : EL.fmtNumber(v) }); }

@@ -1,0 +1,164 @@
+"""Waiting, not dying: the sink rides out a minute without S3 or without its catalog.
+
+Each case produces at a steady pace while the sink runs, takes one thing away for 60 s (the
+S3 server is stopped; the catalog is held by an exclusive SQLite lock), then gives it back,
+and checks what a user would: the sink never exited, it said what it waited for (log and
+/metrics), and afterwards the lake holds every event exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eventlake.broker import TopicAdmin, free_port
+from eventlake.catalog import catalog_path, open_catalog
+from eventlake.config import Settings, load_settings
+from eventlake.lake import open_lake
+from eventlake.lake.local_s3 import run_local_s3
+from eventlake.sink import SinkReport, run_sink
+from tests.fixtures_sink import Sent, assert_exactly_once, make_events, produce_events, read_landed
+
+pytestmark = pytest.mark.integration
+
+OUTAGE_S = 60.0
+
+
+class _Pipeline:
+    """A sink thread and a paced producer thread over one topic."""
+
+    def __init__(self, settings: Settings, bootstrap: str, topic: str, events: list[dict[str, Any]]) -> None:
+        self.settings, self.bootstrap, self.topic, self.events = settings, bootstrap, topic, events
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.reports: list[SinkReport] = []
+        self.chunks: list[Sent] = []
+        self.sink = threading.Thread(target=self._sink)
+        self.producer = threading.Thread(target=self._produce)
+
+    def _sink(self) -> None:
+        try:
+            self.reports.append(run_sink(self.settings, [self.topic], self.stop))
+        except BaseException as exc:
+            self.errors.append(exc)
+
+    def _produce(self) -> None:  # about 100 events/s for the whole test
+        try:
+            for i in range(0, len(self.events), 50):
+                self.chunks.append(produce_events(self.bootstrap, self.topic, self.events[i:i + 50]))
+                time.sleep(0.5)
+        except BaseException as exc:
+            self.errors.append(exc)
+
+    def start(self) -> None:
+        self.sink.start()
+        self.producer.start()
+
+    def finish(self) -> Sent:
+        self.producer.join(300)
+        return Sent({k: v for c in self.chunks for k, v in c.by_coord.items()})
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sink.join(120)
+
+
+def _landed_rows(settings: Settings) -> int:
+    with open_catalog(settings) as store:
+        return sum(e.rows for e in store.ledger())
+
+
+def _wait(condition: Callable[[], bool], errors: list[BaseException], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert not errors, errors
+        try:
+            if condition():
+                return
+        except Exception:  # the catalog may be the thing that is down
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{what} within {timeout_s:.0f} s")
+
+
+def test_sink_waits_out_a_minute_without_s3(admin: TopicAdmin, bootstrap: str, unique_name: str,
+                                           tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="eventlake.sink")
+    port, data = free_port(), tmp_path / "s3"
+    admin.create(unique_name, partitions=2)
+    events = make_events(9_000, seed=11)
+    metrics_port = free_port()
+    with run_local_s3(data, "lake", "outage-key", "outage-secret-123", port=port) as s3:
+        settings = load_settings(overrides={
+            "bootstrap_servers": bootstrap, "lake": "s3://lake/outage",
+            "catalog": str(tmp_path / "catalog.sqlite"),
+            "s3": {"endpoint_url": s3.endpoint, "access_key_id": s3.access_key,
+                   "secret_access_key": s3.secret_key, "path_style": True},
+            "sink": {"group": f"g-{unique_name}", "flush_seconds": 0.5, "metrics_port": metrics_port},
+        })
+        pipeline = _Pipeline(settings, bootstrap, unique_name, events)
+        pipeline.start()
+        _wait(lambda: _landed_rows(settings) >= 500, pipeline.errors, 90, "500 rows did not land")
+    try:
+        # S3 is gone: the sink must keep running and say so, in the log and on /metrics.
+        down_since = time.monotonic()
+        _wait(lambda: "waiting for the lake" in caplog.text, pipeline.errors, 30, "the sink did not report the wait")
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+        assert 'eventlake_sink_waiting_seconds{for="the lake and catalog"}' in metrics
+        time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_since)))
+        assert pipeline.sink.is_alive() and not pipeline.errors
+        with run_local_s3(data, "lake", "outage-key", "outage-secret-123", port=port):
+            sent = pipeline.finish()
+            _wait(lambda: _landed_rows(settings) >= len(events), pipeline.errors, 180,
+                  f"{len(events)} rows did not land after S3 came back")
+            pipeline.close()
+            assert not pipeline.errors, pipeline.errors
+            assert "is back after" in caplog.text
+            with open_catalog(settings) as store:
+                assert_exactly_once(sent, read_landed(store, open_lake(settings.lake, settings.s3), unique_name),
+                                    unique_name)
+    finally:
+        pipeline.close()
+
+
+def test_sink_waits_out_a_minute_of_locked_catalog(admin: TopicAdmin, bootstrap: str, unique_name: str,
+                                                   tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="eventlake.sink")
+    admin.create(unique_name, partitions=2)
+    events = make_events(9_000, seed=13)
+    settings = load_settings(overrides={
+        "bootstrap_servers": bootstrap, "lake": str(tmp_path / "lake"),
+        "sink": {"group": f"g-{unique_name}", "flush_seconds": 0.5},
+    })
+    pipeline = _Pipeline(settings, bootstrap, unique_name, events)
+    pipeline.start()
+    try:
+        _wait(lambda: _landed_rows(settings) >= 500, pipeline.errors, 90, "500 rows did not land")
+        # Another process holds the catalog's write lock for a minute (longer than SQLite's 30 s
+        # busy timeout, so the sink meets 'database is locked' and must wait, not die).
+        holder = sqlite3.connect(str(catalog_path(settings)), isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            time.sleep(OUTAGE_S)
+            assert pipeline.sink.is_alive() and not pipeline.errors
+            assert "waiting for the" in caplog.text and "catalog" in caplog.text
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        sent = pipeline.finish()
+        _wait(lambda: _landed_rows(settings) >= len(events), pipeline.errors, 180,
+              f"{len(events)} rows did not land after the lock")
+        pipeline.close()
+        assert not pipeline.errors, pipeline.errors
+        with open_catalog(settings) as store:
+            assert_exactly_once(sent, read_landed(store, open_lake(settings.lake), unique_name), unique_name)
+    finally:
+        pipeline.close()
