@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,37 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 60) -> list[Read]:
     finally:
         consumer.close()
     assert len(out) == expected, f"read {len(out)} of {expected} messages of {topic}"
+    return sorted(out, key=lambda r: (r.partition, r.offset))
+
+
+def read_to_end(bootstrap: str, topic: str, isolation: str = "read_committed", timeout_s: float = 120) -> list[Read]:
+    """Every message a consumer with `isolation` sees, up to each partition's end (for
+    read_committed: its last stable offset). Offsets are no count here: aborted records and
+    transaction markers take offsets too."""
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": f"produce-test-{uuid.uuid4().hex[:8]}",
+        "auto.offset.reset": "earliest", "enable.auto.commit": False, "isolation.level": isolation,
+        "enable.partition.eof": True,
+    })
+    ends = end_offsets(bootstrap, topic)
+    consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+    out: list[Read] = []
+    at_end: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(at_end) < len(ends):
+            missing = sorted(set(ends) - at_end)
+            assert time.monotonic() < deadline, f"{topic}: partitions {missing} never reached their end"
+            for msg in consumer.consume(num_messages=10_000, timeout=0.5):
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF and (msg.offset() or 0) >= ends[msg.partition()]:
+                        at_end.add(msg.partition())
+                    continue
+                headers = dict(msg.headers() or [])
+                out.append(Read(msg.partition(), msg.offset(), msg.key(), msg.value(), msg.timestamp()[1], headers))
+    finally:
+        consumer.close()
     return sorted(out, key=lambda r: (r.partition, r.offset))
 
 

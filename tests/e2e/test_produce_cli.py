@@ -15,7 +15,7 @@ import pytest
 
 from eventlake.broker import TopicAdmin
 from tests.e2e.conftest import EVENTLAKE, Run
-from tests.fixtures_produce import MalformedCsv, end_offsets, malformed_csv, read_topic  # noqa: F401
+from tests.fixtures_produce import MalformedCsv, end_offsets, malformed_csv, read_to_end, read_topic  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -170,3 +170,59 @@ def test_ctrl_c_flushes_and_reports_what_was_delivered(
     assert summary["sent"] == summary["delivered"] >= 2000
     assert summary["not_delivered"] == 0
     assert sum(end_offsets(bootstrap, topic).values()) == summary["delivered"]
+
+
+def test_exactly_once_runs_again_resume_and_refuse_a_changed_file(
+    cli: Run, topic: str, bootstrap: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text("n,k\n" + "".join(f"{i},k{i % 3}\n" for i in range(2000)))
+    args = ["produce", topic, "--source", str(path), "--exactly-once", "--key", "k", "--bootstrap-servers", bootstrap]
+    first = cli(*args, "--limit", "1500", "--output", "json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["delivered"] == 1500
+    rest = cli(*args)
+    assert rest.returncode == 0, rest.stderr
+    assert "resumed" in rest.stderr and "after line 1,501" in rest.stderr
+    assert "500 delivered, 0 failed in 1 transactions" in rest.stderr
+    again = cli(*args)
+    assert again.returncode == 0 and "nothing to do" in again.stderr
+    assert sorted(orjson.loads(m.value)["n"] for m in read_to_end(bootstrap, topic)) == list(range(2000))
+
+    path.write_text("n,k\n" + "".join(f"{i},x\n" for i in range(10)))
+    changed = cli(*args)
+    assert changed.returncode == 1
+    assert len(changed.stderr.strip().splitlines()) == 1, changed.stderr
+    assert "changed" in changed.stderr and "--restart" in changed.stderr
+    usage = cli("produce", topic, "--source", str(path), "--restart", "--bootstrap-servers", bootstrap)
+    assert usage.returncode == 2 and "--exactly-once" in usage.stderr
+
+
+def test_exactly_once_sigterm_commits_what_was_sent_and_the_next_run_sends_the_rest(
+    topic: str, bootstrap: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b"".join(orjson.dumps({"n": i}) + b"\n" for i in range(30_000)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
+    args = [EVENTLAKE, "produce", topic, "--source", str(path), "--exactly-once", "--output", "json",
+            "--bootstrap-servers", bootstrap]
+    proc = subprocess.Popen([*args, "--rate", "3000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 90
+        while sum(end_offsets(bootstrap, topic).values()) < 3000 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    stopped = json.loads(out)
+    assert stopped["interrupted"] is True and stopped["not_delivered"] == 0
+    assert 3000 <= stopped["delivered"] < 30_000
+    assert len(read_to_end(bootstrap, topic)) == stopped["delivered"]  # committed on the way out
+    rest = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False)
+    assert rest.returncode == 0, rest.stderr
+    assert json.loads(rest.stdout)["delivered"] == 30_000 - stopped["delivered"]
+    assert sorted(orjson.loads(m.value)["n"] for m in read_to_end(bootstrap, topic)) == list(range(30_000))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 
 import orjson
 import pytest
@@ -130,16 +131,58 @@ def test_old_event_times_warn_about_retention(settings: Settings, topic: str) ->
     assert "retention" in report.warnings[0] and "--retention-ms -1" in report.warnings[0]
 
 
-def test_rejected_events_are_reported_as_failed(settings: Settings, topic: str, bootstrap: str) -> None:
-    """The broker refuses timestamps far in the future: every event ends as a reported failure."""
-    records = [{"n": i, "at": "2099-01-01T00:00:00Z"} for i in range(20)] + [{"n": 20, "at": None}]
-    report = produce(settings, topic, records, ProduceOptions(time_field="at"))
-    assert (report.sent, report.delivered, report.failed, report.bad_rows_total) == (20, 0, 20, 1)
-    assert not report.ok and report.not_delivered == 20
-    assert report.errors and all(e.startswith("Broker:") for e in report.errors)  # the broker said why
-    assert sum(end_offsets(bootstrap, topic).values()) == 0
-    assert "missing or not a timestamp" in report.bad_rows[0].reason
-    assert report.bad_rows[0].line == 21  # the 21st record
+def test_timestamps_the_broker_would_refuse_are_dead_lettered_alone(
+    settings: Settings, topic: str, bootstrap: str
+) -> None:
+    """The broker refuses a whole batch for one timestamp more than an hour ahead: such records go
+    to the DLQ before sending, so the good ones around them (same partition, same batch) arrive."""
+    now_s = int(time.time())
+    iso = lambda s: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(s))  # noqa: E731
+    records = [{"n": i, "at": iso(now_s - 60 + i)} for i in range(30)]
+    records[10]["at"] = "2099-01-01T00:00:00Z"
+    records[20]["at"] = iso(now_s + 2 * 3600)
+    records[25]["at"] = "1969-07-20T20:17:00Z"
+    records.append({"n": 30, "at": None})
+    report = produce(settings, topic, records, ProduceOptions(time_field="at", key=None))
+    assert (report.sent, report.delivered, report.failed) == (27, 27, 0)
+    assert report.ok and report.dlq == report.bad_rows_total == 4
+    assert sorted(orjson.loads(m.value)["n"] for m in read_topic(bootstrap, topic)) == sorted(
+        set(range(30)) - {10, 20, 25})
+    reasons = {int(m.headers["line"]): m.headers["reason"].decode() for m in read_topic(bootstrap, f"{topic}.dlq")}
+    assert set(reasons) == {11, 21, 26, 31}
+    assert "in the future" in reasons[11] and "message.timestamp.after.max.ms" in reasons[21]
+    assert "before 1970" in reasons[26] and "missing or not a timestamp" in reasons[31]
+
+
+def test_an_unterminated_quote_does_not_swallow_the_rest_of_the_csv(
+    settings: Settings, topic: str, bootstrap: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "quotes.csv"
+    path.write_bytes(b'n,note\n1,fine\n2,"never closed\n3,after\n4,"multi\nline"\n5,last\n')
+    report = produce(settings, topic, str(path), ProduceOptions())
+    assert (report.delivered, report.dlq) == (4, 1)
+    arrived = sorted((orjson.loads(m.value) for m in read_topic(bootstrap, topic)), key=lambda r: r["n"])
+    assert arrived == [{"n": 1, "note": "fine"}, {"n": 3, "note": "after"}, {"n": 4, "note": "multi\nline"},
+                       {"n": 5, "note": "last"}]
+    (dead,) = read_topic(bootstrap, f"{topic}.dlq")
+    assert (dead.value, dead.headers["line"]) == (b'2,"never closed', b"3")
+    assert b"unterminated quote" in dead.headers["reason"]
+
+
+def test_integers_beyond_64_bits_arrive_digit_for_digit(
+    settings: Settings, topic: str, bootstrap: str, tmp_path: Path
+) -> None:
+    big = "123456789012345678901234567890"
+    jsonl = tmp_path / "big.jsonl"
+    jsonl.write_text(f'{{"id": {big}, "n": 1}}\n{{"id": 18446744073709551616, "n": 2}}\n')
+    csv = tmp_path / "big.csv"
+    csv.write_text(f"id,n\n{big},3\n-99999999999999999999,4\n")
+    for path in (jsonl, csv):
+        assert produce(settings, topic, str(path), ProduceOptions(key="id")).delivered == 2
+    values = sorted((m.value or b"" for m in read_topic(bootstrap, topic)), key=lambda v: orjson.loads(v)["n"])
+    assert values == [f'{{"id":{big},"n":1}}'.encode(), b'{"id":18446744073709551616,"n":2}',
+                      f'{{"id":{big},"n":3}}'.encode(), b'{"id":-99999999999999999999,"n":4}']
+    assert {m.key for m in read_topic(bootstrap, topic)} >= {big.encode(), b"18446744073709551616"}
 
 
 def test_speed_replays_the_data_by_its_own_times(settings: Settings, topic: str, bootstrap: str) -> None:

@@ -89,3 +89,28 @@ def test_expected_events_for_the_eta(tmp_path: Path) -> None:
     ticks = open_source("synthetic:ticks")
     assert expected_events(ticks, ProduceOptions()) is None
     assert expected_events(ticks, ProduceOptions(limit=5)) == 5
+
+
+def test_decimals_keep_their_digits() -> None:
+    assert encode({"d": Decimal("12345678901234567890.123456789")}) == b'{"d":12345678901234567890.123456789}'
+    assert encode({"d": Decimal("NaN")}) == b'{"d":null}'
+
+
+def test_timestamps_a_topic_would_refuse_are_found_before_sending() -> None:
+    import time
+
+    from eventlake.produce.records import epoch_ms
+    from eventlake.produce.topics import TimestampLimits
+
+    limits = TimestampLimits()  # Kafka 4's defaults: at most 1 h ahead, any age
+    now = int(time.time() * 1000)
+    assert limits.problem(now, "at", "t") is None
+    assert limits.problem(now + 50 * 60_000, "at", "t") is None  # 50 minutes ahead: taken
+    assert "in the future" in (limits.problem(now + 2 * 3_600_000, "at", "t") or "")
+    assert "message.timestamp.after.max.ms" in (limits.problem(now + 2 * 3_600_000, "at", "t") or "")
+    assert limits.problem(0, "at", "t") is None
+    assert "before 1970" in (limits.problem(epoch_ms("1969-12-31T23:00:00Z") or 0, "at", "t") or "")
+    strict = TimestampLimits(after_ms=60_000, before_ms=3_600_000)
+    assert strict.problem(now - 2 * 3_600_000, "at", "t") is not None
+    assert strict.problem(now - 60_000, "at", "t") is None
+    assert TimestampLimits(after_ms=None).problem(now + 10**12, "at", "t") is None  # LogAppendTime

@@ -260,3 +260,49 @@ def test_sources_tell_the_line_of_each_record(tmp_path: Path) -> None:
         assert lines == ([1, 4] if path is jsonl else [2, 4])
     listed = open_source([{"a": 1}, 5, {"a": 2}])
     assert [listed.position.line for _ in listed.records(lambda b: None)] == [1, 3]
+
+
+def test_an_unterminated_quote_is_one_bad_row_and_reading_goes_on_at_the_next_line() -> None:
+    """Without the recovery, csv reads `"x` to the end of the file as one field: every later row lost."""
+    records, bad = csv_records(b'a,b\n1,x\n2,"never closed\n3,y\n4,"ok"\n5,"two\nlines"\n6,z\n')
+    assert [r["a"] for r in records] == [1, 3, 4, 5, 6]
+    assert records[3] == {"a": 5, "b": "two\nlines"}  # a quote that is closed may still span lines
+    assert [(b.line, b.raw) for b in bad] == [(3, b'2,"never closed')]
+    assert "unterminated quote" in bad[0].reason
+
+
+def test_an_unterminated_quote_at_the_end_and_one_running_past_the_field_limit() -> None:
+    records, bad = csv_records(b'a,b\n1,x\n2,"open at the end\n')
+    assert [r["a"] for r in records] == [1]
+    assert [b.line for b in bad] == [3]
+    long_tail = b"".join(b"%d,row\n" % i for i in range(3, 30_000))  # ~250 KB after the stray quote
+    records, bad = csv_records(b'a,b\n1,x\n2,"stray\n' + long_tail)
+    assert len(records) == 1 + len(range(3, 30_000))
+    assert [b.line for b in bad] == [3]
+
+
+def test_json_integers_beyond_64_bits_keep_every_digit() -> None:
+    lines = [b'{"id": 123456789012345678901234567890, "n": -9223372036854775809, "ok": 18446744073709551615}',
+             b'{"s": "12345678901234567890123", "f": 1.5}']
+    src = open_source("-", stdin=io.BytesIO(b"\n".join(lines) + b"\n"))
+    records = list(src.records(lambda b: None))
+    assert records[0] == {"id": 123456789012345678901234567890, "n": -9223372036854775809,
+                          "ok": 18446744073709551615}
+    assert encode(records[0]) == (
+        b'{"id":123456789012345678901234567890,"n":-9223372036854775809,"ok":18446744073709551615}')
+    assert records[1] == {"s": "12345678901234567890123", "f": 1.5}
+
+
+def test_csv_integers_beyond_64_bits_keep_every_digit() -> None:
+    records, bad = csv_records(b"id,n\n123456789012345678901234567890,1\n-99999999999999999999,2\n")
+    assert bad == []
+    assert encode(records[0]) == b'{"id":123456789012345678901234567890,"n":1}'
+    assert encode(records[1]) == b'{"id":-99999999999999999999,"n":2}'
+
+
+def test_an_unterminated_quote_closed_by_a_later_rows_quote_is_still_found() -> None:
+    """The lenient reader ends `"never closed` at the next quote in the file, three lines on."""
+    records, bad = csv_records(b'n,note\n1,fine\n2,"never closed\n3,after\n4,"multi\nline"\n5,last\n')
+    assert records == [{"n": 1, "note": "fine"}, {"n": 3, "note": "after"}, {"n": 4, "note": "multi\nline"},
+                       {"n": 5, "note": "last"}]
+    assert [b.line for b in bad] == [3]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
@@ -60,11 +61,17 @@ def _say(message: str) -> None:
 
 
 def render_summary(report: ProduceReport) -> None:
+    if report.resumed_at is not None:
+        _say(f"resumed {report.source} after {report.resumed_at} ({report.previously_sent:,} events sent by "
+             "earlier runs)")
     _say(
         f"produced {report.sent:,} events from {report.source} to {report.topic} in {report.seconds:.2f} s "
         f"({report.rate:,.0f}/s): {report.delivered:,} delivered, {report.failed:,} failed"
         + (" (interrupted)" if report.interrupted else "")
+        + (f" in {report.transactions:,} transactions" if report.exactly_once else "")
     )
+    for note in report.notes:
+        _say(note)
     if report.bad_rows_total:
         _say(f"{report.bad_rows_total:,} bad rows -> {report.dlq_topic} ({report.dlq:,} delivered there):")
         for bad in report.bad_rows:
@@ -76,6 +83,21 @@ def render_summary(report: ProduceReport) -> None:
     if not report.ok:
         detail = "; ".join(report.errors) or "no delivery report in time"
         output.error(f"{report.not_delivered:,} events were not delivered: {detail}")
+
+
+def _stop_between_events() -> threading.Event:
+    """--exactly-once: the first Ctrl-C or SIGTERM ends the run between two events, so the open
+    transaction commits exactly what was sent; a second one interrupts (the transaction aborts)."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    return stop
 
 
 def register(app: typer.Typer) -> None:
@@ -108,6 +130,14 @@ def register(app: typer.Typer) -> None:
                                                      "(repeatable with --seed).", show_default=False)] = None,
         seed: Annotated[int | None, typer.Option("--seed", help="Seed of --sample and of synthetic data.",
                                                  show_default=False)] = None,
+        exactly_once: Annotated[bool, typer.Option(
+            "--exactly-once", help="Send a file in Kafka transactions that record how far they got: run again "
+                                   "after a crash and it resumes, nothing twice.")] = False,
+        restart: Annotated[bool, typer.Option("--restart", help="With --exactly-once: forget the recorded "
+                                              "progress and send the file from the top.")] = False,
+        replay_id: Annotated[str | None, typer.Option("--replay-id", help="With --exactly-once: a separate "
+                                                      "replay of the same file into the same topic.",
+                                                      show_default=False)] = None,
         output_format: Annotated[OutputFormat, typer.Option("--output", help="Summary as text (stderr) or "
                                                             "json (stdout).")] = OutputFormat.text,
         bootstrap_servers: BootstrapOpt = None,
@@ -121,16 +151,18 @@ def register(app: typer.Typer) -> None:
         options = ProduceOptions(
             rate=rate, speed=speed, limit=limit, loop=loop, key=key, time_field=time_field, sync=sync,
             strict=strict, create_topic=create_topic, partitions=partitions, sample=sample, seed=seed,
-            compression=compression,
+            compression=compression, exactly_once=exactly_once, restart=restart, replay_id=replay_id,
         )
         # Ctrl-C and SIGTERM both mean: flush what is in flight, then report. Set explicitly: a
         # process started in the background inherits SIGINT ignored, and SIGTERM would kill it
         # with events still in librdkafka's queue.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.default_int_handler)
+        stop = _stop_between_events() if exactly_once else None
+        if stop is None:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.default_int_handler)
         live = LiveLine() if sys.stderr.isatty() else None
         try:
-            report = produce(s, topic, source, options, progress=live.update if live else None)
+            report = produce(s, topic, source, options, progress=live.update if live else None, stop=stop)
         except BadRowError as exc:
             if exc.report is not None and output_format is OutputFormat.json:
                 output.print_json(exc.report.to_dict())

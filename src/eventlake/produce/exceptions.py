@@ -30,5 +30,17 @@ class ProducerFailed(ProduceError):
     """The Kafka producer hit a fatal error (for example an idempotence violation)."""
 
 
+class ResumeRefused(ProduceError):
+    """--exactly-once: the file is not the one the last committed progress describes."""
+
+
+class ProgressUnavailable(ProduceError):
+    """--exactly-once: the progress topic could not be read (or created) in time."""
+
+
+class ExactlyOnceFailed(ProducerFailed):
+    """--exactly-once: a transaction could not be committed (aborted, fenced); the next run resumes."""
+
+
 class BadOptions(UsageError):
     """Produce options that contradict each other (--rate with --speed, --speed without --time-field)."""

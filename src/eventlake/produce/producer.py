@@ -18,14 +18,15 @@ from typing import IO, TYPE_CHECKING, Any
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from eventlake.broker import TopicAdmin, check_reachable, client_config
-from eventlake.errors import ConfigError, EventlakeError
+from eventlake.broker import TopicAdmin, client_config
+from eventlake.errors import ConfigError
 from eventlake.produce.dlq import DeadLetters
-from eventlake.produce.exceptions import BadOptions, BadRowError, ProducerFailed, TopicMissing
+from eventlake.produce.exceptions import BadOptions, BadRowError, ProducerFailed
 from eventlake.produce.pacing import RatePacer, SpeedPacer
-from eventlake.produce.records import JSON_OPTIONS, _default, key_bytes, to_epoch_ms
+from eventlake.produce.records import JSON_OPTIONS, _default, encode_wide, epoch_ms, key_bytes
 from eventlake.produce.report import BadRow, ProduceReport
 from eventlake.produce.sources import Source, open_source
+from eventlake.produce.topics import TimestampLimits, check_broker, ensure_topic, retention_ms, timestamp_limits
 
 if TYPE_CHECKING:  # eventlake.config imports this package's settings: no import cycle at run time
     from eventlake.config import Settings
@@ -53,6 +54,9 @@ class ProduceOptions:
     sample: float | None = None  # keep each record with this probability (seeded: repeatable)
     seed: int | None = None  # seeds sampling and synthetic data
     compression: str | None = None  # lz4 | zstd | gzip | snappy | none; None: settings
+    exactly_once: bool = False  # transactions + committed progress: a run again resumes, never repeats
+    restart: bool = False  # exactly-once: ignore the stored progress, send the file from the top
+    replay_id: str | None = None  # exactly-once: a separate replay of the same file into the same topic
 
     def validate(self) -> None:
         if self.rate is not None and self.rate <= 0:
@@ -72,6 +76,14 @@ class ProduceOptions:
             raise BadOptions("--partitions must be at least 1")
         if self.compression is not None and self.compression not in COMPRESSIONS:
             raise BadOptions(f"unknown compression {self.compression!r}", hint=f"use one of {', '.join(COMPRESSIONS)}")
+        if not self.exactly_once:
+            if self.restart or self.replay_id:
+                raise BadOptions("--restart and --replay-id belong to --exactly-once", hint="add --exactly-once")
+            return
+        for flag, given in (("--loop", self.loop), ("--sample", self.sample is not None), ("--sync", self.sync)):
+            if given:
+                raise BadOptions(f"--exactly-once does not go with {flag}",
+                                 hint="a transaction is the acknowledgement; a file is replayed once, whole")
 
 
 def produce(
@@ -102,36 +114,16 @@ def produce(
     report = ProduceReport(topic=topic, source=src.name)
     if progress is not None:
         report.expected = expected_events(src, options)
-    run = _Run(settings, admin, topic, src, options, report, progress, stop)
+    if options.exactly_once:
+        from eventlake.produce.transactional import TransactionalRun  # only this mode pays for it
+
+        run: _Run = TransactionalRun(settings, admin, topic, src, options, report, progress, stop)
+    else:
+        run = _Run(settings, admin, topic, src, options, report, progress, stop)
     if options.time_field:
         run.retention_ms = retention_ms(admin, topic)
+        run.limits = timestamp_limits(settings, topic)
     return run.execute()
-
-
-def retention_ms(admin: TopicAdmin, topic: str) -> int | None:
-    """The topic's time retention, None when unlimited or unknown."""
-    try:
-        value = int(admin.configs(topic).get("retention.ms", "-1"))
-    except (EventlakeError, ValueError):
-        return None
-    return value if value >= 0 else None
-
-
-def check_broker(settings: Settings) -> None:
-    """Fail at once when nothing listens; otherwise within kafka.connect_timeout_s."""
-    check_reachable(settings.bootstrap_servers, settings.kafka)
-
-
-def ensure_topic(admin: TopicAdmin, topic: str, options: ProduceOptions) -> None:
-    if admin.exists(topic):
-        return
-    if not options.create_topic:
-        raise TopicMissing(
-            f"topic {topic} does not exist",
-            hint=f"create it with `eventlake topics create {topic} --partitions N`, "
-                 "or pass --create-topic --partitions N",
-        )
-    admin.create(topic, partitions=options.partitions, exist_ok=True)
 
 
 def expected_events(src: Source, options: ProduceOptions) -> int | None:
@@ -158,7 +150,10 @@ def _sampled(records: Iterator[dict[str, Any]], fraction: float, rng: random.Ran
 
 
 class _Run:
-    """One run's producer, dead letters, pacing and counts."""
+    """One run's producer, dead letters, pacing and counts. Subclasses (exactly-once) hook in at
+    `_config`, `_delivered`, `_start`, `after_send` (called after each event handed over) and `_finish`."""
+
+    after_send: Callable[[], None] | None = None
 
     def __init__(self, settings: Settings, admin: TopicAdmin, topic: str, src: Source, options: ProduceOptions,
                  report: ProduceReport, progress: Progress | None, stop: threading.Event | None = None) -> None:
@@ -171,26 +166,26 @@ class _Run:
         self.progress = progress
         self.fatal: KafkaError | None = None
         self.retention_ms: int | None = None  # set when message timestamps come from the data
+        self.limits = TimestampLimits()  # what the topic accepts as timestamps (read when they come from the data)
+        self.exhausted = False  # the last pass read the source to its end
         self.producer = self._producer()
         ps = settings.produce
         self.dead_letters = DeadLetters(self.producer, admin, topic, report, ps.dlq_partitions, ps.report_bad_rows)
         self._next_progress = 0.0
 
-    def _producer(self) -> Producer:
+    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
+        if err is None:
+            self.report.delivered += 1
+        else:
+            self.report.failed += 1
+            self.report.add_error(err.str())
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self.fatal = err
+
+    def _config(self) -> dict[str, Any]:
         ps = self.settings.produce
-        report = self.report
-
-        def on_delivery(err: KafkaError | None, msg: Message) -> None:
-            if err is None:
-                report.delivered += 1
-            else:
-                report.failed += 1
-                report.add_error(err.str())
-
-        def on_error(err: KafkaError) -> None:
-            if err.fatal():
-                self.fatal = err
-
         conf = client_config(self.settings.bootstrap_servers, self.settings.kafka)
         conf.update({
             "enable.idempotence": ps.idempotent,
@@ -202,11 +197,14 @@ class _Run:
             "queue.buffering.max.messages": ps.queue_max_messages,
             "queue.buffering.max.kbytes": ps.queue_max_kbytes,
             "message.timeout.ms": int(ps.delivery_timeout_s * 1000),
-            "on_delivery": on_delivery,
-            "error_cb": on_error,
+            "on_delivery": self._delivered,
+            "error_cb": self._on_error,
         })
+        return conf
+
+    def _producer(self) -> Producer:
         try:
-            return Producer(conf)
+            return Producer(self._config())
         except KafkaException as exc:
             raise ConfigError(f"invalid producer settings: {_reason(exc)}",
                               hint="check the produce and kafka sections of the settings") from exc
@@ -218,14 +216,23 @@ class _Run:
         report = self.report
         started = time.monotonic()
         strict_error: BadRowError | None = None
+        clean = False
+        self._start()
         try:
-            self._send_all()
-        except KeyboardInterrupt:
-            report.interrupted = True
-        except BadRowError as exc:
-            strict_error = exc
+            try:
+                self._send_all()
+            except KeyboardInterrupt:
+                report.interrupted = True
+            except BadRowError as exc:
+                strict_error = exc
+            except (KafkaException, SystemError) as exc:  # poll() raises a fatal error (fenced) too
+                fatal = _fatal_of(exc)
+                if fatal is None:
+                    raise
+                self.fatal = fatal
+            clean = True
         finally:
-            self._flush()
+            self._finish(clean, strict_error is not None)
             # A Ctrl-C between handing a message over and counting it: trust the delivery reports.
             report.sent = max(report.sent, report.delivered + report.failed)
             report.seconds = time.monotonic() - started
@@ -238,6 +245,13 @@ class _Run:
             strict_error.report = report
             raise strict_error
         return report
+
+    def _start(self) -> None:
+        """Before the first event (exactly-once: fence, find where to resume, begin a transaction)."""
+
+    def _finish(self, clean: bool, strict: bool) -> None:
+        """After the last event, whatever ended the run (exactly-once: commit or abort)."""
+        self._flush()
 
     def _flush(self) -> None:
         timeout = self.settings.produce.flush_timeout_s
@@ -267,8 +281,16 @@ class _Run:
             except BufferError:
                 continue
             except KafkaException as exc:
-                self._on_bad(BadRow(f"cannot be sent: {_reason(exc)}", self.src.name, self.src.position.line, value))
+                self._cannot_send(exc, value)
                 return False
+
+    def _cannot_send(self, exc: KafkaException, value: bytes) -> None:
+        """This one message cannot be sent (too large, ...): a bad row; unless the producer itself is done for."""
+        err = exc.args[0] if exc.args else None
+        if isinstance(err, KafkaError) and err.fatal():  # fenced, or an idempotence violation: not the row's fault
+            self.fatal = err
+            raise _Stop
+        self._on_bad(BadRow(f"cannot be sent: {_reason(exc)}", self.src.name, self.src.position.line, value))
 
     def _warn_old(self, ms: int) -> None:
         days = (self.retention_ms or 0) / 86_400_000
@@ -322,6 +344,9 @@ class _Run:
         name = self.src.name
         position = self.src.position
         tick = self._tick
+        after_send = self.after_send
+        limits = self.limits
+        latest_ok, earliest_ok = limits.latest_ok, limits.earliest_ok
         # Kafka deletes messages whose timestamp is older than retention.ms, at once.
         oldest_kept = time.time() * 1000 - self.retention_ms if self.retention_ms is not None else 0
         sent = 0
@@ -338,17 +363,26 @@ class _Run:
                     try:
                         value = dumps(record, default=default, option=json_options)
                     except TypeError as exc:
-                        on_bad(BadRow(f"cannot encode as JSON: {exc}", name, position.line,
-                                      repr(record)[:10_000].encode()))
-                        continue
+                        try:  # integers beyond 64 bits, written digit for digit
+                            value = encode_wide(record)
+                        except TypeError:
+                            on_bad(BadRow(f"cannot encode as JSON: {exc}", name, position.line,
+                                          repr(record)[:10_000].encode()))
+                            continue
                     key = key_bytes(record.get(key_field)) if key_field else None
                     timestamp = 0  # 0: the producer's clock
                     if time_field:
-                        ms = to_epoch_ms(record.get(time_field))
+                        ms = epoch_ms(record.get(time_field))
                         if ms is None:
                             on_bad(BadRow(f"field {time_field!r} is missing or not a timestamp", name, position.line,
                                           value))
                             continue
+                        if not earliest_ok <= ms <= latest_ok:  # maybe refused: dead-letter it alone
+                            problem = limits.problem(ms, time_field, topic)
+                            latest_ok, earliest_ok = limits.latest_ok, limits.earliest_ok
+                            if problem is not None:
+                                on_bad(BadRow(problem, name, position.line, value))
+                                continue
                         timestamp = ms
                         if ms < oldest_kept:
                             self._warn_old(ms)
@@ -365,9 +399,11 @@ class _Run:
                         if not self._send_when_room(value, key, timestamp):
                             continue
                     except KafkaException as exc:  # this one message cannot be sent (too large, ...)
-                        on_bad(BadRow(f"cannot be sent: {_reason(exc)}", name, position.line, value))
+                        self._cannot_send(exc, value)
                         continue
                     sent += 1
+                    if after_send is not None:  # before tick: a stop there must find this event accounted
+                        after_send()
                     if sync:
                         producer.flush(flush_timeout)
                         tick(sent)
@@ -376,6 +412,7 @@ class _Run:
                         tick(sent)
                     if sent == limit:
                         return
+                self.exhausted = True
                 if not opts.loop or self.src.endless or seen == 0:
                     return  # a pass that yields nothing would loop forever
                 if speed is not None:
@@ -384,6 +421,15 @@ class _Run:
             return
         finally:
             report.sent = sent
+
+
+def _fatal_of(exc: BaseException) -> KafkaError | None:
+    """The fatal Kafka error behind `exc`. A callback run while poll() holds one pending fails
+    with SystemError, caused by it."""
+    if isinstance(exc, SystemError):
+        exc = exc.__cause__ or exc.__context__ or exc
+    err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    return err if isinstance(err, KafkaError) and err.fatal() else None
 
 
 def _reason(exc: KafkaException) -> str:

@@ -15,8 +15,8 @@ JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_SERIALIZE_NU
 
 def _default(value: Any) -> Any:
     """Types orjson does not know natively, as notebooks and Parquet files hand them to us."""
-    if isinstance(value, Decimal):
-        return float(value)
+    if isinstance(value, Decimal):  # its own digits: a float would round decimal128(38, x) values
+        return orjson.Fragment(str(value)) if value.is_finite() else None
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).decode("utf-8", "replace")
     if isinstance(value, (set, frozenset, tuple)):
@@ -32,7 +32,32 @@ def _default(value: Any) -> Any:
 
 
 def encode(record: Any) -> bytes:
-    return orjson.dumps(record, default=_default, option=JSON_OPTIONS)
+    try:
+        return orjson.dumps(record, default=_default, option=JSON_OPTIONS)
+    except TypeError:
+        return encode_wide(record)
+
+
+INT64_MIN = -(1 << 63)
+UINT64_MAX = (1 << 64) - 1
+
+
+def _widen(value: Any) -> Any:
+    if value.__class__ is int and not INT64_MIN <= value <= UINT64_MAX:
+        return orjson.Fragment(str(value))  # the exact digits, never a rounded double
+    if value.__class__ is dict:
+        return {k: _widen(v) for k, v in value.items()}
+    if value.__class__ is list:
+        return [_widen(v) for v in value]
+    return value
+
+
+def encode_wide(record: Any) -> bytes:
+    """`encode` for a record orjson refused: integers beyond 64 bits are written digit for digit.
+
+    Only called after a TypeError, so the hot path never walks records. Raises TypeError
+    when something else was the cause."""
+    return orjson.dumps(_widen(record), default=_default, option=JSON_OPTIONS)
 
 
 def key_bytes(value: Any) -> bytes | None:
@@ -51,9 +76,17 @@ def key_bytes(value: Any) -> bytes | None:
 def to_epoch_ms(value: Any) -> int | None:
     """Milliseconds since the epoch (UTC) for a timestamp-like value, None if it is not one.
 
+    Kafka cannot store times before 1970, so those are None too (`epoch_ms` tells them apart).
+    """
+    ms = epoch_ms(value)
+    return ms if ms is not None and ms >= 0 else None
+
+
+def epoch_ms(value: Any) -> int | None:
+    """Milliseconds since the epoch (UTC), negative before 1970; None if not a timestamp.
+
     Accepts datetimes (naive = UTC), dates, ISO-8601 strings, and epoch numbers in seconds,
-    milliseconds, microseconds or nanoseconds (told apart by magnitude). Kafka cannot store
-    times before 1970, so those are None too.
+    milliseconds, microseconds or nanoseconds (told apart by magnitude).
     """
     if value is None or isinstance(value, bool):
         return None
@@ -85,4 +118,4 @@ def to_epoch_ms(value: Any) -> int | None:
             ms = math.floor(value * 1000)
     else:
         return None
-    return ms if ms >= 0 else None
+    return ms

@@ -38,6 +38,12 @@ class ProduceReport:
     seconds: float = 0.0
     expected: int | None = None  # events the run will send, when known (for an ETA)
     interrupted: bool = False
+    # --exactly-once: delivered counts events in committed transactions only
+    exactly_once: bool = False
+    resumed_at: str | None = None  # "line 1,234" / "row 5,000": where an earlier run's commits ended
+    previously_sent: int = 0  # events committed by earlier runs of the same replay
+    transactions: int = 0  # committed by this run
+    notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     bad_rows: list[BadRow] = field(default_factory=list)
@@ -80,6 +86,11 @@ class ProduceReport:
             "rate": round(self.rate, 1),
             "interrupted": self.interrupted,
             "ok": self.ok,
+            "exactly_once": self.exactly_once,
+            "resumed_at": self.resumed_at,
+            "previously_sent": self.previously_sent,
+            "transactions": self.transactions,
+            "notes": list(self.notes),
             "errors": list(self.errors),
             "warnings": list(self.warnings),
             "bad_rows": [b.to_dict() for b in self.bad_rows],

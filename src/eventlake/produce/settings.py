@@ -31,3 +31,13 @@ class ProduceSettings(BaseModel):
     flush_timeout_s: float = Field(default=30.0, gt=0)
     # How many bad rows the summary lists one by one (all are counted and dead-lettered).
     report_bad_rows: int = Field(default=100, ge=0)
+    # --exactly-once: a transaction commits after this many events or seconds, whichever comes
+    # first. Larger is faster (each commit waits for every acknowledgement); a run killed loses
+    # at most one transaction of work, never sends anything twice.
+    transaction_max_records: int = Field(default=50_000, ge=1)
+    transaction_max_s: float = Field(default=1.0, gt=0)
+    # A transaction its producer left open (killed, never restarted) is aborted by Kafka after
+    # this long; until then read_committed consumers of its partitions wait.
+    transaction_timeout_s: float = Field(default=60.0, gt=0)
+    # The compacted topic holding each exactly-once replay's last committed position.
+    progress_topic: str = "__eventlake_produce_progress"

@@ -9,6 +9,8 @@ dead-letters them (or stops, with --strict).
 from __future__ import annotations
 
 import gzip
+import json
+import re
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -50,25 +52,83 @@ class Source(ABC):
         return None
 
 
+# orjson reads integers beyond 64 bits as doubles (rounded); lines with such long digit runs are
+# read by the standard library instead, which keeps them exact (the encoder writes them digit for digit).
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# The same test for a whole block at memory speed (the regex scans at ~40 MB/s): digits become "0".
+_DIGITS_AS_ZERO = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_RUN = b"0" * 19
+
+
+def _has_long_digits(block: bytes) -> bool:
+    return _RUN in block.translate(_DIGITS_AS_ZERO)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _loads_wide(text: bytes) -> Any:
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def _chunks(lines: Iterable[bytes] | IO[bytes]) -> Iterator[tuple[list[bytes], bool, int]]:
+    """Lines without their newline, up to a megabyte at a time; whether that megabyte holds a run
+    of 19 digits (an integer that may not fit 64 bits): one regex search per megabyte, not per
+    line; and the newline's length (0 for a last line without one). `read1` returns what is
+    there, so a pipe is not held up until a megabyte arrives."""
+    read = getattr(lines, "read1", None) or getattr(lines, "read", None)
+    if read is None:  # an iterable of lines
+        for raw in lines:
+            text = raw.removesuffix(b"\n")
+            yield [text], _has_long_digits(raw), len(raw) - len(text)
+        return
+    rest = b""
+    while True:
+        block = read(1 << 20)
+        if not block:
+            if rest:
+                yield [rest], _has_long_digits(rest), 0
+            return
+        if rest:
+            block = rest + block
+        cut = block.rfind(b"\n") + 1
+        if not cut:  # a line longer than the block so far
+            rest = block
+            continue
+        rest = block[cut:]
+        body = block[:cut - 1]
+        yield body.split(b"\n"), _has_long_digits(body), 1
+
+
 def read_jsonl(
-    lines: Iterable[bytes], source: str, on_bad: OnBad, position: Position | None = None,
+    lines: Iterable[bytes] | IO[bytes], source: str, on_bad: OnBad, position: Position | None = None,
+    *, line: int = 0, offset: int = 0,
 ) -> Iterator[dict[str, Any]]:
+    """Records of JSON Lines; `line`/`offset`: where `lines` start in the file (a resumed run)."""
     loads = orjson.loads
-    position = position or Position()
-    for line, raw in enumerate(lines, 1):
-        text = raw.strip()
-        if not text:
-            continue
-        try:
-            record = loads(text)
-        except orjson.JSONDecodeError as exc:
-            on_bad(BadRow(f"invalid JSON: {exc}", source, line, raw.rstrip(b"\r\n")))
-            continue
-        if record.__class__ is not dict:
-            on_bad(BadRow(f"not a JSON object but {type(record).__name__}", source, line, raw.rstrip(b"\r\n")))
-            continue
-        position.line = line
-        yield record
+    long_digits = _LONG_DIGITS.search
+    position = position or Position(line, offset)
+    end = offset
+    for chunk, has_long, newline in _chunks(lines):
+        for raw in chunk:
+            line += 1
+            end += len(raw) + newline
+            text = raw.strip()
+            if not text:
+                continue
+            try:
+                record = _loads_wide(text) if has_long and long_digits(text) else loads(text)
+            except ValueError as exc:  # orjson.JSONDecodeError, json.JSONDecodeError, UnicodeDecodeError
+                position.line, position.offset = line, end
+                on_bad(BadRow(f"invalid JSON: {exc}", source, line, raw.rstrip(b"\r")))
+                continue
+            position.line, position.offset = line, end
+            if record.__class__ is not dict:
+                on_bad(BadRow(f"not a JSON object but {type(record).__name__}", source, line, raw.rstrip(b"\r")))
+                continue
+            yield record
+    position.offset = end  # trailing blank lines are consumed too
 
 
 def _open_binary(path: Path) -> IO[bytes]:
@@ -92,17 +152,30 @@ class FileSource(Source):
         self.kind = kind
         self.name = name
         self.infer_rows = infer_rows
+        self.start = Position()  # where a pass starts: the top, or where an exactly-once run stopped
+
+    def resume(self, line: int, offset: int, columns: list[tuple[str, str]] | None = None) -> None:
+        """Start after `line` (byte `offset`); a CSV's header and types are `columns` then."""
+        self.start = Position(line, offset)
+        self.start.columns = columns
+        self.position = Position(line, offset)
+        self.position.columns = columns
 
     def records(self, on_bad: OnBad) -> Iterator[dict[str, Any]]:
         try:
             fh = _open_binary(self.path)
         except OSError as exc:
             raise SourceError(f"cannot read {self.name}: {exc.strerror or exc}") from exc
+        start = self.start
+        line, offset = start.line or 0, start.offset
         with fh:
+            if offset:
+                fh.seek(offset)  # gzip seeks by reading up to it: slow but right
             if self.kind == "csv":
-                yield from read_csv(fh, self.name, on_bad, self.infer_rows, self.position)
+                yield from read_csv(fh, self.name, on_bad, self.infer_rows, self.position,
+                                    columns=start.columns, line=line, offset=offset)
             else:
-                yield from read_jsonl(fh, self.name, on_bad, self.position)
+                yield from read_jsonl(fh, self.name, on_bad, self.position, line=line, offset=offset)
 
     def size(self) -> int | None:
         if self.path.suffix == ".gz":
@@ -131,6 +204,11 @@ class ParquetSource(Source):
         self.path = path
         self.name = name
         self.batch_rows = batch_rows
+        self.start_row = 0  # rows already sent (an exactly-once run resuming)
+
+    def resume(self, rows: int) -> None:
+        self.start_row = rows
+        self.position = Position(rows or None, rows)
 
     def _file(self) -> Any:
         import pyarrow as pa
@@ -145,8 +223,12 @@ class ParquetSource(Source):
         import pyarrow as pa
 
         position = self.position
-        row = 0
-        batches = self._file().iter_batches(batch_size=self.batch_rows)
+        pf = self._file()
+        row = self.start_row
+        group, skip = locate_row(pf.metadata, row)
+        if group >= pf.metadata.num_row_groups:
+            return
+        batches = pf.iter_batches(batch_size=self.batch_rows, row_groups=range(group, pf.metadata.num_row_groups))
         while True:
             try:
                 batch = next(batches)
@@ -154,13 +236,27 @@ class ParquetSource(Source):
                 return
             except (OSError, pa.ArrowException) as exc:  # a corrupt row group: the rows in it cannot be read
                 raise SourceError(f"cannot read Parquet file {self.name} after row {row}: {exc}") from exc
+            if skip:  # resuming inside a row group
+                cut = min(skip, batch.num_rows)
+                batch, skip = batch.slice(cut), skip - cut
             for record in batch.to_pylist():
                 row += 1
-                position.line = row
+                position.line = position.offset = row
                 yield record
 
     def size(self) -> int | None:
         return int(self._file().metadata.num_rows)
+
+
+def locate_row(metadata: Any, row: int) -> tuple[int, int]:
+    """(row group, row within it) of the `row`-th row (0-based) of a Parquet file; past the end:
+    (number of row groups, 0)."""
+    for group in range(metadata.num_row_groups):
+        rows = metadata.row_group(group).num_rows
+        if row < rows:
+            return group, row
+        row -= rows
+    return metadata.num_row_groups, 0
 
 
 class SyntheticSource(Source):
