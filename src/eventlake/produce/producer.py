@@ -19,7 +19,8 @@ import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from eventlake.broker import TopicAdmin, client_config
-from eventlake.errors import ConfigError
+from eventlake.broker.clients import auth_failure
+from eventlake.errors import ConfigError, EventlakeError
 from eventlake.produce.dlq import DeadLetters
 from eventlake.produce.exceptions import BadOptions, BadRowError, ProducerFailed
 from eventlake.produce.pacing import RatePacer, SpeedPacer
@@ -165,6 +166,8 @@ class _Run:
         self.report = report
         self.progress = progress
         self.fatal: KafkaError | None = None
+        # A wrong password or a missing ACL: every message would time out as "failed" otherwise.
+        self.auth: EventlakeError | None = None
         self.retention_ms: int | None = None  # set when message timestamps come from the data
         self.limits = TimestampLimits()  # what the topic accepts as timestamps (read when they come from the data)
         self.exhausted = False  # the last pass read the source to its end
@@ -183,6 +186,8 @@ class _Run:
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
             self.fatal = err
+        self.auth = self.auth or auth_failure(err, self.settings.bootstrap_servers, self.settings.kafka,
+                                              doing="produce")
 
     def _config(self) -> dict[str, Any]:
         ps = self.settings.produce
@@ -238,6 +243,8 @@ class _Run:
             report.seconds = time.monotonic() - started
             if self.progress is not None:
                 self.progress(report)
+        if self.auth is not None:
+            raise self.auth
         if self.fatal is not None:
             raise ProducerFailed(f"the Kafka producer stopped: {self.fatal.str()}",
                                  hint=f"{report.delivered} of {report.sent} events were delivered")
@@ -313,7 +320,7 @@ class _Run:
     def _tick(self, sent: int) -> None:
         """Every few hundred messages or while waiting: progress; stop on a fatal producer error or when asked."""
         self.report.sent = sent
-        if self.fatal is not None or (self.stop is not None and self.stop.is_set()):
+        if self.fatal is not None or self.auth is not None or (self.stop is not None and self.stop.is_set()):
             raise _Stop
         if self.progress is not None:
             now = time.monotonic()

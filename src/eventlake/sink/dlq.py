@@ -19,9 +19,9 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
 from eventlake.broker import TopicAdmin
-from eventlake.broker.clients import client_config, unreachable
+from eventlake.broker.clients import client_config, raise_for_auth, unreachable
 from eventlake.config import Settings
-from eventlake.sink.exceptions import SinkError
+from eventlake.sink.exceptions import DeadLettersUnavailable, SinkError
 from eventlake.sink.ledger import DeadLetter
 from eventlake.types import dlq_topic
 
@@ -160,9 +160,11 @@ class DeadLetterProducer:
                     if exc.args and getattr(exc.args[0], "code", lambda: None)() == KafkaError.MSG_SIZE_TOO_LARGE:
                         too_large.append(i)
                         break
-                    raise unreachable(self.settings.bootstrap_servers, exc) from exc
+                    raise_for_auth(exc, self.settings.bootstrap_servers, self.settings.kafka, doing="produce")
+                    raise DeadLettersUnavailable(unreachable(self.settings.bootstrap_servers, exc).message,
+                                                 hint="the flush is retried") from exc
         remaining = producer.flush(self.settings.kafka.connect_timeout_s * 4) if producer is not None else 0
         if remaining or failures:
-            raise SinkError(f"could not write {remaining or len(failures)} dead letters to Kafka: "
-                            f"{failures[:1] or 'timed out'}", hint="the flush is retried after a restart")
+            raise DeadLettersUnavailable(f"could not write {remaining or len(failures)} dead letters to Kafka: "
+                                         f"{failures[:1] or 'timed out'}", hint="the flush is retried")
         return too_large

@@ -9,6 +9,12 @@ class SinkError(EventlakeError):
     """The sink cannot run (bad options, a topic that does not exist, a lake it cannot write)."""
 
 
+class DeadLettersUnavailable(SinkError):
+    """Kafka did not take the dead letters of a flush: the flush is retried (the sink waits)."""
+
+    retriable = True
+
+
 class TopicMissing(SinkError):
     """A topic to sink does not exist."""
 

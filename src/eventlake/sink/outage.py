@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from eventlake.catalog.exceptions import CatalogUnavailable
+from eventlake.errors import EventlakeError
 from eventlake.lake import LakeError
 from eventlake.sink.exceptions import SinkError
 from eventlake.sink.metrics import SinkMetrics
@@ -25,8 +26,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# What an outage looks like from here: the lake's I/O errors (S3 unreachable, disk full) and a
-# catalog that is locked, read-only or gone. Anything else is a bug or bad input and is raised.
+# What an outage looks like from here: the lake's I/O errors (S3 unreachable, disk full), a
+# catalog that is locked, read-only or gone, and any error marked retriable (dead letters Kafka
+# did not take). Anything else is a bug or bad input and is raised.
 RETRIABLE = (LakeError, CatalogUnavailable, OSError)
 REPORT_EVERY_S = 5.0
 
@@ -77,7 +79,9 @@ class Outages:
         while True:
             try:
                 result = action()
-            except RETRIABLE as exc:
+            except (*RETRIABLE, EventlakeError) as exc:
+                if isinstance(exc, EventlakeError) and not isinstance(exc, RETRIABLE) and not exc.retriable:
+                    raise
                 detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
                 self.began(what, detail + (f"; holding {held} in memory" if held else ""))
                 self.report()
