@@ -29,7 +29,9 @@ def test_publish_then_query_with_athena(cli: Run, tmp_path: Path, moto_endpoint:
                              [Column("id", "bigint"), Column("amount", "double")], [Column("dt", "string")]))
     env = _env(moto_endpoint, lake)
 
-    published = cli("glue", "publish", "--glue-database", "shop", env=env)
+    refused = cli("glue", "publish", "--glue-database", "shop", env=env)
+    assert refused.returncode == 1 and "local paths Athena cannot read" in refused.stderr
+    published = cli("glue", "publish", "--glue-database", "shop", "--allow-local", env=env)
     assert published.returncode == 0, published.stderr
     assert "1 tables created" in published.stderr
     glue = boto3.client("glue", endpoint_url=moto_endpoint, region_name="us-east-1",

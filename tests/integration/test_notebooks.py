@@ -66,6 +66,13 @@ def test_notebooks_produce_land_and_analyse(bootstrap: str, unique_name: str, tm
     landed = _run("02_consumer.ipynb", {"PRICES_TOPIC": prices, "TICKS_TOPIC": ticks}, tmp_path)
     assert f"{prices}: 560 events landed" in _text(landed)
     assert f"{ticks}: 2,000 events landed" in _text(landed)
+    # The ledger table shows each flush's files: every entry of this run wrote at least one.
+    [ledger_cell] = [c for c in landed.cells if "store.ledger(" in c.get("source", "")]
+    [table] = [o["data"]["text/plain"] for o in ledger_cell.outputs if "text/plain" in o.get("data", {})]
+    # pandas may wrap a wide frame into blocks of columns; `files` is the last column of the last.
+    header, *rows = [line.rstrip(" \\") for line in table.strip().split("\n\n")[-1].splitlines()]
+    assert header.split()[-1] == "files" and rows, table
+    assert all(int(row.split()[-1]) > 0 for row in rows), table
 
     tables = {"PRICES_TABLE": prices.replace("-", "_"), "TICKS_TABLE": ticks.replace("-", "_")}
     analysed = _run("03_analytics.ipynb", tables, tmp_path)

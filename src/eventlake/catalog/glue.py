@@ -88,6 +88,12 @@ class PublishReport:
     tables_created: list[str] = field(default_factory=list)
     tables_updated: list[str] = field(default_factory=list)
     partitions_added: int = 0
+    partitions_updated: int = 0  # existing partitions given the table's current columns
+
+
+def local_locations(tables: list[Table]) -> list[str]:
+    """Locations Athena cannot read (not s3://): a local lake published by mistake, usually."""
+    return [f"{t.ref}: {t.location}" for t in tables if not t.location.startswith(("s3://", "s3a://"))]
 
 
 class GluePublisher:
@@ -114,11 +120,17 @@ class GluePublisher:
             raise CatalogError(f"Glue {what} failed: {exc}",
                                hint="check aws.region, aws.endpoint_url and credentials") from exc
 
-    def publish(self, store: SQLiteCatalog, tables: list[str] | None = None) -> PublishReport:
+    def publish(self, store: SQLiteCatalog, tables: list[str] | None = None,
+                allow_local: bool = False) -> PublishReport:
+        """Mirror the tables (all, or those named); local paths as locations only with `allow_local`."""
+        chosen = [t for t in store.list_tables()
+                  if not tables or t.name in tables or str(t.ref) in tables]
+        local = local_locations(chosen)
+        if local and not allow_local:
+            raise CatalogError(f"{len(local)} tables have local paths Athena cannot read, e.g. {local[0]}",
+                               hint="publish an s3:// lake, or pass --allow-local if a local Glue mirror is meant")
         report = PublishReport()
-        for table in store.list_tables():
-            if tables and table.name not in tables and str(table.ref) not in tables:
-                continue
+        for table in chosen:
             database = self.aws.glue_database or table.database
             self._ensure_database(database)
             tin = table_input(table)
@@ -131,7 +143,9 @@ class GluePublisher:
                     raise
                 self._call("create_table", self._glue.create_table, DatabaseName=database, TableInput=tin)
                 report.tables_created.append(f"{database}.{table.name}")
-            report.partitions_added += self._publish_partitions(database, table, store.list_partitions(table.ref))
+            added, updated = self._publish_partitions(database, table, store.list_partitions(table.ref))
+            report.partitions_added += added
+            report.partitions_updated += updated
         return report
 
     def _ensure_database(self, name: str) -> None:
@@ -142,18 +156,36 @@ class GluePublisher:
                 raise
             self._call("create_database", self._glue.create_database, DatabaseInput={"Name": name})
 
-    def _publish_partitions(self, database: str, table: Table, partitions: list[Partition]) -> int:
+    def _publish_partitions(self, database: str, table: Table, partitions: list[Partition]) -> tuple[int, int]:
+        """(added, updated): new partitions created, existing ones whose columns differ from the table's updated.
+
+        Athena reads a partition's files with the partition's columns: one left at an older schema
+        (bigint where the table and the files now say double) would fail or misread them.
+        """
         if not table.partition_keys or not partitions:
-            return 0
-        existing: set[tuple[str, ...]] = set()
+            return 0, 0
+        existing: dict[tuple[str, ...], list[dict[str, str]]] = {}
         kwargs: dict[str, Any] = {"DatabaseName": database, "TableName": table.name}
         while True:
             page = self._call("get_partitions", self._glue.get_partitions, **kwargs)
-            existing.update(tuple(p["Values"]) for p in page.get("Partitions", []))
+            for p in page.get("Partitions", []):
+                existing[tuple(p["Values"])] = [{"Name": c["Name"], "Type": c["Type"]}
+                                                for c in p.get("StorageDescriptor", {}).get("Columns", [])]
             if not page.get("NextToken"):
                 break
             kwargs["NextToken"] = page["NextToken"]
-        new = [p for p in partitions if tuple(p.values[k.name] for k in table.partition_keys) not in existing]
+        columns = [{"Name": c.name, "Type": c.type} for c in table.columns]
+        values = {p.location: tuple(p.values[k.name] for k in table.partition_keys) for p in partitions}
+        new = [p for p in partitions if values[p.location] not in existing]
+        stale = [p for p in partitions if values[p.location] in existing and existing[values[p.location]] != columns]
+        for start in range(0, len(stale), 100):  # BatchUpdatePartition takes at most 100
+            entries = [{"PartitionValueList": list(values[p.location]), "PartitionInput": partition_input(table, p)}
+                       for p in stale[start:start + 100]]
+            result = self._call("batch_update_partition", self._glue.batch_update_partition,
+                                DatabaseName=database, TableName=table.name, Entries=entries)
+            if result.get("Errors"):
+                raise CatalogError(f"Glue refused updating partitions of {table.ref}: "
+                                   f"{result['Errors'][0].get('ErrorDetail')}")
         for start in range(0, len(new), 100):  # BatchCreatePartition takes at most 100
             batch = [partition_input(table, p) for p in new[start:start + 100]]
             result = self._call("batch_create_partition", self._glue.batch_create_partition,
@@ -162,7 +194,7 @@ class GluePublisher:
                       if e.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException"]
             if errors:
                 raise CatalogError(f"Glue refused partitions of {table.ref}: {errors[0]['ErrorDetail']}")
-        return len(new)
+        return len(new), len(stale)
 
 
 class _GlueError(CatalogError):

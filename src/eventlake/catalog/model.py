@@ -80,6 +80,9 @@ class LedgerEntry:
     committed_at: float = 0.0
     bytes: int = 0
     max_event_time: float | None = None
+    # How many files the flush wrote (read back from the ledger, where `files` is left empty:
+    # compaction and schema rewrites replace files, so `eventlake.files` lists what is there now).
+    file_count: int = 0
 
 
 @dataclass(frozen=True)

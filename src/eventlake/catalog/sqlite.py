@@ -326,7 +326,7 @@ class SQLiteCatalog:
                           "count = count + excluded.count", (entry.topic, entry.dlq))
 
     def ledger(self, topic: str | None = None, limit: int | None = None) -> list[LedgerEntry]:
-        """Ledger entries, newest first (files not attached; see list_files)."""
+        """Ledger entries, newest first, with `file_count` (files not attached; see list_files)."""
         sql = "SELECT * FROM ledger"
         params: tuple[Any, ...] = ()
         if topic is not None:
@@ -338,7 +338,7 @@ class SQLiteCatalog:
         return [
             LedgerEntry(topic=r[0], partition=r[1], first_offset=r[2], last_offset=r[3],
                         table=TableRef(r[4], r[5]), files=[], rows=r[6], bytes=r[7], dlq=r[8],
-                        max_event_time=r[10], committed_at=r[11])
+                        max_event_time=r[10], committed_at=r[11], file_count=r[9])
             for r in self._query(sql, params)
         ]
 

@@ -21,6 +21,8 @@ def register(app: typer.Typer) -> None:
         region: Annotated[str | None, typer.Option("--region")] = None,
         glue_database: Annotated[str | None, typer.Option("--glue-database",
                                                           help="Glue database (default: same name).")] = None,
+        allow_local: Annotated[bool, typer.Option(
+            "--allow-local", help="Publish tables whose location is a local path (Athena cannot read them).")] = False,
         lake: LakeOpt = None,
         catalog: CatalogOpt = None,
         config: ConfigOpt = None,
@@ -31,10 +33,11 @@ def register(app: typer.Typer) -> None:
         from eventlake.catalog import open_catalog
         from eventlake.catalog.glue import GluePublisher
 
-        report = GluePublisher(s.aws).publish(open_catalog(s), tables or None)
+        with open_catalog(s) as store:
+            report = GluePublisher(s.aws).publish(store, tables or None, allow_local=allow_local)
         output.info(
             f"glue: {len(report.tables_created)} tables created, {len(report.tables_updated)} updated, "
-            f"{report.partitions_added} partitions added"
+            f"{report.partitions_added} partitions added, {report.partitions_updated} partitions updated"
         )
 
     app.add_typer(group, name="glue")

@@ -24,8 +24,9 @@ def conform_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
 def conform_array(arr: pa.Array, target: pa.DataType) -> pa.Array:
     if arr.type == target:
         return arr
-    if pa.types.is_null(arr.type) or pa.types.is_null(target):
-        # null target: a field that is "unknown yet" (only nulls and `{}` so far)
+    if pa.types.is_null(arr.type) or pa.types.is_null(target) or arr.null_count == len(arr):
+        # all null: nothing to convert (a column stored as string while its type was unknown
+        # becomes any type); null target: a field that is "unknown yet" (only nulls and `{}` so far)
         return pa.nulls(len(arr), target)
     if pa.types.is_struct(target) and pa.types.is_struct(arr.type):
         children = []

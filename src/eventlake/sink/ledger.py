@@ -14,6 +14,7 @@ under one name.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from eventlake.sink.table import LINEAGE, SinkTable
 from eventlake.sink.writer import EXTENSIONS, encode
 
 log = logging.getLogger(__name__)
+
+REWRITE_TAG = re.compile(r"r[0-9a-f]{8}")  # the suffix of a rewritten file's stem (sink.conform)
 
 
 @dataclass
@@ -160,7 +163,8 @@ def flush_batch(batch: Batch, table: SinkTable, store: CatalogStore, lake: Lake,
 
 def _with_lineage(data: pa.Table, table: SinkTable, batch: Batch, offsets: np.ndarray, stamps: np.ndarray,
                   keys: list[bytes | None]) -> pa.Table:
-    schema = table.data_schema(table.schema)
+    # Files hold the catalog's types (never Arrow's Null type), so every file reads alike anywhere.
+    schema = table.file_schema()
     n_data = len(schema) - len(LINEAGE)
     # The table's schema may hold more than this batch (columns other sinks of the group added).
     own = conform_table(data, pa.schema(list(schema)[:n_data]))
@@ -240,9 +244,14 @@ def sweep_orphans(store: CatalogStore, lake: Lake, folder: str, topic: str, olde
 
 
 def _file_offsets(name: str, topic: str) -> tuple[int, int] | None:
-    """(partition, last offset) from `<topic>+<partition>+<first>+<last>.<ext>`; None if not ours."""
+    """(partition, last offset) from `<topic>+<partition>+<first>+<last>[+r<tag>].<ext>`; None if not ours.
+
+    `+r<tag>`: a file rewritten into a newer schema (sink.conform); one never swapped in is an orphan too.
+    """
     stem = name.rsplit(".", 1)[0]
     parts = stem.split("+")
+    if len(parts) == 5 and REWRITE_TAG.fullmatch(parts[4]):
+        parts = parts[:4]
     if len(parts) != 4 or parts[0] != topic or not all(p.isdigit() for p in parts[1:]):
         return None
     return int(parts[1]), int(parts[3])

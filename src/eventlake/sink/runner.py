@@ -31,6 +31,7 @@ from eventlake.config import Settings
 from eventlake.lake import open_lake
 from eventlake.sink import offsets
 from eventlake.sink.buffer import PartitionBuffer
+from eventlake.sink.conform import Conformer
 from eventlake.sink.dlq import DeadLetterProducer
 from eventlake.sink.exceptions import SinkError, TopicMissing
 from eventlake.sink.ledger import DeadLetterSink, FlushResult, flush_batch, record_gap, sweep_orphans
@@ -88,6 +89,11 @@ class Sink:
         self.tables = {t: SinkTable(self.store, self.lake, t, settings.database, self.cfg.format,
                                     self.cfg.partition_by) for t in self.topics}
         self.buffers: dict[TP, PartitionBuffer] = {}
+        # Old files are rewritten into a widened schema on a thread, so the loop never waits for it;
+        # the lock keeps this process's sweep off a rewritten file between its write and its swap.
+        self._file_lock = threading.Lock()
+        self.conformer = Conformer(self.store, self.lake, [t.ref for t in self.tables.values()],
+                                   self.cfg.compression, self._file_lock) if self.cfg.format == "parquet" else None
         self.report = SinkReport(self.topics)
         self.metrics = SinkMetrics()
         self._consumer: Consumer | None = None
@@ -113,6 +119,8 @@ class Sink:
         self._check_topics()
         _use_memory_pool(self.cfg.memory_pool)
         self._sweep()
+        if self.conformer is not None:
+            self.conformer.start()
         server = None
         if self.cfg.metrics_port is not None:
             server = MetricsServer(self.metrics, self.cfg.metrics_host, self.cfg.metrics_port)
@@ -128,8 +136,12 @@ class Sink:
             self._loop(consumer)
             for buf in list(self.buffers.values()):
                 self._flush(buf, seek=False)
+            if self.conformer is not None:
+                self.conformer.stop()
             self._sweep()
         finally:
+            if self.conformer is not None:
+                self.conformer.stop()
             with contextlib.suppress(KafkaException, RuntimeError):
                 consumer.close()  # leaves the group: the partitions move at once
             restore()
@@ -147,9 +159,12 @@ class Sink:
             return
         for topic, table in self.tables.items():
             for n in range(self.incarnations.get(topic, 0) + 1):  # each incarnation names its own files
-                self.outages.retry("the lake and catalog", partial(
-                    sweep_orphans, self.store, self.lake, table.folder, offsets.ledger_topic(topic, n),
-                    self.cfg.orphan_grace_seconds))
+                with self._file_lock:
+                    self.outages.retry("the lake and catalog", partial(
+                        sweep_orphans, self.store, self.lake, table.folder, offsets.ledger_topic(topic, n),
+                        self.cfg.orphan_grace_seconds))
+        if self.conformer is not None:
+            self.conformer.poke()  # files a compaction or another sink wrote meanwhile
 
     def _check_topics(self) -> None:
         s = self.settings
@@ -332,6 +347,7 @@ class Sink:
         batch = buf.take()
         batch.ledger_topic = self._lt(buf.topic)
         started = time.monotonic()
+        changes = self.tables[buf.topic].changes
         # An S3 or catalog outage is waited out with the batch in memory (Kafka still has it too).
         result = self.outages.retry(
             "the lake and catalog",
@@ -347,6 +363,8 @@ class Sink:
                     self._consumer.seek(TopicPartition(buf.topic, buf.partition,
                                                        nxt if nxt is not None else OFFSET_BEGINNING))
             return result
+        if self.conformer is not None and self.tables[buf.topic].changes != changes:
+            self.conformer.poke()  # the table widened: its older files get the new schema
         if result.next_offset is not None:
             buf.recorded(result.next_offset)
             self._commit_hint(buf.topic, buf.partition, result.next_offset)

@@ -25,7 +25,7 @@ from eventlake.sink.names import raw_type
 
 __all__ = ["INT64_MAX", "INT64_MIN", "TS", "conform_array", "conform_table", "count_fields", "depth",
            "explicit_schema", "from_hive", "has_null", "merge_schema", "merge_types", "normalize",
-           "sink_type_text", "to_hive"]
+           "sink_type_text", "storage_type", "to_hive"]
 
 
 def normalize(t: pa.DataType) -> pa.DataType:
@@ -130,6 +130,21 @@ def depth(t: pa.DataType) -> int:
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         return 1 + depth(t.value_type)
     return 0
+
+
+def storage_type(t: pa.DataType) -> pa.DataType:
+    """The type files hold: "unknown yet" parts as string, the catalog's type for them.
+
+    Arrow's Null type in a file is unreadable by Spark and Athena, and differs from the string
+    files beside it; the conformer rewrites these nulls when the field's real type arrives.
+    """
+    if pa.types.is_null(t):
+        return pa.string()
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, storage_type(f.type)) for f in t])
+    if pa.types.is_list(t):
+        return pa.list_(storage_type(t.value_type))
+    return t
 
 
 def has_null(t: pa.DataType) -> bool:

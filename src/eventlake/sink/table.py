@@ -20,7 +20,7 @@ from eventlake.catalog import CatalogStore, Column, Table
 from eventlake.lake import Lake
 from eventlake.sink.exceptions import TypeConflict
 from eventlake.sink.names import RESERVED, escape_top
-from eventlake.sink.schema import TS, from_hive, has_null, merge_schema, sink_type_text, to_hive
+from eventlake.sink.schema import TS, from_hive, has_null, merge_schema, sink_type_text, storage_type, to_hive
 from eventlake.types import TableRef, table_name_for_topic
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class SinkTable:
         self.format = fmt
         self.partition_by = [escape_top(p) for p in partition_by]  # as the columns are named
         self.schema = pa.schema([])  # the JSON fields (partition-by fields included)
+        self.changes = 0  # schema changes this process recorded: a flush that raised it widened the table
         self._load()
 
     @property
@@ -74,6 +75,10 @@ class SinkTable:
         """What files hold: JSON fields minus partition-by and lineage names, then lineage."""
         skip = set(self.partition_by) | LINEAGE_NAMES
         return pa.schema([f for f in schema if f.name not in skip] + list(LINEAGE))
+
+    def file_schema(self) -> pa.Schema:
+        """What this sink writes: `data_schema` with "unknown yet" parts as string (the catalog's type)."""
+        return pa.schema([pa.field(f.name, storage_type(f.type)) for f in self.data_schema(self.schema)])
 
     def evolve(self, schema: pa.Schema) -> None:
         """Record a widened or extended schema (a new schema version in the catalog)."""
@@ -103,6 +108,7 @@ class SinkTable:
         )
         self.store.upsert_table(table)
         self.schema = schema
+        self.changes += 1
 
     def lineage_columns(self, topic: str, partition: int, offsets: np.ndarray, timestamps: np.ndarray,
                         keys: list[bytes | None]) -> list[pa.Array]:
