@@ -114,3 +114,13 @@ def test_timestamps_a_topic_would_refuse_are_found_before_sending() -> None:
     assert strict.problem(now - 2 * 3_600_000, "at", "t") is not None
     assert strict.problem(now - 60_000, "at", "t") is None
     assert TimestampLimits(after_ms=None).problem(now + 10**12, "at", "t") is None  # LogAppendTime
+
+
+@pytest.mark.parametrize(("value", "key"), [
+    ("AAPL", b"AAPL"), (b"\x00\xff", b"\x00\xff"), (7, b"7"), (3.0, b"3"), (2.5, b"2.5"),
+    (10**30, str(10**30).encode()),
+    (True, b"true"), (False, b"false"), ({"b": 1, "a": [1, None]}, b'{"a":[1,null],"b":1}'), ([1, "x"], b'[1,"x"]'),
+    (None, None),
+])
+def test_keys_are_text_or_json_never_python_repr(value: object, key: bytes | None) -> None:
+    assert key_bytes(value) == key

@@ -61,7 +61,9 @@ def encode_wide(record: Any) -> bytes:
 
 
 def key_bytes(value: Any) -> bytes | None:
-    """The message key: the field's value as text; missing or null means no key."""
+    """The message key: a string as itself, bytes as they are, anything else as its JSON text
+    (`true`, `{"a":1}` with sorted keys, ISO times), never Python's `str()` (`True`, `{'a': 1}`).
+    Missing or null means no key."""
     if value is None:
         return None
     if value.__class__ is str:
@@ -70,7 +72,15 @@ def key_bytes(value: Any) -> bytes | None:
         return value
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).encode()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value).encode()  # exact for any size (orjson refuses beyond 64 bits)
+    if isinstance(value, date):
+        return value.isoformat().encode()  # a time key reads like the string it stands for
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC
+                            | orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError:
+        return str(value).encode()
 
 
 def to_epoch_ms(value: Any) -> int | None:
