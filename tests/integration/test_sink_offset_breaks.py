@@ -188,3 +188,41 @@ def _wait_for_ids(settings: Settings, topic: str, want: set[int], errors: list[B
             return
         time.sleep(0.3)
     pytest.fail(f"{len(want - seen)} of {len(want)} ids did not land in {timeout_s}s")
+
+
+def test_partitions_added_to_a_topic_land_within_seconds(admin: TopicAdmin, bootstrap: str, unique_name: str,
+                                                         tmp_path: Path) -> None:
+    """librdkafka looks for new partitions every 5 minutes by default; the sink asks every 5 s."""
+    from confluent_kafka.admin import NewPartitions
+
+    topic = unique_name
+    admin.create(topic, partitions=1)
+    settings = _settings(bootstrap, tmp_path, topic, until_idle=None)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def sink() -> None:
+        try:
+            run_sink(settings, [topic], stop)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=sink)
+    thread.start()
+    try:
+        produce_events(bootstrap, topic, make_events(50))
+        _wait_for_ids(settings, topic, set(range(50)), errors)
+        kafka_admin = AdminClient({"bootstrap.servers": bootstrap})
+        for future in kafka_admin.create_partitions([NewPartitions(topic, 3)]).values():
+            future.result(30)
+        producer = Producer({"bootstrap.servers": bootstrap})
+        added = time.monotonic()
+        for i in range(50, 80):
+            producer.produce(topic, value=orjson.dumps({"id": i}), partition=2)
+        assert producer.flush(30) == 0
+        _wait_for_ids(settings, topic, set(range(80)), errors, timeout_s=30)
+        assert time.monotonic() - added < 20  # seconds, not librdkafka's default 5 minutes
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not errors, errors
