@@ -26,7 +26,7 @@ from eventlake.sink.arrays import conform_array, conform_table, with_names
 from eventlake.sink.exceptions import TypeConflict
 from eventlake.sink.jsontypes import TS, strings_to_ts
 from eventlake.sink.names import NameRefused, needs_renaming, renamed_type
-from eventlake.sink.schema import count_fields, depth, explicit_schema, merge_schema
+from eventlake.sink.schema import contains, count_fields, depth, explicit_schema, merge_schema
 
 _BLOCK = 1 << 20  # 1 MiB blocks: parsed in parallel on the thread pool
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -112,7 +112,7 @@ def read_lines(data: bytes, schema: pa.Schema, ts_as_string: bool = False) -> pa
         return pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(block_size=_BLOCK),
                             parse_options=parse)
     except ARROW_ERRORS:
-        if ts_as_string or not any(_has_ts(f.type) for f in schema):
+        if ts_as_string or not any(contains(f.type, pa.types.is_timestamp) for f in schema):
             return None
     return read_lines(data, schema, ts_as_string=True)
 
@@ -144,16 +144,6 @@ def typed(table: pa.Table, schema: pa.Schema, lim: Limits, check_numbers: bool =
         return Decoded(conform_table(table, merged), merged)
     except (TypeConflict, *ARROW_ERRORS):
         return None
-
-
-def _has_ts(t: pa.DataType) -> bool:
-    if pa.types.is_timestamp(t):
-        return True
-    if pa.types.is_struct(t):
-        return any(_has_ts(f.type) for f in t)
-    if pa.types.is_list(t):
-        return _has_ts(t.value_type)
-    return False
 
 
 def _floats(table: pa.Table) -> Iterator[pa.Array]:
@@ -217,21 +207,11 @@ def _promote_timestamps(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 def _new_strings(t: pa.DataType, known: pa.DataType | None) -> bool:
     if known is None or pa.types.is_null(known):
-        return _any_string(t)
+        return contains(t, pa.types.is_string)
     if pa.types.is_struct(t) and pa.types.is_struct(known):
         return any(_new_strings(f.type, _child(known, f.name)) for f in t)
     if pa.types.is_list(t) and pa.types.is_list(known):
         return _new_strings(t.value_type, known.value_type)
-    return False
-
-
-def _any_string(t: pa.DataType) -> bool:
-    if pa.types.is_string(t):
-        return True
-    if pa.types.is_struct(t):
-        return any(_any_string(f.type) for f in t)
-    if pa.types.is_list(t):
-        return _any_string(t.value_type)
     return False
 
 

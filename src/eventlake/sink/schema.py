@@ -14,6 +14,7 @@ as that struct with all fields null. Empty arrays likewise leave the item type u
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pyarrow as pa
 
@@ -23,7 +24,7 @@ from eventlake.sink.exceptions import TypeConflict
 from eventlake.sink.jsontypes import INT64_MAX, INT64_MIN, TS
 from eventlake.sink.names import raw_type
 
-__all__ = ["INT64_MAX", "INT64_MIN", "TS", "conform_array", "conform_table", "count_fields", "depth",
+__all__ = ["INT64_MAX", "INT64_MIN", "TS", "conform_array", "conform_table", "contains", "count_fields", "depth",
            "explicit_schema", "from_hive", "has_null", "merge_schema", "merge_types", "normalize",
            "sink_type_text", "storage_type", "to_hive"]
 
@@ -147,14 +148,19 @@ def storage_type(t: pa.DataType) -> pa.DataType:
     return t
 
 
-def has_null(t: pa.DataType) -> bool:
-    if pa.types.is_null(t):
+def contains(t: pa.DataType, leaf: Callable[[pa.DataType], bool]) -> bool:
+    """Whether `t`, or a type nested in its structs and lists, satisfies `leaf`."""
+    if leaf(t):
         return True
     if pa.types.is_struct(t):
-        return any(has_null(f.type) for f in t)
+        return any(contains(f.type, leaf) for f in t)
     if pa.types.is_list(t):
-        return has_null(t.value_type)
+        return contains(t.value_type, leaf)
     return False
+
+
+def has_null(t: pa.DataType) -> bool:
+    return contains(t, pa.types.is_null)
 
 
 # ---- Hive type strings (what the catalog stores)
