@@ -62,9 +62,38 @@ def run_ceiling(bench: Bench, events: int) -> Run:
                          extra={"own_events_per_s": rate}))
 
 
+REPLAY_LINES = 300_000  # a file of ~60 MB: long enough for a steady rate, short enough for 2 runs
+
+
+def run_file_replay(bench: Bench, events: int) -> list[Run]:
+    """The same JSONL file sent at least once (default) and with --exactly-once (transactions plus a
+    progress record per transaction): what resuming without duplicates costs, in one run."""
+    lines = min(events, REPLAY_LINES)
+    payloads = bench.payload_file().read_text().splitlines()
+    source = bench.work / "replay.jsonl"
+    with source.open("w") as fh:
+        for i in range(lines):
+            fh.write(payloads[i % len(payloads)] + "\n")
+    runs = []
+    for label, flags in (("eventlake (file, at least once)", []), ("eventlake --exactly-once", ["--exactly-once"])):
+        topic = bench.broker.fresh_topic("produce-file")
+        done = procs.run(bench.eventlake(
+            "produce", topic, "--source", str(source), *flags, "--output", "json",
+            "--bootstrap-servers", bench.bootstrap,
+        ), env=clean_env()).check(f"eventlake produce {' '.join(flags)}")
+        summary = procs.last_json_line(done.stdout) or {}
+        delivered = int(summary.get("delivered", 0) or 0)
+        if delivered != lines:
+            raise RuntimeError(f"{label}: {delivered:,} of {lines:,} lines delivered")
+        bench.broker.delete_topic(topic)
+        runs.append(bench.add(Run("produce_file", label, lines, done.seconds, done.peak_rss_mb,
+                                  note="wall time of the CLI process, a JSONL file of tick events")))
+    return runs
+
+
 def run(bench: Bench) -> None:
     events = bench.sizes.produce_events
-    for step in (run_eventlake, run_kafka_python, run_ceiling):
+    for step in (run_eventlake, run_kafka_python, run_ceiling, run_file_replay):
         try:
             step(bench, events)
         except Exception as exc:  # one tool failing must not hide the others' numbers
