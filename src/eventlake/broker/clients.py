@@ -198,6 +198,16 @@ _SLICE_S = 0.5  # how often a waiting check looks at the client's errors
 _DROPPED_S = 2.0  # connections closed at once for this long: something answers, and says no
 
 
+def _closed_by_peer(bootstrap_servers: str, kafka: KafkaClientSettings, errors: ErrorLog) -> BrokerUnreachable:
+    """Something listens but closes our connections: most often a client protocol that does not match."""
+    return unreachable(
+        bootstrap_servers, errors.last_reason() or "the connection was closed",
+        hint=f"something listens there but closes Kafka connections from this client "
+             f"(security protocol {kafka.security_protocol}): if that Kafka requires SASL or TLS, "
+             "set kafka.security_protocol and the kafka.sasl_* settings",
+    )
+
+
 def check_reachable(
     bootstrap_servers: str, kafka: KafkaClientSettings | None = None, timeout_s: float | None = None
 ) -> None:
@@ -243,18 +253,8 @@ def check_reachable(
             continue
         dropped_since = dropped_since if dropped_since is not None else now
         if time.monotonic() - dropped_since >= min(_DROPPED_S, timeout):
-            raise unreachable(
-                bootstrap_servers, errors.last_reason() or "the connection was closed",
-                hint=f"something listens there but closes Kafka connections from this client "
-                     f"(security protocol {kafka.security_protocol}): if that Kafka requires SASL or TLS, "
-                     "set kafka.security_protocol and the kafka.sasl_* settings",
-            ) from last
+            raise _closed_by_peer(bootstrap_servers, kafka, errors) from last
         time.sleep(0.1)
     if fast_failures >= 3:  # dropped again and again (a loaded machine may never see 2 s of it in a row)
-        raise unreachable(
-            bootstrap_servers, errors.last_reason() or "the connection was closed",
-            hint=f"something listens there but closes Kafka connections from this client "
-                 f"(security protocol {kafka.security_protocol}): if that Kafka requires SASL or TLS, "
-                 "set kafka.security_protocol and the kafka.sasl_* settings",
-        ) from last
+        raise _closed_by_peer(bootstrap_servers, kafka, errors) from last
     raise unreachable(bootstrap_servers, errors.last_reason()) from last
