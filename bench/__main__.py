@@ -39,17 +39,33 @@ NEEDS = {"produce": ["kafka-python"], "sink": ["kafka-python", "quixstreams"]}
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a development run in under 3 minutes")
-    parser.add_argument("--cases", default=",".join(CASES),
-                        help=f"comma-separated subset of {','.join(CASES)} (default: all)")
-    parser.add_argument("--events", type=int, default=None,
-                        help="events for the produce and sink cases and the unthrottled end-to-end run "
-                             "(default 1,000,000; quick 100,000)")
-    parser.add_argument("--e2e-seconds", type=float, default=None,
-                        help="seconds of each fixed-rate end-to-end run (default 30; quick 15)")
-    parser.add_argument("--query-rows", type=int, default=None,
-                        help="rows in the query case's lake (default 10,000,000; quick 1,000,000)")
-    parser.add_argument("--profile", action="store_true",
-                        help="run eventlake's produce, sink and query under py-spy (bench/results/profiles)")
+    parser.add_argument(
+        "--cases", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)} (default: all)"
+    )
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help="events for the produce and sink cases and the unthrottled end-to-end run "
+        "(default 1,000,000; quick 100,000)",
+    )
+    parser.add_argument(
+        "--e2e-seconds",
+        type=float,
+        default=None,
+        help="seconds of each fixed-rate end-to-end run (default 30; quick 15)",
+    )
+    parser.add_argument(
+        "--query-rows",
+        type=int,
+        default=None,
+        help="rows in the query case's lake (default 10,000,000; quick 1,000,000)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run eventlake's produce, sink and query under py-spy (bench/results/profiles)",
+    )
     args = parser.parse_args(argv)
     args.case_list = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = [c for c in args.case_list if c not in CASES]
@@ -79,8 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     versions = peer_versions(args.case_list, args.profile)
     with bench_broker(WORK_DIR / "broker") as broker, _reaping():
-        bench = Bench(sizes=sizes, broker=broker, tools=KafkaTools.resolve(broker.kafka_version),
-                      profile=args.profile)
+        bench = Bench(sizes=sizes, broker=broker, tools=KafkaTools.resolve(broker.kafka_version), profile=args.profile)
         machine = machine_info(broker.kafka_version, mode)
         machine["peers"] = versions
         print(f"[bench] {mode} run of {', '.join(args.case_list)} against {broker.bootstrap}", flush=True)

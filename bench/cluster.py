@@ -39,14 +39,21 @@ def bench_broker(data_dir: Path) -> Iterator[BenchBroker]:
         LocalBroker(BrokerSettings(data_dir=data_dir)).stop()  # a run killed mid-way may have left one
         shutil.rmtree(data_dir)
     settings = BrokerSettings(
-        port=free_port(), controller_port=free_port(), data_dir=data_dir, heap="1g",
+        port=free_port(),
+        controller_port=free_port(),
+        data_dir=data_dir,
+        heap="1g",
         # Large runs write gigabytes; segments of 256 MB keep the file count low.
         log_segment_bytes=256 * 1024 * 1024,
     )
     broker = LocalBroker(settings)
     broker.start()
     try:
-        yield BenchBroker(broker=broker, bootstrap=broker.bootstrap, admin=TopicAdmin(broker.bootstrap),
-                          kafka_version=settings.kafka_version)
+        yield BenchBroker(
+            broker=broker,
+            bootstrap=broker.bootstrap,
+            admin=TopicAdmin(broker.bootstrap),
+            kafka_version=settings.kafka_version,
+        )
     finally:
         broker.stop()

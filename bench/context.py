@@ -41,27 +41,49 @@ class Sizes:
 
 
 FULL = Sizes(
-    produce_events=1_000_000, kafka_python_sample=200_000, sink_events=1_000_000, quix_events=1_000_000,
-    tutorial_sample=5_000, tutorial_s3_sample=1_000, e2e_rates=(5_000, 20_000, 50_000, 0), e2e_seconds=30.0,
-    e2e_unthrottled_events=1_000_000, query_rows=10_000_000,
+    produce_events=1_000_000,
+    kafka_python_sample=200_000,
+    sink_events=1_000_000,
+    quix_events=1_000_000,
+    tutorial_sample=5_000,
+    tutorial_s3_sample=1_000,
+    e2e_rates=(5_000, 20_000, 50_000, 0),
+    e2e_seconds=30.0,
+    e2e_unthrottled_events=1_000_000,
+    query_rows=10_000_000,
 )
 QUICK = Sizes(
-    produce_events=100_000, kafka_python_sample=20_000, sink_events=100_000, quix_events=100_000,
-    tutorial_sample=2_000, tutorial_s3_sample=300, e2e_rates=(5_000,), e2e_seconds=15.0, e2e_unthrottled_events=0,
-    query_rows=1_000_000, dashboard_seconds=12.0, dashboard_old_events=20_000,
+    produce_events=100_000,
+    kafka_python_sample=20_000,
+    sink_events=100_000,
+    quix_events=100_000,
+    tutorial_sample=2_000,
+    tutorial_s3_sample=300,
+    e2e_rates=(5_000,),
+    e2e_seconds=15.0,
+    e2e_unthrottled_events=0,
+    query_rows=1_000_000,
+    dashboard_seconds=12.0,
+    dashboard_old_events=20_000,
 )
 
 
-def sizes_for(quick: bool, events: int | None = None, e2e_seconds: float | None = None,
-              query_rows: int | None = None) -> Sizes:
+def sizes_for(
+    quick: bool, events: int | None = None, e2e_seconds: float | None = None, query_rows: int | None = None
+) -> Sizes:
     """The preset; --events overrides the produce, sink and unthrottled end-to-end sizes."""
     sizes = QUICK if quick else FULL
     if events:
-        sizes = replace(sizes, produce_events=events, sink_events=events, quix_events=events,
-                        kafka_python_sample=min(sizes.kafka_python_sample, events),
-                        tutorial_sample=min(sizes.tutorial_sample, events),
-                        tutorial_s3_sample=min(sizes.tutorial_s3_sample, events),
-                        e2e_unthrottled_events=events if sizes.e2e_unthrottled_events else 0)
+        sizes = replace(
+            sizes,
+            produce_events=events,
+            sink_events=events,
+            quix_events=events,
+            kafka_python_sample=min(sizes.kafka_python_sample, events),
+            tutorial_sample=min(sizes.tutorial_sample, events),
+            tutorial_s3_sample=min(sizes.tutorial_s3_sample, events),
+            e2e_unthrottled_events=events if sizes.e2e_unthrottled_events else 0,
+        )
     if e2e_seconds:
         sizes = replace(sizes, e2e_seconds=e2e_seconds)
     if query_rows:
@@ -122,8 +144,11 @@ class Bench:
 
     def add(self, run: Run) -> Run:
         self.runs.append(run)
-        print(f"[bench] {run.name:<14} {run.tool:<28} {run.events:>10,} events {run.seconds:8.2f} s "
-              f"{run.events_per_s:>12,.0f}/s  rss {run.peak_rss_mb or 0:,.0f} MB {run.note}", flush=True)
+        print(
+            f"[bench] {run.name:<14} {run.tool:<28} {run.events:>10,} events {run.seconds:8.2f} s "
+            f"{run.events_per_s:>12,.0f}/s  rss {run.peak_rss_mb or 0:,.0f} MB {run.note}",
+            flush=True,
+        )
         return run
 
     def note(self, text: str) -> None:

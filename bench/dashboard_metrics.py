@@ -51,8 +51,9 @@ def newest_shown(columns: Sequence[str], rows: Sequence[Sequence[Any]], column: 
 
 def newest_landed(summary: Iterable[Mapping[str, Any]], topic: str) -> float | None:
     """The newest event time (epoch s) landed for `topic`, from the catalog's `ledger_summary` rows."""
-    times = [float(r["max_event_time"]) for r in summary
-             if r.get("topic") == topic and r.get("max_event_time") is not None]
+    times = [
+        float(r["max_event_time"]) for r in summary if r.get("topic") == topic and r.get("max_event_time") is not None
+    ]
     return max(times, default=None)
 
 

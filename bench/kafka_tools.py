@@ -29,21 +29,49 @@ class KafkaTools:
     def _base(self, heap: str = "512m") -> list[str]:
         return [self.java, f"-Xmx{heap}", "-Djava.awt.headless=true", "-cp", f"{self.libs}/*"]
 
-    def producer_perf(self, bootstrap: str, topic: str, records: int, *, payload_file: Path | None = None,
-                      record_size: int = 200, throughput: int = -1) -> list[str]:
+    def producer_perf(
+        self,
+        bootstrap: str,
+        topic: str,
+        records: int,
+        *,
+        payload_file: Path | None = None,
+        record_size: int = 200,
+        throughput: int = -1,
+    ) -> list[str]:
         payload = ["--payload-file", str(payload_file)] if payload_file else ["--record-size", str(record_size)]
         return [
-            *self._base(), "org.apache.kafka.tools.ProducerPerformance",
-            "--topic", topic, "--num-records", str(records), *payload, "--throughput", str(throughput),
-            "--producer-props", f"bootstrap.servers={bootstrap}", "acks=all", "compression.type=lz4",
-            "linger.ms=20", "batch.size=262144",
+            *self._base(),
+            "org.apache.kafka.tools.ProducerPerformance",
+            "--topic",
+            topic,
+            "--num-records",
+            str(records),
+            *payload,
+            "--throughput",
+            str(throughput),
+            "--producer-props",
+            f"bootstrap.servers={bootstrap}",
+            "acks=all",
+            "compression.type=lz4",
+            "linger.ms=20",
+            "batch.size=262144",
         ]
 
     def consumer_perf(self, bootstrap: str, topic: str, messages: int, group: str) -> list[str]:
         return [
-            *self._base(), "org.apache.kafka.tools.ConsumerPerformance",
-            "--bootstrap-server", bootstrap, "--topic", topic, "--messages", str(messages),
-            "--group", group, "--timeout", "30000",
+            *self._base(),
+            "org.apache.kafka.tools.ConsumerPerformance",
+            "--bootstrap-server",
+            bootstrap,
+            "--topic",
+            topic,
+            "--messages",
+            str(messages),
+            "--group",
+            group,
+            "--timeout",
+            "30000",
         ]
 
 

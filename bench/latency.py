@@ -27,8 +27,9 @@ def ts_to_epoch_ms(value: Any) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000.0
 
 
-def latencies_ms(events: Mapping[int, tuple[np.ndarray, np.ndarray]],
-                 polls: Sequence[Poll]) -> tuple[np.ndarray, np.ndarray, int]:
+def latencies_ms(
+    events: Mapping[int, tuple[np.ndarray, np.ndarray]], polls: Sequence[Poll]
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Per-event latency in ms for events that became visible, their timestamps, and how many never did.
 
     `events` maps partition -> (offsets ascending, event timestamps in epoch ms).
@@ -41,9 +42,11 @@ def latencies_ms(events: Mapping[int, tuple[np.ndarray, np.ndarray]],
         if len(offsets) == 0:
             continue
         # Next offset per poll, never going backwards (a later poll cannot unsee rows).
-        seen_next = np.maximum.accumulate(
-            np.array([p.get(partition, 0) for _, p in polls], dtype=np.int64)
-        ) if polls else np.zeros(0, dtype=np.int64)
+        seen_next = (
+            np.maximum.accumulate(np.array([p.get(partition, 0) for _, p in polls], dtype=np.int64))
+            if polls
+            else np.zeros(0, dtype=np.int64)
+        )
         # First poll whose next offset > offset, i.e. next offset >= offset + 1.
         idx = np.searchsorted(seen_next, np.asarray(offsets, dtype=np.int64) + 1, side="left")
         visible = idx < len(seen_next)
@@ -68,8 +71,12 @@ def summarize(values: np.ndarray) -> dict[str, float | None]:
     if len(values) == 0:
         return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
     p50, p95, p99 = np.percentile(values, [50, 95, 99])
-    return {"p50_ms": round(float(p50), 1), "p95_ms": round(float(p95), 1), "p99_ms": round(float(p99), 1),
-            "max_ms": round(float(values.max()), 1)}
+    return {
+        "p50_ms": round(float(p50), 1),
+        "p95_ms": round(float(p95), 1),
+        "p99_ms": round(float(p99), 1),
+        "max_ms": round(float(values.max()), 1),
+    }
 
 
 def sustained_rate(events: int, first_event_ms: float, last_visible_s: float) -> float | None:

@@ -67,7 +67,12 @@ class Running:
         full_env = {**os.environ, **(env or {})}
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
-            self.cmd, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err,
+            self.cmd,
+            cwd=cwd,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._out,
+            stderr=self._err,
             start_new_session=True,  # its own group: we can stop it and its children together
         )
         _LIVE.add(self)
@@ -120,8 +125,12 @@ class Running:
             texts.append(fh.read().decode("utf-8", "replace"))
             fh.close()
         return Finished(
-            cmd=self.cmd, returncode=self.proc.returncode, seconds=seconds,
-            peak_rss_mb=round(self.peak_rss / 1e6, 1), stdout=texts[0], stderr=texts[1],
+            cmd=self.cmd,
+            returncode=self.proc.returncode,
+            seconds=seconds,
+            peak_rss_mb=round(self.peak_rss / 1e6, 1),
+            stdout=texts[0],
+            stderr=texts[1],
         )
 
 
@@ -131,8 +140,9 @@ def stop_all() -> None:
         running.stop(grace_s=5.0)
 
 
-def run(cmd: list[str], *, timeout_s: float = 1800, cwd: Path | None = None,
-        env: dict[str, str] | None = None) -> Finished:
+def run(
+    cmd: list[str], *, timeout_s: float = 1800, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Finished:
     """Run `cmd` to its end: wall seconds (start-up included) and peak RSS of its tree."""
     return Running(cmd, cwd=cwd, env=env).wait(timeout_s)
 

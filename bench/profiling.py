@@ -22,8 +22,21 @@ def py_spy() -> Path:
 
 def wrap(cmd: list[str], out: Path) -> list[str]:
     out.parent.mkdir(parents=True, exist_ok=True)
-    return [str(py_spy()), "record", "--nonblocking", "--subprocesses", "--function",
-            "--rate", "100", "--format", "raw", "--output", str(out), "--", *cmd]
+    return [
+        str(py_spy()),
+        "record",
+        "--nonblocking",
+        "--subprocesses",
+        "--function",
+        "--rate",
+        "100",
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        "--",
+        *cmd,
+    ]
 
 
 def summarize(raw: str, top: int = TOP) -> dict[str, list[tuple[str, float]]]:

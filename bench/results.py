@@ -39,8 +39,12 @@ class Run:
 
     def to_dict(self) -> dict[str, Any]:
         out = {
-            "name": self.name, "tool": self.tool, "events": self.events, "seconds": round(self.seconds, 3),
-            "events_per_s": round(self.events_per_s, 1), "peak_rss_mb": self.peak_rss_mb,
+            "name": self.name,
+            "tool": self.tool,
+            "events": self.events,
+            "seconds": round(self.seconds, 3),
+            "events_per_s": round(self.events_per_s, 1),
+            "peak_rss_mb": self.peak_rss_mb,
         }
         if self.note:
             out["note"] = self.note
@@ -60,17 +64,24 @@ TARGETS: tuple[Target, ...] = (
     Target("produce >= 0.5x the ceiling (ProducerPerformance)", "produce_vs_ceiling", ">=", 0.5),
     Target("produce >= 5x kafka-python", "produce_vs_kafka_python", ">=", 5.0),
     Target("sink >= 150,000 events/s (wall time of the whole process)", "sink_events_per_s", ">=", 150_000),
-    Target("sink >= 150,000 events/s (the sink's own rate, from its summary)", "sink_own_events_per_s", ">=",
-           150_000),
+    Target("sink >= 150,000 events/s (the sink's own rate, from its summary)", "sink_own_events_per_s", ">=", 150_000),
     Target("sink >= 0.5x the consume ceiling (ConsumerPerformance)", "sink_vs_ceiling", ">=", 0.5),
     Target("sink >= 3x Quix Streams", "sink_vs_quix", ">=", 3.0),
     Target("sink >= 1000x the seed's consumer (local folder)", "sink_vs_tutorial", ">=", 1000.0),
     Target("sink >= 1000x the seed's consumer (S3, as the seed)", "sink_vs_tutorial_s3", ">=", 1000.0),
     Target("latency p99 <= 2 s at 5,000 events/s", "latency_p99_ms", "<=", 2000.0),
-    Target("panel <= 2 s behind the newest landed event at 5,000 events/s (max over pushes)",
-           "dashboard_lag_max_ms", "<=", 2000.0),
-    Target("panel refresh reads only the partitions it needs (files read < files in the table)",
-           "dashboard_files_read_share", "<", 1.0),
+    Target(
+        "panel <= 2 s behind the newest landed event at 5,000 events/s (max over pushes)",
+        "dashboard_lag_max_ms",
+        "<=",
+        2000.0,
+    ),
+    Target(
+        "panel refresh reads only the partitions it needs (files read < files in the table)",
+        "dashboard_files_read_share",
+        "<",
+        1.0,
+    ),
     Target("query <= 1.5x DuckDB direct (CLI vs process)", "query_vs_duckdb", "<=", 1.5),
     Target("query <= 1.5x DuckDB direct (library vs in-process)", "query_library_vs_duckdb", "<=", 1.5),
 )
@@ -111,9 +122,12 @@ def ratios(runs: list[Run]) -> dict[str, float | None]:
     }
 
 
-def measured_values(runs: list[Run], ratio_values: dict[str, float | None],
-                    latency: dict[str, Any] | None,
-                    dashboard: dict[str, Any] | None = None) -> dict[str, float | None]:
+def measured_values(
+    runs: list[Run],
+    ratio_values: dict[str, float | None],
+    latency: dict[str, Any] | None,
+    dashboard: dict[str, Any] | None = None,
+) -> dict[str, float | None]:
     sink = find(runs, "sink_catchup", EVENTLAKE)
     values = dict(ratio_values)
     values["sink_events_per_s"] = sink.events_per_s if sink else None
@@ -140,13 +154,22 @@ def judge(values: dict[str, float | None]) -> list[dict[str, Any]]:
             verdict = "pass" if value < target.threshold else "fail"
         else:
             verdict = "pass" if value <= target.threshold else "fail"
-        out.append({"target": target.label, "key": target.key, "op": target.op,
-                    "threshold": target.threshold, "measured": value, "result": verdict})
+        out.append(
+            {
+                "target": target.label,
+                "key": target.key,
+                "op": target.op,
+                "threshold": target.threshold,
+                "measured": value,
+                "result": verdict,
+            }
+        )
     return out
 
 
-def build(machine: dict[str, Any], runs: list[Run], latency: dict[str, Any] | None,
-          extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def build(
+    machine: dict[str, Any], runs: list[Run], latency: dict[str, Any] | None, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The JSON document written to bench/results/latest.json."""
     ratio_values = ratios(runs)
     doc: dict[str, Any] = {
@@ -221,9 +244,12 @@ def markdown(doc: dict[str, Any]) -> str:
     lines += _dashboard_lines(doc.get("dashboard") or {})
     mem = doc.get("memory") or {}
     if mem:
-        lines += ["", f"Peak RSS ({mem.get('method', '')}): eventlake producer "
-                      f"{_num(mem.get('producer_peak_rss_mb'))} MB, sink {_num(mem.get('sink_peak_rss_mb'))} MB "
-                      "(largest over the runs above)."]
+        lines += [
+            "",
+            f"Peak RSS ({mem.get('method', '')}): eventlake producer "
+            f"{_num(mem.get('producer_peak_rss_mb'))} MB, sink {_num(mem.get('sink_peak_rss_mb'))} MB "
+            "(largest over the runs above).",
+        ]
     lines += ["", "| target | measured | result |", "|---|---:|---|"]
     for t in doc.get("targets", []):
         mark = {"pass": "pass", "fail": "**FAIL**"}.get(t["result"], t["result"])
@@ -254,9 +280,15 @@ def _dashboard_lines(dash: dict[str, Any]) -> list[str]:
 def run_from_dict(data: dict[str, Any]) -> Run:
     """Rebuild a Run from its JSON form (for re-rendering a saved result)."""
     known = {"name", "tool", "events", "seconds", "events_per_s", "peak_rss_mb", "note"}
-    return Run(name=data["name"], tool=data["tool"], events=int(data["events"]), seconds=float(data["seconds"]),
-               peak_rss_mb=data.get("peak_rss_mb"), note=data.get("note", ""),
-               extra={k: v for k, v in data.items() if k not in known})
+    return Run(
+        name=data["name"],
+        tool=data["tool"],
+        events=int(data["events"]),
+        seconds=float(data["seconds"]),
+        peak_rss_mb=data.get("peak_rss_mb"),
+        note=data.get("note", ""),
+        extra={k: v for k, v in data.items() if k not in known},
+    )
 
 
 __all__ = ["TARGETS", "Run", "Target", "build", "judge", "markdown", "ratios", "run_from_dict"]

@@ -28,8 +28,12 @@ class S3Server:
 
     def env(self) -> dict[str, str]:
         """What the tutorial's s3fs needs to reach this server."""
-        return {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key,
-                "AWS_DEFAULT_REGION": "us-east-1", "BENCH_S3_ENDPOINT": self.endpoint}
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "BENCH_S3_ENDPOINT": self.endpoint,
+        }
 
 
 @contextmanager

@@ -47,7 +47,9 @@ def installed_version(peer: str, package: str) -> str:
     python = peer_python(peer)
     proc = subprocess.run(
         [str(python), "-c", f"import importlib.metadata as m; print(m.version({package!r}))"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return proc.stdout.strip() or "unknown"
 

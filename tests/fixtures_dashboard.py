@@ -35,11 +35,27 @@ from eventlake.types import TableRef, table_name_for_topic
 TOPIC = "stock-ticks"
 REF = TableRef("default", "stock_ticks")
 # As the sink lands synthetic ticks today: `ts` stays the ISO-8601 string the producer sent.
-COLUMNS = [Column("symbol", "string"), Column("ts", "string"), Column("price", "double"), Column("bid", "double"),
-           Column("ask", "double"), Column("volume", "bigint"), Column("side", "string")]
+COLUMNS = [
+    Column("symbol", "string"),
+    Column("ts", "string"),
+    Column("price", "double"),
+    Column("bid", "double"),
+    Column("ask", "double"),
+    Column("volume", "bigint"),
+    Column("side", "string"),
+]
 KEYS = [Column("dt", "string"), Column("hour", "string")]
-SCHEMA = pa.schema([("symbol", pa.string()), ("ts", pa.string()), ("price", pa.float64()), ("bid", pa.float64()),
-                    ("ask", pa.float64()), ("volume", pa.int64()), ("side", pa.string())])
+SCHEMA = pa.schema(
+    [
+        ("symbol", pa.string()),
+        ("ts", pa.string()),
+        ("price", pa.float64()),
+        ("bid", pa.float64()),
+        ("ask", pa.float64()),
+        ("volume", pa.int64()),
+        ("side", pa.string()),
+    ]
+)
 
 
 @dataclass
@@ -61,20 +77,35 @@ class TickLake:
         with open_catalog(self.settings) as store:
             if store.get_table(REF) is None:
                 store.ensure_database("default")
-                store.upsert_table(Table("default", "stock_ticks", str(self.root / "stock_ticks"), "parquet",
-                                         COLUMNS, KEYS))
+                store.upsert_table(
+                    Table("default", "stock_ticks", str(self.root / "stock_ticks"), "parquet", COLUMNS, KEYS)
+                )
             for (dt, hour), rows in by_folder.items():
                 folder = self.root / "stock_ticks" / f"dt={dt}" / f"hour={hour}"
                 folder.mkdir(parents=True, exist_ok=True)
                 path = folder / f"{TOPIC}-{partition}-{first:020d}.parquet"
                 pq.write_table(pa.Table.from_pylist([{k: r[k] for k in SCHEMA.names} for r in rows], SCHEMA), path)
                 stamps = [datetime.fromisoformat(r["ts"]).timestamp() for r in rows]
-                files.append(DataFile(str(path), {"dt": dt, "hour": hour}, len(rows), path.stat().st_size,
-                                      topic=TOPIC, kafka_partition=partition, first_offset=first,
-                                      last_offset=first + len(ticks) - 1, min_event_time=min(stamps),
-                                      max_event_time=max(stamps), created_at=time.time()))
-            store.commit_flush(LedgerEntry(TOPIC, partition, first, first + len(ticks) - 1, REF, files, len(ticks),
-                                           committed_at=time.time()))
+                files.append(
+                    DataFile(
+                        str(path),
+                        {"dt": dt, "hour": hour},
+                        len(rows),
+                        path.stat().st_size,
+                        topic=TOPIC,
+                        kafka_partition=partition,
+                        first_offset=first,
+                        last_offset=first + len(ticks) - 1,
+                        min_event_time=min(stamps),
+                        max_event_time=max(stamps),
+                        created_at=time.time(),
+                    )
+                )
+            store.commit_flush(
+                LedgerEntry(
+                    TOPIC, partition, first, first + len(ticks) - 1, REF, files, len(ticks), committed_at=time.time()
+                )
+            )
         self.next_offset[partition] = first + len(ticks)
         self.landed += len(ticks)
 
@@ -89,15 +120,33 @@ class TickLake:
         schema = pa.schema([("symbol", pa.string()), ("date", pa.timestamp("ms", tz="UTC")), ("price", pa.float64())])
         pq.write_table(pa.Table.from_pylist(rows, schema), path)
         with open_catalog(self.settings) as store:
-            store.upsert_table(Table("default", "stock_prices", str(self.root / "stock_prices"), "parquet",
-                                     [Column("symbol", "string"), Column("date", "timestamp"),
-                                      Column("price", "double")], KEYS))
-            store.add_files(ref, [DataFile(str(path), {"dt": "2026-01-01", "hour": "00"}, len(rows),
-                                           path.stat().st_size, created_at=time.time())])
+            store.upsert_table(
+                Table(
+                    "default",
+                    "stock_prices",
+                    str(self.root / "stock_prices"),
+                    "parquet",
+                    [Column("symbol", "string"), Column("date", "timestamp"), Column("price", "double")],
+                    KEYS,
+                )
+            )
+            store.add_files(
+                ref,
+                [
+                    DataFile(
+                        str(path),
+                        {"dt": "2026-01-01", "hour": "00"},
+                        len(rows),
+                        path.stat().st_size,
+                        created_at=time.time(),
+                    )
+                ],
+            )
 
 
-def ticks(n: int, end: float | None = None, symbols: tuple[str, ...] = ("AAPL", "MSFT", "NVDA"),
-          spacing_s: float = 0.5) -> list[dict[str, Any]]:
+def ticks(
+    n: int, end: float | None = None, symbols: tuple[str, ...] = ("AAPL", "MSFT", "NVDA"), spacing_s: float = 0.5
+) -> list[dict[str, Any]]:
     """n ticks ending at `end` (default now), round-robin over symbols, prices 100 + i/100, spread 0.02."""
     end = time.time() if end is None else end
     out = []
@@ -105,9 +154,17 @@ def ticks(n: int, end: float | None = None, symbols: tuple[str, ...] = ("AAPL", 
         at = datetime.fromtimestamp(round(end - (n - 1 - i) * spacing_s, 3), UTC)
         price = 100.0 + i / 100
         iso = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        out.append({"symbol": symbols[i % len(symbols)], "ts": iso,
-                    "price": price, "bid": round(price - 0.01, 2), "ask": round(price + 0.01, 2),
-                    "volume": 10 * (i + 1), "side": "buy" if i % 2 else "sell"})
+        out.append(
+            {
+                "symbol": symbols[i % len(symbols)],
+                "ts": iso,
+                "price": price,
+                "bid": round(price - 0.01, 2),
+                "ask": round(price + 0.01, 2),
+                "volume": 10 * (i + 1),
+                "side": "buy" if i % 2 else "sell",
+            }
+        )
     return out
 
 
@@ -124,8 +181,9 @@ def tick_lake(tmp_path: Path) -> TickLake:
 @contextmanager
 def running_dashboard(settings: Settings, base_dir: Path | None = None) -> Iterator[str]:
     """A real uvicorn serving the dashboard on a free loopback port, in a thread; yields its base URL."""
-    settings = settings.model_copy(update={"dashboard": settings.dashboard.model_copy(
-        update={"host": "127.0.0.1", "port": free_port()})})
+    settings = settings.model_copy(
+        update={"dashboard": settings.dashboard.model_copy(update={"host": "127.0.0.1", "port": free_port()})}
+    )
     server = build_server(settings, base_dir)
     thread = threading.Thread(target=server.run, name="dashboard", daemon=True)
     thread.start()
@@ -162,8 +220,7 @@ class LivePipeline:
         """Send n synthetic ticks (now-stamped) at `rate`/s and wait until the sink has landed all of them."""
         from eventlake.produce import ProduceOptions, produce
 
-        report = produce(self.settings, self.topic, "synthetic:ticks",
-                         ProduceOptions(limit=n, key="symbol", rate=rate))
+        report = produce(self.settings, self.topic, "synthetic:ticks", ProduceOptions(limit=n, key="symbol", rate=rate))
         assert report.delivered == n, report.errors
         self.produced += n
         self.wait_landed(self.produced)
@@ -197,17 +254,35 @@ def live_pipeline(bootstrap: str, admin: Any, tmp_path_factory: pytest.TempPathF
     table = table_name_for_topic(topic)
     (root / "dash").mkdir()
     (root / "dash" / "stocks.toml").write_text(stock_dashboard_for(table))
-    settings = load_settings(overrides={
-        "bootstrap_servers": bootstrap, "lake": str(root / "lake"),
-        "dashboard": {"dashboards_dir": str(root / "dash")},
-    })
+    settings = load_settings(
+        overrides={
+            "bootstrap_servers": bootstrap,
+            "lake": str(root / "lake"),
+            "dashboard": {"dashboards_dir": str(root / "dash")},
+        }
+    )
     admin.create(topic, partitions=3)
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
     with (root / "sink.log").open("wb") as log:
         sink = subprocess.Popen(
-            [sys.executable, "-m", "eventlake.cli.main", "sink", topic, "--lake", str(root / "lake"),
-             "--time-field", "ts", "--bootstrap-servers", bootstrap],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "eventlake.cli.main",
+                "sink",
+                topic,
+                "--lake",
+                str(root / "lake"),
+                "--time-field",
+                "ts",
+                "--bootstrap-servers",
+                bootstrap,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=root,
+            start_new_session=True,
         )
     pipeline = LivePipeline(topic, table, settings)
     try:

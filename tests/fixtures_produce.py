@@ -27,10 +27,14 @@ class Read:
 
 
 def _consumer(bootstrap: str) -> Consumer:
-    return Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"produce-test-{uuid.uuid4().hex[:8]}",
-        "auto.offset.reset": "earliest", "enable.auto.commit": False,
-    })
+    return Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"produce-test-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
 
 
 def _high_watermark(consumer: Consumer, topic: str, partition: int, timeout_s: float = 15) -> int:
@@ -80,11 +84,16 @@ def read_to_end(bootstrap: str, topic: str, isolation: str = "read_committed", t
     """Every message a consumer with `isolation` sees, up to each partition's end (for
     read_committed: its last stable offset). Offsets are no count here: aborted records and
     transaction markers take offsets too."""
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"produce-test-{uuid.uuid4().hex[:8]}",
-        "auto.offset.reset": "earliest", "enable.auto.commit": False, "isolation.level": isolation,
-        "enable.partition.eof": True,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"produce-test-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "isolation.level": isolation,
+            "enable.partition.eof": True,
+        }
+    )
     ends = end_offsets(bootstrap, topic)
     consumer.assign([TopicPartition(topic, p, 0) for p in ends])
     out: list[Read] = []
@@ -128,8 +137,13 @@ class MalformedCsv:
 
 def _expected(row: tuple[str, ...]) -> dict[str, object]:
     symbol, ts, price, qty, flag = row
-    return {"symbol": symbol, "ts": ts, "price": float(price) if price else None, "qty": int(qty),
-            "flag": flag == "true"}
+    return {
+        "symbol": symbol,
+        "ts": ts,
+        "price": float(price) if price else None,
+        "qty": int(qty),
+        "flag": flag == "true",
+    }
 
 
 @pytest.fixture

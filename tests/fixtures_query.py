@@ -24,8 +24,7 @@ from eventlake.types import TableRef
 
 TOPIC = "stock-ticks"
 TABLE = TableRef("default", "stock_ticks")
-COLUMNS = [Column("symbol", "string"), Column("price", "double"), Column("volume", "bigint"),
-           Column("ts", "timestamp")]
+COLUMNS = [Column("symbol", "string"), Column("price", "double"), Column("volume", "bigint"), Column("ts", "timestamp")]
 KEYS = [Column("dt", "date"), Column("hour", "int")]
 
 
@@ -48,17 +47,22 @@ def source_events(rows: int = 3000, seed: int = 7) -> pd.DataFrame:
     ts = start + pd.to_timedelta(np.sort(rng.integers(0, 5 * 3600, rows)), unit="s")
     price = rng.normal(100, 20, rows).round(2)
     price[rng.random(rows) < 0.1] = np.nan
-    df = pd.DataFrame({
-        "symbol": rng.choice(symbols, rows), "price": price,
-        "volume": rng.integers(1, 1000, rows).astype("int64"), "ts": ts.astype("datetime64[us]"),
-    })
+    df = pd.DataFrame(
+        {
+            "symbol": rng.choice(symbols, rows),
+            "price": price,
+            "volume": rng.integers(1, 1000, rows).astype("int64"),
+            "ts": ts.astype("datetime64[us]"),
+        }
+    )
     df["kafka_partition"] = np.arange(rows) % 3
     df["offset"] = df.groupby("kafka_partition").cumcount()
     return df
 
 
-def write_flush(store_root: Path, df: pd.DataFrame, partition: int, first: int, last: int,
-                extra: list[str] | None = None) -> list[DataFile]:
+def write_flush(
+    store_root: Path, df: pd.DataFrame, partition: int, first: int, last: int, extra: list[str] | None = None
+) -> list[DataFile]:
     """One flush of one Kafka partition: a Parquet file per (dt, hour), named by topic/partition/offsets."""
     files = []
     for (dt, hour), part in df.groupby([df["ts"].dt.date, df["ts"].dt.hour]):
@@ -68,12 +72,20 @@ def write_flush(store_root: Path, df: pd.DataFrame, partition: int, first: int, 
         table = pa.Table.from_pandas(part[["symbol", "price", "volume", "ts", *(extra or [])]], preserve_index=False)
         pq.write_table(table, path)
         events = part["ts"].astype("int64") / 1e6
-        files.append(DataFile(
-            path=str(path), partition={"dt": str(dt), "hour": f"{hour:02d}"}, rows=len(part),
-            bytes=path.stat().st_size, topic=TOPIC, kafka_partition=partition,
-            first_offset=int(part["offset"].min()), last_offset=int(part["offset"].max()),
-            min_event_time=float(events.min()), max_event_time=float(events.max()),
-        ))
+        files.append(
+            DataFile(
+                path=str(path),
+                partition={"dt": str(dt), "hour": f"{hour:02d}"},
+                rows=len(part),
+                bytes=path.stat().st_size,
+                topic=TOPIC,
+                kafka_partition=partition,
+                first_offset=int(part["offset"].min()),
+                last_offset=int(part["offset"].max()),
+                min_event_time=float(events.min()),
+                max_event_time=float(events.max()),
+            )
+        )
     return files
 
 
@@ -81,15 +93,26 @@ def build_sunk_lake(root: Path, rows: int = 3000, flush_rows: int = 250, **extra
     settings = lake_settings(root, **extra)
     source = source_events(rows)
     with open_catalog(settings) as store:
-        store.upsert_table(Table("default", "stock_ticks", str(root / "stock_ticks"), "parquet",
-                                 COLUMNS, KEYS, source="sink"))
+        store.upsert_table(
+            Table("default", "stock_ticks", str(root / "stock_ticks"), "parquet", COLUMNS, KEYS, source="sink")
+        )
         for partition, events in source.groupby("kafka_partition"):
             for start in range(0, len(events), flush_rows):
-                chunk = events.iloc[start:start + flush_rows]
+                chunk = events.iloc[start : start + flush_rows]
                 first, last = int(chunk["offset"].min()), int(chunk["offset"].max())
                 files = write_flush(root, chunk, int(partition), first, last)
-                store.commit_flush(LedgerEntry(TOPIC, int(partition), first, last, TABLE, files, len(chunk),
-                                               max_event_time=max(f.max_event_time or 0 for f in files)))
+                store.commit_flush(
+                    LedgerEntry(
+                        TOPIC,
+                        int(partition),
+                        first,
+                        last,
+                        TABLE,
+                        files,
+                        len(chunk),
+                        max_event_time=max(f.max_event_time or 0 for f in files),
+                    )
+                )
     return SunkLake(root, settings, source)
 
 
@@ -101,14 +124,17 @@ def sunk_lake(tmp_path: Path) -> Iterator[SunkLake]:
 def orders(rows: int = 600, seed: int = 3) -> pd.DataFrame:
     """Orders as another tool would export them: typed columns, a null now and then, dt/region."""
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({
-        "order_id": np.arange(rows, dtype="int64"),
-        "amount": rng.normal(50, 15, rows).round(2),
-        "paid": rng.random(rows) < 0.7,
-        "ts": (pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.integers(0, 3 * 86400, rows), unit="s"))
-        .astype("datetime64[us]"),
-        "customer": rng.choice(["ann", "bob", "cy", "dee"], rows),
-    })
+    df = pd.DataFrame(
+        {
+            "order_id": np.arange(rows, dtype="int64"),
+            "amount": rng.normal(50, 15, rows).round(2),
+            "paid": rng.random(rows) < 0.7,
+            "ts": (pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.integers(0, 3 * 86400, rows), unit="s")).astype(
+                "datetime64[us]"
+            ),
+            "customer": rng.choice(["ann", "bob", "cy", "dee"], rows),
+        }
+    )
     df.loc[rng.random(rows) < 0.05, "amount"] = np.nan
     df["dt"] = df["ts"].dt.strftime("%Y-%m-%d")
     df["region"] = rng.choice(["eu", "us", "apac"], rows)

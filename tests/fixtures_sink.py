@@ -43,8 +43,14 @@ class S3Server:
         }
 
     def overrides(self) -> dict[str, Any]:
-        return {"s3": {"endpoint_url": self.endpoint, "access_key_id": self.access_key,
-                       "secret_access_key": self.secret_key, "path_style": True}}
+        return {
+            "s3": {
+                "endpoint_url": self.endpoint,
+                "access_key_id": self.access_key,
+                "secret_access_key": self.secret_key,
+                "path_style": True,
+            }
+        }
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +70,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 def make_events(n: int, seed: int = 7) -> list[dict[str, Any]]:
     """JSON objects with ints, floats, strings, nulls, booleans, nested objects and arrays."""
     rnd = random.Random(seed)
-    words = ["alpha", "beta", "gamma", "délta", "ε", "naïve", "東京", "emoji 🚀", "quote \" and \\", ""]
+    words = ["alpha", "beta", "gamma", "délta", "ε", "naïve", "東京", "emoji 🚀", 'quote " and \\', ""]
     out = []
     for i in range(n):
         e: dict[str, Any] = {
@@ -75,8 +81,11 @@ def make_events(n: int, seed: int = 7) -> list[dict[str, Any]]:
             "ok": rnd.random() < 0.5,
             "note": None if i % 3 == 0 else rnd.choice(words),
             "at_ms": 1_700_000_000_000 + i * 1000,
-            "nested": {"a": rnd.randrange(100), "tags": [rnd.choice(words) for _ in range(i % 4)],
-                       "deep": {"x": None if i % 5 == 0 else rnd.random()}},
+            "nested": {
+                "a": rnd.randrange(100),
+                "tags": [rnd.choice(words) for _ in range(i % 4)],
+                "deep": {"x": None if i % 5 == 0 else rnd.random()},
+            },
         }
         if i % 7 == 0:
             e["optional"] = f"sometimes-{i}"
@@ -94,11 +103,17 @@ class Sent:
         return len(self.by_coord)
 
 
-def produce_events(bootstrap: str, topic: str, events: list[dict[str, Any]] | list[bytes],
-                   keys: bool = True) -> Sent:
+def produce_events(bootstrap: str, topic: str, events: list[dict[str, Any]] | list[bytes], keys: bool = True) -> Sent:
     """Produce with a plain confluent-kafka Producer; record each message's partition and offset."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10000,
-                         "compression.type": "lz4", "enable.idempotence": True})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 20,
+            "batch.num.messages": 10000,
+            "compression.type": "lz4",
+            "enable.idempotence": True,
+        }
+    )
     coords: dict[tuple[int, int], Any] = {}
     failures: list[str] = []
 
@@ -112,8 +127,12 @@ def produce_events(bootstrap: str, topic: str, events: list[dict[str, Any]] | li
         value = e if isinstance(e, bytes) else orjson.dumps(e)
         while True:
             try:
-                producer.produce(topic, value=value, key=str(i).encode() if keys else None,
-                                 on_delivery=lambda err, msg, ev=e: delivered(err, msg, ev))
+                producer.produce(
+                    topic,
+                    value=value,
+                    key=str(i).encode() if keys else None,
+                    on_delivery=lambda err, msg, ev=e: delivered(err, msg, ev),
+                )
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -172,8 +191,11 @@ def _same(landed: Any, sent: Any) -> bool:
     if isinstance(sent, dict):
         return isinstance(landed, dict) and all(_same(landed.get(k), v) for k, v in sent.items())
     if isinstance(sent, list):
-        return isinstance(landed, list) and len(landed) == len(sent) and all(
-            _same(a, b) for a, b in zip(landed, sent, strict=True))
+        return (
+            isinstance(landed, list)
+            and len(landed) == len(sent)
+            and all(_same(a, b) for a, b in zip(landed, sent, strict=True))
+        )
     if isinstance(sent, bool) or sent is None or isinstance(sent, str):
         return landed == sent and type(landed) is type(sent)
     return landed == sent
@@ -181,8 +203,9 @@ def _same(landed: Any, sent: Any) -> bool:
 
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 30) -> list[Any]:
     """Every message of a topic (all partitions, beginning to end)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{time.time_ns()}",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"read-{time.time_ns()}", "enable.auto.commit": False}
+    )
     md = consumer.list_topics(topic, timeout=10).topics[topic]
     ends = {}
     for p in md.partitions:

@@ -43,10 +43,12 @@ PANEL = "latest"  # its `last_tick` column is each symbol's newest tick time
 TIME_COLUMN = "last_tick"
 # The pre-landed ticks span these hours before now: none falls in a panel's window (15 minutes at most).
 OLD_FROM_H, OLD_TO_H = 48.0, 2.0
-METHOD = (f"`eventlake dashboard` serving the built-in {DASHBOARD} dashboard, subscribed over SSE; at each push "
-          f"of panel `{PANEL}`: newest event time landed in the catalog (ledger) when the push arrives - newest "
-          f"`{TIME_COLUMN}` in the pushed rows. Files: each panel's SQL under EXPLAIN ANALYZE through "
-          "eventlake.query.connect (DuckDB's Total Files Read per scan) vs the table's files in the catalog")
+METHOD = (
+    f"`eventlake dashboard` serving the built-in {DASHBOARD} dashboard, subscribed over SSE; at each push "
+    f"of panel `{PANEL}`: newest event time landed in the catalog (ledger) when the push arrives - newest "
+    f"`{TIME_COLUMN}` in the pushed rows. Files: each panel's SQL under EXPLAIN ANALYZE through "
+    "eventlake.query.connect (DuckDB's Total Files Read per scan) vs the table's files in the catalog"
+)
 
 
 class PanelWatcher(threading.Thread):
@@ -66,8 +68,11 @@ class PanelWatcher(threading.Thread):
         from eventlake.catalog import open_catalog
 
         try:
-            with open_catalog(self.settings) as store, httpx.Client(base_url=self.url, timeout=30) as http, \
-                    http.stream("GET", f"/api/stream/{DASHBOARD}") as response:
+            with (
+                open_catalog(self.settings) as store,
+                httpx.Client(base_url=self.url, timeout=30) as http,
+                http.stream("GET", f"/api/stream/{DASHBOARD}") as response,
+            ):
                 response.raise_for_status()
                 self.connected.set()
                 for event, data in sse_events(response.iter_lines()):
@@ -168,8 +173,13 @@ def files_per_refresh(settings: Any, table: str) -> dict[str, Any]:
         engine.close()
     # The headline: the most files one table scan of any panel opened (a CTE read twice is two scans).
     worst = max(by_panel, key=lambda p: max(by_panel[p]["scans"], default=-1))
-    return {"files_read": max(by_panel[worst]["scans"], default=None), "files_needed": by_panel[worst]["files_needed"],
-            "files_total": len(files), "files_panel": worst, "by_panel": by_panel}
+    return {
+        "files_read": max(by_panel[worst]["scans"], default=None),
+        "files_needed": by_panel[worst]["files_needed"],
+        "files_total": len(files),
+        "files_panel": worst,
+        "by_panel": by_panel,
+    }
 
 
 def run(bench: Bench) -> None:
@@ -185,37 +195,84 @@ def run(bench: Bench) -> None:
     lake, dash_dir = work / "lake", work / "dashboards"
     dash_dir.mkdir()
     (dash_dir / f"{DASHBOARD}.toml").write_text(stocks_dashboard_for(table))
-    settings = load_settings(overrides={"lake": str(lake), "bootstrap_servers": bench.bootstrap,
-                                        "dashboard": {"dashboards_dir": str(dash_dir)}})
+    settings = load_settings(
+        overrides={
+            "lake": str(lake),
+            "bootstrap_servers": bench.bootstrap,
+            "dashboard": {"dashboards_dir": str(dash_dir)},
+        }
+    )
     old_file = work / "old-ticks.jsonl"
     write_old_ticks(old_file, old_events, time.time())
     group = bench.group("dashboard")
-    sink = procs.Running(bench.eventlake("sink", topic, "--lake", lake, "--group", group, "--time-field", "ts",
-                                         "--bootstrap-servers", bench.bootstrap), env=clean_env())
+    sink = procs.Running(
+        bench.eventlake(
+            "sink",
+            topic,
+            "--lake",
+            lake,
+            "--group",
+            group,
+            "--time-field",
+            "ts",
+            "--bootstrap-servers",
+            bench.bootstrap,
+        ),
+        env=clean_env(),
+    )
     server: procs.Running | None = None
     watcher: PanelWatcher | None = None
     try:
         if not wait_group_assigned(bench.bootstrap, group):
             bench.note("dashboard: the sink's group was not stable after 30 s; started the producers anyway")
-        procs.run(bench.eventlake("produce", topic, "--source", old_file, "--output", "json",
-                                  "--bootstrap-servers", bench.bootstrap), env=clean_env()).check(
-            "eventlake produce (old ticks)")
+        procs.run(
+            bench.eventlake(
+                "produce", topic, "--source", old_file, "--output", "json", "--bootstrap-servers", bench.bootstrap
+            ),
+            env=clean_env(),
+        ).check("eventlake produce (old ticks)")
         if wait_landed(settings, topic, old_events, sink, 180) < old_events:
             raise RuntimeError(f"the sink did not land the {old_events:,} old ticks within 180 s")
 
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         # A 1 s keep-alive lets the watcher notice it should stop even when no panel changes.
-        server = procs.Running(bench.eventlake("dashboard", "--port", port, "--lake", lake, "--dashboards-dir",
-                                               dash_dir, "--bootstrap-servers", bench.bootstrap),
-                               env={**clean_env(), "EVENTLAKE_DASHBOARD__STREAM_HEARTBEAT_S": "1"})
+        server = procs.Running(
+            bench.eventlake(
+                "dashboard",
+                "--port",
+                port,
+                "--lake",
+                lake,
+                "--dashboards-dir",
+                dash_dir,
+                "--bootstrap-servers",
+                bench.bootstrap,
+            ),
+            env={**clean_env(), "EVENTLAKE_DASHBOARD__STREAM_HEARTBEAT_S": "1"},
+        )
         wait_healthy(url, server)
         watcher = PanelWatcher(url, settings, topic)
         watcher.start()
         watcher.connected.wait(30)
-        producer = procs.run(bench.eventlake("produce", topic, "--source", "synthetic:ticks", "--limit", live_events,
-                                             "--rate", RATE, "--output", "json", "--bootstrap-servers",
-                                             bench.bootstrap), env=clean_env(), timeout_s=seconds * 10 + 300)
+        producer = procs.run(
+            bench.eventlake(
+                "produce",
+                topic,
+                "--source",
+                "synthetic:ticks",
+                "--limit",
+                live_events,
+                "--rate",
+                RATE,
+                "--output",
+                "json",
+                "--bootstrap-servers",
+                bench.bootstrap,
+            ),
+            env=clean_env(),
+            timeout_s=seconds * 10 + 300,
+        )
         producer.check("eventlake produce (live ticks)")
         landed = wait_landed(settings, topic, old_events + live_events, sink, 120)
         time.sleep(4)  # two more refreshes of the panel: the last flush reaches the screen
@@ -233,8 +290,15 @@ def run(bench: Bench) -> None:
     record(bench, watcher, files, live_events, landed - old_events, producer, server_done)
 
 
-def record(bench: Bench, watcher: PanelWatcher, files: dict[str, Any], live_events: int, live_landed: int,
-           producer: procs.Finished, server: procs.Finished | None) -> None:
+def record(
+    bench: Bench,
+    watcher: PanelWatcher,
+    files: dict[str, Any],
+    live_events: int,
+    live_landed: int,
+    producer: procs.Finished,
+    server: procs.Finished | None,
+) -> None:
     if live_landed != live_events:
         bench.note(f"dashboard: the sink landed {live_landed:,} of {live_events:,} live ticks")
     for error in dict.fromkeys(watcher.panel_errors):
@@ -249,16 +313,40 @@ def record(bench: Bench, watcher: PanelWatcher, files: dict[str, Any], live_even
     span = float(own) if isinstance(own, (int, float)) and own else producer.seconds
     rss = server.peak_rss_mb if server is not None else None
     bench.sections["dashboard"] = {
-        "rate": RATE, "panel": PANEL, "p50_ms": lag["p50_ms"], "p95_ms": lag["p95_ms"], "max_ms": lag["max_ms"],
-        "pushes": len(watcher.samples), "age_p50_ms": age["p50_ms"], "age_p95_ms": age["p95_ms"],
-        "pushes_by_panel": dict(watcher.pushes), "events": live_landed,
-        "files_read": files["files_read"], "files_needed": files["files_needed"],
-        "files_total": files["files_total"], "files_panel": files["files_panel"], "files_by_panel": files["by_panel"],
-        "dashboard_peak_rss_mb": rss, "method": METHOD,
+        "rate": RATE,
+        "panel": PANEL,
+        "p50_ms": lag["p50_ms"],
+        "p95_ms": lag["p95_ms"],
+        "max_ms": lag["max_ms"],
+        "pushes": len(watcher.samples),
+        "age_p50_ms": age["p50_ms"],
+        "age_p95_ms": age["p95_ms"],
+        "pushes_by_panel": dict(watcher.pushes),
+        "events": live_landed,
+        "files_read": files["files_read"],
+        "files_needed": files["files_needed"],
+        "files_total": files["files_total"],
+        "files_panel": files["files_panel"],
+        "files_by_panel": files["by_panel"],
+        "dashboard_peak_rss_mb": rss,
+        "method": METHOD,
     }
-    bench.add(Run("dashboard_panel_lag", EVENTLAKE, live_landed, span, rss,
-                  note=f"producer at {RATE:,}/s; panel {PANEL} max {lag['max_ms']} ms behind the newest landed "
-                       f"event; a refresh read {files['files_read']} of {files['files_total']} files; "
-                       "RSS is the dashboard's",
-                  extra={"p50_ms": lag["p50_ms"], "p95_ms": lag["p95_ms"], "max_ms": lag["max_ms"],
-                         "pushes": len(watcher.samples), "target_rate": RATE}))
+    bench.add(
+        Run(
+            "dashboard_panel_lag",
+            EVENTLAKE,
+            live_landed,
+            span,
+            rss,
+            note=f"producer at {RATE:,}/s; panel {PANEL} max {lag['max_ms']} ms behind the newest landed "
+            f"event; a refresh read {files['files_read']} of {files['files_total']} files; "
+            "RSS is the dashboard's",
+            extra={
+                "p50_ms": lag["p50_ms"],
+                "p95_ms": lag["p95_ms"],
+                "max_ms": lag["max_ms"],
+                "pushes": len(watcher.samples),
+                "target_rate": RATE,
+            },
+        )
+    )

@@ -29,9 +29,11 @@ from bench.results import EVENTLAKE, Run
 POLL_S = 0.1
 # Besides all events, latency is also summarised without the first seconds (the sink's first flush).
 WARMUP_S = 5.0
-METHOD = ("visibility polled every 100 ms through eventlake's catalog (ledger next offset per partition); "
-          "latency = first poll that saw the event's offset - the event's ts; "
-          f"steady_* leave out events of the first {WARMUP_S:g} s")
+METHOD = (
+    "visibility polled every 100 ms through eventlake's catalog (ledger next offset per partition); "
+    "latency = first poll that saw the event's offset - the event's ts; "
+    f"steady_* leave out events of the first {WARMUP_S:g} s"
+)
 
 
 class LedgerPoller(threading.Thread):
@@ -91,8 +93,14 @@ def wait_group_assigned(bootstrap: str, group: str, timeout_s: float = 30.0) -> 
 
 def read_back(bootstrap: str, topic: str, ends: dict[int, int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Every event's offset and `ts` (epoch ms), per partition, read from Kafka."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-readback",
-                         "enable.auto.commit": False, "enable.partition.eof": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "bench-readback",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+        }
+    )
     consumer.assign([TopicPartition(topic, p, 0) for p, end in ends.items() if end > 0])
     offsets: dict[int, list[int]] = {p: [] for p in ends}
     stamps: dict[int, list[float]] = {p: [] for p in ends}
@@ -138,15 +146,27 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
     topic = bench.broker.fresh_topic(label.replace("_", "-"))
     lake = bench.fresh_dir("lakes", label)
     group = bench.group("e2e")
-    sink = procs.Running(bench.eventlake("sink", topic, "--lake", lake, "--group", group,
-                                         "--bootstrap-servers", bench.bootstrap), env=clean_env())
+    sink = procs.Running(
+        bench.eventlake("sink", topic, "--lake", lake, "--group", group, "--bootstrap-servers", bench.bootstrap),
+        env=clean_env(),
+    )
     poller = LedgerPoller(lake, topic)
     poller.start()
     try:
         if not wait_group_assigned(bench.bootstrap, group):
             bench.note(f"{label}: the sink's group was not stable after 30 s; started the producer anyway")
-        args = ["produce", topic, "--source", "synthetic:ticks", "--limit", events, "--output", "json",
-                "--bootstrap-servers", bench.bootstrap]
+        args = [
+            "produce",
+            topic,
+            "--source",
+            "synthetic:ticks",
+            "--limit",
+            events,
+            "--output",
+            "json",
+            "--bootstrap-servers",
+            bench.bootstrap,
+        ]
         if rate:
             args += ["--rate", rate]
         producer = procs.run(bench.eventlake(*args), env=clean_env(), timeout_s=bench.sizes.e2e_seconds * 10 + 600)
@@ -166,8 +186,9 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
     events_landed = sum(ends.values())
     queryable = count_through_library(lake, topic)
     if queryable != events_landed:
-        bench.note(f"{label}: a query through eventlake's library counts {queryable:,} rows, "
-                   f"{events_landed:,} were produced")
+        bench.note(
+            f"{label}: a query through eventlake's library counts {queryable:,} rows, {events_landed:,} were produced"
+        )
     if sink_done.returncode not in (0, -2, 130) and unseen_possible(poller, ends):
         tail = " ".join((sink_done.stderr or sink_done.stdout).strip().splitlines()[-3:])
         bench.note(f"{label}: the sink exited with {sink_done.returncode}: {tail}")
@@ -181,18 +202,32 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
     produced_rate = events_landed / float(own) if isinstance(own, (int, float)) and own else None
     sustained = sustained_rate(events_landed, first_ms, last_seen) if last_seen else None
     row: dict[str, object] = {
-        "rate": rate, "events": events_landed, "produced_events_per_s": _round(produced_rate),
-        "sustained_events_per_s": _round(sustained), **summarize(values), "unseen": unseen,
-        "steady_p50_ms": steady["p50_ms"], "steady_p99_ms": steady["p99_ms"],
-        "polls": len(poller.polls), "sink_peak_rss_mb": sink_done.peak_rss_mb,
+        "rate": rate,
+        "events": events_landed,
+        "produced_events_per_s": _round(produced_rate),
+        "sustained_events_per_s": _round(sustained),
+        **summarize(values),
+        "unseen": unseen,
+        "steady_p50_ms": steady["p50_ms"],
+        "steady_p99_ms": steady["p99_ms"],
+        "polls": len(poller.polls),
+        "sink_peak_rss_mb": sink_done.peak_rss_mb,
         "producer_peak_rss_mb": producer.peak_rss_mb,
     }
     if unseen:
         bench.note(f"{label}: {unseen:,} events were not queryable within 120 s after the producer ended")
     span = (last_seen - first_ms / 1000.0) if last_seen else sink_done.seconds
-    bench.add(Run(label, EVENTLAKE, events_landed, span, sink_done.peak_rss_mb,
-                  note=f"first event ts to last event queryable; p99 {row['p99_ms']} ms; RSS is the sink's",
-                  extra={"producer_peak_rss_mb": producer.peak_rss_mb, "target_rate": rate}))
+    bench.add(
+        Run(
+            label,
+            EVENTLAKE,
+            events_landed,
+            span,
+            sink_done.peak_rss_mb,
+            note=f"first event ts to last event queryable; p99 {row['p99_ms']} ms; RSS is the sink's",
+            extra={"producer_peak_rss_mb": producer.peak_rss_mb, "target_rate": rate},
+        )
+    )
     bench.broker.delete_topic(topic)
     return row
 
@@ -211,6 +246,10 @@ def run(bench: Bench) -> None:
     headline = next((r for r in rows if r["rate"] == 5000), rows[0] if rows else None)
     if headline is not None:
         bench.sections["latency"] = {
-            "rate": headline["rate"], "p50_ms": headline["p50_ms"], "p95_ms": headline["p95_ms"],
-            "p99_ms": headline["p99_ms"], "method": METHOD, "by_rate": rows,
+            "rate": headline["rate"],
+            "p50_ms": headline["p50_ms"],
+            "p95_ms": headline["p95_ms"],
+            "p99_ms": headline["p99_ms"],
+            "method": METHOD,
+            "by_rate": rows,
         }

@@ -13,10 +13,22 @@ from bench.results import EVENTLAKE, KAFKA_PYTHON, PRODUCER_PERF, Run
 
 def run_eventlake(bench: Bench, events: int, name: str = "produce") -> Run:
     topic = bench.broker.fresh_topic("produce-eventlake")
-    done = procs.run(bench.eventlake(
-        "produce", topic, "--source", "synthetic:ticks", "--limit", events, "--output", "json",
-        "--bootstrap-servers", bench.bootstrap, profile_as=name,
-    ), env=clean_env()).check("eventlake produce")
+    done = procs.run(
+        bench.eventlake(
+            "produce",
+            topic,
+            "--source",
+            "synthetic:ticks",
+            "--limit",
+            events,
+            "--output",
+            "json",
+            "--bootstrap-servers",
+            bench.bootstrap,
+            profile_as=name,
+        ),
+        env=clean_env(),
+    ).check("eventlake produce")
     summary = procs.last_json_line(done.stdout) or {}
     landed = bench.topic_messages(topic)
     if landed != events:
@@ -26,8 +38,20 @@ def run_eventlake(bench: Bench, events: int, name: str = "produce") -> Run:
         extra["own_seconds"] = round(float(summary["seconds"]), 3)
         extra["own_events_per_s"] = round(events / float(summary["seconds"]), 1)
     bench.broker.delete_topic(topic)
-    return bench.add(bench.profiled(name, Run(name, EVENTLAKE, events, done.seconds, done.peak_rss_mb,
-                                              note="wall time of the CLI process", extra=extra)))
+    return bench.add(
+        bench.profiled(
+            name,
+            Run(
+                name,
+                EVENTLAKE,
+                events,
+                done.seconds,
+                done.peak_rss_mb,
+                note="wall time of the CLI process",
+                extra=extra,
+            ),
+        )
+    )
 
 
 def run_kafka_python(bench: Bench, events: int) -> Run:
@@ -57,9 +81,17 @@ def run_ceiling(bench: Bench, events: int) -> Run:
     done.check("ProducerPerformance")
     sent, rate = parse_producer_perf(done.stdout)
     bench.broker.delete_topic(topic)
-    return bench.add(Run("produce", PRODUCER_PERF, sent, done.seconds, done.peak_rss_mb,
-                         note="JVM wall time; payloads are the same tick JSON lines",
-                         extra={"own_events_per_s": rate}))
+    return bench.add(
+        Run(
+            "produce",
+            PRODUCER_PERF,
+            sent,
+            done.seconds,
+            done.peak_rss_mb,
+            note="JVM wall time; payloads are the same tick JSON lines",
+            extra={"own_events_per_s": rate},
+        )
+    )
 
 
 REPLAY_LINES = 300_000  # a file of ~60 MB: long enough for a steady rate, short enough for 2 runs
@@ -77,17 +109,37 @@ def run_file_replay(bench: Bench, events: int) -> list[Run]:
     runs = []
     for label, flags in (("eventlake (file, at least once)", []), ("eventlake --exactly-once", ["--exactly-once"])):
         topic = bench.broker.fresh_topic("produce-file")
-        done = procs.run(bench.eventlake(
-            "produce", topic, "--source", str(source), *flags, "--output", "json",
-            "--bootstrap-servers", bench.bootstrap,
-        ), env=clean_env()).check(f"eventlake produce {' '.join(flags)}")
+        done = procs.run(
+            bench.eventlake(
+                "produce",
+                topic,
+                "--source",
+                str(source),
+                *flags,
+                "--output",
+                "json",
+                "--bootstrap-servers",
+                bench.bootstrap,
+            ),
+            env=clean_env(),
+        ).check(f"eventlake produce {' '.join(flags)}")
         summary = procs.last_json_line(done.stdout) or {}
         delivered = int(summary.get("delivered", 0) or 0)
         if delivered != lines:
             raise RuntimeError(f"{label}: {delivered:,} of {lines:,} lines delivered")
         bench.broker.delete_topic(topic)
-        runs.append(bench.add(Run("produce_file", label, lines, done.seconds, done.peak_rss_mb,
-                                  note="wall time of the CLI process, a JSONL file of tick events")))
+        runs.append(
+            bench.add(
+                Run(
+                    "produce_file",
+                    label,
+                    lines,
+                    done.seconds,
+                    done.peak_rss_mb,
+                    note="wall time of the CLI process, a JSONL file of tick events",
+                )
+            )
+        )
     return runs
 
 

@@ -26,8 +26,10 @@ from bench.results import DUCKDB, DUCKDB_PROCESS, EVENTLAKE, EVENTLAKE_LIBRARY, 
 
 TOPIC = "stock-ticks"
 TABLE = "stock_ticks"
-SQL = (f"SELECT symbol, count(*) AS n, avg(price) AS avg_price, sum(volume) AS volume "
-       f"FROM {TABLE} GROUP BY symbol ORDER BY symbol")
+SQL = (
+    f"SELECT symbol, count(*) AS n, avg(price) AS avg_price, sum(volume) AS volume "
+    f"FROM {TABLE} GROUP BY symbol ORDER BY symbol"
+)
 
 
 def table_dir(lake: Path) -> Path:
@@ -85,8 +87,10 @@ def run(bench: Bench) -> None:
     repeats = bench.sizes.query_repeats
     topic = sink_case.fill(bench, "query", rows, topic=TOPIC)
     fill_run, lake = sink_case.run_eventlake(bench, topic, rows, name="sink_query_fill")
-    bench.sections["query_data"] = (f"{rows:,} rows produced by ProducerPerformance into {TOPIC} and landed by "
-                                    f"`eventlake sink` ({fill_run.events_per_s:,.0f} events/s)")
+    bench.sections["query_data"] = (
+        f"{rows:,} rows produced by ProducerPerformance into {TOPIC} and landed by "
+        f"`eventlake sink` ({fill_run.events_per_s:,.0f} events/s)"
+    )
     bench.broker.delete_topic(topic)
 
     peak_rss: dict[str, float] = {}  # the processes' largest peak RSS over the repeats
@@ -135,7 +139,9 @@ def run(bench: Bench) -> None:
             bench.note(f"query/{tool}: result differs from {EVENTLAKE}'s")
         bench.add(Run("query", tool, rows, seconds, peak_rss.get(tool), note=f"{how} {repeats}"))
     if bench.profile:  # one more CLI run, under py-spy, so the timed runs above stay unprofiled
-        procs.run(bench.eventlake("query", SQL, "--lake", lake, "--format", "json", profile_as="query_cli"),
-                  env=clean_env()).check("eventlake query (profiled)")
+        procs.run(
+            bench.eventlake("query", SQL, "--lake", lake, "--format", "json", profile_as="query_cli"), env=clean_env()
+        ).check("eventlake query (profiled)")
         bench.sections.setdefault("profiles", {})["query_cli"] = profiling.report(
-            "query_cli", RESULTS_DIR / "profiles" / "query_cli.raw")
+            "query_cli", RESULTS_DIR / "profiles" / "query_cli.raw"
+        )

@@ -37,8 +37,9 @@ def fill(bench: Bench, label: str, events: int, topic: str | None = None) -> str
 
 def lake_rows(lake: Path) -> int:
     """Rows in every Parquet file under `lake` (the bench's lakes hold one table each)."""
-    files = [p for p in lake.rglob("*.parquet")
-             if not any(part.startswith(("_", ".")) for part in p.relative_to(lake).parts)]
+    files = [
+        p for p in lake.rglob("*.parquet") if not any(part.startswith(("_", ".")) for part in p.relative_to(lake).parts)
+    ]
     if not files:
         return 0
     con = duckdb.connect()
@@ -61,10 +62,23 @@ def sink_summary_seconds(output: str) -> float | None:
 
 def run_eventlake(bench: Bench, topic: str, events: int, name: str = "sink_catchup") -> tuple[Run, Path]:
     lake = bench.fresh_dir("lakes", name)
-    done = procs.run(bench.eventlake(
-        "sink", topic, "--lake", lake, "--group", bench.group("sink"), "--until-idle", 0.5,
-        "--bootstrap-servers", bench.bootstrap, profile_as=name,
-    ), env=clean_env(), timeout_s=3600).check("eventlake sink")
+    done = procs.run(
+        bench.eventlake(
+            "sink",
+            topic,
+            "--lake",
+            lake,
+            "--group",
+            bench.group("sink"),
+            "--until-idle",
+            0.5,
+            "--bootstrap-servers",
+            bench.bootstrap,
+            profile_as=name,
+        ),
+        env=clean_env(),
+        timeout_s=3600,
+    ).check("eventlake sink")
     rows = lake_rows(lake)
     if rows != events:
         raise RuntimeError(f"eventlake sink: {rows:,} rows in the lake, expected {events:,}")
@@ -73,17 +87,30 @@ def run_eventlake(bench: Bench, topic: str, events: int, name: str = "sink_catch
     if own:
         extra["own_seconds"] = round(own, 3)
         extra["own_events_per_s"] = round(events / own, 1)
-    run = bench.add(bench.profiled(name, Run(name, EVENTLAKE, events, done.seconds, done.peak_rss_mb,
-                                             note="whole process: start-up + catch-up + 0.5 s idle wait",
-                                             extra=extra)))
+    run = bench.add(
+        bench.profiled(
+            name,
+            Run(
+                name,
+                EVENTLAKE,
+                events,
+                done.seconds,
+                done.peak_rss_mb,
+                note="whole process: start-up + catch-up + 0.5 s idle wait",
+                extra=extra,
+            ),
+        )
+    )
     return run, lake
 
 
 def run_quix(bench: Bench, topic: str, events: int) -> Run:
     count = min(events, bench.sizes.quix_events)
     out = bench.fresh_dir("quix_out")
-    done = procs.run(bench.peer("quixstreams", "quix_sink.py", bench.bootstrap, topic, count, out,
-                                bench.group("quix")), timeout_s=3600).check("quixstreams FileSink")
+    done = procs.run(
+        bench.peer("quixstreams", "quix_sink.py", bench.bootstrap, topic, count, out, bench.group("quix")),
+        timeout_s=3600,
+    ).check("quixstreams FileSink")
     summary = procs.last_json_line(done.stdout) or {}
     if summary.get("rows") != count:
         raise RuntimeError(f"quixstreams wrote {summary.get('rows')} rows, expected {count:,}")
@@ -101,8 +128,10 @@ def run_tutorial(bench: Bench, topic: str, events: int, s3: S3Server | None = No
     """The seed's consumer on a sample: into a local folder, or (`s3`) into S3 with s3fs as the seed does."""
     sample = min(events, bench.sizes.tutorial_s3_sample if s3 else bench.sizes.tutorial_sample)
     out = f"s3://{s3.bucket}/stock_market" if s3 else str(bench.fresh_dir("tutorial_out"))
-    done = procs.run(bench.peer("kafka-python", "tutorial_consumer.py", bench.bootstrap, topic, sample, out),
-                     env=s3.env() if s3 else None)
+    done = procs.run(
+        bench.peer("kafka-python", "tutorial_consumer.py", bench.bootstrap, topic, sample, out),
+        env=s3.env() if s3 else None,
+    )
     done.check("the seed tutorial's consumer")
     summary = procs.last_json_line(done.stdout) or {}
     if summary.get("files") != sample:
@@ -110,11 +139,17 @@ def run_tutorial(bench: Bench, topic: str, events: int, s3: S3Server | None = No
     own = float(summary["seconds"])
     seconds = (done.seconds - own) + own * events / sample
     where = "to S3 (local S3Proxy) with s3fs, one PUT per message" if s3 else "to a local file"
-    return bench.add(Run(
-        "sink_catchup", TUTORIAL_S3 if s3 else TUTORIAL, events, seconds, done.peak_rss_mb,
-        note=f"kafka-python, json.dump per message {where}; extrapolated from {sample:,} events",
-        extra={"extrapolated_from": sample, "sample_seconds": round(done.seconds, 3)},
-    ))
+    return bench.add(
+        Run(
+            "sink_catchup",
+            TUTORIAL_S3 if s3 else TUTORIAL,
+            events,
+            seconds,
+            done.peak_rss_mb,
+            note=f"kafka-python, json.dump per message {where}; extrapolated from {sample:,} events",
+            extra={"extrapolated_from": sample, "sample_seconds": round(done.seconds, 3)},
+        )
+    )
 
 
 def run_tutorial_s3(bench: Bench, topic: str, events: int) -> Run:
@@ -129,10 +164,17 @@ def run_ceiling(bench: Bench, topic: str, events: int) -> Run:
     consumed = int(stats["data.consumed.in.nMsg"])
     if consumed != events:
         raise RuntimeError(f"ConsumerPerformance read {consumed:,} of {events:,} events")
-    return bench.add(Run("sink_catchup", CONSUMER_PERF, consumed, done.seconds, done.peak_rss_mb,
-                         note="JVM wall time; reads, writes nothing",
-                         extra={"own_events_per_s": float(stats["nMsg.sec"]),
-                                "fetch_events_per_s": float(stats["fetch.nMsg.sec"])}))
+    return bench.add(
+        Run(
+            "sink_catchup",
+            CONSUMER_PERF,
+            consumed,
+            done.seconds,
+            done.peak_rss_mb,
+            note="JVM wall time; reads, writes nothing",
+            extra={"own_events_per_s": float(stats["nMsg.sec"]), "fetch_events_per_s": float(stats["fetch.nMsg.sec"])},
+        )
+    )
 
 
 def run(bench: Bench) -> None:

@@ -141,21 +141,46 @@ class Demo:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         common = ["--bootstrap-servers", self.bootstrap]
         config = ["--config", str(self.options.config_file)] if self.options.config_file else []
-        self._spawn("sink", [*config, "sink", TICKS_TOPIC, SAMPLE_TOPIC, "--lake", self.lake, "--time-field", "ts",
-                             *common], runs_forever=True)
-        self._spawn("ticks", [*config, "produce", TICKS_TOPIC, "--source", "synthetic:ticks", "--rate",
-                              f"{self.options.rate:g}", "--key", "symbol", *common], runs_forever=True)
+        self._spawn(
+            "sink",
+            [*config, "sink", TICKS_TOPIC, SAMPLE_TOPIC, "--lake", self.lake, "--time-field", "ts", *common],
+            runs_forever=True,
+        )
+        self._spawn(
+            "ticks",
+            [
+                *config,
+                "produce",
+                TICKS_TOPIC,
+                "--source",
+                "synthetic:ticks",
+                "--rate",
+                f"{self.options.rate:g}",
+                "--key",
+                "symbol",
+                *common,
+            ],
+            runs_forever=True,
+        )
         if new_sample:  # once per lake's topic: a second run must not land the sample twice
-            self._spawn("sample", [*config, "produce", SAMPLE_TOPIC, "--source", "sample:stocks", "--key", "symbol",
-                                   *common], runs_forever=False)
-        self.say(f"streaming {self.options.rate:g} ticks/s into {TICKS_TOPIC}; the sink lands them in {self.lake} "
-                 f"(logs in {self.log_dir})")
+            self._spawn(
+                "sample",
+                [*config, "produce", SAMPLE_TOPIC, "--source", "sample:stocks", "--key", "symbol", *common],
+                runs_forever=False,
+            )
+        self.say(
+            f"streaming {self.options.rate:g} ticks/s into {TICKS_TOPIC}; the sink lands them in {self.lake} "
+            f"(logs in {self.log_dir})"
+        )
 
     def _spawn(self, name: str, args: list[str], runs_forever: bool) -> None:
         log = self.log_dir / f"{name}.log"
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                [*_eventlake(), *args], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [*_eventlake(), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 # Its own process group: the terminal's Ctrl-C reaches the demo only, which stops
                 # the children in order (producers, then the sink).
                 start_new_session=True,
@@ -179,8 +204,10 @@ class Demo:
             if not announced and server.started:
                 announced = True
                 base = url_of(self.settings)
-                self.say(f"dashboard at {base}dashboards/stocks  (pipeline: {base}pipeline, SQL: {base}query; "
-                         "Ctrl-C stops the demo)")
+                self.say(
+                    f"dashboard at {base}dashboards/stocks  (pipeline: {base}pipeline, SQL: {base}query; "
+                    "Ctrl-C stops the demo)"
+                )
                 print(url_of(self.settings), flush=True)
             for child in self.children:
                 code = child.proc.poll()

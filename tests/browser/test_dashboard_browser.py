@@ -17,8 +17,15 @@ from tests.fixtures_dashboard import LivePipeline, live_pipeline  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # The first series colour of charts.js: a single-series chart draws in it.
 BLUE = (37, 99, 235)
 
@@ -65,7 +72,9 @@ def _panel_text(page: Any, panel: str) -> str:
 
 
 def test_stock_dashboard_draws_live_charts_that_change_without_reload(
-    page: Any, live_pipeline: LivePipeline, artifacts_dir: Path,
+    page: Any,
+    live_pipeline: LivePipeline,
+    artifacts_dir: Path,
 ) -> None:
     page.goto(f"{live_pipeline.url}/dashboards/stocks")
     for panel in ("price", "rate", "volume", "latest", "events-per-second"):
@@ -86,11 +95,15 @@ def test_stock_dashboard_draws_live_charts_that_change_without_reload(
     live_pipeline.produce(900, rate=150)
     page.wait_for_function(
         "([before]) => Number(document.querySelector('[data-panel=\"latest\"]').dataset.updates) > before",
-        arg=[before_updates], timeout=20_000)
+        arg=[before_updates],
+        timeout=20_000,
+    )
     page.wait_for_function(
         """([expected]) => [...document.querySelectorAll('[data-panel="latest"] tbody tr')]
              .reduce((sum, tr) => sum + Number(tr.children[4].textContent.replace(/,/g, '')), 0) === expected""",
-        arg=[live_pipeline.produced], timeout=20_000)
+        arg=[live_pipeline.produced],
+        timeout=20_000,
+    )
     assert _sum_ticks(page) == before_ticks + 900 == 1500
     assert page.evaluate("window.__notReloaded") is True
     page.screenshot(path=str(artifacts_dir / "dashboard-stocks.png"), full_page=True)
@@ -103,12 +116,17 @@ def _sum_ticks(page: Any) -> int:
 
 
 def test_query_page_runs_sql_shows_rows_and_charts_them(
-    page: Any, live_pipeline: LivePipeline, artifacts_dir: Path,
+    page: Any,
+    live_pipeline: LivePipeline,
+    artifacts_dir: Path,
 ) -> None:
     page.goto(f"{live_pipeline.url}/query")
     page.wait_for_selector(f'#tables a:text("{live_pipeline.table}")')
-    page.fill("#sql", f"SELECT symbol, count(*) AS ticks, sum(volume) AS volume FROM {live_pipeline.table} "
-                      "GROUP BY symbol ORDER BY symbol")
+    page.fill(
+        "#sql",
+        f"SELECT symbol, count(*) AS ticks, sum(volume) AS volume FROM {live_pipeline.table} "
+        "GROUP BY symbol ORDER BY symbol",
+    )
     page.click("#run")
     page.wait_for_selector("#results table tbody tr")
     rows = page.locator("#results tbody tr")
@@ -128,7 +146,9 @@ def test_query_page_runs_sql_shows_rows_and_charts_them(
 
 
 def test_pipeline_page_shows_the_topic_landed_and_its_lag(
-    page: Any, live_pipeline: LivePipeline, artifacts_dir: Path,
+    page: Any,
+    live_pipeline: LivePipeline,
+    artifacts_dir: Path,
 ) -> None:
     page.goto(f"{live_pipeline.url}/pipeline")
     row = page.locator(f'tr.topic-row[data-topic="{live_pipeline.topic}"]')

@@ -19,13 +19,24 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 def cli(tmp_path: Path) -> Run:
     """`cli("topics", "list", env={...})` runs eventlake in a clean folder with a clean env."""
 
-    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
-            input: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        input: str | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
         full_env.update(env or {})
         return subprocess.run(
-            [EVENTLAKE, *args], capture_output=True, text=True, timeout=timeout,
-            env=full_env, cwd=cwd or tmp_path, input=input, check=False,
+            [EVENTLAKE, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=full_env,
+            cwd=cwd or tmp_path,
+            input=input,
+            check=False,
         )
 
     return run

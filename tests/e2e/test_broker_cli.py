@@ -67,16 +67,31 @@ def test_port_in_use_is_one_line_no_traceback(cli: Run, tmp_path: Path) -> None:
 
 
 def test_unreachable_broker_fails_fast_in_one_line(cli: Run) -> None:
-    res = cli("topics", "list", "--bootstrap-servers", f"127.0.0.1:{free_port()}",
-              env={"EVENTLAKE_KAFKA__CONNECT_TIMEOUT_S": "2"}, timeout=30)
+    res = cli(
+        "topics",
+        "list",
+        "--bootstrap-servers",
+        f"127.0.0.1:{free_port()}",
+        env={"EVENTLAKE_KAFKA__CONNECT_TIMEOUT_S": "2"},
+        timeout=30,
+    )
     assert res.returncode == 1
     assert res.stderr.count("\n") == 1 and "no Kafka broker answered" in res.stderr
 
 
 def test_weak_password_for_a_public_bind_is_one_line_with_a_recipe(cli: Run, tmp_path: Path) -> None:
     data = tmp_path / "weak"
-    res = cli("broker", "start", "--host", "0.0.0.0", "--port", str(free_port()), "--data-dir", str(data),
-              env={"EVENTLAKE_BROKER__SASL_PASSWORD": "kafka123"})
+    res = cli(
+        "broker",
+        "start",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(free_port()),
+        "--data-dir",
+        str(data),
+        env={"EVENTLAKE_BROKER__SASL_PASSWORD": "kafka123"},
+    )
     assert res.returncode == 1
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert "too short" in res.stderr and "secrets.token_urlsafe(24)" in res.stderr
@@ -88,15 +103,32 @@ def test_public_broker_tells_wrong_credentials_from_no_broker(cli: Run, tmp_path
     port = free_port()
     data = str(tmp_path / "public")
     password = 'Cli-"quoted"\\pass\nline2=#!é'
-    broker_env = {"EVENTLAKE_BROKER__SASL_PASSWORD": password,
-                  "EVENTLAKE_BROKER__CONTROLLER_PORT": str(free_port()),
-                  "EVENTLAKE_BROKER__INTERNAL_PORT": str(free_port())}
-    client = {"EVENTLAKE_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT", "EVENTLAKE_KAFKA__SASL_MECHANISM": "PLAIN",
-              "EVENTLAKE_KAFKA__SASL_USERNAME": "eventlake"}
+    broker_env = {
+        "EVENTLAKE_BROKER__SASL_PASSWORD": password,
+        "EVENTLAKE_BROKER__CONTROLLER_PORT": str(free_port()),
+        "EVENTLAKE_BROKER__INTERNAL_PORT": str(free_port()),
+    }
+    client = {
+        "EVENTLAKE_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "EVENTLAKE_KAFKA__SASL_MECHANISM": "PLAIN",
+        "EVENTLAKE_KAFKA__SASL_USERNAME": "eventlake",
+    }
     bs = ["--bootstrap-servers", f"127.0.0.1:{port}"]
     try:
-        start = cli("broker", "start", "--host", "0.0.0.0", "--advertise", "127.0.0.1", "--port", str(port),
-                    "--data-dir", data, env=broker_env, timeout=180)
+        start = cli(
+            "broker",
+            "start",
+            "--host",
+            "0.0.0.0",
+            "--advertise",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            data,
+            env=broker_env,
+            timeout=180,
+        )
         assert start.returncode == 0, start.stderr
         assert start.stdout.strip() == f"127.0.0.1:{port}"
 

@@ -29,15 +29,27 @@ def test_an_open_bind_without_a_token_is_refused_in_one_line(cli: Run) -> None:
 TOKEN = "bN4xK8qT2vW7mZ1cR5yH9jL3sD6fG0pA-uE_iO2kYw"
 
 
-@pytest.mark.parametrize(("args", "env", "message"), [
-    (["--token", TOKEN], {}, "--token is not accepted: every user can read a command line with ps "
-                             "(set env EVENTLAKE_DASHBOARD__TOKEN or pass --token-file FILE (mode 600))"),
-    ([], {"EVENTLAKE_DASHBOARD__TOKEN": " "}, "the dashboard access token is blank (make one with: "
-                                              "python -c 'import secrets; print(secrets.token_urlsafe(32))')"),
-    ([], {"EVENTLAKE_DASHBOARD__TOKEN": "changeme-changeme-changeme-changeme"}, "too predictable"),
-])
-def test_a_weak_or_visible_token_is_refused_in_one_line(cli: Run, args: list[str], env: dict[str, str],
-                                                         message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (
+            ["--token", TOKEN],
+            {},
+            "--token is not accepted: every user can read a command line with ps "
+            "(set env EVENTLAKE_DASHBOARD__TOKEN or pass --token-file FILE (mode 600))",
+        ),
+        (
+            [],
+            {"EVENTLAKE_DASHBOARD__TOKEN": " "},
+            "the dashboard access token is blank (make one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+        ),
+        ([], {"EVENTLAKE_DASHBOARD__TOKEN": "changeme-changeme-changeme-changeme"}, "too predictable"),
+    ],
+)
+def test_a_weak_or_visible_token_is_refused_in_one_line(
+    cli: Run, args: list[str], env: dict[str, str], message: str
+) -> None:
     result = cli("dashboard", "--host", "0.0.0.0", "--port", str(free_port()), *args, env=env)
     assert result.returncode == (2 if "--token" in args else 1)
     lines = result.stderr.strip().splitlines()
@@ -58,8 +70,9 @@ def test_a_token_file_others_may_read_is_refused(cli: Run, tmp_path: Path) -> No
 def _start(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
     full_env.update(env or {})
-    proc = subprocess.Popen([EVENTLAKE, *args], cwd=cwd, env=full_env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [EVENTLAKE, *args], cwd=cwd, env=full_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()  # printed once the server is about to accept connections
     assert url.startswith("http://127.0.0.1:"), (url, proc.stderr.read() if proc.poll() is not None else "")
@@ -95,8 +108,7 @@ def test_dashboard_serves_the_lake_and_stops_on_ctrl_c(tick_lake: TickLake, tmp_
 
 
 @pytest.mark.parametrize("source", ["env", "file"])
-def test_with_a_token_requests_need_it_and_logs_never_show_it(tick_lake: TickLake, tmp_path: Path,
-                                                               source: str) -> None:
+def test_with_a_token_requests_need_it_and_logs_never_show_it(tick_lake: TickLake, tmp_path: Path, source: str) -> None:
     token = TOKEN
     args = ["--debug", "dashboard", "--port", str(free_port()), "--lake", str(tick_lake.root)]
     env = {}

@@ -23,12 +23,14 @@ pytestmark = pytest.mark.e2e
 
 def _env(tmp_path: Path, kafka_port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
-    env.update({
-        # A broker of its own, on free ports, as a first `make demo` would start.
-        "EVENTLAKE_BROKER__PORT": str(kafka_port),
-        "EVENTLAKE_BROKER__CONTROLLER_PORT": str(free_port()),
-        "EVENTLAKE_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
-    })
+    env.update(
+        {
+            # A broker of its own, on free ports, as a first `make demo` would start.
+            "EVENTLAKE_BROKER__PORT": str(kafka_port),
+            "EVENTLAKE_BROKER__CONTROLLER_PORT": str(free_port()),
+            "EVENTLAKE_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
+        }
+    )
     return env
 
 
@@ -51,8 +53,14 @@ def _port_closed(port: int) -> bool:
 
 
 def _run_demo(tmp_path: Path, env: dict[str, str], port: int, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([EVENTLAKE, "demo", "--port", str(port), "--rate", "100", *extra], cwd=tmp_path,
-                            env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [EVENTLAKE, "demo", "--port", str(port), "--rate", "100", *extra],
+        cwd=tmp_path,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
     assert url == f"http://127.0.0.1:{port}/", (url, proc.stderr.read() if proc.poll() is not None else "")

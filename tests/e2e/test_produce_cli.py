@@ -21,8 +21,22 @@ pytestmark = pytest.mark.e2e
 
 
 def test_50k_synthetic_events_keyed_by_symbol(cli: Run, topic: str, bootstrap: str) -> None:
-    done = cli("produce", topic, "--source", "synthetic:ticks", "--limit", "50000", "--key", "symbol",
-               "--seed", "1", "--output", "json", "--bootstrap-servers", bootstrap)
+    done = cli(
+        "produce",
+        topic,
+        "--source",
+        "synthetic:ticks",
+        "--limit",
+        "50000",
+        "--key",
+        "symbol",
+        "--seed",
+        "1",
+        "--output",
+        "json",
+        "--bootstrap-servers",
+        bootstrap,
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert (summary["sent"], summary["delivered"], summary["failed"], summary["dlq"]) == (50_000, 50_000, 0, 0)
@@ -42,8 +56,9 @@ def test_50k_synthetic_events_keyed_by_symbol(cli: Run, topic: str, bootstrap: s
 def test_malformed_csv_good_rows_arrive_bad_rows_in_dlq(
     cli: Run, topic: str, bootstrap: str, malformed_csv: MalformedCsv
 ) -> None:
-    done = cli("produce", topic, "--source", str(malformed_csv.path), "--output", "json",
-               "--bootstrap-servers", bootstrap)
+    done = cli(
+        "produce", topic, "--source", str(malformed_csv.path), "--output", "json", "--bootstrap-servers", bootstrap
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     good, bad = len(malformed_csv.good), len(malformed_csv.bad_lines)
@@ -69,8 +84,20 @@ def test_malformed_csv_good_rows_arrive_bad_rows_in_dlq(
 def test_rate_2000_sends_20000_events_in_about_10_seconds(cli: Run, topic: str, bootstrap: str) -> None:
     """Behaviour of --rate: 20,000 events at 2,000/s take ~10 s (startup and flush aside)."""
     started = time.monotonic()
-    done = cli("produce", topic, "--source", "synthetic:ticks", "--rate", "2000", "--limit", "20000",
-               "--output", "json", "--bootstrap-servers", bootstrap)
+    done = cli(
+        "produce",
+        topic,
+        "--source",
+        "synthetic:ticks",
+        "--rate",
+        "2000",
+        "--limit",
+        "20000",
+        "--output",
+        "json",
+        "--bootstrap-servers",
+        bootstrap,
+    )
     wall = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
@@ -104,8 +131,19 @@ def test_strict_exits_1_and_sends_nothing_after_the_bad_row(
 
 def test_stdin_json_lines(cli: Run, topic: str, bootstrap: str) -> None:
     lines = "".join(json.dumps({"n": i, "device": f"d{i % 3}"}) + "\n" for i in range(100)) + "{broken\n"
-    done = cli("produce", topic, "--source", "-", "--key", "device", "--output", "json",
-               "--bootstrap-servers", bootstrap, input=lines)
+    done = cli(
+        "produce",
+        topic,
+        "--source",
+        "-",
+        "--key",
+        "device",
+        "--output",
+        "json",
+        "--bootstrap-servers",
+        bootstrap,
+        input=lines,
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert (summary["delivered"], summary["dlq"]) == (100, 1)
@@ -120,18 +158,32 @@ def test_missing_topic_and_create_topic(cli: Run, admin: TopicAdmin, unique_name
     assert missing.returncode == 1
     assert f"eventlake topics create {unique_name} --partitions N" in missing.stderr
     assert "--create-topic" in missing.stderr
-    created = cli("produce", unique_name, "--source", "sample:stocks", "--create-topic", "--partitions", "2",
-                  "--key", "symbol", "--bootstrap-servers", bootstrap)
+    created = cli(
+        "produce",
+        unique_name,
+        "--source",
+        "sample:stocks",
+        "--create-topic",
+        "--partitions",
+        "2",
+        "--key",
+        "symbol",
+        "--bootstrap-servers",
+        bootstrap,
+    )
     assert created.returncode == 0, created.stderr
     assert "560 delivered, 0 failed" in created.stderr
     assert len(admin.describe(unique_name).partitions) == 2
 
 
-@pytest.mark.parametrize("args", [
-    ["--rate", "10", "--speed", "2", "--time-field", "date"],
-    ["--speed", "2"],
-    ["--compression", "brotli"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--rate", "10", "--speed", "2", "--time-field", "date"],
+        ["--speed", "2"],
+        ["--compression", "brotli"],
+    ],
+)
 def test_contradicting_flags_are_usage_errors(cli: Run, topic: str, bootstrap: str, args: list[str]) -> None:
     done = cli("produce", topic, "--source", "sample:stocks", *args, "--bootstrap-servers", bootstrap)
     assert done.returncode == 2
@@ -148,9 +200,24 @@ def test_ctrl_c_flushes_and_reports_what_was_delivered(
     nohup, `&`): eventlake must still stop cleanly."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
     proc = subprocess.Popen(
-        [EVENTLAKE, "produce", topic, "--source", "synthetic:ticks", "--rate", "5000", "--output", "json",
-         "--bootstrap-servers", bootstrap],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+        [
+            EVENTLAKE,
+            "produce",
+            topic,
+            "--source",
+            "synthetic:ticks",
+            "--rate",
+            "5000",
+            "--output",
+            "json",
+            "--bootstrap-servers",
+            bootstrap,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
@@ -204,10 +271,21 @@ def test_exactly_once_sigterm_commits_what_was_sent_and_the_next_run_sends_the_r
     path = tmp_path / "rows.jsonl"
     path.write_bytes(b"".join(orjson.dumps({"n": i}) + b"\n" for i in range(30_000)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
-    args = [EVENTLAKE, "produce", topic, "--source", str(path), "--exactly-once", "--output", "json",
-            "--bootstrap-servers", bootstrap]
-    proc = subprocess.Popen([*args, "--rate", "3000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=tmp_path)
+    args = [
+        EVENTLAKE,
+        "produce",
+        topic,
+        "--source",
+        str(path),
+        "--exactly-once",
+        "--output",
+        "json",
+        "--bootstrap-servers",
+        bootstrap,
+    ]
+    proc = subprocess.Popen(
+        [*args, "--rate", "3000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
     try:
         deadline = time.monotonic() + 90
         while sum(end_offsets(bootstrap, topic).values()) < 3000 and time.monotonic() < deadline:

@@ -31,32 +31,36 @@ def test_query_formats(cli: Run, tmp_path: Path) -> None:
     as_json = cli("query", sql, "--lake", str(lake.root), "--format", "json")
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout) == [
-        {"symbol": s, "n": int(n), "volume": float(v)} for s, n, v in expected.itertuples(index=False)]
+        {"symbol": s, "n": int(n), "volume": float(v)} for s, n, v in expected.itertuples(index=False)
+    ]
 
     as_csv = cli("query", sql, "--lake", str(lake.root), "--format", "csv")
     rows = list(csv.reader(io.StringIO(as_csv.stdout)))
     assert rows[0] == ["symbol", "n", "volume"] and len(rows) == len(expected) + 1
 
     out = tmp_path / "result.parquet"
-    as_parquet = cli("query", "SELECT * FROM stock_ticks", "--lake", str(lake.root), "--format", "parquet",
-                     "--out", str(out))
+    as_parquet = cli(
+        "query", "SELECT * FROM stock_ticks", "--lake", str(lake.root), "--format", "parquet", "--out", str(out)
+    )
     assert as_parquet.returncode == 0, as_parquet.stderr
     assert pq.read_table(out).num_rows == 600
 
     no_out = cli("query", sql, "--lake", str(lake.root), "--format", "parquet")
     assert no_out.returncode == 2 and "--out" in _one_line(no_out.stderr)
 
-    limited = cli("query", "SELECT * FROM stock_ticks", "--lake", str(lake.root), "--format", "json",
-                  "--max-rows", "7")
+    limited = cli("query", "SELECT * FROM stock_ticks", "--lake", str(lake.root), "--format", "json", "--max-rows", "7")
     assert len(json.loads(limited.stdout)) == 7 and "first 7 rows" in limited.stderr
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT * FROM read_csv('/etc/passwd')",
-    "COPY (SELECT * FROM stock_ticks) TO 'stolen.csv'",
-    "ATTACH 'other.duckdb' AS other",
-    "INSTALL httpfs",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "COPY (SELECT * FROM stock_ticks) TO 'stolen.csv'",
+        "ATTACH 'other.duckdb' AS other",
+        "INSTALL httpfs",
+    ],
+)
 def test_refused_statements_exit_1_with_one_line(cli: Run, tmp_path: Path, sql: str) -> None:
     lake = build_sunk_lake(tmp_path / "lake", rows=100)
     result = cli("query", sql, "--lake", str(lake.root))
@@ -94,7 +98,11 @@ def test_crawl_tables_describe_and_corrupt_file(cli: Run, tmp_path: Path) -> Non
     listed = cli("tables", "--lake", str(lake), "--format", "json")
     [table] = json.loads(listed.stdout)
     assert (table["table"], table["format"], table["partition_keys"], table["rows"]) == (
-        "default.orders", "csv", "dt, region", len(df) - broken_rows)
+        "default.orders",
+        "csv",
+        "dt, region",
+        len(df) - broken_rows,
+    )
 
     described = json.loads(cli("tables", "describe", "orders", "--lake", str(lake), "--format", "json").stdout)
     assert [c["name"] for c in described["columns"]] == ["order_id", "amount", "paid", "ts", "customer"]
@@ -117,21 +125,28 @@ def test_views_compact_and_sql_shell(cli: Run, tmp_path: Path) -> None:
     refused = cli("views", "create", "bad", "COPY stock_ticks TO 'x.csv'", "--lake", root)
     assert refused.returncode == 1 and "refused" in _one_line(refused.stderr)
     assert json.loads(cli("views", "list", "--lake", root, "--format", "json").stdout) == [
-        {"view": "default.big_trades", "sql": "SELECT * FROM stock_ticks WHERE volume > 500"}]
+        {"view": "default.big_trades", "sql": "SELECT * FROM stock_ticks WHERE volume > 500"}
+    ]
     query = "SELECT count(*) AS n FROM big_trades"
     before = json.loads(cli("query", query, "--lake", root, "--format", "json").stdout)
     assert before == [{"n": int((lake.source["volume"] > 500).sum())}]
 
-    files_before = json.loads(cli("query", "SELECT count(*) AS n FROM eventlake.files", "--lake", root,
-                                  "--format", "json").stdout)[0]["n"]
+    files_before = json.loads(
+        cli("query", "SELECT count(*) AS n FROM eventlake.files", "--lake", root, "--format", "json").stdout
+    )[0]["n"]
     compacted = cli("compact", "stock_ticks", "--lake", root, "--format", "json")
     assert compacted.returncode == 0, compacted.stderr
     summary = json.loads(compacted.stdout)
     assert summary["files_before"] == files_before > summary["files_after"]
     assert json.loads(cli("query", query, "--lake", root, "--format", "json").stdout) == before
 
-    shell = cli("sql", "--lake", root, input=".tables\nSELECT count(*)\n  AS n FROM stock_ticks;\n"
-                "SELECT * FROM nope;\n.format json\nSELECT max(volume) AS m FROM big_trades;\n.quit\n")
+    shell = cli(
+        "sql",
+        "--lake",
+        root,
+        input=".tables\nSELECT count(*)\n  AS n FROM stock_ticks;\n"
+        "SELECT * FROM nope;\n.format json\nSELECT max(volume) AS m FROM big_trades;\n.quit\n",
+    )
     assert shell.returncode == 0, shell.stderr
     assert "default.stock_ticks" in shell.stdout and "900" in shell.stdout
     assert "nope" in shell.stderr

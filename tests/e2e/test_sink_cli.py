@@ -27,11 +27,15 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
 
 
-def _sink(bootstrap: str, topic: str, lake: Path, group: str, *extra: str,
-          env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def _sink(
+    bootstrap: str, topic: str, lake: Path, group: str, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [EVENTLAKE, "sink", topic, "--lake", str(lake), "--bootstrap-servers", bootstrap, "--group", group, *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**_env(), **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**_env(), **(env or {})},
     )
 
 
@@ -74,8 +78,7 @@ def test_sigkill_three_times_mid_write_still_lands_exactly_once(bootstrap: str, 
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     assert landed < 300_000
-    final = _sink(bootstrap, topic, lake, group, "--until-idle", "3",
-                  env={"EVENTLAKE_SINK__ORPHAN_GRACE_SECONDS": "0"})
+    final = _sink(bootstrap, topic, lake, group, "--until-idle", "3", env={"EVENTLAKE_SINK__ORPHAN_GRACE_SECONDS": "0"})
     _, stderr = final.communicate(timeout=240)
     assert final.returncode == 0, stderr[-2000:]
     _check_lake(lake, sent, topic)
@@ -95,7 +98,7 @@ def test_one_then_two_then_three_then_one_sink_in_a_group(bootstrap: str, topic:
 
     def produce_paced() -> None:  # about 2,000 events/s for 24 s, while sinks come and go
         for i in range(0, len(events), 2000):
-            chunks.append(produce_events(bootstrap, topic, events[i:i + 2000]))
+            chunks.append(produce_events(bootstrap, topic, events[i : i + 2000]))
             time.sleep(0.9)
 
     producer = threading.Thread(target=produce_paced)
@@ -126,8 +129,9 @@ def test_status_and_metrics_show_what_landed(cli: Run, bootstrap: str, topic: st
     produce_events(bootstrap, topic, [*[orjson.dumps(e) for e in events], b"garbage"])
     lake = tmp_path / "lake"
     port = free_port()
-    proc = _sink(bootstrap, topic, lake, f"g-{topic}", "--until-idle", "4", "--metrics-port", str(port),
-                 "--time-field", "at_ms")
+    proc = _sink(
+        bootstrap, topic, lake, f"g-{topic}", "--until-idle", "4", "--metrics-port", str(port), "--time-field", "at_ms"
+    )
     deadline = time.monotonic() + 90
     text = ""
     while time.monotonic() < deadline:
@@ -135,12 +139,12 @@ def test_status_and_metrics_show_what_landed(cli: Run, bootstrap: str, topic: st
             text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
         except OSError:
             text = ""
-        rows = sum(float(v) for v in re.findall(r'^eventlake_sink_rows_total\{[^}]*\} (\S+)$', text, re.M))
+        rows = sum(float(v) for v in re.findall(r"^eventlake_sink_rows_total\{[^}]*\} (\S+)$", text, re.M))
         if rows >= 5000:
             break
         time.sleep(0.2)
     assert "# TYPE eventlake_sink_rows_total counter" in text
-    assert sum(float(v) for v in re.findall(r'^eventlake_sink_dlq_total\{[^}]*\} (\S+)$', text, re.M)) == 1
+    assert sum(float(v) for v in re.findall(r"^eventlake_sink_dlq_total\{[^}]*\} (\S+)$", text, re.M)) == 1
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     assert "sink: 5000 rows" in stderr and "1 to the DLQ" in stderr

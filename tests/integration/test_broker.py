@@ -76,8 +76,9 @@ def test_kraft_storage_formats_in_fresh_data_dirs_again_and_again(
     """Kafka's real StorageTool, several fresh data dirs in a row, each first offered a '-' id."""
     for i in range(4):
         _dash_first(monkeypatch)
-        broker = LocalBroker(BrokerSettings(port=free_port(), controller_port=free_port(),
-                                            data_dir=tmp_path / f"fresh-{i}"))
+        broker = LocalBroker(
+            BrokerSettings(port=free_port(), controller_port=free_port(), data_dir=tmp_path / f"fresh-{i}")
+        )
         broker.prepare()
         meta = (broker.log_dirs / "meta.properties").read_text()
         cluster_id = re.search(r"^cluster\.id=(.+)$", meta, re.M)
@@ -97,12 +98,20 @@ def test_kraft_storage_formats_500_times_in_a_row(tmp_path: Path) -> None:
     template.write_text(broker.server_properties_text())
     classes = tmp_path / "classes"
     libs = f"{resolve_jars(broker.settings.kafka_version, broker.settings.cache_dir)}/*"
-    subprocess.run([javac, "-cp", libs, "-d", str(classes), str(Path(__file__).parent / "java" / "FormatMany.java")],
-                   check=True, timeout=120)
+    subprocess.run(
+        [javac, "-cp", libs, "-d", str(classes), str(Path(__file__).parent / "java" / "FormatMany.java")],
+        check=True,
+        timeout=120,
+    )
     ids = [new_cluster_id() for _ in range(500)]
     run = subprocess.run(
         [str(find_java().executable), "-cp", f"{libs}:{classes}", "FormatMany", str(template), str(tmp_path / "w")],
-        input="\n".join(ids) + "\n", capture_output=True, text=True, timeout=600, check=True)
+        input="\n".join(ids) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     codes = dict(line.rsplit(" ", 1) for line in run.stdout.splitlines())
     assert len(codes) == 500 and set(codes.values()) == {"0"}, run.stderr[-2000:]
     metas = sorted((tmp_path / "w").glob("run-*/kraft/meta.properties"))
@@ -113,13 +122,18 @@ def test_kraft_storage_formats_500_times_in_a_row(tmp_path: Path) -> None:
 def _produce_with_kcat(bootstrap: str, topic: str, n: int) -> None:
     kcat = require_tool("kcat")
     payload = "".join(f'{{"n": {i}}}\n' for i in range(n))
-    subprocess.run([kcat, "-P", "-b", bootstrap, "-t", topic], input=payload.encode(), check=True,
-                   timeout=60)
+    subprocess.run([kcat, "-P", "-b", bootstrap, "-t", topic], input=payload.encode(), check=True, timeout=60)
 
 
 def _read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60) -> list[bytes]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{time.time_ns()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"read-{time.time_ns()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     values: list[bytes] = []
     deadline = time.monotonic() + timeout_s
@@ -135,8 +149,7 @@ def _read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60) 
 
 @integration
 def test_messages_survive_stop_and_start(tmp_path: Path) -> None:
-    broker = LocalBroker(BrokerSettings(port=free_port(), controller_port=free_port(),
-                                        data_dir=tmp_path / "broker"))
+    broker = LocalBroker(BrokerSettings(port=free_port(), controller_port=free_port(), data_dir=tmp_path / "broker"))
     _, started = broker.start()
     assert started
     try:
@@ -180,10 +193,10 @@ def test_port_held_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
 
 @integration
 def test_small_segments_are_deleted_by_retention(admin: TopicAdmin, bootstrap: str, unique_name: str) -> None:
-    admin.create(unique_name, partitions=1,
-                 configs={"segment.bytes": "1048576", "retention.bytes": "1048576"})
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "compression.type": "none",
-                         "batch.size": 2048})
+    admin.create(unique_name, partitions=1, configs={"segment.bytes": "1048576", "retention.bytes": "1048576"})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 5, "compression.type": "none", "batch.size": 2048}
+    )
     for i in range(40_000):  # ~4 MB: several 1 MiB segments (Kafka's smallest)
         producer.produce(unique_name, value=b"x" * 100 + str(i).encode())
         if i % 10_000 == 0:

@@ -49,22 +49,42 @@ HOSTILE_PASSWORD = (
 
 
 def _exposed(tmp_path: Path, password: str, **extra: object) -> LocalBroker:
-    return LocalBroker(BrokerSettings(
-        host="0.0.0.0", advertise="127.0.0.1", port=free_port(), controller_port=free_port(),
-        internal_port=free_port(), data_dir=tmp_path / "b", sasl_password=SecretStr(password),
-        start_timeout_s=120, **extra,  # type: ignore[arg-type]
-    ))
+    return LocalBroker(
+        BrokerSettings(
+            host="0.0.0.0",
+            advertise="127.0.0.1",
+            port=free_port(),
+            controller_port=free_port(),
+            internal_port=free_port(),
+            data_dir=tmp_path / "b",
+            sasl_password=SecretStr(password),
+            start_timeout_s=120,
+            **extra,  # type: ignore[arg-type]
+        )
+    )
 
 
 def _sasl(user: str, password: str) -> KafkaClientSettings:
-    return KafkaClientSettings(security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN",
-                               sasl_username=user, sasl_password=SecretStr(password), connect_timeout_s=8)
+    return KafkaClientSettings(
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="PLAIN",
+        sasl_username=user,
+        sasl_password=SecretStr(password),
+        connect_timeout_s=8,
+    )
 
 
 def _raw_client(port: int, user: str, password: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": f"127.0.0.1:{port}", "security.protocol": "SASL_PLAINTEXT",
-                        "sasl.mechanism": "PLAIN", "sasl.username": user, "sasl.password": password,
-                        "log_level": 0})
+    return AdminClient(
+        {
+            "bootstrap.servers": f"127.0.0.1:{port}",
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": "PLAIN",
+            "sasl.username": user,
+            "sasl.password": password,
+            "log_level": 0,
+        }
+    )
 
 
 # ---- Java's own reading of what eventlake wrote
@@ -123,8 +143,13 @@ def java_view(files: list[Path], work: Path) -> dict[str, tuple[dict[str, str], 
     source = work / "JavaView.java"
     source.write_text(_JAVA_VIEW)
     libs = resolve_jars(KAFKA_VERSION)
-    proc = subprocess.run([java_bin, "-cp", f"{libs}/*", str(source), *map(str, files)],
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [java_bin, "-cp", f"{libs}/*", str(source), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
     current: tuple[dict[str, str], dict[str, str]] = ({}, {})
@@ -157,9 +182,18 @@ def test_exposed_bind_without_password_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "b" / "broker.json").exists()
 
 
-@pytest.mark.parametrize("password", ["", "   \t ", "short-Pw1", "aaaaaaaaaaaaaaaaaaaaaaaa",
-                                      "abcabcabcabcabcabc", "abcdefghijkl",
-                                      " leading-space-Kq83-Zp20x"])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "",
+        "   \t ",
+        "short-Pw1",
+        "aaaaaaaaaaaaaaaaaaaaaaaa",
+        "abcabcabcabcabcabc",
+        "abcdefghijkl",
+        " leading-space-Kq83-Zp20x",
+    ],
+)
 def test_weak_password_for_an_exposed_bind_is_refused_in_one_line(tmp_path: Path, password: str) -> None:
     broker = _exposed(tmp_path, password)
     with pytest.raises(CredentialsRefused) as caught:
@@ -270,8 +304,10 @@ def test_wrong_password_is_reported_as_refused_credentials_quickly(hostile_broke
         check_reachable(f"127.0.0.1:{port}", wrong)
     assert time.monotonic() - started < 5, "an auth failure must not wait for the connect time-out"
     line = str(caught.value)
-    assert line.startswith(f"Kafka at 127.0.0.1:{port} refused the credentials for user eventlake "
-                           "(SASL authentication failed): check the password")
+    assert line.startswith(
+        f"Kafka at 127.0.0.1:{port} refused the credentials for user eventlake "
+        "(SASL authentication failed): check the password"
+    )
     assert "no Kafka broker answered" not in line
     assert "\n" not in line and "not-the-password" not in line
     assert not isinstance(caught.value, BrokerUnreachable)
@@ -293,23 +329,34 @@ def test_plaintext_client_to_sasl_listener_is_told_about_the_protocol(hostile_br
 
 def test_auth_failure_classifies_client_errors() -> None:
     kafka = _sasl("alice", "whatever-password")
-    sasl = KafkaError(KafkaError._AUTHENTICATION,
-                      "sasl_ssl://kafka-1.example:9093/bootstrap: SASL authentication error: Authentication failed")
+    sasl = KafkaError(
+        KafkaError._AUTHENTICATION,
+        "sasl_ssl://kafka-1.example:9093/bootstrap: SASL authentication error: Authentication failed",
+    )
     failure = auth_failure(sasl, "kafka-1.example:9093,kafka-2.example:9093", kafka)
     assert isinstance(failure, AuthenticationFailed)
     assert str(failure).startswith("Kafka at kafka-1.example:9093 refused the credentials for user alice")
 
-    denied = auth_failure(KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)), "k:9092", kafka,
-                          doing="create topic orders")
+    denied = auth_failure(
+        KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)), "k:9092", kafka, doing="create topic orders"
+    )
     assert isinstance(denied, AuthorizationFailed)
     assert "denied user alice the right to create topic orders (TOPIC_AUTHORIZATION_FAILED)" in str(denied)
-    for code in (KafkaError.GROUP_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED,
-                 KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED):
+    for code in (
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    ):
         assert isinstance(auth_failure(KafkaError(code), "k:9092", kafka), AuthorizationFailed)
-    assert isinstance(auth_failure(KafkaError(KafkaError.SASL_AUTHENTICATION_FAILED), "k:9092", kafka),
-                      AuthenticationFailed)
-    for code in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT,
-                 KafkaError.UNKNOWN_TOPIC_OR_PART):
+    assert isinstance(
+        auth_failure(KafkaError(KafkaError.SASL_AUTHENTICATION_FAILED), "k:9092", kafka), AuthenticationFailed
+    )
+    for code in (
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._TIMED_OUT,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+    ):
         assert auth_failure(KafkaError(code), "k:9092", kafka) is None
     assert auth_failure(ValueError("x"), "k:9092", kafka) is None
     # A hostile user name from settings never breaks the one-line message.
@@ -335,14 +382,26 @@ def test_data_dir_and_everything_kafka_writes_are_private(tmp_path: Path) -> Non
         broker.start()
         try:
             TopicAdmin(broker.local_bootstrap).create("private", partitions=2)
-            producer = Producer({"bootstrap.servers": f"127.0.0.1:{broker.settings.port}",
-                                 "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
-                                 "sasl.username": "eventlake", "sasl.password": PASSWORD, "log_level": 0})
+            producer = Producer(
+                {
+                    "bootstrap.servers": f"127.0.0.1:{broker.settings.port}",
+                    "security.protocol": "SASL_PLAINTEXT",
+                    "sasl.mechanism": "PLAIN",
+                    "sasl.username": "eventlake",
+                    "sasl.password": PASSWORD,
+                    "log_level": 0,
+                }
+            )
             for i in range(2000):
                 producer.produce("private", value=f"secret-{i}".encode())
             assert producer.flush(30) == 0
-            consumer = Consumer({"bootstrap.servers": broker.local_bootstrap, "group.id": "private-reader",
-                                 "auto.offset.reset": "earliest"})
+            consumer = Consumer(
+                {
+                    "bootstrap.servers": broker.local_bootstrap,
+                    "group.id": "private-reader",
+                    "auto.offset.reset": "earliest",
+                }
+            )
             consumer.subscribe(["private"])
             got = 0
             deadline = time.monotonic() + 60

@@ -25,21 +25,41 @@ REF = TableRef("default", "stock_ticks")
 
 
 def _aws(endpoint: str) -> AwsSettings:
-    return AwsSettings(endpoint_url=endpoint, access_key_id="testing", secret_access_key=SecretStr("testing"),
-                       athena_output="s3://results/athena/", athena_poll_s=0.05)
+    return AwsSettings(
+        endpoint_url=endpoint,
+        access_key_id="testing",
+        secret_access_key=SecretStr("testing"),
+        athena_output="s3://results/athena/",
+        athena_poll_s=0.05,
+    )
 
 
 def _store(tmp_path: Path, columns: list[Column]) -> SQLiteCatalog:
     store = SQLiteCatalog(tmp_path / "catalog.sqlite")
-    store.upsert_table(Table("default", "stock_ticks", "s3://lake/stock_ticks", "parquet", columns,
-                             [Column("dt", "string"), Column("hour", "string")]))
+    store.upsert_table(
+        Table(
+            "default",
+            "stock_ticks",
+            "s3://lake/stock_ticks",
+            "parquet",
+            columns,
+            [Column("dt", "string"), Column("hour", "string")],
+        )
+    )
     return store
 
 
 def _flush(store: SQLiteCatalog, first: int, hour: str) -> None:
-    f = DataFile(f"s3://lake/stock_ticks/dt=2024-01-02/hour={hour}/stock-ticks+0+{first}.parquet",
-                 {"dt": "2024-01-02", "hour": hour}, rows=10, bytes=1000, topic="stock-ticks",
-                 kafka_partition=0, first_offset=first, last_offset=first + 9)
+    f = DataFile(
+        f"s3://lake/stock_ticks/dt=2024-01-02/hour={hour}/stock-ticks+0+{first}.parquet",
+        {"dt": "2024-01-02", "hour": hour},
+        rows=10,
+        bytes=1000,
+        topic="stock-ticks",
+        kafka_partition=0,
+        first_offset=first,
+        last_offset=first + 9,
+    )
     store.commit_flush(LedgerEntry("stock-ticks", 0, first, first + 9, REF, [f], rows=10))
 
 
@@ -60,12 +80,21 @@ def test_publish_creates_tables_and_partitions_athena_can_read(tmp_path: Path, m
     assert sd["Location"] == "s3://lake/stock_ticks/"
     parts = glue.get_partitions(DatabaseName="default", TableName="stock_ticks")["Partitions"]
     assert sorted(p["StorageDescriptor"]["Location"] for p in parts) == [
-        "s3://lake/stock_ticks/dt=2024-01-02/hour=00/", "s3://lake/stock_ticks/dt=2024-01-02/hour=01/"]
+        "s3://lake/stock_ticks/dt=2024-01-02/hour=00/",
+        "s3://lake/stock_ticks/dt=2024-01-02/hour=01/",
+    ]
 
     # A new column and a new hour: the table is updated, only the new partition is added.
-    store.upsert_table(Table("default", "stock_ticks", "s3://lake/stock_ticks", "parquet",
-                             [Column("symbol", "string"), Column("price", "double"), Column("volume", "bigint")],
-                             [Column("dt", "string"), Column("hour", "string")]))
+    store.upsert_table(
+        Table(
+            "default",
+            "stock_ticks",
+            "s3://lake/stock_ticks",
+            "parquet",
+            [Column("symbol", "string"), Column("price", "double"), Column("volume", "bigint")],
+            [Column("dt", "string"), Column("hour", "string")],
+        )
+    )
     _flush(store, 20, "02")
     again = GluePublisher(aws).publish(store)
     assert again.tables_updated == ["default.stock_ticks"] and again.partitions_added == 1
@@ -78,22 +107,46 @@ def _seed_athena_result(endpoint: str, rows: list[list[str | None]], columns: li
     def row(values: list[str | None]) -> dict[str, object]:
         return {"Data": [{} if v is None else {"VarCharValue": v} for v in values]}
 
-    body = {"account_id": "123456789012", "region": "us-east-1", "results": [{
-        "rows": [row([c for c, _ in columns])] + [row(r) for r in rows],
-        "column_info": [{"Name": c, "Label": c, "Type": t, "CatalogName": "hive", "SchemaName": "",
-                         "TableName": "", "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN",
-                         "CaseSensitive": False} for c, t in columns],
-    }]}
-    req = urllib.request.Request(f"{endpoint}/moto-api/static/athena/query-results",
-                                 data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    body = {
+        "account_id": "123456789012",
+        "region": "us-east-1",
+        "results": [
+            {
+                "rows": [row([c for c, _ in columns])] + [row(r) for r in rows],
+                "column_info": [
+                    {
+                        "Name": c,
+                        "Label": c,
+                        "Type": t,
+                        "CatalogName": "hive",
+                        "SchemaName": "",
+                        "TableName": "",
+                        "Precision": 0,
+                        "Scale": 0,
+                        "Nullable": "UNKNOWN",
+                        "CaseSensitive": False,
+                    }
+                    for c, t in columns
+                ],
+            }
+        ],
+    }
+    req = urllib.request.Request(
+        f"{endpoint}/moto-api/static/athena/query-results",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     urllib.request.urlopen(req, timeout=5)
 
 
 def test_athena_engine_sends_the_query_and_types_the_rows(moto_endpoint: str) -> None:
     aws = _aws(moto_endpoint)
-    _seed_athena_result(moto_endpoint, [["AAPL", "3", "101.5"], ["MSFT", "2", None]],
-                        [("symbol", "varchar"), ("n", "bigint"), ("avg_price", "double")])
+    _seed_athena_result(
+        moto_endpoint,
+        [["AAPL", "3", "101.5"], ["MSFT", "2", None]],
+        [("symbol", "varchar"), ("n", "bigint"), ("avg_price", "double")],
+    )
     engine = AthenaEngine(aws, QuerySettings(max_rows=100))
     sql = "SELECT symbol, count(*) AS n, avg(price) AS avg_price FROM stock_ticks GROUP BY symbol"
     result = engine.execute(sql)

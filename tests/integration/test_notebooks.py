@@ -49,8 +49,9 @@ def test_kernel_python3_is_a_python_that_has_eventlake() -> None:
     assert spec.argv[0] in ("python", "python3") or Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
 
 
-def test_notebooks_produce_land_and_analyse(bootstrap: str, unique_name: str, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notebooks_produce_land_and_analyse(
+    bootstrap: str, unique_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for key in [k for k in os.environ if k.startswith("EVENTLAKE_")]:
         monkeypatch.delenv(key)
     lake = tmp_path / "lake"
@@ -84,6 +85,8 @@ def test_notebooks_produce_land_and_analyse(bootstrap: str, unique_name: str, tm
     settings = load_settings(overrides={"lake": str(lake), "bootstrap_servers": bootstrap})
     with connect(settings) as engine:
         assert engine.execute(f"SELECT count(*), count(DISTINCT symbol) FROM {tables['PRICES_TABLE']}").rows == [
-            (560, 5)]
+            (560, 5)
+        ]
         assert engine.execute(f"SELECT count(*), count(DISTINCT seq) FROM {tables['TICKS_TABLE']}").rows == [
-            (2000, 2000)]
+            (2000, 2000)
+        ]

@@ -80,8 +80,9 @@ def test_strict_stops_at_the_first_bad_row(
     assert TopicAdmin(bootstrap).exists(f"{topic}.dlq") is False
 
 
-def test_loop_limit_and_seeded_sample_repeat(settings: Settings, admin: TopicAdmin, unique_name: str,
-                                             bootstrap: str) -> None:
+def test_loop_limit_and_seeded_sample_repeat(
+    settings: Settings, admin: TopicAdmin, unique_name: str, bootstrap: str
+) -> None:
     first, second = f"{unique_name}-a", f"{unique_name}-b"
     options = ProduceOptions(loop=True, limit=1000, sample=0.5, seed=42, create_topic=True, partitions=1)
     for name in (first, second):
@@ -98,15 +99,17 @@ def test_loop_limit_and_seeded_sample_repeat(settings: Settings, admin: TopicAdm
 def test_missing_topic_says_how_to_create_it(settings: Settings, admin: TopicAdmin, unique_name: str) -> None:
     with pytest.raises(TopicMissing, match=f"eventlake topics create {unique_name} --partitions N"):
         produce(settings, unique_name, "synthetic:ticks", ProduceOptions(limit=1))
-    report = produce(settings, unique_name, "synthetic:ticks", ProduceOptions(limit=10, create_topic=True,
-                                                                             partitions=4))
+    report = produce(
+        settings, unique_name, "synthetic:ticks", ProduceOptions(limit=10, create_topic=True, partitions=4)
+    )
     assert report.delivered == 10
     assert len(admin.describe(unique_name).partitions) == 4
 
 
 def test_sync_waits_for_each_acknowledgement(settings: Settings, topic: str, bootstrap: str) -> None:
-    report = produce(settings, topic, "synthetic:ticks", ProduceOptions(limit=50, sync=True, seed=3,
-                                                                        compression="zstd"))
+    report = produce(
+        settings, topic, "synthetic:ticks", ProduceOptions(limit=50, sync=True, seed=3, compression="zstd")
+    )
     assert (report.sent, report.delivered, report.failed) == (50, 50, 0)
     assert sum(end_offsets(bootstrap, topic).values()) == 50
 
@@ -147,7 +150,8 @@ def test_timestamps_the_broker_would_refuse_are_dead_lettered_alone(
     assert (report.sent, report.delivered, report.failed) == (27, 27, 0)
     assert report.ok and report.dlq == report.bad_rows_total == 4
     assert sorted(orjson.loads(m.value)["n"] for m in read_topic(bootstrap, topic)) == sorted(
-        set(range(30)) - {10, 20, 25})
+        set(range(30)) - {10, 20, 25}
+    )
     reasons = {int(m.headers["line"]): m.headers["reason"].decode() for m in read_topic(bootstrap, f"{topic}.dlq")}
     assert set(reasons) == {11, 21, 26, 31}
     assert "in the future" in reasons[11] and "message.timestamp.after.max.ms" in reasons[21]
@@ -162,8 +166,12 @@ def test_an_unterminated_quote_does_not_swallow_the_rest_of_the_csv(
     report = produce(settings, topic, str(path), ProduceOptions())
     assert (report.delivered, report.dlq) == (4, 1)
     arrived = sorted((orjson.loads(m.value) for m in read_topic(bootstrap, topic)), key=lambda r: r["n"])
-    assert arrived == [{"n": 1, "note": "fine"}, {"n": 3, "note": "after"}, {"n": 4, "note": "multi\nline"},
-                       {"n": 5, "note": "last"}]
+    assert arrived == [
+        {"n": 1, "note": "fine"},
+        {"n": 3, "note": "after"},
+        {"n": 4, "note": "multi\nline"},
+        {"n": 5, "note": "last"},
+    ]
     (dead,) = read_topic(bootstrap, f"{topic}.dlq")
     assert (dead.value, dead.headers["line"]) == (b'2,"never closed', b"3")
     assert b"unterminated quote" in dead.headers["reason"]
@@ -180,8 +188,12 @@ def test_integers_beyond_64_bits_arrive_digit_for_digit(
     for path in (jsonl, csv):
         assert produce(settings, topic, str(path), ProduceOptions(key="id")).delivered == 2
     values = sorted((m.value or b"" for m in read_topic(bootstrap, topic)), key=lambda v: orjson.loads(v)["n"])
-    assert values == [f'{{"id":{big},"n":1}}'.encode(), b'{"id":18446744073709551616,"n":2}',
-                      f'{{"id":{big},"n":3}}'.encode(), b'{"id":-99999999999999999999,"n":4}']
+    assert values == [
+        f'{{"id":{big},"n":1}}'.encode(),
+        b'{"id":18446744073709551616,"n":2}',
+        f'{{"id":{big},"n":3}}'.encode(),
+        b'{"id":-99999999999999999999,"n":4}',
+    ]
     assert {m.key for m in read_topic(bootstrap, topic)} >= {big.encode(), b"18446744073709551616"}
 
 
@@ -211,8 +223,9 @@ def test_an_endless_run_in_a_thread_stops_when_asked(settings: Settings, topic: 
     """How the demo and notebooks run synthetic:ticks in the background and end it."""
     stop = threading.Event()
     reports: list[ProduceReport] = []
-    worker = threading.Thread(target=lambda: reports.append(
-        produce(settings, topic, "synthetic:ticks", ProduceOptions(rate=2000), stop=stop)))
+    worker = threading.Thread(
+        target=lambda: reports.append(produce(settings, topic, "synthetic:ticks", ProduceOptions(rate=2000), stop=stop))
+    )
     worker.start()
     deadline = time.monotonic() + 30
     while sum(end_offsets(bootstrap, topic).values()) < 500 and time.monotonic() < deadline:

@@ -41,8 +41,9 @@ def write_source(kind: str, folder: Path) -> tuple[Path, list[int], list[int]]:
     if kind == "parquet":
         path = folder / "rows.parquet"
         n = list(range(ROWS))
-        pq.write_table(pa.table({"n": n, "k": [f"k{i % KEYS}" for i in n], "v": [i * 0.5 for i in n]}), path,
-                       row_group_size=20_000)
+        pq.write_table(
+            pa.table({"n": n, "k": [f"k{i % KEYS}" for i in n], "v": [i * 0.5 for i in n]}), path, row_group_size=20_000
+        )
         return path, n, []
     lines: list[bytes] = [b"n,k,v,note"] if kind == "csv" else []
     physical = len(lines)  # lines so far; a quoted note spans two
@@ -78,14 +79,27 @@ def test_sigkilled_five_times_and_run_again_every_row_arrives_once_in_order(
     path, good, bad_lines = write_source(kind, tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
     env["EVENTLAKE_PRODUCE__TRANSACTION_MAX_S"] = "0.25"  # many commits, so kills land before and after them
-    cmd = [EVENTLAKE, "produce", topic, "--source", str(path), "--exactly-once", "--key", "k",
-           "--rate", str(RATE), "--output", "json", "--bootstrap-servers", bootstrap]
+    cmd = [
+        EVENTLAKE,
+        "produce",
+        topic,
+        "--source",
+        str(path),
+        "--exactly-once",
+        "--key",
+        "k",
+        "--rate",
+        str(RATE),
+        "--output",
+        "json",
+        "--bootstrap-servers",
+        bootstrap,
+    ]
     rng = random.Random()
     killed_mid_file = 0
     for _ in range(KILLS):
         before = sum(end_offsets(bootstrap, topic).values())
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                cwd=tmp_path)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
         try:
             _sending_started(proc, bootstrap, topic, before)  # start-up (imports, fencing) is not the point
             time.sleep(rng.uniform(0.3, 2.0))
@@ -96,8 +110,15 @@ def test_sigkilled_five_times_and_run_again_every_row_arrives_once_in_order(
         finally:
             if proc.poll() is None:
                 proc.kill()
-    final = subprocess.run([c for c in cmd if c != str(RATE) and c != "--rate"], capture_output=True, text=True,
-                           env=env, cwd=tmp_path, timeout=300, check=False)
+    final = subprocess.run(
+        [c for c in cmd if c != str(RATE) and c != "--rate"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
     assert final.returncode == 0, final.stderr
     summary = json.loads(final.stdout)
     assert killed_mid_file >= 3, "the producer finished before most kills: raise ROWS or lower RATE"
@@ -122,8 +143,10 @@ def test_sigkilled_five_times_and_run_again_every_row_arrives_once_in_order(
         assert sorted(int(m.headers["line"]) for m in dead) == bad_lines  # dead letters once each, too
     # What the kills left uncommitted is in the log, aborted: without transactions, duplicates.
     aborted = len(read_to_end(bootstrap, topic, isolation="read_uncommitted")) - len(committed)
-    print(f"{kind}: {killed_mid_file} kills mid-file, {aborted:,} aborted records, "
-          f"last run resumed at {summary['resumed_at']}")
+    print(
+        f"{kind}: {killed_mid_file} kills mid-file, {aborted:,} aborted records, "
+        f"last run resumed at {summary['resumed_at']}"
+    )
     assert aborted > 0
 
 

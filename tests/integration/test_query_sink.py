@@ -25,16 +25,26 @@ pytestmark = pytest.mark.integration
 
 def ticks(n: int, seed: int = 11) -> list[dict[str, Any]]:
     rnd = random.Random(seed)
-    return [{"symbol": rnd.choice(["AAPL", "MSFT", "NVDA"]),
-             "price": None if i % 10 == 0 else round(rnd.uniform(10, 500), 2),
-             "volume": rnd.randrange(1, 1000), "at_ms": 1_704_067_200_000 + i * 997}
-            for i in range(n)]
+    return [
+        {
+            "symbol": rnd.choice(["AAPL", "MSFT", "NVDA"]),
+            "price": None if i % 10 == 0 else round(rnd.uniform(10, 500), 2),
+            "volume": rnd.randrange(1, 1000),
+            "at_ms": 1_704_067_200_000 + i * 997,
+        }
+        for i in range(n)
+    ]
 
 
 def _settings(bootstrap: str, lake: str, group: str, **extra: Any) -> Settings:
-    return load_settings(overrides={
-        "bootstrap_servers": bootstrap, "lake": lake,
-        "sink": {"group": group, "until_idle": 2.0, "time_field": "at_ms", "flush_rows": 1500}, **extra})
+    return load_settings(
+        overrides={
+            "bootstrap_servers": bootstrap,
+            "lake": lake,
+            "sink": {"group": group, "until_idle": 2.0, "time_field": "at_ms", "flush_rows": 1500},
+            **extra,
+        }
+    )
 
 
 def _check_aggregates(settings: Settings, table: str, events: list[dict[str, Any]]) -> None:
@@ -60,8 +70,10 @@ def test_aggregates_over_a_sunk_topic_equal_pandas(bootstrap: str, topic: str, t
     _check_aggregates(settings, table, events)
 
     with connect(settings) as engine:
-        files = engine.df(f"SELECT partition, min(first_offset) AS lo, max(last_offset) AS hi, sum(rows) AS n "
-                          f"FROM eventlake.files WHERE topic = '{topic}' GROUP BY 1 ORDER BY 1")
+        files = engine.df(
+            f"SELECT partition, min(first_offset) AS lo, max(last_offset) AS hi, sum(rows) AS n "
+            f"FROM eventlake.files WHERE topic = '{topic}' GROUP BY 1 ORDER BY 1"
+        )
         marks = engine.df(f"SELECT * FROM eventlake.watermarks WHERE topic = '{topic}' ORDER BY partition")
     per_part = pd.Series([p for p, _ in sent.by_coord]).value_counts().sort_index()
     assert files["n"].tolist() == per_part.tolist()
@@ -83,20 +95,23 @@ def test_aggregates_over_a_sunk_topic_equal_pandas(bootstrap: str, topic: str, t
     assert lag["lag"].sum() == 500
 
 
-def test_s3_lake_sunk_and_crawled_is_queryable(bootstrap: str, topic: str, tmp_path: Path,
-                                               s3_server: S3Server) -> None:
+def test_s3_lake_sunk_and_crawled_is_queryable(bootstrap: str, topic: str, tmp_path: Path, s3_server: S3Server) -> None:
     events = ticks(3000, seed=5)
     produce_events(bootstrap, topic, events)
-    settings = _settings(bootstrap, f"s3://{s3_server.bucket}/{topic}-lake", f"g-{topic}",
-                         catalog=f"sqlite:///{tmp_path / 'catalog.sqlite'}", **s3_server.overrides())
+    settings = _settings(
+        bootstrap,
+        f"s3://{s3_server.bucket}/{topic}-lake",
+        f"g-{topic}",
+        catalog=f"sqlite:///{tmp_path / 'catalog.sqlite'}",
+        **s3_server.overrides(),
+    )
     assert run_sink(settings, [topic]).rows == len(events)
     # Another tool drops a Hive-partitioned CSV export beside the sunk table.
     df = orders(200)
     lake = open_lake(settings.lake, settings.s3)
     for (dt, region), part in df.groupby(["dt", "region"]):
         csv_table = pa.Table.from_pandas(part.drop(columns=["dt", "region"]), preserve_index=False)
-        lake.write_atomic(f"exports/dt={dt}/region={region}/part.csv",
-                          lambda out, t=csv_table: pacsv.write_csv(t, out))
+        lake.write_atomic(f"exports/dt={dt}/region={region}/part.csv", lambda out, t=csv_table: pacsv.write_csv(t, out))
 
     summary = crawl_lake(settings)
 

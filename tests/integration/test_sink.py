@@ -60,8 +60,17 @@ def test_bad_messages_go_to_the_dlq_counted_and_every_good_one_lands(
     bootstrap: str, topic: str, tmp_path: Path
 ) -> None:
     good = make_events(3000, seed=11)
-    bad = [b"not json at all", b"[1, 2, 3]", b'"a string"', b"42", b"null", b'{"id": "not a number"}',
-           b'{"broken": ', b'{"s": "\xff\xfe invalid utf-8"}', b'{"big": "' + b"x" * 5000 + b'"}']
+    bad = [
+        b"not json at all",
+        b"[1, 2, 3]",
+        b'"a string"',
+        b"42",
+        b"null",
+        b'{"id": "not a number"}',
+        b'{"broken": ',
+        b'{"s": "\xff\xfe invalid utf-8"}',
+        b'{"big": "' + b"x" * 5000 + b'"}',
+    ]
     mixed: list[bytes] = []
     for i, e in enumerate(good):
         mixed.append(orjson.dumps(e))
@@ -79,8 +88,7 @@ def test_bad_messages_go_to_the_dlq_counted_and_every_good_one_lands(
         assert store.dlq_count(topic) == n_bad
     dead = read_topic(bootstrap, f"{topic}.dlq")
     assert len(dead) == n_bad
-    by_coord = {(int(dict(m.headers())["source.partition"]), int(dict(m.headers())["source.offset"])): m
-                for m in dead}
+    by_coord = {(int(dict(m.headers())["source.partition"]), int(dict(m.headers())["source.offset"])): m for m in dead}
     assert set(by_coord) == set(sent.by_coord) - set(good_sent)
     for coord, m in by_coord.items():
         headers = dict(m.headers())
@@ -94,8 +102,9 @@ def test_bad_messages_go_to_the_dlq_counted_and_every_good_one_lands(
 def test_s3_lake_lands_exactly_once(bootstrap: str, topic: str, tmp_path: Path, s3_server: S3Server) -> None:
     sent = produce_events(bootstrap, topic, make_events(60_000, seed=3))
     lake_uri = f"s3://{s3_server.bucket}/{topic}-lake"
-    settings = _settings(bootstrap, lake_uri, f"g-{topic}", catalog=f"sqlite:///{tmp_path / 'catalog.sqlite'}",
-                         **s3_server.overrides())
+    settings = _settings(
+        bootstrap, lake_uri, f"g-{topic}", catalog=f"sqlite:///{tmp_path / 'catalog.sqlite'}", **s3_server.overrides()
+    )
     report = run_sink(settings, [topic])
     assert report.rows == 60_000
     lake = open_lake(settings.lake, settings.s3)
@@ -110,11 +119,22 @@ def test_s3_lake_lands_exactly_once(bootstrap: str, topic: str, tmp_path: Path, 
 
 def test_jsonl_format_with_event_time_and_partition_by(bootstrap: str, topic: str, tmp_path: Path) -> None:
     # A replay of three days of history: events carry their own time, one hour apart per 100 events.
-    events = [{"n": i, "sym": ["AAPL", "MSFT"][i % 2], "at": f"2024-03-{1 + i // 2400:02d}T{(i // 100) % 24:02d}"
-               f":{i % 60:02d}:00Z", "px": i / 10} for i in range(7200)]
+    events = [
+        {
+            "n": i,
+            "sym": ["AAPL", "MSFT"][i % 2],
+            "at": f"2024-03-{1 + i // 2400:02d}T{(i // 100) % 24:02d}:{i % 60:02d}:00Z",
+            "px": i / 10,
+        }
+        for i in range(7200)
+    ]
     sent = produce_events(bootstrap, topic, events)
-    settings = _settings(bootstrap, str(tmp_path / "lake"), f"g-{topic}",
-                         sink={"format": "jsonl", "time_field": "at", "partition_by": ["sym"]})
+    settings = _settings(
+        bootstrap,
+        str(tmp_path / "lake"),
+        f"g-{topic}",
+        sink={"format": "jsonl", "time_field": "at", "partition_by": ["sym"]},
+    )
     report = run_sink(settings, [topic])
     assert report.rows == 7200
     with open_catalog(settings) as store:

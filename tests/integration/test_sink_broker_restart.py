@@ -21,20 +21,25 @@ from tests.fixtures_sink import Sent, assert_exactly_once, make_events, produce_
 pytestmark = pytest.mark.integration
 
 
-def test_sink_survives_a_broker_killed_for_a_minute_exactly_once(tmp_path: Path,
-                                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_sink_survives_a_broker_killed_for_a_minute_exactly_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="eventlake.sink")
-    broker = LocalBroker(BrokerSettings(port=free_port(), controller_port=free_port(),
-                                        data_dir=tmp_path / "broker", heap="512m"))
+    broker = LocalBroker(
+        BrokerSettings(port=free_port(), controller_port=free_port(), data_dir=tmp_path / "broker", heap="512m")
+    )
     broker.start()
     try:
         topic = "restart-me"
         TopicAdmin(broker.bootstrap).create(topic, partitions=3)
         events = make_events(20_000, seed=21)
-        settings = load_settings(overrides={
-            "bootstrap_servers": broker.bootstrap, "lake": str(tmp_path / "lake"),
-            "sink": {"group": "restart-group", "flush_rows": 5000},
-        })
+        settings = load_settings(
+            overrides={
+                "bootstrap_servers": broker.bootstrap,
+                "lake": str(tmp_path / "lake"),
+                "sink": {"group": "restart-group", "flush_rows": 5000},
+            }
+        )
         stop = threading.Event()
         reports: list[SinkReport] = []
         errors: list[BaseException] = []
@@ -52,7 +57,7 @@ def test_sink_survives_a_broker_killed_for_a_minute_exactly_once(tmp_path: Path,
             try:
                 for i in range(0, len(events), 1000):
                     with paused:
-                        chunks.append(produce_events(broker.bootstrap, topic, events[i:i + 1000]))
+                        chunks.append(produce_events(broker.bootstrap, topic, events[i : i + 1000]))
                     time.sleep(0.2)
             except BaseException as exc:
                 errors.append(exc)
@@ -77,8 +82,14 @@ def test_sink_survives_a_broker_killed_for_a_minute_exactly_once(tmp_path: Path,
         broker.stop()
 
 
-def _outage_and_back(broker: LocalBroker, paused: threading.Lock, sink: threading.Thread,
-                     errors: list[BaseException], caplog: pytest.LogCaptureFixture, settings: Settings) -> None:
+def _outage_and_back(
+    broker: LocalBroker,
+    paused: threading.Lock,
+    sink: threading.Thread,
+    errors: list[BaseException],
+    caplog: pytest.LogCaptureFixture,
+    settings: Settings,
+) -> None:
     """SIGKILL the broker mid-stream (the sink holds buffered rows), keep it down 60 s, start it again."""
     _wait_landed(settings, 4_000, errors)
     state = broker.running_state()

@@ -49,10 +49,17 @@ def _event(batch: int, i: int) -> dict[str, Any]:
     3: null-only batch for late and extra, o.c nested; 4: late typed bigint, empty gains k."""
     hour = 3 + i % 2  # both folders get files of every schema version
     frac = f"{i % 1000:03d}{i % 7}{i % 10}{i % 3}"  # 7 fractional digits: cut to milliseconds
-    e: dict[str, Any] = {"id": i, "v": i if batch == 0 else i + 0.5, "n": None, "late": None,
-                         "o": {"a": i}, "empty": {}, "tag": f"b{batch}",
-                         "at": f"2024-01-02T{hour:02d}:{i % 60:02d}:{(i // 60) % 60:02d}.{frac}Z",
-                         "ts2": f"2024-01-02 05:06:07.{frac[:4]}+01:00"}
+    e: dict[str, Any] = {
+        "id": i,
+        "v": i if batch == 0 else i + 0.5,
+        "n": None,
+        "late": None,
+        "o": {"a": i},
+        "empty": {},
+        "tag": f"b{batch}",
+        "at": f"2024-01-02T{hour:02d}:{i % 60:02d}:{(i // 60) % 60:02d}.{frac}Z",
+        "ts2": f"2024-01-02 05:06:07.{frac[:4]}+01:00",
+    }
     if batch >= 2:
         e["extra"] = None if batch == 3 else f"x{i}"
         e["flag"] = i % 3 == 0 if batch != 3 else None
@@ -69,17 +76,30 @@ def _event(batch: int, i: int) -> dict[str, Any]:
 def _ms(text: str) -> int:
     """The sink's rule: ISO-8601 to UTC epoch milliseconds, finer digits cut."""
     head, _, frac = text.replace(" ", "T").partition(".")
-    digits = frac[:len(frac) - len(frac.lstrip("0123456789"))]
-    zone = frac[len(digits):]
+    digits = frac[: len(frac) - len(frac.lstrip("0123456789"))]
+    zone = frac[len(digits) :]
     when = dt.datetime.fromisoformat(head + zone.replace("Z", "+00:00"))
     return int(when.timestamp()) * 1000 + int((digits + "000")[:3])
 
 
 def _expected(e: dict[str, Any]) -> dict[str, Any]:
     o = {"a": e["o"]["a"], "b": e["o"].get("b"), "c": e["o"].get("c")}
-    return _norm({"id": e["id"], "v": float(e["v"]), "n": None, "late": e["late"], "o": o,
-                  "empty": e["empty"] or None, "extra": e.get("extra"), "flag": e.get("flag"),
-                  "tags": e.get("tags"), "at": _ms(e["at"]), "ts2": _ms(e["ts2"]), "tag": e["tag"]})
+    return _norm(
+        {
+            "id": e["id"],
+            "v": float(e["v"]),
+            "n": None,
+            "late": e["late"],
+            "o": o,
+            "empty": e["empty"] or None,
+            "extra": e.get("extra"),
+            "flag": e.get("flag"),
+            "tags": e.get("tags"),
+            "at": _ms(e["at"]),
+            "ts2": _ms(e["ts2"]),
+            "tag": e["tag"],
+        }
+    )
 
 
 def _norm(x: Any) -> Any:
@@ -116,13 +136,19 @@ def _by_id(rows: list[dict[str, Any]]) -> dict[float, dict[str, Any]]:
 
 
 def _settings(bootstrap: str, lake: Path, group: str) -> Settings:
-    return load_settings(overrides={"bootstrap_servers": bootstrap, "lake": str(lake), "sink": {
-        "group": group, "time_field": "at", "flush_seconds": 0.3, "orphan_grace_seconds": 0.0}})
+    return load_settings(
+        overrides={
+            "bootstrap_servers": bootstrap,
+            "lake": str(lake),
+            "sink": {"group": group, "time_field": "at", "flush_seconds": 0.3, "orphan_grace_seconds": 0.0},
+        }
+    )
 
 
 def _aws(endpoint: str) -> AwsSettings:
-    return AwsSettings(endpoint_url=endpoint, access_key_id="testing", secret_access_key=SecretStr("testing"),
-                       glue_database="drift")
+    return AwsSettings(
+        endpoint_url=endpoint, access_key_id="testing", secret_access_key=SecretStr("testing"), glue_database="drift"
+    )
 
 
 def _wait(what: str, ok: Any, timeout: float = 90.0) -> None:
@@ -134,8 +160,15 @@ def _wait(what: str, ok: Any, timeout: float = 90.0) -> None:
 
 
 class Drifted:
-    def __init__(self, settings: Settings, topic: str, source: dict[float, dict[str, Any]],
-                 first_publish: PublishReport, last_publish: PublishReport, rewritten_during_run: int) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        topic: str,
+        source: dict[float, dict[str, Any]],
+        first_publish: PublishReport,
+        last_publish: PublishReport,
+        rewritten_during_run: int,
+    ) -> None:
         self.settings, self.topic, self.source = settings, topic, source
         self.first_publish, self.last_publish = first_publish, last_publish
         self.rewritten_during_run = rewritten_during_run
@@ -144,8 +177,9 @@ class Drifted:
 
 
 @pytest.fixture(scope="module")
-def drifted(bootstrap: str, admin: TopicAdmin, moto_endpoint: str,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drifted]:
+def drifted(
+    bootstrap: str, admin: TopicAdmin, moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Drifted]:
     topic = f"drift-{int(time.time() * 1000) % 10**9}"
     admin.create(topic, partitions=3)
     settings = _settings(bootstrap, tmp_path_factory.mktemp("drift") / "lake", f"g-{topic}")
@@ -169,15 +203,21 @@ def drifted(bootstrap: str, admin: TopicAdmin, moto_endpoint: str,
             events = [_event(batch, i) for i in range(batch * PER_BATCH, (batch + 1) * PER_BATCH)]
             produce_events(bootstrap, topic, events)
             source.update({float(e["id"]): _expected(e) for e in events})
-            _wait(f"batch {batch} to land", lambda: not failure and sum(
-                r["rows"] for r in store.ledger_summary(0) if r["topic"] == topic) == len(source))
+            _wait(
+                f"batch {batch} to land",
+                lambda: (
+                    not failure
+                    and sum(r["rows"] for r in store.ledger_summary(0) if r["topic"] == topic) == len(source)
+                ),
+            )
             if batch == 1:  # Glue partitions made now hold the schema of this moment
                 assert sink.conformer is not None and sink.conformer.wait_idle(60)
                 first_publish = publisher.publish(store, allow_local=True)
         assert not failure, failure
         assert sink.conformer is not None and sink.conformer.wait_idle(60)
-        rewritten = sum(1 for f in store.list_files(TableRef(settings.database, table_name_for_topic(topic)))
-                        if "+r" in f.path)
+        rewritten = sum(
+            1 for f in store.list_files(TableRef(settings.database, table_name_for_topic(topic))) if "+r" in f.path
+        )
         last_publish = publisher.publish(store, allow_local=True)
     stop.set()
     thread.join(60)
@@ -244,8 +284,13 @@ def test_spark_reads_the_table_folder_with_default_options(drifted: Drifted) -> 
     from pyspark.sql import functions as F
 
     assert pyspark.__version__
-    spark = (SparkSession.builder.master("local[1]").appName("eventlake-drift")
-             .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .appName("eventlake-drift")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
     try:
         df = spark.read.parquet(str(drifted.folder))  # default options: no mergeSchema
         cols = [F.unix_micros(F.col(c)).alias(c) if c in TS_COLUMNS else F.col(c) for c in COLUMNS]
@@ -291,8 +336,10 @@ def _glue_leaves(name: str, hive: str) -> dict[str, str]:
 
 def _file_leaves(path: str) -> dict[str, str]:
     schema = pq.ParquetFile(path).metadata.schema
-    return {schema.column(i).path: athena_type(schema.column(i).physical_type, schema.column(i).logical_type.type)
-            for i in range(len(schema))}
+    return {
+        schema.column(i).path: athena_type(schema.column(i).physical_type, schema.column(i).logical_type.type)
+        for i in range(len(schema))
+    }
 
 
 def test_glue_table_and_every_partition_declare_what_each_file_holds(drifted: Drifted, moto_endpoint: str) -> None:

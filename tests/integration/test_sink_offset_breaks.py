@@ -32,10 +32,13 @@ pytestmark = pytest.mark.integration
 
 
 def _settings(bootstrap: str, tmp_path: Path, topic: str, **sink: Any) -> Settings:
-    return load_settings(overrides={
-        "bootstrap_servers": bootstrap, "lake": str(tmp_path / "lake"),
-        "sink": {"group": f"g-{topic}", "until_idle": 1.5, "flush_seconds": 0.2, **sink},
-    })
+    return load_settings(
+        overrides={
+            "bootstrap_servers": bootstrap,
+            "lake": str(tmp_path / "lake"),
+            "sink": {"group": f"g-{topic}", "until_idle": 1.5, "flush_seconds": 0.2, **sink},
+        }
+    )
 
 
 def _recreate(admin: TopicAdmin, topic: str, partitions: int) -> None:
@@ -65,7 +68,8 @@ def _states(settings: Settings, topic: str) -> tuple[int, list[str]]:
 
 @pytest.mark.parametrize("refill", [150, 900], ids=["below-the-ledger", "past-the-ledger-by-topic-id"])
 def test_topic_recreated_between_runs_stops_then_lands_as_a_new_incarnation(
-        admin: TopicAdmin, bootstrap: str, unique_name: str, tmp_path: Path, refill: int) -> None:
+    admin: TopicAdmin, bootstrap: str, unique_name: str, tmp_path: Path, refill: int
+) -> None:
     topic = unique_name
     admin.create(topic, partitions=2)
     produce_events(bootstrap, topic, make_events(400))
@@ -83,8 +87,10 @@ def test_topic_recreated_between_runs_stops_then_lands_as_a_new_incarnation(
     assert incarnation == 0 and any(s == "RESET (stopped)" for s in states)
     assert _ids(settings, topic) == list(range(400))  # nothing of the new topic landed under the old name
 
-    report = run_sink(settings.model_copy(update={"sink": settings.sink.model_copy(
-        update={"on_reset": "resume-from-start"})}), [topic])
+    report = run_sink(
+        settings.model_copy(update={"sink": settings.sink.model_copy(update={"on_reset": "resume-from-start"})}),
+        [topic],
+    )
     assert report.rows == refill
     assert _ids(settings, topic) == list(range(400)) + [10_000 + i for i in range(refill)]
     incarnation, states = _states(settings, topic)
@@ -95,11 +101,13 @@ def test_topic_recreated_between_runs_stops_then_lands_as_a_new_incarnation(
 
 
 def test_topic_recreated_under_a_running_sink_lands_the_new_topic_exactly_once(
-        admin: TopicAdmin, bootstrap: str, unique_name: str, tmp_path: Path) -> None:
+    admin: TopicAdmin, bootstrap: str, unique_name: str, tmp_path: Path
+) -> None:
     topic = unique_name
     admin.create(topic, partitions=3)
-    settings = _settings(bootstrap, tmp_path, topic, until_idle=None, on_reset="resume-from-start",
-                         topic_check_seconds=1.0)
+    settings = _settings(
+        bootstrap, tmp_path, topic, until_idle=None, on_reset="resume-from-start", topic_check_seconds=1.0
+    )
     stop = threading.Event()
     reports: list[SinkReport] = []
     errors: list[BaseException] = []
@@ -130,7 +138,8 @@ def test_topic_recreated_under_a_running_sink_lands_the_new_topic_exactly_once(
 
 
 def test_retention_gap_stops_with_its_size_then_is_recorded_and_passed(
-        admin: TopicAdmin, bootstrap: str, unique_name: str, tmp_path: Path) -> None:
+    admin: TopicAdmin, bootstrap: str, unique_name: str, tmp_path: Path
+) -> None:
     topic = unique_name
     admin.create(topic, partitions=1)
     produce_events(bootstrap, topic, make_events(100))
@@ -155,8 +164,9 @@ def test_retention_gap_stops_with_its_size_then_is_recorded_and_passed(
     assert [(e.first_offset, e.last_offset) for e in gap] == [(100, 249)]
 
 
-def test_status_lists_partitions_that_never_landed(admin: TopicAdmin, bootstrap: str, unique_name: str,
-                                                    tmp_path: Path) -> None:
+def test_status_lists_partitions_that_never_landed(
+    admin: TopicAdmin, bootstrap: str, unique_name: str, tmp_path: Path
+) -> None:
     topic = unique_name
     admin.create(topic, partitions=3)
     producer = Producer({"bootstrap.servers": bootstrap})
@@ -166,16 +176,18 @@ def test_status_lists_partitions_that_never_landed(admin: TopicAdmin, bootstrap:
     settings = _settings(bootstrap, tmp_path, topic)
     run_sink(settings, [topic])
     with open_catalog(settings) as store:
-        health = sink_health(store, admin.offsets, partitions=lambda t: [
-            p.partition for p in admin.describe(t).partitions])
+        health = sink_health(
+            store, admin.offsets, partitions=lambda t: [p.partition for p in admin.describe(t).partitions]
+        )
     parts = {p.partition: p for p in health[0].partitions}
     assert sorted(parts) == [0, 1, 2]
     assert parts[1].rows == 30 and parts[1].lag == 0
     assert parts[0].rows == 0 and parts[0].lag == 0 and parts[0].state == "OK"
 
 
-def _wait_for_ids(settings: Settings, topic: str, want: set[int], errors: list[BaseException],
-                  timeout_s: float = 90) -> None:
+def _wait_for_ids(
+    settings: Settings, topic: str, want: set[int], errors: list[BaseException], timeout_s: float = 90
+) -> None:
     deadline = time.monotonic() + timeout_s
     seen: set[int] = set()
     while time.monotonic() < deadline:
@@ -190,8 +202,9 @@ def _wait_for_ids(settings: Settings, topic: str, want: set[int], errors: list[B
     pytest.fail(f"{len(want - seen)} of {len(want)} ids did not land in {timeout_s}s")
 
 
-def test_partitions_added_to_a_topic_land_within_seconds(admin: TopicAdmin, bootstrap: str, unique_name: str,
-                                                         tmp_path: Path) -> None:
+def test_partitions_added_to_a_topic_land_within_seconds(
+    admin: TopicAdmin, bootstrap: str, unique_name: str, tmp_path: Path
+) -> None:
     """librdkafka looks for new partitions every 5 minutes by default; the sink asks every 5 s."""
     from confluent_kafka.admin import NewPartitions
 

@@ -53,7 +53,7 @@ class _Pipeline:
     def _produce(self) -> None:  # about 100 events/s for the whole test
         try:
             for i in range(0, len(self.events), 50):
-                self.chunks.append(produce_events(self.bootstrap, self.topic, self.events[i:i + 50]))
+                self.chunks.append(produce_events(self.bootstrap, self.topic, self.events[i : i + 50]))
                 time.sleep(0.5)
         except BaseException as exc:
             self.errors.append(exc)
@@ -89,21 +89,29 @@ def _wait(condition: Callable[[], bool], errors: list[BaseException], timeout_s:
     pytest.fail(f"{what} within {timeout_s:.0f} s")
 
 
-def test_sink_waits_out_a_minute_without_s3(admin: TopicAdmin, bootstrap: str, unique_name: str,
-                                           tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_sink_waits_out_a_minute_without_s3(
+    admin: TopicAdmin, bootstrap: str, unique_name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="eventlake.sink")
     port, data = free_port(), tmp_path / "s3"
     admin.create(unique_name, partitions=2)
     events = make_events(9_000, seed=11)
     metrics_port = free_port()
     with run_local_s3(data, "lake", "outage-key", "outage-secret-123", port=port) as s3:
-        settings = load_settings(overrides={
-            "bootstrap_servers": bootstrap, "lake": "s3://lake/outage",
-            "catalog": str(tmp_path / "catalog.sqlite"),
-            "s3": {"endpoint_url": s3.endpoint, "access_key_id": s3.access_key,
-                   "secret_access_key": s3.secret_key, "path_style": True},
-            "sink": {"group": f"g-{unique_name}", "flush_seconds": 0.5, "metrics_port": metrics_port},
-        })
+        settings = load_settings(
+            overrides={
+                "bootstrap_servers": bootstrap,
+                "lake": "s3://lake/outage",
+                "catalog": str(tmp_path / "catalog.sqlite"),
+                "s3": {
+                    "endpoint_url": s3.endpoint,
+                    "access_key_id": s3.access_key,
+                    "secret_access_key": s3.secret_key,
+                    "path_style": True,
+                },
+                "sink": {"group": f"g-{unique_name}", "flush_seconds": 0.5, "metrics_port": metrics_port},
+            }
+        )
         pipeline = _Pipeline(settings, bootstrap, unique_name, events)
         pipeline.start()
         _wait(lambda: _landed_rows(settings) >= 500, pipeline.errors, 90, "500 rows did not land")
@@ -117,27 +125,36 @@ def test_sink_waits_out_a_minute_without_s3(admin: TopicAdmin, bootstrap: str, u
         assert pipeline.sink.is_alive() and not pipeline.errors
         with run_local_s3(data, "lake", "outage-key", "outage-secret-123", port=port):
             sent = pipeline.finish()
-            _wait(lambda: _landed_rows(settings) >= len(events), pipeline.errors, 180,
-                  f"{len(events)} rows did not land after S3 came back")
+            _wait(
+                lambda: _landed_rows(settings) >= len(events),
+                pipeline.errors,
+                180,
+                f"{len(events)} rows did not land after S3 came back",
+            )
             pipeline.close()
             assert not pipeline.errors, pipeline.errors
             assert "is back after" in caplog.text
             with open_catalog(settings) as store:
-                assert_exactly_once(sent, read_landed(store, open_lake(settings.lake, settings.s3), unique_name),
-                                    unique_name)
+                assert_exactly_once(
+                    sent, read_landed(store, open_lake(settings.lake, settings.s3), unique_name), unique_name
+                )
     finally:
         pipeline.close()
 
 
-def test_sink_waits_out_a_minute_of_locked_catalog(admin: TopicAdmin, bootstrap: str, unique_name: str,
-                                                   tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_sink_waits_out_a_minute_of_locked_catalog(
+    admin: TopicAdmin, bootstrap: str, unique_name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="eventlake.sink")
     admin.create(unique_name, partitions=2)
     events = make_events(9_000, seed=13)
-    settings = load_settings(overrides={
-        "bootstrap_servers": bootstrap, "lake": str(tmp_path / "lake"),
-        "sink": {"group": f"g-{unique_name}", "flush_seconds": 0.5},
-    })
+    settings = load_settings(
+        overrides={
+            "bootstrap_servers": bootstrap,
+            "lake": str(tmp_path / "lake"),
+            "sink": {"group": f"g-{unique_name}", "flush_seconds": 0.5},
+        }
+    )
     pipeline = _Pipeline(settings, bootstrap, unique_name, events)
     pipeline.start()
     try:
@@ -154,8 +171,12 @@ def test_sink_waits_out_a_minute_of_locked_catalog(admin: TopicAdmin, bootstrap:
             holder.execute("ROLLBACK")
             holder.close()
         sent = pipeline.finish()
-        _wait(lambda: _landed_rows(settings) >= len(events), pipeline.errors, 180,
-              f"{len(events)} rows did not land after the lock")
+        _wait(
+            lambda: _landed_rows(settings) >= len(events),
+            pipeline.errors,
+            180,
+            f"{len(events)} rows did not land after the lock",
+        )
         pipeline.close()
         assert not pipeline.errors, pipeline.errors
         with open_catalog(settings) as store:

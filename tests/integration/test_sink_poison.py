@@ -30,8 +30,15 @@ Item = tuple[bytes | None, bytes | None, Any]  # value, key, the good event or t
 
 def _produce(bootstrap: str, topic: str, items: list[Item]) -> dict[tuple[int, int], Any]:
     """Plain confluent-kafka producer, uncompressed, up to the broker's limit; (partition, offset) -> item."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "enable.idempotence": True,
-                         "message.max.bytes": BROKER_LIMIT, "compression.type": "none"})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 20,
+            "enable.idempotence": True,
+            "message.max.bytes": BROKER_LIMIT,
+            "compression.type": "none",
+        }
+    )
     coords: dict[tuple[int, int], Any] = {}
     failures: list[str] = []
 
@@ -61,9 +68,20 @@ def test_poison_corpus_through_a_real_broker_and_sink(bootstrap: str, topic: str
             p = CORPUS[i // 20 - 15]
             items.append((p.value, p.key, p))
     assert sum(isinstance(it[2], Poison) for it in items) == len(CORPUS)
-    settings = load_settings(overrides={"bootstrap_servers": bootstrap, "lake": str(tmp_path / "lake"), "sink": {
-        "group": f"g-{topic}", "until_idle": 3.0, "orphan_grace_seconds": 0.0, "time_field": "ts",
-        "max_record_bytes": MAX_RECORD, "flush_rows": 300}})
+    settings = load_settings(
+        overrides={
+            "bootstrap_servers": bootstrap,
+            "lake": str(tmp_path / "lake"),
+            "sink": {
+                "group": f"g-{topic}",
+                "until_idle": 3.0,
+                "orphan_grace_seconds": 0.0,
+                "time_field": "ts",
+                "max_record_bytes": MAX_RECORD,
+                "flush_rows": 300,
+            },
+        }
+    )
     sent = _produce(bootstrap, topic, first)
     assert run_sink(settings, [topic]).rows == len(first)
     sent.update(_produce(bootstrap, topic, items))
@@ -92,7 +110,11 @@ def test_poison_corpus_through_a_real_broker_and_sink(bootstrap: str, topic: str
             assert item.check is not None and item.check(row), f"{item.name} landed wrong: {row}"
         else:
             assert (row["id"], row["amount"], row["sym"], row["_key"]) == (
-                item["id"], item["amount"], item["sym"], str(item["id"]).encode().decode())
+                item["id"],
+                item["amount"],
+                item["sym"],
+                str(item["id"]).encode().decode(),
+            )
 
     dead = read_topic(bootstrap, f"{topic}.dlq")
     assert len(dead) == len(bad)

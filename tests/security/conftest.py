@@ -48,8 +48,13 @@ REAL_TMP = Path(tempfile.gettempdir())
 MARKER = f"evlk-attack-{uuid.uuid4().hex[:10]}"
 CANARY = f"evlk-canary-{uuid.uuid4().hex[:10]}"
 EVENTLAKE = str(Path(sys.executable).with_name("eventlake"))
-ORDERS_COLUMNS = [Column("order_id", "bigint"), Column("amount", "double"), Column("paid", "boolean"),
-                  Column("ts", "timestamp"), Column("customer", "string")]
+ORDERS_COLUMNS = [
+    Column("order_id", "bigint"),
+    Column("amount", "double"),
+    Column("paid", "boolean"),
+    Column("ts", "timestamp"),
+    Column("customer", "string"),
+]
 ORDERS_KEYS = [Column("dt", "string"), Column("region", "string")]
 SAVED_VIEWS = {
     "ticks_by_symbol": "SELECT symbol, count(*) AS n FROM stock_ticks GROUP BY symbol",
@@ -101,11 +106,19 @@ def _add_orders(root: Path, settings: Settings) -> Any:
         path = folder / "part-0.parquet"
         data = part.drop(columns=["dt", "region"])
         pq.write_table(pa.Table.from_pandas(data, preserve_index=False), path)
-        files.append(DataFile(str(path), {"dt": str(dt), "region": str(region)}, len(part), path.stat().st_size,
-                              created_at=time.time()))
+        files.append(
+            DataFile(
+                str(path),
+                {"dt": str(dt), "region": str(region)},
+                len(part),
+                path.stat().st_size,
+                created_at=time.time(),
+            )
+        )
     with open_catalog(settings) as store:
-        store.upsert_table(Table("default", "orders", str(table_root), "parquet", ORDERS_COLUMNS, ORDERS_KEYS,
-                                 source="crawler"))
+        store.upsert_table(
+            Table("default", "orders", str(table_root), "parquet", ORDERS_COLUMNS, ORDERS_KEYS, source="crawler")
+        )
         store.add_files(TableRef("default", "orders"), files)
         for name, sql in SAVED_VIEWS.items():
             store.save_view(name, sql)
@@ -130,9 +143,21 @@ def build_sql_lake(base: Path, tmp: Path, cwd: Path) -> SqlLake:
     (legacy / "canary.csv").write_text(f"secret\n{CANARY}\n")
     pristine = base / "pristine"
     shutil.copytree(root, pristine)
-    return SqlLake(base=base, root=root, settings=sunk.settings, source=sunk.source, orders=orders_df, tmp=tmp,
-                   cwd=cwd, pristine=pristine, catalog=root / "_eventlake" / "catalog.sqlite",
-                   data_files=data_files, planted_csv=planted, secret=secret, legacy_temp=legacy)
+    return SqlLake(
+        base=base,
+        root=root,
+        settings=sunk.settings,
+        source=sunk.source,
+        orders=orders_df,
+        tmp=tmp,
+        cwd=cwd,
+        pristine=pristine,
+        catalog=root / "_eventlake" / "catalog.sqlite",
+        data_files=data_files,
+        planted_csv=planted,
+        secret=secret,
+        legacy_temp=legacy,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -185,8 +210,6 @@ def http_client(settings: Settings) -> Any:
         from starlette.testclient import TestClient
 
     return TestClient(create_app(settings), base_url="http://127.0.0.1", raise_server_exceptions=False)
-
-
 
 
 @pytest.fixture(scope="module")
@@ -284,11 +307,15 @@ def world_changes(before: World) -> list[str]:
     after = snapshot_world(before.lake, *[p for label, p in before.roots if label != "base"])
     changes = [f"new: {k}" for k in sorted(after.files.keys() - before.files.keys())]
     changes += [f"gone: {k}" for k in sorted(before.files.keys() - after.files.keys())]
-    changes += [f"changed: {k}" for k in sorted(before.files.keys() & after.files.keys())
-                if before.files[k] != after.files[k]]
+    changes += [
+        f"changed: {k}" for k in sorted(before.files.keys() & after.files.keys()) if before.files[k] != after.files[k]
+    ]
     if after.catalog != before.catalog:
-        diff = [line[:200] for line in difflib.unified_diff(before.catalog.splitlines(), after.catalog.splitlines(),
-                                                            lineterm="", n=0) if line[:1] in "+-"][2:8]
+        diff = [
+            line[:200]
+            for line in difflib.unified_diff(before.catalog.splitlines(), after.catalog.splitlines(), lineterm="", n=0)
+            if line[:1] in "+-"
+        ][2:8]
         changes.append(f"changed: catalog content of {before.catalog_path}: {diff}")
     return changes
 
@@ -348,11 +375,19 @@ def cli_env(lake: SqlLake, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(lake: SqlLake, sql: str, *args: str, env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    lake: SqlLake, sql: str, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """`eventlake query SQL --lake DIR ...` as a user runs it, in the module's cwd and temp dir."""
-    return subprocess.run([EVENTLAKE, "query", sql, "--lake", str(lake.root), *args], capture_output=True,
-                          text=True, timeout=timeout, env=env or cli_env(lake), cwd=lake.cwd, check=False)
+    return subprocess.run(
+        [EVENTLAKE, "query", sql, "--lake", str(lake.root), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or cli_env(lake),
+        cwd=lake.cwd,
+        check=False,
+    )
 
 
 def one_error_line(stderr: str) -> str:

@@ -91,8 +91,10 @@ def render(sql: str, values: dict[str, str]) -> str:
 
 # -- class 1: data-modifying nodes nested in a SELECT ---------------------------------------------------------
 COPY = "COPY (SELECT 1 AS a) TO '<<lake_file>>' (FORMAT parquet)"
-INSERT = ("INSERT INTO stock_ticks VALUES ('EVIL', 1.0, 1, TIMESTAMP '2024-01-01 00:00:00', DATE '2024-01-01', 0) "
-          "RETURNING 1 AS a")
+INSERT = (
+    "INSERT INTO stock_ticks VALUES ('EVIL', 1.0, 1, TIMESTAMP '2024-01-01 00:00:00', DATE '2024-01-01', 0) "
+    "RETURNING 1 AS a"
+)
 CTE = f"WITH x AS ({COPY}) SELECT * FROM x"
 
 
@@ -100,40 +102,78 @@ def _nested_write() -> list[Attack]:
     k = "nested-write"
     return [
         Attack("cte-copy-to-lake-file", k, CTE, cli=True),
-        Attack("cte-copy-table-over-lake-file", k,
-               "WITH x AS (COPY stock_ticks TO '<<lake_file>>' (FORMAT parquet)) SELECT * FROM x"),
-        Attack("cte-copy-csv-truncates-lake-file", k,
-               "WITH x AS (COPY (SELECT 'x' AS a WHERE false) TO '<<lake_file>>' (FORMAT csv, HEADER false)) "
-               "SELECT * FROM x"),
-        Attack("cte-copy-to-orders-file", k,
-               "WITH x AS (COPY (SELECT 1 AS a) TO '<<orders_file>>' (FORMAT parquet)) SELECT * FROM x"),
-        Attack("cte-copy-new-file-in-lake", k,
-               "WITH x AS (COPY (SELECT 1 AS a) TO '<<new_lake_file>>' (FORMAT parquet)) SELECT * FROM x"),
-        Attack("cte-copy-over-catalog", k,
-               "WITH x AS (COPY (SELECT 1 AS a) TO '<<catalog>>' (FORMAT csv)) SELECT * FROM x"),
-        Attack("cte-copy-to-private-tmp", k,
-               "WITH x AS (COPY (SELECT * FROM stock_ticks) TO '<<tmp_out>>' (FORMAT csv)) SELECT * FROM x"),
-        Attack("cte-copy-to-system-tmp", k,
-               "WITH x AS (COPY (SELECT * FROM stock_ticks) TO '<<sys_tmp_out>>' (FORMAT csv)) SELECT * FROM x"),
-        Attack("cte-copy-to-shared-temp-folder", k,
-               "WITH x AS (COPY (SELECT 1 AS a) TO '<<legacy_temp>>/<<marker>>.csv' (FORMAT csv)) SELECT * FROM x",
-               cli=True),
-        Attack("cte-copy-to-engine-temp-folder", k,
-               "WITH x AS (COPY (SELECT 1 AS a) TO '<<temp_dir>>/<<marker>>.parquet' (FORMAT parquet)) "
-               "SELECT * FROM x"),
-        Attack("cte-copy-relative-to-cwd", k,
-               "WITH x AS (COPY (SELECT 1 AS a) TO '<<marker>>.csv' (FORMAT csv)) SELECT * FROM x"),
-        Attack("cte-copy-dotdot-to-lake-file", k,
-               "WITH x AS (COPY (SELECT 1 AS a) TO '<<cwd_rel_lake_file>>' (FORMAT parquet)) SELECT * FROM x"),
-        Attack("cte-copy-partitioned-into-lake-dir", k,
-               "WITH x AS (COPY (SELECT 1 AS a, 2 AS b) TO '<<lake_dir>>' "
-               "(FORMAT parquet, PARTITION_BY (b), OVERWRITE_OR_IGNORE true)) SELECT * FROM x"),
-        Attack("cte-copy-overwrite-table-folder", k,
-               "WITH x AS (COPY (SELECT 1 AS a, 2 AS b) TO '<<lake_root>>/orders' "
-               "(FORMAT parquet, PARTITION_BY (b), OVERWRITE true)) SELECT * FROM x"),
-        Attack("cte-copy-return-files", k,
-               "WITH x AS (COPY (SELECT 1 AS a) TO '<<lake_file>>' (FORMAT parquet, RETURN_FILES true)) "
-               "SELECT * FROM x"),
+        Attack(
+            "cte-copy-table-over-lake-file",
+            k,
+            "WITH x AS (COPY stock_ticks TO '<<lake_file>>' (FORMAT parquet)) SELECT * FROM x",
+        ),
+        Attack(
+            "cte-copy-csv-truncates-lake-file",
+            k,
+            "WITH x AS (COPY (SELECT 'x' AS a WHERE false) TO '<<lake_file>>' (FORMAT csv, HEADER false)) "
+            "SELECT * FROM x",
+        ),
+        Attack(
+            "cte-copy-to-orders-file",
+            k,
+            "WITH x AS (COPY (SELECT 1 AS a) TO '<<orders_file>>' (FORMAT parquet)) SELECT * FROM x",
+        ),
+        Attack(
+            "cte-copy-new-file-in-lake",
+            k,
+            "WITH x AS (COPY (SELECT 1 AS a) TO '<<new_lake_file>>' (FORMAT parquet)) SELECT * FROM x",
+        ),
+        Attack(
+            "cte-copy-over-catalog", k, "WITH x AS (COPY (SELECT 1 AS a) TO '<<catalog>>' (FORMAT csv)) SELECT * FROM x"
+        ),
+        Attack(
+            "cte-copy-to-private-tmp",
+            k,
+            "WITH x AS (COPY (SELECT * FROM stock_ticks) TO '<<tmp_out>>' (FORMAT csv)) SELECT * FROM x",
+        ),
+        Attack(
+            "cte-copy-to-system-tmp",
+            k,
+            "WITH x AS (COPY (SELECT * FROM stock_ticks) TO '<<sys_tmp_out>>' (FORMAT csv)) SELECT * FROM x",
+        ),
+        Attack(
+            "cte-copy-to-shared-temp-folder",
+            k,
+            "WITH x AS (COPY (SELECT 1 AS a) TO '<<legacy_temp>>/<<marker>>.csv' (FORMAT csv)) SELECT * FROM x",
+            cli=True,
+        ),
+        Attack(
+            "cte-copy-to-engine-temp-folder",
+            k,
+            "WITH x AS (COPY (SELECT 1 AS a) TO '<<temp_dir>>/<<marker>>.parquet' (FORMAT parquet)) SELECT * FROM x",
+        ),
+        Attack(
+            "cte-copy-relative-to-cwd",
+            k,
+            "WITH x AS (COPY (SELECT 1 AS a) TO '<<marker>>.csv' (FORMAT csv)) SELECT * FROM x",
+        ),
+        Attack(
+            "cte-copy-dotdot-to-lake-file",
+            k,
+            "WITH x AS (COPY (SELECT 1 AS a) TO '<<cwd_rel_lake_file>>' (FORMAT parquet)) SELECT * FROM x",
+        ),
+        Attack(
+            "cte-copy-partitioned-into-lake-dir",
+            k,
+            "WITH x AS (COPY (SELECT 1 AS a, 2 AS b) TO '<<lake_dir>>' "
+            "(FORMAT parquet, PARTITION_BY (b), OVERWRITE_OR_IGNORE true)) SELECT * FROM x",
+        ),
+        Attack(
+            "cte-copy-overwrite-table-folder",
+            k,
+            "WITH x AS (COPY (SELECT 1 AS a, 2 AS b) TO '<<lake_root>>/orders' "
+            "(FORMAT parquet, PARTITION_BY (b), OVERWRITE true)) SELECT * FROM x",
+        ),
+        Attack(
+            "cte-copy-return-files",
+            k,
+            "WITH x AS (COPY (SELECT 1 AS a) TO '<<lake_file>>' (FORMAT parquet, RETURN_FILES true)) SELECT * FROM x",
+        ),
         Attack("cte-copy-second-of-two", k, f"WITH a AS (SELECT 1 AS n), b AS ({COPY}) SELECT * FROM a, b"),
         Attack("cte-copy-unreferenced", k, f"WITH x AS ({COPY}) SELECT 1 AS one"),
         Attack("cte-copy-materialized", k, f"WITH x AS MATERIALIZED ({COPY}) SELECT * FROM x"),
@@ -146,8 +186,7 @@ def _nested_write() -> list[Attack]:
         Attack("in-subquery-cte-copy", k, f"SELECT count(*) FROM stock_ticks WHERE volume IN ({CTE})"),
         Attack("any-subquery-cte-copy", k, f"SELECT count(*) FROM stock_ticks WHERE volume > ANY ({CTE})"),
         Attack("setop-branch-copy", k, f"SELECT 1 AS a UNION ALL ({CTE})", cli=True),
-        Attack("setop-branch-insert", k, f"SELECT 1 AS a UNION ALL (WITH x AS ({INSERT}) SELECT * FROM x)",
-               cli=True),
+        Attack("setop-branch-insert", k, f"SELECT 1 AS a UNION ALL (WITH x AS ({INSERT}) SELECT * FROM x)", cli=True),
         Attack("setop-intersect-copy", k, f"SELECT 1 AS a INTERSECT ({CTE})"),
         Attack("setop-except-copy", k, f"SELECT 1 AS a EXCEPT ({CTE})"),
         Attack("setop-union-by-name-copy", k, f"SELECT 1 AS a UNION BY NAME ({CTE})"),
@@ -155,59 +194,102 @@ def _nested_write() -> list[Attack]:
         Attack("setop-deep-branch-copy", k, f"SELECT 1 AS a UNION (SELECT 2 UNION ALL ({CTE}))"),
         Attack("lateral-cte-copy", k, f"SELECT * FROM range(1) AS r, LATERAL ({CTE}) AS l"),
         Attack("join-cte-copy", k, f"SELECT * FROM stock_ticks JOIN ({CTE}) AS s ON true LIMIT 1"),
-        Attack("where-three-levels-deep-copy", k,
-               "SELECT * FROM stock_ticks WHERE symbol IN (SELECT symbol FROM (SELECT symbol, volume FROM stock_ticks "
-               f"WHERE volume IN ({CTE})) AS a) LIMIT 1"),
-        Attack("order-by-subquery-copy", k,
-               f"SELECT symbol FROM stock_ticks ORDER BY (WITH x AS ({COPY}) SELECT count(*) FROM x) LIMIT 1"),
-        Attack("case-subquery-copy", k,
-               f"SELECT CASE WHEN true THEN (WITH x AS ({COPY}) SELECT count(*) FROM x) END AS n"),
-        Attack("function-arg-subquery-copy", k,
-               f"SELECT coalesce((WITH x AS ({COPY}) SELECT count(*) FROM x), 0) AS n"),
-        Attack("lambda-subquery-copy", k,
-               f"SELECT list_transform([1, 2], lambda v: v + (WITH x AS ({COPY}) SELECT count(*) FROM x)) AS l"),
-        Attack("old-arrow-lambda-subquery-copy", k,
-               f"SELECT list_transform([1, 2], v -> v + (WITH x AS ({COPY}) SELECT count(*) FROM x)) AS l"),
+        Attack(
+            "where-three-levels-deep-copy",
+            k,
+            "SELECT * FROM stock_ticks WHERE symbol IN (SELECT symbol FROM (SELECT symbol, volume FROM stock_ticks "
+            f"WHERE volume IN ({CTE})) AS a) LIMIT 1",
+        ),
+        Attack(
+            "order-by-subquery-copy",
+            k,
+            f"SELECT symbol FROM stock_ticks ORDER BY (WITH x AS ({COPY}) SELECT count(*) FROM x) LIMIT 1",
+        ),
+        Attack(
+            "case-subquery-copy", k, f"SELECT CASE WHEN true THEN (WITH x AS ({COPY}) SELECT count(*) FROM x) END AS n"
+        ),
+        Attack(
+            "function-arg-subquery-copy", k, f"SELECT coalesce((WITH x AS ({COPY}) SELECT count(*) FROM x), 0) AS n"
+        ),
+        Attack(
+            "lambda-subquery-copy",
+            k,
+            f"SELECT list_transform([1, 2], lambda v: v + (WITH x AS ({COPY}) SELECT count(*) FROM x)) AS l",
+        ),
+        Attack(
+            "old-arrow-lambda-subquery-copy",
+            k,
+            f"SELECT list_transform([1, 2], v -> v + (WITH x AS ({COPY}) SELECT count(*) FROM x)) AS l",
+        ),
         Attack("array-subquery-copy", k, f"SELECT ARRAY({CTE}) AS l"),
-        Attack("window-order-subquery-copy", k,
-               f"SELECT sum(volume) OVER (ORDER BY (WITH x AS ({COPY}) SELECT count(*) FROM x)) FROM stock_ticks"),
-        Attack("values-subquery-copy", k,
-               f"SELECT * FROM (VALUES ((WITH x AS ({COPY}) SELECT count(*) FROM x))) AS v(n)"),
+        Attack(
+            "window-order-subquery-copy",
+            k,
+            f"SELECT sum(volume) OVER (ORDER BY (WITH x AS ({COPY}) SELECT count(*) FROM x)) FROM stock_ticks",
+        ),
+        Attack(
+            "values-subquery-copy", k, f"SELECT * FROM (VALUES ((WITH x AS ({COPY}) SELECT count(*) FROM x))) AS v(n)"
+        ),
         Attack("from-first-cte-copy", k, f"WITH x AS ({COPY}) FROM x"),
         Attack("explain-analyze-copy", k, f"EXPLAIN ANALYZE {CTE}", cli=True),
         Attack("explain-copy", k, f"EXPLAIN {CTE}"),
         Attack("explain-analyze-insert", k, f"EXPLAIN ANALYZE WITH x AS ({INSERT}) SELECT * FROM x"),
         Attack("explain-analyze-subquery-copy", k, f"EXPLAIN ANALYZE SELECT * FROM ({CTE}) AS s"),
         Attack("cte-insert-into-view", k, f"WITH x AS ({INSERT}) SELECT * FROM x"),
-        Attack("cte-insert-into-system-table", k,
-               "WITH x AS (INSERT INTO eventlake.files DEFAULT VALUES RETURNING *) SELECT * FROM x"),
-        Attack("cte-insert-select-orders", k,
-               "WITH x AS (INSERT INTO orders SELECT * FROM orders RETURNING 1 AS a) SELECT * FROM x"),
-        Attack("cte-update-returning", k,
-               "WITH x AS (UPDATE stock_ticks SET price = 0 RETURNING *) SELECT * FROM x"),
-        Attack("cte-delete-returning", k, "WITH x AS (DELETE FROM stock_ticks RETURNING *) SELECT * FROM x",
-               cli=True),
-        Attack("cte-delete-from-system-table", k,
-               "WITH x AS (DELETE FROM eventlake.tables RETURNING *) SELECT * FROM x"),
-        Attack("cte-copy-path-as-parameter", k,
-               "WITH x AS (COPY (SELECT 1 AS a) TO $target (FORMAT parquet)) SELECT * FROM x",
-               params={"target": "<<lake_file>>"}),
-        Attack("cte-copy-comments-hide-keywords", k,
-               "WITH/*COPY*/x AS(/* a harmless comment */COPY/**/(SELECT 1 AS a)TO'<<lake_file>>'"
-               "(FORMAT parquet))SELECT*FROM x"),
-        Attack("cte-copy-mixed-case", k,
-               "wItH x As (cOpY (SeLeCt 1 aS a) tO '<<lake_file>>' (fOrMaT PaRqUeT)) sElEcT * FrOm x"),
-        Attack("cte-copy-dollar-quoted-path", k,
-               "WITH x AS (COPY (SELECT 1 AS a) TO $$<<lake_file>>$$ (FORMAT parquet)) SELECT * FROM x"),
+        Attack(
+            "cte-insert-into-system-table",
+            k,
+            "WITH x AS (INSERT INTO eventlake.files DEFAULT VALUES RETURNING *) SELECT * FROM x",
+        ),
+        Attack(
+            "cte-insert-select-orders",
+            k,
+            "WITH x AS (INSERT INTO orders SELECT * FROM orders RETURNING 1 AS a) SELECT * FROM x",
+        ),
+        Attack("cte-update-returning", k, "WITH x AS (UPDATE stock_ticks SET price = 0 RETURNING *) SELECT * FROM x"),
+        Attack("cte-delete-returning", k, "WITH x AS (DELETE FROM stock_ticks RETURNING *) SELECT * FROM x", cli=True),
+        Attack(
+            "cte-delete-from-system-table", k, "WITH x AS (DELETE FROM eventlake.tables RETURNING *) SELECT * FROM x"
+        ),
+        Attack(
+            "cte-copy-path-as-parameter",
+            k,
+            "WITH x AS (COPY (SELECT 1 AS a) TO $target (FORMAT parquet)) SELECT * FROM x",
+            params={"target": "<<lake_file>>"},
+        ),
+        Attack(
+            "cte-copy-comments-hide-keywords",
+            k,
+            "WITH/*COPY*/x AS(/* a harmless comment */COPY/**/(SELECT 1 AS a)TO'<<lake_file>>'"
+            "(FORMAT parquet))SELECT*FROM x",
+        ),
+        Attack(
+            "cte-copy-mixed-case",
+            k,
+            "wItH x As (cOpY (SeLeCt 1 aS a) tO '<<lake_file>>' (fOrMaT PaRqUeT)) sElEcT * FrOm x",
+        ),
+        Attack(
+            "cte-copy-dollar-quoted-path",
+            k,
+            "WITH x AS (COPY (SELECT 1 AS a) TO $$<<lake_file>>$$ (FORMAT parquet)) SELECT * FROM x",
+        ),
         Attack("cte-copy-quoted-cte-name", k, f'WITH "select" AS ({COPY}) SELECT * FROM "select"'),
-        Attack("cte-copy-newlines-and-line-comments", k,
-               f"-- a report\nWITH x AS (\n\t-- the rows\n\t{COPY}\n)\nSELECT *\nFROM x -- done\n"),
-        Attack("cte-copy-from-first-body", k,
-               "WITH x AS (COPY (FROM stock_ticks) TO '<<lake_file>>' (FORMAT parquet)) SELECT * FROM x"),
+        Attack(
+            "cte-copy-newlines-and-line-comments",
+            k,
+            f"-- a report\nWITH x AS (\n\t-- the rows\n\t{COPY}\n)\nSELECT *\nFROM x -- done\n",
+        ),
+        Attack(
+            "cte-copy-from-first-body",
+            k,
+            "WITH x AS (COPY (FROM stock_ticks) TO '<<lake_file>>' (FORMAT parquet)) SELECT * FROM x",
+        ),
         Attack("cte-copy-nbsp-whitespace", k, CTE.replace(" ", "\u00a0", 6)),
-        Attack("cte-copy-read-text-to-tmp", k,
-               "WITH x AS (COPY (SELECT * FROM read_text('<<secret>>')) TO '<<tmp_out>>' (FORMAT csv)) "
-               "SELECT * FROM x"),
+        Attack(
+            "cte-copy-read-text-to-tmp",
+            k,
+            "WITH x AS (COPY (SELECT * FROM read_text('<<secret>>')) TO '<<tmp_out>>' (FORMAT csv)) SELECT * FROM x",
+        ),
     ]
 
 
@@ -224,14 +306,21 @@ def _statements() -> list[Attack]:
         Attack("stmt-update", k, "UPDATE stock_ticks SET price = 0"),
         Attack("stmt-delete", k, "DELETE FROM stock_ticks"),
         Attack("stmt-truncate", k, "TRUNCATE stock_ticks"),
-        Attack("stmt-merge", k,
-               "MERGE INTO orders USING (SELECT 1 AS order_id) AS s ON s.order_id = orders.order_id "
-               "WHEN MATCHED THEN DELETE"),
+        Attack(
+            "stmt-merge",
+            k,
+            "MERGE INTO orders USING (SELECT 1 AS order_id) AS s ON s.order_id = orders.order_id "
+            "WHEN MATCHED THEN DELETE",
+        ),
         Attack("stmt-create-table-as", k, "CREATE TABLE t AS SELECT * FROM stock_ticks"),
         Attack("stmt-create-temp-table", k, "CREATE TEMP TABLE t AS SELECT 1 AS a"),
         Attack("stmt-create-view-over-file", k, "CREATE VIEW v AS SELECT * FROM read_csv('<<secret>>')"),
-        Attack("stmt-replace-table-view", k,
-               "CREATE OR REPLACE VIEW stock_ticks AS SELECT * FROM read_text('<<secret>>')", cli=True),
+        Attack(
+            "stmt-replace-table-view",
+            k,
+            "CREATE OR REPLACE VIEW stock_ticks AS SELECT * FROM read_text('<<secret>>')",
+            cli=True,
+        ),
         Attack("stmt-create-table-macro", k, "CREATE MACRO m() AS TABLE SELECT * FROM read_csv('<<secret>>')"),
         Attack("stmt-create-temp-macro", k, "CREATE TEMP MACRO add1(a) AS a + 1"),
         Attack("stmt-create-secret", k, "CREATE SECRET s (TYPE s3, KEY_ID 'x', SECRET 'y')"),
@@ -311,15 +400,24 @@ def _names() -> list[Attack]:
         Attack("schema-path-lake-parquet", k, 'SELECT * FROM "<<lake_file_stem>>"."parquet"', errors=NAMES),
         Attack("schema-path-relative", k, 'SELECT * FROM "../outside/secret"."csv"', errors=NAMES),
         Attack("schema-path-catalog-qualified", k, 'SELECT * FROM memory."<<secret_stem>>"."csv"', errors=NAMES),
-        Attack("schema-path-in-cte", k, 'WITH s AS (SELECT * FROM "<<secret_stem>>"."csv") SELECT * FROM s',
-               errors=NAMES),
-        Attack("schema-path-in-union", k, 'SELECT \'a\' AS secret UNION ALL SELECT * FROM "<<secret_stem>>"."csv"',
-               errors=NAMES),
+        Attack(
+            "schema-path-in-cte", k, 'WITH s AS (SELECT * FROM "<<secret_stem>>"."csv") SELECT * FROM s', errors=NAMES
+        ),
+        Attack(
+            "schema-path-in-union",
+            k,
+            'SELECT \'a\' AS secret UNION ALL SELECT * FROM "<<secret_stem>>"."csv"',
+            errors=NAMES,
+        ),
         Attack("temp-dir-read", k, 'SELECT * FROM "<<legacy_temp>>/canary"."csv"', errors=NAMES, cli=True),
         Attack("temp-dir-read-quoted-file", k, "SELECT * FROM '<<legacy_temp>>/canary.csv'"),
         Attack("temp-dir-read-engine-file", k, "SELECT * FROM '<<temp_file>>'"),
-        Attack("temp-dir-read-engine-file-schema-path", k,
-               'SELECT * FROM "<<temp_file_stem>>"."<<temp_file_ext>>"', errors=NAMES),
+        Attack(
+            "temp-dir-read-engine-file-schema-path",
+            k,
+            'SELECT * FROM "<<temp_file_stem>>"."<<temp_file_ext>>"',
+            errors=NAMES,
+        ),
         Attack("temp-dir-glob", k, "SELECT * FROM glob('<<legacy_temp>>/*')"),
         Attack("temp-dir-read-text", k, "SELECT * FROM read_text('<<legacy_temp>>/canary.csv')"),
         Attack("catalog-qualified-memory", k, "SELECT * FROM memory.main.stock_ticks", errors=NAMES),
@@ -329,16 +427,18 @@ def _names() -> list[Attack]:
         Attack("catalog-qualified-quoted", k, 'SELECT * FROM "memory"."main"."stock_ticks"', errors=NAMES),
         Attack("catalog-qualified-eventlake-files", k, "SELECT * FROM memory.eventlake.files", errors=NAMES),
         Attack("information-schema-tables", k, "SELECT * FROM information_schema.tables", errors=NAMES, cli=True),
-        Attack("information-schema-views", k, "SELECT view_definition FROM information_schema.views",
-               errors=NAMES),
+        Attack("information-schema-views", k, "SELECT view_definition FROM information_schema.views", errors=NAMES),
         Attack("information-schema-columns", k, "SELECT * FROM information_schema.columns", errors=NAMES),
         Attack("information-schema-quoted", k, 'SELECT * FROM "information_schema"."schemata"', errors=NAMES),
         Attack("information-schema-upper", k, "SELECT * FROM INFORMATION_SCHEMA.TABLES", errors=NAMES),
         Attack("pg-catalog-settings", k, "SELECT * FROM pg_catalog.pg_settings", errors=NAMES),
         Attack("pg-catalog-views", k, "SELECT definition FROM pg_catalog.pg_views", errors=NAMES),
-        Attack("pg-catalog-in-subquery", k,
-               "SELECT count(*) FROM stock_ticks WHERE symbol IN (SELECT relname FROM pg_catalog.pg_class)",
-               errors=NAMES),
+        Attack(
+            "pg-catalog-in-subquery",
+            k,
+            "SELECT count(*) FROM stock_ticks WHERE symbol IN (SELECT relname FROM pg_catalog.pg_class)",
+            errors=NAMES,
+        ),
         Attack("reflection-view-duckdb-views", k, "SELECT sql FROM duckdb_views", errors=NAMES),
         Attack("reflection-view-duckdb-tables", k, "SELECT * FROM duckdb_tables", errors=NAMES),
         Attack("reflection-view-sqlite-master", k, "SELECT sql FROM sqlite_master", errors=NAMES),
@@ -396,21 +496,28 @@ def _files() -> list[Attack]:
         Attack("fn-read-text-getenv-path", k, "SELECT * FROM read_text(getenv('HOME') || '/.bashrc')"),
         Attack("fn-read-text-parameter", k, "SELECT * FROM read_text($p)", params={"p": "<<secret>>"}),
         Attack("fn-read-text-scalar-subquery", k, "SELECT (SELECT content FROM read_text('<<secret>>')) AS c"),
-        Attack("fn-read-text-in-lambda", k,
-               "SELECT list_transform([1], lambda v: (SELECT content FROM read_text('<<secret>>'))) AS l"),
-        Attack("fn-read-text-lateral", k, "SELECT * FROM (VALUES ('<<secret>>')) AS v(p), LATERAL read_text(p)",
-               cli=True),
+        Attack(
+            "fn-read-text-in-lambda",
+            k,
+            "SELECT list_transform([1], lambda v: (SELECT content FROM read_text('<<secret>>'))) AS l",
+        ),
+        Attack(
+            "fn-read-text-lateral", k, "SELECT * FROM (VALUES ('<<secret>>')) AS v(p), LATERAL read_text(p)", cli=True
+        ),
         Attack("fn-read-csv-lateral-column", k, "SELECT * FROM stock_ticks, LATERAL read_csv(symbol) LIMIT 1"),
         Attack("fn-glob-cross-join-lateral", k, "SELECT * FROM range(1) CROSS JOIN LATERAL glob('<<lake_root>>/*')"),
         Attack("fn-read-text-join-on", k, "SELECT * FROM range(1) AS r JOIN read_text('<<secret>>') AS t ON true"),
-        Attack("fn-unnest-of-read-text", k,
-               "SELECT * FROM unnest((SELECT list(content) FROM read_text('<<secret>>')))"),
-        Attack("fn-range-arg-read-text", k,
-               "SELECT * FROM range((SELECT length(content) FROM read_text('<<secret>>')))"),
+        Attack(
+            "fn-unnest-of-read-text", k, "SELECT * FROM unnest((SELECT list(content) FROM read_text('<<secret>>')))"
+        ),
+        Attack(
+            "fn-range-arg-read-text", k, "SELECT * FROM range((SELECT length(content) FROM read_text('<<secret>>')))"
+        ),
         Attack("fn-generate-series-getenv", k, "SELECT * FROM generate_series(1, length(getenv('HOME')))"),
         Attack("fn-pivot-read-csv", k, "PIVOT (SELECT * FROM read_csv('<<secret>>')) ON secret USING count(*)"),
-        Attack("fn-unpivot-read-csv", k,
-               "UNPIVOT (SELECT * FROM read_csv('<<secret>>')) ON COLUMNS(*) INTO NAME k VALUE v"),
+        Attack(
+            "fn-unpivot-read-csv", k, "UNPIVOT (SELECT * FROM read_csv('<<secret>>')) ON COLUMNS(*) INTO NAME k VALUE v"
+        ),
         Attack("fn-pivot-in-subquery", k, "SELECT * FROM (PIVOT read_csv('<<secret>>') ON secret) AS p"),
         Attack("fn-summarize-read-csv", k, "SUMMARIZE SELECT * FROM read_csv('<<secret>>')"),
         Attack("fn-summarize-path", k, "SUMMARIZE '<<lake_file>>'"),
@@ -419,17 +526,27 @@ def _files() -> list[Attack]:
         Attack("fn-show-read-csv", k, "SHOW SELECT * FROM read_csv('<<secret>>')"),
         Attack("fn-from-first-read-csv", k, "FROM read_csv('<<secret>>') SELECT *"),
         Attack("fn-columns-star-read-csv", k, "SELECT COLUMNS(*) FROM read_csv('<<secret>>')"),
-        Attack("fn-struct-pack-subquery", k,
-               "SELECT struct_pack(s := (SELECT content FROM read_text('<<secret>>'))) AS s"),
-        Attack("fn-limit-subquery", k,
-               "SELECT * FROM stock_ticks LIMIT (SELECT length(content) FROM read_text('<<secret>>'))"),
-        Attack("fn-qualify-subquery", k,
-               "SELECT * FROM stock_ticks QUALIFY row_number() OVER () = (SELECT count(*) FROM glob('/*'))"),
+        Attack(
+            "fn-struct-pack-subquery", k, "SELECT struct_pack(s := (SELECT content FROM read_text('<<secret>>'))) AS s"
+        ),
+        Attack(
+            "fn-limit-subquery",
+            k,
+            "SELECT * FROM stock_ticks LIMIT (SELECT length(content) FROM read_text('<<secret>>'))",
+        ),
+        Attack(
+            "fn-qualify-subquery",
+            k,
+            "SELECT * FROM stock_ticks QUALIFY row_number() OVER () = (SELECT count(*) FROM glob('/*'))",
+        ),
         Attack("fn-cast-subquery", k, "SELECT CAST((SELECT content FROM read_text('<<secret>>')) AS VARCHAR) AS c"),
         Attack("fn-sample-read-csv", k, "SELECT * FROM read_csv('<<secret>>') USING SAMPLE 1"),
-        Attack("fn-json-execute-serialized-sql", k,
-               "SELECT * FROM json_execute_serialized_sql(json_serialize_sql("
-               "'SELECT * FROM read_text(''<<secret>>'')'))", cli=True),
+        Attack(
+            "fn-json-execute-serialized-sql",
+            k,
+            "SELECT * FROM json_execute_serialized_sql(json_serialize_sql('SELECT * FROM read_text(''<<secret>>'')'))",
+            cli=True,
+        ),
         Attack("fn-json-execute-serialized-sql-scalar", k, "SELECT json_execute_serialized_sql('{}') AS j"),
         Attack("fn-sql-auto-complete", k, "SELECT * FROM sql_auto_complete('SEL')"),
         Attack("fn-getenv", k, "SELECT getenv('HOME') AS home", cli=True),
@@ -454,8 +571,11 @@ def _leaks() -> list[Attack]:
         Attack("current-setting-allowed-directories", k, "SELECT current_setting('allowed_directories') AS p"),
         Attack("current-setting-temp-directory", k, "SELECT current_setting('temp_directory') AS p"),
         Attack("current-setting-home-directory", k, "SELECT current_setting('home_directory') AS p"),
-        Attack("current-setting-in-where", k,
-               "SELECT count(*) FROM stock_ticks WHERE current_setting('allowed_paths')::VARCHAR LIKE '%stock%'"),
+        Attack(
+            "current-setting-in-where",
+            k,
+            "SELECT count(*) FROM stock_ticks WHERE current_setting('allowed_paths')::VARCHAR LIKE '%stock%'",
+        ),
         Attack("current-setting-uppercase", k, "SELECT CURRENT_SETTING('ALLOWED_PATHS') AS p"),
         Attack("current-setting-quoted-name", k, "SELECT \"current_setting\"('allowed_paths') AS p"),
         Attack("current-setting-schema-qualified", k, "SELECT main.current_setting('allowed_paths') AS p"),
@@ -467,18 +587,22 @@ def _leaks() -> list[Attack]:
         Attack("duckdb-columns", k, "SELECT * FROM duckdb_columns()"),
         Attack("pragma-show", k, "SELECT * FROM pragma_show('stock_ticks')"),
         Attack("explain-plan-paths", k, "EXPLAIN SELECT * FROM stock_ticks", mode="no-leak", errors=()),
-        Attack("explain-analyze-plan-paths", k, "EXPLAIN ANALYZE SELECT count(*) FROM stock_ticks",
-               mode="no-leak", errors=()),
+        Attack(
+            "explain-analyze-plan-paths",
+            k,
+            "EXPLAIN ANALYZE SELECT count(*) FROM stock_ticks",
+            mode="no-leak",
+            errors=(),
+        ),
         Attack("files-path-absolute", k, "SELECT path FROM eventlake.files", mode="no-leak", errors=(), cli=True),
         Attack("files-star", k, "SELECT * FROM eventlake.files", mode="no-leak", errors=()),
-        Attack("tables-location-absolute", k, "SELECT location FROM eventlake.tables", mode="no-leak", errors=(),
-               cli=True),
+        Attack(
+            "tables-location-absolute", k, "SELECT location FROM eventlake.tables", mode="no-leak", errors=(), cli=True
+        ),
         Attack("tables-star", k, "SELECT * FROM eventlake.tables", mode="no-leak", errors=()),
         Attack("watermarks-star", k, "SELECT * FROM eventlake.watermarks", mode="no-leak", errors=()),
-        Attack("filename-virtual-column", k, "SELECT filename FROM stock_ticks LIMIT 5", mode="no-leak",
-               errors=()),
-        Attack("filename-virtual-column-orders", k, "SELECT DISTINCT filename FROM orders", mode="no-leak",
-               errors=()),
+        Attack("filename-virtual-column", k, "SELECT filename FROM stock_ticks LIMIT 5", mode="no-leak", errors=()),
+        Attack("filename-virtual-column-orders", k, "SELECT DISTINCT filename FROM orders", mode="no-leak", errors=()),
         Attack("describe-table", k, "DESCRIBE stock_ticks", mode="no-leak", errors=()),
         Attack("saved-view-rows", k, "SELECT * FROM ticks_by_symbol", mode="no-leak", errors=()),
         Attack("table-rows", k, "SELECT * FROM stock_ticks LIMIT 50", mode="no-leak", errors=()),
@@ -493,10 +617,12 @@ def _multi() -> list[Attack]:
         Attack("multi-statement", k, "SELECT 1; SELECT 2", errors=bad, message=ONE_STATEMENT, cli=True),
         Attack("multi-statement-three", k, "SELECT 1; SELECT 2; SELECT 3", errors=bad, message=ONE_STATEMENT),
         Attack("multi-statement-double-semicolon", k, "SELECT 1;; SELECT 2", errors=bad, message=ONE_STATEMENT),
-        Attack("multi-statement-semicolon-in-string", k, "SELECT ';' AS s; SELECT 2", errors=bad,
-               message=ONE_STATEMENT),
-        Attack("multi-statement-after-line-comment", k, "SELECT 1 -- first\n; SELECT 2", errors=bad,
-               message=ONE_STATEMENT),
+        Attack(
+            "multi-statement-semicolon-in-string", k, "SELECT ';' AS s; SELECT 2", errors=bad, message=ONE_STATEMENT
+        ),
+        Attack(
+            "multi-statement-after-line-comment", k, "SELECT 1 -- first\n; SELECT 2", errors=bad, message=ONE_STATEMENT
+        ),
         Attack("multi-statement-copy-second", k, f"SELECT 1; {COPY}", cli=True),
         Attack("multi-statement-attach-second", k, "SELECT 1; ATTACH '<<catalog>>' AS c (TYPE sqlite)"),
         Attack("multi-statement-set-first", k, "SET allowed_paths = ['/']; SELECT * FROM read_text('<<secret>>')"),
@@ -524,11 +650,31 @@ SAVED_VIEW_ATTACKS: dict[str, str] = {
 # -- DoS -----------------------------------------------------------------------------------------------------
 QUERY_ERRORS = ("BadSql", "RefusedStatement", "QueryTimeout", "ResultTooLarge", "QueryError")
 DEPTH_ERRORS = ("BadSql", "RefusedStatement", "QueryTimeout")
-SIZE_WORDS = ("max_sql_bytes", "max_request_bytes", "262144", "262,144", "256 KiB", "256 KB", "256KiB", "256KB",
-              "256 kB", "0.25 MiB")
+SIZE_WORDS = (
+    "max_sql_bytes",
+    "max_request_bytes",
+    "262144",
+    "262,144",
+    "256 KiB",
+    "256 KB",
+    "256KiB",
+    "256KB",
+    "256 kB",
+    "0.25 MiB",
+)
 RESULT_LIMIT = 16 * 1024 * 1024
-RESULT_WORDS = ("max_result_bytes", str(RESULT_LIMIT), f"{RESULT_LIMIT:,}", "16 MiB", "16MiB", "16.0 MiB",
-                "16 MB", "16MB", "16.0 MB", "16.8 MB")
+RESULT_WORDS = (
+    "max_result_bytes",
+    str(RESULT_LIMIT),
+    f"{RESULT_LIMIT:,}",
+    "16 MiB",
+    "16MiB",
+    "16.0 MiB",
+    "16 MB",
+    "16MB",
+    "16.0 MB",
+    "16.8 MB",
+)
 
 
 @dataclass(frozen=True)
@@ -550,9 +696,19 @@ class Dos:
 
 
 # DoS cases also sent through POST /api/query (each probe is a process: ~2 s).
-HTTP_DOS = frozenset({"huge-sql-3mb", "over-limit-in-bytes-not-chars", "deep-nesting-5000", "deep-subquery-5000",
-                      "long-plus-chain-40000", "result-200mb", "long-running-cross-join", "runaway-recursive-cte",
-                      "memory-hog-string-agg"})
+HTTP_DOS = frozenset(
+    {
+        "huge-sql-3mb",
+        "over-limit-in-bytes-not-chars",
+        "deep-nesting-5000",
+        "deep-subquery-5000",
+        "long-plus-chain-40000",
+        "result-200mb",
+        "long-running-cross-join",
+        "runaway-recursive-cte",
+        "memory-hog-string-agg",
+    }
+)
 
 
 def _nested_ctes(depth: int) -> str:
@@ -564,43 +720,108 @@ def _nested_ctes(depth: int) -> str:
 
 DOS: list[Dos] = [
     Dos("huge-sql-3mb", lambda: "SELECT '" + "x" * 3_000_000 + "' AS s", ("BadSql",), (400, 413), words=SIZE_WORDS),
-    Dos("huge-sql-2.7mb-expression", lambda: "SELECT " + "+".join(["1"] * 1_350_000), ("BadSql",), (400, 413),
-        words=SIZE_WORDS),
-    Dos("huge-sql-in-list", lambda: "SELECT count(*) FROM stock_ticks WHERE volume IN ("
-        + ",".join(str(i) for i in range(400_000)) + ")", ("BadSql",), (400, 413), words=SIZE_WORDS),
-    Dos("over-limit-in-bytes-not-chars", lambda: "SELECT '" + "\u00e9" * 140_000 + "' AS s", ("BadSql",),
-        (400, 413), words=SIZE_WORDS),
-    Dos("deep-nesting-5000", lambda: "SELECT " + "(" * 5000 + "1" + ")" * 5000, DEPTH_ERRORS, (400, 408), ok=True,
-        cli=True),
-    Dos("deep-subquery-5000", lambda: "SELECT * FROM " + "(SELECT * FROM " * 5000 + "stock_ticks"
-        + ") AS s" * 5000, DEPTH_ERRORS, (400, 408), ok=True, cli=True),
-    Dos("deep-case-5000", lambda: "SELECT " + "CASE WHEN true THEN " * 5000 + "1" + " END" * 5000, DEPTH_ERRORS,
-        (400, 408), ok=True),
-    Dos("deep-function-5000", lambda: "SELECT " + "abs(" * 5000 + "1" + ")" * 5000, DEPTH_ERRORS, (400, 408),
-        ok=True),
+    Dos(
+        "huge-sql-2.7mb-expression",
+        lambda: "SELECT " + "+".join(["1"] * 1_350_000),
+        ("BadSql",),
+        (400, 413),
+        words=SIZE_WORDS,
+    ),
+    Dos(
+        "huge-sql-in-list",
+        lambda: "SELECT count(*) FROM stock_ticks WHERE volume IN (" + ",".join(str(i) for i in range(400_000)) + ")",
+        ("BadSql",),
+        (400, 413),
+        words=SIZE_WORDS,
+    ),
+    Dos(
+        "over-limit-in-bytes-not-chars",
+        lambda: "SELECT '" + "\u00e9" * 140_000 + "' AS s",
+        ("BadSql",),
+        (400, 413),
+        words=SIZE_WORDS,
+    ),
+    Dos(
+        "deep-nesting-5000",
+        lambda: "SELECT " + "(" * 5000 + "1" + ")" * 5000,
+        DEPTH_ERRORS,
+        (400, 408),
+        ok=True,
+        cli=True,
+    ),
+    Dos(
+        "deep-subquery-5000",
+        lambda: "SELECT * FROM " + "(SELECT * FROM " * 5000 + "stock_ticks" + ") AS s" * 5000,
+        DEPTH_ERRORS,
+        (400, 408),
+        ok=True,
+        cli=True,
+    ),
+    Dos(
+        "deep-case-5000",
+        lambda: "SELECT " + "CASE WHEN true THEN " * 5000 + "1" + " END" * 5000,
+        DEPTH_ERRORS,
+        (400, 408),
+        ok=True,
+    ),
+    Dos("deep-function-5000", lambda: "SELECT " + "abs(" * 5000 + "1" + ")" * 5000, DEPTH_ERRORS, (400, 408), ok=True),
     Dos("deep-list-5000", lambda: "SELECT " + "[" * 5000 + "1" + "]" * 5000, DEPTH_ERRORS, (400, 408), ok=True),
     Dos("deep-not-5000", lambda: "SELECT " + "NOT " * 5000 + "true", DEPTH_ERRORS, (400, 408), ok=True),
-    Dos("deep-unary-minus-5000", lambda: "SELECT " + "-(" * 5000 + "1" + ")" * 5000, DEPTH_ERRORS, (400, 408),
-        ok=True),
+    Dos("deep-unary-minus-5000", lambda: "SELECT " + "-(" * 5000 + "1" + ")" * 5000, DEPTH_ERRORS, (400, 408), ok=True),
     Dos("deep-cte-nesting-2000", lambda: _nested_ctes(2000), DEPTH_ERRORS, (400, 408), ok=True),
     Dos("long-plus-chain-40000", lambda: "SELECT " + "+".join(["1"] * 40_000), DEPTH_ERRORS, (400, 408), ok=True),
-    Dos("long-union-chain-3000", lambda: " UNION ALL ".join(["SELECT 1 AS a"] * 3000), DEPTH_ERRORS, (400, 408),
-        ok=True),
-    Dos("wide-select-15000-columns", lambda: "SELECT " + ", ".join(f"{i} AS c{i}" for i in range(15_000)),
-        DEPTH_ERRORS, (400, 408), ok=True),
-    Dos("result-200mb", lambda: "SELECT repeat('x', 2000) AS s FROM range(100000)", ("ResultTooLarge",), (413,),
-        words=RESULT_WORDS, query={"max_result_bytes": RESULT_LIMIT}, cli=True),
-    Dos("result-200mb-default-limit", lambda: "SELECT repeat('x', 2000) AS s FROM range(100000)",
-        ("ResultTooLarge",), (413,)),
-    Dos("result-cross-join-wide", lambda: "SELECT a.range AS a, b.range AS b, repeat('y', 500) AS pad "
-        "FROM range(1000) AS a, range(1000) AS b", ("ResultTooLarge",), (413,), words=RESULT_WORDS,
-        query={"max_result_bytes": RESULT_LIMIT}),
-    Dos("long-running-cross-join", lambda: "SELECT count(*) FROM range(1000000) AS a, range(1000000) AS b "
-        "WHERE a.range + b.range < 0", ("QueryTimeout",), (408,), cli=True),
-    Dos("runaway-recursive-cte", lambda: "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
-        "SELECT count(*) FROM r", QUERY_ERRORS, (400, 408, 413)),
-    Dos("memory-hog-string-agg", lambda: "SELECT length(string_agg(repeat('x', 1000), '')) FROM range(10000000)",
-        QUERY_ERRORS, (400, 408, 413)),
+    Dos(
+        "long-union-chain-3000", lambda: " UNION ALL ".join(["SELECT 1 AS a"] * 3000), DEPTH_ERRORS, (400, 408), ok=True
+    ),
+    Dos(
+        "wide-select-15000-columns",
+        lambda: "SELECT " + ", ".join(f"{i} AS c{i}" for i in range(15_000)),
+        DEPTH_ERRORS,
+        (400, 408),
+        ok=True,
+    ),
+    Dos(
+        "result-200mb",
+        lambda: "SELECT repeat('x', 2000) AS s FROM range(100000)",
+        ("ResultTooLarge",),
+        (413,),
+        words=RESULT_WORDS,
+        query={"max_result_bytes": RESULT_LIMIT},
+        cli=True,
+    ),
+    Dos(
+        "result-200mb-default-limit",
+        lambda: "SELECT repeat('x', 2000) AS s FROM range(100000)",
+        ("ResultTooLarge",),
+        (413,),
+    ),
+    Dos(
+        "result-cross-join-wide",
+        lambda: "SELECT a.range AS a, b.range AS b, repeat('y', 500) AS pad FROM range(1000) AS a, range(1000) AS b",
+        ("ResultTooLarge",),
+        (413,),
+        words=RESULT_WORDS,
+        query={"max_result_bytes": RESULT_LIMIT},
+    ),
+    Dos(
+        "long-running-cross-join",
+        lambda: "SELECT count(*) FROM range(1000000) AS a, range(1000000) AS b WHERE a.range + b.range < 0",
+        ("QueryTimeout",),
+        (408,),
+        cli=True,
+    ),
+    Dos(
+        "runaway-recursive-cte",
+        lambda: "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r",
+        QUERY_ERRORS,
+        (400, 408, 413),
+    ),
+    Dos(
+        "memory-hog-string-agg",
+        lambda: "SELECT length(string_agg(repeat('x', 1000), '')) FROM range(10000000)",
+        QUERY_ERRORS,
+        (400, 408, 413),
+    ),
 ]
 
 
@@ -629,6 +850,7 @@ def _eq(expected: Callable[[SqlLake], list[list[Any]]]) -> Check:
                     assert got is not None and abs(float(got) - exp) <= 1e-6 * max(1.0, abs(exp)), (got_row, want_row)
                 else:
                     assert got == exp, (got_row, want_row)
+
     return check
 
 
@@ -663,70 +885,141 @@ def _src(lake: SqlLake) -> Any:
 
 ALLOWED: list[Allowed] = [
     Allowed("count", "SELECT count(*) AS n FROM stock_ticks", _eq(lambda lk: [[len(_src(lk))]]), cli=True),
-    Allowed("group-by-symbol", "SELECT symbol, count(*) AS n, sum(volume) AS v FROM stock_ticks GROUP BY symbol "
-            "ORDER BY symbol", _eq(_by_symbol), cli=True),
-    Allowed("avg-price", "SELECT round(avg(price), 6) AS p FROM stock_ticks",
-            _eq(lambda lk: [[round(float(_src(lk)["price"].mean()), 6)]])),
-    Allowed("window-row-number", "SELECT count(*) FROM (SELECT symbol, row_number() OVER (PARTITION BY symbol "
-            "ORDER BY ts, volume) AS rn FROM stock_ticks) AS w WHERE rn = 1",
-            _eq(lambda lk: [[int(_src(lk)["symbol"].nunique())]])),
-    Allowed("window-running-sum", "SELECT max(run) FROM (SELECT sum(volume) OVER (ORDER BY ts, symbol, volume "
-            "ROWS UNBOUNDED PRECEDING) AS run FROM stock_ticks) AS w",
-            _eq(lambda lk: [[int(_src(lk)["volume"].sum())]])),
-    Allowed("cte", "WITH per AS (SELECT symbol, sum(volume) AS v FROM stock_ticks GROUP BY symbol) "
-            "SELECT max(v) FROM per", _eq(lambda lk: [[int(_src(lk).groupby("symbol")["volume"].sum().max())]])),
-    Allowed("join-values", "SELECT n.name, count(*) AS c FROM stock_ticks AS t JOIN (VALUES ('AAPL', 'Apple'), "
-            "('MSFT', 'Microsoft')) AS n(symbol, name) USING (symbol) GROUP BY n.name ORDER BY n.name",
-            _eq(lambda lk: [["Apple", int((_src(lk)["symbol"] == "AAPL").sum())],
-                            ["Microsoft", int((_src(lk)["symbol"] == "MSFT").sum())]])),
-    Allowed("two-tables", "SELECT (SELECT count(*) FROM stock_ticks) + (SELECT count(*) FROM orders) AS n",
-            _eq(lambda lk: [[len(_src(lk)) + len(lk.orders)]])),
-    Allowed("subquery-where", "SELECT count(*) FROM stock_ticks WHERE price > (SELECT avg(price) FROM stock_ticks)",
-            _eq(lambda lk: [[int((_src(lk)["price"] > _src(lk)["price"].mean()).sum())]])),
-    Allowed("in-and-exists", "SELECT count(*) FROM stock_ticks AS t WHERE symbol IN (SELECT 'AAPL') AND EXISTS "
-            "(SELECT 1 FROM orders)", _eq(lambda lk: [[int((_src(lk)["symbol"] == "AAPL").sum())]])),
+    Allowed(
+        "group-by-symbol",
+        "SELECT symbol, count(*) AS n, sum(volume) AS v FROM stock_ticks GROUP BY symbol ORDER BY symbol",
+        _eq(_by_symbol),
+        cli=True,
+    ),
+    Allowed(
+        "avg-price",
+        "SELECT round(avg(price), 6) AS p FROM stock_ticks",
+        _eq(lambda lk: [[round(float(_src(lk)["price"].mean()), 6)]]),
+    ),
+    Allowed(
+        "window-row-number",
+        "SELECT count(*) FROM (SELECT symbol, row_number() OVER (PARTITION BY symbol "
+        "ORDER BY ts, volume) AS rn FROM stock_ticks) AS w WHERE rn = 1",
+        _eq(lambda lk: [[int(_src(lk)["symbol"].nunique())]]),
+    ),
+    Allowed(
+        "window-running-sum",
+        "SELECT max(run) FROM (SELECT sum(volume) OVER (ORDER BY ts, symbol, volume "
+        "ROWS UNBOUNDED PRECEDING) AS run FROM stock_ticks) AS w",
+        _eq(lambda lk: [[int(_src(lk)["volume"].sum())]]),
+    ),
+    Allowed(
+        "cte",
+        "WITH per AS (SELECT symbol, sum(volume) AS v FROM stock_ticks GROUP BY symbol) SELECT max(v) FROM per",
+        _eq(lambda lk: [[int(_src(lk).groupby("symbol")["volume"].sum().max())]]),
+    ),
+    Allowed(
+        "join-values",
+        "SELECT n.name, count(*) AS c FROM stock_ticks AS t JOIN (VALUES ('AAPL', 'Apple'), "
+        "('MSFT', 'Microsoft')) AS n(symbol, name) USING (symbol) GROUP BY n.name ORDER BY n.name",
+        _eq(
+            lambda lk: [
+                ["Apple", int((_src(lk)["symbol"] == "AAPL").sum())],
+                ["Microsoft", int((_src(lk)["symbol"] == "MSFT").sum())],
+            ]
+        ),
+    ),
+    Allowed(
+        "two-tables",
+        "SELECT (SELECT count(*) FROM stock_ticks) + (SELECT count(*) FROM orders) AS n",
+        _eq(lambda lk: [[len(_src(lk)) + len(lk.orders)]]),
+    ),
+    Allowed(
+        "subquery-where",
+        "SELECT count(*) FROM stock_ticks WHERE price > (SELECT avg(price) FROM stock_ticks)",
+        _eq(lambda lk: [[int((_src(lk)["price"] > _src(lk)["price"].mean()).sum())]]),
+    ),
+    Allowed(
+        "in-and-exists",
+        "SELECT count(*) FROM stock_ticks AS t WHERE symbol IN (SELECT 'AAPL') AND EXISTS (SELECT 1 FROM orders)",
+        _eq(lambda lk: [[int((_src(lk)["symbol"] == "AAPL").sum())]]),
+    ),
     Allowed("union", "SELECT 'a' AS s UNION ALL SELECT 'b' ORDER BY s", _const(["a"], ["b"])),
     Allowed("values", "SELECT x, y FROM (VALUES (1, 'a'), (2, 'b')) AS t(x, y) ORDER BY x", _const([1, "a"], [2, "b"])),
     Allowed("range", "SELECT sum(range) AS s FROM range(10)", _const([45])),
-    Allowed("generate-series-unnest", "SELECT (SELECT count(*) FROM generate_series(1, 5)) AS a, "
-            "(SELECT sum(u) FROM unnest([1, 2, 3]) AS t(u)) AS b", _const([5, 6])),
-    Allowed("date-trunc", "SELECT count(DISTINCT date_trunc('hour', ts)) FROM stock_ticks",
-            _eq(lambda lk: [[int(_src(lk)["ts"].dt.floor("h").nunique())]])),
-    Allowed("strftime", "SELECT strftime(min(ts), '%Y-%m-%d %H') AS t FROM stock_ticks",
-            _eq(lambda lk: [[_src(lk)["ts"].min().strftime("%Y-%m-%d %H")]])),
-    Allowed("partition-filter", "SELECT count(*) FROM stock_ticks WHERE dt = DATE '2024-01-02'",
-            _eq(lambda lk: [[int((_src(lk)["ts"].dt.date.astype(str) == "2024-01-02").sum())]])),
-    Allowed("string-functions", "SELECT lower('ABC'), upper('abc'), coalesce(NULL, 'x'), regexp_matches('abc', 'b'), "
-            "round(2.345, 2)::DOUBLE", _const(["abc", "ABC", "x", True, 2.35])),
-    Allowed("list-functions-lambda", "SELECT list_sum([1, 2, 3]) AS s, len([1, 2]) AS n, "
-            "list_transform([1, 2, 3], lambda v: v * 2) AS l", _const([6, 2, [2, 4, 6]])),
+    Allowed(
+        "generate-series-unnest",
+        "SELECT (SELECT count(*) FROM generate_series(1, 5)) AS a, (SELECT sum(u) FROM unnest([1, 2, 3]) AS t(u)) AS b",
+        _const([5, 6]),
+    ),
+    Allowed(
+        "date-trunc",
+        "SELECT count(DISTINCT date_trunc('hour', ts)) FROM stock_ticks",
+        _eq(lambda lk: [[int(_src(lk)["ts"].dt.floor("h").nunique())]]),
+    ),
+    Allowed(
+        "strftime",
+        "SELECT strftime(min(ts), '%Y-%m-%d %H') AS t FROM stock_ticks",
+        _eq(lambda lk: [[_src(lk)["ts"].min().strftime("%Y-%m-%d %H")]]),
+    ),
+    Allowed(
+        "partition-filter",
+        "SELECT count(*) FROM stock_ticks WHERE dt = DATE '2024-01-02'",
+        _eq(lambda lk: [[int((_src(lk)["ts"].dt.date.astype(str) == "2024-01-02").sum())]]),
+    ),
+    Allowed(
+        "string-functions",
+        "SELECT lower('ABC'), upper('abc'), coalesce(NULL, 'x'), regexp_matches('abc', 'b'), round(2.345, 2)::DOUBLE",
+        _const(["abc", "ABC", "x", True, 2.35]),
+    ),
+    Allowed(
+        "list-functions-lambda",
+        "SELECT list_sum([1, 2, 3]) AS s, len([1, 2]) AS n, list_transform([1, 2, 3], lambda v: v * 2) AS l",
+        _const([6, 2, [2, 4, 6]]),
+    ),
     Allowed("json-extract", "SELECT CAST(json_extract('{\"a\": 7}', '$.a') AS INTEGER) AS a", _const([7])),
-    Allowed("case-when", "SELECT sum(CASE WHEN volume > 500 THEN 1 ELSE 0 END) AS big FROM stock_ticks",
-            _eq(lambda lk: [[int((_src(lk)["volume"] > 500).sum())]])),
-    Allowed("qualify", "SELECT symbol FROM stock_ticks QUALIFY row_number() OVER (PARTITION BY symbol "
-            "ORDER BY volume DESC, ts) = 1 ORDER BY symbol",
-            _eq(lambda lk: [[s] for s in sorted(_src(lk)["symbol"].unique())])),
+    Allowed(
+        "case-when",
+        "SELECT sum(CASE WHEN volume > 500 THEN 1 ELSE 0 END) AS big FROM stock_ticks",
+        _eq(lambda lk: [[int((_src(lk)["volume"] > 500).sum())]]),
+    ),
+    Allowed(
+        "qualify",
+        "SELECT symbol FROM stock_ticks QUALIFY row_number() OVER (PARTITION BY symbol "
+        "ORDER BY volume DESC, ts) = 1 ORDER BY symbol",
+        _eq(lambda lk: [[s] for s in sorted(_src(lk)["symbol"].unique())]),
+    ),
     Allowed("from-first", "FROM stock_ticks SELECT count(*)", _eq(lambda lk: [[len(_src(lk))]])),
-    Allowed("database-qualified", "SELECT count(*) FROM \"default\".stock_ticks", _eq(lambda lk: [[len(_src(lk))]])),
-    Allowed("orders-by-region", "SELECT region, count(*) AS n, round(sum(amount), 2) AS a FROM orders "
-            "GROUP BY region ORDER BY region", _eq(_by_region)),
+    Allowed("database-qualified", 'SELECT count(*) FROM "default".stock_ticks', _eq(lambda lk: [[len(_src(lk))]])),
+    Allowed(
+        "orders-by-region",
+        "SELECT region, count(*) AS n, round(sum(amount), 2) AS a FROM orders GROUP BY region ORDER BY region",
+        _eq(_by_region),
+    ),
     Allowed("orders-paid", "SELECT count(*) FROM orders WHERE paid", _eq(lambda lk: [[int(lk.orders["paid"].sum())]])),
     Allowed("saved-view", "SELECT sum(n) FROM ticks_by_symbol", _eq(lambda lk: [[len(_src(lk))]])),
-    Allowed("saved-view-orders", "SELECT count(*) FROM big_orders",
-            _eq(lambda lk: [[int((lk.orders["amount"] > 60).sum())]])),
+    Allowed(
+        "saved-view-orders",
+        "SELECT count(*) FROM big_orders",
+        _eq(lambda lk: [[int((lk.orders["amount"] > 60).sum())]]),
+    ),
     Allowed("eventlake-files-count", "SELECT count(*) FROM eventlake.files", _eq(lambda lk: [[len(lk.data_files)]])),
-    Allowed("eventlake-files-relative-paths", "SELECT path FROM eventlake.files ORDER BY path", _relative_paths,
-            cli=True),
-    Allowed("eventlake-tables-relative-location", "SELECT name, location FROM eventlake.tables ORDER BY name",
-            _relative_locations),
+    Allowed(
+        "eventlake-files-relative-paths", "SELECT path FROM eventlake.files ORDER BY path", _relative_paths, cli=True
+    ),
+    Allowed(
+        "eventlake-tables-relative-location",
+        "SELECT name, location FROM eventlake.tables ORDER BY name",
+        _relative_locations,
+    ),
     Allowed("trailing-semicolon", "SELECT 1 AS one;", _const([1]), cli=True),
     Allowed("trailing-semicolon-and-space", "SELECT 1 AS one ;\n  ", _const([1])),
-    Allowed("forbidden-words-in-strings", "SELECT 'COPY (SELECT 1) TO ''/etc/passwd''' AS s, "
-            "'read_csv(''/x''); ATTACH' AS t", _const(["COPY (SELECT 1) TO '/etc/passwd'", "read_csv('/x'); ATTACH"])),
-    Allowed("forbidden-words-as-aliases", "SELECT 1 AS \"read_csv\", 2 AS \"information_schema\", 3 AS \"copy\"",
-            _const([1, 2, 3])),
-    Allowed("keywords-in-comments", "-- ATTACH 'x'; COPY\nSELECT /* read_csv('/etc/passwd') */ 1 AS one",
-            _const([1])),
+    Allowed(
+        "forbidden-words-in-strings",
+        "SELECT 'COPY (SELECT 1) TO ''/etc/passwd''' AS s, 'read_csv(''/x''); ATTACH' AS t",
+        _const(["COPY (SELECT 1) TO '/etc/passwd'", "read_csv('/x'); ATTACH"]),
+    ),
+    Allowed(
+        "forbidden-words-as-aliases",
+        'SELECT 1 AS "read_csv", 2 AS "information_schema", 3 AS "copy"',
+        _const([1, 2, 3]),
+    ),
+    Allowed("keywords-in-comments", "-- ATTACH 'x'; COPY\nSELECT /* read_csv('/etc/passwd') */ 1 AS one", _const([1])),
 ]
 
 # Under the SQL size limit (default 256 KiB): runs. Too long for a command line.

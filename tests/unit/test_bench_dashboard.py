@@ -33,26 +33,43 @@ def test_old_ticks_spread_evenly_between_start_and_end() -> None:
 
 
 def test_sse_events_parse_panels_and_keep_alives() -> None:
-    lines = ["retry: 2000", "", "event: panel", 'data: {"panel": "latest", "rows": [[1]]}', "", ": keep-alive", "",
-             'data: {"x": 1}', ""]
-    assert list(sse_events(lines)) == [("panel", {"panel": "latest", "rows": [[1]]}), ("heartbeat", {}),
-                                       ("message", {"x": 1})]
+    lines = [
+        "retry: 2000",
+        "",
+        "event: panel",
+        'data: {"panel": "latest", "rows": [[1]]}',
+        "",
+        ": keep-alive",
+        "",
+        'data: {"x": 1}',
+        "",
+    ]
+    assert list(sse_events(lines)) == [
+        ("panel", {"panel": "latest", "rows": [[1]]}),
+        ("heartbeat", {}),
+        ("message", {"x": 1}),
+    ]
 
 
 def test_newest_shown_is_the_latest_time_in_the_column() -> None:
     columns = ["symbol", "price", "last_tick"]
-    rows = [["AAPL", 1.0, "2026-01-01T10:00:01.500000Z"], ["MSFT", 2.0, "2026-01-01T10:00:03.250Z"],
-            ["NVDA", 3.0, None]]
+    rows = [
+        ["AAPL", 1.0, "2026-01-01T10:00:01.500000Z"],
+        ["MSFT", 2.0, "2026-01-01T10:00:03.250Z"],
+        ["NVDA", 3.0, None],
+    ]
     assert newest_shown(columns, rows, "last_tick") == _epoch("2026-01-01T10:00:03.250Z")
     assert newest_shown(columns, [], "last_tick") is None
     assert newest_shown(["symbol"], [["AAPL"]], "last_tick") is None
 
 
 def test_newest_landed_takes_the_topics_latest_event_time() -> None:
-    summary = [{"topic": "t", "partition": 0, "max_event_time": 100.5}, {"topic": "t", "partition": 1,
-                                                                          "max_event_time": 120.25},
-               {"topic": "t", "partition": 2, "max_event_time": None},
-               {"topic": "other", "partition": 0, "max_event_time": 999.0}]
+    summary = [
+        {"topic": "t", "partition": 0, "max_event_time": 100.5},
+        {"topic": "t", "partition": 1, "max_event_time": 120.25},
+        {"topic": "t", "partition": 2, "max_event_time": None},
+        {"topic": "other", "partition": 0, "max_event_time": 999.0},
+    ]
     assert newest_landed(summary, "t") == 120.25
     assert newest_landed(summary, "none") is None
 
@@ -68,8 +85,9 @@ def test_files_read_counts_each_scan_in_duckdbs_plan(tmp_path: Path) -> None:
     where = "dt > '2026-01-02' OR (dt = '2026-01-02' AND hour >= '01')"
     plan = con.execute(f"EXPLAIN ANALYZE SELECT count(*) FROM {source} WHERE {where}").fetchall()[0][-1]
     assert files_read(plan) == [2]
-    both = con.execute(f"EXPLAIN ANALYZE SELECT (SELECT count(*) FROM {source} WHERE {where}), "
-                       f"(SELECT count(*) FROM {source})").fetchall()[0][-1]
+    both = con.execute(
+        f"EXPLAIN ANALYZE SELECT (SELECT count(*) FROM {source} WHERE {where}), (SELECT count(*) FROM {source})"
+    ).fetchall()[0][-1]
     assert sorted(files_read(both)) == [2, 6]
     assert files_read("no scans here") == []
 
@@ -92,20 +110,35 @@ def test_the_benched_dashboard_is_the_shipped_one_on_another_table() -> None:
 
 
 def _dashboard(max_ms: float, files_read: int, rate: int = 5000) -> dict[str, object]:
-    return {"rate": rate, "panel": "latest", "p50_ms": 400.0, "p95_ms": 900.0, "max_ms": max_ms, "pushes": 15,
-            "age_p50_ms": 1500.0, "age_p95_ms": 2100.0, "files_read": files_read, "files_needed": 3,
-            "files_total": 150, "files_panel": "price", "method": "m"}
+    return {
+        "rate": rate,
+        "panel": "latest",
+        "p50_ms": 400.0,
+        "p95_ms": 900.0,
+        "max_ms": max_ms,
+        "pushes": 15,
+        "age_p50_ms": 1500.0,
+        "age_p95_ms": 2100.0,
+        "files_read": files_read,
+        "files_needed": 3,
+        "files_total": 150,
+        "files_panel": "price",
+        "method": "m",
+    }
 
 
 def test_dashboard_targets_judge_the_max_lag_and_the_files_read() -> None:
     targets = {t["key"]: t for t in build({}, [], None, {"dashboard": _dashboard(1800.0, 3)})["targets"]}
     assert (targets["dashboard_lag_max_ms"]["measured"], targets["dashboard_lag_max_ms"]["result"]) == (1800.0, "pass")
     assert (targets["dashboard_files_read_share"]["measured"], targets["dashboard_files_read_share"]["result"]) == (
-        0.02, "pass")
+        0.02,
+        "pass",
+    )
     bad = {t["key"]: t["result"] for t in build({}, [], None, {"dashboard": _dashboard(2300.0, 150)})["targets"]}
     assert bad["dashboard_lag_max_ms"] == "fail" and bad["dashboard_files_read_share"] == "fail"
-    other_rate = {t["key"]: t["result"] for t in build({}, [], None, {"dashboard": _dashboard(10.0, 3, 20000)})
-                  ["targets"]}
+    other_rate = {
+        t["key"]: t["result"] for t in build({}, [], None, {"dashboard": _dashboard(10.0, 3, 20000)})["targets"]
+    }
     assert other_rate["dashboard_lag_max_ms"] == "not run"
     absent = {t["key"]: t["result"] for t in build({}, [], None)["targets"]}
     assert absent["dashboard_lag_max_ms"] == absent["dashboard_files_read_share"] == "not run"
@@ -114,7 +147,10 @@ def test_dashboard_targets_judge_the_max_lag_and_the_files_read() -> None:
 def test_markdown_shows_the_dashboard_block_and_targets() -> None:
     text = markdown(build({}, [], None, {"dashboard": _dashboard(1800.0, 3)}))
     assert "| latest | 15 | 400 | 900 | 1,800 | 1,500 | 2,100 | 3 (price) | 3 | 150 |" in text
-    assert ("| panel <= 2 s behind the newest landed event at 5,000 events/s (max over pushes) | 1,800 ms | pass |"
-            in text)
-    assert "| panel refresh reads only the partitions it needs (files read < files in the table) | 3 of 150 files " \
-           "| pass |" in text
+    assert (
+        "| panel <= 2 s behind the newest landed event at 5,000 events/s (max over pushes) | 1,800 ms | pass |" in text
+    )
+    assert (
+        "| panel refresh reads only the partitions it needs (files read < files in the table) | 3 of 150 files "
+        "| pass |" in text
+    )

@@ -30,8 +30,15 @@ def sample_runs() -> list[Run]:
         Run("produce", EVENTLAKE, 1_000_000, 4.0),  # 250k/s
         Run("produce", KAFKA_PYTHON, 1_000_000, 40.0, extra={"extrapolated_from": 200_000}),  # 25k/s
         Run("produce", PRODUCER_PERF, 1_000_000, 2.0),  # 500k/s
-        Run("sink_catchup", EVENTLAKE, 1_000_000, 5.0, peak_rss_mb=300.0, note="whole process",
-            extra={"own_events_per_s": 250_000.0}),  # 200k/s
+        Run(
+            "sink_catchup",
+            EVENTLAKE,
+            1_000_000,
+            5.0,
+            peak_rss_mb=300.0,
+            note="whole process",
+            extra={"own_events_per_s": 250_000.0},
+        ),  # 200k/s
         Run("sink_catchup", QUIX, 1_000_000, 50.0),  # 20k/s
         Run("sink_catchup", TUTORIAL, 1_000_000, 100.0),  # 10k/s
         Run("sink_catchup", CONSUMER_PERF, 1_000_000, 2.5),  # 400k/s
@@ -60,8 +67,13 @@ def test_a_missing_peer_gives_no_ratio_instead_of_a_wrong_one() -> None:
 
 
 def test_targets_pass_fail_and_not_run() -> None:
-    values = {"produce_vs_ceiling": 0.5, "produce_vs_kafka_python": 4.9, "sink_events_per_s": 150_000.0,
-              "latency_p99_ms": 2500.0, "query_vs_duckdb": 1.5}
+    values = {
+        "produce_vs_ceiling": 0.5,
+        "produce_vs_kafka_python": 4.9,
+        "sink_events_per_s": 150_000.0,
+        "latency_p99_ms": 2500.0,
+        "query_vs_duckdb": 1.5,
+    }
     verdicts = {t["key"]: t["result"] for t in judge(values)}
     assert verdicts["produce_vs_ceiling"] == "pass"  # the threshold itself passes
     assert verdicts["produce_vs_kafka_python"] == "fail"
@@ -76,14 +88,31 @@ def test_json_document_keeps_the_issue_names() -> None:
     doc = build({"cpu_model": "x", "cores": 2}, sample_runs(), latency, {"notes": ["n"]})
     assert set(doc) >= {"machine", "runs", "latency", "ratios", "targets", "notes"}
     run = doc["runs"][3]
-    assert run == {"name": "sink_catchup", "tool": "eventlake", "events": 1_000_000, "seconds": 5.0,
-                   "events_per_s": 200_000.0, "peak_rss_mb": 300.0, "note": "whole process",
-                   "own_events_per_s": 250_000.0}
+    assert run == {
+        "name": "sink_catchup",
+        "tool": "eventlake",
+        "events": 1_000_000,
+        "seconds": 5.0,
+        "events_per_s": 200_000.0,
+        "peak_rss_mb": 300.0,
+        "note": "whole process",
+        "own_events_per_s": 250_000.0,
+    }
     assert doc["runs"][1]["extrapolated_from"] == 200_000
-    assert set(doc["ratios"]) >= {"produce_vs_kafka_python", "produce_vs_ceiling", "sink_vs_quix",
-                                  "sink_vs_tutorial", "sink_vs_ceiling", "query_vs_duckdb"}
+    assert set(doc["ratios"]) >= {
+        "produce_vs_kafka_python",
+        "produce_vs_ceiling",
+        "sink_vs_quix",
+        "sink_vs_tutorial",
+        "sink_vs_ceiling",
+        "query_vs_duckdb",
+    }
     assert {k: doc["latency"][k] for k in ("rate", "p50_ms", "p95_ms", "p99_ms")} == {
-        "rate": 5000, "p50_ms": 800.0, "p95_ms": 1500.0, "p99_ms": 1900.0}
+        "rate": 5000,
+        "p50_ms": 800.0,
+        "p95_ms": 1500.0,
+        "p99_ms": 1900.0,
+    }
     p99 = next(t for t in doc["targets"] if t["key"] == "latency_p99_ms")
     assert (p99["measured"], p99["result"]) == (1900.0, "pass")
     json.dumps(doc)  # plain data all the way down
@@ -116,14 +145,18 @@ def test_run_round_trips_through_its_json_form() -> None:
 
 
 def test_parses_kafka_tool_summaries() -> None:
-    produced = ("5000 records sent, 999.8 records/sec (0.19 MB/sec), 3.1 ms avg latency.\n"
-                "1000000 records sent, 181554.1 records/sec (36.02 MB/sec), 420.91 ms avg latency, "
-                "1012.00 ms max latency, 395 ms 50th, 800 ms 95th, 950 ms 99th, 1000 ms 99.9th.\n")
+    produced = (
+        "5000 records sent, 999.8 records/sec (0.19 MB/sec), 3.1 ms avg latency.\n"
+        "1000000 records sent, 181554.1 records/sec (36.02 MB/sec), 420.91 ms avg latency, "
+        "1012.00 ms max latency, 395 ms 50th, 800 ms 95th, 950 ms 99th, 1000 ms 99.9th.\n"
+    )
     assert parse_producer_perf(produced) == (1_000_000, 181554.1)
-    consumed = ("start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, "
-                "rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec\n"
-                "2026-11-25 11:59:47:566, 2026-11-25 11:59:48:877, 9.5367, 7.2744, 50000, 38138.8253, "
-                "684, 627, 15.2101, 79744.8166\n")
+    consumed = (
+        "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, "
+        "rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec\n"
+        "2026-11-25 11:59:47:566, 2026-11-25 11:59:48:877, 9.5367, 7.2744, 50000, 38138.8253, "
+        "684, 627, 15.2101, 79744.8166\n"
+    )
     stats = parse_consumer_perf(consumed)
     assert stats["data.consumed.in.nMsg"] == "50000"
     assert stats["fetch.nMsg.sec"] == "79744.8166"
@@ -166,10 +199,28 @@ def test_sizes_presets_and_overrides() -> None:
 
 def test_markdown_lists_each_end_to_end_rate() -> None:
     rows = [
-        {"rate": 5000, "produced_events_per_s": 4999.0, "sustained_events_per_s": 4800.0, "p50_ms": 700.0,
-         "p95_ms": 1200.0, "p99_ms": 1500.0, "max_ms": 1700.0, "unseen": 0, "steady_p99_ms": 1400.0},
-        {"rate": 0, "produced_events_per_s": 150000.0, "sustained_events_per_s": 90000.0, "p50_ms": 1500.0,
-         "p95_ms": 2500.0, "p99_ms": 2900.0, "max_ms": 3000.0, "unseen": 0, "steady_p99_ms": None},
+        {
+            "rate": 5000,
+            "produced_events_per_s": 4999.0,
+            "sustained_events_per_s": 4800.0,
+            "p50_ms": 700.0,
+            "p95_ms": 1200.0,
+            "p99_ms": 1500.0,
+            "max_ms": 1700.0,
+            "unseen": 0,
+            "steady_p99_ms": 1400.0,
+        },
+        {
+            "rate": 0,
+            "produced_events_per_s": 150000.0,
+            "sustained_events_per_s": 90000.0,
+            "p50_ms": 1500.0,
+            "p95_ms": 2500.0,
+            "p99_ms": 2900.0,
+            "max_ms": 3000.0,
+            "unseen": 0,
+            "steady_p99_ms": None,
+        },
     ]
     text = markdown(build({}, [], {"rate": 5000, "p99_ms": 1500.0, "method": "polled", "by_rate": rows}))
     assert "| 5,000/s | 4,999 | 4,800 | 700 | 1,200 | 1,500 | 1,700 | 0 | 1,400 |" in text

@@ -17,14 +17,28 @@ REF = TableRef("default", "stock_ticks")
 
 
 def _table(columns: list[Column]) -> Table:
-    return Table("default", "stock_ticks", "/lake/stock_ticks", "parquet", columns,
-                 [Column("dt", "string"), Column("hour", "string")])
+    return Table(
+        "default",
+        "stock_ticks",
+        "/lake/stock_ticks",
+        "parquet",
+        columns,
+        [Column("dt", "string"), Column("hour", "string")],
+    )
 
 
 def _entry(first: int, last: int, tag: str = "a", dlq: int = 0) -> LedgerEntry:
-    f = DataFile(f"/lake/stock_ticks/dt=2024-01-01/hour=00/t+0+{first}-{tag}.parquet",
-                 {"dt": "2024-01-01", "hour": "00"}, rows=last - first + 1 - dlq, bytes=100, topic="t",
-                 kafka_partition=0, first_offset=first, last_offset=last, max_event_time=1.0)
+    f = DataFile(
+        f"/lake/stock_ticks/dt=2024-01-01/hour=00/t+0+{first}-{tag}.parquet",
+        {"dt": "2024-01-01", "hour": "00"},
+        rows=last - first + 1 - dlq,
+        bytes=100,
+        topic="t",
+        kafka_partition=0,
+        first_offset=first,
+        last_offset=last,
+        max_event_time=1.0,
+    )
     return LedgerEntry("t", 0, first, last, REF, [f], rows=f.rows, dlq=dlq)
 
 
@@ -94,9 +108,16 @@ def test_replace_files_swaps_atomically(store: SQLiteCatalog) -> None:
     store.commit_flush(_entry(0, 9))
     store.commit_flush(_entry(10, 19))
     old = [f.path for f in store.list_files(REF)]
-    merged = DataFile("/lake/stock_ticks/dt=2024-01-01/hour=00/t+0+0.merged.parquet",
-                      {"dt": "2024-01-01", "hour": "00"}, rows=20, bytes=150, topic="t", kafka_partition=0,
-                      first_offset=0, last_offset=19)
+    merged = DataFile(
+        "/lake/stock_ticks/dt=2024-01-01/hour=00/t+0+0.merged.parquet",
+        {"dt": "2024-01-01", "hour": "00"},
+        rows=20,
+        bytes=150,
+        topic="t",
+        kafka_partition=0,
+        first_offset=0,
+        last_offset=19,
+    )
     store.replace_files(REF, old, [merged])
     assert [f.path for f in store.list_files(REF)] == [merged.path]
     with pytest.raises(CatalogError):

@@ -11,8 +11,10 @@ from eventlake.query import connect
 from tests.fixtures_query import TABLE, build_sunk_lake
 
 ALL_ROWS = "SELECT symbol, price, volume, ts, dt, hour FROM stock_ticks ORDER BY ts, symbol, volume, price"
-LINEAGE = ("SELECT partition, min(first_offset), max(last_offset), sum(rows) FROM eventlake.files "
-           "GROUP BY partition ORDER BY partition")
+LINEAGE = (
+    "SELECT partition, min(first_offset), max(last_offset), sum(rows) FROM eventlake.files "
+    "GROUP BY partition ORDER BY partition"
+)
 
 
 def test_compaction_keeps_results_and_lineage_and_reduces_files(tmp_path: Path) -> None:
@@ -38,11 +40,13 @@ def test_compaction_keeps_results_and_lineage_and_reduces_files(tmp_path: Path) 
         assert engine.sql(ALL_ROWS, max_rows=0).equals(rows_before)
         assert engine.execute(LINEAGE).rows == lineage_before
         # Each merged file spans exactly the offsets of the events it holds.
-        spans = engine.execute(
-            "SELECT f.partition, f.first_offset, f.last_offset, f.rows FROM eventlake.files f").rows
+        spans = engine.execute("SELECT f.partition, f.first_offset, f.last_offset, f.rows FROM eventlake.files f").rows
     for kafka_partition, first, last, rows in spans:
-        events = lake.source[(lake.source["kafka_partition"] == kafka_partition)
-                             & (lake.source["offset"] >= first) & (lake.source["offset"] <= last)]
+        events = lake.source[
+            (lake.source["kafka_partition"] == kafka_partition)
+            & (lake.source["offset"] >= first)
+            & (lake.source["offset"] <= last)
+        ]
         assert events["offset"].min() == first and events["offset"].max() == last
         assert rows <= len(events)
 

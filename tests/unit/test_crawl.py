@@ -21,8 +21,13 @@ from tests.fixtures_query import (
     write_hive_parquet,
 )
 
-EXPECTED_COLUMNS = [("order_id", "bigint"), ("amount", "double"), ("paid", "boolean"), ("ts", "timestamp"),
-                    ("customer", "string")]
+EXPECTED_COLUMNS = [
+    ("order_id", "bigint"),
+    ("amount", "double"),
+    ("paid", "boolean"),
+    ("ts", "timestamp"),
+    ("customer", "string"),
+]
 
 
 def _table(settings: object, name: str) -> object:
@@ -33,9 +38,19 @@ def _table(settings: object, name: str) -> object:
 def _aggregates_match(engine: object, table: str, df: pd.DataFrame) -> None:
     got = engine.df(  # type: ignore[attr-defined]
         f"SELECT region, count(*) AS n, count(amount) AS priced, sum(amount) AS total, avg(amount) AS mean, "
-        f"sum(CASE WHEN paid THEN 1 ELSE 0 END) AS paid FROM {table} GROUP BY region ORDER BY region")
-    want = df.groupby("region").agg(n=("order_id", "size"), priced=("amount", "count"), total=("amount", "sum"),
-                                    mean=("amount", "mean"), paid=("paid", "sum")).reset_index()
+        f"sum(CASE WHEN paid THEN 1 ELSE 0 END) AS paid FROM {table} GROUP BY region ORDER BY region"
+    )
+    want = (
+        df.groupby("region")
+        .agg(
+            n=("order_id", "size"),
+            priced=("amount", "count"),
+            total=("amount", "sum"),
+            mean=("amount", "mean"),
+            paid=("paid", "sum"),
+        )
+        .reset_index()
+    )
     assert got["region"].tolist() == want["region"].tolist()
     assert got["n"].tolist() == want["n"].tolist()
     assert got["priced"].tolist() == want["priced"].tolist()
@@ -117,18 +132,24 @@ def test_unnamed_partitions_gzip_json_lines_and_headerless_csv(tmp_path: Path) -
     events = _table(settings, "events")
     assert events.format == "jsonl" and events.parameters["compression"] == "gzip"  # type: ignore[attr-defined]
     assert [(c.name, c.type) for c in events.partition_keys] == [  # type: ignore[attr-defined]
-        ("partition_0", "string"), ("partition_1", "string"), ("partition_2", "string")]
+        ("partition_0", "string"),
+        ("partition_1", "string"),
+        ("partition_2", "string"),
+    ]
     raw = _table(settings, "raw")
     assert raw.parameters["csv.header"] == "false"  # type: ignore[attr-defined]
     assert [(c.name, c.type) for c in raw.columns] == [("col0", "bigint"), ("col1", "double"), ("col2", "string")]  # type: ignore[attr-defined]
     with connect(settings) as engine:
-        days = engine.execute("SELECT partition_0 || '-' || partition_1 || '-' || partition_2, count(*), "
-                              "sum(amount) FROM events GROUP BY 1 ORDER BY 1").rows
+        days = engine.execute(
+            "SELECT partition_0 || '-' || partition_1 || '-' || partition_2, count(*), "
+            "sum(amount) FROM events GROUP BY 1 ORDER BY 1"
+        ).rows
         expected = df.groupby("dt").agg(n=("order_id", "size"), total=("amount", "sum"))
         assert [(d, n) for d, n, _ in days] == list(zip(expected.index, expected["n"], strict=True))
         assert [t for _, _, t in days] == pytest.approx(expected["total"].tolist())
         assert engine.execute("SELECT count(*) FROM events WHERE partition_2 = '02'").rows == [
-            ((df["dt"] == "2024-03-02").sum(),)]
+            ((df["dt"] == "2024-03-02").sum(),)
+        ]
         assert engine.execute("SELECT sum(col0), count(col1), max(col2) FROM raw").rows == [(6, 2, "z")]
 
 
@@ -232,7 +253,7 @@ def test_other_databases_are_schemas_in_sql(tmp_path: Path) -> None:
     with connect(lake.settings) as engine:
         assert engine.execute("SELECT count(*) FROM raw.exports").rows == [(120,)]
         assert engine.execute("SELECT count(*) FROM stock_ticks").rows == [(300,)]
-        assert engine.execute("SELECT count(*) FROM \"default\".stock_ticks").rows == [(300,)]
+        assert engine.execute('SELECT count(*) FROM "default".stock_ticks').rows == [(300,)]
         with pytest.raises(UnknownTable, match="exports"):
             engine.execute("SELECT count(*) FROM exports")
 

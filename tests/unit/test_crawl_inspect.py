@@ -29,8 +29,13 @@ def test_csv_with_header_types_every_column(tmp_path: Path) -> None:
     path.write_text('id,price,ok,at,name\n1,2.5,true,2024-01-02 03:04:05,"Smith, J"\n2,,FALSE,2024-01-02T03:04:06Z,x\n')
     schema = _inspect(path)
     assert schema.format == "csv" and schema.header and schema.rows == 2  # type: ignore[attr-defined]
-    assert _cols(schema) == [("id", "bigint"), ("price", "double"), ("ok", "boolean"), ("at", "timestamp"),
-                             ("name", "string")]
+    assert _cols(schema) == [
+        ("id", "bigint"),
+        ("price", "double"),
+        ("ok", "boolean"),
+        ("at", "timestamp"),
+        ("name", "string"),
+    ]
 
 
 def test_csv_header_detection_with_string_columns_only(tmp_path: Path) -> None:
@@ -70,17 +75,20 @@ def test_parquet_footer(tmp_path: Path) -> None:
     assert _cols(schema) == [("x", "int"), ("s", "string")]
 
 
-@pytest.mark.parametrize(("name", "content", "reason"), [
-    ("broken.parquet", b"PAR1 but nothing else", "Parquet"),
-    ("fake.parquet", b"hello", "no PAR1"),
-    ("ragged.csv", b"a,b,c\n1,2,3\n4,5\n", "line 3 has 2 fields, expected 3"),
-    ("bad.json", b'{"a": 1}\n{"a": \n', "line 2 is not valid JSON"),
-    ("list.json", b"[1, 2, 3]\n", "JSON array"),
-    ("scalar.json", b'{"a": 1}\n42\n', "line 2 is not a JSON object"),
-    ("empty.csv", b"\n\n", "empty file"),
-    ("latin1.csv", "a,b\nné,1\n".encode("latin-1"), "not UTF-8"),
-    ("notes.txt", b"just some words\nand more words\n", "not Parquet, JSON Lines or CSV"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("broken.parquet", b"PAR1 but nothing else", "Parquet"),
+        ("fake.parquet", b"hello", "no PAR1"),
+        ("ragged.csv", b"a,b,c\n1,2,3\n4,5\n", "line 3 has 2 fields, expected 3"),
+        ("bad.json", b'{"a": 1}\n{"a": \n', "line 2 is not valid JSON"),
+        ("list.json", b"[1, 2, 3]\n", "JSON array"),
+        ("scalar.json", b'{"a": 1}\n42\n', "line 2 is not a JSON object"),
+        ("empty.csv", b"\n\n", "empty file"),
+        ("latin1.csv", "a,b\nné,1\n".encode("latin-1"), "not UTF-8"),
+        ("notes.txt", b"just some words\nand more words\n", "not Parquet, JSON Lines or CSV"),
+    ],
+)
 def test_unreadable_files_say_why(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
     path = tmp_path / name
     path.write_bytes(content)
@@ -91,7 +99,14 @@ def test_unreadable_files_say_why(tmp_path: Path, name: str, content: bytes, rea
 
 def test_type_merging() -> None:
     assert [text_type(v) for v in ("12", "-3.5e2", "True", "2024-01-02 10:00", "2024-01-02", "", "x")] == [
-        "bigint", "double", "boolean", "timestamp", "string", "null", "string"]
+        "bigint",
+        "double",
+        "boolean",
+        "timestamp",
+        "string",
+        "null",
+        "string",
+    ]
     assert merge("bigint", "double") == "double"
     assert merge("int", "bigint") == "bigint"
     assert merge("null", "boolean") == "boolean"

@@ -40,21 +40,28 @@ def test_tables_lists_the_landed_table(client: httpx.Client) -> None:
 
 
 def test_query_returns_columns_and_rows(client: httpx.Client) -> None:
-    r = client.post("/api/query", json={"sql": "SELECT symbol, count(*) AS n, max(volume) AS top FROM stock_ticks "
-                                               "GROUP BY symbol ORDER BY symbol"})
+    r = client.post(
+        "/api/query",
+        json={
+            "sql": "SELECT symbol, count(*) AS n, max(volume) AS top FROM stock_ticks GROUP BY symbol ORDER BY symbol"
+        },
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["columns"] == ["symbol", "n", "top"]
     assert body["rows"] == [["AAPL", 20, 580], ["MSFT", 20, 590], ["NVDA", 20, 600]]
 
 
-@pytest.mark.parametrize(("payload", "fragment"), [
-    ({"sql": "SELECT nope FROM stock_ticks"}, 'column "nope"'),
-    ({"sql": "SELECT * FROM no_such_table"}, "no_such_table"),
-    ({"sql": "COPY stock_ticks TO '/tmp/x.csv'"}, ""),
-    ({"sql": "SELEC 1"}, "syntax"),
-    ({}, "sql: Field required"),
-])
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        ({"sql": "SELECT nope FROM stock_ticks"}, 'column "nope"'),
+        ({"sql": "SELECT * FROM no_such_table"}, "no_such_table"),
+        ({"sql": "COPY stock_ticks TO '/tmp/x.csv'"}, ""),
+        ({"sql": "SELEC 1"}, "syntax"),
+        ({}, "sql: Field required"),
+    ],
+)
 def test_query_errors_are_one_line_json_400(client: httpx.Client, payload: dict[str, str], fragment: str) -> None:
     r = client.post("/api/query", json=payload)
     assert r.status_code == 400
@@ -68,8 +75,12 @@ def test_csv_download_has_a_header_and_every_row(client: httpx.Client) -> None:
     r = client.post("/api/query.csv", json={"sql": "SELECT symbol, price FROM stock_ticks ORDER BY ts LIMIT 3"})
     assert r.status_code == 200
     assert "attachment" in r.headers["content-disposition"]
-    assert list(csv.reader(io.StringIO(r.text))) == [["symbol", "price"], ["AAPL", "100.0"], ["MSFT", "100.01"],
-                                                     ["NVDA", "100.02"]]
+    assert list(csv.reader(io.StringIO(r.text))) == [
+        ["symbol", "price"],
+        ["AAPL", "100.0"],
+        ["MSFT", "100.01"],
+        ["NVDA", "100.02"],
+    ]
 
 
 def test_dashboards_list_and_detail(client: httpx.Client) -> None:
@@ -137,8 +148,9 @@ def _events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
             yield "heartbeat", {}
 
 
-def _until(events: Iterator[tuple[str, dict[str, Any]]], done: Callable[[str, dict[str, Any]], bool],
-           timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
+def _until(
+    events: Iterator[tuple[str, dict[str, Any]]], done: Callable[[str, dict[str, Any]], bool], timeout_s: float
+) -> list[tuple[str, dict[str, Any]]]:
     seen = []
     deadline = time.monotonic() + timeout_s
     for event in events:
@@ -169,10 +181,18 @@ y = "one"
 refresh_s = 0.5
 sql = "SELECT 1 AS one"
 """)
-    settings = tick_lake.settings.model_copy(update={"dashboard": tick_lake.settings.dashboard.model_copy(
-        update={"dashboards_dir": str(dash_dir), "stream_heartbeat_s": 0.5})})
-    with running_dashboard(settings) as url, httpx.Client(base_url=url, timeout=20) as http, \
-            http.stream("GET", "/api/stream/live") as response:
+    settings = tick_lake.settings.model_copy(
+        update={
+            "dashboard": tick_lake.settings.dashboard.model_copy(
+                update={"dashboards_dir": str(dash_dir), "stream_heartbeat_s": 0.5}
+            )
+        }
+    )
+    with (
+        running_dashboard(settings) as url,
+        httpx.Client(base_url=url, timeout=20) as http,
+        http.stream("GET", "/api/stream/live") as response,
+    ):
         assert response.headers["content-type"].startswith("text/event-stream")
         events = _events(response)
         first = _first_of_each(events, {"count", "constant"})
@@ -202,11 +222,14 @@ def _first_of_each(events: Iterator[tuple[str, dict[str, Any]]], panels: set[str
 def test_a_panel_with_bad_sql_shows_its_error_not_a_failure(tick_lake: TickLake, tmp_path: Path) -> None:
     dash_dir = tmp_path / "dash"
     dash_dir.mkdir()
-    (dash_dir / "oops.yaml").write_text("title: Oops\npanels:\n  - title: Bad\n    sql: SELECT price FROM nowhere\n"
-                                        "  - title: Good\n    chart: number\n    y: n\n"
-                                        "    sql: SELECT count(*) AS n FROM stock_ticks\n")
-    settings = tick_lake.settings.model_copy(update={"dashboard": tick_lake.settings.dashboard.model_copy(
-        update={"dashboards_dir": str(dash_dir)})})
+    (dash_dir / "oops.yaml").write_text(
+        "title: Oops\npanels:\n  - title: Bad\n    sql: SELECT price FROM nowhere\n"
+        "  - title: Good\n    chart: number\n    y: n\n"
+        "    sql: SELECT count(*) AS n FROM stock_ticks\n"
+    )
+    settings = tick_lake.settings.model_copy(
+        update={"dashboard": tick_lake.settings.dashboard.model_copy(update={"dashboards_dir": str(dash_dir)})}
+    )
     with running_dashboard(settings) as url, httpx.Client(base_url=url, timeout=20) as http:
         bad = http.get("/api/panels/oops/bad")
         assert bad.status_code == 200
@@ -215,8 +238,12 @@ def test_a_panel_with_bad_sql_shows_its_error_not_a_failure(tick_lake: TickLake,
 
 
 def test_pages_render_and_a_missing_dashboard_says_so(client: httpx.Client) -> None:
-    for path, marker in [("/pipeline", 'data-page="pipeline"'), ("/query", 'id="sql"'),
-                         ("/dashboards", 'data-page="dashboards"'), ("/dashboards/stocks", 'data-name="stocks"')]:
+    for path, marker in [
+        ("/pipeline", 'data-page="pipeline"'),
+        ("/query", 'id="sql"'),
+        ("/dashboards", 'data-page="dashboards"'),
+        ("/dashboards/stocks", 'data-name="stocks"'),
+    ]:
         r = client.get(path)
         assert r.status_code == 200 and marker in r.text, path
         assert "/static/vendor/uplot/uPlot.iife.min.js" in r.text
@@ -231,8 +258,9 @@ def test_pages_render_and_a_missing_dashboard_says_so(client: httpx.Client) -> N
 def test_every_shipped_panel_runs_over_a_sink_shaped_lake(tick_lake: TickLake) -> None:
     # The built-in dashboards and the examples in ./dashboards, against the table the sink lands.
     repo_dashboards = Path(__file__).resolve().parents[2] / "dashboards"
-    settings = tick_lake.settings.model_copy(update={"dashboard": tick_lake.settings.dashboard.model_copy(
-        update={"dashboards_dir": str(repo_dashboards)})})
+    settings = tick_lake.settings.model_copy(
+        update={"dashboard": tick_lake.settings.dashboard.model_copy(update={"dashboards_dir": str(repo_dashboards)})}
+    )
     with running_dashboard(settings) as url, httpx.Client(base_url=url, timeout=20) as http:
         names = [d["name"] for d in http.get("/api/dashboards").json()["dashboards"]]
         assert {"history", "lake", "stocks", "symbol"} <= set(names)
@@ -264,16 +292,22 @@ def test_pipeline_without_a_broker_still_shows_the_lake(tick_lake: TickLake) -> 
 
 def _settings(lake: TickLake, dashboard: dict[str, Any] | None = None, query: dict[str, Any] | None = None) -> Any:
     s = lake.settings
-    return s.model_copy(update={"dashboard": s.dashboard.model_copy(update=dashboard or {}),
-                                "query": s.query.model_copy(update=query or {})})
+    return s.model_copy(
+        update={
+            "dashboard": s.dashboard.model_copy(update=dashboard or {}),
+            "query": s.query.model_copy(update=query or {}),
+        }
+    )
 
 
 def test_csv_download_neutralises_formulas_but_keeps_numbers(client: httpx.Client, tick_lake: TickLake) -> None:
     formulas = ('=HYPERLINK("http://evil.example","x")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "\r=1", " =1")
     tick_lake.land(ticks(len(formulas), symbols=formulas), partition=3)
     time.sleep(1.1)  # the engine re-reads the catalog at most every query.refresh_s
-    sql = ("SELECT symbol, -volume AS neg, '-1.5' AS s, '+3' AS p FROM stock_ticks "
-           "WHERE symbol NOT IN ('AAPL', 'MSFT', 'NVDA') ORDER BY volume")
+    sql = (
+        "SELECT symbol, -volume AS neg, '-1.5' AS s, '+3' AS p FROM stock_ticks "
+        "WHERE symbol NOT IN ('AAPL', 'MSFT', 'NVDA') ORDER BY volume"
+    )
     r = client.post("/api/query.csv", json={"sql": sql})
     assert r.status_code == 200
     rows = list(csv.reader(io.StringIO(r.text, newline="")))
@@ -281,7 +315,7 @@ def test_csv_download_neutralises_formulas_but_keeps_numbers(client: httpx.Clien
     assert [row[0] for row in rows[1:]] == ["'" + f for f in formulas]
     assert [row[1:] for row in rows[1:]] == [[str(-10 * (i + 1)), "-1.5", "+3"] for i in range(len(formulas))]
     # Column names come from the data as well.
-    header = client.post("/api/query.csv", json={"sql": 'SELECT 1 AS "=cmd|\' /C calc\'!A0"'}).text
+    header = client.post("/api/query.csv", json={"sql": "SELECT 1 AS \"=cmd|' /C calc'!A0\""}).text
     assert header.startswith("'=cmd|' /C calc'!A0\r\n")
 
 
@@ -296,8 +330,10 @@ def test_a_request_body_over_the_cap_is_refused_with_413(tick_lake: TickLake) ->
         yield b'"}'
 
     with running_dashboard(settings) as url, httpx.Client(base_url=url, timeout=20) as http:
-        for response in (http.post("/api/query", json=big),
-                         http.post("/api/query", content=chunks(), headers={"content-type": "application/json"})):
+        for response in (
+            http.post("/api/query", json=big),
+            http.post("/api/query", content=chunks(), headers={"content-type": "application/json"}),
+        ):
             assert response.status_code == 413
             assert response.json()["error"].startswith("request body larger than 2048 bytes")
         assert http.post("/api/query", json={"sql": "SELECT 1 AS one -- " + "x" * 1500}).json()["rows"] == [[1]]
@@ -331,11 +367,13 @@ def test_out_of_range_parameters_are_400_not_500(tick_lake: TickLake, tmp_path: 
     (dash_dir / "nums.toml").write_text(
         "title = 'Numbers'\n[[parameters]]\nname = 'n'\ntype = 'int'\ndefault = 1\n"
         "[[parameters]]\nname = 'f'\ntype = 'float'\ndefault = 0.5\n"
-        "[[panels]]\nid = 'echo'\ntitle = 'Echo'\nsql = 'SELECT {n} AS n, {f} AS f'\n")
+        "[[panels]]\nid = 'echo'\ntitle = 'Echo'\nsql = 'SELECT {n} AS n, {f} AS f'\n"
+    )
     settings = _settings(tick_lake, {"dashboards_dir": str(dash_dir)})
     with running_dashboard(settings) as url, httpx.Client(base_url=url, timeout=20) as http:
         assert http.get("/api/panels/nums/echo", params={"n": 2**63 - 1, "f": "-1.5"}).json()["rows"] == [
-            [2**63 - 1, -1.5]]
+            [2**63 - 1, -1.5]
+        ]
         for params in ({"n": str(10**30)}, {"n": str(-(2**63) - 1)}, {"f": "1e400"}, {"f": "nan"}, {"n": "1_000"}):
             r = http.get("/api/panels/nums/echo", params=params)
             assert r.status_code == 400, params

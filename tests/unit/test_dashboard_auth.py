@@ -24,10 +24,19 @@ def _with(lake: TickLake, **dashboard: object) -> Settings:
     return lake.settings.model_copy(update={"dashboard": lake.settings.dashboard.model_copy(update=dashboard)})
 
 
-@pytest.mark.parametrize(("host", "loopback"), [
-    ("127.0.0.1", True), ("127.0.0.5", True), ("::1", True), ("localhost", True),
-    ("0.0.0.0", False), ("192.168.1.10", False), ("::", False), ("example.org", False),
-])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.5", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("192.168.1.10", False),
+        ("::", False),
+        ("example.org", False),
+    ],
+)
 def test_loopback_addresses(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
@@ -109,15 +118,27 @@ def test_the_redirect_never_leads_to_another_site(tick_lake: TickLake) -> None:
         assert r.status_code == 303 and r.headers["location"] == "/evil.example/x"
 
 
-@pytest.mark.parametrize("path", [
-    f"/pipeline?x=1&token={TOKEN}", f"/pipeline?x=1&%74oken={TOKEN}", f"/pipeline?x=1&to%6Ben={TOKEN}",
-    "/pipeline?x=1&token=" + "".join(f"%{b:02X}" for b in TOKEN.encode()),
-    f"/pipeline?x=1&q={TOKEN[:30]}%{ord(TOKEN[30]):02x}{TOKEN[31:]}",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/pipeline?x=1&token={TOKEN}",
+        f"/pipeline?x=1&%74oken={TOKEN}",
+        f"/pipeline?x=1&to%6Ben={TOKEN}",
+        "/pipeline?x=1&token=" + "".join(f"%{b:02X}" for b in TOKEN.encode()),
+        f"/pipeline?x=1&q={TOKEN[:30]}%{ord(TOKEN[30]):02x}{TOKEN[31:]}",
+    ],
+)
 def test_the_token_never_reaches_a_log_line(path: str) -> None:
     install_redaction(TOKEN)
-    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5000", "GET", path, "1.1", 303), None)
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", path, "1.1", 303),
+        None,
+    )
     RedactToken().filter(record)
     line = record.getMessage()
     assert TOKEN not in line and path.split("&")[-1] not in line
@@ -131,8 +152,9 @@ def test_an_app_log_line_with_the_token_is_redacted_too(caplog: pytest.LogCaptur
         raise ValueError(f"bad value {TOKEN}")
     except ValueError:
         logging.getLogger("eventlake.dashboard.app").exception("failed: %s", f"/x?%74oken={TOKEN}")
-    assert caplog.records and all(TOKEN not in r.getMessage() and TOKEN not in (r.exc_text or "")
-                                  for r in caplog.records)
+    assert caplog.records and all(
+        TOKEN not in r.getMessage() and TOKEN not in (r.exc_text or "") for r in caplog.records
+    )
     assert TOKEN not in caplog.text
 
 

@@ -64,8 +64,10 @@ def test_parameters_are_bound_never_pasted_into_sql() -> None:
 
 def test_a_free_text_value_is_one_bound_value() -> None:
     hostile = "x'); DROP TABLE t; SELECT ('"
-    text = "title = 'f'\n[[parameters]]\nname = 'q'\ndefault = ''\n[[panels]]\ntitle = 'p'\n" \
-           "sql = 'SELECT {q} AS v, length({q}) AS n'\n"
+    text = (
+        "title = 'f'\n[[parameters]]\nname = 'q'\ndefault = ''\n[[panels]]\ntitle = 'p'\n"
+        "sql = 'SELECT {q} AS v, length({q}) AS n'\n"
+    )
     dash = parse_dashboard("free", text, ".toml")
     sql, params = render_sql(dash.panels[0], resolve(dash, {"q": hostile}), now=0)
     assert hostile not in sql and params == {"q": hostile}
@@ -83,32 +85,51 @@ def test_window_placeholders_cover_the_window_on_partition_columns() -> None:
     assert values["recent_partitions"] == "(dt > '2025-12-31' OR (dt = '2025-12-31' AND hour >= '23'))"
     rows = duckdb.sql(
         "SELECT dt, hour FROM (VALUES ('2025-12-31', '22'), ('2025-12-31', '23'), ('2026-01-01', '00'))"
-        f" t(dt, hour) WHERE {values['recent_partitions']} ORDER BY ALL").fetchall()
+        f" t(dt, hour) WHERE {values['recent_partitions']} ORDER BY ALL"
+    ).fetchall()
     assert rows == [("2025-12-31", "23"), ("2026-01-01", "00")]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("title = 'x'\npanels = []", "panels: List should have at least 1 item"),
-    ("title = 'x'\n[[panels]]\ntitle = 'p'\nchart = 'pie'\nsql = 'SELECT 1'", "panels.0.chart: Input should be"),
-    ("title = 'x'\n[[panels]]\ntitle = 'p'\nchart = 'line'\nsql = 'SELECT 1'", "a line chart needs x and y fields"),
-    ("title = 'x'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT {who}'", "uses {who}, which no parameter declares"),
-    ("title = 'x'\n[[parameters]]\nname = 's'\ndefault = 'a'\n[[panels]]\ntitle = 'p'\nsql = \"SELECT '{s}'\"",
-     "panel 'p': {s} is inside a string literal; write it without quotes"),
-    ("title = 'x'\n[[parameters]]\nname = 's'\ndefault = 'a'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT \"{s}\"'",
-     "{s} is inside a quoted identifier"),
-    ("title = 'x'\n[[parameters]]\nname = 's'\ndefault = 'a'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT 1 -- {s}'",
-     "{s} is inside a comment"),
-    ("title = 'x'\n[[parameters]]\nname = 's'\ndefault = 'a'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT x{s}'",
-     "{s} is part of a larger token"),
-    ("title = 'x'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT $s'", "raw SQL parameter '$s'"),
-    ("title = 'x'\n[[parameters]]\nname = 'token'\ndefault = 'a'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT 1'",
-     "not a built-in one or 'token'"),
-    ("title = 'x'\n[[parameters]]\nname = 'Ab'\ndefault = 'a'\n[[parameters]]\nname = 'ab'\ndefault = 'a'\n"
-     "[[panels]]\ntitle = 'p'\nsql = 'SELECT {Ab}, {ab}'", "differ only in upper/lower case"),
-    ("title = 'x'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT 1'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT 2'",
-     "two panels have the id 'p'"),
-    ("title = = 'x'", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("title = 'x'\npanels = []", "panels: List should have at least 1 item"),
+        ("title = 'x'\n[[panels]]\ntitle = 'p'\nchart = 'pie'\nsql = 'SELECT 1'", "panels.0.chart: Input should be"),
+        ("title = 'x'\n[[panels]]\ntitle = 'p'\nchart = 'line'\nsql = 'SELECT 1'", "a line chart needs x and y fields"),
+        ("title = 'x'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT {who}'", "uses {who}, which no parameter declares"),
+        (
+            "title = 'x'\n[[parameters]]\nname = 's'\ndefault = 'a'\n[[panels]]\ntitle = 'p'\nsql = \"SELECT '{s}'\"",
+            "panel 'p': {s} is inside a string literal; write it without quotes",
+        ),
+        (
+            "title = 'x'\n[[parameters]]\nname = 's'\ndefault = 'a'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT \"{s}\"'",
+            "{s} is inside a quoted identifier",
+        ),
+        (
+            "title = 'x'\n[[parameters]]\nname = 's'\ndefault = 'a'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT 1 -- {s}'",
+            "{s} is inside a comment",
+        ),
+        (
+            "title = 'x'\n[[parameters]]\nname = 's'\ndefault = 'a'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT x{s}'",
+            "{s} is part of a larger token",
+        ),
+        ("title = 'x'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT $s'", "raw SQL parameter '$s'"),
+        (
+            "title = 'x'\n[[parameters]]\nname = 'token'\ndefault = 'a'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT 1'",
+            "not a built-in one or 'token'",
+        ),
+        (
+            "title = 'x'\n[[parameters]]\nname = 'Ab'\ndefault = 'a'\n[[parameters]]\nname = 'ab'\ndefault = 'a'\n"
+            "[[panels]]\ntitle = 'p'\nsql = 'SELECT {Ab}, {ab}'",
+            "differ only in upper/lower case",
+        ),
+        (
+            "title = 'x'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT 1'\n[[panels]]\ntitle = 'p'\nsql = 'SELECT 2'",
+            "two panels have the id 'p'",
+        ),
+        ("title = = 'x'", "not valid TOML"),
+    ],
+)
 def test_bad_dashboard_files_say_what_is_wrong_in_one_line(text: str, message: str) -> None:
     with pytest.raises(DashboardSpecError) as err:
         parse_dashboard("bad", text, ".toml")

@@ -10,8 +10,15 @@ from eventlake.query.athena import parse_results
 
 
 def test_csv_table_input_skips_the_header_and_uses_the_text_serde() -> None:
-    table = Table("default", "orders", "s3://b/orders", "csv", [Column("id", "bigint")],
-                  [Column("partition_0", "string")], source="crawler")
+    table = Table(
+        "default",
+        "orders",
+        "s3://b/orders",
+        "csv",
+        [Column("id", "bigint")],
+        [Column("partition_0", "string")],
+        source="crawler",
+    )
     tin = table_input(table)
     assert tin["Parameters"]["skip.header.line.count"] == "1"
     assert tin["Parameters"]["classification"] == "csv"
@@ -24,12 +31,27 @@ def test_csv_table_input_skips_the_header_and_uses_the_text_serde() -> None:
 def test_parse_results_drops_the_header_row_and_types_values() -> None:
     info = [{"Name": "ts", "Type": "timestamp"}, {"Name": "ok", "Type": "boolean"}, {"Name": "n", "Type": "integer"}]
     pages = [
-        {"ResultSet": {"ResultSetMetadata": {"ColumnInfo": info},
-                       "Rows": [{"Data": [{"VarCharValue": "ts"}, {"VarCharValue": "ok"}, {"VarCharValue": "n"}]},
-                                {"Data": [{"VarCharValue": "2024-01-02 03:04:05.000"}, {"VarCharValue": "true"},
-                                          {"VarCharValue": "7"}]}]}},
-        {"ResultSet": {"ResultSetMetadata": {"ColumnInfo": info},
-                       "Rows": [{"Data": [{}, {"VarCharValue": "false"}, {}]}]}},
+        {
+            "ResultSet": {
+                "ResultSetMetadata": {"ColumnInfo": info},
+                "Rows": [
+                    {"Data": [{"VarCharValue": "ts"}, {"VarCharValue": "ok"}, {"VarCharValue": "n"}]},
+                    {
+                        "Data": [
+                            {"VarCharValue": "2024-01-02 03:04:05.000"},
+                            {"VarCharValue": "true"},
+                            {"VarCharValue": "7"},
+                        ]
+                    },
+                ],
+            }
+        },
+        {
+            "ResultSet": {
+                "ResultSetMetadata": {"ColumnInfo": info},
+                "Rows": [{"Data": [{}, {"VarCharValue": "false"}, {}]}],
+            }
+        },
     ]
     columns, rows = parse_results(pages)
     assert columns == ["ts", "ok", "n"]

@@ -17,19 +17,22 @@ from eventlake.produce.records import encode, key_bytes, to_epoch_ms
 T = 1_709_303_400_000  # 2024-03-01T14:30:00Z in ms
 
 
-@pytest.mark.parametrize("value", [
-    datetime(2024, 3, 1, 14, 30, tzinfo=UTC),
-    datetime(2024, 3, 1, 14, 30),  # naive = UTC
-    datetime(2024, 3, 1, 16, 30, tzinfo=timezone(timedelta(hours=2))),
-    "2024-03-01T14:30:00Z",
-    "2024-03-01T14:30:00+00:00",
-    "2024-03-01 14:30:00",
-    T,  # ms
-    T / 1000,  # s
-    T * 1000,  # µs
-    T * 1_000_000,  # ns
-    str(T / 1000),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2024, 3, 1, 14, 30, tzinfo=UTC),
+        datetime(2024, 3, 1, 14, 30),  # naive = UTC
+        datetime(2024, 3, 1, 16, 30, tzinfo=timezone(timedelta(hours=2))),
+        "2024-03-01T14:30:00Z",
+        "2024-03-01T14:30:00+00:00",
+        "2024-03-01 14:30:00",
+        T,  # ms
+        T / 1000,  # s
+        T * 1000,  # µs
+        T * 1_000_000,  # ns
+        str(T / 1000),
+    ],
+)
 def test_timestamps_in_many_shapes_become_epoch_ms(value: object) -> None:
     assert to_epoch_ms(value) == T
 
@@ -50,27 +53,41 @@ def test_keys_are_the_text_of_the_value() -> None:
 
 def test_json_encoding_of_awkward_values() -> None:
     record = {
-        "nan": float("nan"), "inf": float("inf"), "when": datetime(2024, 3, 1, 14, 30, 0, 500_000),
-        "day": date(2024, 3, 1), "price": Decimal("1.10"), "tags": {"b"}, "took": timedelta(seconds=1.5),
+        "nan": float("nan"),
+        "inf": float("inf"),
+        "when": datetime(2024, 3, 1, 14, 30, 0, 500_000),
+        "day": date(2024, 3, 1),
+        "price": Decimal("1.10"),
+        "tags": {"b"},
+        "took": timedelta(seconds=1.5),
         "raw": b"bytes",
     }
     assert orjson.loads(encode(record)) == {
-        "nan": None, "inf": None, "when": "2024-03-01T14:30:00.500000Z", "day": "2024-03-01",
-        "price": 1.1, "tags": ["b"], "took": 1.5, "raw": "bytes",
+        "nan": None,
+        "inf": None,
+        "when": "2024-03-01T14:30:00.500000Z",
+        "day": "2024-03-01",
+        "price": 1.1,
+        "tags": ["b"],
+        "took": 1.5,
+        "raw": "bytes",
     }
     with pytest.raises(TypeError):
         encode({"x": object()})
 
 
-@pytest.mark.parametrize(("options", "words"), [
-    (ProduceOptions(rate=0), "--rate"),
-    (ProduceOptions(rate=10, speed=2, time_field="t"), "do not go together"),
-    (ProduceOptions(speed=2), "--time-field"),
-    (ProduceOptions(sample=0), "--sample"),
-    (ProduceOptions(sample=1.5), "--sample"),
-    (ProduceOptions(limit=-1), "--limit"),
-    (ProduceOptions(compression="brotli"), "compression"),
-])
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (ProduceOptions(rate=0), "--rate"),
+        (ProduceOptions(rate=10, speed=2, time_field="t"), "do not go together"),
+        (ProduceOptions(speed=2), "--time-field"),
+        (ProduceOptions(sample=0), "--sample"),
+        (ProduceOptions(sample=1.5), "--sample"),
+        (ProduceOptions(limit=-1), "--limit"),
+        (ProduceOptions(compression="brotli"), "compression"),
+    ],
+)
 def test_options_that_contradict_each_other_are_usage_errors(options: ProduceOptions, words: str) -> None:
     with pytest.raises(BadOptions, match=words):
         options.validate()
@@ -116,11 +133,21 @@ def test_timestamps_a_topic_would_refuse_are_found_before_sending() -> None:
     assert TimestampLimits(after_ms=None).problem(now + 10**12, "at", "t") is None  # LogAppendTime
 
 
-@pytest.mark.parametrize(("value", "key"), [
-    ("AAPL", b"AAPL"), (b"\x00\xff", b"\x00\xff"), (7, b"7"), (3.0, b"3"), (2.5, b"2.5"),
-    (10**30, str(10**30).encode()),
-    (True, b"true"), (False, b"false"), ({"b": 1, "a": [1, None]}, b'{"a":[1,null],"b":1}'), ([1, "x"], b'[1,"x"]'),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [
+        ("AAPL", b"AAPL"),
+        (b"\x00\xff", b"\x00\xff"),
+        (7, b"7"),
+        (3.0, b"3"),
+        (2.5, b"2.5"),
+        (10**30, str(10**30).encode()),
+        (True, b"true"),
+        (False, b"false"),
+        ({"b": 1, "a": [1, None]}, b'{"a":[1,null],"b":1}'),
+        ([1, "x"], b'[1,"x"]'),
+        (None, None),
+    ],
+)
 def test_keys_are_text_or_json_never_python_repr(value: object, key: bytes | None) -> None:
     assert key_bytes(value) == key

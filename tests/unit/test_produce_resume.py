@@ -79,7 +79,7 @@ def test_a_text_source_resumed_after_any_record_yields_exactly_the_rest(tmp_path
     for i, (_, line, offset, _) in enumerate(full):
         rest = resumed(path, line, offset, columns)
         # The same records, the same bad rows between them, the same positions.
-        assert rest == (full[i + 1:] if i < len(full) - 1 else [full[-1]])
+        assert rest == (full[i + 1 :] if i < len(full) - 1 else [full[-1]])
 
 
 def test_csv_resumed_with_the_stored_columns_types_values_as_the_first_run_did(tmp_path: Path) -> None:
@@ -110,8 +110,17 @@ def identity(**changes: Any) -> FileIdentity:
 
 
 def progress(**changes: Any) -> Progress:
-    base: dict[str, Any] = {"kind": "csv", "compressed": False, "file": identity(), "line": 40, "offset": 600,
-                            "records": 39, "bad_rows": 0, "done": False, "mark": "m"}
+    base: dict[str, Any] = {
+        "kind": "csv",
+        "compressed": False,
+        "file": identity(),
+        "line": 40,
+        "offset": 600,
+        "records": 39,
+        "bad_rows": 0,
+        "done": False,
+        "mark": "m",
+    }
     return Progress(**{**base, **changes})
 
 
@@ -134,16 +143,19 @@ def test_resume_plans() -> None:
     assert plan(parquet, identity(mtime_ns=5), kind="parquet").start == parquet
 
 
-@pytest.mark.parametrize(("stored", "current", "mark", "kind", "words"), [
-    (progress(), identity(head_sha256="other"), ("m", True), "csv", "first bytes differ"),
-    (progress(), identity(head_len=500, size=500), ("m", True), "csv", "first bytes differ"),
-    (progress(), identity(size=599), ("m", True), "csv", "shorter"),
-    (progress(), identity(), ("changed", True), "csv", "changed before line 40"),
-    (progress(done=True, offset=1000), identity(size=1200), ("m", False), "csv", "without a newline"),
-    (progress(kind="parquet", mark=None), identity(size=1001), ("m", True), "parquet", "changed"),
-    (progress(kind="parquet", mark=None), identity(tail_sha256="x"), ("m", True), "parquet", "changed"),
-    (progress(kind="jsonl"), identity(), ("m", True), "csv", "as jsonl before"),
-])
+@pytest.mark.parametrize(
+    ("stored", "current", "mark", "kind", "words"),
+    [
+        (progress(), identity(head_sha256="other"), ("m", True), "csv", "first bytes differ"),
+        (progress(), identity(head_len=500, size=500), ("m", True), "csv", "first bytes differ"),
+        (progress(), identity(size=599), ("m", True), "csv", "shorter"),
+        (progress(), identity(), ("changed", True), "csv", "changed before line 40"),
+        (progress(done=True, offset=1000), identity(size=1200), ("m", False), "csv", "without a newline"),
+        (progress(kind="parquet", mark=None), identity(size=1001), ("m", True), "parquet", "changed"),
+        (progress(kind="parquet", mark=None), identity(tail_sha256="x"), ("m", True), "parquet", "changed"),
+        (progress(kind="jsonl"), identity(), ("m", True), "csv", "as jsonl before"),
+    ],
+)
 def test_a_changed_file_is_refused_with_what_to_do(
     stored: Progress, current: FileIdentity, mark: tuple[str, bool], kind: str, words: str
 ) -> None:
@@ -168,8 +180,9 @@ def test_identity_and_mark_of_a_real_file(tmp_path: Path) -> None:
     assert result.start == stored and not result.nothing_left
     path.write_bytes(b'{"n": 9}\n{"n": 2}\n{"n": 3}\n')  # rewritten in place
     with pytest.raises(ResumeRefused):
-        plan_resume(stored, current_identity(path, stored), kind="jsonl", compressed=False,
-                    mark=lambda o: mark_at(path, o))
+        plan_resume(
+            stored, current_identity(path, stored), kind="jsonl", compressed=False, mark=lambda o: mark_at(path, o)
+        )
 
 
 def test_progress_records_round_trip() -> None:
@@ -186,8 +199,11 @@ def test_the_transactional_id_names_topic_path_and_replay_id(tmp_path: Path, mon
     base = Replay.of("t", Path("a.csv"))
     assert base == Replay.of("t", tmp_path / "a.csv") == Replay.of("t", Path("link.csv"))
     assert base.path == str(tmp_path / "a.csv")
-    ids = {base.transactional_id, Replay.of("u", Path("a.csv")).transactional_id,
-           Replay.of("t", Path("a.csv"), "second").transactional_id}
+    ids = {
+        base.transactional_id,
+        Replay.of("u", Path("a.csv")).transactional_id,
+        Replay.of("t", Path("a.csv"), "second").transactional_id,
+    }
     assert len(ids) == 3
     assert all(i.startswith("eventlake-produce-") and len(i) < 64 for i in ids)
     assert base.key == base.transactional_id.encode()

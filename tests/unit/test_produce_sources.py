@@ -41,32 +41,61 @@ def test_csv_infers_ints_floats_bools_timestamps_and_empty_as_null() -> None:
     )
     assert bad == []
     assert records == [
-        {"id": 1, "price": 1.5, "active": True, "ts": datetime(2024, 3, 1, 14, 30, tzinfo=UTC),
-         "day": date(2024, 3, 1), "name": "apple", "zip": "02134"},
-        {"id": 2, "price": None, "active": False,
-         "ts": datetime.fromisoformat("2024-03-01T14:30:01.250+02:00"), "day": None, "name": None, "zip": "10001"},
-        {"id": -3, "price": 2000.0, "active": True, "ts": datetime(2024, 3, 1, 14, 30, 2), "day": date(2024, 3, 2),
-         "name": "pear", "zip": None},
+        {
+            "id": 1,
+            "price": 1.5,
+            "active": True,
+            "ts": datetime(2024, 3, 1, 14, 30, tzinfo=UTC),
+            "day": date(2024, 3, 1),
+            "name": "apple",
+            "zip": "02134",
+        },
+        {
+            "id": 2,
+            "price": None,
+            "active": False,
+            "ts": datetime.fromisoformat("2024-03-01T14:30:01.250+02:00"),
+            "day": None,
+            "name": None,
+            "zip": "10001",
+        },
+        {
+            "id": -3,
+            "price": 2000.0,
+            "active": True,
+            "ts": datetime(2024, 3, 1, 14, 30, 2),
+            "day": date(2024, 3, 2),
+            "name": "pear",
+            "zip": None,
+        },
     ]
     # As JSON: timestamps ISO-8601 (naive = UTC), nulls as null.
     assert orjson.loads(encode(records[2])) == {
-        "id": -3, "price": 2000.0, "active": True, "ts": "2024-03-01T14:30:02Z", "day": "2024-03-02",
-        "name": "pear", "zip": None,
+        "id": -3,
+        "price": 2000.0,
+        "active": True,
+        "ts": "2024-03-01T14:30:02Z",
+        "day": "2024-03-02",
+        "name": "pear",
+        "zip": None,
     }
 
 
-@pytest.mark.parametrize(("values", "kind"), [
-    (["1", "-2", "+3", "0"], "int"),
-    (["1", "2.5"], "float"),
-    (["1.0", "nan", "-inf"], "float"),
-    (["007", "1"], "text"),
-    (["true", "False", "TRUE"], "bool"),
-    (["1", "true"], "text"),
-    (["2024-01-01", "2024-01-02T00:00:00"], "timestamp"),
-    (["2024-13-01"], "text"),
-    (["", ""], "text"),
-    (["", "5"], "int"),
-])
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [
+        (["1", "-2", "+3", "0"], "int"),
+        (["1", "2.5"], "float"),
+        (["1.0", "nan", "-inf"], "float"),
+        (["007", "1"], "text"),
+        (["true", "False", "TRUE"], "bool"),
+        (["1", "true"], "text"),
+        (["2024-01-01", "2024-01-02T00:00:00"], "timestamp"),
+        (["2024-13-01"], "text"),
+        (["", ""], "text"),
+        (["", "5"], "int"),
+    ],
+)
 def test_column_type_is_the_narrowest_all_values_fit(values: list[str], kind: str) -> None:
     assert infer_column(values)[0] == kind
 
@@ -158,12 +187,14 @@ def test_stdin_source_reads_json_lines_once() -> None:
 
 def test_parquet_rows_become_records_that_encode(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"
-    table = pa.table({
-        "symbol": ["A", "B"],
-        "ts": pa.array([datetime(2024, 1, 1, 9, 30), datetime(2024, 1, 1, 9, 31)], pa.timestamp("ms", tz="UTC")),
-        "price": pa.array([Decimal("1.25"), None], pa.decimal128(10, 2)),
-        "qty": [1, 2],
-    })
+    table = pa.table(
+        {
+            "symbol": ["A", "B"],
+            "ts": pa.array([datetime(2024, 1, 1, 9, 30), datetime(2024, 1, 1, 9, 31)], pa.timestamp("ms", tz="UTC")),
+            "price": pa.array([Decimal("1.25"), None], pa.decimal128(10, 2)),
+            "qty": [1, 2],
+        }
+    )
     pq.write_table(table, path)
     src = open_source(path)
     assert src.size() == 2
@@ -197,16 +228,20 @@ def test_a_dataframe_yields_its_rows() -> None:
     frame = pd.DataFrame({"a": [1, 2], "when": pd.to_datetime(["2024-01-01", None])})
     records, _ = collect(frame)
     assert [orjson.loads(encode(r)) for r in records] == [
-        {"a": 1, "when": "2024-01-01T00:00:00"}, {"a": 2, "when": None},
+        {"a": 1, "when": "2024-01-01T00:00:00"},
+        {"a": 2, "when": None},
     ]
 
 
-@pytest.mark.parametrize(("spec", "words"), [
-    ("missing.csv", "not found"),
-    ("sample:nope", "no sample"),
-    ("synthetic:nope", "no synthetic"),
-    ("data.xlsx", "cannot tell the format"),
-])
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ("missing.csv", "not found"),
+        ("sample:nope", "no sample"),
+        ("synthetic:nope", "no synthetic"),
+        ("data.xlsx", "cannot tell the format"),
+    ],
+)
 def test_unusable_sources_say_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spec: str, words: str) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data.xlsx").write_bytes(b"x")
@@ -282,14 +317,16 @@ def test_an_unterminated_quote_at_the_end_and_one_running_past_the_field_limit()
 
 
 def test_json_integers_beyond_64_bits_keep_every_digit() -> None:
-    lines = [b'{"id": 123456789012345678901234567890, "n": -9223372036854775809, "ok": 18446744073709551615}',
-             b'{"s": "12345678901234567890123", "f": 1.5}']
+    lines = [
+        b'{"id": 123456789012345678901234567890, "n": -9223372036854775809, "ok": 18446744073709551615}',
+        b'{"s": "12345678901234567890123", "f": 1.5}',
+    ]
     src = open_source("-", stdin=io.BytesIO(b"\n".join(lines) + b"\n"))
     records = list(src.records(lambda b: None))
-    assert records[0] == {"id": 123456789012345678901234567890, "n": -9223372036854775809,
-                          "ok": 18446744073709551615}
+    assert records[0] == {"id": 123456789012345678901234567890, "n": -9223372036854775809, "ok": 18446744073709551615}
     assert encode(records[0]) == (
-        b'{"id":123456789012345678901234567890,"n":-9223372036854775809,"ok":18446744073709551615}')
+        b'{"id":123456789012345678901234567890,"n":-9223372036854775809,"ok":18446744073709551615}'
+    )
     assert records[1] == {"s": "12345678901234567890123", "f": 1.5}
 
 
@@ -303,6 +340,10 @@ def test_csv_integers_beyond_64_bits_keep_every_digit() -> None:
 def test_an_unterminated_quote_closed_by_a_later_rows_quote_is_still_found() -> None:
     """The lenient reader ends `"never closed` at the next quote in the file, three lines on."""
     records, bad = csv_records(b'n,note\n1,fine\n2,"never closed\n3,after\n4,"multi\nline"\n5,last\n')
-    assert records == [{"n": 1, "note": "fine"}, {"n": 3, "note": "after"}, {"n": 4, "note": "multi\nline"},
-                       {"n": 5, "note": "last"}]
+    assert records == [
+        {"n": 1, "note": "fine"},
+        {"n": 3, "note": "after"},
+        {"n": 4, "note": "multi\nline"},
+        {"n": 5, "note": "last"},
+    ]
     assert [b.line for b in bad] == [3]

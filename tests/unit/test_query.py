@@ -27,18 +27,25 @@ from tests.fixtures_query import (  # noqa: F401
 def test_aggregates_equal_pandas(sunk_lake: SunkLake) -> None:
     src = sunk_lake.source
     with connect(sunk_lake.settings) as engine:
-        total = engine.df("SELECT count(*) AS n, count(price) AS priced, sum(volume) AS volume, "
-                          "avg(price) AS avg_price, min(ts) AS first, max(ts) AS last FROM stock_ticks")
-        by_symbol = engine.df("SELECT symbol, count(*) AS n, sum(volume) AS volume, avg(price) AS avg_price "
-                              "FROM stock_ticks GROUP BY symbol ORDER BY symbol")
+        total = engine.df(
+            "SELECT count(*) AS n, count(price) AS priced, sum(volume) AS volume, "
+            "avg(price) AS avg_price, min(ts) AS first, max(ts) AS last FROM stock_ticks"
+        )
+        by_symbol = engine.df(
+            "SELECT symbol, count(*) AS n, sum(volume) AS volume, avg(price) AS avg_price "
+            "FROM stock_ticks GROUP BY symbol ORDER BY symbol"
+        )
     assert total["n"][0] == len(src) == 3000
     assert total["priced"][0] == src["price"].count()
     assert int(total["volume"][0]) == src["volume"].sum()
     assert total["avg_price"][0] == pytest.approx(src["price"].mean(), rel=1e-12)  # nulls left out, as pandas
     assert total["first"][0] == src["ts"].min()
     assert total["last"][0] == src["ts"].max()
-    expected = src.groupby("symbol").agg(n=("price", "size"), volume=("volume", "sum"),
-                                         avg_price=("price", "mean")).reset_index()
+    expected = (
+        src.groupby("symbol")
+        .agg(n=("price", "size"), volume=("volume", "sum"), avg_price=("price", "mean"))
+        .reset_index()
+    )
     assert by_symbol["symbol"].tolist() == expected["symbol"].tolist()
     assert by_symbol["n"].tolist() == expected["n"].tolist()
     assert [int(v) for v in by_symbol["volume"]] == expected["volume"].tolist()
@@ -53,8 +60,14 @@ def test_partition_columns_are_typed_and_group_like_pandas(sunk_lake: SunkLake) 
     expected = src.groupby([src["ts"].dt.date, src["ts"].dt.hour]).size()
     assert [(d, h) for d, h in zip(got["dt"], got["hour"], strict=True)] == list(expected.index)
     assert got["n"].tolist() == expected.tolist()
-    assert types == {"symbol": "VARCHAR", "price": "DOUBLE", "volume": "BIGINT", "ts": "TIMESTAMP",
-                     "dt": "DATE", "hour": "INTEGER"}
+    assert types == {
+        "symbol": "VARCHAR",
+        "price": "DOUBLE",
+        "volume": "BIGINT",
+        "ts": "TIMESTAMP",
+        "dt": "DATE",
+        "hour": "INTEGER",
+    }
 
 
 def test_predicate_on_partition_columns_opens_no_other_partition(sunk_lake: SunkLake) -> None:
@@ -79,26 +92,29 @@ def test_predicate_on_partition_columns_opens_no_other_partition(sunk_lake: Sunk
             engine.execute("SELECT count(*), sum(volume) FROM stock_ticks")
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT * FROM read_csv('/etc/passwd')",
-    "select * from READ_TEXT('/etc/passwd')",
-    "SELECT * FROM '/etc/passwd'",
-    "SELECT * FROM glob('/*')",
-    "SELECT * FROM query('SELECT 1')",
-    "SELECT (SELECT count(*) FROM read_parquet('x.parquet')) FROM stock_ticks",
-    "COPY stock_ticks TO 'out.csv'",
-    "COPY (SELECT 1) TO '/tmp/x.csv'",
-    "ATTACH 'other.db' AS other",
-    "INSTALL httpfs",
-    "LOAD httpfs",
-    "CREATE TABLE x AS SELECT 1",
-    "INSERT INTO stock_ticks SELECT * FROM stock_ticks",
-    "PRAGMA version",
-    "SET enable_external_access = true",
-    "EXPORT DATABASE 'dump'",
-    "SELECT 1; DROP VIEW stock_ticks",
-    "EXPLAIN ANALYZE COPY stock_ticks TO 'x.csv'",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "select * from READ_TEXT('/etc/passwd')",
+        "SELECT * FROM '/etc/passwd'",
+        "SELECT * FROM glob('/*')",
+        "SELECT * FROM query('SELECT 1')",
+        "SELECT (SELECT count(*) FROM read_parquet('x.parquet')) FROM stock_ticks",
+        "COPY stock_ticks TO 'out.csv'",
+        "COPY (SELECT 1) TO '/tmp/x.csv'",
+        "ATTACH 'other.db' AS other",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "CREATE TABLE x AS SELECT 1",
+        "INSERT INTO stock_ticks SELECT * FROM stock_ticks",
+        "PRAGMA version",
+        "SET enable_external_access = true",
+        "EXPORT DATABASE 'dump'",
+        "SELECT 1; DROP VIEW stock_ticks",
+        "EXPLAIN ANALYZE COPY stock_ticks TO 'x.csv'",
+    ],
+)
 def test_refused_statements_one_line(sunk_lake: SunkLake, sql: str) -> None:
     with connect(sunk_lake.settings) as engine, pytest.raises(RefusedStatement) as info:
         engine.execute(sql)
@@ -129,7 +145,8 @@ def test_time_limit_stops_a_runaway_query(tmp_path: Path) -> None:
 
 def test_max_rows_truncates_and_says_so(sunk_lake: SunkLake) -> None:
     settings = sunk_lake.settings.model_copy(
-        update={"query": sunk_lake.settings.query.model_copy(update={"max_rows": 10})})
+        update={"query": sunk_lake.settings.query.model_copy(update={"max_rows": 10})}
+    )
     with connect(settings) as engine:
         result = engine.execute("SELECT * FROM stock_ticks")
         assert len(result.rows) == 10 and result.truncated
@@ -145,10 +162,12 @@ def test_system_tables_show_lineage_and_watermarks(sunk_lake: SunkLake) -> None:
         marks = engine.df("SELECT * FROM eventlake.watermarks ORDER BY partition")
     assert files["rows"].sum() == 3000
     assert set(files["table"]) == {"default.stock_ticks"}
-    per_part = files.groupby("partition").agg(first=("first_offset", "min"), last=("last_offset", "max"),
-                                              rows=("rows", "sum"))
-    expected = src.groupby("kafka_partition").agg(first=("offset", "min"), last=("offset", "max"),
-                                                  rows=("offset", "size"))
+    per_part = files.groupby("partition").agg(
+        first=("first_offset", "min"), last=("last_offset", "max"), rows=("rows", "sum")
+    )
+    expected = src.groupby("kafka_partition").agg(
+        first=("offset", "min"), last=("offset", "max"), rows=("offset", "size")
+    )
     assert per_part.values.tolist() == expected.values.tolist()
     assert marks["landed_offset"].tolist() == expected["last"].tolist()
     watermark = src.groupby("kafka_partition")["ts"].max().min()
@@ -187,7 +206,8 @@ def test_views_are_checked_before_they_are_saved(sunk_lake: SunkLake) -> None:
         create_view(settings, "stock_ticks", "SELECT 1")
     create_view(settings, "by_symbol", "SELECT symbol, count(*) AS n FROM stock_ticks GROUP BY 1;")
     assert list_views(settings) == [
-        {"view": "default.by_symbol", "sql": "SELECT symbol, count(*) AS n FROM stock_ticks GROUP BY 1"}]
+        {"view": "default.by_symbol", "sql": "SELECT symbol, count(*) AS n FROM stock_ticks GROUP BY 1"}
+    ]
     with connect(settings) as engine:
         assert engine.views() == [("default.by_symbol", list_views(settings)[0]["sql"])]
         assert sum(n for _, n in engine.execute("SELECT * FROM by_symbol").rows) == 3000

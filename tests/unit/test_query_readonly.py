@@ -20,8 +20,9 @@ from tests.fixtures_query import SunkLake, lake_settings, sunk_lake  # noqa: F40
 
 
 def _checksums(root: Path) -> dict[Path, str]:
-    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
-            and p.suffix == ".parquet"}
+    return {
+        p: hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file() and p.suffix == ".parquet"
+    }
 
 
 def test_duckdb_cannot_write_a_lake_file_even_past_the_guard(sunk_lake: SunkLake) -> None:
@@ -129,13 +130,17 @@ def test_large_files_read_in_parallel_through_the_layer_equal_a_native_read(tmp_
     rng = np.random.default_rng(1)
     for i in range(2):
         n = 1_000_000
-        table = pa.table({"a": rng.integers(0, 1 << 40, n), "b": rng.random(n),
-                          "s": pa.array(rng.choice(["x", "yy", "zzz"], n))})
+        table = pa.table(
+            {"a": rng.integers(0, 1 << 40, n), "b": rng.random(n), "s": pa.array(rng.choice(["x", "yy", "zzz"], n))}
+        )
         pq.write_table(table, tmp_path / f"f{i}.parquet", row_group_size=50_000, compression="zstd")
     files = ReadOnlyFiles(tmp_path, "lake")
     sql = "SELECT sum(a), sum((b * 1e6)::BIGINT), count(DISTINCT s), count(*) FROM read_parquet({})"
-    native = duckdb.connect(config={"threads": 4}).execute(
-        sql.format([str(tmp_path / f"f{i}.parquet") for i in range(2)])).fetchall()
+    native = (
+        duckdb.connect(config={"threads": 4})
+        .execute(sql.format([str(tmp_path / f"f{i}.parquet") for i in range(2)]))
+        .fetchall()
+    )
     con = duckdb.connect(config={"threads": 4})
     con.register_filesystem(files)
     for _ in range(3):
@@ -155,7 +160,10 @@ def test_gzip_files_read_through_the_layer_from_many_threads(tmp_path: Path) -> 
     con.register_filesystem(ReadOnlyFiles(tmp_path, "lake"))
     scans = " UNION ALL ".join(
         f"SELECT * FROM read_json(['lake://e{d}.json.gz'], format='newline_delimited', compression='gzip', "
-        "columns={'a': 'BIGINT', 'd': 'BIGINT'})" for d in range(12))
+        "columns={'a': 'BIGINT', 'd': 'BIGINT'})"
+        for d in range(12)
+    )
     for _ in range(5):
         assert con.execute(f"SELECT count(*), sum(a), sum(d) FROM ({scans})").fetchall() == [
-            (24_000, 12 * sum(range(2000)), 2000 * sum(range(12)))]
+            (24_000, 12 * sum(range(2000)), 2000 * sum(range(12)))
+        ]

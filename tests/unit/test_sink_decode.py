@@ -16,10 +16,13 @@ EMPTY = pa.schema([])
 
 
 def test_json_objects_become_typed_columns_with_nulls_kept() -> None:
-    values = [orjson.dumps(v) for v in [
-        {"i": 1, "f": 1.5, "s": "x", "b": True, "n": None, "o": {"a": 1, "l": ["p"]}, "t": "2024-05-01T10:00:00Z"},
-        {"i": -2, "f": 2.0, "s": None, "b": False, "o": None, "t": "2024-05-01T11:30:00"},
-    ]]
+    values = [
+        orjson.dumps(v)
+        for v in [
+            {"i": 1, "f": 1.5, "s": "x", "b": True, "n": None, "o": {"a": 1, "l": ["p"]}, "t": "2024-05-01T10:00:00Z"},
+            {"i": -2, "f": 2.0, "s": None, "b": False, "o": None, "t": "2024-05-01T11:30:00"},
+        ]
+    ]
     d = decode(values, EMPTY, 1024)
     assert d.rejected == [] and d.accepted is None
     assert d.schema.field("i").type == pa.int64()
@@ -35,8 +38,17 @@ def test_json_objects_become_typed_columns_with_nulls_kept() -> None:
 def test_bad_records_are_set_aside_with_reasons_and_good_ones_kept_in_order() -> None:
     known = decode([b'{"a": 1, "s": "x"}'], EMPTY, 1024).schema
     values: list[bytes | None] = [
-        b'{"a": 2}', b"not json", b"[1, 2]", b'"just a string"', b'{"a": "text"}', b'{"s": "\xff\xfe"}',
-        None, b"  ", b'{"a": 3, "pad": "' + b"x" * 200 + b'"}', b'{\n  "a": 4\n}', b'{"a": 5.5}',
+        b'{"a": 2}',
+        b"not json",
+        b"[1, 2]",
+        b'"just a string"',
+        b'{"a": "text"}',
+        b'{"s": "\xff\xfe"}',
+        None,
+        b"  ",
+        b'{"a": 3, "pad": "' + b"x" * 200 + b'"}',
+        b'{\n  "a": 4\n}',
+        b'{"a": 5.5}',
     ]
     d = decode(values, known, 100)
     reasons = {r.index: r.reason for r in d.rejected}
@@ -76,8 +88,15 @@ def test_two_objects_in_one_message_are_rejected_not_split() -> None:
 
 
 def test_hive_types_round_trip() -> None:
-    for text in ["bigint", "double", "boolean", "string", "timestamp", "array<bigint>",
-                 "struct<a:bigint,b:array<struct<c:string>>>"]:
+    for text in [
+        "bigint",
+        "double",
+        "boolean",
+        "string",
+        "timestamp",
+        "array<bigint>",
+        "struct<a:bigint,b:array<struct<c:string>>>",
+    ]:
         assert to_hive(from_hive(text)) == text
 
 
@@ -143,12 +162,31 @@ def test_zoned_iso_timestamps_with_milliseconds_become_a_timestamp_column() -> N
 
 
 TIME_STRINGS = [
-    "2024-01-02", "2024-01-02T03", "2024-01-02T03:04", "2024-01-02 03:04:05", "2024-01-02T03:04:05Z",
-    "2024-01-02T03:04:05+01", "2024-01-02T03:04:05+0130", "2024-01-02T03:04:05-02:30",
+    "2024-01-02",
+    "2024-01-02T03",
+    "2024-01-02T03:04",
+    "2024-01-02 03:04:05",
+    "2024-01-02T03:04:05Z",
+    "2024-01-02T03:04:05+01",
+    "2024-01-02T03:04:05+0130",
+    "2024-01-02T03:04:05-02:30",
     *[f"2024-01-02T03:04:05.{'123456789'[:n]}{z}" for n in range(1, 10) for z in ("", "Z", "+05:00")],
-    "0000-03-01", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "2024-02-29", "2023-02-29",
-    "2024-13-01", "2024-01-02T24:00:00Z", "2024-01-02T03:60", "2024-01-02T03:04:60Z", "2024-01-02T03:04:05+24:00",
-    "2024-01-02T03:04:05.Z", "2024-01-02T03:04:05.1234567891Z", "2024-1-2", "2024-01-02t03:04:05z", "soon", "",
+    "0000-03-01",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999Z",
+    "2024-02-29",
+    "2023-02-29",
+    "2024-13-01",
+    "2024-01-02T24:00:00Z",
+    "2024-01-02T03:60",
+    "2024-01-02T03:04:60Z",
+    "2024-01-02T03:04:05+24:00",
+    "2024-01-02T03:04:05.Z",
+    "2024-01-02T03:04:05.1234567891Z",
+    "2024-1-2",
+    "2024-01-02t03:04:05z",
+    "soon",
+    "",
     "٢٠٢٤-01-02",  # Arabic-Indic digits: not a timestamp to either path
 ]
 

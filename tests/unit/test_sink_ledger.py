@@ -23,8 +23,15 @@ REF = TableRef("default", "clicks")
 
 def _batch(start: int | None, first: int, last: int) -> Batch:
     offsets = np.arange(first, last + 1, dtype=np.int64)
-    return Batch(TOPIC, 0, start, [orjson.dumps({"n": int(o)}) for o in offsets], offsets,
-                 np.full(len(offsets), 1_700_000_000_000, dtype=np.int64), [None] * len(offsets))
+    return Batch(
+        TOPIC,
+        0,
+        start,
+        [orjson.dumps({"n": int(o)}) for o in offsets],
+        offsets,
+        np.full(len(offsets), 1_700_000_000_000, dtype=np.int64),
+        [None] * len(offsets),
+    )
 
 
 @pytest.fixture
@@ -56,8 +63,10 @@ def test_flushes_continue_the_ledger_and_files_carry_their_offsets(store: Catalo
     assert (r1.rows, r1.next_offset, r2.rows, r2.next_offset) == (100, 100, 50, 150)
     assert store.ledger_next_offset(TOPIC, 0) == 150
     assert _landed(store) == list(range(150))
-    assert sorted(Path(f.path).name for f in store.list_files(REF)) == ["clicks+0+0+99.parquet",
-                                                                         "clicks+0+100+149.parquet"]
+    assert sorted(Path(f.path).name for f in store.list_files(REF)) == [
+        "clicks+0+0+99.parquet",
+        "clicks+0+100+149.parquet",
+    ]
     assert letters == []
 
 

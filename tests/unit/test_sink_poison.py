@@ -32,8 +32,13 @@ MAX_RECORD = 600_000  # the corpus's size limit (the integration test sets the s
 
 def good(i: int) -> dict[str, Any]:
     """The good traffic: ints, doubles, fractional ISO times, a nested object, an array."""
-    return {"id": i, "amount": i + 0.25, "ts": f"2024-05-01T10:{i % 60:02d}:00.{i % 1000:03d}Z",
-            "sym": ["AAPL", "MSFT"][i % 2], "nested": {"a": i, "tags": ["x"] * (i % 3)}}
+    return {
+        "id": i,
+        "amount": i + 0.25,
+        "ts": f"2024-05-01T10:{i % 60:02d}:00.{i % 1000:03d}Z",
+        "sym": ["AAPL", "MSFT"][i % 2],
+        "nested": {"a": i, "tags": ["x"] * (i % 3)},
+    }
 
 
 def _deep(levels: int) -> bytes:
@@ -71,11 +76,22 @@ CORPUS: list[Poison] = [
     Poison("names differing in case", b'{"Price": 1, "price": 2}', reason="differ only in case"),
     Poison("case of an existing column", b'{"ID": 5}', reason="differs only in case"),
     Poison("duplicate name", b'{"zz": 1, "zz": 2}', reason="twice"),
-    Poison("unsafe names escaped", '{"a,b:c<d>`\'\\" e": 1, "x y": {"é.z": 2}, "東京": 3}'.encode(), lands=True,
-           check=lambda r: r['a_x2c_b_x3a_c_x3c_d_x3e__x60__x27__x22__x20_e'] == 1
-           and r["x_x20_y"] == {"_xe9__x2e_z": 2} and r["_x6771__x4eac_"] == 3),
-    Poison("lineage-like names", b'{"_offset": 7, "_KEY": "k", "dt": "d", "hour": 1}', lands=True,
-           check=lambda r: (r["_x5f_offset"], r["_x5f_KEY"], r["_x64_t"], r["_x68_our"]) == (7, "k", "d", 1)),
+    Poison(
+        "unsafe names escaped",
+        '{"a,b:c<d>`\'\\" e": 1, "x y": {"é.z": 2}, "東京": 3}'.encode(),
+        lands=True,
+        check=lambda r: (
+            r["a_x2c_b_x3a_c_x3c_d_x3e__x60__x27__x22__x20_e"] == 1
+            and r["x_x20_y"] == {"_xe9__x2e_z": 2}
+            and r["_x6771__x4eac_"] == 3
+        ),
+    ),
+    Poison(
+        "lineage-like names",
+        b'{"_offset": 7, "_KEY": "k", "dt": "d", "hour": 1}',
+        lands=True,
+        check=lambda r: (r["_x5f_offset"], r["_x5f_KEY"], r["_x64_t"], r["_x68_our"]) == (7, "k", "d", 1),
+    ),
     # nesting
     Poison("40 levels deep", _deep(40), reason="max_depth"),
     Poison("60,000 levels deep", _deep(60_000), reason="not JSON"),
@@ -100,18 +116,40 @@ CORPUS: list[Poison] = [
     Poison("ISO year 1", b'{"ts": "0001-01-01T00:00:00Z"}', reason="outside the window"),
     Poison("ISO year 2999", b'{"ts": "2999-01-01T00:00:00Z"}', reason="outside the window"),
     Poison("ISO year 9999", b'{"ts": "9999-12-31T23:59:59.999Z"}', reason="outside the window"),
-    Poison("ISO 9 fractional digits", b'{"ts": "2024-05-01T10:00:00.123456789+02:00"}', lands=True,
-           check=lambda r: r["ts"] == datetime(2024, 5, 1, 8, 0, 0, 123000, tzinfo=UTC)),
-    Poison("ISO 6 digits, no zone", b'{"ts": "2024-05-01T10:00:00.123456"}', lands=True,
-           check=lambda r: r["ts"] == datetime(2024, 5, 1, 10, 0, 0, 123000, tzinfo=UTC)),
-    Poison("ISO no fraction, no zone", b'{"ts": "2024-05-01 10:00:00"}', lands=True,
-           check=lambda r: r["ts"] == datetime(2024, 5, 1, 10, tzinfo=UTC)),
+    Poison(
+        "ISO 9 fractional digits",
+        b'{"ts": "2024-05-01T10:00:00.123456789+02:00"}',
+        lands=True,
+        check=lambda r: r["ts"] == datetime(2024, 5, 1, 8, 0, 0, 123000, tzinfo=UTC),
+    ),
+    Poison(
+        "ISO 6 digits, no zone",
+        b'{"ts": "2024-05-01T10:00:00.123456"}',
+        lands=True,
+        check=lambda r: r["ts"] == datetime(2024, 5, 1, 10, 0, 0, 123000, tzinfo=UTC),
+    ),
+    Poison(
+        "ISO no fraction, no zone",
+        b'{"ts": "2024-05-01 10:00:00"}',
+        lands=True,
+        check=lambda r: r["ts"] == datetime(2024, 5, 1, 10, tzinfo=UTC),
+    ),
     Poison("ISO Feb 30", b'{"ts": "2024-02-30T00:00:00Z"}', reason="type conflict"),
     # keys
-    Poison("binary key", b'{"id": 9}', lands=True, key=b"\xff\x00\x01",
-           check=lambda r: r["_key"] is None and r["_key_bytes"] == b"\xff\x00\x01"),
-    Poison("JSON key", b'{"id": 10}', lands=True, key=b'{"a": 1}',
-           check=lambda r: r["_key"] == '{"a": 1}' and r["_key_bytes"] is None),
+    Poison(
+        "binary key",
+        b'{"id": 9}',
+        lands=True,
+        key=b"\xff\x00\x01",
+        check=lambda r: r["_key"] is None and r["_key_bytes"] == b"\xff\x00\x01",
+    ),
+    Poison(
+        "JSON key",
+        b'{"id": 10}',
+        lands=True,
+        key=b'{"a": 1}',
+        check=lambda r: r["_key"] == '{"a": 1}' and r["_key_bytes"] is None,
+    ),
     Poison("escaped NUL in a string", b'{"note": "a\\u0000b"}', lands=True, check=lambda r: r["note"] == "a\x00b"),
     # not objects, not JSON
     Poison("array", b"[1, 2]", reason="not a JSON object"),
@@ -123,8 +161,15 @@ CORPUS: list[Poison] = [
     Poison("pretty-printed object", b'{\n  "id": 11\n}', lands=True, check=lambda r: r["id"] == 11),
 ]
 # Numeric time fields need a numeric `ts`: a corpus of their own (see test_numeric_event_times).
-NUMERIC_TIMES = [(1e23, False), (2**63 - 1, False), (-5, False), (1714557600, True), (1714557600123, True),
-                 (1714557600123456, True), (1714557600123456789, True)]
+NUMERIC_TIMES = [
+    (1e23, False),
+    (2**63 - 1, False),
+    (-5, False),
+    (1714557600, True),
+    (1714557600123, True),
+    (1714557600123456, True),
+    (1714557600123456789, True),
+]
 
 SETTINGS = SinkSettings(time_field="ts", max_record_bytes=MAX_RECORD)
 NOW = datetime(2024, 6, 1, tzinfo=UTC).timestamp()
@@ -224,8 +269,7 @@ def test_numeric_event_times(value: float, lands: bool) -> None:
 
 
 def test_kafka_time_outside_the_window_goes_to_the_dlq_too() -> None:
-    d = decode_batch([b'{"a": 1}', b'{"a": 2}'], np.array([KAFKA_MS, -1]), pa.schema([]),
-                     SinkSettings(), NOW)
+    d = decode_batch([b'{"a": 1}', b'{"a": 2}'], np.array([KAFKA_MS, -1]), pa.schema([]), SinkSettings(), NOW)
     assert [r.index for r in d.rejected] == [1] and "Kafka timestamp" in d.rejected[0].reason
 
 
@@ -237,8 +281,11 @@ def test_event_times_never_raise_and_partitions_are_zero_padded() -> None:
     assert [g.values["dt"] for g in group_rows(table, times, [])] == ["2024-05-01", "2262-04-11", "1969-12-31"]
     hours = 3_600_000
     groups = group_rows(pa.table({"x": [1, 2, 3]}), np.array([-62135596800000, 0, 253402297200000]), [])
-    assert [g.values for g in groups] == [{"dt": "0001-01-01", "hour": "00"}, {"dt": "1970-01-01", "hour": "00"},
-                                          {"dt": "9999-12-31", "hour": "23"}]
+    assert [g.values for g in groups] == [
+        {"dt": "0001-01-01", "hour": "00"},
+        {"dt": "1970-01-01", "hour": "00"},
+        {"dt": "9999-12-31", "hour": "23"},
+    ]
     assert group_rows(pa.table({"x": [1]}), np.array([7 * hours]), [])[0].folder() == "dt=1970-01-01/hour=07"
 
 

@@ -24,8 +24,11 @@ def _exec_lines(unit: Path) -> list[list[str]]:
 
 
 def test_units_are_shipped() -> None:
-    assert {u.name for u in UNITS} == {"eventlake-broker.service", "eventlake-sink@.service",
-                                       "eventlake-dashboard.service"}
+    assert {u.name for u in UNITS} == {
+        "eventlake-broker.service",
+        "eventlake-sink@.service",
+        "eventlake-dashboard.service",
+    }
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)

@@ -97,8 +97,12 @@ class TopicAdmin:
     ) -> bool:
         """Create a topic; return False if it existed and `exist_ok` is set."""
         self._metadata()  # fail fast and clearly when no broker answers
-        new = NewTopic(name, num_partitions=partitions, replication_factor=replication_factor,
-                       config={k: str(v) for k, v in (configs or {}).items()})
+        new = NewTopic(
+            name,
+            num_partitions=partitions,
+            replication_factor=replication_factor,
+            config={k: str(v) for k, v in (configs or {}).items()},
+        )
         future = self._admin.create_topics([new], operation_timeout=self.timeout_s)[name]
         try:
             future.result(timeout=self.timeout_s)
@@ -118,8 +122,11 @@ class TopicAdmin:
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             md = self._metadata(name).topics.get(name)
-            if md and md.error is None and len(md.partitions) == partitions and all(
-                p.leader >= 0 for p in md.partitions.values()
+            if (
+                md
+                and md.error is None
+                and len(md.partitions) == partitions
+                and all(p.leader >= 0 for p in md.partitions.values())
             ):
                 return
             time.sleep(0.05)
@@ -138,9 +145,11 @@ class TopicAdmin:
         from confluent_kafka.admin import AlterConfigOpType, ConfigEntry
 
         res = ConfigResource(
-            ResourceType.TOPIC, name,
-            incremental_configs=[ConfigEntry(k, str(v), incremental_operation=AlterConfigOpType.SET)
-                                 for k, v in configs.items()],
+            ResourceType.TOPIC,
+            name,
+            incremental_configs=[
+                ConfigEntry(k, str(v), incremental_operation=AlterConfigOpType.SET) for k, v in configs.items()
+            ],
         )
         for fut in self._admin.incremental_alter_configs([res]).values():
             try:

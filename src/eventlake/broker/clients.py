@@ -64,13 +64,15 @@ def admin_client(
 # ---- telling "nothing answered" from "it answered no"
 
 AUTHENTICATION_CODES = frozenset({KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED})
-AUTHORIZATION_CODES = frozenset({
-    KafkaError.TOPIC_AUTHORIZATION_FAILED,
-    KafkaError.GROUP_AUTHORIZATION_FAILED,
-    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
-    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-    KafkaError.DELEGATION_TOKEN_AUTHORIZATION_FAILED,
-})
+AUTHORIZATION_CODES = frozenset(
+    {
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        KafkaError.DELEGATION_TOKEN_AUTHORIZATION_FAILED,
+    }
+)
 # librdkafka prefixes client errors with the broker: "sasl_plaintext://host:9092/bootstrap: ..."
 _BROKER_PREFIX = re.compile(r"^(?:[a-z_]+://)?(?P<address>[^\s/]+)/(?:bootstrap|-?\d+):")
 # Reported for every attempt whatever the cause; says nothing a user can act on.
@@ -120,13 +122,12 @@ def auth_failure(
             f"Kafka at {_where(err, bootstrap_servers)} refused the credentials for user {_user(kafka)} "
             f"(SASL authentication failed): check the password",
             hint=f"kafka.sasl_password / EVENTLAKE_KAFKA__SASL_PASSWORD, kafka.sasl_username and "
-                 f"kafka.sasl_mechanism ({mechanism}) must match a user of that broker",
+            f"kafka.sasl_mechanism ({mechanism}) must match a user of that broker",
         )
     if code in AUTHORIZATION_CODES:
         action = f" to {doing}" if doing else ""
         return AuthorizationFailed(
-            f"Kafka at {_where(err, bootstrap_servers)} denied user {_user(kafka)} the right{action} "
-            f"({err.name()})",
+            f"Kafka at {_where(err, bootstrap_servers)} denied user {_user(kafka)} the right{action} ({err.name()})",
             hint="ask the cluster's administrator for an ACL, or use a user that has one",
         )
     return None
@@ -201,10 +202,11 @@ _DROPPED_S = 2.0  # connections closed at once for this long: something answers,
 def _closed_by_peer(bootstrap_servers: str, kafka: KafkaClientSettings, errors: ErrorLog) -> BrokerUnreachable:
     """Something listens but closes our connections: most often a client protocol that does not match."""
     return unreachable(
-        bootstrap_servers, errors.last_reason() or "the connection was closed",
+        bootstrap_servers,
+        errors.last_reason() or "the connection was closed",
         hint=f"something listens there but closes Kafka connections from this client "
-             f"(security protocol {kafka.security_protocol}): if that Kafka requires SASL or TLS, "
-             "set kafka.security_protocol and the kafka.sasl_* settings",
+        f"(security protocol {kafka.security_protocol}): if that Kafka requires SASL or TLS, "
+        "set kafka.security_protocol and the kafka.sasl_* settings",
     )
 
 

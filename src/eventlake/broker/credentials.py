@@ -51,15 +51,19 @@ def check_password(password: str, *, host: str) -> str:
     if password[0] in _C_SPACE:
         raise CredentialsRefused(
             "the SASL password starts with white space, which librdkafka (the Kafka client eventlake "
-            "and many others use) drops before sending it", hint=MAKE_PASSWORD)
+            "and many others use) drops before sending it",
+            hint=MAKE_PASSWORD,
+        )
     if "\x00" in password:
-        raise CredentialsRefused("the SASL password contains a NUL character, which SASL/PLAIN cannot carry",
-                                 hint=MAKE_PASSWORD)
+        raise CredentialsRefused(
+            "the SASL password contains a NUL character, which SASL/PLAIN cannot carry", hint=MAKE_PASSWORD
+        )
     try:
         password.encode("utf-8")
     except UnicodeEncodeError:
-        raise CredentialsRefused("the SASL password is not valid Unicode text (a lone surrogate)",
-                                 hint=MAKE_PASSWORD) from None
+        raise CredentialsRefused(
+            "the SASL password is not valid Unicode text (a lone surrogate)", hint=MAKE_PASSWORD
+        ) from None
     if len(password) > MAX_PASSWORD_CHARS:
         raise CredentialsRefused(
             f"the SASL password is {len(password)} characters long, more than the {MAX_PASSWORD_CHARS} allowed",

@@ -72,8 +72,14 @@ def _resolve_with_maven(mvn: str, version: str, out: Path) -> None:
     pom = out.parent / "pom.xml"
     pom.write_text(_POM.format(v=version))
     cmd = [
-        mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-        f"-DoutputDirectory={out}", "-DincludeScope=runtime",
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(pom),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={out}",
+        "-DincludeScope=runtime",
     ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)

@@ -49,9 +49,7 @@ def find_java() -> JavaRuntime:
 
 def _major_version(exe: Path) -> int | None:
     try:
-        out = subprocess.run(
-            [str(exe), "-version"], capture_output=True, text=True, timeout=30, check=False
-        )
+        out = subprocess.run([str(exe), "-version"], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)

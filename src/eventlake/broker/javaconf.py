@@ -17,8 +17,17 @@ from dataclasses import dataclass, field
 
 # ---- java.util.Properties
 
-_PROPS_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f",
-                  "=": "\\=", ":": "\\:", "#": "\\#", "!": "\\!"}
+_PROPS_ESCAPES = {
+    "\\": "\\\\",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\f": "\\f",
+    "=": "\\=",
+    ":": "\\:",
+    "#": "\\#",
+    "!": "\\!",
+}
 
 
 def escape_property(text: str, *, key: bool = False) -> str:
@@ -37,7 +46,7 @@ def escape_property(text: str, *, key: bool = False) -> str:
         elif code < 0x20 or code > 0x7E:
             # Java strings are UTF-16: a character beyond the BMP is a surrogate pair.
             units = ch.encode("utf-16-be", "surrogatepass")
-            out.extend(f"\\u{int.from_bytes(units[j:j + 2], 'big'):04X}" for j in range(0, len(units), 2))
+            out.extend(f"\\u{int.from_bytes(units[j : j + 2], 'big'):04X}" for j in range(0, len(units), 2))
         else:
             out.append(ch)
     return "".join(out)
@@ -155,7 +164,7 @@ def _load_convert(raw: str) -> str:
         ch = raw[i]
         i += 1
         if ch == "u":
-            digits = raw[i:i + 4]
+            digits = raw[i : i + 4]
             if len(digits) < 4 or any(d not in "0123456789abcdefABCDEF" for d in digits):
                 raise PropertiesSyntaxError("Malformed \\uxxxx encoding.")
             out.append(chr(int(digits, 16)))
@@ -175,8 +184,7 @@ def jaas_quote(value: str) -> str:
     StreamTokenizer ends a quoted string at an unescaped quote, CR or LF, and gives a
     backslash its C meaning; so those four are escaped, everything else is literal.
     """
-    escaped = (value.replace("\\", "\\\\").replace('"', '\\"')
-               .replace("\n", "\\n").replace("\r", "\\r"))
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
     return f'"{escaped}"'
 
 
@@ -302,8 +310,15 @@ class _Tokenizer:
                     else:
                         d = c2
                 else:
-                    c = {ord("a"): 7, ord("b"): 8, ord("f"): 12, ord("n"): 10, ord("r"): 13,
-                         ord("t"): 9, ord("v"): 11}.get(c, c)
+                    c = {
+                        ord("a"): 7,
+                        ord("b"): 8,
+                        ord("f"): 12,
+                        ord("n"): 10,
+                        ord("r"): 13,
+                        ord("t"): 9,
+                        ord("v"): 11,
+                    }.get(c, c)
                     d = self._read()
                 if c < 0:  # a backslash at the very end: Java stores (char) -1
                     c = 0xFFFF

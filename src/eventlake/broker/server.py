@@ -146,16 +146,18 @@ class LocalBroker:
         if s.advertise:  # empty: not set, as in `advertise`
             _check_address("--advertise", s.advertise, allow_any=False)
         if "," in str(self.data_dir):  # log.dirs and log4j2.configurationFile are comma-separated lists
-            raise BrokerError(f"the broker data dir {shown(str(self.data_dir))} contains a comma",
-                              hint="Kafka would read it as two folders; choose a path without one")
+            raise BrokerError(
+                f"the broker data dir {shown(str(self.data_dir))} contains a comma",
+                hint="Kafka would read it as two folders; choose a path without one",
+            )
         if not s.exposed:
             return
         if s.sasl_password is None:
             raise CredentialsRefused(
                 f"binding {s.host} would expose Kafka beyond this machine without credentials",
                 hint="set a password in EVENTLAKE_BROKER__SASL_PASSWORD (clients then use SASL/PLAIN; "
-                     "make one with `python -c 'import secrets; print(secrets.token_urlsafe(24))'`), "
-                     "or keep the default --host 127.0.0.1",
+                "make one with `python -c 'import secrets; print(secrets.token_urlsafe(24))'`), "
+                "or keep the default --host 127.0.0.1",
             )
         check_username(s.sasl_username)
         check_password(s.sasl_password.get_secret_value(), host=s.host)
@@ -176,16 +178,23 @@ class LocalBroker:
         try:
             proc = subprocess.Popen(
                 [*base, "kafka.Kafka", str(self.data_dir / "server.properties")],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.data_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.data_dir,
                 start_new_session=True,  # Ctrl-C in the user's shell must not kill it mid-write
                 umask=CHILD_UMASK,  # segments, checkpoints and snapshots: owner only
             )
         finally:
             os.close(log)
         state = BrokerState(
-            pid=proc.pid, port=self.settings.port, controller_port=self.controller_port,
-            host=self.settings.host, advertise=self.advertise,
-            version=self.settings.kafka_version, started_at=time.time(),
+            pid=proc.pid,
+            port=self.settings.port,
+            controller_port=self.controller_port,
+            host=self.settings.host,
+            advertise=self.advertise,
+            version=self.settings.kafka_version,
+            started_at=time.time(),
             local_port=int(self.local_bootstrap.rsplit(":", 1)[1]),
         )
         _write_private(self.state_file, json.dumps(asdict(state)))
@@ -202,17 +211,23 @@ class LocalBroker:
         java = find_java()
         libs = resolve_jars(self.settings.kafka_version, self.settings.cache_dir).resolve()
         if os.pathsep in str(libs):
-            raise BrokerError(f"the jar folder {shown(str(libs))} contains {os.pathsep!r}",
-                              hint="Java would split the class path there; set broker.cache_dir elsewhere")
+            raise BrokerError(
+                f"the jar folder {shown(str(libs))} contains {os.pathsep!r}",
+                hint="Java would split the class path there; set broker.cache_dir elsewhere",
+            )
         self._secure_data_dir()
         self._write_configs()
         base = [
-            str(java.executable), f"-Xms{self.settings.heap}", f"-Xmx{self.settings.heap}",
-            "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            str(java.executable),
+            f"-Xms{self.settings.heap}",
+            f"-Xmx{self.settings.heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.properties'}",
             # A crash report holds heap contents (the password): keep it in the private data dir.
             f"-XX:ErrorFile={self.data_dir / 'hs_err_pid%p.log'}",
-            "-cp", f"{libs}/*",
+            "-cp",
+            f"{libs}/*",
         ]
         if not (self.log_dirs / "meta.properties").is_file():
             self._format(base)
@@ -221,9 +236,21 @@ class LocalBroker:
     def _format(self, base: list[str]) -> None:
         cluster_id = new_cluster_id()
         proc = subprocess.run(
-            [*base, "kafka.tools.StorageTool", "format", "--cluster-id", cluster_id,
-             "--config", str(self.data_dir / "server.properties")],
-            capture_output=True, text=True, timeout=120, check=False, cwd=self.data_dir, umask=CHILD_UMASK,
+            [
+                *base,
+                "kafka.tools.StorageTool",
+                "format",
+                "--cluster-id",
+                cluster_id,
+                "--config",
+                str(self.data_dir / "server.properties"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=self.data_dir,
+            umask=CHILD_UMASK,
         )
         output = (proc.stdout + proc.stderr).strip()
         log = self._open_log()
@@ -234,8 +261,11 @@ class LocalBroker:
         if proc.returncode != 0:
             tail = output.splitlines()[-1:] or ["no output"]
             leftover = self.log_dirs.is_dir() and any(self.log_dirs.iterdir())
-            hint = (f"{self.log_dirs} holds data from another cluster or an interrupted start: "
-                    "move it away to start afresh" if leftover else f"the full output is in {self.log_file}")
+            hint = (
+                f"{self.log_dirs} holds data from another cluster or an interrupted start: move it away to start afresh"
+                if leftover
+                else f"the full output is in {self.log_file}"
+            )
             raise BrokerError(f"formatting KRaft storage failed: {tail[0][:300]}", hint=hint)
 
     def _secure_data_dir(self) -> None:
@@ -246,8 +276,7 @@ class LocalBroker:
         """
         self.data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         self.data_dir.chmod(PRIVATE_DIR)
-        owned = [self.data_dir / n for n in ("server.properties", "log4j2.properties", "broker.log",
-                                              "broker.json")]
+        owned = [self.data_dir / n for n in ("server.properties", "log4j2.properties", "broker.log", "broker.json")]
         owned += sorted(self.data_dir.glob("hs_err_pid*.log"))
         for path in owned:
             _make_private(path)
@@ -259,8 +288,7 @@ class LocalBroker:
 
     def _open_log(self) -> int:
         """The broker log, opened for appending, readable by its owner only."""
-        fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     PRIVATE_FILE)
+        fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_FILE)
         os.fchmod(fd, PRIVATE_FILE)
         return fd
 
@@ -318,12 +346,20 @@ class LocalBroker:
             check_reachable(state.local_bootstrap, timeout_s=3.0)
         except BrokerUnreachable:
             return BrokerStatus(
-                running=False, data_dir=str(self.data_dir), bootstrap=state.bootstrap, pid=state.pid,
-                version=state.version, reason="process alive but not answering",
+                running=False,
+                data_dir=str(self.data_dir),
+                bootstrap=state.bootstrap,
+                pid=state.pid,
+                version=state.version,
+                reason="process alive but not answering",
             )
         return BrokerStatus(
-            running=True, data_dir=str(self.data_dir), bootstrap=state.bootstrap, pid=state.pid,
-            version=state.version, uptime_s=time.time() - state.started_at,
+            running=True,
+            data_dir=str(self.data_dir),
+            bootstrap=state.bootstrap,
+            pid=state.pid,
+            version=state.version,
+            uptime_s=time.time() - state.started_at,
         )
 
     def logs(self, lines: int = 100) -> str:
@@ -388,14 +424,16 @@ class LocalBroker:
         text = dump_properties(props)
         pairs = load_properties(text.encode("ascii"))
         if pairs != list(props.items()):
-            raise BrokerError("server.properties would not read back as written",
-                              hint="report this as a bug in eventlake")
+            raise BrokerError(
+                "server.properties would not read back as written", hint="report this as a bug in eventlake"
+            )
         if JAAS_PROPERTY in props:
             expected = {f"user_{self.settings.sasl_username}": self._password()}
             entries = parse_jaas(props[JAAS_PROPERTY])
             if len(entries) != 1 or entries[0].login_module != PLAIN_LOGIN_MODULE or entries[0].options != expected:
-                raise BrokerError("the SASL configuration would not read back as written",
-                                  hint="report this as a bug in eventlake")
+                raise BrokerError(
+                    "the SASL configuration would not read back as written", hint="report this as a bug in eventlake"
+                )
         return text
 
     def _password(self) -> str:
@@ -469,8 +507,10 @@ def _check_address(option: str, value: str, *, allow_any: bool) -> None:
     except ValueError:
         pass
     if _HOSTNAME.fullmatch(value) is None:
-        raise BrokerError(f"{option} {shown(value)} is not a host name or an IP address",
-                          hint="use a name like kafka.example.internal or an address like 10.0.0.5")
+        raise BrokerError(
+            f"{option} {shown(value)} is not a host name or an IP address",
+            hint="use a name like kafka.example.internal or an address like 10.0.0.5",
+        )
 
 
 def _make_private(path: Path) -> None:

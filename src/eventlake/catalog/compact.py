@@ -113,11 +113,17 @@ def _merge(lake: Lake, run: Sequence[DataFile], compression: str) -> tuple[DataF
     mins = [f.min_event_time for f in run if f.min_event_time is not None]
     maxs = [f.max_event_time for f in run if f.max_event_time is not None]
     return DataFile(
-        path=target, partition=dict(first.partition), rows=merged.num_rows, bytes=size, format="parquet",
-        topic=first.topic, kafka_partition=first.kafka_partition,
+        path=target,
+        partition=dict(first.partition),
+        rows=merged.num_rows,
+        bytes=size,
+        format="parquet",
+        topic=first.topic,
+        kafka_partition=first.kafka_partition,
         first_offset=min(f.first_offset for f in run if f.first_offset is not None) if offsets_known else None,
         last_offset=max(f.last_offset for f in run if f.last_offset is not None) if offsets_known else None,
-        min_event_time=min(mins) if mins else None, max_event_time=max(maxs) if maxs else None,
+        min_event_time=min(mins) if mins else None,
+        max_event_time=max(maxs) if maxs else None,
         created_at=time.time(),
     ), merged
 
@@ -128,17 +134,25 @@ def _swap(store: CatalogStore, lake: Lake, ref: TableRef, run: Sequence[DataFile
     expected = sum(f.rows for f in run)
     try:
         if merged.num_rows != expected:
-            raise CatalogError(f"merged file has {merged.num_rows} rows, its inputs list {expected}",
-                               hint="catalog and files disagree on row counts; that partition is left as it was")
+            raise CatalogError(
+                f"merged file has {merged.num_rows} rows, its inputs list {expected}",
+                hint="catalog and files disagree on row counts; that partition is left as it was",
+            )
         store.replace_files(ref, [f.path for f in run], [new_file])
     except Exception:
         lake.delete(lake.rel(new_file.path))  # the swap did not happen: the merged copy must go
         raise
 
 
-def compact(store: CatalogStore, lake: Lake, ref: TableRef, partition: dict[str, str] | None = None,
-            target_bytes: int = TARGET_BYTES, compression: str = "zstd", grace_s: float = GRACE_S,
-            ) -> CompactionSummary:
+def compact(
+    store: CatalogStore,
+    lake: Lake,
+    ref: TableRef,
+    partition: dict[str, str] | None = None,
+    target_bytes: int = TARGET_BYTES,
+    compression: str = "zstd",
+    grace_s: float = GRACE_S,
+) -> CompactionSummary:
     table = store.get_table(ref)
     if table is None:
         raise TableNotFound(f"no table {ref}", hint="`eventlake tables` lists them")
@@ -177,11 +191,16 @@ def compact(store: CatalogStore, lake: Lake, ref: TableRef, partition: dict[str,
     return summary
 
 
-def compact_table(settings: Settings, name: str, partition: str | None = None, *,
-                  target_bytes: int = TARGET_BYTES, grace_s: float = GRACE_S) -> CompactionSummary:
+def compact_table(
+    settings: Settings,
+    name: str,
+    partition: str | None = None,
+    *,
+    target_bytes: int = TARGET_BYTES,
+    grace_s: float = GRACE_S,
+) -> CompactionSummary:
     """Compact TABLE of the lake in `settings` (the CLI's entry point)."""
     ref = TableRef.parse(name, settings.database)
     lake = open_lake(settings.lake, settings.s3)
     with open_catalog(settings) as store:
-        return compact(store, lake, ref, parse_partition(partition), target_bytes, settings.sink.compression,
-                       grace_s)
+        return compact(store, lake, ref, parse_partition(partition), target_bytes, settings.sink.compression, grace_s)

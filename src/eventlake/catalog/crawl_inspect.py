@@ -55,13 +55,25 @@ class FileSchema:
         return (self.format, self.compression, True, ",")
 
     def to_state(self) -> dict[str, Any]:
-        return {"format": self.format, "columns": [[c.name, c.type] for c in self.columns], "rows": self.rows,
-                "compression": self.compression, "header": self.header, "delimiter": self.delimiter}
+        return {
+            "format": self.format,
+            "columns": [[c.name, c.type] for c in self.columns],
+            "rows": self.rows,
+            "compression": self.compression,
+            "header": self.header,
+            "delimiter": self.delimiter,
+        }
 
     @classmethod
     def from_state(cls, data: dict[str, Any]) -> FileSchema:
-        return cls(data["format"], [Column(n, t) for n, t in data["columns"]], int(data["rows"]),
-                   data.get("compression"), bool(data.get("header", True)), data.get("delimiter", ","))
+        return cls(
+            data["format"],
+            [Column(n, t) for n, t in data["columns"]],
+            int(data["rows"]),
+            data.get("compression"),
+            bool(data.get("header", True)),
+            data.get("delimiter", ","),
+        )
 
 
 def inspect_file(fs: pafs.FileSystem, path: str, sample_rows: int = 1000) -> FileSchema:

@@ -117,8 +117,12 @@ def _as_table(prefix: list[str], files: list[FoundFile], depth_offset: int = 0) 
     columns = [c for c in columns if c.name not in key_names]  # the folder value wins, as in Hive
     name_lists = {tuple(c.name for c in f.schema.columns) for f in files}
     table = PlannedTable(
-        name=table_name_for_topic("_".join(prefix)), folder=prefix[:root_depth] if depth_offset else prefix,
-        layout=files[0].schema, columns=columns, partition_keys=keys, union_by_name=len(name_lists) > 1,
+        name=table_name_for_topic("_".join(prefix)),
+        folder=prefix[:root_depth] if depth_offset else prefix,
+        layout=files[0].schema,
+        columns=columns,
+        partition_keys=keys,
+        union_by_name=len(name_lists) > 1,
     )
     if files[0].schema.format == "csv" and len(name_lists) > 1:
         return None  # CSV columns are positional: every file must have the same header

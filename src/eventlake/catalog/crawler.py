@@ -74,8 +74,12 @@ class Crawler:
         return f"crawler:{self.lake.uri_root}:{database}"
 
     def crawl(
-        self, database: str = "default", include: list[str] | None = None, exclude: list[str] | None = None,
-        new_folders_only: bool | None = None, progress: Progress | None = None,
+        self,
+        database: str = "default",
+        include: list[str] | None = None,
+        exclude: list[str] | None = None,
+        new_folders_only: bool | None = None,
+        progress: Progress | None = None,
     ) -> CrawlSummary:
         include = list(include or self.settings.include)
         exclude = list(exclude or self.settings.exclude)
@@ -120,9 +124,13 @@ class Crawler:
             self._apply(database, table, summary)
         if not (include or exclude or new_only):
             self._handle_deleted(database, planned_names, summary)
-        self.store.set_crawl_state(self._state_key(database), {
-            "files": new_cache, "folders": sorted(seen_folders | (old_folders if new_only else set())),
-        })
+        self.store.set_crawl_state(
+            self._state_key(database),
+            {
+                "files": new_cache,
+                "folders": sorted(seen_folders | (old_folders if new_only else set())),
+            },
+        )
         return summary
 
     def _sink_folders(self) -> list[str]:
@@ -135,8 +143,9 @@ class Crawler:
                     continue
         return out
 
-    def _describe(self, obj: LakeObject, cached: dict[str, Any] | None, old_folder: bool,
-                  summary: CrawlSummary) -> dict[str, Any] | None:
+    def _describe(
+        self, obj: LakeObject, cached: dict[str, Any] | None, old_folder: bool, summary: CrawlSummary
+    ) -> dict[str, Any] | None:
         """The file's description: from the crawl state when unchanged, else read now."""
         unchanged = cached is not None and cached.get("size") == obj.size and cached.get("mtime") == obj.mtime
         if cached is not None and (unchanged or old_folder):
@@ -146,8 +155,9 @@ class Crawler:
         summary.files_read += 1
         entry: dict[str, Any] = {"size": obj.size, "mtime": obj.mtime}
         try:
-            entry["schema"] = inspect_file(self.lake.filesystem, self.lake.path(obj.rel_path),
-                                           self.settings.sample_rows).to_state()
+            entry["schema"] = inspect_file(
+                self.lake.filesystem, self.lake.path(obj.rel_path), self.settings.sample_rows
+            ).to_state()
         except Unreadable as exc:
             log.info("crawl: %s left out: %s", self.lake.uri(obj.rel_path), exc.reason)
             entry["error"] = exc.reason
@@ -163,8 +173,16 @@ class Crawler:
             params["csv.delimiter"] = layout.delimiter
         if plan.union_by_name:
             params["union_by_name"] = "true"
-        return Table(database, plan.name, self.lake.uri(plan.rel_location), layout.format, plan.columns,
-                     plan.partition_keys, source="crawler", parameters=params)
+        return Table(
+            database,
+            plan.name,
+            self.lake.uri(plan.rel_location),
+            layout.format,
+            plan.columns,
+            plan.partition_keys,
+            source="crawler",
+            parameters=params,
+        )
 
     def _apply(self, database: str, plan: PlannedTable, summary: CrawlSummary) -> None:
         ref = TableRef(database, plan.name)
@@ -196,8 +214,12 @@ class Crawler:
         have = {f.path: f for f in self.store.list_files(ref)}
         want = {
             self.lake.uri(f.rel): DataFile(
-                path=self.lake.uri(f.rel), partition=values, rows=f.schema.rows, bytes=f.size,
-                format=plan.layout.format, created_at=f.mtime,
+                path=self.lake.uri(f.rel),
+                partition=values,
+                rows=f.schema.rows,
+                bytes=f.size,
+                format=plan.layout.format,
+                created_at=f.mtime,
             )
             for f, values in plan.files
         }
@@ -209,9 +231,19 @@ class Crawler:
             self.store.remove_files(ref, gone)
         parts = {tuple(v.items()): v for _f, v in plan.files}
         partitions = [
-            Partition(v, self.lake.uri("/".join([plan.rel_location, *(f"{k}={x}" if not k.startswith(
-                "partition_") else x for k, x in v.items())])))
-            for v in parts.values() if v
+            Partition(
+                v,
+                self.lake.uri(
+                    "/".join(
+                        [
+                            plan.rel_location,
+                            *(f"{k}={x}" if not k.startswith("partition_") else x for k, x in v.items()),
+                        ]
+                    )
+                ),
+            )
+            for v in parts.values()
+            if v
         ]
         summary.partitions_added += self.store.add_partitions(ref, partitions) if partitions else 0
         if self.settings.on_delete == "delete":
@@ -243,10 +275,18 @@ class Crawler:
             if paths:
                 self.store.remove_files(table.ref, paths)
                 summary.files_removed += len(paths)
-            self.store.upsert_table(Table(
-                table.database, table.name, table.location, table.format, table.columns, table.partition_keys,
-                source="crawler", parameters={**table.parameters, "deprecated": "true"},
-            ))
+            self.store.upsert_table(
+                Table(
+                    table.database,
+                    table.name,
+                    table.location,
+                    table.format,
+                    table.columns,
+                    table.partition_keys,
+                    source="crawler",
+                    parameters={**table.parameters, "deprecated": "true"},
+                )
+            )
             summary.tables_deleted.append(f"{table.ref} (deprecated)")
 
 
@@ -266,14 +306,23 @@ def crawl(store: CatalogStore, lake: Lake, settings: CrawlerSettings | None = No
 
 
 def crawl_lake(
-    settings: Settings, *, lake: str | None = None, database: str | None = None, include: list[str] | None = None,
-    exclude: list[str] | None = None, new_folders_only: bool | None = None, progress: Progress | None = None,
+    settings: Settings,
+    *,
+    lake: str | None = None,
+    database: str | None = None,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    new_folders_only: bool | None = None,
+    progress: Progress | None = None,
 ) -> CrawlSummary:
     """Crawl the lake of `settings` into its catalog (the CLI's and notebooks' entry point)."""
     if lake is not None and lake != settings.lake:
         settings = settings.model_copy(update={"lake": lake})
     with open_catalog(settings) as store:
         return Crawler(store, open_lake(settings.lake, settings.s3), settings.query.crawler).crawl(
-            database=database or settings.database, include=include, exclude=exclude,
-            new_folders_only=new_folders_only, progress=progress,
+            database=database or settings.database,
+            include=include,
+            exclude=exclude,
+            new_folders_only=new_folders_only,
+            progress=progress,
         )

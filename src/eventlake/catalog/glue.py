@@ -23,8 +23,10 @@ _FORMATS: dict[str, dict[str, Any]] = {
     "parquet": {
         "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
         "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-        "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
-                      "Parameters": {"serialization.format": "1"}},
+        "SerdeInfo": {
+            "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+            "Parameters": {"serialization.format": "1"},
+        },
         "classification": "parquet",
     },
     "jsonl": {
@@ -36,8 +38,10 @@ _FORMATS: dict[str, dict[str, Any]] = {
     "csv": {
         "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
         "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-        "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
-                      "Parameters": {"field.delim": ","}},
+        "SerdeInfo": {
+            "SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+            "Parameters": {"field.delim": ","},
+        },
         "classification": "csv",
     },
 }
@@ -114,21 +118,26 @@ class GluePublisher:
             return fn(**kwargs)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            raise _GlueError(code, f"Glue {what} failed: {code}: {exc.response.get('Error', {}).get('Message')}",
-                             ) from exc
+            raise _GlueError(
+                code,
+                f"Glue {what} failed: {code}: {exc.response.get('Error', {}).get('Message')}",
+            ) from exc
         except BotoCoreError as exc:
-            raise CatalogError(f"Glue {what} failed: {exc}",
-                               hint="check aws.region, aws.endpoint_url and credentials") from exc
+            raise CatalogError(
+                f"Glue {what} failed: {exc}", hint="check aws.region, aws.endpoint_url and credentials"
+            ) from exc
 
-    def publish(self, store: SQLiteCatalog, tables: list[str] | None = None,
-                allow_local: bool = False) -> PublishReport:
+    def publish(
+        self, store: SQLiteCatalog, tables: list[str] | None = None, allow_local: bool = False
+    ) -> PublishReport:
         """Mirror the tables (all, or those named); local paths as locations only with `allow_local`."""
-        chosen = [t for t in store.list_tables()
-                  if not tables or t.name in tables or str(t.ref) in tables]
+        chosen = [t for t in store.list_tables() if not tables or t.name in tables or str(t.ref) in tables]
         local = local_locations(chosen)
         if local and not allow_local:
-            raise CatalogError(f"{len(local)} tables have local paths Athena cannot read, e.g. {local[0]}",
-                               hint="publish an s3:// lake, or pass --allow-local if a local Glue mirror is meant")
+            raise CatalogError(
+                f"{len(local)} tables have local paths Athena cannot read, e.g. {local[0]}",
+                hint="publish an s3:// lake, or pass --allow-local if a local Glue mirror is meant",
+            )
         report = PublishReport()
         for table in chosen:
             database = self.aws.glue_database or table.database
@@ -169,8 +178,9 @@ class GluePublisher:
         while True:
             page = self._call("get_partitions", self._glue.get_partitions, **kwargs)
             for p in page.get("Partitions", []):
-                existing[tuple(p["Values"])] = [{"Name": c["Name"], "Type": c["Type"]}
-                                                for c in p.get("StorageDescriptor", {}).get("Columns", [])]
+                existing[tuple(p["Values"])] = [
+                    {"Name": c["Name"], "Type": c["Type"]} for c in p.get("StorageDescriptor", {}).get("Columns", [])
+                ]
             if not page.get("NextToken"):
                 break
             kwargs["NextToken"] = page["NextToken"]
@@ -179,19 +189,35 @@ class GluePublisher:
         new = [p for p in partitions if values[p.location] not in existing]
         stale = [p for p in partitions if values[p.location] in existing and existing[values[p.location]] != columns]
         for start in range(0, len(stale), 100):  # BatchUpdatePartition takes at most 100
-            entries = [{"PartitionValueList": list(values[p.location]), "PartitionInput": partition_input(table, p)}
-                       for p in stale[start:start + 100]]
-            result = self._call("batch_update_partition", self._glue.batch_update_partition,
-                                DatabaseName=database, TableName=table.name, Entries=entries)
+            entries = [
+                {"PartitionValueList": list(values[p.location]), "PartitionInput": partition_input(table, p)}
+                for p in stale[start : start + 100]
+            ]
+            result = self._call(
+                "batch_update_partition",
+                self._glue.batch_update_partition,
+                DatabaseName=database,
+                TableName=table.name,
+                Entries=entries,
+            )
             if result.get("Errors"):
-                raise CatalogError(f"Glue refused updating partitions of {table.ref}: "
-                                   f"{result['Errors'][0].get('ErrorDetail')}")
+                raise CatalogError(
+                    f"Glue refused updating partitions of {table.ref}: {result['Errors'][0].get('ErrorDetail')}"
+                )
         for start in range(0, len(new), 100):  # BatchCreatePartition takes at most 100
-            batch = [partition_input(table, p) for p in new[start:start + 100]]
-            result = self._call("batch_create_partition", self._glue.batch_create_partition,
-                                DatabaseName=database, TableName=table.name, PartitionInputList=batch)
-            errors = [e for e in result.get("Errors", [])
-                      if e.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException"]
+            batch = [partition_input(table, p) for p in new[start : start + 100]]
+            result = self._call(
+                "batch_create_partition",
+                self._glue.batch_create_partition,
+                DatabaseName=database,
+                TableName=table.name,
+                PartitionInputList=batch,
+            )
+            errors = [
+                e
+                for e in result.get("Errors", [])
+                if e.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException"
+            ]
             if errors:
                 raise CatalogError(f"Glue refused partitions of {table.ref}: {errors[0]['ErrorDetail']}")
         return len(new), len(stale)

@@ -87,8 +87,7 @@ class SQLiteCatalog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN ourselves, so each transaction is explicit.
-            self._conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
-                                         check_same_thread=False)
+            self._conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
             # busy_timeout first: switching to WAL takes a lock too, and must wait, not fail,
             # while a sink in this or another process is committing.
             self._conn.execute("PRAGMA busy_timeout=30000")
@@ -102,8 +101,9 @@ class SQLiteCatalog:
                         if stmt.strip():
                             self._conn.execute(stmt)
         except sqlite3.Error as exc:
-            raise CatalogError(f"cannot open catalog {self.path}: {exc}",
-                               hint="check the path and its permissions, or pass --catalog") from exc
+            raise CatalogError(
+                f"cannot open catalog {self.path}: {exc}", hint="check the path and its permissions, or pass --catalog"
+            ) from exc
 
     def close(self) -> None:
         self._conn.close()
@@ -170,8 +170,7 @@ class SQLiteCatalog:
         now = time.time()
         with self._tx() as c:
             c.execute("INSERT OR IGNORE INTO databases VALUES (?, ?)", (table.database, now))
-            row = c.execute("SELECT * FROM tables WHERE database=? AND name=?",
-                            (table.database, table.name)).fetchone()
+            row = c.execute("SELECT * FROM tables WHERE database=? AND name=?", (table.database, table.name)).fetchone()
             if row is None:
                 version, created = 1, now
                 changed = True
@@ -182,13 +181,25 @@ class SQLiteCatalog:
                 created = old.created_at
             c.execute(
                 "INSERT OR REPLACE INTO tables VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (table.database, table.name, table.location, table.format, _cols(table.columns),
-                 _cols(table.partition_keys), version, table.source, json.dumps(table.parameters),
-                 created, now),
+                (
+                    table.database,
+                    table.name,
+                    table.location,
+                    table.format,
+                    _cols(table.columns),
+                    _cols(table.partition_keys),
+                    version,
+                    table.source,
+                    json.dumps(table.parameters),
+                    created,
+                    now,
+                ),
             )
             if changed:
-                c.execute("INSERT OR REPLACE INTO schema_versions VALUES (?,?,?,?,?)",
-                          (table.database, table.name, version, _cols(table.columns), now))
+                c.execute(
+                    "INSERT OR REPLACE INTO schema_versions VALUES (?,?,?,?,?)",
+                    (table.database, table.name, version, _cols(table.columns), now),
+                )
         result = self.get_table(table.ref)
         assert result is not None
         return result
@@ -215,8 +226,10 @@ class SQLiteCatalog:
         added = 0
         now = time.time()
         for p in parts:
-            cur = c.execute("INSERT OR IGNORE INTO partitions VALUES (?,?,?,?,?)",
-                            (ref.database, ref.name, _spec(p.values), p.location, now))
+            cur = c.execute(
+                "INSERT OR IGNORE INTO partitions VALUES (?,?,?,?,?)",
+                (ref.database, ref.name, _spec(p.values), p.location, now),
+            )
             added += cur.rowcount
         return added
 
@@ -231,10 +244,12 @@ class SQLiteCatalog:
         with self._tx() as c:
             for values in values_list:
                 spec = _spec(values)
-                c.execute("DELETE FROM partitions WHERE database=? AND name=? AND spec=?",
-                          (ref.database, ref.name, spec))
-                c.execute("DELETE FROM files WHERE database=? AND name=? AND partition_spec=?",
-                          (ref.database, ref.name, spec))
+                c.execute(
+                    "DELETE FROM partitions WHERE database=? AND name=? AND spec=?", (ref.database, ref.name, spec)
+                )
+                c.execute(
+                    "DELETE FROM files WHERE database=? AND name=? AND partition_spec=?", (ref.database, ref.name, spec)
+                )
 
     # files
     def add_files(self, ref: TableRef, files: list[DataFile]) -> None:
@@ -247,23 +262,40 @@ class SQLiteCatalog:
         now = time.time()
         c.executemany(
             f"{verb} INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [(f.path, ref.database, ref.name, _spec(f.partition), f.format, f.rows, f.bytes, f.topic,
-              f.kafka_partition, f.first_offset, f.last_offset, f.min_event_time, f.max_event_time,
-              f.created_at or now) for f in files],
+            [
+                (
+                    f.path,
+                    ref.database,
+                    ref.name,
+                    _spec(f.partition),
+                    f.format,
+                    f.rows,
+                    f.bytes,
+                    f.topic,
+                    f.kafka_partition,
+                    f.first_offset,
+                    f.last_offset,
+                    f.min_event_time,
+                    f.max_event_time,
+                    f.created_at or now,
+                )
+                for f in files
+            ],
         )
 
     def remove_files(self, ref: TableRef, paths: list[str]) -> None:
         with self._tx() as c:
-            c.executemany("DELETE FROM files WHERE database=? AND name=? AND path=?",
-                          [(ref.database, ref.name, p) for p in paths])
+            c.executemany(
+                "DELETE FROM files WHERE database=? AND name=? AND path=?", [(ref.database, ref.name, p) for p in paths]
+            )
 
-    def list_files(self, ref: TableRef | None = None,
-                   partition_filter: dict[str, str] | None = None) -> list[DataFile]:
+    def list_files(self, ref: TableRef | None = None, partition_filter: dict[str, str] | None = None) -> list[DataFile]:
         if ref is None:
             rows = self._query("SELECT * FROM files ORDER BY database, name, path")
         else:
-            rows = self._query("SELECT * FROM files WHERE database=? AND name=? ORDER BY path",
-                               (ref.database, ref.name))
+            rows = self._query(
+                "SELECT * FROM files WHERE database=? AND name=? ORDER BY path", (ref.database, ref.name)
+            )
         files = [_file(r) for r in rows]
         if partition_filter:
             files = [f for f in files if all(f.partition.get(k) == v for k, v in partition_filter.items())]
@@ -272,13 +304,16 @@ class SQLiteCatalog:
     def replace_files(self, ref: TableRef, old_paths: list[str], new_files: list[DataFile]) -> None:
         """Swap files in one transaction: readers see the old set or the new set, never a mix."""
         with self._tx() as c:
-            present = {r[0] for r in c.execute(
-                f"SELECT path FROM files WHERE database=? AND name=? AND path IN ({','.join('?' * len(old_paths))})",
-                (ref.database, ref.name, *old_paths)).fetchall()} if old_paths else set()
+            marks = ",".join("?" * len(old_paths))
+            query = f"SELECT path FROM files WHERE database=? AND name=? AND path IN ({marks})"
+            rows = c.execute(query, (ref.database, ref.name, *old_paths)).fetchall() if old_paths else []
+            present = {r[0] for r in rows}
             missing = set(old_paths) - present
             if missing:
-                raise CatalogError(f"cannot replace files no longer in {ref}: {sorted(missing)[:3]}",
-                                   hint="another compaction ran; run it again")
+                raise CatalogError(
+                    f"cannot replace files no longer in {ref}: {sorted(missing)[:3]}",
+                    hint="another compaction ran; run it again",
+                )
             c.executemany("DELETE FROM files WHERE path=?", [(p,) for p in old_paths])
             self._insert_files(c, ref, new_files, replace=False)
 
@@ -291,8 +326,9 @@ class SQLiteCatalog:
     def commit_flush(self, entry: LedgerEntry) -> None:
         """Record one flush atomically, only if it continues the ledger exactly."""
         with self._tx() as c:
-            last = c.execute("SELECT max(last_offset) FROM ledger WHERE topic=? AND partition=?",
-                             (entry.topic, entry.partition)).fetchone()[0]
+            last = c.execute(
+                "SELECT max(last_offset) FROM ledger WHERE topic=? AND partition=?", (entry.topic, entry.partition)
+            ).fetchone()[0]
             if last is not None and entry.first_offset != last + 1:
                 raise LedgerConflict(
                     f"{entry.topic}[{entry.partition}] offsets {entry.first_offset}..{entry.last_offset} "
@@ -302,9 +338,20 @@ class SQLiteCatalog:
             try:
                 c.execute(
                     "INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (entry.topic, entry.partition, entry.first_offset, entry.last_offset, entry.table.database,
-                     entry.table.name, entry.rows, entry.bytes or sum(f.bytes for f in entry.files), entry.dlq,
-                     len(entry.files), entry.max_event_time, entry.committed_at or time.time()),
+                    (
+                        entry.topic,
+                        entry.partition,
+                        entry.first_offset,
+                        entry.last_offset,
+                        entry.table.database,
+                        entry.table.name,
+                        entry.rows,
+                        entry.bytes or sum(f.bytes for f in entry.files),
+                        entry.dlq,
+                        len(entry.files),
+                        entry.max_event_time,
+                        entry.committed_at or time.time(),
+                    ),
                 )
             except sqlite3.IntegrityError as exc:
                 raise LedgerConflict(
@@ -314,16 +361,24 @@ class SQLiteCatalog:
             c.execute("INSERT OR IGNORE INTO databases VALUES (?, ?)", (entry.table.database, time.time()))
             self._insert_files(c, entry.table, entry.files, replace=False)
             parts = {_spec(f.partition): f for f in entry.files}
-            table_row = c.execute("SELECT location FROM tables WHERE database=? AND name=?",
-                                  (entry.table.database, entry.table.name)).fetchone()
+            table_row = c.execute(
+                "SELECT location FROM tables WHERE database=? AND name=?", (entry.table.database, entry.table.name)
+            ).fetchone()
             base = table_row[0].rstrip("/") if table_row else ""
-            self._add_partitions(c, entry.table, [
-                Partition(f.partition, base + "/" + "/".join(f"{k}={v}" for k, v in f.partition.items()))
-                for f in parts.values()
-            ])
+            self._add_partitions(
+                c,
+                entry.table,
+                [
+                    Partition(f.partition, base + "/" + "/".join(f"{k}={v}" for k, v in f.partition.items()))
+                    for f in parts.values()
+                ],
+            )
             if entry.dlq:
-                c.execute("INSERT INTO dlq_counts VALUES (?, ?) ON CONFLICT(topic) DO UPDATE SET "
-                          "count = count + excluded.count", (entry.topic, entry.dlq))
+                c.execute(
+                    "INSERT INTO dlq_counts VALUES (?, ?) ON CONFLICT(topic) DO UPDATE SET "
+                    "count = count + excluded.count",
+                    (entry.topic, entry.dlq),
+                )
 
     def ledger(self, topic: str | None = None, limit: int | None = None) -> list[LedgerEntry]:
         """Ledger entries, newest first, with `file_count` (files not attached; see list_files)."""
@@ -336,9 +391,20 @@ class SQLiteCatalog:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [
-            LedgerEntry(topic=r[0], partition=r[1], first_offset=r[2], last_offset=r[3],
-                        table=TableRef(r[4], r[5]), files=[], rows=r[6], bytes=r[7], dlq=r[8],
-                        max_event_time=r[10], committed_at=r[11], file_count=r[9])
+            LedgerEntry(
+                topic=r[0],
+                partition=r[1],
+                first_offset=r[2],
+                last_offset=r[3],
+                table=TableRef(r[4], r[5]),
+                files=[],
+                rows=r[6],
+                bytes=r[7],
+                dlq=r[8],
+                max_event_time=r[10],
+                committed_at=r[11],
+                file_count=r[9],
+            )
             for r in self._query(sql, params)
         ]
 
@@ -355,8 +421,19 @@ class SQLiteCatalog:
                FROM ledger l GROUP BY l.topic, l.partition ORDER BY l.topic, l.partition""",
             (recent_since,),
         )
-        keys = ("topic", "partition", "next_offset", "rows", "bytes", "dlq", "recent_rows", "last_commit",
-                "max_event_time", "table", "files")
+        keys = (
+            "topic",
+            "partition",
+            "next_offset",
+            "rows",
+            "bytes",
+            "dlq",
+            "recent_rows",
+            "last_commit",
+            "max_event_time",
+            "table",
+            "files",
+        )
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def ledger_positions(self) -> dict[tuple[str, int], int]:
@@ -376,15 +453,16 @@ class SQLiteCatalog:
         Conditional, so that sinks of one group that all notice one recreation begin ONE new
         incarnation: whoever comes second finds it begun (same topic id, or a newer number)."""
         with self._tx() as c:
-            row = c.execute("SELECT incarnation, topic_id FROM topic_incarnations WHERE topic=?",
-                            (topic,)).fetchone()
+            row = c.execute("SELECT incarnation, topic_id FROM topic_incarnations WHERE topic=?", (topic,)).fetchone()
             current, known_id = (int(row[0]), row[1]) if row else (0, None)
             if current != expected or (bump and topic_id is not None and known_id == topic_id):
                 return current
             number = current + 1 if bump else current
-            c.execute("INSERT INTO topic_incarnations VALUES (?, ?, ?, ?) ON CONFLICT(topic) DO UPDATE SET "
-                      "incarnation=excluded.incarnation, topic_id=excluded.topic_id, changed_at=excluded.changed_at",
-                      (topic, number, topic_id, time.time()))
+            c.execute(
+                "INSERT INTO topic_incarnations VALUES (?, ?, ?, ?) ON CONFLICT(topic) DO UPDATE SET "
+                "incarnation=excluded.incarnation, topic_id=excluded.topic_id, changed_at=excluded.changed_at",
+                (topic, number, topic_id, time.time()),
+            )
             return number
 
     def incarnation_topics(self) -> list[str]:
@@ -393,9 +471,20 @@ class SQLiteCatalog:
 
     def record_offset_event(self, event: OffsetEvent) -> None:
         with self._tx() as c:
-            c.execute("INSERT INTO offset_events VALUES (?,?,?,?,?,?,?,?,?)",
-                      (event.topic, event.partition, event.kind, event.first_offset, event.last_offset,
-                       event.incarnation, event.action, event.detail, event.detected_at or time.time()))
+            c.execute(
+                "INSERT INTO offset_events VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    event.topic,
+                    event.partition,
+                    event.kind,
+                    event.first_offset,
+                    event.last_offset,
+                    event.incarnation,
+                    event.action,
+                    event.detail,
+                    event.detected_at or time.time(),
+                ),
+            )
 
     def offset_events(self, topic: str | None = None) -> list[OffsetEvent]:
         """Offset breaks, oldest first."""
@@ -441,12 +530,14 @@ def _unavailable(path: Path, reconnect: Callable[[], None]) -> Iterator[None]:
         yield
     except sqlite3.OperationalError as exc:
         text = str(exc)
-        hints = {"locked": "another process holds a long write lock on it; it is retried",
-                 "readonly": "make the catalog file and its folder writable",
-                 "disk": "free space on the catalog's disk", "full": "free space on the catalog's disk",
-                 "unable to open": "check that the catalog's folder exists and is writable"}
-        hint = next((h for word, h in hints.items() if word in text.replace("-", "").lower()),
-                    "check the catalog file")
+        hints = {
+            "locked": "another process holds a long write lock on it; it is retried",
+            "readonly": "make the catalog file and its folder writable",
+            "disk": "free space on the catalog's disk",
+            "full": "free space on the catalog's disk",
+            "unable to open": "check that the catalog's folder exists and is writable",
+        }
+        hint = next((h for word, h in hints.items() if word in text.replace("-", "").lower()), "check the catalog file")
         if "readonly" in text.replace("-", "").lower():
             reconnect()
         raise CatalogUnavailable(f"catalog {path} is unavailable: {text}", hint=hint) from exc
@@ -454,15 +545,33 @@ def _unavailable(path: Path, reconnect: Callable[[], None]) -> Iterator[None]:
 
 def _table(row: tuple[Any, ...]) -> Table:
     return Table(
-        database=row[0], name=row[1], location=row[2], format=row[3], columns=_uncols(row[4]),
-        partition_keys=_uncols(row[5]), schema_version=row[6], source=row[7],
-        parameters=json.loads(row[8]), created_at=row[9], updated_at=row[10],
+        database=row[0],
+        name=row[1],
+        location=row[2],
+        format=row[3],
+        columns=_uncols(row[4]),
+        partition_keys=_uncols(row[5]),
+        schema_version=row[6],
+        source=row[7],
+        parameters=json.loads(row[8]),
+        created_at=row[9],
+        updated_at=row[10],
     )
 
 
 def _file(row: tuple[Any, ...]) -> DataFile:
     return DataFile(
-        path=row[0], table=TableRef(row[1], row[2]), partition=_values(row[3]), format=row[4], rows=row[5],
-        bytes=row[6], topic=row[7], kafka_partition=row[8], first_offset=row[9], last_offset=row[10],
-        min_event_time=row[11], max_event_time=row[12], created_at=row[13],
+        path=row[0],
+        table=TableRef(row[1], row[2]),
+        partition=_values(row[3]),
+        format=row[4],
+        rows=row[5],
+        bytes=row[6],
+        topic=row[7],
+        kafka_partition=row[8],
+        first_offset=row[9],
+        last_offset=row[10],
+        min_event_time=row[11],
+        max_event_time=row[12],
+        created_at=row[13],
     )

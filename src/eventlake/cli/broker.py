@@ -30,11 +30,18 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         port: Annotated[int | None, typer.Option("--port", help="Client port (default 9092).")] = None,
         data_dir: DataDirOpt = None,
-        advertise: Annotated[str | None, typer.Option(
-            "--advertise", help="Host name clients on other machines use to reach this broker.")] = None,
-        host: Annotated[str | None, typer.Option(
-            "--host", help="Address to bind (default 127.0.0.1). Any other address needs a strong "
-                           "EVENTLAKE_BROKER__SASL_PASSWORD; clients then use SASL/PLAIN.")] = None,
+        advertise: Annotated[
+            str | None,
+            typer.Option("--advertise", help="Host name clients on other machines use to reach this broker."),
+        ] = None,
+        host: Annotated[
+            str | None,
+            typer.Option(
+                "--host",
+                help="Address to bind (default 127.0.0.1). Any other address needs a strong "
+                "EVENTLAKE_BROKER__SASL_PASSWORD; clients then use SASL/PLAIN.",
+            ),
+        ] = None,
         config: ConfigOpt = None,
     ) -> None:
         """Start the broker (resolving Kafka's jars on first use) and print its bootstrap address."""
@@ -57,7 +64,9 @@ def register(app: typer.Typer) -> None:
 
     @group.command("status")
     def status(
-        ctx: typer.Context, data_dir: DataDirOpt = None, config: ConfigOpt = None,
+        ctx: typer.Context,
+        data_dir: DataDirOpt = None,
+        config: ConfigOpt = None,
         fmt: Annotated[output.Format, typer.Option("--format", help="table or json")] = output.Format.table,
     ) -> None:
         """Say whether the broker is up; exit 1 when it is down."""
@@ -73,7 +82,9 @@ def register(app: typer.Typer) -> None:
 
     @group.command("logs")
     def logs(
-        ctx: typer.Context, data_dir: DataDirOpt = None, config: ConfigOpt = None,
+        ctx: typer.Context,
+        data_dir: DataDirOpt = None,
+        config: ConfigOpt = None,
         lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines.")] = 100,
     ) -> None:
         """Show the end of the broker's log."""

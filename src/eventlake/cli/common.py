@@ -12,23 +12,27 @@ from eventlake.config import Settings, load_settings
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", help="Settings file (default ./eventlake.toml when present).",
-                 show_default=False),
+    typer.Option("--config", help="Settings file (default ./eventlake.toml when present).", show_default=False),
 ]
 BootstrapOpt = Annotated[
     str | None,
-    typer.Option("--bootstrap-servers", help="Kafka bootstrap servers HOST:PORT "
-                 "(env EVENTLAKE_BOOTSTRAP_SERVERS; default 127.0.0.1:9092)", show_default=False),
+    typer.Option(
+        "--bootstrap-servers",
+        help="Kafka bootstrap servers HOST:PORT (env EVENTLAKE_BOOTSTRAP_SERVERS; default 127.0.0.1:9092)",
+        show_default=False,
+    ),
 ]
 LakeOpt = Annotated[
     str | None,
-    typer.Option("--lake", help="Lake: a local folder or s3://bucket/prefix (env EVENTLAKE_LAKE; default ./lake)",
-                 show_default=False),
+    typer.Option(
+        "--lake",
+        help="Lake: a local folder or s3://bucket/prefix (env EVENTLAKE_LAKE; default ./lake)",
+        show_default=False,
+    ),
 ]
 CatalogOpt = Annotated[
     str | None,
-    typer.Option("--catalog", help="Catalog URI (sqlite:///path); default: inside a local lake.",
-                 show_default=False),
+    typer.Option("--catalog", help="Catalog URI (sqlite:///path); default: inside a local lake.", show_default=False),
 ]
 
 
@@ -50,7 +54,5 @@ def settings(ctx: typer.Context, config: Path | None = None, **overrides: Any) -
     st = state(ctx)
     loaded = load_settings(config or st.config, overrides)
     if st.debug and loaded.kafka.log_level == 0:
-        loaded = loaded.model_copy(
-            update={"kafka": loaded.kafka.model_copy(update={"log_level": 6})}
-        )
+        loaded = loaded.model_copy(update={"kafka": loaded.kafka.model_copy(update={"log_level": 6})})
     return loaded

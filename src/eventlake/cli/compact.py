@@ -18,12 +18,14 @@ def register(app: typer.Typer) -> None:
     def compact(
         ctx: typer.Context,
         table: Annotated[str, typer.Argument(help="TABLE or DATABASE.TABLE")],
-        partition: Annotated[str | None, typer.Option("--partition", help="Only this partition, "
-                                                      "e.g. dt=2024-01-02/hour=03")] = None,
-        target_mb: Annotated[int, typer.Option("--target-mb", min=1, help="Size of merged files.")]
-        = 128,
+        partition: Annotated[
+            str | None, typer.Option("--partition", help="Only this partition, e.g. dt=2024-01-02/hour=03")
+        ] = None,
+        target_mb: Annotated[int, typer.Option("--target-mb", min=1, help="Size of merged files.")] = 128,
         fmt: FormatOpt = output.Format.table,
-        lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
+        lake: LakeOpt = None,
+        catalog: CatalogOpt = None,
+        config: ConfigOpt = None,
     ) -> None:
         """Merge each partition's small files into large ones; queries never see rows twice or missing."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
@@ -34,9 +36,14 @@ def register(app: typer.Typer) -> None:
         if fmt is not output.Format.table:
             output.print_json(summary.to_dict())
             return
-        output.print_mapping({
-            "table": summary.table, "partitions compacted": summary.partitions_compacted,
-            "files": f"{summary.files_before} -> {summary.files_after}", "rows": summary.rows,
-            "bytes": f"{summary.bytes_before} -> {summary.bytes_after}",
-            "skipped": "; ".join(summary.skipped) or "-",
-        }, title="compact")
+        output.print_mapping(
+            {
+                "table": summary.table,
+                "partitions compacted": summary.partitions_compacted,
+                "files": f"{summary.files_before} -> {summary.files_after}",
+                "rows": summary.rows,
+                "bytes": f"{summary.bytes_before} -> {summary.bytes_after}",
+                "skipped": "; ".join(summary.skipped) or "-",
+            },
+            title="compact",
+        )

@@ -48,12 +48,15 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         lake: LakeOpt = None,
         database: Annotated[str | None, typer.Option("--database", help="Database for the tables found.")] = None,
-        include: Annotated[list[str] | None, typer.Option("--include", help="Only paths matching GLOB (repeat).",
-                                                          metavar="GLOB")] = None,
-        exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Skip paths matching GLOB (repeat).",
-                                                          metavar="GLOB")] = None,
-        new_folders_only: Annotated[bool, typer.Option("--new-folders-only",
-                                                       help="Only folders added since the last crawl.")] = False,
+        include: Annotated[
+            list[str] | None, typer.Option("--include", help="Only paths matching GLOB (repeat).", metavar="GLOB")
+        ] = None,
+        exclude: Annotated[
+            list[str] | None, typer.Option("--exclude", help="Skip paths matching GLOB (repeat).", metavar="GLOB")
+        ] = None,
+        new_folders_only: Annotated[
+            bool, typer.Option("--new-folders-only", help="Only folders added since the last crawl.")
+        ] = False,
         fmt: FormatOpt = output.Format.table,
         catalog: CatalogOpt = None,
         config: ConfigOpt = None,
@@ -64,13 +67,25 @@ def register(app: typer.Typer) -> None:
         from eventlake.catalog.crawler import crawl_lake
 
         if not sys.stderr.isatty():
-            summary = crawl_lake(s, database=database, include=include, exclude=exclude,
-                                 new_folders_only=new_folders_only or None)
+            summary = crawl_lake(
+                s, database=database, include=include, exclude=exclude, new_folders_only=new_folders_only or None
+            )
         else:
-            with Progress(TextColumn("crawling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                          console=output.err_console, transient=True) as bar:
+            with Progress(
+                TextColumn("crawling"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=output.err_console,
+                transient=True,
+            ) as bar:
                 task = bar.add_task("crawl", total=None)
-                summary = crawl_lake(s, database=database, include=include, exclude=exclude,
-                                     new_folders_only=new_folders_only or None,
-                                     progress=lambda done, total: bar.update(task, completed=done, total=total))
+                summary = crawl_lake(
+                    s,
+                    database=database,
+                    include=include,
+                    exclude=exclude,
+                    new_folders_only=new_folders_only or None,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
         render(summary, fmt)

@@ -14,11 +14,16 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_cmd(
         ctx: typer.Context,
-        duration: Annotated[float | None, typer.Option(
-            "--duration", min=1, help="Stop after this many seconds (default: at Ctrl-C).", show_default=False)] = None,
+        duration: Annotated[
+            float | None,
+            typer.Option(
+                "--duration", min=1, help="Stop after this many seconds (default: at Ctrl-C).", show_default=False
+            ),
+        ] = None,
         rate: Annotated[float, typer.Option("--rate", min=1, help="Synthetic ticks per second.")] = 200.0,
-        port: Annotated[int | None, typer.Option("--port", help="Dashboard port (default 8000).",
-                                                 show_default=False)] = None,
+        port: Annotated[
+            int | None, typer.Option("--port", help="Dashboard port (default 8000).", show_default=False)
+        ] = None,
         lake: LakeOpt = None,
         bootstrap_servers: BootstrapOpt = None,
         config: ConfigOpt = None,

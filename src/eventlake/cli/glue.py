@@ -19,17 +19,27 @@ def register(app: typer.Typer) -> None:
         tables: Annotated[list[str] | None, typer.Argument(help="Tables to publish (default: all).")] = None,
         endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="Glue endpoint override.")] = None,
         region: Annotated[str | None, typer.Option("--region")] = None,
-        glue_database: Annotated[str | None, typer.Option("--glue-database",
-                                                          help="Glue database (default: same name).")] = None,
-        allow_local: Annotated[bool, typer.Option(
-            "--allow-local", help="Publish tables whose location is a local path (Athena cannot read them).")] = False,
+        glue_database: Annotated[
+            str | None, typer.Option("--glue-database", help="Glue database (default: same name).")
+        ] = None,
+        allow_local: Annotated[
+            bool,
+            typer.Option(
+                "--allow-local", help="Publish tables whose location is a local path (Athena cannot read them)."
+            ),
+        ] = False,
         lake: LakeOpt = None,
         catalog: CatalogOpt = None,
         config: ConfigOpt = None,
     ) -> None:
         """Create or update each table in Glue and add its new partitions."""
-        s = settings(ctx, config, lake=lake, catalog=catalog,
-                     aws={"endpoint_url": endpoint_url, "region": region, "glue_database": glue_database})
+        s = settings(
+            ctx,
+            config,
+            lake=lake,
+            catalog=catalog,
+            aws={"endpoint_url": endpoint_url, "region": region, "glue_database": glue_database},
+        )
         from eventlake.catalog import open_catalog
         from eventlake.catalog.glue import GluePublisher
 

@@ -62,13 +62,13 @@ def main(
     config: Annotated[Path | None, typer.Option("--config", help="Settings file (default ./eventlake.toml).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and client logs.")] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="Log level of eventlake's own logs.")] = "WARNING",
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     ctx.obj = GlobalState(config=config, debug=debug)
     level = "DEBUG" if debug else log_level.upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
 def _register() -> None:

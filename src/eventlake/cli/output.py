@@ -69,7 +69,9 @@ def _csv_cell(value: Any) -> Any:
 
 
 def print_rows(
-    columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: Format = Format.table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    fmt: Format = Format.table,
     title: str | None = None,
 ) -> None:
     rows = list(rows)
@@ -96,8 +98,12 @@ def print_mapping(mapping: dict[str, Any], fmt: Format = Format.table, title: st
     if fmt is Format.json:
         print_json(mapping)
         return
-    print_rows(["key", "value"], [(k, v if not isinstance(v, (dict, list)) else to_json(v, False))
-                                  for k, v in mapping.items()], fmt, title)
+    print_rows(
+        ["key", "value"],
+        [(k, v if not isinstance(v, (dict, list)) else to_json(v, False)) for k, v in mapping.items()],
+        fmt,
+        title,
+    )
 
 
 def info(message: str) -> None:

@@ -36,8 +36,12 @@ class LiveLine:
     def update(self, report: ProduceReport) -> None:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         rate = report.sent / elapsed
-        parts = [f"{rate:,.0f} events/s", f"sent {report.sent:,}", f"delivered {report.delivered:,}",
-                 f"failed {report.failed:,}"]
+        parts = [
+            f"{rate:,.0f} events/s",
+            f"sent {report.sent:,}",
+            f"delivered {report.delivered:,}",
+            f"failed {report.failed:,}",
+        ]
         if report.bad_rows_total:
             parts.append(f"bad rows {report.bad_rows_total:,}")
         if report.expected:
@@ -62,8 +66,10 @@ def _say(message: str) -> None:
 
 def render_summary(report: ProduceReport) -> None:
     if report.resumed_at is not None:
-        _say(f"resumed {report.source} after {report.resumed_at} ({report.previously_sent:,} events sent by "
-             "earlier runs)")
+        _say(
+            f"resumed {report.source} after {report.resumed_at} ({report.previously_sent:,} events sent by "
+            "earlier runs)"
+        )
     _say(
         f"produced {report.sent:,} events from {report.source} to {report.topic} in {report.seconds:.2f} s "
         f"({report.rate:,.0f}/s): {report.delivered:,} delivered, {report.failed:,} failed"
@@ -105,41 +111,78 @@ def register(app: typer.Typer) -> None:
     def produce_cmd(
         ctx: typer.Context,
         topic: Annotated[str, typer.Argument(help="Kafka topic to send to.")],
-        source: Annotated[str, typer.Option(
-            "--source", help="A .csv, .jsonl or .parquet file, - (JSON Lines on stdin), sample:stocks or "
-                             "synthetic:ticks.", show_default=False)],
-        rate: Annotated[float | None, typer.Option("--rate", help="Events per second (default: as fast as "
-                                                   "possible).", show_default=False)] = None,
-        speed: Annotated[float | None, typer.Option("--speed", help="Replay by --time-field, X times faster.",
-                                                    show_default=False)] = None,
+        source: Annotated[
+            str,
+            typer.Option(
+                "--source",
+                help="A .csv, .jsonl or .parquet file, - (JSON Lines on stdin), sample:stocks or synthetic:ticks.",
+                show_default=False,
+            ),
+        ],
+        rate: Annotated[
+            float | None,
+            typer.Option("--rate", help="Events per second (default: as fast as possible).", show_default=False),
+        ] = None,
+        speed: Annotated[
+            float | None, typer.Option("--speed", help="Replay by --time-field, X times faster.", show_default=False)
+        ] = None,
         limit: Annotated[int | None, typer.Option("--limit", help="Stop after N events.", show_default=False)] = None,
         loop: Annotated[bool, typer.Option("--loop", help="Start the source again at its end.")] = False,
-        key: Annotated[str | None, typer.Option("--key", help="Field whose value is the message key.",
-                                                show_default=False)] = None,
-        time_field: Annotated[str | None, typer.Option("--time-field", help="Field whose value is the message "
-                                                       "timestamp.", show_default=False)] = None,
+        key: Annotated[
+            str | None, typer.Option("--key", help="Field whose value is the message key.", show_default=False)
+        ] = None,
+        time_field: Annotated[
+            str | None,
+            typer.Option("--time-field", help="Field whose value is the message timestamp.", show_default=False),
+        ] = None,
         sync: Annotated[bool, typer.Option("--sync", help="Wait for each acknowledgement.")] = False,
-        strict: Annotated[bool, typer.Option("--strict", help="Stop at the first bad row (exit 1) instead of "
-                                             "sending it to TOPIC.dlq.")] = False,
+        strict: Annotated[
+            bool,
+            typer.Option("--strict", help="Stop at the first bad row (exit 1) instead of sending it to TOPIC.dlq."),
+        ] = False,
         create_topic: Annotated[bool, typer.Option("--create-topic", help="Create TOPIC if missing.")] = False,
-        partitions: Annotated[int, typer.Option("--partitions", min=1, help="Partitions of a topic "
-                                                "--create-topic creates.")] = 3,
-        compression: Annotated[str | None, typer.Option("--compression", help="lz4 (default), zstd, gzip or "
-                                                        "none.", show_default=False)] = None,
-        sample: Annotated[float | None, typer.Option("--sample", help="Keep this fraction of records, at random "
-                                                     "(repeatable with --seed).", show_default=False)] = None,
-        seed: Annotated[int | None, typer.Option("--seed", help="Seed of --sample and of synthetic data.",
-                                                 show_default=False)] = None,
-        exactly_once: Annotated[bool, typer.Option(
-            "--exactly-once", help="Send a file in Kafka transactions that record how far they got: run again "
-                                   "after a crash and it resumes, nothing twice.")] = False,
-        restart: Annotated[bool, typer.Option("--restart", help="With --exactly-once: forget the recorded "
-                                              "progress and send the file from the top.")] = False,
-        replay_id: Annotated[str | None, typer.Option("--replay-id", help="With --exactly-once: a separate "
-                                                      "replay of the same file into the same topic.",
-                                                      show_default=False)] = None,
-        output_format: Annotated[OutputFormat, typer.Option("--output", help="Summary as text (stderr) or "
-                                                            "json (stdout).")] = OutputFormat.text,
+        partitions: Annotated[
+            int, typer.Option("--partitions", min=1, help="Partitions of a topic --create-topic creates.")
+        ] = 3,
+        compression: Annotated[
+            str | None, typer.Option("--compression", help="lz4 (default), zstd, gzip or none.", show_default=False)
+        ] = None,
+        sample: Annotated[
+            float | None,
+            typer.Option(
+                "--sample",
+                help="Keep this fraction of records, at random (repeatable with --seed).",
+                show_default=False,
+            ),
+        ] = None,
+        seed: Annotated[
+            int | None, typer.Option("--seed", help="Seed of --sample and of synthetic data.", show_default=False)
+        ] = None,
+        exactly_once: Annotated[
+            bool,
+            typer.Option(
+                "--exactly-once",
+                help="Send a file in Kafka transactions that record how far they got: run again "
+                "after a crash and it resumes, nothing twice.",
+            ),
+        ] = False,
+        restart: Annotated[
+            bool,
+            typer.Option(
+                "--restart", help="With --exactly-once: forget the recorded progress and send the file from the top."
+            ),
+        ] = False,
+        replay_id: Annotated[
+            str | None,
+            typer.Option(
+                "--replay-id",
+                help="With --exactly-once: a separate replay of the same file into the same topic.",
+                show_default=False,
+            ),
+        ] = None,
+        output_format: Annotated[
+            OutputFormat, typer.Option("--output", help="Summary as text (stderr) or json (stdout).")
+        ] = OutputFormat.text,
         bootstrap_servers: BootstrapOpt = None,
         config: ConfigOpt = None,
     ) -> None:
@@ -149,9 +192,22 @@ def register(app: typer.Typer) -> None:
 
         s = settings(ctx, config, bootstrap_servers=bootstrap_servers)
         options = ProduceOptions(
-            rate=rate, speed=speed, limit=limit, loop=loop, key=key, time_field=time_field, sync=sync,
-            strict=strict, create_topic=create_topic, partitions=partitions, sample=sample, seed=seed,
-            compression=compression, exactly_once=exactly_once, restart=restart, replay_id=replay_id,
+            rate=rate,
+            speed=speed,
+            limit=limit,
+            loop=loop,
+            key=key,
+            time_field=time_field,
+            sync=sync,
+            strict=strict,
+            create_topic=create_topic,
+            partitions=partitions,
+            sample=sample,
+            seed=seed,
+            compression=compression,
+            exactly_once=exactly_once,
+            restart=restart,
+            replay_id=replay_id,
         )
         # Ctrl-C and SIGTERM both mean: flush what is in flight, then report. Set explicitly: a
         # process started in the background inherits SIGINT ignored, and SIGTERM would kill it

@@ -35,16 +35,23 @@ class QueryFormat(StrEnum):
     parquet = "parquet"
 
 
-MaxRowsOpt = Annotated[int | None, typer.Option("--max-rows", min=0, help="Return at most N rows "
-                                                "(query.max_rows; 0 = no limit).")]
-TimeLimitOpt = Annotated[float | None, typer.Option("--time-limit", min=0.01, help="Stop after S seconds "
-                                                    "(query.time_limit_s).")]
+MaxRowsOpt = Annotated[
+    int | None, typer.Option("--max-rows", min=0, help="Return at most N rows (query.max_rows; 0 = no limit).")
+]
+TimeLimitOpt = Annotated[
+    float | None, typer.Option("--time-limit", min=0.01, help="Stop after S seconds (query.time_limit_s).")
+]
 
 
-def _settings(ctx: typer.Context, config: Path | None, lake: str | None, catalog: str | None,
-              max_rows: int | None, time_limit: float | None) -> Settings:
-    return settings(ctx, config, lake=lake, catalog=catalog,
-                    query={"max_rows": max_rows, "time_limit_s": time_limit})
+def _settings(
+    ctx: typer.Context,
+    config: Path | None,
+    lake: str | None,
+    catalog: str | None,
+    max_rows: int | None,
+    time_limit: float | None,
+) -> Settings:
+    return settings(ctx, config, lake=lake, catalog=catalog, query={"max_rows": max_rows, "time_limit_s": time_limit})
 
 
 def _write(engine: QueryEngine | AthenaEngine, sql: str, fmt: QueryFormat, out: Path | None) -> None:
@@ -88,16 +95,22 @@ def register(app: typer.Typer) -> None:
     @app.command("query")
     def query(
         ctx: typer.Context,
-        sql: Annotated[str, typer.Argument(help="A SELECT over catalog tables, e.g. "
-                                           "\"SELECT count(*) FROM stock_ticks\"")],
-        fmt: Annotated[QueryFormat, typer.Option("--format", help="table, csv, json or parquet")]
-        = QueryFormat.table,
+        sql: Annotated[
+            str, typer.Argument(help='A SELECT over catalog tables, e.g. "SELECT count(*) FROM stock_ticks"')
+        ],
+        fmt: Annotated[QueryFormat, typer.Option("--format", help="table, csv, json or parquet")] = QueryFormat.table,
         out: Annotated[Path | None, typer.Option("--out", help="Write to FILE instead of stdout.")] = None,
         max_rows: MaxRowsOpt = None,
         time_limit: TimeLimitOpt = None,
-        engine_name: Annotated[str | None, typer.Option(
-            "--engine", help="duckdb (in-process, default) or athena (tables published with `glue publish`)")] = None,
-        lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
+        engine_name: Annotated[
+            str | None,
+            typer.Option(
+                "--engine", help="duckdb (in-process, default) or athena (tables published with `glue publish`)"
+            ),
+        ] = None,
+        lake: LakeOpt = None,
+        catalog: CatalogOpt = None,
+        config: ConfigOpt = None,
     ) -> None:
         """Run read-only SQL over the lake's tables (DuckDB); bare names are in the default database."""
         s = _settings(ctx, config, lake, catalog, max_rows, time_limit)
@@ -119,7 +132,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         max_rows: MaxRowsOpt = None,
         time_limit: TimeLimitOpt = None,
-        lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
+        lake: LakeOpt = None,
+        catalog: CatalogOpt = None,
+        config: ConfigOpt = None,
     ) -> None:
         """Interactive SQL shell with history (~/.eventlake_history); `.help` lists its commands."""
         s = _settings(ctx, config, lake, catalog, max_rows, time_limit)

@@ -24,34 +24,60 @@ def register(app: typer.Typer) -> None:
         lake: LakeOpt = None,
         fmt: Annotated[str | None, typer.Option("--format", help="parquet (default) or jsonl.")] = None,
         group: Annotated[str | None, typer.Option("--group", help="Consumer group (default eventlake-sink).")] = None,
-        time_field: Annotated[str | None, typer.Option(
-            "--time-field", help="Event-time field: ISO-8601 or epoch s/ms (default: Kafka timestamp).")] = None,
-        partition_by: Annotated[list[str] | None, typer.Option(
-            "--partition-by", help="Extra partition column after dt/hour (repeatable).")] = None,
-        until_idle: Annotated[float | None, typer.Option(
-            "--until-idle", help="Exit once caught up and idle this many seconds.", min=0)] = None,
-        flush_rows: Annotated[int | None, typer.Option("--flush-rows", help="Flush a partition at N rows.",
-                                                       min=1)] = None,
-        flush_bytes: Annotated[int | None, typer.Option("--flush-bytes", help="Flush a partition at B bytes.",
-                                                        min=1)] = None,
-        flush_seconds: Annotated[float | None, typer.Option(
-            "--flush-seconds", help="Flush a partition S seconds after its oldest buffered message.")] = None,
-        metrics_port: Annotated[int | None, typer.Option(
-            "--metrics-port", help="Serve Prometheus metrics on 127.0.0.1:P/metrics.")] = None,
-        on_reset: Annotated[OnReset | None, typer.Option(
-            "--on-reset", help="A recreated topic or a retention gap: fail (default) or record it and "
-                               "resume-from-start.", show_default=False)] = None,
+        time_field: Annotated[
+            str | None,
+            typer.Option("--time-field", help="Event-time field: ISO-8601 or epoch s/ms (default: Kafka timestamp)."),
+        ] = None,
+        partition_by: Annotated[
+            list[str] | None, typer.Option("--partition-by", help="Extra partition column after dt/hour (repeatable).")
+        ] = None,
+        until_idle: Annotated[
+            float | None, typer.Option("--until-idle", help="Exit once caught up and idle this many seconds.", min=0)
+        ] = None,
+        flush_rows: Annotated[
+            int | None, typer.Option("--flush-rows", help="Flush a partition at N rows.", min=1)
+        ] = None,
+        flush_bytes: Annotated[
+            int | None, typer.Option("--flush-bytes", help="Flush a partition at B bytes.", min=1)
+        ] = None,
+        flush_seconds: Annotated[
+            float | None,
+            typer.Option("--flush-seconds", help="Flush a partition S seconds after its oldest buffered message."),
+        ] = None,
+        metrics_port: Annotated[
+            int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on 127.0.0.1:P/metrics.")
+        ] = None,
+        on_reset: Annotated[
+            OnReset | None,
+            typer.Option(
+                "--on-reset",
+                help="A recreated topic or a retention gap: fail (default) or record it and resume-from-start.",
+                show_default=False,
+            ),
+        ] = None,
         catalog: CatalogOpt = None,
         bootstrap_servers: BootstrapOpt = None,
         config: ConfigOpt = None,
     ) -> None:
         """Land TOPIC... in the lake as partitioned Parquet, exactly once (a consumer-group member)."""
         s = settings(
-            ctx, config, bootstrap_servers=bootstrap_servers, lake=lake, catalog=catalog,
-            sink={"format": fmt, "group": group, "time_field": time_field, "partition_by": partition_by or None,
-                  "until_idle": until_idle, "flush_rows": flush_rows, "flush_bytes": flush_bytes,
-                  "flush_seconds": flush_seconds, "metrics_port": metrics_port,
-                  "on_reset": on_reset.value if on_reset else None},
+            ctx,
+            config,
+            bootstrap_servers=bootstrap_servers,
+            lake=lake,
+            catalog=catalog,
+            sink={
+                "format": fmt,
+                "group": group,
+                "time_field": time_field,
+                "partition_by": partition_by or None,
+                "until_idle": until_idle,
+                "flush_rows": flush_rows,
+                "flush_bytes": flush_bytes,
+                "flush_seconds": flush_seconds,
+                "metrics_port": metrics_port,
+                "on_reset": on_reset.value if on_reset else None,
+            },
         )
         from eventlake.sink import run_sink  # Kafka client and Arrow load only for this command
 

@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
         from eventlake.sink import sink_health
 
         admin = TopicAdmin(s.bootstrap_servers, s.kafka, timeout_s=min(5.0, s.kafka.connect_timeout_s))
+
         def partitions(topic: str) -> list[int]:
             return [p.partition for p in admin.describe(topic).partitions]
 
@@ -43,15 +44,30 @@ def register(app: typer.Typer) -> None:
         rows = []
         for t in topics:
             for p in t.partitions:
-                rows.append((
-                    p.topic, p.partition, _opt(p.lag), p.rows, f"{p.rows_per_s:g}", _age(p.last_flush_at, now),
-                    _secs(p.freshness_s), p.files, _size(p.bytes), p.dlq, p.state,
-                ))
+                rows.append(
+                    (
+                        p.topic,
+                        p.partition,
+                        _opt(p.lag),
+                        p.rows,
+                        f"{p.rows_per_s:g}",
+                        _age(p.last_flush_at, now),
+                        _secs(p.freshness_s),
+                        p.files,
+                        _size(p.bytes),
+                        p.dlq,
+                        p.state,
+                    )
+                )
         output.print_rows(
-            ["topic", "part", "lag", "rows", "rows/s", "flushed", "fresh", "files", "size", "dlq", "state"], rows, fmt,
-            title="sink status (" + ", ".join(f"{t.topic} -> {t.table}" + (f" (recreated {t.incarnation}x)"
-                                                                          if t.incarnation else "")
-                                              for t in topics) + ")",
+            ["topic", "part", "lag", "rows", "rows/s", "flushed", "fresh", "files", "size", "dlq", "state"],
+            rows,
+            fmt,
+            title="sink status ("
+            + ", ".join(
+                f"{t.topic} -> {t.table}" + (f" (recreated {t.incarnation}x)" if t.incarnation else "") for t in topics
+            )
+            + ")",
         )
 
 

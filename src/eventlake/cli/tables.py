@@ -20,8 +20,14 @@ LIST_COLUMNS = ["table", "format", "source", "partition_keys", "files", "rows", 
 ALL_COLUMNS = [*LIST_COLUMNS, "bytes", "status", "location"]
 
 
-def _list(ctx: typer.Context, lake: str | None, catalog: str | None, config: Path | None, database: str | None,
-          fmt: output.Format) -> None:
+def _list(
+    ctx: typer.Context,
+    lake: str | None,
+    catalog: str | None,
+    config: Path | None,
+    database: str | None,
+    fmt: output.Format,
+) -> None:
     s = settings(ctx, config, lake=lake, catalog=catalog)
     require_lake(s)
     from eventlake.query.catalog_views import list_tables
@@ -40,8 +46,12 @@ def register(app: typer.Typer) -> None:
 
     @group.callback()
     def tables(
-        ctx: typer.Context, database: DatabaseOpt = None, fmt: FormatOpt = output.Format.table,
-        lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
+        ctx: typer.Context,
+        database: DatabaseOpt = None,
+        fmt: FormatOpt = output.Format.table,
+        lake: LakeOpt = None,
+        catalog: CatalogOpt = None,
+        config: ConfigOpt = None,
     ) -> None:
         """List tables (with no subcommand)."""
         if ctx.invoked_subcommand is None:
@@ -49,17 +59,24 @@ def register(app: typer.Typer) -> None:
 
     @group.command("list")
     def list_(
-        ctx: typer.Context, database: DatabaseOpt = None, fmt: FormatOpt = output.Format.table,
-        lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
+        ctx: typer.Context,
+        database: DatabaseOpt = None,
+        fmt: FormatOpt = output.Format.table,
+        lake: LakeOpt = None,
+        catalog: CatalogOpt = None,
+        config: ConfigOpt = None,
     ) -> None:
         """List tables: format, partition keys, files, rows, schema version."""
         _list(ctx, lake, catalog, config, database, fmt)
 
     @group.command("describe")
     def describe(
-        ctx: typer.Context, name: Annotated[str, typer.Argument(help="TABLE or DATABASE.TABLE")],
+        ctx: typer.Context,
+        name: Annotated[str, typer.Argument(help="TABLE or DATABASE.TABLE")],
         fmt: FormatOpt = output.Format.table,
-        lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
+        lake: LakeOpt = None,
+        catalog: CatalogOpt = None,
+        config: ConfigOpt = None,
     ) -> None:
         """Columns, partition keys, partitions, files and schema versions of one table."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
@@ -71,16 +88,38 @@ def register(app: typer.Typer) -> None:
         if fmt is output.Format.json:
             output.print_json(info)
             return
-        output.print_mapping({k: info[k] for k in ("table", "location", "format", "source", "schema_version",
-                                                   "parameters", "created", "updated")}, fmt, title=info["table"])
-        sections = [("columns", ["name", "type"]), ("partition_keys", ["name", "type"]),
-                    ("partitions", ["values", "files", "rows", "location"]),
-                    ("files", ["path", "partition", "rows", "bytes", "topic", "kafka_partition", "first_offset",
-                               "last_offset", "created"]),
-                    ("schema_versions", ["version", "columns", "created"])]
+        output.print_mapping(
+            {
+                k: info[k]
+                for k in ("table", "location", "format", "source", "schema_version", "parameters", "created", "updated")
+            },
+            fmt,
+            title=info["table"],
+        )
+        sections = [
+            ("columns", ["name", "type"]),
+            ("partition_keys", ["name", "type"]),
+            ("partitions", ["values", "files", "rows", "location"]),
+            (
+                "files",
+                [
+                    "path",
+                    "partition",
+                    "rows",
+                    "bytes",
+                    "topic",
+                    "kafka_partition",
+                    "first_offset",
+                    "last_offset",
+                    "created",
+                ],
+            ),
+            ("schema_versions", ["version", "columns", "created"]),
+        ]
         for key, cols in sections:
             if info[key]:
-                output.print_rows(cols, [[item[c] for c in cols] for item in info[key]], fmt,
-                                  title=key.replace("_", " "))
+                output.print_rows(
+                    cols, [[item[c] for c in cols] for item in info[key]], fmt, title=key.replace("_", " ")
+                )
 
     app.add_typer(group, name="tables")

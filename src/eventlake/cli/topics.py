@@ -77,25 +77,36 @@ def register(app: typer.Typer) -> None:
         """Show partitions (leader, replicas, log start and end offsets) and configs."""
         info = _admin(ctx, config, bootstrap_servers).describe(name)
         if fmt is output.Format.json:
-            output.print_json({
-                "name": info.name,
-                "configs": info.configs,
-                "partitions": [p.__dict__ for p in info.partitions],
-            })
+            output.print_json(
+                {
+                    "name": info.name,
+                    "configs": info.configs,
+                    "partitions": [p.__dict__ for p in info.partitions],
+                }
+            )
             return
         output.print_rows(
             ["partition", "leader", "replicas", "isr", "log_start_offset", "log_end_offset", "messages"],
-            [(p.partition, p.leader, ",".join(map(str, p.replicas)), ",".join(map(str, p.isr)),
-              p.log_start_offset, p.log_end_offset, p.messages) for p in info.partitions],
-            fmt, title=f"topic {info.name}",
+            [
+                (
+                    p.partition,
+                    p.leader,
+                    ",".join(map(str, p.replicas)),
+                    ",".join(map(str, p.isr)),
+                    p.log_start_offset,
+                    p.log_end_offset,
+                    p.messages,
+                )
+                for p in info.partitions
+            ],
+            fmt,
+            title=f"topic {info.name}",
         )
         if fmt is output.Format.table:
             output.print_mapping(info.configs, fmt)
 
     @group.command("delete")
-    def delete(
-        ctx: typer.Context, name: str, bootstrap_servers: BootstrapOpt = None, config: ConfigOpt = None
-    ) -> None:
+    def delete(ctx: typer.Context, name: str, bootstrap_servers: BootstrapOpt = None, config: ConfigOpt = None) -> None:
         """Delete a topic and its messages."""
         _admin(ctx, config, bootstrap_servers).delete(name)
         output.info(f"deleted topic {name}")

@@ -23,7 +23,9 @@ def register(app: typer.Typer) -> None:
         name: Annotated[str, typer.Argument(help="View name")],
         sql: Annotated[str, typer.Argument(help="A SELECT over catalog tables")],
         database: DatabaseOpt = None,
-        lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
+        lake: LakeOpt = None,
+        catalog: CatalogOpt = None,
+        config: ConfigOpt = None,
     ) -> None:
         """Save a view (checked read-only and run once against the catalog first)."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
@@ -35,8 +37,11 @@ def register(app: typer.Typer) -> None:
 
     @group.command("list")
     def list_(
-        ctx: typer.Context, fmt: FormatOpt = output.Format.table,
-        lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
+        ctx: typer.Context,
+        fmt: FormatOpt = output.Format.table,
+        lake: LakeOpt = None,
+        catalog: CatalogOpt = None,
+        config: ConfigOpt = None,
     ) -> None:
         """List saved views and their SQL."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
@@ -51,9 +56,12 @@ def register(app: typer.Typer) -> None:
 
     @group.command("drop")
     def drop(
-        ctx: typer.Context, name: Annotated[str, typer.Argument(help="VIEW or DATABASE.VIEW")],
+        ctx: typer.Context,
+        name: Annotated[str, typer.Argument(help="VIEW or DATABASE.VIEW")],
         database: DatabaseOpt = None,
-        lake: LakeOpt = None, catalog: CatalogOpt = None, config: ConfigOpt = None,
+        lake: LakeOpt = None,
+        catalog: CatalogOpt = None,
+        config: ConfigOpt = None,
     ) -> None:
         """Drop a saved view."""
         s = settings(ctx, config, lake=lake, catalog=catalog)

@@ -140,9 +140,7 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_settings(
-    config_file: str | Path | None = None, overrides: dict[str, Any] | None = None
-) -> Settings:
+def load_settings(config_file: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
     """Load settings once. `overrides` are flags: nested dicts, None values ignored.
 
     Flags win over env and env over the file, section by section: a flag that sets

@@ -18,8 +18,14 @@ if TYPE_CHECKING:
     from eventlake.dashboard.specs import Dashboard, DashboardLibrary, Panel, Parameter
 
 _WHERE = {
-    "create_app": "app", "build_server": "server", "check_bind": "server", "serve": "server",
-    "Dashboard": "specs", "DashboardLibrary": "specs", "Panel": "specs", "Parameter": "specs",
+    "create_app": "app",
+    "build_server": "server",
+    "check_bind": "server",
+    "serve": "server",
+    "Dashboard": "specs",
+    "DashboardLibrary": "specs",
+    "Panel": "specs",
+    "Parameter": "specs",
 }
 
 __all__ = ["Dashboard", "DashboardLibrary", "Panel", "Parameter", "build_server", "check_bind", "create_app", "serve"]

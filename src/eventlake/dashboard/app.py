@@ -71,9 +71,14 @@ def _error(status: int, message: str) -> JSONResponse:
 # HTTP status per error class, looked up along the error's class hierarchy; any other
 # EventlakeError is the caller's to fix: 400.
 _STATUS: dict[type[BaseException], int] = {
-    DashboardNotFound: 404, PanelNotFound: 404, RequestTooLarge: 413,
-    query_errors.QueryTimeout: 408, query_errors.BadSql: 400, query_errors.RefusedStatement: 400,
-    query_errors.UnknownTable: 400, query_errors.ResultTooLarge: 413,
+    DashboardNotFound: 404,
+    PanelNotFound: 404,
+    RequestTooLarge: 413,
+    query_errors.QueryTimeout: 408,
+    query_errors.BadSql: 400,
+    query_errors.RefusedStatement: 400,
+    query_errors.UnknownTable: 400,
+    query_errors.ResultTooLarge: 413,
 }
 
 
@@ -152,8 +157,10 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     def _too_large(self) -> str:
-        return (f"request body larger than {self.max_bytes} bytes "
-                "(dashboard.max_request_bytes; env EVENTLAKE_DASHBOARD__MAX_REQUEST_BYTES)")
+        return (
+            f"request body larger than {self.max_bytes} bytes "
+            "(dashboard.max_request_bytes; env EVENTLAKE_DASHBOARD__MAX_REQUEST_BYTES)"
+        )
 
 
 def create_app(settings: Settings, base_dir: Path | None = None) -> FastAPI:
@@ -165,8 +172,14 @@ def create_app(settings: Settings, base_dir: Path | None = None) -> FastAPI:
         yield
         service.close()
 
-    app = FastAPI(title="eventlake dashboard", version=__version__, docs_url=None, redoc_url=None,
-                  openapi_url="/api/openapi.json", lifespan=lifespan)
+    app = FastAPI(
+        title="eventlake dashboard",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
     app.state.service = service
     _install_error_handlers(app)
     _install_api(app, service)
@@ -211,8 +224,13 @@ def _install_api(app: FastAPI, service: DashboardService) -> None:
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "lake": settings.lake,
-                "bootstrap_servers": settings.bootstrap_servers, "engine": settings.query.engine}
+        return {
+            "status": "ok",
+            "version": __version__,
+            "lake": settings.lake,
+            "bootstrap_servers": settings.bootstrap_servers,
+            "engine": settings.query.engine,
+        }
 
     @app.get("/api/tables")
     def tables() -> dict[str, Any]:
@@ -230,8 +248,9 @@ def _install_api(app: FastAPI, service: DashboardService) -> None:
         writer = csv.writer(buf, lineterminator="\r\n")
         writer.writerow([csv_cell(c) for c in rows.columns])  # column names come from the data too
         writer.writerows([[csv_cell(v) for v in r] for r in rows.rows])
-        return Response(buf.getvalue(), media_type="text/csv",
-                        headers={"content-disposition": 'attachment; filename="query.csv"'})
+        return Response(
+            buf.getvalue(), media_type="text/csv", headers={"content-disposition": 'attachment; filename="query.csv"'}
+        )
 
     @app.get("/api/pipeline")
     def pipeline() -> dict[str, Any]:
@@ -254,7 +273,8 @@ def _install_api(app: FastAPI, service: DashboardService) -> None:
         dash = service.library.get(name)
         values = resolve(dash, query_values(request.scope["query_string"]))
         return StreamingResponse(
-            panel_events(service, dash, values), media_type="text/event-stream",
+            panel_events(service, dash, values),
+            media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
         )
 
@@ -277,8 +297,7 @@ def _install_pages(app: FastAPI, service: DashboardService) -> None:
         try:
             title = service.library.get(name).title
         except EventlakeError as exc:
-            return HTMLResponse(render_page("error", "Dashboard", message=exc.one_line()),
-                                status_code=status_for(exc))
+            return HTMLResponse(render_page("error", "Dashboard", message=exc.one_line()), status_code=status_for(exc))
         return HTMLResponse(render_page("dashboard", title, name=name))
 
     @app.get("/query", include_in_schema=False)

@@ -55,16 +55,16 @@ def check_token(token: str) -> str:
     if any(not "!" <= ch <= "~" for ch in token):  # allow-list: printable ASCII, no spaces
         raise WeakToken("the dashboard access token may hold only printable ASCII characters without spaces")
     if len(token) < MIN_TOKEN_CHARS:
-        raise WeakToken(f"the dashboard access token has {len(token)} characters; it needs at least "
-                        f"{MIN_TOKEN_CHARS}")
+        raise WeakToken(f"the dashboard access token has {len(token)} characters; it needs at least {MIN_TOKEN_CHARS}")
     if len(token) > MAX_TOKEN_CHARS:
         raise WeakToken(f"the dashboard access token is longer than {MAX_TOKEN_CHARS} characters")
     if len(set(token)) < MIN_DISTINCT_CHARS:
         raise WeakToken(f"the dashboard access token uses only {len(set(token))} distinct characters")
     bits = token_bits(token)
     if bits < MIN_TOKEN_BITS:
-        raise WeakToken(f"the dashboard access token is too predictable (about {bits:.0f} bits; "
-                        f"{MIN_TOKEN_BITS} needed)")
+        raise WeakToken(
+            f"the dashboard access token is too predictable (about {bits:.0f} bits; {MIN_TOKEN_BITS} needed)"
+        )
     return token
 
 
@@ -79,12 +79,15 @@ def _unpredictable(token: str) -> int:
     repeating an earlier stretch of 4 or more (abcdabcd counts as abcd plus one)."""
     count = i = 0
     while i < len(token):
-        if i >= 2 and abs(step := ord(token[i]) - ord(token[i - 1])) <= 1 and \
-                step == ord(token[i - 1]) - ord(token[i - 2]):
+        if (
+            i >= 2
+            and abs(step := ord(token[i]) - ord(token[i - 1])) <= 1
+            and step == ord(token[i - 1]) - ord(token[i - 2])
+        ):
             i += 1
             continue
         length = 4
-        while i + length <= len(token) and token.find(token[i:i + length], 0, i + length - 1) != -1:
+        while i + length <= len(token) and token.find(token[i : i + length], 0, i + length - 1) != -1:
             length += 1
         count += 1
         i += length - 1 if length > 4 else 1
@@ -96,8 +99,7 @@ def configured_token(settings: DashboardSettings) -> str | None:
     given = settings.token.get_secret_value() if settings.token is not None else ""
     if settings.token_file:
         if given:
-            raise TokenFileError("both dashboard.token and dashboard.token_file are set",
-                                 hint="keep one of them")
+            raise TokenFileError("both dashboard.token and dashboard.token_file are set", hint="keep one of them")
         return check_token(read_token_file(Path(settings.token_file)))
     return check_token(given) if given else None
 
@@ -116,8 +118,9 @@ def read_token_file(path: Path) -> str:
             raise TokenFileError(f"the token file {path} is not a regular file", hint=fix)
         mode = stat.S_IMODE(info.st_mode)
         if mode & ~0o600:
-            raise TokenFileError(f"the token file {path} has mode {mode:04o}, looser than 0600",
-                                 hint=f"chmod 600 {path}")
+            raise TokenFileError(
+                f"the token file {path} has mode {mode:04o}, looser than 0600", hint=f"chmod 600 {path}"
+            )
         data = os.read(fd, MAX_TOKEN_CHARS + 64)
     finally:
         os.close(fd)
@@ -284,13 +287,18 @@ class TokenAuth:
                 # The decoded path, re-encoded, with one leading slash: never `//host` (another site).
                 path = quote("/" + scope["path"].lstrip("/"), safe="/:@!$'()*+,;=-._~")
                 location = path + (f"?{rest}" if rest else "")
-                await _send(send, 303, b"", [(b"location", location.encode("ascii")),
-                                             (b"set-cookie", self._cookie())])
+                await _send(send, 303, b"", [(b"location", location.encode("ascii")), (b"set-cookie", self._cookie())])
             else:
                 await self.app(scope, receive, send)
             return
-        await refuse(scope, send, 401, "this dashboard needs its access token: send 'Authorization: Bearer <token>' "
-                                       "or open it once with ?token=<token>", [(b"www-authenticate", b"Bearer")])
+        await refuse(
+            scope,
+            send,
+            401,
+            "this dashboard needs its access token: send 'Authorization: Bearer <token>' "
+            "or open it once with ?token=<token>",
+            [(b"www-authenticate", b"Bearer")],
+        )
 
     def _cookie(self) -> bytes:
         return f"{COOKIE}={self.cookie_value}; HttpOnly; SameSite=Strict; Path=/".encode()
@@ -300,8 +308,9 @@ def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
 
 
-async def refuse(scope: Scope, send: Send, status: int, message: str,
-                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def refuse(
+    scope: Scope, send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     """Answer with a one-line JSON error (an HTTP request) or close (a websocket)."""
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008})
@@ -311,8 +320,10 @@ async def refuse(scope: Scope, send: Send, status: int, message: str,
 
 
 async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    start: dict[str, Any] = {"type": "http.response.start", "status": status,
-                             "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+    start: dict[str, Any] = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [*headers, (b"content-length", str(len(body)).encode())],
+    }
     await send(start)
     await send({"type": "http.response.body", "body": body})
-

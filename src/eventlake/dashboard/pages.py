@@ -25,9 +25,7 @@ def render_page(page: str, title: str, *, name: str = "", message: str = "") -> 
     if page not in PAGES:
         raise ValueError(f"unknown page {page}")
     active = "dashboards" if page == "dashboard" else page
-    nav = "".join(
-        f'<a href="{href}"{" class=active" if key == active else ""}>{label}</a>' for key, href, label in NAV
-    )
+    nav = "".join(f'<a href="{href}"{" class=active" if key == active else ""}>{label}</a>' for key, href, label in NAV)
     body = _template(page).replace("{{message}}", html.escape(message))
     shell = (
         _template("layout")

@@ -46,8 +46,13 @@ def query_pairs(raw: bytes) -> list[tuple[str, str]]:
     anything but percent-encoded ASCII carrying valid UTF-8 is refused.
     """
     try:
-        return parse_qsl(raw.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict",
-                         max_num_fields=MAX_QUERY_FIELDS)
+        return parse_qsl(
+            raw.decode("ascii"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_QUERY_FIELDS,
+        )
     except UnicodeDecodeError as exc:
         raise BadParameter("the query string must be percent-encoded UTF-8") from exc
     except ValueError as exc:  # too many fields
@@ -93,8 +98,9 @@ def coerce(param: Parameter, raw: Value) -> Value:
     else:
         value = _string(param.name, raw)
     if param.choices and value not in param.choices and str(value) not in {str(c) for c in param.choices}:
-        raise BadParameter(f"parameter {param.name} must be one of {', '.join(map(str, param.choices))}; "
-                           f"got {_shown(raw)}")
+        raise BadParameter(
+            f"parameter {param.name} must be one of {', '.join(map(str, param.choices))}; got {_shown(raw)}"
+        )
     return value
 
 
@@ -142,8 +148,10 @@ def resolve(dashboard: Dashboard, given: Mapping[str, str]) -> dict[str, Value]:
     params = dashboard.all_parameters()
     unknown = sorted(set(given) - set(params) - {TOKEN_KEY})
     if unknown:
-        raise BadParameter(f"dashboard {dashboard.name} has no parameter {_shown(unknown[0])}",
-                           hint=f"its parameters: {', '.join(params) or 'none'}")
+        raise BadParameter(
+            f"dashboard {dashboard.name} has no parameter {_shown(unknown[0])}",
+            hint=f"its parameters: {', '.join(params) or 'none'}",
+        )
     return {name: coerce(p, given[name]) if name in given else coerce(p, p.default) for name, p in params.items()}
 
 

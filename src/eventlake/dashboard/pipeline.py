@@ -39,8 +39,11 @@ class PipelineModel:
         now = time.time()
         errors: list[str] = []
         offsets: dict[str, dict[int, tuple[int, int]]] = {}
-        admin = TopicAdmin(self.settings.bootstrap_servers, self.settings.kafka,
-                           timeout_s=min(3.0, self.settings.kafka.connect_timeout_s))
+        admin = TopicAdmin(
+            self.settings.bootstrap_servers,
+            self.settings.kafka,
+            timeout_s=min(3.0, self.settings.kafka.connect_timeout_s),
+        )
         names: list[str] = []
         reachable = True
         try:
@@ -90,8 +93,9 @@ class PipelineModel:
             "errors": errors,
         }
 
-    def _topics(self, names: list[str], sink: list[Any],
-                watermarks: Callable[[str, list[int]], Any]) -> list[dict[str, Any]]:
+    def _topics(
+        self, names: list[str], sink: list[Any], watermarks: Callable[[str, list[int]], Any]
+    ) -> list[dict[str, Any]]:
         by_topic = {t.topic: t for t in sink}
         ordered = [n for n in names if n in by_topic] + [n for n in names if n not in by_topic]
         counts = self._partition_counts(ordered[:MAX_TOPICS])
@@ -104,14 +108,18 @@ class PipelineModel:
                 break
             highs[name] = sum(h for _, h in marks.values())
             health = by_topic.get(name)
-            out.append({
-                "topic": name,
-                "partitions": [{"partition": p, "log_start_offset": lo, "log_end_offset": hi, "messages": hi - lo}
-                               for p, (lo, hi) in sorted(marks.items())],
-                "messages": sum(hi - lo for lo, hi in marks.values()),
-                "produce_rate": None,
-                "sink": health.as_dict() if health is not None else None,
-            })
+            out.append(
+                {
+                    "topic": name,
+                    "partitions": [
+                        {"partition": p, "log_start_offset": lo, "log_end_offset": hi, "messages": hi - lo}
+                        for p, (lo, hi) in sorted(marks.items())
+                    ],
+                    "messages": sum(hi - lo for lo, hi in marks.values()),
+                    "produce_rate": None,
+                    "sink": health.as_dict() if health is not None else None,
+                }
+            )
         rates = self._rates(highs)
         for topic in out:
             topic["produce_rate"] = rates.get(topic["topic"])

@@ -31,8 +31,10 @@ def _check_port(host: str, port: int) -> None:
         try:
             sock.bind((host, port))
         except OSError as exc:
-            raise DashboardError(f"cannot serve on {host}:{port}: {exc.strerror or exc}",
-                                 hint="stop what uses the port or pick another with --port") from exc
+            raise DashboardError(
+                f"cannot serve on {host}:{port}: {exc.strerror or exc}",
+                hint="stop what uses the port or pick another with --port",
+            ) from exc
 
 
 def url_of(settings: Settings) -> str:
@@ -46,10 +48,14 @@ def build_server(settings: Settings, base_dir: Path | None = None, *, access_log
     check_bind(settings)
     _check_port(settings.dashboard.host, settings.dashboard.port)
     config = uvicorn.Config(
-        create_app(settings, base_dir), host=settings.dashboard.host, port=settings.dashboard.port,
-        log_level="info" if access_log else "warning", access_log=access_log,
+        create_app(settings, base_dir),
+        host=settings.dashboard.host,
+        port=settings.dashboard.port,
+        log_level="info" if access_log else "warning",
+        access_log=access_log,
         # Live streams never end by themselves: give them a moment on shutdown, then close them.
-        timeout_graceful_shutdown=2, lifespan="on",
+        timeout_graceful_shutdown=2,
+        lifespan="on",
     )
     # After uvicorn.Config: it has just replaced its loggers' handlers, which get the filter too.
     install_redaction()

@@ -106,8 +106,11 @@ class DashboardService:
         truncated = bool(result.truncated)
         kinds = column_kinds(rows, len(result.columns))
         return Rows(
-            columns=[str(c) for c in result.columns], kinds=kinds,
-            rows=[[cell(v) for v in r] for r in rows], truncated=truncated, elapsed_s=float(result.elapsed_s),
+            columns=[str(c) for c in result.columns],
+            kinds=kinds,
+            rows=[[cell(v) for v in r] for r in rows],
+            truncated=truncated,
+            elapsed_s=float(result.elapsed_s),
         )
 
     def tables(self) -> list[dict[str, Any]]:
@@ -142,22 +145,52 @@ class DashboardService:
         dash = self.library.get(name)
         params = []
         for p in dash.all_parameters().values():
-            params.append({"name": p.name, "label": p.label or p.name, "type": p.type,
-                           "default": p.default, "choices": list(p.choices)})
+            params.append(
+                {
+                    "name": p.name,
+                    "label": p.label or p.name,
+                    "type": p.type,
+                    "default": p.default,
+                    "choices": list(p.choices),
+                }
+            )
         return {
-            "name": dash.name, "title": dash.title, "description": dash.description, "source": dash.source,
+            "name": dash.name,
+            "title": dash.title,
+            "description": dash.description,
+            "source": dash.source,
             "parameters": params,
-            "panels": [{"id": p.id, "title": p.title, "chart": p.chart, "x": p.x, "y": p.y, "series": p.series,
-                        "unit": p.unit, "width": p.width, "refresh_s": self.refresh_s(p), "window_s": p.window,
-                        "table": p.table or dash.table}
-                       for p in dash.panels],
+            "panels": [
+                {
+                    "id": p.id,
+                    "title": p.title,
+                    "chart": p.chart,
+                    "x": p.x,
+                    "y": p.y,
+                    "series": p.series,
+                    "unit": p.unit,
+                    "width": p.width,
+                    "refresh_s": self.refresh_s(p),
+                    "window_s": p.window,
+                    "table": p.table or dash.table,
+                }
+                for p in dash.panels
+            ],
         }
 
     def dashboards(self) -> dict[str, Any]:
         good, bad = self.library.list()
         return {
-            "dashboards": [{"name": d.name, "title": d.title, "description": d.description,
-                            "panels": len(d.panels), "source": d.source} for d in good],
+            "dashboards": [
+                {
+                    "name": d.name,
+                    "title": d.title,
+                    "description": d.description,
+                    "panels": len(d.panels),
+                    "source": d.source,
+                }
+                for d in good
+            ],
             "errors": bad,
         }
 

@@ -11,12 +11,20 @@ class DashboardSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
     # Required whenever host is not a loopback address.
-    token: SecretStr | None = Field(None, description=(
-        "Access token every request must carry (env EVENTLAKE_DASHBOARD__TOKEN); at least 32 characters "
-        "of printable ASCII and 128 bits of estimated entropy. Required to bind beyond loopback."))
-    token_file: str | None = Field(None, description=(
-        "File holding the access token (instead of `token`); it must be readable by its owner only "
-        "(mode 600 or 400). Surrounding whitespace, such as the final newline, is ignored."))
+    token: SecretStr | None = Field(
+        None,
+        description=(
+            "Access token every request must carry (env EVENTLAKE_DASHBOARD__TOKEN); at least 32 characters "
+            "of printable ASCII and 128 bits of estimated entropy. Required to bind beyond loopback."
+        ),
+    )
+    token_file: str | None = Field(
+        None,
+        description=(
+            "File holding the access token (instead of `token`); it must be readable by its owner only "
+            "(mode 600 or 400). Surrounding whitespace, such as the final newline, is ignored."
+        ),
+    )
     # Dashboards as code (*.toml, *.yaml); a file here overrides a built-in one of the same name.
     dashboards_dir: str = "dashboards"
     # Serve the dashboards shipped in the package (the stock dashboard).
@@ -28,5 +36,10 @@ class DashboardSettings(BaseModel):
     max_panel_rows: int = 5_000
     # A comment line keeps idle live streams open through proxies.
     stream_heartbeat_s: float = 15.0
-    max_request_bytes: int = Field(1024 * 1024, gt=0, description=(
-        "Largest request body accepted (bytes); a larger one, announced or streamed, is refused with 413."))
+    max_request_bytes: int = Field(
+        1024 * 1024,
+        gt=0,
+        description=(
+            "Largest request body accepted (bytes); a larger one, announced or streamed, is refused with 413."
+        ),
+    )

@@ -176,13 +176,18 @@ class Dashboard(BaseModel):
         for panel in self.panels:
             if panel.id == panel_id:
                 return panel
-        raise PanelNotFound(f"dashboard {self.name} has no panel {panel_id!r}",
-                            hint=f"its panels: {', '.join(p.id for p in self.panels)}")
+        raise PanelNotFound(
+            f"dashboard {self.name} has no panel {panel_id!r}",
+            hint=f"its panels: {', '.join(p.id for p in self.panels)}",
+        )
 
 
 # How a placeholder sits in its SQL when it is not a token of its own.
-_INSIDE = {"string_const": "inside a string literal", "identifier": "inside a quoted identifier",
-           "comment": "inside a comment"}
+_INSIDE = {
+    "string_const": "inside a string literal",
+    "identifier": "inside a quoted identifier",
+    "comment": "inside a comment",
+}
 
 
 def placeholder_problem(sql: str) -> str | None:
@@ -199,7 +204,7 @@ def placeholder_problem(sql: str) -> str | None:
     for match in PLACEHOLDER_RE.finditer(sql):
         name = match.group(1)
         stand_in = "0" if name in BUILTIN_PLACEHOLDERS else f"${name}"
-        parts += [sql[pos:match.start()], stand_in]
+        parts += [sql[pos : match.start()], stand_in]
         length += match.start() - pos
         spots.append((length, length + len(stand_in), name))
         length += len(stand_in)
@@ -216,8 +221,10 @@ def placeholder_problem(sql: str) -> str | None:
             kind, began = next(((k, o) for o, k in reversed(tokens) if o <= start), ("", 0))
             inside = _INSIDE.get(kind) if began < start and (kind != "identifier" or '"' in text[began:start]) else None
             fix = "write it without quotes" if inside and kind != "comment" else "put it where an SQL value goes"
-            return (f"{{{name}}} is {inside or 'part of a larger token'}; {fix} "
-                    "(a placeholder is filled in as one whole SQL value, never pasted into text)")
+            return (
+                f"{{{name}}} is {inside or 'part of a larger token'}; {fix} "
+                "(a placeholder is filled in as one whole SQL value, never pasted into text)"
+            )
     ours = {start for start, _, _ in spots}
     for offset, kind in tokens:
         if kind == "operator" and text[offset] in "$?" and offset not in ours:
@@ -291,7 +298,9 @@ class DashboardLibrary:
     def get(self, name: str) -> Dashboard:
         files = self._files()
         if name not in files:
-            raise DashboardNotFound(f"no dashboard named {name!r}",
-                                    hint=f"add {self.folder / name}.toml; available: {', '.join(files) or 'none'}")
+            raise DashboardNotFound(
+                f"no dashboard named {name!r}",
+                hint=f"add {self.folder / name}.toml; available: {', '.join(files) or 'none'}",
+            )
         text, suffix, source = files[name]
         return parse_dashboard(name, text, suffix, source)

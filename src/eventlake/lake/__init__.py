@@ -1,4 +1,5 @@
 """The lake stage: object stores (a local folder, S3) behind one small interface."""
+
 from __future__ import annotations
 
 import importlib

@@ -62,8 +62,9 @@ def resolve_s3proxy(version: str = S3PROXY_VERSION) -> Path:
         return libs
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise LocalS3Unavailable("S3Proxy is resolved with Maven the first time, and mvn is not installed",
-                                 hint="apt-get install maven")
+        raise LocalS3Unavailable(
+            "S3Proxy is resolved with Maven the first time, and mvn is not installed", hint="apt-get install maven"
+        )
     libs.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="s3proxy-", dir=libs.parent))
     try:
@@ -71,12 +72,26 @@ def resolve_s3proxy(version: str = S3PROXY_VERSION) -> Path:
         pom.write_text(_POM.format(v=version))
         out = scratch / "libs"
         proc = subprocess.run(
-            [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies", f"-DoutputDirectory={out}",
-             "-DincludeScope=runtime"], capture_output=True, text=True, timeout=900, check=False)
+            [
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={out}",
+                "-DincludeScope=runtime",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
         if proc.returncode != 0 or not any(out.glob("s3proxy-*.jar")):
             tail = (proc.stdout + proc.stderr).strip()[-300:]
-            raise LocalS3Unavailable(f"Maven could not resolve S3Proxy {version}: {tail}",
-                                     hint="check network access to Maven Central")
+            raise LocalS3Unavailable(
+                f"Maven could not resolve S3Proxy {version}: {tail}", hint="check network access to Maven Central"
+            )
         (out / ".complete").write_text(version)
         if libs.exists():
             shutil.rmtree(libs)
@@ -87,8 +102,9 @@ def resolve_s3proxy(version: str = S3PROXY_VERSION) -> Path:
 
 
 @contextmanager
-def run_local_s3(data: Path, bucket: str, access_key: str, secret_key: str,
-                 start_timeout_s: float = 90, port: int | None = None) -> Iterator[LocalS3]:
+def run_local_s3(
+    data: Path, bucket: str, access_key: str, secret_key: str, start_timeout_s: float = 90, port: int | None = None
+) -> Iterator[LocalS3]:
     """Start S3Proxy on a loopback port (free, or `port` to come back where an earlier run was) with
     one bucket (objects under `data`, kept across runs); always stop it."""
     libs = resolve_s3proxy()
@@ -96,11 +112,19 @@ def run_local_s3(data: Path, bucket: str, access_key: str, secret_key: str,
     port = port or free_port()
     server = LocalS3(f"http://127.0.0.1:{port}", access_key, secret_key, bucket)
     conf = data / "s3proxy.conf"
-    conf.write_text("\n".join([
-        f"s3proxy.endpoint={server.endpoint}", "s3proxy.authorization=aws-v2-or-v4",
-        f"s3proxy.identity={access_key}", f"s3proxy.credential={secret_key}",
-        "jclouds.provider=filesystem", f"jclouds.filesystem.basedir={data / 'blobs'}",
-    ]) + "\n")
+    conf.write_text(
+        "\n".join(
+            [
+                f"s3proxy.endpoint={server.endpoint}",
+                "s3proxy.authorization=aws-v2-or-v4",
+                f"s3proxy.identity={access_key}",
+                f"s3proxy.credential={secret_key}",
+                "jclouds.provider=filesystem",
+                f"jclouds.filesystem.basedir={data / 'blobs'}",
+            ]
+        )
+        + "\n"
+    )
     conf.chmod(0o600)  # it holds the credential
     # S3Proxy's jar carries no logging configuration, so logback defaults to DEBUG on stdout
     # (one test run wrote a 440 MB log): warnings only.
@@ -108,16 +132,31 @@ def run_local_s3(data: Path, bucket: str, access_key: str, secret_key: str,
     logback.write_text(_LOGBACK)
     with (data / "s3proxy.log").open("ab") as log:
         proc = subprocess.Popen(
-            [str(find_java().executable), "-Xmx256m", f"-Dlogback.configurationFile={logback}",
-             "-cp", f"{libs}/*", "org.gaul.s3proxy.Main", "--properties", str(conf)],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "LOG_LEVEL": "warn"},
+            [
+                str(find_java().executable),
+                "-Xmx256m",
+                f"-Dlogback.configurationFile={logback}",
+                "-cp",
+                f"{libs}/*",
+                "org.gaul.s3proxy.Main",
+                "--properties",
+                str(conf),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "LOG_LEVEL": "warn"},
         )
     try:
         _wait_http(server.endpoint, proc, start_timeout_s)
         import boto3
 
-        client = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=access_key,
-                              aws_secret_access_key=secret_key, region_name="us-east-1")
+        client = boto3.client(
+            "s3",
+            endpoint_url=server.endpoint,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            region_name="us-east-1",
+        )
         if bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
             client.create_bucket(Bucket=bucket)
         yield server

@@ -68,7 +68,7 @@ class Lake:
         """Inverse of `uri` (also accepts filesystem paths)."""
         for prefix in (self._uri_prefix, self.root):
             if uri_or_path.startswith(prefix + "/"):
-                return uri_or_path[len(prefix) + 1:]
+                return uri_or_path[len(prefix) + 1 :]
         raise LakeError(f"{uri_or_path} is not inside the lake {self._uri_prefix}")
 
     def write_atomic(self, rel_path: str, data: Payload) -> int:
@@ -91,8 +91,9 @@ class Lake:
                 raise
             return size
         except OSError as exc:
-            raise LakeError(f"cannot write {self.uri(rel_path)}: {exc}",
-                            hint="check the lake location, permissions and credentials") from exc
+            raise LakeError(
+                f"cannot write {self.uri(rel_path)}: {exc}", hint="check the lake location, permissions and credentials"
+            ) from exc
 
     def _write(self, path: str, data: Payload) -> int:
         with self.filesystem.open_output_stream(path, metadata={}) as out:

@@ -1,8 +1,9 @@
 """The produce stage: sources (files, stdin, a real sample, synthetic ticks), pacing, and the Kafka producer.
 
-    from eventlake.produce import produce, ProduceOptions, open_source
-    report = produce(settings, "stock-ticks", "synthetic:ticks", ProduceOptions(limit=10_000, key="symbol"))
+from eventlake.produce import produce, ProduceOptions, open_source
+report = produce(settings, "stock-ticks", "synthetic:ticks", ProduceOptions(limit=10_000, key="symbol"))
 """
+
 from __future__ import annotations
 
 import importlib

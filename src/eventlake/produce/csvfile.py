@@ -38,6 +38,7 @@ class Position:
         self.offset = offset
         self.columns: list[tuple[str, str]] | None = None
 
+
 _INT = re.compile(r"[+-]?(0|[1-9][0-9]*)")  # no leading zeros: "02134" is a code, not a number
 _FLOAT = re.compile(r"[+-]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(nan|inf|infinity)", re.I)
 _TIMESTAMP = re.compile(
@@ -79,7 +80,11 @@ def to_text(text: str) -> str:
 
 
 CONVERTERS: dict[str, Converter] = {
-    "bool": to_bool, "int": to_int, "float": to_float, "timestamp": to_timestamp, "text": to_text,
+    "bool": to_bool,
+    "int": to_int,
+    "float": to_float,
+    "timestamp": to_timestamp,
+    "text": to_text,
 }
 
 
@@ -183,8 +188,14 @@ class _Records:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                self.skipped.append((BadRow(f"undecodable bytes (not UTF-8) at byte {exc.start}", self.source, line,
-                                            raw.rstrip(b"\r\n")), end))
+                self.skipped.append(
+                    (
+                        BadRow(
+                            f"undecodable bytes (not UTF-8) at byte {exc.start}", self.source, line, raw.rstrip(b"\r\n")
+                        ),
+                        end,
+                    )
+                )
                 continue
             if line == 1:
                 text = text.removeprefix("\ufeff")
@@ -211,13 +222,15 @@ class _Records:
             if not pending:
                 continue
             if len(pending) > 1 and (
-                error is not None
-                or (self.width is not None and len(fields) != self.width)
-                or not _well_quoted(pending)
+                error is not None or (self.width is not None and len(fields) != self.width) or not _well_quoted(pending)
             ):
                 line, end, raw = pending[0]
-                yield BadRow("unterminated quote: a quoted field runs past its line", self.source, line,
-                             raw.rstrip(b"\r\n")), end
+                yield (
+                    BadRow(
+                        "unterminated quote: a quoted field runs past its line", self.source, line, raw.rstrip(b"\r\n")
+                    ),
+                    end,
+                )
                 self.replay.extendleft(reversed(pending[1:]))
                 self.reader = csv.reader(self._text())  # the old one may have met the end of the file
                 continue
@@ -232,8 +245,15 @@ class _Records:
 
 
 def read_csv(
-    lines: Iterable[bytes], source: str, on_bad: OnBad, infer_rows: int = 1000, position: Position | None = None,
-    *, columns: list[tuple[str, str]] | None = None, line: int = 0, offset: int = 0,
+    lines: Iterable[bytes],
+    source: str,
+    on_bad: OnBad,
+    infer_rows: int = 1000,
+    position: Position | None = None,
+    *,
+    columns: list[tuple[str, str]] | None = None,
+    line: int = 0,
+    offset: int = 0,
 ) -> Iterator[dict[str, Any]]:
     """Records of a CSV given as raw byte lines. Bad rows go to `on_bad` in their place in the
     file, so with --strict everything before the first bad row is sent and nothing after.

@@ -21,8 +21,13 @@ MAX_RAW_BYTES = 256 * 1024
 
 class DeadLetters:
     def __init__(
-        self, producer: Producer, admin: TopicAdmin, topic: str, report: ProduceReport,
-        partitions: int = 1, keep: int = 100,
+        self,
+        producer: Producer,
+        admin: TopicAdmin,
+        topic: str,
+        report: ProduceReport,
+        partitions: int = 1,
+        keep: int = 100,
     ) -> None:
         self.producer = producer
         self.admin = admin

@@ -65,8 +65,9 @@ class ProduceOptions:
         if self.speed is not None and self.speed <= 0:
             raise BadOptions("--speed must be a positive factor")
         if self.rate is not None and self.speed is not None:
-            raise BadOptions("--rate and --speed do not go together",
-                             hint="pace by a fixed rate or by the data's own times")
+            raise BadOptions(
+                "--rate and --speed do not go together", hint="pace by a fixed rate or by the data's own times"
+            )
         if self.speed is not None and not self.time_field:
             raise BadOptions("--speed replays by the data's own times", hint="name their field with --time-field")
         if self.limit is not None and self.limit < 0:
@@ -83,8 +84,10 @@ class ProduceOptions:
             return
         for flag, given in (("--loop", self.loop), ("--sample", self.sample is not None), ("--sync", self.sync)):
             if given:
-                raise BadOptions(f"--exactly-once does not go with {flag}",
-                                 hint="a transaction is the acknowledgement; a file is replayed once, whole")
+                raise BadOptions(
+                    f"--exactly-once does not go with {flag}",
+                    hint="a transaction is the acknowledgement; a file is replayed once, whole",
+                )
 
 
 def produce(
@@ -156,8 +159,17 @@ class _Run:
 
     after_send: Callable[[], None] | None = None
 
-    def __init__(self, settings: Settings, admin: TopicAdmin, topic: str, src: Source, options: ProduceOptions,
-                 report: ProduceReport, progress: Progress | None, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        admin: TopicAdmin,
+        topic: str,
+        src: Source,
+        options: ProduceOptions,
+        report: ProduceReport,
+        progress: Progress | None,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.settings = settings
         self.stop = stop
         self.topic = topic
@@ -186,36 +198,42 @@ class _Run:
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
             self.fatal = err
-        self.auth = self.auth or auth_failure(err, self.settings.bootstrap_servers, self.settings.kafka,
-                                              doing="produce")
+        self.auth = self.auth or auth_failure(
+            err, self.settings.bootstrap_servers, self.settings.kafka, doing="produce"
+        )
 
     def _config(self) -> dict[str, Any]:
         ps = self.settings.produce
         conf = client_config(self.settings.bootstrap_servers, self.settings.kafka)
-        conf.update({
-            "enable.idempotence": ps.idempotent,
-            "acks": ps.acks,
-            "compression.type": self.options.compression or ps.compression,
-            "linger.ms": ps.linger_ms,
-            "batch.size": ps.batch_bytes,
-            "partitioner": ps.partitioner,
-            "queue.buffering.max.messages": ps.queue_max_messages,
-            "queue.buffering.max.kbytes": ps.queue_max_kbytes,
-            "message.timeout.ms": int(ps.delivery_timeout_s * 1000),
-            "on_delivery": self._delivered,
-            "error_cb": self._on_error,
-        })
+        conf.update(
+            {
+                "enable.idempotence": ps.idempotent,
+                "acks": ps.acks,
+                "compression.type": self.options.compression or ps.compression,
+                "linger.ms": ps.linger_ms,
+                "batch.size": ps.batch_bytes,
+                "partitioner": ps.partitioner,
+                "queue.buffering.max.messages": ps.queue_max_messages,
+                "queue.buffering.max.kbytes": ps.queue_max_kbytes,
+                "message.timeout.ms": int(ps.delivery_timeout_s * 1000),
+                "on_delivery": self._delivered,
+                "error_cb": self._on_error,
+            }
+        )
         return conf
 
     def _producer(self) -> Producer:
         try:
             return Producer(self._config())
         except KafkaException as exc:
-            raise ConfigError(f"invalid producer settings: {_reason(exc)}",
-                              hint="check the produce and kafka sections of the settings") from exc
+            raise ConfigError(
+                f"invalid producer settings: {_reason(exc)}",
+                hint="check the produce and kafka sections of the settings",
+            ) from exc
         except (TypeError, ValueError) as exc:  # a value of the wrong type, e.g. in kafka.extra
-            raise ConfigError(f"invalid producer settings: {exc}",
-                              hint="check the produce and kafka sections of the settings") from exc
+            raise ConfigError(
+                f"invalid producer settings: {exc}", hint="check the produce and kafka sections of the settings"
+            ) from exc
 
     def execute(self) -> ProduceReport:
         report = self.report
@@ -246,8 +264,10 @@ class _Run:
         if self.auth is not None:
             raise self.auth
         if self.fatal is not None:
-            raise ProducerFailed(f"the Kafka producer stopped: {self.fatal.str()}",
-                                 hint=f"{report.delivered} of {report.sent} events were delivered")
+            raise ProducerFailed(
+                f"the Kafka producer stopped: {self.fatal.str()}",
+                hint=f"{report.delivered} of {report.sent} events were delivered",
+            )
         if strict_error is not None:
             strict_error.report = report
             raise strict_error
@@ -373,16 +393,22 @@ class _Run:
                         try:  # integers beyond 64 bits, written digit for digit
                             value = encode_wide(record)
                         except TypeError:
-                            on_bad(BadRow(f"cannot encode as JSON: {exc}", name, position.line,
-                                          repr(record)[:10_000].encode()))
+                            on_bad(
+                                BadRow(
+                                    f"cannot encode as JSON: {exc}", name, position.line, repr(record)[:10_000].encode()
+                                )
+                            )
                             continue
                     key = key_bytes(record.get(key_field)) if key_field else None
                     timestamp = 0  # 0: the producer's clock
                     if time_field:
                         ms = epoch_ms(record.get(time_field))
                         if ms is None:
-                            on_bad(BadRow(f"field {time_field!r} is missing or not a timestamp", name, position.line,
-                                          value))
+                            on_bad(
+                                BadRow(
+                                    f"field {time_field!r} is missing or not a timestamp", name, position.line, value
+                                )
+                            )
                             continue
                         if not earliest_ok <= ms <= latest_ok:  # maybe refused: dead-letter it alone
                             problem = limits.problem(ms, time_field, topic)

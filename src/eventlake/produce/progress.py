@@ -135,8 +135,15 @@ Mark = Callable[[int], tuple[str, bool]]
 
 
 def plan_resume(
-    stored: Progress | None, current: FileIdentity, *, kind: str, compressed: bool, mark: Mark,
-    restart: bool = False, name: str = "the file", topic: str = "the topic",
+    stored: Progress | None,
+    current: FileIdentity,
+    *,
+    kind: str,
+    compressed: bool,
+    mark: Mark,
+    restart: bool = False,
+    name: str = "the file",
+    topic: str = "the topic",
 ) -> ResumePlan:
     """Where this run starts, given the last committed progress and the file as it is now.
 
@@ -148,25 +155,35 @@ def plan_resume(
     if stored.kind != kind or stored.compressed != compressed:
         raise ResumeRefused(f"{name} was sent to {topic} as {stored.kind} before, now it reads as {kind}", hint=again)
     if current.head_len != stored.file.head_len or current.head_sha256 != stored.file.head_sha256:
-        raise ResumeRefused(f"{name} changed since an --exactly-once run sent it to {topic}: its first bytes differ",
-                            hint=again)
+        raise ResumeRefused(
+            f"{name} changed since an --exactly-once run sent it to {topic}: its first bytes differ", hint=again
+        )
     if kind == "parquet" or compressed:
         if (current.size, current.tail_sha256) != (stored.file.size, stored.file.tail_sha256):
-            raise ResumeRefused(f"{name} changed since an --exactly-once run sent it to {topic} "
-                                f"(size {stored.file.size:,} -> {current.size:,} bytes)", hint=again)
+            raise ResumeRefused(
+                f"{name} changed since an --exactly-once run sent it to {topic} "
+                f"(size {stored.file.size:,} -> {current.size:,} bytes)",
+                hint=again,
+            )
         return ResumePlan(stored, nothing_left=stored.done)
     if current.size < stored.offset:
-        raise ResumeRefused(f"{name} is shorter ({current.size:,} bytes) than where the last --exactly-once run "
-                            f"stopped ({stored.where()}, byte {stored.offset:,})", hint=again)
+        raise ResumeRefused(
+            f"{name} is shorter ({current.size:,} bytes) than where the last --exactly-once run "
+            f"stopped ({stored.where()}, byte {stored.offset:,})",
+            hint=again,
+        )
     digest, ends_line = mark(stored.offset)
     if digest != stored.mark:
-        raise ResumeRefused(f"{name} changed before {stored.where()}, where the last --exactly-once run into "
-                            f"{topic} stopped", hint=again)
+        raise ResumeRefused(
+            f"{name} changed before {stored.where()}, where the last --exactly-once run into {topic} stopped",
+            hint=again,
+        )
     if current.size == stored.offset and stored.done:
         return ResumePlan(stored, nothing_left=True)
     if current.size > stored.offset and not ends_line:  # rows appended would join the last line sent
-        raise ResumeRefused(f"{name} grew, but its last line (at {stored.where()}) was sent without a newline",
-                            hint=again)
+        raise ResumeRefused(
+            f"{name} grew, but its last line (at {stored.where()}) was sent without a newline", hint=again
+        )
     return ResumePlan(stored)
 
 

@@ -43,13 +43,15 @@ def read_progress(settings: Settings, topic: str, key: bytes, timeout_s: float) 
     another replay's transaction still open holds back until it ends (at most its
     transaction.timeout.ms), so this waits for that up to `timeout_s`."""
     conf = client_config(settings.bootstrap_servers, settings.kafka)
-    conf.update({
-        "group.id": f"eventlake-progress-{uuid.uuid4().hex[:8]}",  # never committed: assign() only
-        "enable.auto.commit": False,
-        "isolation.level": "read_committed",
-        "enable.partition.eof": True,
-        "auto.offset.reset": "earliest",
-    })
+    conf.update(
+        {
+            "group.id": f"eventlake-progress-{uuid.uuid4().hex[:8]}",  # never committed: assign() only
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+        }
+    )
     consumer = Consumer(conf)
     found: bytes | None = None
     try:
@@ -79,7 +81,7 @@ def read_progress(settings: Settings, topic: str, key: bytes, timeout_s: float) 
             raise ProgressUnavailable(
                 f"the progress topic {topic} did not become readable to its end in {timeout_s:g} s",
                 hint="another --exactly-once producer may have died inside a transaction: Kafka ends it after "
-                     "produce.transaction_timeout_s; try again then",
+                "produce.transaction_timeout_s; try again then",
             )
     except KafkaException as exc:
         raise ProgressUnavailable(f"cannot read the progress topic {topic}: {exc.args[0]}") from exc
@@ -91,5 +93,7 @@ def read_progress(settings: Settings, topic: str, key: bytes, timeout_s: float) 
     try:
         return Progress.decode(found)
     except (ValueError, TypeError, KeyError) as exc:
-        raise ProgressUnavailable(f"the progress stored in {topic} for this file is unreadable: {exc}",
-                                  hint="run with --restart to send the file from the top") from exc
+        raise ProgressUnavailable(
+            f"the progress stored in {topic} for this file is unreadable: {exc}",
+            hint="run with --restart to send the file from the top",
+        ) from exc

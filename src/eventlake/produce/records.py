@@ -77,8 +77,10 @@ def key_bytes(value: Any) -> bytes | None:
     if isinstance(value, date):
         return value.isoformat().encode()  # a time key reads like the string it stands for
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC
-                            | orjson.OPT_SERIALIZE_NUMPY)
+        return orjson.dumps(
+            value,
+            option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY,
+        )
     except TypeError:
         return str(value).encode()
 

@@ -97,13 +97,18 @@ def _chunks(lines: Iterable[bytes] | IO[bytes]) -> Iterator[tuple[list[bytes], b
             rest = block
             continue
         rest = block[cut:]
-        body = block[:cut - 1]
+        body = block[: cut - 1]
         yield body.split(b"\n"), _has_long_digits(body), 1
 
 
 def read_jsonl(
-    lines: Iterable[bytes] | IO[bytes], source: str, on_bad: OnBad, position: Position | None = None,
-    *, line: int = 0, offset: int = 0,
+    lines: Iterable[bytes] | IO[bytes],
+    source: str,
+    on_bad: OnBad,
+    position: Position | None = None,
+    *,
+    line: int = 0,
+    offset: int = 0,
 ) -> Iterator[dict[str, Any]]:
     """Records of JSON Lines; `line`/`offset`: where `lines` start in the file (a resumed run)."""
     loads = orjson.loads
@@ -172,8 +177,16 @@ class FileSource(Source):
             if offset:
                 fh.seek(offset)  # gzip seeks by reading up to it: slow but right
             if self.kind == "csv":
-                yield from read_csv(fh, self.name, on_bad, self.infer_rows, self.position,
-                                    columns=start.columns, line=line, offset=offset)
+                yield from read_csv(
+                    fh,
+                    self.name,
+                    on_bad,
+                    self.infer_rows,
+                    self.position,
+                    columns=start.columns,
+                    line=line,
+                    offset=offset,
+                )
             else:
                 yield from read_jsonl(fh, self.name, on_bad, self.position, line=line, offset=offset)
 
@@ -289,8 +302,11 @@ class IterableSource(Source):
                 position.line = index
                 yield item
             else:
-                on_bad(BadRow(f"not a record (dict) but {type(item).__name__}", self.name, index,
-                              repr(item)[:10_000].encode()))
+                on_bad(
+                    BadRow(
+                        f"not a record (dict) but {type(item).__name__}", self.name, index, repr(item)[:10_000].encode()
+                    )
+                )
 
     def size(self) -> int | None:
         return len(self.items) if hasattr(self.items, "__len__") else None  # type: ignore[arg-type]
@@ -344,5 +360,3 @@ def open_source(
     if last in PARQUET_SUFFIXES and suffixes[-1] != ".gz":
         return ParquetSource(path, spec)
     raise SourceError(f"cannot tell the format of {spec} from its name", hint=f"--source takes {SUPPORTED}")
-
-

@@ -35,7 +35,7 @@ def ensure_topic(admin: TopicAdmin, topic: str, options: ProduceOptions) -> None
         raise TopicMissing(
             f"topic {topic} does not exist",
             hint=f"create it with `eventlake topics create {topic} --partitions N`, "
-                 "or pass --create-topic --partitions N",
+            "or pass --create-topic --partitions N",
         )
     admin.create(topic, partitions=options.partitions, exist_ok=True)
 
@@ -77,11 +77,15 @@ class TimestampLimits:
         self.refresh()
         if ms > self.latest_ok and self.after_ms is not None:
             ahead = (ms - time.time() * 1000) / 3_600_000
-            return (f"field {field!r} is {ahead:,.1f} h in the future: {topic} refuses timestamps more than "
-                    f"{self.after_ms / 3_600_000:g} h ahead (message.timestamp.after.max.ms)")
+            return (
+                f"field {field!r} is {ahead:,.1f} h in the future: {topic} refuses timestamps more than "
+                f"{self.after_ms / 3_600_000:g} h ahead (message.timestamp.after.max.ms)"
+            )
         if ms < self.earliest_ok and self.before_ms is not None:
-            return (f"field {field!r} is older than {topic} accepts "
-                    f"({self.before_ms / 3_600_000:g} h, message.timestamp.before.max.ms)")
+            return (
+                f"field {field!r} is older than {topic} accepts "
+                f"({self.before_ms / 3_600_000:g} h, message.timestamp.before.max.ms)"
+            )
         return None
 
 

@@ -58,11 +58,21 @@ _FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PR
 
 
 class TransactionalRun(_Run):
-    def __init__(self, settings: Settings, admin: TopicAdmin, topic: str, src: Source, options: ProduceOptions,
-                 report: ProduceReport, progress: OnProgress | None, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        admin: TopicAdmin,
+        topic: str,
+        src: Source,
+        options: ProduceOptions,
+        report: ProduceReport,
+        progress: OnProgress | None,
+        stop: threading.Event | None = None,
+    ) -> None:
         if not isinstance(src, (FileSource, ParquetSource)):
-            raise BadOptions(f"--exactly-once replays files; {src.name} is not one",
-                             hint="use a .csv, .jsonl or .parquet file")
+            raise BadOptions(
+                f"--exactly-once replays files; {src.name} is not one", hint="use a .csv, .jsonl or .parquet file"
+            )
         ps = settings.produce
         self.path: Path = src.path
         self.replay = Replay.of(topic, src.path, options.replay_id)
@@ -89,13 +99,15 @@ class TransactionalRun(_Run):
     def _config(self) -> dict[str, Any]:
         conf = super()._config()
         timeout_ms = int(self.txn_timeout_s * 1000)
-        conf.update({
-            "transactional.id": self.replay.transactional_id,
-            "enable.idempotence": True,
-            "acks": "all",
-            "transaction.timeout.ms": timeout_ms,
-            "message.timeout.ms": min(int(conf["message.timeout.ms"]), timeout_ms),  # librdkafka requires it
-        })
+        conf.update(
+            {
+                "transactional.id": self.replay.transactional_id,
+                "enable.idempotence": True,
+                "acks": "all",
+                "transaction.timeout.ms": timeout_ms,
+                "message.timeout.ms": min(int(conf["message.timeout.ms"]), timeout_ms),  # librdkafka requires it
+            }
+        )
         if self.settings.kafka.log_level == 0:  # librdkafka prints "FATAL ... fenced" at any level; we say it once
             conf["logger"] = _QUIET
         return conf
@@ -116,14 +128,21 @@ class TransactionalRun(_Run):
             raise ExactlyOnceFailed(
                 f"cannot start a Kafka transaction: {_reason(exc)}",
                 hint="--exactly-once needs a broker that allows transactions (and, with ACLs, WRITE on the "
-                     "transactional id and the progress topic)",
+                "transactional id and the progress topic)",
             ) from exc
         stored = read_progress(self.settings, self.progress_topic, self.replay.key, self.txn_timeout_s + 10)
         restart = self.options.restart
         self.identity = current_identity(self.path, None if restart else stored)
-        plan = plan_resume(stored, self.identity, kind=self.kind, compressed=self.compressed,
-                           mark=lambda offset: mark_at(self.path, offset), restart=restart,
-                           name=self.src.name, topic=self.topic)
+        plan = plan_resume(
+            stored,
+            self.identity,
+            kind=self.kind,
+            compressed=self.compressed,
+            mark=lambda offset: mark_at(self.path, offset),
+            restart=restart,
+            name=self.src.name,
+            topic=self.topic,
+        )
         start = self.base = plan.start
         report = self.report
         if start is not None:
@@ -133,8 +152,10 @@ class TransactionalRun(_Run):
         if plan.nothing_left:
             self.nothing_left = True
             assert start is not None
-            report.notes.append(f"{self.src.name} was sent to {self.topic} completely already ({start.records:,} "
-                                f"events): nothing to do; --restart sends it again")
+            report.notes.append(
+                f"{self.src.name} was sent to {self.topic} completely already ({start.records:,} "
+                f"events): nothing to do; --restart sends it again"
+            )
             report.expected = 0
             return
         if start is not None:
@@ -178,15 +199,25 @@ class TransactionalRun(_Run):
             assert isinstance(self.src, ParquetSource)
             row_group, row_in_group = locate_row(self.src._file().metadata, offset)
         return Progress(
-            kind=self.kind, compressed=self.compressed, file=self.identity, line=line or 0, offset=offset,
+            kind=self.kind,
+            compressed=self.compressed,
+            file=self.identity,
+            line=line or 0,
+            offset=offset,
             records=(base.records if base else 0) + self.report.delivered + self.in_txn,
             bad_rows=(base.bad_rows if base else 0) + self.report.bad_rows_total,
             done=done,
             mark=None if self.kind == "parquet" or self.compressed else mark_at(self.path, offset)[0],
             columns=self.src.position.columns if self.kind == "csv" else None,
-            row_group=row_group, row_in_group=row_in_group,
-            extra={"topic": self.topic, "source": self.replay.path, "replay_id": self.replay.replay_id,
-                   "transactional_id": self.replay.transactional_id, "committed_at": now_iso()},
+            row_group=row_group,
+            row_in_group=row_in_group,
+            extra={
+                "topic": self.topic,
+                "source": self.replay.path,
+                "replay_id": self.replay.replay_id,
+                "transactional_id": self.replay.transactional_id,
+                "committed_at": now_iso(),
+            },
         )
 
     def _commit(self, done: bool) -> None:
@@ -226,14 +257,18 @@ class TransactionalRun(_Run):
         err = exc.args[0]
         if isinstance(err, KafkaError) and err.txn_requires_abort():
             self._abort()
-            raise ExactlyOnceFailed(f"a transaction into {self.topic} was aborted: {err.str()}",
-                                    hint=f"nothing after {self._committed_at()} is committed; run the same command "
-                                         "again to go on from there") from exc
+            raise ExactlyOnceFailed(
+                f"a transaction into {self.topic} was aborted: {err.str()}",
+                hint=f"nothing after {self._committed_at()} is committed; run the same command "
+                "again to go on from there",
+            ) from exc
         self.open = False
         if isinstance(err, KafkaError) and err.code() in _FENCED:
             raise self._fenced() from exc
-        raise ExactlyOnceFailed(f"the Kafka producer stopped: {_reason(exc)}",
-                                hint=f"run the same command again to go on from {self._committed_at()}") from exc
+        raise ExactlyOnceFailed(
+            f"the Kafka producer stopped: {_reason(exc)}",
+            hint=f"run the same command again to go on from {self._committed_at()}",
+        ) from exc
 
     def _fenced(self) -> ExactlyOnceFailed:
         return ExactlyOnceFailed(
@@ -251,8 +286,9 @@ class TransactionalRun(_Run):
         if self.fatal is not None or not clean or self.report.interrupted:
             self._abort()  # see the module's note on Ctrl-C
             if self.report.interrupted:
-                self.report.add_error("interrupted: the open transaction was aborted; run again to resume "
-                                      "after the last commit")
+                self.report.add_error(
+                    "interrupted: the open transaction was aborted; run again to resume after the last commit"
+                )
             return
         self._commit(done=self.exhausted and not strict)
         if self.stop is not None and self.stop.is_set() and not self.exhausted:

@@ -20,9 +20,15 @@ if TYPE_CHECKING:
     from eventlake.query.results import QueryResult, TableSummary
 
 _WHERE = {
-    "QueryEngine": "engine", "QueryResult": "results", "TableSummary": "results", "connect": "engine",
-    "BadSql": "exceptions", "QueryError": "exceptions", "QueryTimeout": "exceptions",
-    "RefusedStatement": "exceptions", "UnknownTable": "exceptions",
+    "QueryEngine": "engine",
+    "QueryResult": "results",
+    "TableSummary": "results",
+    "connect": "engine",
+    "BadSql": "exceptions",
+    "QueryError": "exceptions",
+    "QueryTimeout": "exceptions",
+    "RefusedStatement": "exceptions",
+    "UnknownTable": "exceptions",
 }
 
 __all__ = [

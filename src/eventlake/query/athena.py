@@ -66,8 +66,9 @@ class AthenaEngine:
         import boto3
 
         if not aws.athena_output:
-            raise QueryError("Athena needs a place for results",
-                             hint="set aws.athena_output = 's3://bucket/athena-results/'")
+            raise QueryError(
+                "Athena needs a place for results", hint="set aws.athena_output = 's3://bucket/athena-results/'"
+            )
         self.aws, self.query, self.database = aws, query, aws.glue_database or database
         self._athena = boto3.client("athena", **aws.client_kwargs())
 
@@ -76,8 +77,10 @@ class AthenaEngine:
 
         size = len(sql.encode("utf-8", "surrogatepass"))
         if size > self.query.max_sql_bytes:
-            raise BadSql(f"SQL of {size:,} bytes is over the limit of {self.query.max_sql_bytes:,} bytes",
-                         hint="shorten it, or raise query.max_sql_bytes")
+            raise BadSql(
+                f"SQL of {size:,} bytes is over the limit of {self.query.max_sql_bytes:,} bytes",
+                hint="shorten it, or raise query.max_sql_bytes",
+            )
         # Athena itself runs one statement per request, and its workgroup's IAM rights are the
         # second lock (see README: give the workgroup's role read access to the lake only).
         if not sql.strip().lower().startswith(_READ_ONLY_PREFIXES):
@@ -112,8 +115,10 @@ class AthenaEngine:
                 raise BadSql(f"Athena query {state.lower()}: {reason}", hint="check the SQL and table names")
             if time.monotonic() - started > self.query.time_limit_s:
                 self._athena.stop_query_execution(QueryExecutionId=qid)
-                raise QueryTimeout(f"query cancelled after {self.query.time_limit_s:g}s",
-                                   hint="narrow it with a partition predicate or raise query.time_limit_s")
+                raise QueryTimeout(
+                    f"query cancelled after {self.query.time_limit_s:g}s",
+                    hint="narrow it with a partition predicate or raise query.time_limit_s",
+                )
             time.sleep(self.aws.athena_poll_s)
 
     def _pages(self, qid: str) -> list[dict[str, Any]]:

@@ -85,13 +85,22 @@ def summaries(snap: Snapshot, relative: Callable[[str], str] = str) -> list[Tabl
     out = []
     for t in snap.tables:
         files = snap.files.get((t.database, t.name), [])
-        out.append(TableSummary(
-            database=t.database, name=t.name, format=t.format, source=t.source,
-            columns=[(c.name, c.type) for c in t.columns],
-            partition_keys=[(c.name, c.type) for c in t.partition_keys],
-            files=len(files), rows=sum(f.rows for f in files), bytes=sum(f.bytes for f in files),
-            schema_version=t.schema_version, location=relative(t.location), parameters=dict(t.parameters),
-        ))
+        out.append(
+            TableSummary(
+                database=t.database,
+                name=t.name,
+                format=t.format,
+                source=t.source,
+                columns=[(c.name, c.type) for c in t.columns],
+                partition_keys=[(c.name, c.type) for c in t.partition_keys],
+                files=len(files),
+                rows=sum(f.rows for f in files),
+                bytes=sum(f.bytes for f in files),
+                schema_version=t.schema_version,
+                location=relative(t.location),
+                parameters=dict(t.parameters),
+            )
+        )
     return out
 
 
@@ -117,8 +126,10 @@ class ConnectionBuilder:
 
     def _build(self, snap: Snapshot, arrow: dict[str, Any], strict: bool = False) -> duckdb.DuckDBPyConnection:
         config: dict[str, Any] = {
-            "python_enable_replacements": False, "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False, "allow_community_extensions": False,
+            "python_enable_replacements": False,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
             "memory_limit": self.limits.memory_limit,
         }
         if self.limits.threads:
@@ -146,8 +157,9 @@ class ConnectionBuilder:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(database)}")
         return quote_ident(database)
 
-    def _create_views(self, con: duckdb.DuckDBPyConnection, snap: Snapshot, arrow: dict[str, Any],
-                      strict: bool = False) -> list[str]:
+    def _create_views(
+        self, con: duckdb.DuckDBPyConnection, snap: Snapshot, arrow: dict[str, Any], strict: bool = False
+    ) -> list[str]:
         allowed: list[str] = []
         for table in snap.tables:
             files = snap.files.get((table.database, table.name), [])
@@ -167,12 +179,17 @@ class ConnectionBuilder:
                 con.execute(f"CREATE OR REPLACE VIEW main.{quote_ident(table.name)} AS SELECT * FROM {view}")
         return allowed
 
-    def _table_select(self, con: duckdb.DuckDBPyConnection, table: Table, files: Sequence[DataFile],
-                      arrow: dict[str, Any], allowed: list[str]) -> str:
+    def _table_select(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: Table,
+        files: Sequence[DataFile],
+        arrow: dict[str, Any],
+        allowed: list[str],
+    ) -> str:
         if not self.lake.local or any(f.path.startswith("s3://") for f in files):
             data_schema = con.sql(empty_select_sql(table.columns)).to_arrow_table().schema
-            source = s3_source(table, files, self.lake.filesystem, f"__src_{table.database}_{table.name}",
-                               data_schema)
+            source = s3_source(table, files, self.lake.filesystem, f"__src_{table.database}_{table.name}", data_schema)
             if source is None:
                 return local_view_sql(table, [])
             con.register(source.name, source.dataset)
@@ -197,8 +214,12 @@ class ConnectionBuilder:
             if len(sub.columns) == len(table.columns):
                 selects.append(inner)
                 continue
-            cols = [quote_ident(c.name) if c.name in held else f"CAST(NULL AS {duckdb_type(c.type)}) AS "
-                    f"{quote_ident(c.name)}" for c in table.columns]
+            cols = [
+                quote_ident(c.name)
+                if c.name in held
+                else f"CAST(NULL AS {duckdb_type(c.type)}) AS {quote_ident(c.name)}"
+                for c in table.columns
+            ]
             cols += [quote_ident(k.name) for k in table.partition_keys]
             selects.append(f"SELECT {', '.join(cols)} FROM ({inner})")
         return "\nUNION ALL\n".join(selects)
@@ -236,18 +257,16 @@ class ConnectionBuilder:
         costs more than a small query."""
         self._schema(con, SYSTEM_SCHEMA)
         pairs = table_files(snap)
-        arrow["__eventlake_files"] = SystemTable(lambda: system.files_table(pairs, self.relative),
-                                                 system.FILES_SCHEMA)
-        arrow["__eventlake_watermarks"] = SystemTable(lambda: system.watermarks_table(pairs),
-                                                      system.WATERMARKS_SCHEMA)
-        arrow["__eventlake_tables"] = SystemTable(lambda: _tables_arrow(summaries(snap, self.relative)),
-                                                  TABLES_SCHEMA)
+        arrow["__eventlake_files"] = SystemTable(lambda: system.files_table(pairs, self.relative), system.FILES_SCHEMA)
+        arrow["__eventlake_watermarks"] = SystemTable(lambda: system.watermarks_table(pairs), system.WATERMARKS_SCHEMA)
+        arrow["__eventlake_tables"] = SystemTable(lambda: _tables_arrow(summaries(snap, self.relative)), TABLES_SCHEMA)
         for name in ("files", "watermarks", "tables"):
             con.register(f"__eventlake_{name}", arrow[f"__eventlake_{name}"].empty)
             con.execute(f"CREATE OR REPLACE VIEW {SYSTEM_SCHEMA}.{name} AS SELECT * FROM __eventlake_{name}")
 
-    def _create_saved_views(self, con: duckdb.DuckDBPyConnection, snap: Snapshot,
-                            views: list[tuple[str, str, str]]) -> None:
+    def _create_saved_views(
+        self, con: duckdb.DuckDBPyConnection, snap: Snapshot, views: list[tuple[str, str, str]]
+    ) -> None:
         pending = list(views)
         # Views may use each other: create in passes until no pass makes progress.
         while pending:
@@ -260,8 +279,10 @@ class ConnectionBuilder:
                     body = sql.strip().rstrip(";")
                     con.execute(f"CREATE OR REPLACE VIEW {schema}.{quote_ident(name)} AS {body}")
                     if database == self.settings.database:
-                        con.execute(f"CREATE OR REPLACE VIEW main.{quote_ident(name)} AS "
-                                    f"SELECT * FROM {schema}.{quote_ident(name)}")
+                        con.execute(
+                            f"CREATE OR REPLACE VIEW main.{quote_ident(name)} AS "
+                            f"SELECT * FROM {schema}.{quote_ident(name)}"
+                        )
                 except (duckdb.Error, QueryError) as exc:
                     failed.append((database, name, sql))
                     errors[f"{database}.{name}"] = one_line(exc)
@@ -287,6 +308,7 @@ class ConnectionBuilder:
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
 
+
 class SystemTable:
     """An `eventlake.*` system table's rows, built on first use."""
 
@@ -308,17 +330,40 @@ class SystemTable:
         return snap is not None and any(SYSTEM_SCHEMA in view_sql.lower() for _, _, view_sql in snap.views)
 
 
-TABLES_SCHEMA = pa.schema([("database", pa.string()), ("name", pa.string()), ("format", pa.string()),
-                           ("source", pa.string()), ("files", pa.int64()), ("rows", pa.int64()),
-                           ("bytes", pa.int64()), ("schema_version", pa.int64()), ("location", pa.string()),
-                           ("columns", pa.string()), ("partition_keys", pa.string())])
+TABLES_SCHEMA = pa.schema(
+    [
+        ("database", pa.string()),
+        ("name", pa.string()),
+        ("format", pa.string()),
+        ("source", pa.string()),
+        ("files", pa.int64()),
+        ("rows", pa.int64()),
+        ("bytes", pa.int64()),
+        ("schema_version", pa.int64()),
+        ("location", pa.string()),
+        ("columns", pa.string()),
+        ("partition_keys", pa.string()),
+    ]
+)
 
 
 def _tables_arrow(summaries: list[TableSummary]) -> pa.Table:
-    return pa.Table.from_pylist([
-        {"database": s.database, "name": s.name, "format": s.format, "source": s.source, "files": s.files,
-         "rows": s.rows, "bytes": s.bytes, "schema_version": s.schema_version, "location": s.location,
-         "columns": ", ".join(f"{n} {t}" for n, t in s.columns),
-         "partition_keys": ", ".join(f"{n} {t}" for n, t in s.partition_keys)}
-        for s in summaries
-    ], schema=TABLES_SCHEMA)
+    return pa.Table.from_pylist(
+        [
+            {
+                "database": s.database,
+                "name": s.name,
+                "format": s.format,
+                "source": s.source,
+                "files": s.files,
+                "rows": s.rows,
+                "bytes": s.bytes,
+                "schema_version": s.schema_version,
+                "location": s.location,
+                "columns": ", ".join(f"{n} {t}" for n, t in s.columns),
+                "partition_keys": ", ".join(f"{n} {t}" for n, t in s.partition_keys),
+            }
+            for s in summaries
+        ],
+        schema=TABLES_SCHEMA,
+    )

@@ -36,13 +36,20 @@ def list_tables(store: CatalogStore, database: str | None = None) -> list[dict[s
     out = []
     for t in store.list_tables(database):
         files, rows, size = counts.get((t.database, t.name), [0, 0, 0])
-        out.append({
-            "table": str(t.ref), "format": t.format, "source": t.source,
-            "partition_keys": ", ".join(k.name for k in t.partition_keys), "files": files, "rows": rows,
-            "bytes": size, "schema_version": t.schema_version,
-            "status": "deprecated" if t.parameters.get("deprecated") == "true" else "",
-            "location": t.location,
-        })
+        out.append(
+            {
+                "table": str(t.ref),
+                "format": t.format,
+                "source": t.source,
+                "partition_keys": ", ".join(k.name for k in t.partition_keys),
+                "files": files,
+                "rows": rows,
+                "bytes": size,
+                "schema_version": t.schema_version,
+                "status": "deprecated" if t.parameters.get("deprecated") == "true" else "",
+                "location": t.location,
+            }
+        )
     return out
 
 
@@ -53,21 +60,37 @@ def describe_table(store: CatalogStore, name: str, default_database: str = "defa
         raise TableNotFound(f"no table {ref}", hint="`eventlake tables` lists them; `eventlake crawl` adds folders")
     files = store.list_files(ref)
     return {
-        "table": str(ref), "location": table.location, "format": table.format, "source": table.source,
-        "schema_version": table.schema_version, "parameters": table.parameters,
-        "created": _when(table.created_at), "updated": _when(table.updated_at),
+        "table": str(ref),
+        "location": table.location,
+        "format": table.format,
+        "source": table.source,
+        "schema_version": table.schema_version,
+        "parameters": table.parameters,
+        "created": _when(table.created_at),
+        "updated": _when(table.updated_at),
         "columns": [{"name": c.name, "type": c.type} for c in table.columns],
         "partition_keys": [{"name": c.name, "type": c.type} for c in table.partition_keys],
         "partitions": [
-            {"values": "/".join(f"{k}={v}" for k, v in p.values.items()), "location": p.location,
-             "files": sum(1 for f in files if f.partition == p.values),
-             "rows": sum(f.rows for f in files if f.partition == p.values)}
+            {
+                "values": "/".join(f"{k}={v}" for k, v in p.values.items()),
+                "location": p.location,
+                "files": sum(1 for f in files if f.partition == p.values),
+                "rows": sum(f.rows for f in files if f.partition == p.values),
+            }
             for p in store.list_partitions(ref)
         ],
         "files": [
-            {"path": f.path, "partition": "/".join(f"{k}={v}" for k, v in f.partition.items()), "rows": f.rows,
-             "bytes": f.bytes, "topic": f.topic, "kafka_partition": f.kafka_partition,
-             "first_offset": f.first_offset, "last_offset": f.last_offset, "created": _when(f.created_at)}
+            {
+                "path": f.path,
+                "partition": "/".join(f"{k}={v}" for k, v in f.partition.items()),
+                "rows": f.rows,
+                "bytes": f.bytes,
+                "topic": f.topic,
+                "kafka_partition": f.kafka_partition,
+                "first_offset": f.first_offset,
+                "last_offset": f.last_offset,
+                "created": _when(f.created_at),
+            }
             for f in files
         ],
         "schema_versions": [

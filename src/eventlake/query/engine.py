@@ -169,8 +169,9 @@ class QueryEngine:
             raise self._translate(outcome["error"]) from outcome["error"]
         return outcome["table"], outcome["truncated"], elapsed
 
-    def _run_once(self, sql: str, limit: int, params: Mapping[str, Any] | None,
-                  started: float) -> tuple[dict[str, Any], Snapshot | None]:
+    def _run_once(
+        self, sql: str, limit: int, params: Mapping[str, Any] | None, started: float
+    ) -> tuple[dict[str, Any], Snapshot | None]:
         with self._lock:
             if self._con is None:
                 raise QueryError("the query engine is closed", hint="connect again")
@@ -196,9 +197,10 @@ class QueryEngine:
             if worker.is_alive():
                 cursor.interrupt()
                 worker.join(10)
-                raise QueryTimeout(f"query ran longer than {self.limits.time_limit_s:g} s and was stopped",
-                                   hint="narrow it (a WHERE on partition columns reads fewer files) or raise "
-                                        "query.time_limit_s")
+                raise QueryTimeout(
+                    f"query ran longer than {self.limits.time_limit_s:g} s and was stopped",
+                    hint="narrow it (a WHERE on partition columns reads fewer files) or raise query.time_limit_s",
+                )
             return outcome, snapshot
         finally:
             cursor.close()
@@ -219,8 +221,9 @@ class QueryEngine:
 
     def _register_watermarks(self, cursor: duckdb.DuckDBPyConnection, snap: Snapshot) -> None:
         """Per-partition lag needs the broker: asked only when a query reads eventlake.watermarks."""
-        lookup = system.kafka_end_offsets(self.settings.bootstrap_servers, self.settings.kafka,
-                                          self.limits.lag_timeout_s)
+        lookup = system.kafka_end_offsets(
+            self.settings.bootstrap_servers, self.settings.kafka, self.limits.lag_timeout_s
+        )
         cursor.register("__eventlake_watermarks", system.watermarks_table(table_files(snap), lookup))
 
 
@@ -235,8 +238,16 @@ def _pylist(column: pa.ChunkedArray) -> list[Any]:
 class _Job:
     """One statement on one cursor: check it, run it, stream its rows within the row and byte caps."""
 
-    def __init__(self, guard: SqlGuard, relations: frozenset[tuple[str, str]], cursor: duckdb.DuckDBPyConnection,
-                 sql: str, params: Mapping[str, Any] | None, limit: int, max_bytes: int) -> None:
+    def __init__(
+        self,
+        guard: SqlGuard,
+        relations: frozenset[tuple[str, str]],
+        cursor: duckdb.DuckDBPyConnection,
+        sql: str,
+        params: Mapping[str, Any] | None,
+        limit: int,
+        max_bytes: int,
+    ) -> None:
         self.guard, self.relations, self.cursor = guard, relations, cursor
         self.sql, self.params, self.limit, self.max_bytes = sql, params, limit, max_bytes
 
@@ -255,8 +266,10 @@ class _Job:
                     batch, truncated = batch.slice(0, limit - count), True
                 size += batch.nbytes
                 if size > self.max_bytes:
-                    raise ResultTooLarge(f"the result is over {self.max_bytes:,} bytes (query.max_result_bytes)",
-                                         hint="select fewer columns or rows (LIMIT, WHERE, GROUP BY)")
+                    raise ResultTooLarge(
+                        f"the result is over {self.max_bytes:,} bytes (query.max_result_bytes)",
+                        hint="select fewer columns or rows (LIMIT, WHERE, GROUP BY)",
+                    )
                 batches.append(batch)
                 count += batch.num_rows
                 if truncated:
@@ -284,11 +297,15 @@ def _translate(exc: BaseException) -> Exception:
         return UnknownTable(_without_internal_suggestion(text.removeprefix("Catalog Error: ")), hint=_TABLES_HINT)
     if isinstance(exc, duckdb.PermissionException):
         return RefusedStatement(text, hint="SQL here reads catalog tables only")
-    if isinstance(exc, duckdb.IOException) or (isinstance(exc, duckdb.InvalidInputException) and (
-            "IOError" in text or "Parquet" in text or "magic bytes" in text)):
+    if isinstance(exc, duckdb.IOException) or (
+        isinstance(exc, duckdb.InvalidInputException)
+        and ("IOError" in text or "Parquet" in text or "magic bytes" in text)
+    ):
         # Local files fail as IO errors; S3 objects read through Arrow surface as "IOError: ..."
-        return QueryError(f"a file the catalog lists cannot be read: {text}",
-                          hint="`eventlake tables describe TABLE` lists its files; re-crawl or compact")
+        return QueryError(
+            f"a file the catalog lists cannot be read: {text}",
+            hint="`eventlake tables describe TABLE` lists its files; re-crawl or compact",
+        )
     if isinstance(exc, duckdb.Error):
         return BadSql(text, hint="check names and types with `eventlake tables describe TABLE`")
     return QueryError(f"query failed: {exc}")

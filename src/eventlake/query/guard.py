@@ -27,20 +27,44 @@ from eventlake.query.exceptions import BadSql, RefusedStatement, UnknownTable
 
 # Table functions that compute rows from their arguments alone; every other one reads files,
 # settings or DuckDB's catalog, or runs SQL from a string.
-ALLOWED_TABLE_FUNCTIONS = frozenset({
-    "range", "generate_series", "unnest", "json_each", "json_tree", "repeat", "repeat_row",
-})
+ALLOWED_TABLE_FUNCTIONS = frozenset(
+    {
+        "range",
+        "generate_series",
+        "unnest",
+        "json_each",
+        "json_tree",
+        "repeat",
+        "repeat_row",
+    }
+)
 QUERY_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
-TABLE_REFS = frozenset({"BASE_TABLE", "JOIN", "SUBQUERY", "TABLE_FUNCTION", "EXPRESSION_LIST", "EMPTY",
-                        "SHOW_REF"})
+TABLE_REFS = frozenset({"BASE_TABLE", "JOIN", "SUBQUERY", "TABLE_FUNCTION", "EXPRESSION_LIST", "EMPTY", "SHOW_REF"})
 MODIFIERS = frozenset({"ORDER_MODIFIER", "LIMIT_MODIFIER", "LIMIT_PERCENT_MODIFIER", "DISTINCT_MODIFIER"})
 ORDER_TYPES = frozenset({"ASCENDING", "DESCENDING", "ORDER_DEFAULT", "INVALID"})
 ALLOWED_TYPES = QUERY_NODES | TABLE_REFS | MODIFIERS | ORDER_TYPES
-EXPRESSION_CLASSES = frozenset({
-    "COLUMN_REF", "CONSTANT", "FUNCTION", "OPERATOR", "COMPARISON", "CONJUNCTION", "CASE", "CAST",
-    "BETWEEN", "SUBQUERY", "STAR", "WINDOW", "PARAMETER", "COLLATE", "LAMBDA", "LAMBDA_REF",
-    "POSITIONAL_REFERENCE", "TYPE",
-})
+EXPRESSION_CLASSES = frozenset(
+    {
+        "COLUMN_REF",
+        "CONSTANT",
+        "FUNCTION",
+        "OPERATOR",
+        "COMPARISON",
+        "CONJUNCTION",
+        "CASE",
+        "CAST",
+        "BETWEEN",
+        "SUBQUERY",
+        "STAR",
+        "WINDOW",
+        "PARAMETER",
+        "COLLATE",
+        "LAMBDA",
+        "LAMBDA_REF",
+        "POSITIONAL_REFERENCE",
+        "TYPE",
+    }
+)
 SYSTEM_SCHEMA = "eventlake"
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 _EXPLAIN = re.compile(r"^\s*explain\s+(analyze\s+)?", re.IGNORECASE)
@@ -79,8 +103,10 @@ class SqlGuard:
         """Raise RefusedStatement, UnknownTable or BadSql unless `sql` is one read-only SELECT."""
         size = len(sql.encode("utf-8", "surrogatepass"))
         if size > self.max_bytes:  # before parsing: a huge text must not cost parse time or memory
-            raise BadSql(f"SQL of {size:,} bytes is over the limit of {self.max_bytes:,} bytes",
-                         hint="shorten it, or raise query.max_sql_bytes")
+            raise BadSql(
+                f"SQL of {size:,} bytes is over the limit of {self.max_bytes:,} bytes",
+                hint="shorten it, or raise query.max_sql_bytes",
+            )
         if not sql.strip():
             raise BadSql("empty query", hint="write a SELECT, e.g. SELECT count(*) FROM my_table")
         with self._lock:
@@ -88,8 +114,9 @@ class SqlGuard:
             for statement in statements[1:]:  # a refused statement anywhere is named as such
                 self._check_kind(statement)
             if len(statements) > 1:
-                raise BadSql(f"{len(statements)} statements given: one statement at a time",
-                             hint="send each SELECT on its own")
+                raise BadSql(
+                    f"{len(statements)} statements given: one statement at a time", hint="send each SELECT on its own"
+                )
             self._check_statement(statements[0], relations)
 
     def _statements(self, sql: str) -> list[Any]:
@@ -135,8 +162,10 @@ class SqlGuard:
                 message = one_line(Exception(tree.get("error_message", "syntax error")))
                 raise BadSql(message, hint="fix the SQL syntax")
             # PIVOT and a few other forms cannot be serialized, so they cannot be checked.
-            raise RefusedStatement("this form of SELECT cannot be checked as read-only",
-                                   hint="rewrite it without PIVOT/UNPIVOT (GROUP BY and CASE work)")
+            raise RefusedStatement(
+                "this form of SELECT cannot be checked as read-only",
+                hint="rewrite it without PIVOT/UNPIVOT (GROUP BY and CASE work)",
+            )
         statements: list[Any] = tree.get("statements") or []  # type: ignore[assignment]
         if len(statements) != 1:
             raise BadSql("one statement at a time", hint="send each SELECT on its own")
@@ -146,8 +175,9 @@ class SqlGuard:
 class _TreeCheck:
     """One walk over a parse tree: every dict is a node to allow, or the statement is refused."""
 
-    def __init__(self, tree: dict[str, Any], relations: Collection[tuple[str, str]] | None,
-                 builtin: frozenset[str]) -> None:
+    def __init__(
+        self, tree: dict[str, Any], relations: Collection[tuple[str, str]] | None, builtin: frozenset[str]
+    ) -> None:
         self.tree = tree
         self.relations = relations
         self.builtin = builtin
@@ -182,8 +212,9 @@ class _TreeCheck:
             function = node.get("function") or {}
             name = str(function.get("function_name", "")).lower()
             if name not in ALLOWED_TABLE_FUNCTIONS or function.get("schema") or function.get("catalog"):
-                raise RefusedStatement(f"{name}() is refused: SQL here reads catalog tables only, not files "
-                                       "or settings", hint=_HINT)
+                raise RefusedStatement(
+                    f"{name}() is refused: SQL here reads catalog tables only, not files or settings", hint=_HINT
+                )
             function["__table_function"] = True  # its own FUNCTION node is checked here, not as a scalar
 
     def _table(self, node: dict[str, Any]) -> None:
@@ -195,8 +226,9 @@ class _TreeCheck:
         shown = ".".join(p for p in (catalog, schema, name) if p)
         for part in (catalog, schema, name):
             if part and not IDENTIFIER.match(part):
-                raise RefusedStatement(f"'{shown}' is refused: SQL here reads catalog tables by name, not files "
-                                       "by path", hint=_HINT)
+                raise RefusedStatement(
+                    f"'{shown}' is refused: SQL here reads catalog tables by name, not files by path", hint=_HINT
+                )
         if catalog:  # `memory.main.x`, `system.main.x`: names are `table` or `database.table` only
             raise RefusedStatement(f"'{shown}' is refused: name tables as table or database.table", hint=_HINT)
         key = (schema.lower(), name.lower())
@@ -207,8 +239,11 @@ class _TreeCheck:
         if self.relations is not None and key in self.relations:
             return  # a catalog relation (its view shadows any DuckDB name it shares)
         if (not key[0] and key[1] in self.builtin) or key[0] in {"information_schema", "pg_catalog"}:
-            raise RefusedStatement(f"'{shown}' is refused: DuckDB's own catalog is not exposed; "
-                                   "eventlake.tables and eventlake.files describe the lake", hint=_HINT)
+            raise RefusedStatement(
+                f"'{shown}' is refused: DuckDB's own catalog is not exposed; "
+                "eventlake.tables and eventlake.files describe the lake",
+                hint=_HINT,
+            )
         if self.relations is not None:
             raise UnknownTable(f"table {shown} does not exist", hint="`eventlake tables` lists them")
 
@@ -219,8 +254,10 @@ class _TreeCheck:
         if kind in ("FUNCTION", "WINDOW") and not node.pop("__table_function", False):
             name = str(node.get("function_name", "")).lower()
             if node.get("schema") or node.get("catalog") or name not in ALLOWED_FUNCTIONS:
-                raise RefusedStatement(f"{name}() is refused: not a function SQL can call here",
-                                       hint="ordinary math, text, date, list and aggregate functions work")
+                raise RefusedStatement(
+                    f"{name}() is refused: not a function SQL can call here",
+                    hint="ordinary math, text, date, list and aggregate functions work",
+                )
             if node.get("export_state"):
                 raise RefusedStatement("EXPORT_STATE is refused", hint=_HINT)
 
@@ -247,8 +284,10 @@ def _builtin_relations(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
 
     Views and tables only (15 ms): table functions need parentheses, which the table-function
     allow-list already covers; listing them too cost 50 ms more per engine."""
-    rows = con.execute("SELECT view_name FROM duckdb_views() WHERE internal UNION "
-                       "SELECT table_name FROM duckdb_tables() WHERE internal").fetchall()
+    rows = con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE internal UNION "
+        "SELECT table_name FROM duckdb_tables() WHERE internal"
+    ).fetchall()
     return frozenset(str(name).lower() for (name,) in rows)
 
 

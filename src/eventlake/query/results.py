@@ -15,8 +15,12 @@ class QueryResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The dashboard's POST /api/query answer."""
-        return {"columns": self.columns, "rows": [list(r) for r in self.rows],
-                "elapsed_s": self.elapsed_s, "truncated": self.truncated}
+        return {
+            "columns": self.columns,
+            "rows": [list(r) for r in self.rows],
+            "elapsed_s": self.elapsed_s,
+            "truncated": self.truncated,
+        }
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,23 @@ from typing import Any
 from eventlake.catalog.model import Column, DataFile, Table
 
 _SIMPLE_TYPES = {
-    "bigint": "BIGINT", "int": "INTEGER", "integer": "INTEGER", "smallint": "SMALLINT", "tinyint": "TINYINT",
-    "double": "DOUBLE", "float": "FLOAT", "real": "FLOAT", "boolean": "BOOLEAN", "string": "VARCHAR",
-    "varchar": "VARCHAR", "char": "VARCHAR", "timestamp": "TIMESTAMP", "date": "DATE", "binary": "BLOB",
-    "timestamptz": "TIMESTAMPTZ", "json": "JSON",
+    "bigint": "BIGINT",
+    "int": "INTEGER",
+    "integer": "INTEGER",
+    "smallint": "SMALLINT",
+    "tinyint": "TINYINT",
+    "double": "DOUBLE",
+    "float": "FLOAT",
+    "real": "FLOAT",
+    "boolean": "BOOLEAN",
+    "string": "VARCHAR",
+    "varchar": "VARCHAR",
+    "char": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "binary": "BLOB",
+    "timestamptz": "TIMESTAMPTZ",
+    "json": "JSON",
 }
 
 
@@ -110,8 +123,12 @@ def _scan(table: Table, paths: Sequence[str], hive: bool, union_by_name: bool) -
     if fmt == "csv":
         params = table.parameters
         header = params.get("csv.header", "true").lower() == "true"
-        opts += [f"header = {'true' if header else 'false'}", f"columns = {_struct(table.columns)}",
-                 f"delim = {quote_str(params.get('csv.delimiter', ','))}", "auto_detect = false"]
+        opts += [
+            f"header = {'true' if header else 'false'}",
+            f"columns = {_struct(table.columns)}",
+            f"delim = {quote_str(params.get('csv.delimiter', ','))}",
+            "auto_detect = false",
+        ]
         return f"read_csv({_list(paths)}, {', '.join(opts)})"
     raise ValueError(f"unknown table format {fmt!r}")
 
@@ -145,8 +162,9 @@ def schema_file_path(folder: str, table: Table) -> str:
     return f"{folder}/{keys}/schema.parquet" if keys else f"{folder}/schema.parquet"
 
 
-def local_view_sql(table: Table, files: Sequence[DataFile], union_by_name: bool = False,
-                   schema_file: str | None = None) -> str:
+def local_view_sql(
+    table: Table, files: Sequence[DataFile], union_by_name: bool = False, schema_file: str | None = None
+) -> str:
     """The SELECT behind the view of a table on a local lake.
 
     With `schema_file` (Parquet, empty, the catalog's columns) listed first, DuckDB binds the view
@@ -169,8 +187,9 @@ def local_view_sql(table: Table, files: Sequence[DataFile], union_by_name: bool 
             f"CAST({quote_str(v)} AS {duckdb_type(k.type)}) AS {quote_ident(k.name)}"
             for k, v in zip(keys, values, strict=True)
         )
-        selects.append(f"SELECT {_select_list(table, False)}, {consts} "
-                       f"FROM {_scan(table, first + paths, False, union_by_name)}")
+        selects.append(
+            f"SELECT {_select_list(table, False)}, {consts} FROM {_scan(table, first + paths, False, union_by_name)}"
+        )
     return "\nUNION ALL\n".join(selects)
 
 
@@ -187,14 +206,22 @@ def _arrow_type(hive: str) -> Any:
     import pyarrow as pa
 
     return {
-        "bigint": pa.int64(), "int": pa.int32(), "integer": pa.int32(), "smallint": pa.int16(),
-        "tinyint": pa.int8(), "double": pa.float64(), "float": pa.float32(), "boolean": pa.bool_(),
-        "date": pa.date32(), "timestamp": pa.timestamp("us"),
+        "bigint": pa.int64(),
+        "int": pa.int32(),
+        "integer": pa.int32(),
+        "smallint": pa.int16(),
+        "tinyint": pa.int8(),
+        "double": pa.float64(),
+        "float": pa.float32(),
+        "boolean": pa.bool_(),
+        "date": pa.date32(),
+        "timestamp": pa.timestamp("us"),
     }.get(hive.lower(), pa.string())
 
 
-def s3_source(table: Table, files: Sequence[DataFile], filesystem: Any, register_as: str,
-              data_schema: Any) -> ArrowSource | None:
+def s3_source(
+    table: Table, files: Sequence[DataFile], filesystem: Any, register_as: str, data_schema: Any
+) -> ArrowSource | None:
     """A pyarrow dataset over the listed S3 objects; partition values come from the catalog.
 
     Each file carries its partition as a typed expression, so DuckDB's filter pushdown into
@@ -219,10 +246,10 @@ def s3_source(table: Table, files: Sequence[DataFile], filesystem: Any, register
             value = pa.scalar(f.partition.get(key.name, ""), pa.string()).cast(fld.type)
             expr = expr & (ds.field(key.name) == value)
         expressions.append(expr)
-    dataset = ds.FileSystemDataset.from_paths(paths, schema=schema, format=file_format, filesystem=filesystem,
-                                              partitions=expressions)
-    return ArrowSource(register_as, dataset,
-                       f"SELECT {_select_list(table, True)} FROM {quote_ident(register_as)}")
+    dataset = ds.FileSystemDataset.from_paths(
+        paths, schema=schema, format=file_format, filesystem=filesystem, partitions=expressions
+    )
+    return ArrowSource(register_as, dataset, f"SELECT {_select_list(table, True)} FROM {quote_ident(register_as)}")
 
 
 def view_name_ok(name: str) -> bool:

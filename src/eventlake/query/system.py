@@ -20,17 +20,37 @@ from eventlake.catalog.model import DataFile, Table
 
 log = logging.getLogger(__name__)
 
-FILES_SCHEMA = pa.schema([
-    ("table", pa.string()), ("topic", pa.string()), ("partition", pa.int32()),
-    ("first_offset", pa.int64()), ("last_offset", pa.int64()), ("rows", pa.int64()), ("bytes", pa.int64()),
-    ("created", pa.timestamp("us")), ("path", pa.string()), ("table_partition", pa.string()),
-    ("format", pa.string()), ("min_event_time", pa.timestamp("us")), ("max_event_time", pa.timestamp("us")),
-])
-WATERMARKS_SCHEMA = pa.schema([
-    ("table", pa.string()), ("topic", pa.string()), ("partition", pa.int32()),
-    ("landed_offset", pa.int64()), ("max_event_time", pa.timestamp("us")), ("watermark", pa.timestamp("us")),
-    ("end_offset", pa.int64()), ("lag", pa.int64()), ("files", pa.int64()), ("rows", pa.int64()),
-])
+FILES_SCHEMA = pa.schema(
+    [
+        ("table", pa.string()),
+        ("topic", pa.string()),
+        ("partition", pa.int32()),
+        ("first_offset", pa.int64()),
+        ("last_offset", pa.int64()),
+        ("rows", pa.int64()),
+        ("bytes", pa.int64()),
+        ("created", pa.timestamp("us")),
+        ("path", pa.string()),
+        ("table_partition", pa.string()),
+        ("format", pa.string()),
+        ("min_event_time", pa.timestamp("us")),
+        ("max_event_time", pa.timestamp("us")),
+    ]
+)
+WATERMARKS_SCHEMA = pa.schema(
+    [
+        ("table", pa.string()),
+        ("topic", pa.string()),
+        ("partition", pa.int32()),
+        ("landed_offset", pa.int64()),
+        ("max_event_time", pa.timestamp("us")),
+        ("watermark", pa.timestamp("us")),
+        ("end_offset", pa.int64()),
+        ("lag", pa.int64()),
+        ("files", pa.int64()),
+        ("rows", pa.int64()),
+    ]
+)
 
 # topic, partitions -> {partition: end offset}; raises when no broker answers.
 EndOffsets = Callable[[str, list[int]], dict[int, int]]
@@ -57,19 +77,30 @@ def _from_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def files_table(files_by_table: Sequence[tuple[Table, Sequence[DataFile]]],
-                relative: Callable[[str], str] = str) -> pa.Table:
+def files_table(
+    files_by_table: Sequence[tuple[Table, Sequence[DataFile]]], relative: Callable[[str], str] = str
+) -> pa.Table:
     """One row per file; `relative` names each file as SQL users see it (relative to the lake)."""
     rows = []
     for table, files in files_by_table:
         for f in files:
-            rows.append({
-                "table": str(table.ref), "topic": f.topic, "partition": f.kafka_partition,
-                "first_offset": f.first_offset, "last_offset": f.last_offset, "rows": f.rows, "bytes": f.bytes,
-                "created": _ts(f.created_at), "path": relative(f.path),
-                "table_partition": "/".join(f"{k}={v}" for k, v in f.partition.items()),
-                "format": f.format, "min_event_time": _ts(f.min_event_time), "max_event_time": _ts(f.max_event_time),
-            })
+            rows.append(
+                {
+                    "table": str(table.ref),
+                    "topic": f.topic,
+                    "partition": f.kafka_partition,
+                    "first_offset": f.first_offset,
+                    "last_offset": f.last_offset,
+                    "rows": f.rows,
+                    "bytes": f.bytes,
+                    "created": _ts(f.created_at),
+                    "path": relative(f.path),
+                    "table_partition": "/".join(f"{k}={v}" for k, v in f.partition.items()),
+                    "format": f.format,
+                    "min_event_time": _ts(f.min_event_time),
+                    "max_event_time": _ts(f.max_event_time),
+                }
+            )
     return _from_rows(rows, FILES_SCHEMA)
 
 
@@ -93,11 +124,20 @@ def watermarks_table(
                 ends[topic] = _end_offsets(end_offsets, topic, sorted(p for t, p in per_part if t == topic))
             end = (ends[topic] or {}).get(partition)
             lag = max(end - (landed + 1), 0) if end is not None and landed is not None else None
-            rows.append({
-                "table": str(table.ref), "topic": topic, "partition": partition, "landed_offset": landed,
-                "max_event_time": _ts(maxima[(topic, partition)]), "watermark": watermark,
-                "end_offset": end, "lag": lag, "files": len(fs), "rows": sum(f.rows for f in fs),
-            })
+            rows.append(
+                {
+                    "table": str(table.ref),
+                    "topic": topic,
+                    "partition": partition,
+                    "landed_offset": landed,
+                    "max_event_time": _ts(maxima[(topic, partition)]),
+                    "watermark": watermark,
+                    "end_offset": end,
+                    "lag": lag,
+                    "files": len(fs),
+                    "rows": sum(f.rows for f in fs),
+                }
+            )
     return _from_rows(rows, WATERMARKS_SCHEMA)
 
 

@@ -3,6 +3,7 @@
 `run_sink(settings, topics)` runs a consumer-group member until stopped (or idle);
 `sink_health(store, watermarks)` is the read-model behind `eventlake status`.
 """
+
 from __future__ import annotations
 
 import importlib

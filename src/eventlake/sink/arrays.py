@@ -58,8 +58,9 @@ def with_names(arr: pa.Array, target: pa.DataType) -> pa.Array:
     """`arr` with the field names of `target` (same shape, renamed by position)."""
     if pa.types.is_struct(arr.type):
         children = [with_names(arr.field(i), f.type) for i, f in enumerate(target)]
-        return pa.StructArray.from_arrays(children, fields=[pa.field(f.name, c.type) for f, c in
-                                                            zip(target, children, strict=True)], mask=_mask(arr))
+        return pa.StructArray.from_arrays(
+            children, fields=[pa.field(f.name, c.type) for f, c in zip(target, children, strict=True)], mask=_mask(arr)
+        )
     if pa.types.is_list(arr.type):
         values = with_names(arr.values, target.value_type)
         return pa.ListArray.from_arrays(arr.offsets, values, mask=_mask(arr))

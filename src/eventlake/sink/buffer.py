@@ -25,8 +25,7 @@ class PartitionBuffer:
         self.nbytes = 0
         self.since = 0.0  # monotonic time of the oldest buffered message
 
-    def add(self, values: list[bytes | None], offsets: list[int], stamps: list[int],
-            keys: list[bytes | None]) -> None:
+    def add(self, values: list[bytes | None], offsets: list[int], stamps: list[int], keys: list[bytes | None]) -> None:
         pos = self.position
         if pos is not None and offsets[0] < pos:
             # Messages from before our position (a re-seek, a stale fetch): never land twice.
@@ -61,8 +60,15 @@ class PartitionBuffer:
             keys = [k for c in chunks for k in c[3]]
         self.rows = 0
         self.nbytes = 0
-        return Batch(self.topic, self.partition, self.ledger_next, values,
-                     np.asarray(offsets, dtype=np.int64), np.asarray(stamps, dtype=np.int64), keys)
+        return Batch(
+            self.topic,
+            self.partition,
+            self.ledger_next,
+            values,
+            np.asarray(offsets, dtype=np.int64),
+            np.asarray(stamps, dtype=np.int64),
+            keys,
+        )
 
     def recorded(self, next_offset: int) -> None:
         """The ledger now continues at `next_offset`."""

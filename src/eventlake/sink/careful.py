@@ -50,8 +50,10 @@ def careful(values: Sequence[bytes | None], schema: pa.Schema, lim: Limits) -> D
             if t not in merged_ok:
                 new = merge_types(current, t, "", established)
                 if new != current and count_fields(new) > lim.max_columns:
-                    raise Refused(f"its fields would take the table to {count_fields(new)} columns, over "
-                                  f"max_columns={lim.max_columns}")
+                    raise Refused(
+                        f"its fields would take the table to {count_fields(new)} columns, over "
+                        f"max_columns={lim.max_columns}"
+                    )
                 current = new
                 merged_ok.add(t)
         except _REFUSALS as exc:
@@ -84,8 +86,7 @@ def structure(raw: bytes | None, lim: Limits) -> tuple[str | None, bytes | None,
     if big is not None:
         return big, None, None
     # One object per line, starting with `{` and ending with `}`, as the fast path wants it.
-    line = raw if raw[:1] == b"{" and raw[-1:] == b"}" and b"\n" not in raw and b"\r" not in raw \
-        else orjson.dumps(obj)
+    line = raw if raw[:1] == b"{" and raw[-1:] == b"}" and b"\n" not in raw and b"\r" not in raw else orjson.dumps(obj)
     return None, line, obj
 
 
@@ -101,8 +102,12 @@ def _infer(value: Any, lim: Limits, level: int, path: str, top: bool = False) ->
         if not value:
             return pa.null()  # `{}`: no fields, no type yet (see schema)
         names = checked(list(value), top, lim.max_name_length, path)
-        return pa.struct([pa.field(n, _infer(v, lim, level + 1, f"{path}.{n}".lstrip(".")))
-                          for n, v in zip(names, value.values(), strict=True)])
+        return pa.struct(
+            [
+                pa.field(n, _infer(v, lim, level + 1, f"{path}.{n}".lstrip(".")))
+                for n, v in zip(names, value.values(), strict=True)
+            ]
+        )
     if isinstance(value, list):
         if level > lim.max_depth:
             raise Refused(f"nested deeper than max_depth={lim.max_depth}")
@@ -125,8 +130,9 @@ def _table(lines: list[bytes], target: pa.Schema, lim: Limits) -> pa.Table | Non
     return d.table
 
 
-def _isolate(items: list[tuple[int, bytes]], target: pa.Schema, lim: Limits
-             ) -> tuple[list[tuple[int, bytes]], list[Rejected]]:
+def _isolate(
+    items: list[tuple[int, bytes]], target: pa.Schema, lim: Limits
+) -> tuple[list[tuple[int, bytes]], list[Rejected]]:
     """Records whose rows Arrow reads, and the others with Arrow's words, by halving."""
     if not items or _table([line for _, line in items], target, lim) is not None:
         return items, []
@@ -148,8 +154,12 @@ def _arrow_error(line: bytes, schema: pa.Schema) -> str:
 
     explicit = explicit_schema(schema, ts_as_string=True)
     try:
-        pj.read_json(io.BytesIO(line), parse_options=pj.ParseOptions(
-            explicit_schema=explicit if len(explicit) else None, unexpected_field_behavior="infer"))
+        pj.read_json(
+            io.BytesIO(line),
+            parse_options=pj.ParseOptions(
+                explicit_schema=explicit if len(explicit) else None, unexpected_field_behavior="infer"
+            ),
+        )
     except ARROW_ERRORS as exc:  # the reader's own words are the reason we report
         return str(exc).splitlines()[0]
     return "its values do not fit the table's types"

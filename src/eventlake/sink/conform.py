@@ -53,9 +53,15 @@ class ConformReport:
     failed: list[str] = field(default_factory=list)  # one line each: path and why
 
 
-def conform_files(store: CatalogStore, lake: Lake, ref: TableRef, compression: str = "zstd",
-                  known: set[tuple[str, str]] | None = None, lock: threading.Lock | None = None,
-                  retire: Callable[[list[str]], None] | None = None) -> ConformReport:
+def conform_files(
+    store: CatalogStore,
+    lake: Lake,
+    ref: TableRef,
+    compression: str = "zstd",
+    known: set[tuple[str, str]] | None = None,
+    lock: threading.Lock | None = None,
+    retire: Callable[[list[str]], None] | None = None,
+) -> ConformReport:
     """Rewrite the files of `ref` whose schema is not the table's; return what was done.
 
     `known`: (path, schema text) pairs already found conforming (a file never changes, so its
@@ -91,8 +97,9 @@ def conform_files(store: CatalogStore, lake: Lake, ref: TableRef, compression: s
     return report
 
 
-def _rewrite(store: CatalogStore, lake: Lake, ref: TableRef, f: DataFile, target: pa.Schema,
-             compression: str) -> DataFile:
+def _rewrite(
+    store: CatalogStore, lake: Lake, ref: TableRef, f: DataFile, target: pa.Schema, compression: str
+) -> DataFile:
     with lake.filesystem.open_input_file(lake.path(lake.rel(f.path))) as src:
         data = pq.read_table(src)
     if data.num_rows != f.rows:
@@ -134,8 +141,15 @@ class Conformer:
     safe, since the swap is conditional and the loser deletes its copy.
     """
 
-    def __init__(self, store: CatalogStore, lake: Lake, refs: list[TableRef], compression: str,
-                 lock: threading.Lock, grace_s: float = GRACE_S) -> None:
+    def __init__(
+        self,
+        store: CatalogStore,
+        lake: Lake,
+        refs: list[TableRef],
+        compression: str,
+        lock: threading.Lock,
+        grace_s: float = GRACE_S,
+    ) -> None:
         self.store, self.lake, self.refs = store, lake, refs
         self.compression, self.lock, self.grace_s = compression, lock, grace_s
         self.known: set[tuple[str, str]] = set()
@@ -175,8 +189,15 @@ class Conformer:
                 goal, stopping = self._asked, self._stop
             for ref in self.refs:
                 try:
-                    report = conform_files(self.store, self.lake, ref, self.compression, self.known, self.lock,
-                                           lambda paths: _delete_later(self.lake, paths, self.grace_s))
+                    report = conform_files(
+                        self.store,
+                        self.lake,
+                        ref,
+                        self.compression,
+                        self.known,
+                        self.lock,
+                        lambda paths: _delete_later(self.lake, paths, self.grace_s),
+                    )
                 except Exception as exc:  # the catalog away, say: the next poke retries
                     log.warning("rewriting old files of %s into its schema failed: %s", ref, exc)
                     continue

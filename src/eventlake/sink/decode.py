@@ -37,8 +37,12 @@ __all__ = ["Decoded", "Limits", "Rejected", "decode", "decode_batch", "limits_of
 
 
 def limits_of(settings: SinkSettings) -> Limits:
-    return Limits(max_record_bytes=settings.max_record_bytes, max_columns=settings.max_columns,
-                  max_name_length=settings.max_name_length, max_depth=settings.max_depth)
+    return Limits(
+        max_record_bytes=settings.max_record_bytes,
+        max_columns=settings.max_columns,
+        max_name_length=settings.max_name_length,
+        max_depth=settings.max_depth,
+    )
 
 
 def decode(values: Sequence[bytes | None], schema: pa.Schema, limits: int | Limits) -> Decoded:
@@ -53,8 +57,13 @@ def decode(values: Sequence[bytes | None], schema: pa.Schema, limits: int | Limi
     return d if d is not None else careful(values, schema, lim)
 
 
-def decode_batch(values: Sequence[bytes | None], kafka_ms: np.ndarray, schema: pa.Schema,
-                 settings: SinkSettings, now: float | None = None) -> Decoded:
+def decode_batch(
+    values: Sequence[bytes | None],
+    kafka_ms: np.ndarray,
+    schema: pa.Schema,
+    settings: SinkSettings,
+    now: float | None = None,
+) -> Decoded:
     """`decode`, then event times: rows outside the window are rejected; `times_ms` holds the rest's."""
     d = decode(values, schema, limits_of(settings))
     kafka_ms = np.asarray(kafka_ms, dtype=np.int64)
@@ -69,11 +78,19 @@ def decode_batch(values: Sequence[bytes | None], kafka_ms: np.ndarray, schema: p
         rejected = list(d.rejected)
         for row in np.flatnonzero(bad).tolist():
             source = f"field {settings.time_field}" if from_field[row] else "the Kafka timestamp"
-            rejected.append(Rejected(positions[row], f"event time {describe_ms(times[row])} (from {source}) "
-                                                      f"is outside the window {window}"))
+            rejected.append(
+                Rejected(
+                    positions[row],
+                    f"event time {describe_ms(times[row])} (from {source}) is outside the window {window}",
+                )
+            )
         keep = np.flatnonzero(~bad)
-        d = Decoded(d.table.take(pa.array(keep)), d.schema, [positions[i] for i in keep.tolist()],
-                    sorted(rejected, key=lambda r: r.index))
+        d = Decoded(
+            d.table.take(pa.array(keep)),
+            d.schema,
+            [positions[i] for i in keep.tolist()],
+            sorted(rejected, key=lambda r: r.index),
+        )
         times = times[keep]
     d.times_ms = times.astype(np.int64)
     return d

@@ -46,9 +46,13 @@ def shape(letter: DeadLetter, limit: int, cap: int | None = None) -> Letter:
     """The Kafka message for `letter`, at most `limit` bytes in all (value at most `cap` if given)."""
     reason = letter.reason.encode()
     if len(reason) > MAX_REASON_BYTES:
-        reason = reason[:MAX_REASON_BYTES - 3].decode("utf-8", "ignore").encode() + b"..."
-    headers = [("reason", reason), ("source.topic", letter.topic.encode()),
-               ("source.partition", str(letter.partition).encode()), ("source.offset", str(letter.offset).encode())]
+        reason = reason[: MAX_REASON_BYTES - 3].decode("utf-8", "ignore").encode() + b"..."
+    headers = [
+        ("reason", reason),
+        ("source.topic", letter.topic.encode()),
+        ("source.partition", str(letter.partition).encode()),
+        ("source.offset", str(letter.offset).encode()),
+    ]
     key = letter.key
     if key is not None and len(key) > _MAX_KEY:
         headers.append(("key_truncated_from", str(len(key)).encode()))
@@ -95,16 +99,26 @@ class DeadLetterProducer:
             entries = admin.describe_configs([res])[res].result(timeout=s.kafka.connect_timeout_s)
             return int(entries["max.message.bytes"].value)
         except (KafkaException, KeyError, ValueError, TypeError) as exc:
-            log.warning("could not read max.message.bytes of %s (%s); dead letters kept under %d bytes",
-                        topic, exc, DEFAULT_LIMIT)
+            log.warning(
+                "could not read max.message.bytes of %s (%s); dead letters kept under %d bytes",
+                topic,
+                exc,
+                DEFAULT_LIMIT,
+            )
             return DEFAULT_LIMIT
 
     def _producer_for(self, limit: int) -> Producer:
         if self._producer is None:
             self._producer_limit = max(1000, limit)
             conf: dict[str, Any] = client_config(self.settings.bootstrap_servers, self.settings.kafka)
-            conf.update({"enable.idempotence": True, "linger.ms": 5, "message.max.bytes": self._producer_limit,
-                         "batch.size": min(1_000_000, self._producer_limit)})
+            conf.update(
+                {
+                    "enable.idempotence": True,
+                    "linger.ms": 5,
+                    "message.max.bytes": self._producer_limit,
+                    "batch.size": min(1_000_000, self._producer_limit),
+                }
+            )
             self._producer = Producer(conf)
         return self._producer
 
@@ -120,8 +134,10 @@ class DeadLetterProducer:
             for i in too_large:  # the broker's limit is lower than it said: cut harder
                 cap = caps.get(i)
                 if cap == 0:
-                    raise SinkError(f"the broker refuses even an empty dead letter for {letters[i].topic}",
-                                    hint="check max.message.bytes of the DLQ topic")
+                    raise SinkError(
+                        f"the broker refuses even an empty dead letter for {letters[i].topic}",
+                        hint="check max.message.bytes of the DLQ topic",
+                    )
                 caps[i] = (len(letters[i].value or b"") if cap is None else cap) // 4
             pending = too_large
         self.sent += len(letters)
@@ -147,9 +163,13 @@ class DeadLetterProducer:
             msg = shape(letter, min(limit, self._producer_limit), caps.get(i))
             if msg.value is not None and len(msg.value) < len(letter.value or b""):
                 self.truncated += 1
-            kwargs: dict[str, Any] = {"value": msg.value, "key": msg.key, "headers": msg.headers,
-                                      "partition": letter.partition % partitions,
-                                      "on_delivery": lambda err, _m, i=i: delivered(i, err)}
+            kwargs: dict[str, Any] = {
+                "value": msg.value,
+                "key": msg.key,
+                "headers": msg.headers,
+                "partition": letter.partition % partitions,
+                "on_delivery": lambda err, _m, i=i: delivered(i, err),
+            }
             while True:
                 try:
                     producer.produce(topic, **kwargs)
@@ -161,10 +181,13 @@ class DeadLetterProducer:
                         too_large.append(i)
                         break
                     raise_for_auth(exc, self.settings.bootstrap_servers, self.settings.kafka, doing="produce")
-                    raise DeadLettersUnavailable(unreachable(self.settings.bootstrap_servers, exc).message,
-                                                 hint="the flush is retried") from exc
+                    raise DeadLettersUnavailable(
+                        unreachable(self.settings.bootstrap_servers, exc).message, hint="the flush is retried"
+                    ) from exc
         remaining = producer.flush(self.settings.kafka.connect_timeout_s * 4) if producer is not None else 0
         if remaining or failures:
-            raise DeadLettersUnavailable(f"could not write {remaining or len(failures)} dead letters to Kafka: "
-                                         f"{failures[:1] or 'timed out'}", hint="the flush is retried")
+            raise DeadLettersUnavailable(
+                f"could not write {remaining or len(failures)} dead letters to Kafka: {failures[:1] or 'timed out'}",
+                hint="the flush is retried",
+            )
         return too_large

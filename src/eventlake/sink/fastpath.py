@@ -106,11 +106,9 @@ def read_lines(data: bytes, schema: pa.Schema, ts_as_string: bool = False) -> pa
     fractional digits), they are read as text and typed by jsontypes in `conform_table`.
     """
     explicit = explicit_schema(schema, ts_as_string)
-    parse = pj.ParseOptions(explicit_schema=explicit if len(explicit) else None,
-                            unexpected_field_behavior="infer")
+    parse = pj.ParseOptions(explicit_schema=explicit if len(explicit) else None, unexpected_field_behavior="infer")
     try:
-        return pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(block_size=_BLOCK),
-                            parse_options=parse)
+        return pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(block_size=_BLOCK), parse_options=parse)
     except ARROW_ERRORS:
         if ts_as_string or not any(contains(f.type, pa.types.is_timestamp) for f in schema):
             return None
@@ -129,8 +127,12 @@ def typed(table: pa.Table, schema: pa.Schema, lim: Limits, check_numbers: bool =
         except NameRefused:
             return None
         table = pa.Table.from_arrays(
-            [pa.chunked_array([with_names(c, f.type) for c in col.chunks], type=f.type)
-             for col, f in zip(table.columns, row, strict=True)], names=[f.name for f in row])
+            [
+                pa.chunked_array([with_names(c, f.type) for c in col.chunks], type=f.type)
+                for col, f in zip(table.columns, row, strict=True)
+            ],
+            names=[f.name for f in row],
+        )
     # NaN/Infinity tokens (not JSON) and integers beyond int64 both arrive as doubles: any
     # double that is not finite or not below 2**63 in magnitude sends the batch the careful way.
     if check_numbers and any(pc.any(pc.invert(pc.less(pc.abs(a), _INT64_LIMIT))).as_py() for a in _floats(table)):
@@ -178,9 +180,12 @@ def _ts_where_known(t: pa.DataType, known: pa.DataType) -> pa.DataType:
     if pa.types.is_string(t) and pa.types.is_timestamp(known):
         return TS
     if pa.types.is_struct(t) and pa.types.is_struct(known):
-        return pa.struct([pa.field(f.name, _ts_where_known(f.type, k) if (k := _child(known, f.name)) is not None
-                          else f.type)
-                          for f in t])
+        return pa.struct(
+            [
+                pa.field(f.name, _ts_where_known(f.type, k) if (k := _child(known, f.name)) is not None else f.type)
+                for f in t
+            ]
+        )
     if pa.types.is_list(t) and pa.types.is_list(known):
         return pa.list_(_ts_where_known(t.value_type, known.value_type))
     return t
@@ -229,15 +234,17 @@ def _promote(arr: pa.Array, known: pa.DataType | None) -> pa.Array:
         return ts if ts is not None else arr
     if pa.types.is_struct(t):
         kt = known if known is not None and pa.types.is_struct(known) else None
-        children = [_promote(arr.field(i), _child(kt, f.name) if kt is not None else None)
-                    for i, f in enumerate(t)]
-        return pa.StructArray.from_arrays(children, fields=[pa.field(f.name, c.type) for f, c in
-                                                            zip(t, children, strict=True)],
-                                          mask=arr.is_null() if arr.null_count else None)
+        children = [_promote(arr.field(i), _child(kt, f.name) if kt is not None else None) for i, f in enumerate(t)]
+        return pa.StructArray.from_arrays(
+            children,
+            fields=[pa.field(f.name, c.type) for f, c in zip(t, children, strict=True)],
+            mask=arr.is_null() if arr.null_count else None,
+        )
     if pa.types.is_list(t):
         kv = known.value_type if known is not None and pa.types.is_list(known) else None
-        return pa.ListArray.from_arrays(arr.offsets, _promote(arr.values, kv),
-                                        mask=arr.is_null() if arr.null_count else None)
+        return pa.ListArray.from_arrays(
+            arr.offsets, _promote(arr.values, kv), mask=arr.is_null() if arr.null_count else None
+        )
     return arr
 
 

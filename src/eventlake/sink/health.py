@@ -63,12 +63,23 @@ class TopicHealth:
         return sum(p.rows for p in self.partitions)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"topic": self.topic, "table": self.table, "dlq": self.dlq, "lag": self.lag, "rows": self.rows,
-                "incarnation": self.incarnation, "partitions": [p.as_dict() for p in self.partitions]}
+        return {
+            "topic": self.topic,
+            "table": self.table,
+            "dlq": self.dlq,
+            "lag": self.lag,
+            "rows": self.rows,
+            "incarnation": self.incarnation,
+            "partitions": [p.as_dict() for p in self.partitions],
+        }
 
 
-def sink_health(store: CatalogStore, watermarks: Watermarks | None = None, now: float | None = None,
-                partitions: Partitions | None = None) -> list[TopicHealth]:
+def sink_health(
+    store: CatalogStore,
+    watermarks: Watermarks | None = None,
+    now: float | None = None,
+    partitions: Partitions | None = None,
+) -> list[TopicHealth]:
     """Health of every topic a sink has started on. `watermarks(topic, partitions)` -> {p: (low, high)};
     `partitions(topic)` -> the broker's partition ids, so partitions that never landed show too."""
     now = time.time() if now is None else now
@@ -97,24 +108,47 @@ def sink_health(store: CatalogStore, watermarks: Watermarks | None = None, now: 
                 marks = {}
         tables = [row["table"] for (t, _p), row in summary.items() if _real_topic(t) == topic]
         table = tables[-1] if tables else ""
-        rows = [_partition(topic, p, summary.get((current, p)), marks.get(p), table, now,
-                           [e for e in events.get(topic, []) if e.partition == p and e.incarnation >= incarnation])
-                for p in parts]
+        rows = [
+            _partition(
+                topic,
+                p,
+                summary.get((current, p)),
+                marks.get(p),
+                table,
+                now,
+                [e for e in events.get(topic, []) if e.partition == p and e.incarnation >= incarnation],
+            )
+            for p in parts
+        ]
         dlq = sum(store.dlq_count(ledger_topic(topic, n)) for n in range(incarnation + 1))
         out.append(TopicHealth(topic, table, rows, dlq, incarnation))
     return out
 
 
-def _partition(topic: str, p: int, a: dict[str, Any] | None, mark: tuple[int, int] | None, table: str,
-               now: float, events: list[OffsetEvent]) -> PartitionHealth:
+def _partition(
+    topic: str,
+    p: int,
+    a: dict[str, Any] | None,
+    mark: tuple[int, int] | None,
+    table: str,
+    now: float,
+    events: list[OffsetEvent],
+) -> PartitionHealth:
     low, high = mark if mark is not None else (None, None)
     # Not landed yet: it starts at the log start, so all of the log is lag.
     nxt = a["next_offset"] if a else (low if low is not None else 0)
     max_t = a["max_event_time"] if a else None
     return PartitionHealth(
-        topic=topic, partition=p, table=table, next_offset=nxt, high_watermark=high,
-        lag=max(0, high - nxt) if high is not None else None, rows=a["rows"] if a else 0,
-        files=a["files"] if a else 0, bytes=a["bytes"] if a else 0, dlq=a["dlq"] if a else 0,
+        topic=topic,
+        partition=p,
+        table=table,
+        next_offset=nxt,
+        high_watermark=high,
+        lag=max(0, high - nxt) if high is not None else None,
+        rows=a["rows"] if a else 0,
+        files=a["files"] if a else 0,
+        bytes=a["bytes"] if a else 0,
+        dlq=a["dlq"] if a else 0,
         rows_per_s=round(a["recent_rows"] / RATE_WINDOW_S, 1) if a else 0.0,
         last_flush_at=a["last_commit"] if a else None,
         freshness_s=round(max(0.0, now - max_t), 3) if max_t else None,
@@ -124,8 +158,9 @@ def _partition(topic: str, p: int, a: dict[str, Any] | None, mark: tuple[int, in
 
 def _state(events: list[OffsetEvent], last_commit: float | None) -> str:
     """What the partition's recorded offset breaks mean now."""
-    lost = sum((e.last_offset or 0) - (e.first_offset or 0) + 1 for e in events
-               if e.kind == "gap" and e.action == "resumed")
+    lost = sum(
+        (e.last_offset or 0) - (e.first_offset or 0) + 1 for e in events if e.kind == "gap" and e.action == "resumed"
+    )
     stopped = [e for e in events if e.action == "stopped" and (last_commit is None or e.detected_at > last_commit)]
     if stopped:
         e = stopped[-1]

@@ -176,7 +176,7 @@ def may_hold_big_integer(data: bytes) -> bool:
         start = digits.rfind(b"0", 0, pos) + 1
         end = digits.find(b"0", pos)
         end = len(data) if end < 0 else end
-        if data[start - 1:start] in _BEFORE_INT and data[end:end + 1] in _AFTER_INT:
+        if data[start - 1 : start] in _BEFORE_INT and data[end : end + 1] in _AFTER_INT:
             return True
         pos = digits.find(_RUN, end)
     return False

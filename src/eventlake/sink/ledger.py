@@ -90,15 +90,22 @@ class FlushResult:
 DeadLetterSink = Callable[[list[DeadLetter]], None]
 
 
-def flush_batch(batch: Batch, table: SinkTable, store: CatalogStore, lake: Lake, settings: SinkSettings,
-                dead_letters: DeadLetterSink) -> FlushResult:
+def flush_batch(
+    batch: Batch,
+    table: SinkTable,
+    store: CatalogStore,
+    lake: Lake,
+    settings: SinkSettings,
+    dead_letters: DeadLetterSink,
+) -> FlushResult:
     """Land one partition's batch: files, then ledger entries. Returns what was recorded."""
     now_next = store.ledger_next_offset(batch.key, batch.partition)
     if now_next is not None and now_next != batch.first:
         # Someone else landed these offsets meanwhile (we are a zombie): skip the writing too.
         # commit_flush below still decides for the race this look cannot see.
-        log.warning("flush of %s[%s] from %s skipped: the ledger is at %s", batch.topic, batch.partition,
-                    batch.first, now_next)
+        log.warning(
+            "flush of %s[%s] from %s skipped: the ledger is at %s", batch.topic, batch.partition, batch.first, now_next
+        )
         return FlushResult(next_offset=now_next, conflict=True)
     # Records that cannot land (bad JSON, a type conflict, an event time outside the window) are
     # rejected one by one; the rest of the batch lands.
@@ -110,8 +117,17 @@ def flush_batch(batch: Batch, table: SinkTable, store: CatalogStore, lake: Lake,
     stamps = batch.timestamps if accepted is None else batch.timestamps[accepted]
     keys = batch.keys if accepted is None else [batch.keys[i] for i in decoded.accepted or []]
 
-    letters = [DeadLetter(batch.topic, batch.partition, int(batch.offsets[r.index]), batch.keys[r.index],
-                          batch.values[r.index], r.reason) for r in decoded.rejected]
+    letters = [
+        DeadLetter(
+            batch.topic,
+            batch.partition,
+            int(batch.offsets[r.index]),
+            batch.keys[r.index],
+            batch.values[r.index],
+            r.reason,
+        )
+        for r in decoded.rejected
+    ]
     if letters:
         # Durable before the ledger entry: a crash after this replays them (DLQ is at-least-once),
         # a crash before never loses them.
@@ -138,9 +154,17 @@ def flush_batch(batch: Batch, table: SinkTable, store: CatalogStore, lake: Lake,
             n_dead = int(((dead_offsets >= first) & (dead_offsets <= last)).sum())
             max_t = max((f.max_event_time for f in files if f.max_event_time is not None), default=None)
             entry = LedgerEntry(
-                topic=batch.key, partition=batch.partition, first_offset=first, last_offset=last,
-                table=table.ref, files=files, rows=end - start, dlq=n_dead,
-                bytes=sum(f.bytes for f in files), max_event_time=max_t, committed_at=time.time(),
+                topic=batch.key,
+                partition=batch.partition,
+                first_offset=first,
+                last_offset=last,
+                table=table.ref,
+                files=files,
+                rows=end - start,
+                dlq=n_dead,
+                bytes=sum(f.bytes for f in files),
+                max_event_time=max_t,
+                committed_at=time.time(),
             )
             store.commit_flush(entry)
         except LedgerConflict as exc:
@@ -161,8 +185,9 @@ def flush_batch(batch: Batch, table: SinkTable, store: CatalogStore, lake: Lake,
     return result
 
 
-def _with_lineage(data: pa.Table, table: SinkTable, batch: Batch, offsets: np.ndarray, stamps: np.ndarray,
-                  keys: list[bytes | None]) -> pa.Table:
+def _with_lineage(
+    data: pa.Table, table: SinkTable, batch: Batch, offsets: np.ndarray, stamps: np.ndarray, keys: list[bytes | None]
+) -> pa.Table:
     # Files hold the catalog's types (never Arrow's Null type), so every file reads alike anywhere.
     schema = table.file_schema()
     n_data = len(schema) - len(LINEAGE)
@@ -172,8 +197,16 @@ def _with_lineage(data: pa.Table, table: SinkTable, batch: Batch, offsets: np.nd
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _write_file(g: Group, full: pa.Table, times: np.ndarray, offsets: np.ndarray, table: SinkTable,
-                lake: Lake, batch: Batch, settings: SinkSettings) -> DataFile:
+def _write_file(
+    g: Group,
+    full: pa.Table,
+    times: np.ndarray,
+    offsets: np.ndarray,
+    table: SinkTable,
+    lake: Lake,
+    batch: Batch,
+    settings: SinkSettings,
+) -> DataFile:
     rows = g.rows
     part = full if len(rows) == full.num_rows else full.take(pa.array(rows))
     first, last = int(offsets[rows[0]]), int(offsets[rows[-1]])
@@ -182,9 +215,17 @@ def _write_file(g: Group, full: pa.Table, times: np.ndarray, offsets: np.ndarray
     size = lake.write_atomic(rel, encode(part, settings.format, settings.compression))
     t = times[rows]
     return DataFile(
-        path=lake.uri(rel), partition=dict(g.values), rows=len(rows), bytes=size, format=settings.format,
-        topic=batch.key, kafka_partition=batch.partition, first_offset=first, last_offset=last,
-        min_event_time=float(t.min()) / 1000.0, max_event_time=float(t.max()) / 1000.0,
+        path=lake.uri(rel),
+        partition=dict(g.values),
+        rows=len(rows),
+        bytes=size,
+        format=settings.format,
+        topic=batch.key,
+        kafka_partition=batch.partition,
+        first_offset=first,
+        last_offset=last,
+        min_event_time=float(t.min()) / 1000.0,
+        max_event_time=float(t.max()) / 1000.0,
         created_at=time.time(),
     )
 
@@ -205,8 +246,9 @@ class SweepReport:
     kept: int  # unlisted files not (yet) safe to delete
 
 
-def sweep_orphans(store: CatalogStore, lake: Lake, folder: str, topic: str, older_than_s: float,
-                  now: float | None = None) -> SweepReport:
+def sweep_orphans(
+    store: CatalogStore, lake: Lake, folder: str, topic: str, older_than_s: float, now: float | None = None
+) -> SweepReport:
     """Delete this topic's sink files under `folder` that no catalog entry names, once the
     ledger has landed their offsets through other files.
 
@@ -261,7 +303,17 @@ def record_gap(store: CatalogStore, table: SinkTable, topic: str, partition: int
     """A ledger entry with no rows for offsets Kafka deleted before they landed: the chain goes on,
     and `offset_events` says why these offsets hold nothing. Another sink recording it first is fine."""
     try:
-        store.commit_flush(LedgerEntry(topic=topic, partition=partition, first_offset=first, last_offset=last,
-                                       table=table.ref, files=[], rows=0, committed_at=time.time()))
+        store.commit_flush(
+            LedgerEntry(
+                topic=topic,
+                partition=partition,
+                first_offset=first,
+                last_offset=last,
+                table=table.ref,
+                files=[],
+                rows=0,
+                committed_at=time.time(),
+            )
+        )
     except LedgerConflict:
         pass

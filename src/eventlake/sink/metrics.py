@@ -82,21 +82,42 @@ class SinkMetrics:
             family("eventlake_sink_bytes_total", "counter", "Bytes of files written.", dict(self.bytes))
             family("eventlake_sink_dlq_total", "counter", "Records sent to the dead letter topic.", dict(self.dlq))
             family("eventlake_sink_flushes_total", "counter", "Ledger entries recorded.", dict(self.flushes))
-            family("eventlake_sink_next_offset", "gauge", "Next offset the ledger expects.",
-                   {k: float(v) for k, v in self.next_offset.items()})
-            family("eventlake_sink_last_flush_age_seconds", "gauge", "Seconds since the last flush.",
-                   {k: round(now - v, 3) for k, v in self.last_flush.items()})
-            family("eventlake_sink_freshness_seconds", "gauge", "Now minus the newest event time landed.",
-                   {k: round(now - v, 3) for k, v in self.max_event_time.items()})
-            family("eventlake_sink_assigned", "gauge", "1 for each partition this process owns.",
-                   dict.fromkeys(self.assigned_partitions, 1.0))
-            family("eventlake_sink_lost_offsets_total", "counter",
-                   "Offsets Kafka deleted before they landed (recorded gaps).", dict(self.lost_offsets))
+            family(
+                "eventlake_sink_next_offset",
+                "gauge",
+                "Next offset the ledger expects.",
+                {k: float(v) for k, v in self.next_offset.items()},
+            )
+            family(
+                "eventlake_sink_last_flush_age_seconds",
+                "gauge",
+                "Seconds since the last flush.",
+                {k: round(now - v, 3) for k, v in self.last_flush.items()},
+            )
+            family(
+                "eventlake_sink_freshness_seconds",
+                "gauge",
+                "Now minus the newest event time landed.",
+                {k: round(now - v, 3) for k, v in self.max_event_time.items()},
+            )
+            family(
+                "eventlake_sink_assigned",
+                "gauge",
+                "1 for each partition this process owns.",
+                dict.fromkeys(self.assigned_partitions, 1.0),
+            )
+            family(
+                "eventlake_sink_lost_offsets_total",
+                "counter",
+                "Offsets Kafka deleted before they landed (recorded gaps).",
+                dict(self.lost_offsets),
+            )
             lines.append("# HELP eventlake_sink_offset_breaks_total Topic recreations (reset) and retention gaps.")
             lines.append("# TYPE eventlake_sink_offset_breaks_total counter")
             for (topic, part, kind), n in sorted(self.breaks.items()):
-                lines.append(f'eventlake_sink_offset_breaks_total{{topic="{_esc(topic)}",partition="{part}",'
-                             f'kind="{kind}"}} {n}')
+                lines.append(
+                    f'eventlake_sink_offset_breaks_total{{topic="{_esc(topic)}",partition="{part}",kind="{kind}"}} {n}'
+                )
             lines.append("# HELP eventlake_sink_waiting_seconds How long the sink has waited for an outage to end.")
             lines.append("# TYPE eventlake_sink_waiting_seconds gauge")
             for what, since in sorted(self.waiting_since.items()):
@@ -136,8 +157,9 @@ class MetricsServer:
         try:
             self._server = ThreadingHTTPServer((host, port), Handler)
         except OSError as exc:
-            raise SinkError(f"cannot serve metrics on {host}:{port}: {exc}",
-                            hint="choose another --metrics-port") from exc
+            raise SinkError(
+                f"cannot serve metrics on {host}:{port}: {exc}", hint="choose another --metrics-port"
+            ) from exc
         self._thread = threading.Thread(target=self._server.serve_forever, name="sink-metrics", daemon=True)
 
     @property

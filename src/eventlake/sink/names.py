@@ -56,8 +56,7 @@ def unescape(name: str) -> str:
 
 def is_plain(name: str, top: bool) -> bool:
     """A name `escape` leaves as it is (the common case: no work at all)."""
-    return (_PLAIN.fullmatch(name) is not None and "_x" not in name
-            and not (top and name.lower() in RESERVED))
+    return _PLAIN.fullmatch(name) is not None and "_x" not in name and not (top and name.lower() in RESERVED)
 
 
 def short(name: str, n: int = 40) -> str:
@@ -106,8 +105,12 @@ def renamed_type(t: pa.DataType, max_length: int, top: bool = True, path: str = 
     """`t` with every field name escaped, or NameRefused."""
     if pa.types.is_struct(t):
         names = checked([f.name for f in t], top, max_length, path)
-        return pa.struct([pa.field(n, renamed_type(f.type, max_length, False, f"{path}.{n}".lstrip(".")))
-                          for n, f in zip(names, t, strict=True)])
+        return pa.struct(
+            [
+                pa.field(n, renamed_type(f.type, max_length, False, f"{path}.{n}".lstrip(".")))
+                for n, f in zip(names, t, strict=True)
+            ]
+        )
     if pa.types.is_list(t):
         return pa.list_(renamed_type(t.value_type, max_length, False, f"{path}[]"))
     if pa.types.is_large_list(t):

@@ -42,8 +42,11 @@ class OffsetBreak:
 
     @property
     def lost(self) -> int:
-        return (self.last - self.first + 1) if self.kind == "gap" and self.first is not None and \
-            self.last is not None else 0
+        return (
+            (self.last - self.first + 1)
+            if self.kind == "gap" and self.first is not None and self.last is not None
+            else 0
+        )
 
 
 def classify(topic: str, partition: int, next_offset: int | None, low: int, high: int) -> OffsetBreak | None:
@@ -51,19 +54,32 @@ def classify(topic: str, partition: int, next_offset: int | None, low: int, high
     if next_offset is None or next_offset < 0:
         return None
     if high < next_offset:
-        return OffsetBreak(topic, partition, "reset", next_offset, high,
-                           f"{topic}[{partition}] ends at offset {high}, below the ledger's {next_offset}: "
-                           "the topic was deleted and recreated")
+        return OffsetBreak(
+            topic,
+            partition,
+            "reset",
+            next_offset,
+            high,
+            f"{topic}[{partition}] ends at offset {high}, below the ledger's {next_offset}: "
+            "the topic was deleted and recreated",
+        )
     if low > next_offset:
-        return OffsetBreak(topic, partition, "gap", next_offset, low - 1,
-                           f"{topic}[{partition}] offsets {next_offset}..{low - 1} ({low - next_offset:,}) were "
-                           "deleted by retention before they landed")
+        return OffsetBreak(
+            topic,
+            partition,
+            "gap",
+            next_offset,
+            low - 1,
+            f"{topic}[{partition}] offsets {next_offset}..{low - 1} ({low - next_offset:,}) were "
+            "deleted by retention before they landed",
+        )
     return None
 
 
 def recreated(topic: str, partition: int, old_id: str, new_id: str) -> OffsetBreak:
-    return OffsetBreak(topic, partition, "reset", None, None,
-                       f"{topic} was deleted and recreated (topic id {old_id} is now {new_id})")
+    return OffsetBreak(
+        topic, partition, "reset", None, None, f"{topic} was deleted and recreated (topic id {old_id} is now {new_id})"
+    )
 
 
 def ledger_topic(topic: str, incarnation: int) -> str:
@@ -72,20 +88,31 @@ def ledger_topic(topic: str, incarnation: int) -> str:
 
 
 def record(store: CatalogStore, brk: OffsetBreak, incarnation: int, action: str) -> None:
-    log.warning("OFFSET %s: %s; %s", brk.kind.upper(), brk.detail,
-                "stopping (sink.on_reset = fail)" if action == "stopped" else "resuming from the log start")
-    store.record_offset_event(OffsetEvent(brk.topic, brk.partition, brk.kind, brk.first, brk.last, incarnation,
-                                          action, brk.detail, time.time()))
+    log.warning(
+        "OFFSET %s: %s; %s",
+        brk.kind.upper(),
+        brk.detail,
+        "stopping (sink.on_reset = fail)" if action == "stopped" else "resuming from the log start",
+    )
+    store.record_offset_event(
+        OffsetEvent(
+            brk.topic, brk.partition, brk.kind, brk.first, brk.last, incarnation, action, brk.detail, time.time()
+        )
+    )
 
 
 def fail_message(brk: OffsetBreak) -> tuple[str, str]:
     """The one line a stopping sink prints, and its hint."""
     if brk.kind == "gap":
-        return (f"{brk.detail}; nothing was skipped silently",
-                "raise the topic's retention, then run with --on-reset resume-from-start to record the gap and "
-                "go on (status shows it)")
-    return (f"{brk.detail}; nothing of the new topic was landed",
-            "run with --on-reset resume-from-start to land the new topic from its start (the old rows stay)")
+        return (
+            f"{brk.detail}; nothing was skipped silently",
+            "raise the topic's retention, then run with --on-reset resume-from-start to record the gap and "
+            "go on (status shows it)",
+        )
+    return (
+        f"{brk.detail}; nothing of the new topic was landed",
+        "run with --on-reset resume-from-start to land the new topic from its start (the old rows stay)",
+    )
 
 
 class TopicIds:

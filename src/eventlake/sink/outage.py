@@ -68,10 +68,12 @@ class Outages:
             waited = now - since
             log.warning("still waiting for %s (%.0f s): %s", what, waited, detail)
             if give_up and waited > self.timeout_s:
-                raise SinkError(f"gave up after {waited:.0f} s waiting for {what}: {detail}; nothing is lost, the "
-                                "next start resumes from the ledger",
-                                hint="fix it and start the sink again (a supervisor restarts it: see deploy/systemd), "
-                                     "or raise sink.outage_timeout_s")
+                raise SinkError(
+                    f"gave up after {waited:.0f} s waiting for {what}: {detail}; nothing is lost, the "
+                    "next start resumes from the ledger",
+                    hint="fix it and start the sink again (a supervisor restarts it: see deploy/systemd), "
+                    "or raise sink.outage_timeout_s",
+                )
 
     def retry(self, what: str, action: Callable[[], T], held: str = "") -> T:
         """`action()`, retried through outages of `what` with backoff (0.5 s doubling to 30 s, +-25%)."""
@@ -86,9 +88,11 @@ class Outages:
                 self.began(what, detail + (f"; holding {held} in memory" if held else ""))
                 self.report()
                 if self.stop.is_set():
-                    raise SinkError(f"stopped while waiting for {what}: {detail}; nothing is lost, the next start "
-                                    "resumes from the ledger") from exc
-                delay = min(30.0, 0.5 * 2 ** attempt) * random.uniform(0.75, 1.25)
+                    raise SinkError(
+                        f"stopped while waiting for {what}: {detail}; nothing is lost, the next start "
+                        "resumes from the ledger"
+                    ) from exc
+                delay = min(30.0, 0.5 * 2**attempt) * random.uniform(0.75, 1.25)
                 attempt += 1
                 self.stop.wait(delay)
                 continue

@@ -20,7 +20,7 @@ from eventlake.sink.names import escape_top
 HOUR_MS = 3_600_000
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 # Characters Hive escapes in partition values (as %XX), plus control characters.
-_HIVE_ESCAPE = set('"#%\'*/:=?\\\x7f{[]^') | {chr(c) for c in range(0x20)}
+_HIVE_ESCAPE = set("\"#%'*/:=?\\\x7f{[]^") | {chr(c) for c in range(0x20)}
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def group_rows(table: pa.Table, times_ms: np.ndarray, partition_by: list[str]) -
     bounds = np.searchsorted(inverse[rows_sorted], np.arange(len(first) + 1))
     groups = []
     for g in order:
-        rows = rows_sorted[bounds[g]:bounds[g + 1]]
+        rows = rows_sorted[bounds[g] : bounds[g + 1]]
         r0 = int(rows[0])
         values = _time_values(int(hours[r0]))
         for name, col in zip(partition_by, extra, strict=True):

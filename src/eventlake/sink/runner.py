@@ -66,15 +66,24 @@ class SinkReport:
         return self.rows / self.busy_seconds if self.busy_seconds > 0 else 0.0
 
 
-def run_sink(settings: Settings, topics: list[str], stop: threading.Event | None = None,
-             dead_letters: DeadLetterSink | None = None) -> SinkReport:
+def run_sink(
+    settings: Settings,
+    topics: list[str],
+    stop: threading.Event | None = None,
+    dead_letters: DeadLetterSink | None = None,
+) -> SinkReport:
     """Land `topics` into the lake until stopped (or idle, with sink.until_idle)."""
     return Sink(settings, topics, stop, dead_letters).run()
 
 
 class Sink:
-    def __init__(self, settings: Settings, topics: list[str], stop: threading.Event | None = None,
-                 dead_letters: DeadLetterSink | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        topics: list[str],
+        stop: threading.Event | None = None,
+        dead_letters: DeadLetterSink | None = None,
+    ) -> None:
         if not topics:
             raise SinkError("no topic to sink", hint="name one or more topics: eventlake sink TOPIC...")
         self.settings = settings
@@ -86,14 +95,21 @@ class Sink:
         self.lake = open_lake(settings.lake, settings.s3)
         self.store = open_catalog(settings)
         self.dead_letters: DeadLetterSink = dead_letters or DeadLetterProducer(settings)
-        self.tables = {t: SinkTable(self.store, self.lake, t, settings.database, self.cfg.format,
-                                    self.cfg.partition_by) for t in self.topics}
+        self.tables = {
+            t: SinkTable(self.store, self.lake, t, settings.database, self.cfg.format, self.cfg.partition_by)
+            for t in self.topics
+        }
         self.buffers: dict[TP, PartitionBuffer] = {}
         # Old files are rewritten into a widened schema on a thread, so the loop never waits for it;
         # the lock keeps this process's sweep off a rewritten file between its write and its swap.
         self._file_lock = threading.Lock()
-        self.conformer = Conformer(self.store, self.lake, [t.ref for t in self.tables.values()],
-                                   self.cfg.compression, self._file_lock) if self.cfg.format == "parquet" else None
+        self.conformer = (
+            Conformer(
+                self.store, self.lake, [t.ref for t in self.tables.values()], self.cfg.compression, self._file_lock
+            )
+            if self.cfg.format == "parquet"
+            else None
+        )
         self.report = SinkReport(self.topics)
         self.metrics = SinkMetrics()
         self._consumer: Consumer | None = None
@@ -102,8 +118,9 @@ class Sink:
         self._last_sweep = time.monotonic()
         self.outages = Outages(self.cfg.outage_timeout_s, self.stop, self.metrics)
         # Incarnation of each topic (see sink.offsets): the ledger's and file names' `<topic>~n`.
-        self.incarnations = {t: self.outages.retry("the catalog", partial(self.store.incarnation, t))[0]
-                             for t in self.topics}
+        self.incarnations = {
+            t: self.outages.retry("the catalog", partial(self.store.incarnation, t))[0] for t in self.topics
+        }
         self._ids: offsets.TopicIds | None = None
         self._last_id_check = 0.0
         self._fatal: SinkError | None = None  # raised by the loop: callbacks must not raise
@@ -129,10 +146,10 @@ class Sink:
         consumer = Consumer(self._consumer_config())
         self._consumer = consumer
         try:
-            consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
-                               on_lost=self._on_lost)
-            log.info("sink started topics=%s group=%s lake=%s", ",".join(self.topics), self.cfg.group,
-                     self.lake.uri_root)
+            consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+            log.info(
+                "sink started topics=%s group=%s lake=%s", ",".join(self.topics), self.cfg.group, self.lake.uri_root
+            )
             self._loop(consumer)
             for buf in list(self.buffers.values()):
                 self._flush(buf, seek=False)
@@ -149,8 +166,13 @@ class Sink:
                 server.stop()
             self.store.close()
             self.report.seconds = time.monotonic() - started
-        log.info("sink stopped rows=%d files=%d dlq=%d seconds=%.1f", self.report.rows, self.report.files,
-                 self.report.dlq, self.report.seconds)
+        log.info(
+            "sink stopped rows=%d files=%d dlq=%d seconds=%.1f",
+            self.report.rows,
+            self.report.files,
+            self.report.dlq,
+            self.report.seconds,
+        )
         return self.report
 
     def _sweep(self) -> None:
@@ -160,9 +182,17 @@ class Sink:
         for topic, table in self.tables.items():
             for n in range(self.incarnations.get(topic, 0) + 1):  # each incarnation names its own files
                 with self._file_lock:
-                    self.outages.retry("the lake and catalog", partial(
-                        sweep_orphans, self.store, self.lake, table.folder, offsets.ledger_topic(topic, n),
-                        self.cfg.orphan_grace_seconds))
+                    self.outages.retry(
+                        "the lake and catalog",
+                        partial(
+                            sweep_orphans,
+                            self.store,
+                            self.lake,
+                            table.folder,
+                            offsets.ledger_topic(topic, n),
+                            self.cfg.orphan_grace_seconds,
+                        ),
+                    )
         if self.conformer is not None:
             self.conformer.poke()  # files a compaction or another sink wrote meanwhile
 
@@ -172,34 +202,37 @@ class Sink:
         existing = set(admin.names(include_internal=True))
         for t in self.topics:
             if t not in existing:
-                raise TopicMissing(f"topic {t} does not exist",
-                                   hint=f"create it with `eventlake topics create {t}` or check the name")
+                raise TopicMissing(
+                    f"topic {t} does not exist", hint=f"create it with `eventlake topics create {t}` or check the name"
+                )
         self._ids = offsets.TopicIds(client_config(s.bootstrap_servers, s.kafka))
         self._check_topic_ids()
 
     def _consumer_config(self) -> dict[str, Any]:
         conf = client_config(self.settings.bootstrap_servers, self.settings.kafka)
         session = self.cfg.session_timeout_ms
-        conf.update({
-            "group.id": self.cfg.group,
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            # Positions always come from the ledger; an out-of-range one is an offset break to
-            # report (see sink.offsets), never a silent jump to another offset.
-            "auto.offset.reset": "error",
-            # New partitions of a topic are picked up within seconds, not librdkafka's 5 minutes.
-            "topic.metadata.refresh.interval.ms": 5000,
-            "partition.assignment.strategy": "cooperative-sticky",
-            "session.timeout.ms": session,
-            "heartbeat.interval.ms": max(500, session // 5),
-            "fetch.wait.max.ms": 100,  # an idle partition's next message is not held back
-            "queued.max.messages.kbytes": 32 * 1024,  # pre-fetch bound (memory)
-            # When that pre-fetch queue is full, fetch again soon after it drains, not 1 s later
-            # (librdkafka's default): during catch-up the sink would otherwise idle between fetches.
-            "fetch.queue.backoff.ms": 20,
-            "max.partition.fetch.bytes": 4 * 1024 * 1024,
-            "enable.partition.eof": False,
-        })
+        conf.update(
+            {
+                "group.id": self.cfg.group,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                # Positions always come from the ledger; an out-of-range one is an offset break to
+                # report (see sink.offsets), never a silent jump to another offset.
+                "auto.offset.reset": "error",
+                # New partitions of a topic are picked up within seconds, not librdkafka's 5 minutes.
+                "topic.metadata.refresh.interval.ms": 5000,
+                "partition.assignment.strategy": "cooperative-sticky",
+                "session.timeout.ms": session,
+                "heartbeat.interval.ms": max(500, session // 5),
+                "fetch.wait.max.ms": 100,  # an idle partition's next message is not held back
+                "queued.max.messages.kbytes": 32 * 1024,  # pre-fetch bound (memory)
+                # When that pre-fetch queue is full, fetch again soon after it drains, not 1 s later
+                # (librdkafka's default): during catch-up the sink would otherwise idle between fetches.
+                "fetch.queue.backoff.ms": 20,
+                "max.partition.fetch.bytes": 4 * 1024 * 1024,
+                "enable.partition.eof": False,
+            }
+        )
         if self.cfg.group_instance_id:
             conf["group.instance.id"] = self.cfg.group_instance_id
         conf["error_cb"] = self._client_error  # broker-wide errors never reach consume()
@@ -328,8 +361,7 @@ class Sink:
             return False
         for (topic, partition), buf in self.buffers.items():
             try:
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5,
-                                                           cached=False)
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5, cached=False)
             except KafkaException:
                 return False
             position = max(buf.position if buf.position is not None else low, low)
@@ -352,7 +384,8 @@ class Sink:
         result = self.outages.retry(
             "the lake and catalog",
             lambda: flush_batch(batch, self.tables[buf.topic], self.store, self.lake, self.cfg, self.dead_letters),
-            held=f"{len(batch.values):,} rows of {buf.topic}[{buf.partition}]")
+            held=f"{len(batch.values):,} rows of {buf.topic}[{buf.partition}]",
+        )
         key = f"{buf.topic}[{buf.partition}]"
         if result.conflict:
             self.report.conflicts += 1
@@ -360,8 +393,9 @@ class Sink:
             buf.reset(nxt)
             if seek and self._consumer is not None:
                 with contextlib.suppress(KafkaException):
-                    self._consumer.seek(TopicPartition(buf.topic, buf.partition,
-                                                       nxt if nxt is not None else OFFSET_BEGINNING))
+                    self._consumer.seek(
+                        TopicPartition(buf.topic, buf.partition, nxt if nxt is not None else OFFSET_BEGINNING)
+                    )
             return result
         if self.conformer is not None and self.tables[buf.topic].changes != changes:
             self.conformer.poke()  # the table widened: its older files get the new schema
@@ -378,8 +412,14 @@ class Sink:
         if self._first_message is not None and result.rows + result.dlq:
             r.busy_seconds = time.monotonic() - self._first_message
         self.metrics.flushed(buf.topic, buf.partition, result, time.monotonic() - started)
-        log.debug("flushed %s rows=%d files=%d dlq=%d next=%s", key, result.rows, len(result.files),
-                  result.dlq, result.next_offset)
+        log.debug(
+            "flushed %s rows=%d files=%d dlq=%d next=%s",
+            key,
+            result.rows,
+            len(result.files),
+            result.dlq,
+            result.next_offset,
+        )
         return result
 
     def _commit_hint(self, topic: str, partition: int, next_offset: int) -> None:
@@ -419,7 +459,6 @@ class Sink:
             self.buffers.pop((tp.topic, tp.partition), None)
             self.metrics.revoked(tp.topic, tp.partition)
         log.warning("lost %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
-
 
     # ---- offset breaks (see sink.offsets)
 
@@ -507,8 +546,7 @@ class Sink:
 def _use_memory_pool(name: str | None) -> None:
     if not name:
         return
-    pools = {"system": pa.system_memory_pool, "jemalloc": pa.jemalloc_memory_pool,
-             "mimalloc": pa.mimalloc_memory_pool}
+    pools = {"system": pa.system_memory_pool, "jemalloc": pa.jemalloc_memory_pool, "mimalloc": pa.mimalloc_memory_pool}
     if name not in pools:
         raise SinkError(f"unknown memory_pool {name!r}", hint="use system, jemalloc or mimalloc")
     try:

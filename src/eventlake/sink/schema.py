@@ -24,9 +24,25 @@ from eventlake.sink.exceptions import TypeConflict
 from eventlake.sink.jsontypes import INT64_MAX, INT64_MIN, TS
 from eventlake.sink.names import raw_type
 
-__all__ = ["INT64_MAX", "INT64_MIN", "TS", "conform_array", "conform_table", "contains", "count_fields", "depth",
-           "explicit_schema", "from_hive", "has_null", "merge_schema", "merge_types", "normalize",
-           "sink_type_text", "storage_type", "to_hive"]
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "TS",
+    "conform_array",
+    "conform_table",
+    "contains",
+    "count_fields",
+    "depth",
+    "explicit_schema",
+    "from_hive",
+    "has_null",
+    "merge_schema",
+    "merge_types",
+    "normalize",
+    "sink_type_text",
+    "storage_type",
+    "to_hive",
+]
 
 
 def normalize(t: pa.DataType) -> pa.DataType:
@@ -46,8 +62,9 @@ def normalize(t: pa.DataType) -> pa.DataType:
     return t
 
 
-def merge_types(old: pa.DataType, new: pa.DataType, path: str = "",
-                established: pa.DataType | None = None) -> pa.DataType:
+def merge_types(
+    old: pa.DataType, new: pa.DataType, path: str = "", established: pa.DataType | None = None
+) -> pa.DataType:
     """The type that holds both, or TypeConflict. `established` is the type files already hold."""
     if old == new:
         return old
@@ -69,8 +86,7 @@ def merge_types(old: pa.DataType, new: pa.DataType, path: str = "",
         for f in new:
             sub = f"{path}.{f.name}"
             if f.name not in fields and f.name.lower() in folded:
-                raise TypeConflict(f"field {sub.lstrip('.')} differs only in case from "
-                                   f"{folded[f.name.lower()]}")
+                raise TypeConflict(f"field {sub.lstrip('.')} differs only in case from {folded[f.name.lower()]}")
             sub_est = est.field(f.name).type if est is not None and est.get_field_index(f.name) >= 0 else None
             fields[f.name] = merge_types(fields[f.name], f.type, sub, sub_est) if f.name in fields else f.type
             folded[f.name.lower()] = f.name
@@ -83,8 +99,11 @@ def merge_types(old: pa.DataType, new: pa.DataType, path: str = "",
 
 def merge_schema(old: pa.Schema, new: pa.Schema) -> pa.Schema:
     """`old`'s columns in order (widened where needed), then `new`'s new columns."""
-    merged = merge_types(pa.struct(list(old)), pa.struct([pa.field(f.name, normalize(f.type)) for f in new]),
-                         established=pa.struct(list(old)))
+    merged = merge_types(
+        pa.struct(list(old)),
+        pa.struct([pa.field(f.name, normalize(f.type)) for f in new]),
+        established=pa.struct(list(old)),
+    )
     return pa.schema(list(merged))
 
 
@@ -183,10 +202,20 @@ def sink_type_text(t: pa.DataType) -> str:
 
 
 _SCALARS = {
-    "string": pa.string(), "varchar": pa.string(), "boolean": pa.bool_(), "bigint": pa.int64(),
-    "int": pa.int32(), "integer": pa.int32(), "smallint": pa.int16(), "tinyint": pa.int8(),
-    "double": pa.float64(), "float": pa.float32(), "timestamp": TS, "date": pa.date32(),
-    "binary": pa.binary(), "void": pa.null(),
+    "string": pa.string(),
+    "varchar": pa.string(),
+    "boolean": pa.bool_(),
+    "bigint": pa.int64(),
+    "int": pa.int32(),
+    "integer": pa.int32(),
+    "smallint": pa.int16(),
+    "tinyint": pa.int8(),
+    "double": pa.float64(),
+    "float": pa.float32(),
+    "timestamp": TS,
+    "date": pa.date32(),
+    "binary": pa.binary(),
+    "void": pa.null(),
 }
 
 
@@ -219,5 +248,5 @@ def _parse_hive(s: str) -> tuple[pa.DataType, str]:
         raise ValueError(f"unknown Hive type {s!r}")
     word = m.group(0).split("(")[0].lower()
     if word == "decimal":
-        return pa.float64(), s[m.end():]
-    return _SCALARS.get(word, pa.string()), s[m.end():]
+        return pa.float64(), s[m.end() :]
+    return _SCALARS.get(word, pa.string()), s[m.end() :]

@@ -26,24 +26,35 @@ class SinkSettings(BaseModel):
     max_record_bytes: int = Field(default=1024 * 1024, ge=1)
     # What one record may add to a table or hold; a record past a limit goes to the DLQ alone.
     max_columns: int = Field(
-        default=1000, ge=1,
+        default=1000,
+        ge=1,
         description="Most columns a table may have, nested struct fields included (lineage columns not "
-                    "counted); a record that would add more goes to the DLQ.")
+        "counted); a record that would add more goes to the DLQ.",
+    )
     max_name_length: int = Field(
-        default=255, ge=1, le=100_000,
+        default=255,
+        ge=1,
+        le=100_000,
         description="Longest field name, once escaped (see the naming rule); longer ones go to the DLQ. "
-                    "255 is Glue's limit.")
+        "255 is Glue's limit.",
+    )
     max_depth: int = Field(
-        default=32, ge=1, le=512,
+        default=32,
+        ge=1,
+        le=512,
         description="Deepest nesting of objects and arrays in a record (the record itself is level 1); "
-                    "deeper records go to the DLQ.")
+        "deeper records go to the DLQ.",
+    )
     event_time_min: datetime = Field(
         default=datetime(1970, 1, 1, tzinfo=UTC),
         description="Earliest event time a record may have (from --time-field, else its Kafka timestamp); "
-                    "earlier ones go to the DLQ. A time without a zone is UTC.")
+        "earlier ones go to the DLQ. A time without a zone is UTC.",
+    )
     event_time_max_ahead_s: float = Field(
-        default=86_400.0, ge=0,
-        description="How far past the sink's clock an event time may be (seconds); later ones go to the DLQ.")
+        default=86_400.0,
+        ge=0,
+        description="How far past the sink's clock an event time may be (seconds); later ones go to the DLQ.",
+    )
     compression: str = "zstd"
     # Event time: a field holding ISO-8601 strings or epoch seconds/milliseconds; None uses
     # the Kafka message timestamp.
@@ -77,7 +88,8 @@ class SinkSettings(BaseModel):
     # A topic deleted and recreated, or retention deleting offsets before they landed (see
     # sink/offsets.py): `fail` stops with one line; `resume-from-start` records it and goes on.
     on_reset: Literal["fail", "resume-from-start"] = Field(
-        default="fail", description="What an offset break does: fail, or record it and resume-from-start.")
+        default="fail", description="What an offset break does: fail, or record it and resume-from-start."
+    )
     # How often topic ids are compared with the ledger's (a recreated topic refilled past the
     # ledger keeps valid offsets; only its id changed).
     topic_check_seconds: float = Field(default=10.0, gt=0, description="Seconds between topic id checks.")

@@ -25,14 +25,16 @@ from eventlake.types import TableRef, table_name_for_topic
 
 log = logging.getLogger(__name__)
 
-LINEAGE = pa.schema([
-    pa.field("_topic", pa.string()),
-    pa.field("_partition", pa.int32()),
-    pa.field("_offset", pa.int64()),
-    pa.field("_timestamp", TS),
-    pa.field("_key", pa.string()),
-    pa.field("_key_bytes", pa.binary()),
-])
+LINEAGE = pa.schema(
+    [
+        pa.field("_topic", pa.string()),
+        pa.field("_partition", pa.int32()),
+        pa.field("_offset", pa.int64()),
+        pa.field("_timestamp", TS),
+        pa.field("_key", pa.string()),
+        pa.field("_key_bytes", pa.binary()),
+    ]
+)
 LINEAGE_NAMES = frozenset(LINEAGE.names)
 TIME_KEYS = ("dt", "hour")
 assert LINEAGE_NAMES | set(TIME_KEYS) == RESERVED  # the naming rule keeps JSON fields off these
@@ -46,8 +48,9 @@ _TYPES_PARAM = "eventlake.sink_types"
 class SinkTable:
     """One topic's table: its catalog entry and the schema the sink writes."""
 
-    def __init__(self, store: CatalogStore, lake: Lake, topic: str, database: str, fmt: str,
-                 partition_by: list[str]) -> None:
+    def __init__(
+        self, store: CatalogStore, lake: Lake, topic: str, database: str, fmt: str, partition_by: list[str]
+    ) -> None:
         self.store = store
         self.lake = lake
         self.topic = topic
@@ -100,18 +103,27 @@ class SinkTable:
         unknown = {f.name: sink_type_text(f.type) for f in data if has_null(f.type)}
         keys = [Column(k, "string") for k in (*TIME_KEYS, *self.partition_by)]
         table = Table(
-            database=self.ref.database, name=self.ref.name, location=self.lake.uri(self.folder),
-            format=self.format, columns=[Column(f.name, to_hive(f.type)) for f in data],
-            partition_keys=keys, source="sink",
-            parameters={"classification": self.format, "eventlake.topic": self.topic,
-                        _NULL_PARAM: ",".join(nulls), _TYPES_PARAM: json.dumps(unknown)},
+            database=self.ref.database,
+            name=self.ref.name,
+            location=self.lake.uri(self.folder),
+            format=self.format,
+            columns=[Column(f.name, to_hive(f.type)) for f in data],
+            partition_keys=keys,
+            source="sink",
+            parameters={
+                "classification": self.format,
+                "eventlake.topic": self.topic,
+                _NULL_PARAM: ",".join(nulls),
+                _TYPES_PARAM: json.dumps(unknown),
+            },
         )
         self.store.upsert_table(table)
         self.schema = schema
         self.changes += 1
 
-    def lineage_columns(self, topic: str, partition: int, offsets: np.ndarray, timestamps: np.ndarray,
-                        keys: list[bytes | None]) -> list[pa.Array]:
+    def lineage_columns(
+        self, topic: str, partition: int, offsets: np.ndarray, timestamps: np.ndarray, keys: list[bytes | None]
+    ) -> list[pa.Array]:
         n = len(offsets)
         return [
             _repeated(topic, n),
@@ -131,8 +143,9 @@ def _numeric(values: np.ndarray, typ: pa.DataType) -> pa.Array:
 def _repeated(text: str, n: int) -> pa.Array:
     """`text` n times: a one-word dictionary, decoded (a string column readers handle anywhere)."""
     raw = text.encode()
-    word = pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int32)),
-                                                  pa.py_buffer(raw)])
+    word = pa.Array.from_buffers(
+        pa.string(), 1, [None, pa.py_buffer(np.array([0, len(raw)], dtype=np.int32)), pa.py_buffer(raw)]
+    )
     indices = _numeric(np.zeros(n, dtype=np.int32), pa.int32())
     return pa.DictionaryArray.from_arrays(indices, word).cast(pa.string())
 

@@ -20,8 +20,15 @@ def encode(table: pa.Table, fmt: str, compression: str = "zstd") -> pa.Buffer:
         # Dictionary encoding only where it pays (strings: symbols, codes, keys): on numbers and
         # timestamps it is tried and abandoned, which cost a third of the write, for larger files.
         strings = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-        pq.write_table(table, out, compression=compression, row_group_size=1 << 20,
-                       use_dictionary=strings, coerce_timestamps="ms", allow_truncated_timestamps=True)
+        pq.write_table(
+            table,
+            out,
+            compression=compression,
+            row_group_size=1 << 20,
+            use_dictionary=strings,
+            coerce_timestamps="ms",
+            allow_truncated_timestamps=True,
+        )
         return out.getvalue()
     if fmt == "jsonl":
         return pa.py_buffer(_jsonl(table))
