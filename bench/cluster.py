@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from eventlake.broker import BrokerSettings, LocalBroker, TopicAdmin, free_port
+from eventlake.broker import LocalBroker, TopicAdmin
+from eventlake.config import BrokerSettings
+from eventlake.runtime import free_port
 
 
 @dataclass

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eventlake.broker.jars import resolve_jars
-from eventlake.broker.java import find_java
+from eventlake.runtime import find_java
 
 _PRODUCED = re.compile(r"(\d+) records sent, ([\d.]+) records/sec")
 

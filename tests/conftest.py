@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from eventlake.broker import BrokerSettings, LocalBroker, TopicAdmin, free_port
+from eventlake.broker import LocalBroker, TopicAdmin
+from eventlake.config import BrokerSettings
+from eventlake.runtime import free_port
 
 # Each stage's shared fixtures live in tests/fixtures_<stage>.py and are loaded here.
 pytest_plugins = sorted(f"tests.{p.stem}" for p in Path(__file__).parent.glob("fixtures_*.py"))

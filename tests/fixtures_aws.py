@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from eventlake.broker import free_port
+from eventlake.runtime import free_port
 
 
 @pytest.fixture(scope="session")

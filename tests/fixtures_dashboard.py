@@ -26,10 +26,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from eventlake.broker import free_port
 from eventlake.catalog import Column, DataFile, LedgerEntry, Table, open_catalog
 from eventlake.config import Settings, load_settings
 from eventlake.dashboard.server import build_server
+from eventlake.runtime import free_port
 from eventlake.types import TableRef, table_name_for_topic
 
 TOPIC = "stock-ticks"

@@ -183,8 +183,8 @@ def files_per_refresh(settings: Any, table: str) -> dict[str, Any]:
 
 
 def run(bench: Bench) -> None:
-    from eventlake.broker import free_port
     from eventlake.config import load_settings
+    from eventlake.runtime import free_port
     from eventlake.types import table_name_for_topic
 
     seconds, old_events = bench.sizes.dashboard_seconds, bench.sizes.dashboard_old_events

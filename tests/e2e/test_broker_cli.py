@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from eventlake.broker import free_port
+from eventlake.runtime import free_port
 from tests.e2e.conftest import Run
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from eventlake.broker import free_port
+from eventlake.runtime import free_port
 from tests.e2e.conftest import EVENTLAKE, Run
 from tests.fixtures_dashboard import TickLake, tick_lake  # noqa: F401
 

@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from eventlake.broker import free_port
+from eventlake.runtime import free_port
 from tests.e2e.conftest import EVENTLAKE
 
 pytestmark = pytest.mark.e2e

@@ -14,9 +14,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from eventlake.broker import free_port
 from eventlake.catalog import CatalogStore
 from eventlake.lake import open_lake
+from eventlake.runtime import free_port
 from tests.e2e.conftest import EVENTLAKE, Run
 from tests.fixtures_sink import Sent, assert_exactly_once, make_events, produce_events, read_landed
 

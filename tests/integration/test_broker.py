@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from eventlake.broker import BrokerSettings, LocalBroker, TopicAdmin, free_port
+from eventlake.broker import LocalBroker, TopicAdmin
 from eventlake.broker import server as broker_server
 from eventlake.broker.exceptions import PortInUse
 from eventlake.broker.jars import resolve_jars
-from eventlake.broker.java import find_java
 from eventlake.broker.server import new_cluster_id
+from eventlake.config import BrokerSettings
+from eventlake.runtime import find_java, free_port
 from tests.conftest import require_tool
 
 integration = pytest.mark.integration

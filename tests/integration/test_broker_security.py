@@ -21,7 +21,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
-from eventlake.broker import BrokerSettings, KafkaClientSettings, LocalBroker, TopicAdmin, free_port
+from eventlake.broker import LocalBroker, TopicAdmin
 from eventlake.broker.clients import auth_failure, check_reachable
 from eventlake.broker.exceptions import (
     AuthenticationFailed,
@@ -33,7 +33,9 @@ from eventlake.broker.exceptions import (
 from eventlake.broker.jars import resolve_jars
 from eventlake.broker.javaconf import load_properties, parse_jaas
 from eventlake.broker.server import JAAS_PROPERTY
-from eventlake.broker.settings import KAFKA_VERSION
+from eventlake.config import BrokerSettings, KafkaClientSettings
+from eventlake.config.broker import KAFKA_VERSION
+from eventlake.runtime import free_port
 
 pytestmark = pytest.mark.integration
 

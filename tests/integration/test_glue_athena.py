@@ -12,11 +12,11 @@ from pydantic import SecretStr
 
 from eventlake.catalog import Column, DataFile, LedgerEntry, Table
 from eventlake.catalog.glue import GluePublisher
-from eventlake.catalog.settings import AwsSettings
 from eventlake.catalog.sqlite import SQLiteCatalog
+from eventlake.config.aws import AwsSettings
+from eventlake.config.query import QuerySettings
 from eventlake.query.athena import AthenaEngine
 from eventlake.query.exceptions import QueryError, RefusedStatement
-from eventlake.query.settings import QuerySettings
 from eventlake.types import TableRef
 
 pytestmark = pytest.mark.integration

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from eventlake.broker import BrokerSettings, LocalBroker, TopicAdmin, free_port
+from eventlake.broker import LocalBroker, TopicAdmin
 from eventlake.catalog import open_catalog
-from eventlake.config import Settings, load_settings
+from eventlake.config import BrokerSettings, Settings, load_settings
 from eventlake.lake import open_lake
+from eventlake.runtime import free_port
 from eventlake.sink import SinkReport, run_sink
 from tests.fixtures_sink import Sent, assert_exactly_once, make_events, produce_events, read_landed
 

@@ -29,8 +29,8 @@ from eventlake.broker import TopicAdmin
 from eventlake.catalog import open_catalog
 from eventlake.catalog.crawl_types import struct_fields
 from eventlake.catalog.glue import GluePublisher, PublishReport
-from eventlake.catalog.settings import AwsSettings
 from eventlake.config import Settings, load_settings
+from eventlake.config.aws import AwsSettings
 from eventlake.query import connect
 from eventlake.sink.conform import file_schema
 from eventlake.sink.runner import Sink

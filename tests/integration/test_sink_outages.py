@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 
-from eventlake.broker import TopicAdmin, free_port
+from eventlake.broker import TopicAdmin
 from eventlake.catalog import catalog_path, open_catalog
 from eventlake.config import Settings, load_settings
 from eventlake.lake import open_lake
 from eventlake.lake.local_s3 import run_local_s3
+from eventlake.runtime import free_port
 from eventlake.sink import SinkReport, run_sink
 from tests.fixtures_sink import Sent, assert_exactly_once, make_events, produce_events, read_landed
 

@@ -18,10 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from eventlake.broker import BrokerSettings, LocalBroker
+from eventlake.broker import LocalBroker
 from eventlake.broker.exceptions import BrokerError
 from eventlake.broker.javaconf import dump_properties, jaas_quote, load_properties, parse_jaas
 from eventlake.broker.server import JAAS_PROPERTY, PLAIN_LOGIN_MODULE
+from eventlake.config import BrokerSettings
 from tests.integration.test_broker_security import java_view
 
 GOOD = "Kq83-Zp20-xY7w-Lm5n"

@@ -29,13 +29,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from eventlake.broker import free_port
 from eventlake.config import Settings, load_settings
 from eventlake.dashboard.auth import configured_token
 from eventlake.dashboard.exceptions import MAKE_TOKEN, DashboardSpecError, InsecureBind, TokenFileError, WeakToken
 from eventlake.dashboard.params import sql_literal
 from eventlake.dashboard.server import build_server, check_bind
 from eventlake.dashboard.specs import parse_dashboard
+from eventlake.runtime import free_port
 from tests.fixtures_dashboard import TickLake, ticks
 
 TOKEN = "Qm7vX2cR9tLw4ZpN8yKd1HbJs5GfUe3A6oWiT0nYh_E"

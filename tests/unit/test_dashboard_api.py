@@ -17,13 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from eventlake.broker import free_port
 from eventlake.catalog import open_catalog
 from eventlake.dashboard.params import render_sql, resolve
 from eventlake.dashboard.service import DashboardService
 from eventlake.dashboard.specs import DashboardLibrary
 from eventlake.errors import EventlakeError
 from eventlake.query import connect
+from eventlake.runtime import free_port
 from tests.fixtures_dashboard import TickLake, client, running_dashboard, tick_lake, ticks  # noqa: F401
 
 

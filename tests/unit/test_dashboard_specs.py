@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from eventlake.config.dashboard import DashboardSettings
 from eventlake.dashboard.exceptions import BadParameter, DashboardNotFound, DashboardSpecError
 from eventlake.dashboard.params import render_sql, resolve, sql_literal, window_values
-from eventlake.dashboard.settings import DashboardSettings
 from eventlake.dashboard.specs import DashboardLibrary, parse_dashboard, parse_duration
 
 REPO = Path(__file__).resolve().parents[2]

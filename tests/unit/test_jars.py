@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eventlake.broker.jars import artifact_url, locked_artifacts
-from eventlake.broker.settings import KAFKA_VERSION
+from eventlake.config.broker import KAFKA_VERSION
 
 
 def test_lock_pins_kafka_and_its_dependencies_with_checksums() -> None:

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from eventlake.catalog import CatalogStore, LedgerEntry
+from eventlake.config.sink import SinkSettings
 from eventlake.lake import Lake, open_lake
 from eventlake.sink.ledger import Batch, DeadLetter, flush_batch, sweep_orphans
-from eventlake.sink.settings import SinkSettings
 from eventlake.sink.table import SinkTable
 from eventlake.types import TableRef
 

@@ -18,12 +18,12 @@ import orjson
 import pyarrow as pa
 import pytest
 
+from eventlake.config.sink import SinkSettings
 from eventlake.sink.decode import Decoded, decode_batch
 from eventlake.sink.dlq import shape
 from eventlake.sink.ledger import DeadLetter
 from eventlake.sink.names import escape, escape_top, unescape
 from eventlake.sink.partitioner import event_times_ms, group_rows
-from eventlake.sink.settings import SinkSettings
 from eventlake.sink.table import _keys
 
 KAFKA_MS = 1_714_560_000_000  # 2024-05-01T10:40:00Z

@@ -3,15 +3,12 @@
 from eventlake.broker.admin import PartitionInfo, TopicAdmin, TopicInfo
 from eventlake.broker.clients import auth_failure, check_reachable, client_config, raise_for_auth
 from eventlake.broker.exceptions import AuthenticationFailed, AuthorizationFailed
-from eventlake.broker.server import BrokerStatus, LocalBroker, free_port
-from eventlake.broker.settings import BrokerSettings, KafkaClientSettings
+from eventlake.broker.server import BrokerStatus, LocalBroker
 
 __all__ = [
     "AuthenticationFailed",
     "AuthorizationFailed",
-    "BrokerSettings",
     "BrokerStatus",
-    "KafkaClientSettings",
     "LocalBroker",
     "PartitionInfo",
     "TopicAdmin",
@@ -19,6 +16,5 @@ __all__ = [
     "auth_failure",
     "check_reachable",
     "client_config",
-    "free_port",
     "raise_for_auth",
 ]

@@ -18,7 +18,7 @@ from eventlake.broker.clients import (
     unreachable,
 )
 from eventlake.broker.exceptions import TopicError, TopicNotFound
-from eventlake.broker.settings import KafkaClientSettings
+from eventlake.config.broker import KafkaClientSettings
 
 # Topic configs users ask for most, under Kafka's own names.
 SHOWN_CONFIGS = ("retention.ms", "retention.bytes", "segment.bytes", "cleanup.policy")

@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient
 
 from eventlake.broker.credentials import shown
 from eventlake.broker.exceptions import AuthenticationFailed, AuthorizationFailed, BrokerUnreachable
-from eventlake.broker.settings import KafkaClientSettings
+from eventlake.config.broker import KafkaClientSettings
 
 
 def client_config(bootstrap_servers: str, kafka: KafkaClientSettings | None = None) -> dict[str, Any]:

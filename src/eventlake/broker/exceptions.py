@@ -9,10 +9,6 @@ class BrokerError(EventlakeError):
     """The local broker could not be started, stopped or inspected."""
 
 
-class JavaNotFound(BrokerError):
-    """No Java 17+ runtime to run Apache Kafka with."""
-
-
 class JarsUnavailable(BrokerError):
     """The Kafka jars could not be resolved into the cache."""
 

@@ -9,7 +9,6 @@ check each file's SHA-256, so both paths yield the same, verified class path.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -18,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from eventlake.broker.exceptions import JarsUnavailable
+from eventlake.runtime.cache import default_cache_dir
 
 MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
 _COMPLETE = ".complete"
@@ -33,11 +33,6 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   </dependencies>
 </project>
 """
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "eventlake"
 
 
 def jars_dir(version: str, cache_dir: Path | None = None) -> Path:

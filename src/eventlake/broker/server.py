@@ -34,9 +34,9 @@ from eventlake.broker.clients import check_reachable
 from eventlake.broker.credentials import check_password, check_username, shown
 from eventlake.broker.exceptions import BrokerError, BrokerUnreachable, CredentialsRefused, PortInUse
 from eventlake.broker.jars import resolve_jars
-from eventlake.broker.java import find_java
 from eventlake.broker.javaconf import dump_properties, jaas_quote, load_properties, parse_jaas
-from eventlake.broker.settings import BrokerSettings
+from eventlake.config.broker import BrokerSettings
+from eventlake.runtime.java import find_java
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -566,9 +566,3 @@ def _ensure_port_free(host: str, port: int) -> None:
         ) from exc
     finally:
         sock.close()
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])

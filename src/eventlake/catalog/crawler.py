@@ -25,8 +25,8 @@ from eventlake.catalog.crawl_plan import FoundFile, PlannedTable, plan_tables
 from eventlake.catalog.model import DataFile, Partition, Table
 from eventlake.catalog.store import CatalogStore, open_catalog
 from eventlake.config import Settings
+from eventlake.config.query import CrawlerSettings
 from eventlake.lake import Lake, LakeObject, open_lake
-from eventlake.query.settings import CrawlerSettings
 from eventlake.types import TableRef
 
 log = logging.getLogger(__name__)

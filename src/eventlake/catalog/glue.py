@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventlake.catalog.exceptions import CatalogError
 from eventlake.catalog.model import Partition, Table
-from eventlake.catalog.settings import AwsSettings
+from eventlake.config.aws import AwsSettings
 
 if TYPE_CHECKING:
     from eventlake.catalog.sqlite import SQLiteCatalog

@@ -10,13 +10,10 @@ defaults to `./.eventlake/catalog.sqlite`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from eventlake.catalog.sqlite import SQLiteCatalog
+from eventlake.config import Settings
 from eventlake.errors import ConfigError
-
-if TYPE_CHECKING:  # config imports every stage's settings module: no runtime import back
-    from eventlake.config import Settings
 
 # The catalog is the product's own folder in the lake; crawlers and sweeps skip `_`-names.
 CATALOG_DIR = "_eventlake"
@@ -32,6 +29,15 @@ def local_lake_path(lake: str) -> Path | None:
     if "://" in lake:
         return None
     return Path(lake)
+
+
+def require_lake(settings: Settings) -> None:
+    """For commands that read a lake: a local lake folder that does not exist is a typo, not an empty lake."""
+    folder = local_lake_path(settings.lake)
+    if folder is not None and not folder.is_dir():
+        raise ConfigError(
+            f"no lake at {folder}", hint="pass --lake with the folder `eventlake sink` or `eventlake crawl` used"
+        )
 
 
 def catalog_path(settings: Settings) -> Path:

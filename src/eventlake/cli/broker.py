@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from eventlake.broker import LocalBroker
-from eventlake.broker.jars import resolve_jars
-from eventlake.broker.java import find_java
 from eventlake.cli import output
 from eventlake.cli.common import ConfigOpt, settings
+from eventlake.runtime import find_java
+
+if TYPE_CHECKING:
+    from eventlake.broker import LocalBroker
 
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Broker data folder (default ./.eventlake/broker).")
@@ -19,6 +20,8 @@ DataDirOpt = Annotated[
 
 
 def _broker(ctx: typer.Context, config: Path | None, **flags: object) -> LocalBroker:
+    from eventlake.broker import LocalBroker  # the Kafka client loads only for broker commands
+
     return LocalBroker(settings(ctx, config, broker=flags).broker)
 
 
@@ -100,6 +103,8 @@ def register(app: typer.Typer) -> None:
         """Resolve Kafka's jars into the cache now (start does it on first use)."""
         s = settings(ctx, config).broker
         find_java()
+        from eventlake.broker.jars import resolve_jars
+
         libs = resolve_jars(s.kafka_version, s.cache_dir)
         output.info(f"Kafka {s.kafka_version} jars ready in {libs}")
 

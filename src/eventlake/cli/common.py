@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from eventlake.cli import output
 from eventlake.config import Settings, load_settings
 
 ConfigOpt = Annotated[
@@ -30,6 +31,7 @@ LakeOpt = Annotated[
         show_default=False,
     ),
 ]
+FormatOpt = Annotated[output.Format, typer.Option("--format", help="table, json or csv")]
 CatalogOpt = Annotated[
     str | None,
     typer.Option("--catalog", help="Catalog URI (sqlite:///path); default: inside a local lake.", show_default=False),

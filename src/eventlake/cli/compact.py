@@ -6,11 +6,9 @@ from typing import Annotated
 
 import typer
 
+from eventlake.catalog.store import require_lake
 from eventlake.cli import output
-from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
-from eventlake.query.preflight import require_lake
-
-FormatOpt = Annotated[output.Format, typer.Option("--format", help="table or json")]
+from eventlake.cli.common import CatalogOpt, ConfigOpt, FormatOpt, LakeOpt, settings
 
 
 def register(app: typer.Typer) -> None:

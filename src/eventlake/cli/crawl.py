@@ -8,14 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from eventlake.catalog.store import require_lake
 from eventlake.cli import output
-from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
-from eventlake.query.preflight import require_lake
+from eventlake.cli.common import CatalogOpt, ConfigOpt, FormatOpt, LakeOpt, settings
 
 if TYPE_CHECKING:
     from eventlake.catalog.crawler import CrawlSummary
-
-FormatOpt = Annotated[output.Format, typer.Option("--format", help="table or json")]
 
 
 def render(summary: CrawlSummary, fmt: output.Format) -> None:

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from eventlake.catalog.store import require_lake
 from eventlake.cli import output
 from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
 from eventlake.config import Settings
 from eventlake.errors import EventlakeError, UsageError
-from eventlake.query.preflight import require_lake
 
 if TYPE_CHECKING:
     from eventlake.query import QueryEngine

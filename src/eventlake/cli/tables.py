@@ -8,11 +8,10 @@ from typing import Annotated
 import typer
 
 from eventlake.catalog import open_catalog
+from eventlake.catalog.store import require_lake
 from eventlake.cli import output
-from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
-from eventlake.query.preflight import require_lake
+from eventlake.cli.common import CatalogOpt, ConfigOpt, FormatOpt, LakeOpt, settings
 
-FormatOpt = Annotated[output.Format, typer.Option("--format", help="table, json or csv")]
 DatabaseOpt = Annotated[str | None, typer.Option("--database", help="Only this database.")]
 
 # The terminal view; --format json/csv also has bytes, status (deprecated) and location.

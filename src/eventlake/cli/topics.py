@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from eventlake.broker import TopicAdmin
 from eventlake.cli import output
-from eventlake.cli.common import BootstrapOpt, ConfigOpt, settings
 
-FormatOpt = Annotated[output.Format, typer.Option("--format", help="table, json or csv")]
+if TYPE_CHECKING:
+    from eventlake.broker import TopicAdmin
+
+from eventlake.cli.common import BootstrapOpt, ConfigOpt, FormatOpt, settings
 
 
 def _admin(ctx: typer.Context, config: Path | None, bootstrap: str | None) -> TopicAdmin:
+    from eventlake.broker import TopicAdmin  # the Kafka client loads only for topic commands
+
     s = settings(ctx, config, bootstrap_servers=bootstrap)
     return TopicAdmin(s.bootstrap_servers, s.kafka, timeout_s=s.kafka.connect_timeout_s)
 

@@ -6,11 +6,10 @@ from typing import Annotated
 
 import typer
 
+from eventlake.catalog.store import require_lake
 from eventlake.cli import output
-from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
-from eventlake.query.preflight import require_lake
+from eventlake.cli.common import CatalogOpt, ConfigOpt, FormatOpt, LakeOpt, settings
 
-FormatOpt = Annotated[output.Format, typer.Option("--format", help="table, json or csv")]
 DatabaseOpt = Annotated[str | None, typer.Option("--database", help="Database of the view (default: default).")]
 
 

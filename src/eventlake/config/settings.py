@@ -1,18 +1,18 @@
 """The settings object: defaults < `eventlake.toml` < `EVENTLAKE_*` env < flags.
 
-Each stage declares its own section model beside its code (``<stage>/settings.py``);
-this module only composes them and knows where they come from. Nothing reads the
+Each stage's section model has its own module in this package (``config/<stage>.py``);
+this module only composes them and knows where they come from. `config` is the bottom
+layer: it imports no stage, so every stage can import it. Nothing reads the
 environment at import time: `load_settings` is called once by the CLI, the
 dashboard's app factory, or a notebook, and the frozen result is passed down.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import (
@@ -22,30 +22,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from eventlake.config.aws import AwsSettings
+from eventlake.config.broker import BrokerSettings, KafkaClientSettings
+from eventlake.config.dashboard import DashboardSettings
+from eventlake.config.lake import S3Settings
+from eventlake.config.produce import ProduceSettings
+from eventlake.config.query import QuerySettings
+from eventlake.config.sink import SinkSettings
 from eventlake.errors import ConfigError
-
-if TYPE_CHECKING:
-    from eventlake.broker.settings import BrokerSettings, KafkaClientSettings
-    from eventlake.catalog.settings import AwsSettings
-    from eventlake.dashboard.settings import DashboardSettings
-    from eventlake.lake.settings import S3Settings
-    from eventlake.produce.settings import ProduceSettings
-    from eventlake.query.settings import QuerySettings
-    from eventlake.sink.settings import SinkSettings
-
-# Section models live beside their stage. Stage packages import this module, so the
-# sections are imported lazily (on first load) instead of at import time: that keeps
-# `import eventlake.<stage>` free of import cycles whatever the stage's __init__ pulls in.
-_SECTIONS = {
-    "kafka": ("eventlake.broker.settings", "KafkaClientSettings"),
-    "broker": ("eventlake.broker.settings", "BrokerSettings"),
-    "produce": ("eventlake.produce.settings", "ProduceSettings"),
-    "sink": ("eventlake.sink.settings", "SinkSettings"),
-    "s3": ("eventlake.lake.settings", "S3Settings"),
-    "query": ("eventlake.query.settings", "QuerySettings"),
-    "dashboard": ("eventlake.dashboard.settings", "DashboardSettings"),
-    "aws": ("eventlake.catalog.settings", "AwsSettings"),
-}
 
 DEFAULT_CONFIG_FILE = Path("eventlake.toml")
 
@@ -69,14 +53,14 @@ class Settings(BaseSettings):
     catalog: str | None = None
     database: str = "default"
 
-    kafka: KafkaClientSettings = Field(default_factory=lambda: _section("kafka")())
-    broker: BrokerSettings = Field(default_factory=lambda: _section("broker")())
-    produce: ProduceSettings = Field(default_factory=lambda: _section("produce")())
-    sink: SinkSettings = Field(default_factory=lambda: _section("sink")())
-    s3: S3Settings = Field(default_factory=lambda: _section("s3")())
-    query: QuerySettings = Field(default_factory=lambda: _section("query")())
-    dashboard: DashboardSettings = Field(default_factory=lambda: _section("dashboard")())
-    aws: AwsSettings = Field(default_factory=lambda: _section("aws")())
+    kafka: KafkaClientSettings = Field(default_factory=KafkaClientSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    produce: ProduceSettings = Field(default_factory=ProduceSettings)
+    sink: SinkSettings = Field(default_factory=SinkSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    query: QuerySettings = Field(default_factory=QuerySettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    aws: AwsSettings = Field(default_factory=AwsSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -96,24 +80,6 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """The effective settings as plain data, every secret replaced by '********'."""
         return _mask(self)
-
-
-def _section(name: str) -> Any:
-    """The section model class for `name` (typed Any: mypy sees the real types above)."""
-    module, cls = _SECTIONS[name]
-    return getattr(importlib.import_module(module), cls)
-
-
-_built = False
-
-
-def _build() -> None:
-    """Resolve the section types once every module has finished importing."""
-    global _built
-    if not _built:
-        namespace = {cls: _section(name) for name, (_, cls) in _SECTIONS.items()}
-        Settings.model_rebuild(_types_namespace=namespace)
-        _built = True
 
 
 def _mask(value: Any) -> Any:
@@ -146,7 +112,6 @@ def load_settings(config_file: str | Path | None = None, overrides: dict[str, An
     Flags win over env and env over the file, section by section: a flag that sets
     ``sink.flush_rows`` keeps ``sink.group`` from the env or file.
     """
-    _build()
     path = Path(config_file) if config_file is not None else None
     if path is None and DEFAULT_CONFIG_FILE.is_file():
         path = DEFAULT_CONFIG_FILE

@@ -33,9 +33,9 @@ from urllib.parse import quote, unquote_plus, urlencode
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from eventlake.config.dashboard import DashboardSettings
 from eventlake.dashboard.exceptions import BadParameter, TokenFileError, WeakToken
 from eventlake.dashboard.params import TOKEN_KEY, query_pairs
-from eventlake.dashboard.settings import DashboardSettings
 
 COOKIE = "eventlake_token"
 MIN_TOKEN_CHARS = 32

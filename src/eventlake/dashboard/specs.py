@@ -22,8 +22,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from eventlake.config.dashboard import DashboardSettings
 from eventlake.dashboard.exceptions import DashboardNotFound, DashboardSpecError, PanelNotFound
-from eventlake.dashboard.settings import DashboardSettings
 from eventlake.errors import EventlakeError
 from eventlake.query.guard import tokenize
 

@@ -20,10 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from eventlake.broker.jars import default_cache_dir
-from eventlake.broker.java import find_java
-from eventlake.broker.server import free_port
 from eventlake.lake.exceptions import LakeError
+from eventlake.runtime import default_cache_dir, find_java, free_port
 
 S3PROXY_VERSION = "4.1.0"
 # s3proxy 4.1.0's own resolution picks jackson-annotations 2.18, too old for its jackson 3.

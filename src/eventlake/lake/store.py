@@ -20,8 +20,8 @@ from urllib.parse import urlparse
 import pyarrow as pa
 from pyarrow import fs as pafs
 
+from eventlake.config.lake import S3Settings
 from eventlake.lake.exceptions import LakeError, UnsupportedLake
-from eventlake.lake.settings import S3Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from eventlake.broker import TopicAdmin, client_config
 from eventlake.broker.clients import auth_failure
+from eventlake.config import Settings
 from eventlake.errors import ConfigError, EventlakeError
 from eventlake.produce.dlq import DeadLetters
 from eventlake.produce.exceptions import BadOptions, BadRowError, ProducerFailed
@@ -28,9 +29,6 @@ from eventlake.produce.records import JSON_OPTIONS, _default, encode_wide, epoch
 from eventlake.produce.report import BadRow, ProduceReport
 from eventlake.produce.sources import Source, open_source
 from eventlake.produce.topics import TimestampLimits, check_broker, ensure_topic, retention_ms, timestamp_limits
-
-if TYPE_CHECKING:  # eventlake.config imports this package's settings: no import cycle at run time
-    from eventlake.config import Settings
 
 COMPRESSIONS = ("lz4", "zstd", "gzip", "snappy", "none")
 PROGRESS_EVERY_S = 0.25

@@ -13,10 +13,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from eventlake.catalog.settings import AwsSettings
+from eventlake.config.aws import AwsSettings
+from eventlake.config.query import QuerySettings
 from eventlake.query.exceptions import BadSql, QueryError, QueryTimeout, RefusedStatement
 from eventlake.query.results import QueryResult
-from eventlake.query.settings import QuerySettings
 
 _READ_ONLY_PREFIXES = ("select", "with", "show", "describe", "explain", "values")
 

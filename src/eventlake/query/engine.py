@@ -42,10 +42,9 @@ from eventlake.query.exceptions import (
     UnknownTable,
 )
 from eventlake.query.guard import SqlGuard, one_line
-from eventlake.query.preflight import require_lake
 from eventlake.query.results import QueryResult, TableSummary
 
-__all__ = ["QueryEngine", "QueryResult", "TableSummary", "connect", "require_lake"]
+__all__ = ["QueryEngine", "QueryResult", "TableSummary", "connect"]
 
 _TABLES_HINT = "`eventlake tables` lists them"
 

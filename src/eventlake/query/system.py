@@ -154,7 +154,7 @@ def _end_offsets(lookup: EndOffsets | None, topic: str, partitions: list[int]) -
 def kafka_end_offsets(bootstrap_servers: str, kafka: object, timeout_s: float) -> EndOffsets:
     """End offsets from the broker through the broker package's admin (confluent-kafka lives there)."""
     from eventlake.broker import TopicAdmin
-    from eventlake.broker.settings import KafkaClientSettings
+    from eventlake.config.broker import KafkaClientSettings
 
     settings = kafka if isinstance(kafka, KafkaClientSettings) else None
     admin = TopicAdmin(bootstrap_servers, settings, timeout_s=timeout_s)

@@ -31,7 +31,7 @@ from eventlake.sink.fastpath import Decoded, Limits, Rejected, fast
 from eventlake.sink.partitioner import describe_ms, event_times, outside
 
 if TYPE_CHECKING:
-    from eventlake.sink.settings import SinkSettings
+    from eventlake.config.sink import SinkSettings
 
 __all__ = ["Decoded", "Limits", "Rejected", "decode", "decode_batch", "limits_of"]
 

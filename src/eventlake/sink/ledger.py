@@ -24,12 +24,12 @@ import pyarrow as pa
 
 from eventlake.catalog import CatalogStore, DataFile, LedgerEntry
 from eventlake.catalog.exceptions import LedgerConflict
+from eventlake.config.sink import SinkSettings
 from eventlake.lake import Lake
 from eventlake.lake.store import TMP_DIR
 from eventlake.sink.decode import decode_batch
 from eventlake.sink.partitioner import Group, group_rows, split_by_file_cap
 from eventlake.sink.schema import conform_table
-from eventlake.sink.settings import SinkSettings
 from eventlake.sink.table import LINEAGE, SinkTable
 from eventlake.sink.writer import EXTENSIONS, encode
 

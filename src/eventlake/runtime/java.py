@@ -1,4 +1,4 @@
-"""Find a Java 17+ runtime: JAVA_HOME first, then PATH."""
+"""Find a Java 17+ runtime (for Kafka and S3Proxy): JAVA_HOME first, then PATH."""
 
 from __future__ import annotations
 
@@ -9,13 +9,17 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from eventlake.broker.exceptions import JavaNotFound
+from eventlake.errors import EventlakeError
 
 MIN_JAVA = 17
 _INSTALL_HINT = (
     "install Java 17 or newer (Debian/Ubuntu: apt-get install openjdk-17-jre-headless; "
     "macOS: brew install openjdk@17) or set JAVA_HOME"
 )
+
+
+class JavaNotFound(EventlakeError):
+    """No Java 17+ runtime to run Apache Kafka or S3Proxy with."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ def find_java() -> JavaRuntime:
             return JavaRuntime(exe, major)
         seen_old.append(f"{exe} is Java {major}")
     if seen_old:
-        raise JavaNotFound(f"Apache Kafka needs Java {MIN_JAVA}+, but {', '.join(seen_old)}", hint=_INSTALL_HINT)
+        raise JavaNotFound(f"Kafka and S3Proxy need Java {MIN_JAVA}+, but {', '.join(seen_old)}", hint=_INSTALL_HINT)
     raise JavaNotFound("no Java runtime found (JAVA_HOME unset and no java on PATH)", hint=_INSTALL_HINT)
 
 
