@@ -649,7 +649,7 @@ SAVED_VIEW_ATTACKS: dict[str, str] = {
 
 
 # -- DoS -----------------------------------------------------------------------------------------------------
-QUERY_ERRORS = ("BadSql", "RefusedStatement", "QueryTimeout", "ResultTooLarge", "QueryError")
+QUERY_ERRORS = ("BadSql", "RefusedStatement", "QueryTimeout", "ResultTooLarge", "OutOfMemory", "QueryError")
 DEPTH_ERRORS = ("BadSql", "RefusedStatement", "QueryTimeout")
 SIZE_WORDS = (
     "max_sql_bytes",

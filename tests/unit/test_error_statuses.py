@@ -150,6 +150,15 @@ def test_a_result_over_its_size_limit_is_413(tick_lake: TickLake) -> None:
     assert huge.status_code == 413 and "max_result_bytes" in _error_line(huge)
 
 
+def test_a_query_over_its_memory_limit_is_413(tick_lake: TickLake) -> None:
+    settings = _settings(tick_lake, memory_limit="64MB")
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        hog = client.post(
+            "/api/query", json={"sql": "SELECT length(string_agg(repeat('x', 1000), '')) FROM range(10000000)"}
+        )
+    assert hog.status_code == 413 and "out of memory" in _error_line(hog)
+
+
 @pytest.mark.parametrize("kind", ["a folder", "not SQLite"])
 def test_a_catalog_that_will_not_open_is_503(tick_lake: TickLake, tmp_path: Path, kind: str) -> None:
     path = tmp_path / "catalog.sqlite"

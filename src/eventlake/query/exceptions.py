@@ -41,3 +41,10 @@ class ResultTooLarge(QueryError):
     """A result over `query.max_result_bytes`."""
 
     http_status = 413
+
+
+class OutOfMemory(QueryError):
+    """A query that needs more than `query.memory_limit`: too large a job, like ResultTooLarge (413),
+    not a failure of the server (any SQL can ask for more memory than there is)."""
+
+    http_status = 413
