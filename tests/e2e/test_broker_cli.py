@@ -75,7 +75,7 @@ def test_unreachable_broker_fails_fast_in_one_line(cli: Run) -> None:
         env={"EVENTLAKE_KAFKA__CONNECT_TIMEOUT_S": "2"},
         timeout=30,
     )
-    assert res.returncode == 1
+    assert res.returncode == 75  # EX_TEMPFAIL: the same command may work once a broker is up
     assert res.stderr.count("\n") == 1 and "no Kafka broker answered" in res.stderr
 
 

@@ -46,7 +46,8 @@ class Attack:
 
     @property
     def http(self) -> tuple[int, ...]:
-        return (400,)
+        # A table that does not exist is a 404 (UnknownTable); every other refusal a 400.
+        return (400, 404) if "UnknownTable" in self.errors else (400,)
 
 
 def targets(lake: SqlLake) -> dict[str, str]:
@@ -648,7 +649,7 @@ SAVED_VIEW_ATTACKS: dict[str, str] = {
 
 
 # -- DoS -----------------------------------------------------------------------------------------------------
-QUERY_ERRORS = ("BadSql", "RefusedStatement", "QueryTimeout", "ResultTooLarge", "QueryError")
+QUERY_ERRORS = ("BadSql", "RefusedStatement", "QueryTimeout", "ResultTooLarge", "OutOfMemory", "QueryError")
 DEPTH_ERRORS = ("BadSql", "RefusedStatement", "QueryTimeout")
 SIZE_WORDS = (
     "max_sql_bytes",

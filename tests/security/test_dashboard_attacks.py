@@ -537,11 +537,12 @@ def test_a_placeholder_that_is_not_a_whole_value_is_refused_at_load(served: Serv
     with pytest.raises(DashboardSpecError) as err:
         parse_dashboard("bad", text + f"sql = {_toml_string(sql)}\n", ".toml")
     assert "panel 'p'" in str(err.value) and "\n" not in str(err.value)
-    # Served from the dashboards folder: a one-line 400 naming the panel, for the page and the data.
+    # Served from the dashboards folder: a one-line 500 naming the panel, for the page and the data (the file
+    # is the server's to fix, not the caller's).
     folder = Path(served.lake.settings.dashboard.dashboards_dir)
     (folder / f"bad-{index}.toml").write_text(text + f"sql = {_toml_string(sql)}\n")
     for path in (f"/api/dashboards/bad-{index}", f"/api/panels/bad-{index}/p", f"/api/stream/bad-{index}"):
-        _refused(served.get(path, headers=AUTH), 400, "panel 'p'")
+        _refused(served.get(path, headers=AUTH), 500, "panel 'p'")
 
 
 def _toml_string(text: str) -> str:

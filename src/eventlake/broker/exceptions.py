@@ -10,8 +10,9 @@ class BrokerError(EventlakeError):
 
 
 class JarsUnavailable(BrokerError):
-    """The Kafka jars could not be resolved into the cache."""
+    """The Kafka jars could not be resolved into the cache (the network or Maven Central is down)."""
 
+    http_status = 503
     retriable = True
 
 
@@ -22,6 +23,7 @@ class PortInUse(BrokerError):
 class BrokerUnreachable(BrokerError):
     """No Kafka answered at the bootstrap address in time."""
 
+    http_status = 503
     retriable = True
 
 
@@ -32,14 +34,25 @@ class TopicError(BrokerError):
 class TopicNotFound(TopicError):
     """The topic does not exist (auto-creation is off by design)."""
 
+    http_status = 404
+
 
 class CredentialsRefused(BrokerError):
     """The broker's own SASL user name or password is unusable or too weak to expose Kafka with."""
 
 
 class AuthenticationFailed(BrokerError):
-    """Kafka answered but refused the client's credentials (SASL authentication failed)."""
+    """Kafka answered but refused the client's credentials (SASL authentication failed).
+
+    502, not 401: these are the server's own credentials for Kafka, not the HTTP caller's
+    (the dashboard's token check answers 401 for those)."""
+
+    http_status = 502
 
 
 class AuthorizationFailed(BrokerError):
-    """Kafka accepted the credentials but the user may not do what was asked (ACLs)."""
+    """Kafka accepted the credentials but the user may not do what was asked (ACLs).
+
+    502, not 403, for the same reason as AuthenticationFailed."""
+
+    http_status = 502

@@ -2,7 +2,9 @@
 
 Each command group lives in its own module with a ``register(app)`` function.
 Exit codes: 0 success; 1 a failure the user must see (one line on stderr, traceback
-only with --debug); 2 bad usage.
+only with --debug); 2 bad usage; 75 a retriable failure (EX_TEMPFAIL from sysexits.h: an
+outage such as an unreachable broker or a locked catalog; running the same command later
+can succeed, so scripts and supervisors may retry on 75 and stop on 1); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -84,16 +86,24 @@ def _debug_requested() -> bool:
     return "--debug" in sys.argv or os.environ.get("EVENTLAKE_DEBUG", "") not in ("", "0")
 
 
+# sysexits.h: "temporary failure; user is invited to retry" (os.EX_TEMPFAIL is POSIX-only).
+EX_TEMPFAIL = 75
+
+
+def exit_code_for(exc: EventlakeError) -> int:
+    """2 bad usage, 75 worth retrying as is, else 1."""
+    if isinstance(exc, UsageError):
+        return 2
+    return EX_TEMPFAIL if exc.retriable else 1
+
+
 def run() -> None:
     """Console-script entry point: Typer handles usage errors (exit 2); we handle ours."""
     try:
         app()
-    except UsageError as exc:
-        _report(exc)
-        sys.exit(2)
     except EventlakeError as exc:
         _report(exc)
-        sys.exit(1)
+        sys.exit(exit_code_for(exc))
     except KeyboardInterrupt:
         output.error("interrupted")
         sys.exit(130)

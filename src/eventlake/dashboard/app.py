@@ -13,8 +13,9 @@ HTTP API (the first three are a fixed contract):
     GET  /api/stream/{dashboard}          Server-Sent Events: `panel` events as data changes
 
 Every error is JSON {"error": "one line"} with a 4xx/5xx status, never a blank page: the
-status comes from the error's class (`status_for`); request bodies over
-`dashboard.max_request_bytes` are refused with 413 before any route reads them (`BodyLimit`).
+status is the error class's `http_status` (eventlake/errors.py), and a retriable error (an
+outage) adds `Retry-After`; request bodies over `dashboard.max_request_bytes` are refused with
+413 before any route reads them (`BodyLimit`).
 """
 
 from __future__ import annotations
@@ -47,13 +48,11 @@ from eventlake.dashboard.auth import (
     is_loopback,
     refuse,
 )
-from eventlake.dashboard.exceptions import DashboardNotFound, PanelNotFound, RequestTooLarge
 from eventlake.dashboard.live import panel_events
 from eventlake.dashboard.pages import render_page
 from eventlake.dashboard.params import NUMBER_RE, query_values, resolve
 from eventlake.dashboard.service import DashboardService
 from eventlake.errors import EventlakeError
-from eventlake.query import exceptions as query_errors
 
 log = logging.getLogger(__name__)
 
@@ -64,26 +63,18 @@ class QueryRequest(BaseModel):
     sql: str
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": re.sub(r"[\r\n]+", " ", message)}, status_code=status)
+# Seconds a client should wait before trying again after a retriable error (an outage): about
+# a dashboard's refresh, and time for a lock to clear; the sink waits such outages out itself.
+RETRY_AFTER_S = 5
 
 
-# HTTP status per error class, looked up along the error's class hierarchy; any other
-# EventlakeError is the caller's to fix: 400.
-_STATUS: dict[type[BaseException], int] = {
-    DashboardNotFound: 404,
-    PanelNotFound: 404,
-    RequestTooLarge: 413,
-    query_errors.QueryTimeout: 408,
-    query_errors.BadSql: 400,
-    query_errors.RefusedStatement: 400,
-    query_errors.UnknownTable: 400,
-    query_errors.ResultTooLarge: 413,
-}
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": re.sub(r"[\r\n]+", " ", message)}, status_code=status, headers=headers)
 
 
-def status_for(exc: EventlakeError) -> int:
-    return next((_STATUS[cls] for cls in type(exc).__mro__ if cls in _STATUS), 400)
+def error_headers(exc: EventlakeError) -> dict[str, str] | None:
+    """`Retry-After` for an error that heals by itself; nothing for one that someone must fix."""
+    return {"retry-after": str(RETRY_AFTER_S)} if exc.retriable else None
 
 
 # Cells a spreadsheet would run as a formula (OWASP CSV injection), also in full-width forms.
@@ -201,7 +192,7 @@ def create_app(settings: Settings, base_dir: Path | None = None) -> FastAPI:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(EventlakeError)
     async def user_error(request: Request, exc: EventlakeError) -> JSONResponse:
-        return _error(status_for(exc), exc.one_line())
+        return _error(exc.http_status, exc.one_line(), error_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -297,7 +288,8 @@ def _install_pages(app: FastAPI, service: DashboardService) -> None:
         try:
             title = service.library.get(name).title
         except EventlakeError as exc:
-            return HTMLResponse(render_page("error", "Dashboard", message=exc.one_line()), status_code=status_for(exc))
+            page = render_page("error", "Dashboard", message=exc.one_line())
+            return HTMLResponse(page, status_code=exc.http_status, headers=error_headers(exc))
         return HTMLResponse(render_page("dashboard", title, name=name))
 
     @app.get("/query", include_in_schema=False)

@@ -9,7 +9,7 @@ MAKE_TOKEN = "make one with: python -c 'import secrets; print(secrets.token_urls
 
 
 class DashboardError(EventlakeError):
-    """The dashboard could not start or serve a request."""
+    """The dashboard could not start or serve a request (500 unless a subclass says otherwise)."""
 
 
 class InsecureBind(DashboardError):
@@ -32,20 +32,30 @@ class TokenOnCommandLine(DashboardError, UsageError):
 
 
 class DashboardSpecError(DashboardError):
-    """A dashboard file (TOML/YAML) that does not describe a valid dashboard."""
+    """A dashboard file (TOML/YAML) that does not describe a valid dashboard.
+
+    500: the file is on the server; the HTTP caller cannot fix it."""
 
 
 class DashboardNotFound(DashboardError):
     """No dashboard with that name."""
 
+    http_status = 404
+
 
 class PanelNotFound(DashboardError):
     """No panel with that id on the dashboard."""
+
+    http_status = 404
 
 
 class BadParameter(DashboardError):
     """A parameter value that does not fit its declared type, bounds or choices."""
 
+    http_status = 400
+
 
 class RequestTooLarge(DashboardError):
     """A request body over `dashboard.max_request_bytes`."""
+
+    http_status = 413

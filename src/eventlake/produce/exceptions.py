@@ -13,15 +13,21 @@ class ProduceError(EventlakeError):
 class SourceError(ProduceError):
     """A source that cannot be opened: missing file, unknown scheme, unreadable format."""
 
+    http_status = 400
+
 
 class TopicMissing(ProduceError):
     """The target topic does not exist and --create-topic was not given."""
+
+    http_status = 404
 
 
 class BadRowError(ProduceError):
     """--strict: the first malformed row stops the run (nothing after it is sent).
 
     `report` tells what was delivered before it."""
+
+    http_status = 400
 
     report: ProduceReport | None = None
 
@@ -32,6 +38,8 @@ class ProducerFailed(ProduceError):
 
 class ResumeRefused(ProduceError):
     """--exactly-once: the file is not the one the last committed progress describes."""
+
+    http_status = 409
 
 
 class ProgressUnavailable(ProduceError):

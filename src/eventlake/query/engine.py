@@ -35,6 +35,7 @@ from eventlake.query.build import (
 )
 from eventlake.query.exceptions import (
     BadSql,
+    OutOfMemory,
     QueryError,
     QueryTimeout,
     RefusedStatement,
@@ -284,12 +285,12 @@ def _translate(exc: BaseException) -> Exception:
     if isinstance(exc, RecursionError):
         return BadSql("SQL is nested too deeply", hint="flatten the query")
     if isinstance(exc, MemoryError):
-        return QueryError("the query ran out of memory", hint="narrow it, or raise query.memory_limit")
+        return OutOfMemory("the query ran out of memory", hint="narrow it, or raise query.memory_limit")
     text = one_line(exc)
     if "PermissionError" in text:  # the read-only layer refused a write: the guard should have first
         return RefusedStatement("the query engine opens lake files read-only", hint="SQL here is read-only")
     if isinstance(exc, duckdb.OutOfMemoryException):
-        return QueryError(f"the query ran out of memory: {text}", hint="narrow it, or raise query.memory_limit")
+        return OutOfMemory(f"the query ran out of memory: {text}", hint="narrow it, or raise query.memory_limit")
     if isinstance(exc, duckdb.InterruptException):
         return QueryTimeout("query was interrupted", hint="raise query.time_limit_s or narrow the query")
     if isinstance(exc, duckdb.CatalogException) and "does not exist" in text:

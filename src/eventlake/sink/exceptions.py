@@ -12,11 +12,14 @@ class SinkError(EventlakeError):
 class DeadLettersUnavailable(SinkError):
     """Kafka did not take the dead letters of a flush: the flush is retried (the sink waits)."""
 
+    http_status = 503
     retriable = True
 
 
 class TopicMissing(SinkError):
     """A topic to sink does not exist."""
+
+    http_status = 404
 
 
 class TypeConflict(ValueError):
