@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from eventlake.broker import free_port
 from eventlake.config import Settings
 from eventlake.dashboard.app import RETRY_AFTER_S, create_app
 from eventlake.errors import EventlakeError
+from eventlake.runtime import free_port
 from tests.fixtures_dashboard import TickLake, tick_lake  # noqa: F401
 
 with warnings.catch_warnings():
