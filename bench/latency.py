@@ -63,7 +63,8 @@ def after_warmup(values: np.ndarray, stamps: np.ndarray, warmup_s: float) -> np.
     """The latencies of events created `warmup_s` or more after the first event (steady state)."""
     if len(stamps) == 0:
         return values
-    return values[stamps >= stamps.min() + warmup_s * 1000.0]
+    steady: np.ndarray = values[stamps >= stamps.min() + warmup_s * 1000.0]
+    return steady
 
 
 def summarize(values: np.ndarray) -> dict[str, float | None]:

@@ -5,6 +5,7 @@ Everything here is pure (no processes, no clock) so the unit tests can check it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,7 +142,7 @@ def measured_values(
     return values
 
 
-def judge(values: dict[str, float | None]) -> list[dict[str, Any]]:
+def judge(values: Mapping[str, float | None]) -> list[dict[str, Any]]:
     """Each target with its measured value and "pass", "fail" or "not run"."""
     out = []
     for target in TARGETS:

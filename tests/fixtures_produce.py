@@ -9,9 +9,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,14 @@ class Read:
     value: bytes | None
     timestamp_ms: int
     headers: dict[str, bytes]
+
+
+def _read(msg: Message) -> Read:
+    partition, offset = msg.partition(), msg.offset()
+    assert partition is not None and offset is not None, "a consumed message has both"
+    # Consumed header values are bytes (str is accepted only when producing) and eventlake writes no null ones.
+    headers = cast(dict[str, bytes], dict(msg.headers() or []))
+    return Read(partition, offset, msg.key(), msg.value(), msg.timestamp()[1], headers)
 
 
 def _consumer(bootstrap: str) -> Consumer:
@@ -72,8 +81,7 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 60) -> list[Read]:
             for msg in consumer.consume(num_messages=10_000, timeout=0.5):
                 if msg.error() is not None:
                     continue
-                headers = dict(msg.headers() or [])
-                out.append(Read(msg.partition(), msg.offset(), msg.key(), msg.value(), msg.timestamp()[1], headers))
+                out.append(_read(msg))
     finally:
         consumer.close()
     assert len(out) == expected, f"read {len(out)} of {expected} messages of {topic}"
@@ -106,11 +114,15 @@ def read_to_end(bootstrap: str, topic: str, isolation: str = "read_committed", t
             for msg in consumer.consume(num_messages=10_000, timeout=0.5):
                 err = msg.error()
                 if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF and (msg.offset() or 0) >= ends[msg.partition()]:
-                        at_end.add(msg.partition())
+                    partition = msg.partition()
+                    if (
+                        err.code() == KafkaError._PARTITION_EOF
+                        and partition is not None
+                        and (msg.offset() or 0) >= ends[partition]
+                    ):
+                        at_end.add(partition)
                     continue
-                headers = dict(msg.headers() or [])
-                out.append(Read(msg.partition(), msg.offset(), msg.key(), msg.value(), msg.timestamp()[1], headers))
+                out.append(_read(msg))
     finally:
         consumer.close()
     return sorted(out, key=lambda r: (r.partition, r.offset))

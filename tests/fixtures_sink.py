@@ -7,6 +7,7 @@ backend on a free loopback port for the whole session.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Iterator
@@ -97,7 +98,7 @@ def make_events(n: int, seed: int = 7) -> list[dict[str, Any]]:
 class Sent:
     """Where each produced event landed in Kafka: (partition, offset) -> event."""
 
-    by_coord: dict[tuple[int, int], dict[str, Any]]
+    by_coord: dict[tuple[int, int], Any]  # the event as given: a dict, or bytes when produced raw
 
     def __len__(self) -> int:
         return len(self.by_coord)
@@ -131,7 +132,7 @@ def produce_events(bootstrap: str, topic: str, events: list[dict[str, Any]] | li
                     topic,
                     value=value,
                     key=str(i).encode() if keys else None,
-                    on_delivery=lambda err, msg, ev=e: delivered(err, msg, ev),
+                    on_delivery=functools.partial(delivered, event=e),
                 )
                 break
             except BufferError:
@@ -198,7 +199,8 @@ def _same(landed: Any, sent: Any) -> bool:
         )
     if isinstance(sent, bool) or sent is None or isinstance(sent, str):
         return landed == sent and type(landed) is type(sent)
-    return landed == sent
+    same: bool = landed == sent
+    return same
 
 
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 30) -> list[Any]:
@@ -221,8 +223,10 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 30) -> list[Any]:
             for m in consumer.consume(1000, 0.5):
                 if m.error() is None:
                     out.append(m)
-                    if m.offset() + 1 >= ends[m.partition()]:
-                        done.add(m.partition())
+                    partition, offset = m.partition(), m.offset()
+                    assert partition is not None and offset is not None, "a consumed message has both"
+                    if offset + 1 >= ends[partition]:
+                        done.add(partition)
     finally:
         consumer.close()
     return out

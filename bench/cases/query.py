@@ -75,7 +75,8 @@ def library_query(lake: Path) -> Callable[[], list[dict[str, Any]]]:
     def call() -> list[dict[str, Any]]:
         engine = connect(settings)
         try:
-            return engine.sql(SQL).to_pylist()
+            rows: list[dict[str, Any]] = engine.sql(SQL).to_pylist()
+            return rows
         finally:
             engine.close()
 
@@ -99,13 +100,15 @@ def run(bench: Bench) -> None:
         done = procs.run(bench.eventlake("query", SQL, "--lake", lake, "--format", "json"), env=clean_env())
         done.check("eventlake query")
         peak_rss[EVENTLAKE] = max(peak_rss.get(EVENTLAKE, 0.0), done.peak_rss_mb)
-        return orjson.loads(done.stdout)
+        rows: list[dict[str, Any]] = orjson.loads(done.stdout)
+        return rows
 
     def duck_process() -> list[Any]:
         code = "import duckdb, sys, json; print(json.dumps(duckdb.sql(sys.argv[1]).fetchall()))"
         done = procs.run([sys.executable, "-c", code, direct_sql(lake)]).check("duckdb process")
         peak_rss[DUCKDB_PROCESS] = max(peak_rss.get(DUCKDB_PROCESS, 0.0), done.peak_rss_mb)
-        return orjson.loads(done.stdout)
+        rows: list[Any] = orjson.loads(done.stdout)
+        return rows
 
     def duck_inprocess() -> list[Any]:
         con = duckdb.connect()

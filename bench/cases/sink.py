@@ -10,6 +10,7 @@ ConsumerPerformance (the ceiling: reading without writing).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -181,7 +182,7 @@ def run(bench: Bench) -> None:
     events = bench.sizes.sink_events
     topic = fill(bench, "sink", events)
     bench.sections["sink_topic_fill"] = "ProducerPerformance with tick JSON payloads (acks=all, lz4)"
-    steps = (
+    steps: tuple[Callable[[], object], ...] = (
         lambda: run_eventlake(bench, topic, events),
         lambda: run_quix(bench, topic, events),
         lambda: run_tutorial(bench, topic, events),

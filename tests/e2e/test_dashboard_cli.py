@@ -73,7 +73,7 @@ def _start(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tup
     proc = subprocess.Popen(
         [EVENTLAKE, *args], cwd=cwd, env=full_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stderr is not None
     url = proc.stdout.readline().strip()  # printed once the server is about to accept connections
     assert url.startswith("http://127.0.0.1:"), (url, proc.stderr.read() if proc.poll() is not None else "")
     deadline = time.monotonic() + 30

@@ -61,7 +61,7 @@ def _run_demo(tmp_path: Path, env: dict[str, str], port: int, *extra: str) -> tu
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stderr is not None
     url = proc.stdout.readline().strip()
     assert url == f"http://127.0.0.1:{port}/", (url, proc.stderr.read() if proc.poll() is not None else "")
     return proc, url

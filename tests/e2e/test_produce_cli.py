@@ -65,7 +65,7 @@ def test_malformed_csv_good_rows_arrive_bad_rows_in_dlq(
     assert (summary["sent"], summary["delivered"], summary["dlq"], summary["bad_rows_total"]) == (good, good, bad, bad)
     assert sorted(b["line"] for b in summary["bad_rows"]) == sorted(malformed_csv.bad_lines)
 
-    arrived = [orjson.loads(m.value) for m in read_topic(bootstrap, topic)]
+    arrived = [orjson.loads(m.value or b"") for m in read_topic(bootstrap, topic)]
     assert sorted(arrived, key=lambda r: r["ts"]) == malformed_csv.good
     dead = read_topic(bootstrap, f"{topic}.dlq")
     assert sorted(int(m.headers["line"]) for m in dead) == sorted(malformed_csv.bad_lines)
@@ -126,7 +126,7 @@ def test_strict_exits_1_and_sends_nothing_after_the_bad_row(
     done = cli("produce", topic, "--source", str(malformed_csv.path), "--strict", "--bootstrap-servers", bootstrap)
     assert done.returncode == 1
     assert f"line {min(malformed_csv.bad_lines)}" in done.stderr
-    assert sorted(orjson.loads(m.value)["symbol"] for m in read_topic(bootstrap, topic)) == ["AAPL", "MSFT"]
+    assert sorted(orjson.loads(m.value or b"")["symbol"] for m in read_topic(bootstrap, topic)) == ["AAPL", "MSFT"]
 
 
 def test_stdin_json_lines(cli: Run, topic: str, bootstrap: str) -> None:
@@ -149,7 +149,7 @@ def test_stdin_json_lines(cli: Run, topic: str, bootstrap: str) -> None:
     assert (summary["delivered"], summary["dlq"]) == (100, 1)
     assert summary["bad_rows"] == [{"reason": summary["bad_rows"][0]["reason"], "source": "stdin", "line": 101}]
     messages = read_topic(bootstrap, topic)
-    assert sorted(orjson.loads(m.value)["n"] for m in messages) == list(range(100))
+    assert sorted(orjson.loads(m.value or b"")["n"] for m in messages) == list(range(100))
     assert [m.value for m in read_topic(bootstrap, f"{topic}.dlq")] == [b"{broken"]
 
 
@@ -254,7 +254,7 @@ def test_exactly_once_runs_again_resume_and_refuse_a_changed_file(
     assert "500 delivered, 0 failed in 1 transactions" in rest.stderr
     again = cli(*args)
     assert again.returncode == 0 and "nothing to do" in again.stderr
-    assert sorted(orjson.loads(m.value)["n"] for m in read_to_end(bootstrap, topic)) == list(range(2000))
+    assert sorted(orjson.loads(m.value or b"")["n"] for m in read_to_end(bootstrap, topic)) == list(range(2000))
 
     path.write_text("n,k\n" + "".join(f"{i},x\n" for i in range(10)))
     changed = cli(*args)
@@ -303,4 +303,4 @@ def test_exactly_once_sigterm_commits_what_was_sent_and_the_next_run_sends_the_r
     rest = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False)
     assert rest.returncode == 0, rest.stderr
     assert json.loads(rest.stdout)["delivered"] == 30_000 - stopped["delivered"]
-    assert sorted(orjson.loads(m.value)["n"] for m in read_to_end(bootstrap, topic)) == list(range(30_000))
+    assert sorted(orjson.loads(m.value or b"")["n"] for m in read_to_end(bootstrap, topic)) == list(range(30_000))

@@ -61,7 +61,7 @@ def _exposed(tmp_path: Path, password: str, **extra: object) -> LocalBroker:
             data_dir=tmp_path / "b",
             sasl_password=SecretStr(password),
             start_timeout_s=120,
-            **extra,  # type: ignore[arg-type]
+            **extra,
         )
     )
 
@@ -171,7 +171,7 @@ def java_view(files: list[Path], work: Path) -> dict[str, tuple[dict[str, str], 
 def _logged_config(log: str) -> dict[str, str]:
     """The first `KafkaConfig values:` block Kafka logged: every known setting as it understood it."""
     block = log.split("KafkaConfig values:", 1)[1].split("\n[", 1)[0]
-    return dict(m.groups() for m in re.finditer(r"^\t(\S+) = (.*)$", block, re.M))
+    return {m[1]: m[2] for m in re.finditer(r"^\t(\S+) = (.*)$", block, re.M)}
 
 
 # ---- refusals before anything is written or bound

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import nbformat
@@ -25,8 +26,8 @@ pytestmark = pytest.mark.integration
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
-def _run(name: str, parameters: dict[str, object], cwd: Path) -> nbformat.NotebookNode:
-    book = nbformat.read(NOTEBOOKS / name, as_version=4)
+def _run(name: str, parameters: Mapping[str, object], cwd: Path) -> nbformat.NotebookNode:
+    book: nbformat.NotebookNode = nbformat.read(NOTEBOOKS / name, as_version=4)
     index = next(i for i, c in enumerate(book.cells) if "parameters" in c.metadata.get("tags", []))
     injected = nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in parameters.items()))
     injected.metadata["tags"] = ["injected-parameters"]

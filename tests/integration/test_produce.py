@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -34,17 +35,17 @@ def test_notebook_records_with_key_and_event_time(settings: Settings, topic: str
     assert (report.sent, report.delivered, report.failed, report.bad_rows_total) == (700, 700, 0, 0)
     assert report.ok
     messages = read_topic(bootstrap, topic)
-    assert sorted(orjson.loads(m.value)["n"] for m in messages) == list(range(700))
-    partitions_of: dict[bytes, set[int]] = {}
+    assert sorted(orjson.loads(m.value or b"")["n"] for m in messages) == list(range(700))
+    partitions_of: dict[bytes | None, set[int]] = {}
     for m in messages:
-        record = orjson.loads(m.value)
+        record = orjson.loads(m.value or b"")
         assert m.key == record["user"].encode()
         assert m.timestamp_ms == (base_s + record["n"]) * 1000
         partitions_of.setdefault(m.key, set()).add(m.partition)
     assert all(len(p) == 1 for p in partitions_of.values())
     # One key keeps its order: within a partition, each user's events are in the order sent.
     for key in partitions_of:
-        ns = [orjson.loads(m.value)["n"] for m in messages if m.key == key]
+        ns = [orjson.loads(m.value or b"")["n"] for m in messages if m.key == key]
         assert ns == sorted(ns)
 
 
@@ -55,7 +56,7 @@ def test_malformed_csv_rows_go_to_the_dlq_with_headers(
     assert report.sent == report.delivered == len(malformed_csv.good)
     assert report.bad_rows_total == report.dlq == len(malformed_csv.bad_lines)
     assert report.ok
-    arrived = sorted((orjson.loads(m.value) for m in read_topic(bootstrap, topic)), key=lambda r: r["ts"])
+    arrived = sorted((orjson.loads(m.value or b"") for m in read_topic(bootstrap, topic)), key=lambda r: r["ts"])
     assert arrived == malformed_csv.good
     dead = read_topic(bootstrap, f"{topic}.dlq")
     assert sorted(int(m.headers["line"]) for m in dead) == sorted(malformed_csv.bad_lines)
@@ -76,7 +77,7 @@ def test_strict_stops_at_the_first_bad_row(
     assert isinstance(report, ProduceReport)
     # The two rows before the first bad one were sent and delivered; nothing after it.
     assert (report.sent, report.delivered) == (2, 2)
-    assert sorted(orjson.loads(m.value)["symbol"] for m in read_topic(bootstrap, topic)) == ["AAPL", "MSFT"]
+    assert sorted(orjson.loads(m.value or b"")["symbol"] for m in read_topic(bootstrap, topic)) == ["AAPL", "MSFT"]
     assert TopicAdmin(bootstrap).exists(f"{topic}.dlq") is False
 
 
@@ -93,7 +94,7 @@ def test_loop_limit_and_seeded_sample_repeat(
     assert a == b  # same seed, same records in the same order
     assert len(a) == 1000
     assert len(set(a)) <= 560  # half of the 560 rows per pass: 1,000 events took several passes
-    assert {orjson.loads(v)["symbol"] for v in a} == {"MSFT", "AMZN", "IBM", "GOOG", "AAPL"}
+    assert {orjson.loads(v or b"")["symbol"] for v in a} == {"MSFT", "AMZN", "IBM", "GOOG", "AAPL"}
 
 
 def test_missing_topic_says_how_to_create_it(settings: Settings, admin: TopicAdmin, unique_name: str) -> None:
@@ -140,7 +141,10 @@ def test_timestamps_the_broker_would_refuse_are_dead_lettered_alone(
     """The broker refuses a whole batch for one timestamp more than an hour ahead: such records go
     to the DLQ before sending, so the good ones around them (same partition, same batch) arrive."""
     now_s = int(time.time())
-    iso = lambda s: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(s))  # noqa: E731
+
+    def iso(s: int) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(s))
+
     records = [{"n": i, "at": iso(now_s - 60 + i)} for i in range(30)]
     records[10]["at"] = "2099-01-01T00:00:00Z"
     records[20]["at"] = iso(now_s + 2 * 3600)
@@ -149,7 +153,7 @@ def test_timestamps_the_broker_would_refuse_are_dead_lettered_alone(
     report = produce(settings, topic, records, ProduceOptions(time_field="at", key=None))
     assert (report.sent, report.delivered, report.failed) == (27, 27, 0)
     assert report.ok and report.dlq == report.bad_rows_total == 4
-    assert sorted(orjson.loads(m.value)["n"] for m in read_topic(bootstrap, topic)) == sorted(
+    assert sorted(orjson.loads(m.value or b"")["n"] for m in read_topic(bootstrap, topic)) == sorted(
         set(range(30)) - {10, 20, 25}
     )
     reasons = {int(m.headers["line"]): m.headers["reason"].decode() for m in read_topic(bootstrap, f"{topic}.dlq")}
@@ -165,7 +169,7 @@ def test_an_unterminated_quote_does_not_swallow_the_rest_of_the_csv(
     path.write_bytes(b'n,note\n1,fine\n2,"never closed\n3,after\n4,"multi\nline"\n5,last\n')
     report = produce(settings, topic, str(path), ProduceOptions())
     assert (report.delivered, report.dlq) == (4, 1)
-    arrived = sorted((orjson.loads(m.value) for m in read_topic(bootstrap, topic)), key=lambda r: r["n"])
+    arrived = sorted((orjson.loads(m.value or b"") for m in read_topic(bootstrap, topic)), key=lambda r: r["n"])
     assert arrived == [
         {"n": 1, "note": "fine"},
         {"n": 3, "note": "after"},
@@ -208,7 +212,7 @@ def test_speed_replays_the_data_by_its_own_times(settings: Settings, topic: str,
 
 
 def test_a_record_too_large_for_kafka_is_dead_lettered(settings: Settings, topic: str, bootstrap: str) -> None:
-    records = [{"n": 1}, {"n": 2, "blob": "x" * 2_000_000}, {"n": 3}]
+    records: list[dict[str, Any]] = [{"n": 1}, {"n": 2, "blob": "x" * 2_000_000}, {"n": 3}]
     report = produce(settings, topic, records, ProduceOptions())
     assert (report.sent, report.delivered, report.dlq) == (2, 2, 1)
     assert report.ok

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,7 @@ def test_s3_lake_sunk_and_crawled_is_queryable(bootstrap: str, topic: str, tmp_p
     lake = open_lake(settings.lake, settings.s3)
     for (dt, region), part in df.groupby(["dt", "region"]):
         csv_table = pa.Table.from_pandas(part.drop(columns=["dt", "region"]), preserve_index=False)
-        lake.write_atomic(f"exports/dt={dt}/region={region}/part.csv", lambda out, t=csv_table: pacsv.write_csv(t, out))
+        lake.write_atomic(f"exports/dt={dt}/region={region}/part.csv", functools.partial(pacsv.write_csv, csv_table))
 
     summary = crawl_lake(settings)
 

@@ -84,7 +84,7 @@ def _ms(text: str) -> int:
 
 def _expected(e: dict[str, Any]) -> dict[str, Any]:
     o = {"a": e["o"]["a"], "b": e["o"].get("b"), "c": e["o"].get("c")}
-    return _norm(
+    expected: dict[str, Any] = _norm(
         {
             "id": e["id"],
             "v": float(e["v"]),
@@ -100,6 +100,7 @@ def _expected(e: dict[str, Any]) -> dict[str, Any]:
             "tag": e["tag"],
         }
     )
+    return expected
 
 
 def _norm(x: Any) -> Any:

@@ -4,6 +4,7 @@ its reason, the sink never fails, and the table stays readable with SELECT *."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ BROKER_LIMIT = 1_048_588  # Kafka's default message.max.bytes
 Item = tuple[bytes | None, bytes | None, Any]  # value, key, the good event or the Poison
 
 
-def _produce(bootstrap: str, topic: str, items: list[Item]) -> dict[tuple[int, int], Any]:
+def _produce(bootstrap: str, topic: str, items: Sequence[Item]) -> dict[tuple[int, int], Any]:
     """Plain confluent-kafka producer, uncompressed, up to the broker's limit; (partition, offset) -> item."""
     producer = Producer(
         {

@@ -28,7 +28,7 @@ class PeakRss:
 
     def __init__(self) -> None:
         self.process = psutil.Process()
-        self.start = self.process.memory_info().rss
+        self.start: int = self.process.memory_info().rss
         self.peak = self.start
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -41,7 +41,8 @@ class PeakRss:
     def growth(self) -> int:
         self._stop.set()
         self.peak = max(self.peak, self.process.memory_info().rss)
-        return self.peak - self.start
+        growth: int = self.peak - self.start  # psutil has no type hints
+        return growth
 
 
 def _setup(request: dict[str, Any]) -> Callable[[], dict[str, Any]]:

@@ -73,7 +73,8 @@ def attack_targets(sql_lake: SqlLake, sql_engine: Any, sql_client: Any) -> dict[
 
 def _plain(rows: Any) -> list[list[Any]]:
     """Rows as JSON would carry them (tuples -> lists, dates -> strings)."""
-    return json.loads(json.dumps([list(r) for r in rows], default=str))
+    plain: list[list[Any]] = json.loads(json.dumps([list(r) for r in rows], default=str))
+    return plain
 
 
 def leak_problem(lake: SqlLake, text: str) -> str | None:

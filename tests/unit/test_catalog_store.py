@@ -78,7 +78,7 @@ def test_ledger_accepts_only_the_next_range(store: SQLiteCatalog) -> None:
     assert store.list_partitions(REF)[0].location == "/lake/stock_ticks/dt=2024-01-01/hour=00"
 
 
-def _race(path: str, tag: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _race(path: str, tag: str, results: multiprocessing.Queue[str]) -> None:
     store = SQLiteCatalog(path)
     try:
         store.commit_flush(_entry(0, 999, tag=tag))
@@ -91,7 +91,7 @@ def test_two_processes_racing_for_the_same_range_one_wins(tmp_path: Path) -> Non
     path = str(tmp_path / "catalog.sqlite")
     SQLiteCatalog(path).upsert_table(_table([Column("symbol", "string")]))
     ctx = multiprocessing.get_context("spawn")
-    results: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
+    results: multiprocessing.Queue[str] = ctx.Queue()
     procs = [ctx.Process(target=_race, args=(path, f"w{i}", results)) for i in range(4)]
     for p in procs:
         p.start()

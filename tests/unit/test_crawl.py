@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from eventlake.catalog import open_catalog
+from eventlake.catalog import Table, open_catalog
 from eventlake.catalog.crawler import crawl_lake
-from eventlake.query import UnknownTable, connect
+from eventlake.config import Settings
+from eventlake.query import QueryEngine, UnknownTable, connect
 from eventlake.types import TableRef
 from tests.fixtures_query import (
     build_sunk_lake,
@@ -30,13 +31,13 @@ EXPECTED_COLUMNS = [
 ]
 
 
-def _table(settings: object, name: str) -> object:
-    with open_catalog(settings) as store:  # type: ignore[arg-type]
+def _table(settings: Settings, name: str) -> Table | None:
+    with open_catalog(settings) as store:
         return store.get_table(TableRef("default", name))
 
 
-def _aggregates_match(engine: object, table: str, df: pd.DataFrame) -> None:
-    got = engine.df(  # type: ignore[attr-defined]
+def _aggregates_match(engine: QueryEngine, table: str, df: pd.DataFrame) -> None:
+    got = engine.df(
         f"SELECT region, count(*) AS n, count(amount) AS priced, sum(amount) AS total, avg(amount) AS mean, "
         f"sum(CASE WHEN paid THEN 1 ELSE 0 END) AS paid FROM {table} GROUP BY region ORDER BY region"
     )
@@ -74,9 +75,9 @@ def test_hive_csv_and_parquet_folders_become_typed_tables(tmp_path: Path) -> Non
     assert summary.partitions_added == 2 * partitions
     for name, fmt in (("orders_csv", "csv"), ("orders_parquet", "parquet")):
         table = _table(settings, name)
-        assert table.format == fmt  # type: ignore[attr-defined]
-        assert [(c.name, c.type) for c in table.partition_keys] == [("dt", "date"), ("region", "string")]  # type: ignore[attr-defined]
-        assert [(c.name, c.type) for c in table.columns] == EXPECTED_COLUMNS  # type: ignore[attr-defined]
+        assert table is not None and table.format == fmt
+        assert [(c.name, c.type) for c in table.partition_keys] == [("dt", "date"), ("region", "string")]
+        assert [(c.name, c.type) for c in table.columns] == EXPECTED_COLUMNS
     with connect(settings) as engine:
         for name in ("orders_csv", "orders_parquet"):
             _aggregates_match(engine, name, df)
@@ -130,15 +131,15 @@ def test_unnamed_partitions_gzip_json_lines_and_headerless_csv(tmp_path: Path) -
 
     assert sorted(summary.tables_created) == ["default.events", "default.raw"]
     events = _table(settings, "events")
-    assert events.format == "jsonl" and events.parameters["compression"] == "gzip"  # type: ignore[attr-defined]
-    assert [(c.name, c.type) for c in events.partition_keys] == [  # type: ignore[attr-defined]
+    assert events is not None and events.format == "jsonl" and events.parameters["compression"] == "gzip"
+    assert [(c.name, c.type) for c in events.partition_keys] == [
         ("partition_0", "string"),
         ("partition_1", "string"),
         ("partition_2", "string"),
     ]
     raw = _table(settings, "raw")
-    assert raw.parameters["csv.header"] == "false"  # type: ignore[attr-defined]
-    assert [(c.name, c.type) for c in raw.columns] == [("col0", "bigint"), ("col1", "double"), ("col2", "string")]  # type: ignore[attr-defined]
+    assert raw is not None and raw.parameters["csv.header"] == "false"
+    assert [(c.name, c.type) for c in raw.columns] == [("col0", "bigint"), ("col1", "double"), ("col2", "string")]
     with connect(settings) as engine:
         days = engine.execute(
             "SELECT partition_0 || '-' || partition_1 || '-' || partition_2, count(*), "
@@ -198,7 +199,8 @@ def test_recrawl_is_incremental_and_follows_the_policies(tmp_path: Path) -> None
     newer.drop(columns=["dt"]).assign(extra=1).to_parquet(lake / "orders" / "dt=2024-03-04" / "p.parquet", index=False)
     logged = crawl_lake(lake_settings(lake, query={"crawler": {"schema_change": "log"}}))
     assert logged.schema_changes == ["default.orders: +extra bigint (logged; table kept)"]
-    assert "extra" not in [c.name for c in _table(settings, "orders").columns]  # type: ignore[attr-defined]
+    orders_table = _table(settings, "orders")
+    assert orders_table is not None and "extra" not in [c.name for c in orders_table.columns]
 
 
 @pytest.mark.parametrize("policy", ["deprecate", "delete", "log"])
@@ -218,7 +220,7 @@ def test_deleted_folder_follows_the_deletion_policy(tmp_path: Path, policy: str)
         assert summary.tables_deleted == ["default.gone (deleted)"] and gone is None
     elif policy == "deprecate":
         assert summary.tables_deleted == ["default.gone (deprecated)"]
-        assert gone.parameters["deprecated"] == "true"  # type: ignore[attr-defined]
+        assert gone is not None and gone.parameters["deprecated"] == "true"
         with connect(settings) as engine:
             assert engine.execute("SELECT count(*) FROM gone").rows == [(0,)]
     else:

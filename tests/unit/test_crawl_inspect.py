@@ -10,25 +10,25 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
-from eventlake.catalog.crawl_inspect import Unreadable, inspect_file
+from eventlake.catalog.crawl_inspect import FileSchema, Unreadable, inspect_file
 from eventlake.catalog.crawl_types import merge, text_type
 
 FS = pafs.LocalFileSystem()
 
 
-def _inspect(path: Path, sample_rows: int = 1000) -> object:
+def _inspect(path: Path, sample_rows: int = 1000) -> FileSchema:
     return inspect_file(FS, str(path), sample_rows)
 
 
-def _cols(schema: object) -> list[tuple[str, str]]:
-    return [(c.name, c.type) for c in schema.columns]  # type: ignore[attr-defined]
+def _cols(schema: FileSchema) -> list[tuple[str, str]]:
+    return [(c.name, c.type) for c in schema.columns]
 
 
 def test_csv_with_header_types_every_column(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     path.write_text('id,price,ok,at,name\n1,2.5,true,2024-01-02 03:04:05,"Smith, J"\n2,,FALSE,2024-01-02T03:04:06Z,x\n')
     schema = _inspect(path)
-    assert schema.format == "csv" and schema.header and schema.rows == 2  # type: ignore[attr-defined]
+    assert schema.format == "csv" and schema.header and schema.rows == 2
     assert _cols(schema) == [
         ("id", "bigint"),
         ("price", "double"),
@@ -43,9 +43,9 @@ def test_csv_header_detection_with_string_columns_only(tmp_path: Path) -> None:
     with_header.write_text("city,country\nParis,France\nRome,Italy\n")
     without = tmp_path / "n.csv"
     without.write_text("Paris,France\nRome,Italy\nParis,Italy\n")
-    assert _inspect(with_header).header is True  # type: ignore[attr-defined]
+    assert _inspect(with_header).header is True
     plain = _inspect(without)
-    assert plain.header is False and plain.rows == 3  # type: ignore[attr-defined]
+    assert plain.header is False and plain.rows == 3
     assert _cols(plain) == [("col0", "string"), ("col1", "string")]
 
 
@@ -54,7 +54,7 @@ def test_late_values_widen_types_beyond_the_sample(tmp_path: Path) -> None:
     lines = ["n\tv"] + [f"{i}\t{i}" for i in range(50)] + ["x\t1.5"]
     path.write_text("\n".join(lines) + "\n")
     schema = _inspect(path, sample_rows=10)
-    assert schema.delimiter == "\t" and schema.rows == 51  # type: ignore[attr-defined]
+    assert schema.delimiter == "\t" and schema.rows == 51
     assert _cols(schema) == [("n", "string"), ("v", "double")]
 
 
@@ -63,7 +63,7 @@ def test_json_lines_gzip_and_nested(tmp_path: Path) -> None:
     with gzip.open(path, "wt") as f:
         f.write('{"a": 1, "b": {"c": "x"}, "t": "2024-01-02T00:00:00"}\n\n{"a": 2.5, "d": [1, 2], "b": null}\n')
     schema = _inspect(path)
-    assert (schema.format, schema.compression, schema.rows) == ("jsonl", "gzip", 2)  # type: ignore[attr-defined]
+    assert (schema.format, schema.compression, schema.rows) == ("jsonl", "gzip", 2)
     assert _cols(schema) == [("a", "double"), ("b", "struct<c:string>"), ("t", "timestamp"), ("d", "array<bigint>")]
 
 
@@ -71,7 +71,7 @@ def test_parquet_footer(tmp_path: Path) -> None:
     path = tmp_path / "p.data"  # recognised by its magic bytes, not its name
     pq.write_table(pa.table({"x": pa.array([1, 2], pa.int32()), "s": ["a", None]}), path)
     schema = _inspect(path)
-    assert (schema.format, schema.rows) == ("parquet", 2)  # type: ignore[attr-defined]
+    assert (schema.format, schema.rows) == ("parquet", 2)
     assert _cols(schema) == [("x", "int"), ("s", "string")]
 
 

@@ -83,10 +83,12 @@ def test_window_placeholders_cover_the_window_on_partition_columns() -> None:
     values = window_values(600, now)
     assert values["window_start"] == "TIMESTAMPTZ '2025-12-31 23:55:00+00:00'"
     assert values["recent_partitions"] == "(dt > '2025-12-31' OR (dt = '2025-12-31' AND hour >= '23'))"
-    rows = duckdb.sql(
+    relation = duckdb.sql(
         "SELECT dt, hour FROM (VALUES ('2025-12-31', '22'), ('2025-12-31', '23'), ('2026-01-01', '00'))"
         f" t(dt, hour) WHERE {values['recent_partitions']} ORDER BY ALL"
-    ).fetchall()
+    )
+    assert relation is not None  # a SELECT gives a relation
+    rows = relation.fetchall()
     assert rows == [("2025-12-31", "23"), ("2026-01-01", "00")]
 
 

@@ -39,6 +39,7 @@ def test_timestamps_in_many_shapes_become_epoch_ms(value: object) -> None:
 
 def test_dates_are_midnight_utc_and_non_times_are_none() -> None:
     assert to_epoch_ms(date(2024, 3, 1)) == T - 14.5 * 3600 * 1000
+    value: object
     for value in (None, "soon", True, float("nan"), [], "1969-12-31T00:00:00Z"):
         assert to_epoch_ms(value) is None
 

@@ -293,7 +293,8 @@ def test_sources_tell_the_line_of_each_record(tmp_path: Path) -> None:
         src = open_source(path)
         lines = [src.position.line for _ in src.records(lambda b: None)]
         assert lines == ([1, 4] if path is jsonl else [2, 4])
-    listed = open_source([{"a": 1}, 5, {"a": 2}])
+    records: list[Any] = [{"a": 1}, 5, {"a": 2}]  # 5 is no record, and still counts as a line
+    listed = open_source(records)
     assert [listed.position.line for _ in listed.records(lambda b: None)] == [1, 3]
 
 

@@ -228,7 +228,8 @@ def test_evolved_schema_old_files_read_new_columns_as_null_and_still_prune(tmp_p
         files = write_flush(lake.root, later, 0, 200, 289, extra=["venue"])
         store.commit_flush(LedgerEntry(TOPIC, 0, 200, 289, TABLE, files, 90))
         all_files = store.list_files(TABLE)
-        assert store.get_table(TABLE).schema_version == 2  # type: ignore[union-attr]
+        table = store.get_table(TABLE)
+        assert table is not None and table.schema_version == 2
     wanted = files[0].partition
     with connect(lake.settings) as engine:
         assert engine.execute("SELECT count(*), count(venue) FROM stock_ticks").rows == [(690, 90)]

@@ -61,7 +61,9 @@ def test_widened_columns_are_rewritten_and_swapped_with_their_lineage(tmp_path: 
             ],
         )
     )
-    target = file_schema(store.get_table(REF))  # type: ignore[arg-type]
+    table = store.get_table(REF)
+    assert table is not None
+    target = file_schema(table)
     assert target.field("at").type == TS and target.field("x").type == pa.float64()
     new = _land(
         store,

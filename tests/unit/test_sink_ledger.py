@@ -21,6 +21,10 @@ TOPIC = "clicks"
 REF = TableRef("default", "clicks")
 
 
+def _no_dead_letters(dead: list[DeadLetter]) -> None:
+    """Drops dead letters, for the tests that look at the files and the ledger only."""
+
+
 def _batch(start: int | None, first: int, last: int) -> Batch:
     offsets = np.arange(first, last + 1, dtype=np.int64)
     return Batch(
@@ -83,7 +87,7 @@ class RacedCatalog(CatalogStore):
         if self.owner_batch is not None:
             batch, self.owner_batch = self.owner_batch, None
             with CatalogStore(self.path) as other:  # the owner: another process, same catalog file
-                flush_batch(batch, _writer(other, self.lake), other, self.lake, SinkSettings(), list)
+                flush_batch(batch, _writer(other, self.lake), other, self.lake, SinkSettings(), _no_dead_letters)
         super().commit_flush(entry)
 
 
@@ -93,7 +97,7 @@ def test_a_zombie_whose_commit_conflicts_removes_its_own_files(
 ) -> None:
     # Both believe the partition is theirs from offset 0; the owner records 0..99 first.
     store = RacedCatalog(tmp_path / "catalog.sqlite", lake, owner_batch=_batch(None, 0, 99))
-    lost = flush_batch(_batch(None, *zombie_range), _writer(store, lake), store, lake, SinkSettings(), list)
+    lost = flush_batch(_batch(None, *zombie_range), _writer(store, lake), store, lake, SinkSettings(), _no_dead_letters)
     assert lost.conflict and lost.rows == 0
     assert store.ledger_next_offset(TOPIC, 0) == 100
     # Only recorded files remain; with the same range the zombie wrote the owner's very name and
@@ -103,16 +107,16 @@ def test_a_zombie_whose_commit_conflicts_removes_its_own_files(
 
 
 def test_a_zombie_that_sees_the_ledger_moved_writes_nothing(store: CatalogStore, lake: Lake) -> None:
-    flush_batch(_batch(None, 0, 99), _writer(store, lake), store, lake, SinkSettings(), list)
+    flush_batch(_batch(None, 0, 99), _writer(store, lake), store, lake, SinkSettings(), _no_dead_letters)
     before = _on_disk(lake)
-    lost = flush_batch(_batch(0, 0, 149), _writer(store, lake), store, lake, SinkSettings(), list)
+    lost = flush_batch(_batch(0, 0, 149), _writer(store, lake), store, lake, SinkSettings(), _no_dead_letters)
     assert lost.conflict and lost.next_offset == 100
     assert _on_disk(lake) == before
     assert _landed(store) == list(range(100))
 
 
 def test_orphan_files_are_invisible_and_swept_once_the_ledger_covers_them(store: CatalogStore, lake: Lake) -> None:
-    flush_batch(_batch(None, 0, 9), _writer(store, lake), store, lake, SinkSettings(), list)
+    flush_batch(_batch(None, 0, 9), _writer(store, lake), store, lake, SinkSettings(), _no_dead_letters)
     # A crash between writing and recording a flush of 10..24 leaves a file no ledger entry names.
     orphan = "clicks/dt=2023-11-14/hour=22/clicks+0+10+24.parquet"
     lake.write_atomic(orphan, b"PAR1 half a flush")
@@ -122,8 +126,8 @@ def test_orphan_files_are_invisible_and_swept_once_the_ledger_covers_them(store:
     early = sweep_orphans(store, lake, "clicks", TOPIC, older_than_s=0)
     assert early.deleted == [] and lake.exists(orphan)
     # The restarted sink lands 10..29 with other flush boundaries.
-    flush_batch(_batch(10, 10, 19), _writer(store, lake), store, lake, SinkSettings(), list)
-    flush_batch(_batch(20, 20, 29), _writer(store, lake), store, lake, SinkSettings(), list)
+    flush_batch(_batch(10, 10, 19), _writer(store, lake), store, lake, SinkSettings(), _no_dead_letters)
+    flush_batch(_batch(20, 20, 29), _writer(store, lake), store, lake, SinkSettings(), _no_dead_letters)
     young = sweep_orphans(store, lake, "clicks", TOPIC, older_than_s=3600)
     assert young.deleted == [] and young.kept == 1 and lake.exists(orphan)
     swept = sweep_orphans(store, lake, "clicks", TOPIC, older_than_s=3600, now=time.time() + 7200)
@@ -149,7 +153,7 @@ def test_a_flush_over_many_hours_writes_capped_consecutive_ledger_entries(store:
     hour_ms = 3_600_000
     stamps = 1_700_000_000_000 + (offsets // 10) * hour_ms  # 30 hours, time-ordered
     batch = Batch(TOPIC, 0, None, [orjson.dumps({"n": int(o)}) for o in offsets], offsets, stamps, [None] * 300)
-    r = flush_batch(batch, _writer(store, lake), store, lake, SinkSettings(max_files_per_flush=8), list)
+    r = flush_batch(batch, _writer(store, lake), store, lake, SinkSettings(max_files_per_flush=8), _no_dead_letters)
     assert r.rows == 300 and len(r.files) == 30 and r.next_offset == 300
     entries = sorted((e.first_offset, e.last_offset) for e in store.ledger(TOPIC))
     assert entries == [(0, 79), (80, 159), (160, 239), (240, 299)]
@@ -169,15 +173,15 @@ def test_local_lake_writes_atomically_lists_and_deletes(lake: Lake) -> None:
 
 def test_sinks_of_one_group_keep_each_others_new_columns(store: CatalogStore, lake: Lake) -> None:
     a, b = _writer(store, lake), _writer(store, lake)
-    flush_batch(_batch(None, 0, 4), a, store, lake, SinkSettings(), list)
+    flush_batch(_batch(None, 0, 4), a, store, lake, SinkSettings(), _no_dead_letters)
     extra = _batch(None, 0, 1)
     extra.values[:] = [b'{"n": 100, "extra": "from b"}', b'{"n": 101, "extra": "from b"}']
     extra = Batch(TOPIC, 1, None, extra.values, extra.offsets, extra.timestamps, extra.keys)
-    flush_batch(extra, b, store, lake, SinkSettings(), list)
+    flush_batch(extra, b, store, lake, SinkSettings(), _no_dead_letters)
     # a has not seen `extra`; its next batch brings a field of its own
     other = _batch(5, 5, 6)
     other.values[:] = [b'{"n": 5, "other": 1.5}', b'{"n": 6}']
-    r = flush_batch(other, a, store, lake, SinkSettings(), list)
+    r = flush_batch(other, a, store, lake, SinkSettings(), _no_dead_letters)
     assert r.rows == 2 and not r.conflict
     table = store.get_table(REF)
     assert table is not None

@@ -265,7 +265,7 @@ def test_numeric_event_times(value: float, lands: bool) -> None:
     values = [b'{"ts": 1714557600}', orjson.dumps({"ts": value}), b'{"ts": 1714557601}']
     d = decode_batch(values, np.full(3, KAFKA_MS), pa.schema([]), SETTINGS, NOW)
     assert [r.index for r in d.rejected] == ([] if lands else [1])
-    assert all(1714557600000 <= t < 1714557602000 for t in d.times_ms.tolist())  # type: ignore[union-attr]
+    assert d.times_ms is not None and all(1714557600000 <= t < 1714557602000 for t in d.times_ms.tolist())
 
 
 def test_kafka_time_outside_the_window_goes_to_the_dlq_too() -> None:

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
+from confluent_kafka.admin import AdminClient, ClusterMetadata, ConfigResource, NewTopic, ResourceType
 
 from eventlake.broker.clients import (
     ErrorLog,
@@ -62,7 +62,7 @@ class TopicAdmin:
         self._admin: AdminClient = admin_client(bootstrap_servers, self.kafka, self._errors)
         self._checked = False  # the first call fails fast when nothing listens
 
-    def _metadata(self, topic: str | None = None):  # type: ignore[no-untyped-def]
+    def _metadata(self, topic: str | None = None) -> ClusterMetadata:
         if not self._checked:
             check_reachable(self.bootstrap_servers, self.kafka, self.timeout_s)
             self._checked = True

@@ -79,11 +79,11 @@ def _age(ts: float | None, now: float) -> str:
     return "" if ts is None else f"{_secs(max(0.0, now - ts))} ago"
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
+        n /= 1024
     return f"{n} B"
 
 

@@ -79,14 +79,18 @@ class Settings(BaseSettings):
 
     def masked(self) -> dict[str, Any]:
         """The effective settings as plain data, every secret replaced by '********'."""
-        return _mask(self)
+        return _mask_model(self)
+
+
+def _mask_model(model: BaseModel) -> dict[str, Any]:
+    return {name: _mask(getattr(model, name)) for name in type(model).model_fields}
 
 
 def _mask(value: Any) -> Any:
     if isinstance(value, SecretStr):
         return "********" if value.get_secret_value() else ""
     if isinstance(value, BaseModel):
-        return {name: _mask(getattr(value, name)) for name in type(value).model_fields}
+        return _mask_model(value)
     if isinstance(value, dict):
         return {k: _mask(v) for k, v in value.items()}
     if isinstance(value, Path):

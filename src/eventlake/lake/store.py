@@ -119,7 +119,8 @@ class Lake:
             raise LakeError(f"cannot delete {self.uri(rel_path)}: {exc}") from exc
 
     def exists(self, rel_path: str) -> bool:
-        return self.filesystem.get_file_info(self.path(rel_path)).type == pafs.FileType.File
+        is_file: bool = self.filesystem.get_file_info(self.path(rel_path)).type == pafs.FileType.File
+        return is_file
 
     def list(self, rel_dir: str = "") -> list[LakeObject]:
         """Every object below `rel_dir` (recursively), relative to the lake root."""

@@ -110,6 +110,7 @@ def epoch_ms(value: Any) -> int | None:
                 value = float(value)
             except ValueError:
                 return None
+    ms: int  # `value` is still Any here (a str became a datetime or a float), so say what ms is
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)

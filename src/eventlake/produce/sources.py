@@ -13,7 +13,7 @@ import json
 import re
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any
@@ -309,7 +309,7 @@ class IterableSource(Source):
                 )
 
     def size(self) -> int | None:
-        return len(self.items) if hasattr(self.items, "__len__") else None  # type: ignore[arg-type]
+        return len(self.items) if isinstance(self.items, Sized) else None
 
 
 def sample_path(name: str) -> Path:

@@ -229,7 +229,7 @@ class QueryEngine:
 
 def _pylist(column: pa.ChunkedArray) -> list[Any]:
     """Python values; whole-number decimals (DuckDB's sum of integers is a HUGEINT) become ints."""
-    values = column.to_pylist()
+    values: list[Any] = column.to_pylist()
     if pa.types.is_decimal(column.type) and column.type.scale == 0:
         return [None if v is None else int(v) for v in values]
     return values

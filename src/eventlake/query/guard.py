@@ -152,7 +152,7 @@ class SqlGuard:
     def _tree(self, text: str) -> dict[str, Any]:
         try:
             row = self._con.execute("SELECT json_serialize_sql(?)", [text]).fetchone()
-            tree = json.loads(row[0]) if row else {"error": True, "error_message": "no parse tree"}
+            tree: dict[str, Any] = json.loads(row[0]) if row else {"error": True, "error_message": "no parse tree"}
         except RecursionError as exc:
             raise BadSql("SQL is nested too deeply", hint="flatten the query") from exc
         except duckdb.Error as exc:
@@ -166,7 +166,7 @@ class SqlGuard:
                 "this form of SELECT cannot be checked as read-only",
                 hint="rewrite it without PIVOT/UNPIVOT (GROUP BY and CASE work)",
             )
-        statements: list[Any] = tree.get("statements") or []  # type: ignore[assignment]
+        statements: list[Any] = tree.get("statements") or []
         if len(statements) != 1:
             raise BadSql("one statement at a time", hint="send each SELECT on its own")
         return dict(statements[0])

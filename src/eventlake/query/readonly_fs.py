@@ -24,7 +24,7 @@ from typing import Any
 from fsspec import AbstractFileSystem
 
 
-class ReadOnlyFiles(AbstractFileSystem):
+class ReadOnlyFiles(AbstractFileSystem):  # type: ignore[misc]  # fsspec has no type hints: its base is Any
     """Files under `root`, named `<protocol>://relative/path`, opened read-only."""
 
     cachable = False  # one instance per engine: fsspec must not hand it to another root

@@ -31,11 +31,12 @@ def careful(values: Sequence[bytes | None], schema: pa.Schema, lim: Limits) -> D
     rejected: list[Rejected] = []
     objects: list[tuple[int, bytes, dict[str, Any]]] = []
     for i, raw in enumerate(values):
-        reason, line, obj = structure(raw, lim)
-        if reason is not None:
-            rejected.append(Rejected(i, reason))
+        checked = structure(raw, lim)
+        if checked[0] is not None:
+            rejected.append(Rejected(i, checked[0]))
         else:
-            objects.append((i, line, obj))  # type: ignore[arg-type]
+            _, line, obj = checked
+            objects.append((i, line, obj))
     if objects:
         quick = fast([line for _, line, _ in objects], schema, lim)
         if quick is not None:
@@ -70,7 +71,7 @@ def careful(values: Sequence[bytes | None], schema: pa.Schema, lim: Limits) -> D
     return Decoded(table, target, accepted=[i for i, _ in good], rejected=_sorted(rejected))
 
 
-def structure(raw: bytes | None, lim: Limits) -> tuple[str | None, bytes | None, dict[str, Any] | None]:
+def structure(raw: bytes | None, lim: Limits) -> tuple[str, None, None] | tuple[None, bytes, dict[str, Any]]:
     """(reason, None, None) for a value that is not one JSON object we can take, else (None, line, object)."""
     if raw is None:
         return "no value (tombstone)", None, None

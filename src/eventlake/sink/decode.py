@@ -53,7 +53,7 @@ def decode(values: Sequence[bytes | None], schema: pa.Schema, limits: int | Limi
     lim = limits if isinstance(limits, Limits) else Limits(max_record_bytes=limits)
     if not values:
         return Decoded(pa.table({f.name: pa.nulls(0, f.type) for f in schema}, schema=schema), schema)
-    d = fast(values, schema, lim)  # type: ignore[arg-type]
+    d = fast(values, schema, lim)
     return d if d is not None else careful(values, schema, lim)
 
 

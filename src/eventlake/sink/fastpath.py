@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pyarrow as pa
@@ -59,11 +60,14 @@ class Decoded:
     times_ms: np.ndarray | None = None  # event time per row (decode_batch only)
 
 
-def fast(values: Sequence[bytes], schema: pa.Schema, lim: Limits) -> Decoded | None:
+def fast(values: Sequence[bytes | None], schema: pa.Schema, lim: Limits) -> Decoded | None:
     n = len(values)
-    if n == 0 or None in values or max(map(len, values)) > lim.max_record_bytes:
+    if n == 0 or None in values:
         return None
-    joined = b"\n".join(values)
+    present = cast(Sequence[bytes], values)  # no None among them: checked just above
+    if max(map(len, present)) > lim.max_record_bytes:
+        return None
+    joined = b"\n".join(present)
     if not _one_object_per_line(joined, n):
         return None
     if not joined.isascii():

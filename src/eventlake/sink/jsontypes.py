@@ -124,7 +124,8 @@ def epoch_ms(col: pa.Array) -> np.ndarray:
     mag = np.abs(x)
     with np.errstate(invalid="ignore"):
         scaled = np.select([mag < 1e11, mag < 1e14, mag < 1e17], [x * 1000.0, x, x / 1e3], x / 1e6)
-    return np.floor(scaled)
+    ms: np.ndarray = np.floor(scaled)  # numpy's stubs type ufunc results as Any
+    return ms
 
 
 # ---- one JSON value at a time (the careful path)
