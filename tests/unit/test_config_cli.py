@@ -110,3 +110,11 @@ def test_a_bad_choice_from_env_or_file_stops_any_command_in_one_line(
     res = eventlake("config", "show")
     assert res.returncode == 1
     assert res.stderr.count("\n") == 1 and "query.crawler.on_delete" in res.stderr and "eventlake.toml" in res.stderr
+
+
+def test_an_unknown_log_level_is_a_usage_error_listing_the_levels(eventlake: Callable[..., Ran]) -> None:
+    res = eventlake("--log-level", "loud", "config", "show")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    said = " ".join(res.stderr.replace("\u2502", " ").split())  # Typer's boxed panel, unwrapped
+    assert "'loud' is not one of" in said and "'warning'" in said
+    assert eventlake("--log-level", "info", "config", "show").returncode == 0
