@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import traceback
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -58,18 +59,30 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+class LogLevel(StrEnum):
+    """The levels `logging` knows; anything else is refused by Typer with the list (exit 2)."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
     config: Annotated[Path | None, typer.Option("--config", help="Settings file (default ./eventlake.toml).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and client logs.")] = False,
-    log_level: Annotated[str, typer.Option("--log-level", help="Log level of eventlake's own logs.")] = "WARNING",
+    log_level: Annotated[
+        LogLevel, typer.Option("--log-level", case_sensitive=False, help="Log level of eventlake's own logs.")
+    ] = LogLevel.WARNING,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
     ctx.obj = GlobalState(config=config, debug=debug)
-    level = "DEBUG" if debug else log_level.upper()
+    level = "DEBUG" if debug else log_level.value
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 

@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 from rich.live import Live
@@ -15,6 +15,7 @@ from rich.text import Text
 
 from eventlake.cli import output
 from eventlake.cli.common import BootstrapOpt, ConfigOpt, settings
+from eventlake.config.produce import ProduceCompression
 
 if TYPE_CHECKING:
     from eventlake.produce import ProduceReport
@@ -145,7 +146,12 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--partitions", min=1, help="Partitions of a topic --create-topic creates.")
         ] = 3,
         compression: Annotated[
-            str | None, typer.Option("--compression", help="lz4 (default), zstd, gzip or none.", show_default=False)
+            str | None,
+            typer.Option(
+                "--compression",
+                help=f"{', '.join(get_args(ProduceCompression))} (default: produce.compression, lz4).",
+                show_default=False,
+            ),
         ] = None,
         sample: Annotated[
             float | None,

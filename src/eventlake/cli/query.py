@@ -50,8 +50,10 @@ def _settings(
     catalog: str | None,
     max_rows: int | None,
     time_limit: float | None,
+    engine: str | None = None,
 ) -> Settings:
-    return settings(ctx, config, lake=lake, catalog=catalog, query={"max_rows": max_rows, "time_limit_s": time_limit})
+    query = {"max_rows": max_rows, "time_limit_s": time_limit, "engine": engine}
+    return settings(ctx, config, lake=lake, catalog=catalog, query=query)
 
 
 def _write(engine: QueryEngine | AthenaEngine, sql: str, fmt: QueryFormat, out: Path | None) -> None:
@@ -113,14 +115,12 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Run read-only SQL over the lake's tables (DuckDB); bare names are in the default database."""
-        s = _settings(ctx, config, lake, catalog, max_rows, time_limit)
-        if (engine_name or s.query.engine) == "athena":
+        s = _settings(ctx, config, lake, catalog, max_rows, time_limit, engine_name)  # the setting checks --engine
+        if s.query.engine == "athena":
             from eventlake.query.athena import AthenaEngine
 
             _write(AthenaEngine(s.aws, s.query, s.database), sql, fmt, out)
             return
-        if (engine_name or s.query.engine) != "duckdb":
-            raise UsageError(f"unknown engine {engine_name or s.query.engine!r}: use duckdb or athena")
         require_lake(s)
         from eventlake.query import connect
 

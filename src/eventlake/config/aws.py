@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from eventlake.config.fields import Seconds
+
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")]
 
 
 class AwsSettings(BaseModel):
@@ -10,16 +16,35 @@ class AwsSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    region: str = "us-east-1"
-    endpoint_url: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: SecretStr | None = None
-    session_token: SecretStr | None = None
-    # Glue database that mirrors eventlake's `default`; None keeps the same name.
-    glue_database: str | None = None
-    athena_workgroup: str = "primary"
-    athena_output: str | None = None  # s3://bucket/athena-results/
-    athena_poll_s: float = 0.25
+    region: Region = Field("us-east-1", description="AWS region of Glue and Athena, e.g. eu-west-1.")
+    endpoint_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Endpoint for Glue and Athena (a VPC endpoint or a test server); unset uses AWS's own.",
+    )
+    access_key_id: str | None = Field(
+        None, description="AWS access key id; unset uses the usual AWS credential chain (env, profile, role)."
+    )
+    secret_access_key: SecretStr | None = Field(None, description="AWS secret access key (never shown).")
+    session_token: SecretStr | None = Field(
+        None, description="AWS session token for temporary credentials (never shown)."
+    )
+    glue_database: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9_]{1,255}$",
+        description="Glue database that mirrors eventlake's `database`; unset keeps the same name.",
+    )
+    athena_workgroup: str = Field(
+        "primary",
+        pattern=r"^[A-Za-z0-9._\-]{1,128}$",
+        description="Athena workgroup the queries run in (it sets their role and limits).",
+    )
+    athena_output: str | None = Field(
+        None,
+        pattern=r"^s3://[^/]+(/.*)?$",
+        description="Where Athena writes query results, s3://bucket/prefix/; unset uses the workgroup's.",
+    )
+    athena_poll_s: Seconds = Field(0.25, description="How often a running Athena query is polled (seconds).")
 
     def client_kwargs(self) -> dict[str, object]:
         kwargs: dict[str, object] = {"region_name": self.region}

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class S3Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    endpoint_url: str | None = None  # None: AWS itself
-    region: str = "us-east-1"
-    access_key_id: str | None = None
-    secret_access_key: SecretStr | None = None
-    session_token: SecretStr | None = None
-    path_style: bool = False
+    endpoint_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="S3 endpoint of another server (MinIO, S3Proxy, Ceph), addressed path-style; unset: AWS itself.",
+    )
+    region: str = Field("us-east-1", min_length=1, description="Region of the lake's bucket.")
+    access_key_id: str | None = Field(
+        None, description="Access key id; unset uses the usual AWS credential chain (env, profile, role)."
+    )
+    secret_access_key: SecretStr | None = Field(None, description="Secret access key (never shown).")
+    session_token: SecretStr | None = Field(None, description="Session token for temporary credentials (never shown).")
+    # Nothing reads it: pyarrow addresses a custom endpoint path-style and AWS by virtual host on its
+    # own. Kept so existing files that set it still load.
+    path_style: bool = Field(
+        False, description="No effect: a custom endpoint_url is always addressed path-style, AWS itself by host."
+    )

@@ -6,39 +6,64 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from eventlake.config.fields import Count, Seconds, SecondsOrZero
+
+Engine = Literal["duckdb", "athena"]
+SchemaChange = Literal["update", "log"]
+OnDelete = Literal["deprecate", "delete", "log"]
+
 
 class CrawlerSettings(BaseModel):
     """How `eventlake crawl` turns folders into tables, with Glue's names for the policies."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # A changed schema: `update` the table (new schema version), or `log` the change and keep the table.
-    schema_change: Literal["update", "log"] = "update"
-    # A table whose files are all gone: `deprecate` (parameter deprecated=true), `delete` it, or `log` only.
-    on_delete: Literal["deprecate", "delete", "log"] = "deprecate"
-    # JSON and CSV schemas come from this many records per file.
-    sample_rows: int = Field(default=1000, ge=1)
-    # Only files and folders not seen by the previous crawl (also `--new-folders-only`).
-    new_folders_only: bool = False
-    include: list[str] = Field(default_factory=list)  # globs relative to the lake; empty = everything
-    exclude: list[str] = Field(default_factory=list)
+    schema_change: SchemaChange = Field(
+        "update", description="A changed schema: update the table (new schema version), or log it and keep the table."
+    )
+    on_delete: OnDelete = Field(
+        "deprecate",
+        description="A table whose files are all gone: deprecate it (parameter deprecated=true), delete it, or log.",
+    )
+    sample_rows: Count = Field(1000, description="Records per JSON or CSV file that its schema is read from.")
+    new_folders_only: bool = Field(
+        False, description="Crawl only files and folders the previous crawl did not see (also --new-folders-only)."
+    )
+    include: list[str] = Field(
+        default_factory=list, description="Globs relative to the lake that a crawl reads; empty: everything."
+    )
+    exclude: list[str] = Field(default_factory=list, description="Globs relative to the lake that a crawl skips.")
 
 
 class QuerySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    engine: str = "duckdb"  # duckdb | athena
-    # Parsing, checking and running one statement together must end within this many seconds.
-    time_limit_s: float = 30.0
-    max_rows: int = 100_000
-    # SQL longer than this is refused before it is parsed (a huge text costs parse time and memory).
-    max_sql_bytes: int = Field(default=262_144, ge=1024)
-    # A result whose Arrow data grows past this is refused (rows are capped by max_rows as well).
-    max_result_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
-    threads: int | None = None
-    memory_limit: str = "2GB"
-    # A long-lived engine (dashboard) re-reads the catalog at most this often so new files show up.
-    refresh_s: float = 1.0
-    # Kafka watermark look-ups for `eventlake.watermarks` give up after this long (lag is then null).
-    lag_timeout_s: float = 1.0
-    crawler: CrawlerSettings = CrawlerSettings()
+    engine: Engine = Field(
+        "duckdb", description="Engine of `eventlake query`: DuckDB in-process, or Athena over Glue tables (--engine)."
+    )
+    time_limit_s: Seconds = Field(
+        30.0, description="Parsing, checking and running one statement must end within this long (seconds)."
+    )
+    max_rows: int = Field(100_000, ge=0, description="Most rows a query returns (--max-rows; 0: no limit).")
+    # A huge text costs parse time and memory before any guard runs.
+    max_sql_bytes: int = Field(
+        262_144, ge=1024, description="SQL longer than this is refused before it is parsed (bytes)."
+    )
+    max_result_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="A result whose Arrow data grows past this is refused (bytes)."
+    )
+    threads: int | None = Field(None, ge=1, le=1024, description="DuckDB's worker threads; unset: one per core.")
+    memory_limit: str = Field(
+        "2GB",
+        pattern=r"^(?i)\d+(\.\d+)? ?([KMGT]i?B|B|%)$",
+        description="DuckDB's memory limit: a size such as 512MB, 2GB or 4GiB, or a share of RAM such as 50%.",
+    )
+    refresh_s: SecondsOrZero = Field(
+        1.0, description="A long-lived engine (dashboard) re-reads the catalog at most this often (seconds)."
+    )
+    lag_timeout_s: Seconds = Field(
+        1.0, description="Kafka look-ups for eventlake.watermarks give up after this long; lag is then null (seconds)."
+    )
+    crawler: CrawlerSettings = Field(
+        default_factory=CrawlerSettings, description="How `eventlake crawl` reads folders."
+    )

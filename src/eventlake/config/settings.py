@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -46,21 +47,34 @@ class Settings(BaseSettings):
         extra="forbid",
     )
 
-    bootstrap_servers: str = "127.0.0.1:9092"
-    # A local folder or s3://bucket/prefix.
-    lake: str = "./lake"
-    # sqlite:///path or glue://; None puts a SQLite catalog inside a local lake.
-    catalog: str | None = None
-    database: str = "default"
+    bootstrap_servers: str = Field(
+        "127.0.0.1:9092",
+        pattern=r"^[A-Za-z0-9._:\[\]\-]+(,[A-Za-z0-9._:\[\]\-]+)*$",
+        description="Kafka brokers to start from, HOST:PORT[,HOST:PORT...] (--bootstrap-servers).",
+    )
+    lake: str = Field(
+        "./lake", min_length=1, description="Where the lake is: a local folder or s3://bucket/prefix (--lake)."
+    )
+    catalog: str | None = Field(
+        None,
+        description="SQLite catalog, sqlite:///path (--catalog); unset: inside a local lake, else ./.eventlake.",
+    )
+    database: str = Field(
+        "default",
+        pattern=r"^[a-z_][a-z0-9_]{0,254}$",
+        description="Catalog database of the sink's tables and of bare names in SQL.",
+    )
 
-    kafka: KafkaClientSettings = Field(default_factory=KafkaClientSettings)
-    broker: BrokerSettings = Field(default_factory=BrokerSettings)
-    produce: ProduceSettings = Field(default_factory=ProduceSettings)
-    sink: SinkSettings = Field(default_factory=SinkSettings)
-    s3: S3Settings = Field(default_factory=S3Settings)
-    query: QuerySettings = Field(default_factory=QuerySettings)
-    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
-    aws: AwsSettings = Field(default_factory=AwsSettings)
+    kafka: KafkaClientSettings = Field(
+        default_factory=KafkaClientSettings, description="How every client reaches Kafka."
+    )
+    broker: BrokerSettings = Field(default_factory=BrokerSettings, description="The local broker.")
+    produce: ProduceSettings = Field(default_factory=ProduceSettings, description="The producer.")
+    sink: SinkSettings = Field(default_factory=SinkSettings, description="The lake sink.")
+    s3: S3Settings = Field(default_factory=S3Settings, description="The S3 store behind an s3:// lake.")
+    query: QuerySettings = Field(default_factory=QuerySettings, description="SQL engines and the crawler.")
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings, description="The web dashboard.")
+    aws: AwsSettings = Field(default_factory=AwsSettings, description="Glue and Athena.")
 
     @classmethod
     def settings_customise_sources(
@@ -150,11 +164,44 @@ def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _describe(exc: ValidationError) -> str:
+    """One line per problem, joined: the dotted setting, what was wrong, and what it accepts."""
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{loc}: {err['msg']}")
+        field = _field_at(err["loc"])
+        msg = err["msg"]
+        if err["type"] == "string_pattern_mismatch" and field is not None and field.description:
+            # The pattern itself tells a user little; the description says what fits.
+            msg = f"does not fit: {field.description.rstrip('.')}"
+        if err["type"] == "extra_forbidden":  # its value is never echoed: it may be a misspelled secret
+            parts.append(f"{loc}: unknown setting (`eventlake config show --doc` lists them)")
+            continue
+        if not _is_secret(loc) and isinstance(err.get("input"), str | int | float):
+            msg = f"{msg.rstrip('.')} (got {_shown(err['input'])})"
+        parts.append(f"{loc}: {msg}")
     return "; ".join(parts)
+
+
+def _field_at(loc: tuple[int | str, ...]) -> FieldInfo | None:
+    model: type[BaseModel] = Settings
+    field = None
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        nested = field.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            model = nested
+    return field
+
+
+def _is_secret(loc: str) -> bool:
+    return any(word in loc for word in ("password", "secret", "token"))
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _where(path: Path | None) -> str:

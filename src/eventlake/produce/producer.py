@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, get_args
 
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -21,6 +21,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from eventlake.broker import TopicAdmin, client_config
 from eventlake.broker.clients import auth_failure
 from eventlake.config import Settings
+from eventlake.config.produce import ProduceCompression
 from eventlake.errors import ConfigError, EventlakeError
 from eventlake.produce.dlq import DeadLetters
 from eventlake.produce.exceptions import BadOptions, BadRowError, ProducerFailed
@@ -30,7 +31,7 @@ from eventlake.produce.report import BadRow, ProduceReport
 from eventlake.produce.sources import Source, open_source
 from eventlake.produce.topics import TimestampLimits, check_broker, ensure_topic, retention_ms, timestamp_limits
 
-COMPRESSIONS = ("lz4", "zstd", "gzip", "snappy", "none")
+COMPRESSIONS: tuple[str, ...] = get_args(ProduceCompression)  # one list: the setting's type
 PROGRESS_EVERY_S = 0.25
 
 Progress = Callable[[ProduceReport], None]

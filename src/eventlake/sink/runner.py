@@ -28,6 +28,7 @@ from eventlake.broker import TopicAdmin
 from eventlake.broker.clients import auth_failure, client_config, raise_for_auth
 from eventlake.catalog import open_catalog
 from eventlake.config import Settings
+from eventlake.config.sink import MemoryPool
 from eventlake.lake import open_lake
 from eventlake.sink import offsets
 from eventlake.sink.buffer import PartitionBuffer
@@ -38,7 +39,6 @@ from eventlake.sink.ledger import DeadLetterSink, FlushResult, flush_batch, reco
 from eventlake.sink.metrics import MetricsServer, SinkMetrics
 from eventlake.sink.outage import Outages
 from eventlake.sink.table import SinkTable
-from eventlake.sink.writer import FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,6 @@ class Sink:
             raise SinkError("no topic to sink", hint="name one or more topics: eventlake sink TOPIC...")
         self.settings = settings
         self.cfg = settings.sink
-        if self.cfg.format not in FORMATS:
-            raise SinkError(f"unknown format {self.cfg.format!r}", hint="use parquet or jsonl")
         self.topics = list(dict.fromkeys(topics))
         self.stop = stop or threading.Event()
         self.lake = open_lake(settings.lake, settings.s3)
@@ -543,12 +541,10 @@ class Sink:
                     self._new_incarnation(brk)
 
 
-def _use_memory_pool(name: str | None) -> None:
-    if not name:
+def _use_memory_pool(name: MemoryPool | None) -> None:
+    if name is None:
         return
     pools = {"system": pa.system_memory_pool, "jemalloc": pa.jemalloc_memory_pool, "mimalloc": pa.mimalloc_memory_pool}
-    if name not in pools:
-        raise SinkError(f"unknown memory_pool {name!r}", hint="use system, jemalloc or mimalloc")
     try:
         pa.set_memory_pool(pools[name]())
     except (NotImplementedError, pa.ArrowNotImplementedError):

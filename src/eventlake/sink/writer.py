@@ -9,7 +9,6 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-FORMATS = ("parquet", "jsonl")
 EXTENSIONS = {"parquet": "parquet", "jsonl": "jsonl"}
 
 
