@@ -1,8 +1,11 @@
 """Fixtures for the dashboard tests: a real lake of stock ticks, and the web app over it.
 
-`land_ticks` writes Parquet files under dt=/hour= folders and records them in the
-catalog's ledger, as the sink does after a flush, so the query engine reads them
-exactly as it reads the sink's output.
+No Kafka, but nothing look-alike either: `land_messages` encodes records as `eventlake
+produce` does (JSON value, key field as the key, the producer's clock as the Kafka
+timestamp) and lands them through the sink's own per-flush path, the one `Sink._flush`
+takes for each partition: a PartitionBuffer filled with values, offsets, timestamps and
+keys, then `flush_batch` (decode, partition, write Parquet, widen the table, one ledger
+entry). Files, table schema, lineage columns and ledger are what `eventlake sink` writes.
 """
 
 from __future__ import annotations
@@ -16,132 +19,73 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from eventlake.catalog import Column, DataFile, LedgerEntry, Table, open_catalog
+from eventlake.catalog import open_catalog
 from eventlake.config import Settings, load_settings
 from eventlake.dashboard.server import build_server
+from eventlake.lake import open_lake
+from eventlake.produce.records import encode, key_bytes
+from eventlake.produce.sources import open_source
 from eventlake.runtime import free_port
-from eventlake.types import TableRef, table_name_for_topic
+from eventlake.sink.buffer import PartitionBuffer
+from eventlake.sink.ledger import DeadLetter, FlushResult, flush_batch
+from eventlake.sink.table import SinkTable
+from eventlake.types import table_name_for_topic
 
+# As `eventlake demo` runs them: both topics keyed by symbol, one sink with `--time-field ts`.
 TOPIC = "stock-ticks"
-REF = TableRef("default", "stock_ticks")
-# As the sink lands synthetic ticks today: `ts` stays the ISO-8601 string the producer sent.
-COLUMNS = [
-    Column("symbol", "string"),
-    Column("ts", "string"),
-    Column("price", "double"),
-    Column("bid", "double"),
-    Column("ask", "double"),
-    Column("volume", "bigint"),
-    Column("side", "string"),
-]
-KEYS = [Column("dt", "string"), Column("hour", "string")]
-SCHEMA = pa.schema(
-    [
-        ("symbol", pa.string()),
-        ("ts", pa.string()),
-        ("price", pa.float64()),
-        ("bid", pa.float64()),
-        ("ask", pa.float64()),
-        ("volume", pa.int64()),
-        ("side", pa.string()),
-    ]
-)
+PRICES_TOPIC = "stock-prices"
+KEY_FIELD = "symbol"
+TIME_FIELD = "ts"
+
+
+def land_messages(settings: Settings, topic: str, partition: int, records: list[dict[str, Any]]) -> FlushResult:
+    """One sink flush of `records`, sent to topic[partition] now, at the offsets that continue its ledger."""
+    values: list[bytes | None] = [encode(r) for r in records]
+    keys = [key_bytes(r.get(KEY_FIELD)) for r in records]
+    sent_ms = int(time.time() * 1000)  # no --time-field on the producer: Kafka stamps them on arrival
+    cfg = settings.sink.model_copy(update={"time_field": TIME_FIELD})
+    lake = open_lake(settings.lake, settings.s3)
+    letters: list[DeadLetter] = []
+    with open_catalog(settings) as store:
+        # As the Sink builds its table and partition buffer (on start and on assignment).
+        table = SinkTable(store, lake, topic, settings.database, cfg.format, cfg.partition_by)
+        start = store.ledger_next_offset(topic, partition)
+        buffer = PartitionBuffer(topic, partition, start)
+        first = start or 0
+        buffer.add(values, list(range(first, first + len(values))), [sent_ms] * len(values), keys)
+        result = flush_batch(buffer.take(), table, store, lake, cfg, letters.extend)
+    if letters or result.conflict or result.rows != len(records):
+        raise AssertionError(f"the sink did not land every record: {result}, dead letters {letters}")
+    return result
 
 
 @dataclass
 class TickLake:
-    """A local lake with table stock_ticks; `land` appends one flush of ticks (one Kafka partition)."""
+    """A local lake with table stock_ticks; `land` lands one sink flush of ticks (one Kafka partition)."""
 
     root: Path
     settings: Settings
-    next_offset: dict[int, int] = field(default_factory=dict)
-    landed: int = 0
 
-    def land(self, ticks: list[dict[str, Any]], partition: int = 0) -> None:
-        first = self.next_offset.get(partition, 0)
-        by_folder: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for tick in ticks:
-            when = datetime.fromisoformat(tick["ts"])
-            by_folder.setdefault((when.strftime("%Y-%m-%d"), when.strftime("%H")), []).append(tick)
-        files = []
-        with open_catalog(self.settings) as store:
-            if store.get_table(REF) is None:
-                store.ensure_database("default")
-                store.upsert_table(
-                    Table("default", "stock_ticks", str(self.root / "stock_ticks"), "parquet", COLUMNS, KEYS)
-                )
-            for (dt, hour), rows in by_folder.items():
-                folder = self.root / "stock_ticks" / f"dt={dt}" / f"hour={hour}"
-                folder.mkdir(parents=True, exist_ok=True)
-                path = folder / f"{TOPIC}-{partition}-{first:020d}.parquet"
-                pq.write_table(pa.Table.from_pylist([{k: r[k] for k in SCHEMA.names} for r in rows], SCHEMA), path)
-                stamps = [datetime.fromisoformat(r["ts"]).timestamp() for r in rows]
-                files.append(
-                    DataFile(
-                        str(path),
-                        {"dt": dt, "hour": hour},
-                        len(rows),
-                        path.stat().st_size,
-                        topic=TOPIC,
-                        kafka_partition=partition,
-                        first_offset=first,
-                        last_offset=first + len(ticks) - 1,
-                        min_event_time=min(stamps),
-                        max_event_time=max(stamps),
-                        created_at=time.time(),
-                    )
-                )
-            store.commit_flush(
-                LedgerEntry(
-                    TOPIC, partition, first, first + len(ticks) - 1, REF, files, len(ticks), committed_at=time.time()
-                )
-            )
-        self.next_offset[partition] = first + len(ticks)
-        self.landed += len(ticks)
+    def land(self, ticks: list[dict[str, Any]], partition: int = 0) -> FlushResult:
+        return land_messages(self.settings, TOPIC, partition, ticks)
 
-    def land_prices(self) -> None:
-        """Table stock_prices as the demo lands `sample:stocks`: symbol, date (timestamp), price."""
-        ref = TableRef("default", "stock_prices")
-        folder = self.root / "stock_prices" / "dt=2026-01-01" / "hour=00"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "stock-prices-0-00000000000000000000.parquet"
-        months = [datetime(2000 + i // 12, i % 12 + 1, 1, tzinfo=UTC) for i in range(24)]
-        rows = [{"symbol": s, "date": m, "price": 10.0 + i} for s in ("IBM", "MSFT") for i, m in enumerate(months)]
-        schema = pa.schema([("symbol", pa.string()), ("date", pa.timestamp("ms", tz="UTC")), ("price", pa.float64())])
-        pq.write_table(pa.Table.from_pylist(rows, schema), path)
-        with open_catalog(self.settings) as store:
-            store.upsert_table(
-                Table(
-                    "default",
-                    "stock_prices",
-                    str(self.root / "stock_prices"),
-                    "parquet",
-                    [Column("symbol", "string"), Column("date", "timestamp"), Column("price", "double")],
-                    KEYS,
-                )
-            )
-            store.add_files(
-                ref,
-                [
-                    DataFile(
-                        str(path),
-                        {"dt": "2026-01-01", "hour": "00"},
-                        len(rows),
-                        path.stat().st_size,
-                        created_at=time.time(),
-                    )
-                ],
-            )
+    def land_prices(self) -> FlushResult:
+        """Table stock_prices as the demo lands `sample:stocks` (560 monthly closes): read by the producer's
+        own CSV source, then one flush."""
+        rows = list(open_source("sample:stocks").records(_refuse))
+        return land_messages(self.settings, PRICES_TOPIC, 0, rows)
+
+
+def _refuse(bad: Any) -> None:
+    raise AssertionError(f"sample:stocks has a bad row: {bad}")
 
 
 def ticks(

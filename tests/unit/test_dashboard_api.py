@@ -1,6 +1,6 @@
 """The dashboard's HTTP API over a real lake (Parquet + catalog ledger), served by a real uvicorn.
 
-No Kafka here: the lake is written the way the sink writes it (see tests/fixtures_dashboard.py).
+No Kafka here: the lake is landed by the sink's own flush code (see tests/fixtures_dashboard.py).
 """
 
 from __future__ import annotations
@@ -50,6 +50,18 @@ def test_query_returns_columns_and_rows(client: httpx.Client) -> None:
     body = r.json()
     assert body["columns"] == ["symbol", "n", "top"]
     assert body["rows"] == [["AAPL", 20, 580], ["MSFT", 20, 590], ["NVDA", 20, 600]]
+
+
+def test_rows_carry_the_sinks_lineage_and_a_typed_event_time(client: httpx.Client) -> None:
+    # What a panel author sees in the table the sink lands: where each row sat in Kafka, and `ts` a timestamp.
+    sql = (
+        "SELECT _topic, _partition, min(_offset), max(_offset), count(*), "
+        "count(DISTINCT _key) = count(DISTINCT symbol), typeof(any_value(ts)) LIKE 'TIMESTAMP%' "
+        "FROM stock_ticks GROUP BY ALL"
+    )
+    r = client.post("/api/query", json={"sql": sql})
+    assert r.status_code == 200, r.text
+    assert r.json()["rows"] == [["stock-ticks", 0, 0, 59, 60, True, True]]
 
 
 @pytest.mark.parametrize(
