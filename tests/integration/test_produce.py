@@ -11,10 +11,10 @@ import orjson
 import pytest
 
 from eventlake.broker import TopicAdmin
-from eventlake.broker.exceptions import BrokerUnreachable
+from eventlake.broker.exceptions import BrokerUnreachable, TopicNotFound
 from eventlake.config import Settings, load_settings
 from eventlake.produce import ProduceOptions, ProduceReport, produce
-from eventlake.produce.exceptions import BadRowError, TopicMissing
+from eventlake.produce.exceptions import BadRowError
 from tests.fixtures_produce import MalformedCsv, end_offsets, malformed_csv, read_topic  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -97,7 +97,7 @@ def test_loop_limit_and_seeded_sample_repeat(
 
 
 def test_missing_topic_says_how_to_create_it(settings: Settings, admin: TopicAdmin, unique_name: str) -> None:
-    with pytest.raises(TopicMissing, match=f"eventlake topics create {unique_name} --partitions N"):
+    with pytest.raises(TopicNotFound, match=f"eventlake topics create {unique_name} --partitions N"):
         produce(settings, unique_name, "synthetic:ticks", ProduceOptions(limit=1))
     report = produce(
         settings, unique_name, "synthetic:ticks", ProduceOptions(limit=10, create_topic=True, partitions=4)

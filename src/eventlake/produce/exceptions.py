@@ -14,10 +14,6 @@ class SourceError(ProduceError):
     """A source that cannot be opened: missing file, unknown scheme, unreadable format."""
 
 
-class TopicMissing(ProduceError):
-    """The target topic does not exist and --create-topic was not given."""
-
-
 class BadRowError(ProduceError):
     """--strict: the first malformed row stops the run (nothing after it is sent).
 

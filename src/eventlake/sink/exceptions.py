@@ -15,9 +15,5 @@ class DeadLettersUnavailable(SinkError):
     retriable = True
 
 
-class TopicMissing(SinkError):
-    """A topic to sink does not exist."""
-
-
 class TypeConflict(ValueError):
     """A field whose type cannot be widened to the table's (the record goes to the DLQ)."""
