@@ -11,10 +11,10 @@ from eventlake.broker import TopicAdmin
 from eventlake.catalog import open_catalog
 from eventlake.config import Settings, load_settings
 from eventlake.lake import open_lake
+from eventlake.lake.local_s3 import LocalS3
 from eventlake.sink import run_sink, sink_health
 from eventlake.types import table_name_for_topic
 from tests.fixtures_sink import (  # noqa: F401
-    S3Server,
     Sent,
     assert_exactly_once,
     make_events,
@@ -99,7 +99,7 @@ def test_bad_messages_go_to_the_dlq_counted_and_every_good_one_lands(
     assert {"not JSON", "not a JSON object but an array", "type conflict", "invalid UTF-8"} <= reasons
 
 
-def test_s3_lake_lands_exactly_once(bootstrap: str, topic: str, tmp_path: Path, s3_server: S3Server) -> None:
+def test_s3_lake_lands_exactly_once(bootstrap: str, topic: str, tmp_path: Path, s3_server: LocalS3) -> None:
     sent = produce_events(bootstrap, topic, make_events(60_000, seed=3))
     lake_uri = f"s3://{s3_server.bucket}/{topic}-lake"
     settings = _settings(
