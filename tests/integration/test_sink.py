@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from eventlake.broker import TopicAdmin
+from eventlake.broker.dead_letters import read_headers
 from eventlake.catalog import open_catalog
 from eventlake.config import Settings, load_settings
 from eventlake.lake import open_lake
@@ -88,14 +89,14 @@ def test_bad_messages_go_to_the_dlq_counted_and_every_good_one_lands(
         assert store.dlq_count(topic) == n_bad
     dead = read_topic(bootstrap, f"{topic}.dlq")
     assert len(dead) == n_bad
-    by_coord = {(int(dict(m.headers())["source.partition"]), int(dict(m.headers())["source.offset"])): m for m in dead}
+    letters = [(read_headers(m.headers()), m) for m in dead]
+    by_coord = {(h.partition, h.offset): m for h, m in letters}
     assert set(by_coord) == set(sent.by_coord) - set(good_sent)
-    for coord, m in by_coord.items():
-        headers = dict(m.headers())
-        assert m.value() == sent.by_coord[coord]
-        assert headers["source.topic"] == topic.encode()
-        assert headers["reason"]
-    reasons = {dict(m.headers())["reason"].decode().split(":")[0] for m in dead}
+    for h, m in letters:
+        assert m.value() == sent.by_coord[(h.partition, h.offset)]
+        assert (h.stage, h.topic) == ("sink", topic)
+        assert h.reason
+    reasons = {(h.reason or "").split(":")[0] for h, _ in letters}
     assert {"not JSON", "not a JSON object but an array", "type conflict", "invalid UTF-8"} <= reasons
 
 
