@@ -135,6 +135,10 @@ class ConnectionBuilder:
         if self.limits.threads:
             config["threads"] = self.limits.threads
         con = duckdb.connect(":memory:", config=config)
+        # A catalog `timestamp` is UTC wall-clock time (catalog.hive_types): the sink's files hold
+        # UTC instants, which DuckDB casts to the view's TIMESTAMP in the session's zone, so the
+        # session must be UTC or a machine in New York sees midnight UTC as 19:00 the day before.
+        con.execute("SET GLOBAL TimeZone = 'UTC'")  # GLOBAL: each query runs on a cursor of its own
         for filesystem in (self._lake_files, self._schema_files):
             if filesystem is not None:
                 con.register_filesystem(filesystem)
@@ -188,7 +192,8 @@ class ConnectionBuilder:
         allowed: list[str],
     ) -> str:
         if not self.lake.local or any(f.path.startswith("s3://") for f in files):
-            data_schema = con.sql(empty_select_sql(table.columns)).to_arrow_table().schema
+            # partition keys too: the dataset types them as DuckDB does on a local lake
+            data_schema = con.sql(empty_select_sql([*table.columns, *table.partition_keys])).to_arrow_table().schema
             source = s3_source(table, files, self.lake.filesystem, f"__src_{table.database}_{table.name}", data_schema)
             if source is None:
                 return local_view_sql(table, [])
