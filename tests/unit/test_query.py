@@ -304,3 +304,20 @@ def test_s3_datasets_type_partition_keys_as_a_local_lake_does(tmp_path: Path) ->
     assert con.sql(f"SELECT typeof(price), typeof(dt), price FROM ({source.select})").fetchall() == [
         ("DECIMAL(6,2)", "DATE", Decimal("12.50"))
     ]
+
+
+def test_every_table_listing_counts_the_same_files_rows_and_bytes(sunk_lake: SunkLake) -> None:
+    """`eventlake tables`, `engine.tables()` and `eventlake.tables` share one summary."""
+    from eventlake.query.catalog_views import list_tables
+
+    with open_catalog(sunk_lake.settings) as store:
+        files = store.list_files(TABLE)
+        (listed,) = list_tables(store)
+    expected = (len(files), len(sunk_lake.source), sum(f.bytes for f in files))
+    assert expected[1] == 3000
+    assert (listed["files"], listed["rows"], listed["bytes"], listed["status"]) == (*expected, "")
+    with connect(sunk_lake.settings) as engine:
+        (summary,) = engine.tables()
+        (row,) = engine.execute("SELECT files, rows, bytes FROM eventlake.tables").rows
+    assert (summary.files, summary.rows, summary.bytes) == expected == tuple(row)
+    assert summary.qualified_name == listed["table"] and not summary.deprecated

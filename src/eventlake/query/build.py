@@ -26,7 +26,7 @@ from eventlake.query import system
 from eventlake.query.exceptions import QueryError
 from eventlake.query.guard import SYSTEM_SCHEMA, SqlGuard, one_line
 from eventlake.query.readonly_fs import ReadOnlyFiles
-from eventlake.query.results import TableSummary
+from eventlake.query.results import TableSummary, summarize
 from eventlake.query.sources import (
     duckdb_type,
     empty_select_sql,
@@ -82,26 +82,7 @@ def table_files(snap: Snapshot) -> list[tuple[Table, list[DataFile]]]:
 
 def summaries(snap: Snapshot, relative: Callable[[str], str] = str) -> list[TableSummary]:
     """Tables as SQL users see them; `relative` turns lake locations into lake-relative names."""
-    out = []
-    for t in snap.tables:
-        files = snap.files.get((t.database, t.name), [])
-        out.append(
-            TableSummary(
-                database=t.database,
-                name=t.name,
-                format=t.format,
-                source=t.source,
-                columns=[(c.name, c.type) for c in t.columns],
-                partition_keys=[(c.name, c.type) for c in t.partition_keys],
-                files=len(files),
-                rows=sum(f.rows for f in files),
-                bytes=sum(f.bytes for f in files),
-                schema_version=t.schema_version,
-                location=relative(t.location),
-                parameters=dict(t.parameters),
-            )
-        )
-    return out
+    return summarize(snap.tables, (f for fs in snap.files.values() for f in fs), relative)
 
 
 class ConnectionBuilder:
