@@ -35,7 +35,8 @@ from eventlake.produce.records import encode, key_bytes
 from eventlake.produce.sources import open_source
 from eventlake.runtime import free_port
 from eventlake.sink.buffer import PartitionBuffer
-from eventlake.sink.ledger import DeadLetter, FlushResult, flush_batch
+from eventlake.broker.dead_letters import DeadLetter
+from eventlake.sink.ledger import FlushResult, flush_batch
 from eventlake.sink.table import SinkTable
 from eventlake.types import table_name_for_topic
 

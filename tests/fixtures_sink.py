@@ -22,47 +22,20 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from eventlake.catalog import CatalogStore
 from eventlake.lake import Lake
-from eventlake.lake.local_s3 import run_local_s3, s3proxy_libs
+from eventlake.lake.local_s3 import LocalS3, run_local_s3, s3proxy_libs
 from eventlake.types import TableRef, table_name_for_topic
 from tests.conftest import require_tool
 
 
-@dataclass(frozen=True)
-class S3Server:
-    endpoint: str
-    access_key: str
-    secret_key: str
-    bucket: str
-
-    def env(self) -> dict[str, str]:
-        """EVENTLAKE_* variables that point the CLI at this server."""
-        return {
-            "EVENTLAKE_S3__ENDPOINT_URL": self.endpoint,
-            "EVENTLAKE_S3__ACCESS_KEY_ID": self.access_key,
-            "EVENTLAKE_S3__SECRET_ACCESS_KEY": self.secret_key,
-            "EVENTLAKE_S3__PATH_STYLE": "true",
-        }
-
-    def overrides(self) -> dict[str, Any]:
-        return {
-            "s3": {
-                "endpoint_url": self.endpoint,
-                "access_key_id": self.access_key,
-                "secret_access_key": self.secret_key,
-                "path_style": True,
-            }
-        }
-
-
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
     """A real S3-compatible server (S3Proxy, filesystem backend) with one bucket."""
     require_tool("java")
     if not (s3proxy_libs() / ".complete").is_file():
         require_tool("mvn")  # resolves S3Proxy the first time
     data = tmp_path_factory.mktemp("s3proxy")
     with run_local_s3(data, "lake", "eventlake-test", "eventlake-test-secret") as s3:
-        yield S3Server(s3.endpoint, s3.access_key, s3.secret_key, s3.bucket)
+        yield s3
 
 
 # ---- a producer that is not eventlake

@@ -10,6 +10,7 @@ ConsumerPerformance (the ceiling: reading without writing).
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from bench import procs
 from bench.context import Bench, clean_env
 from bench.kafka_tools import parse_consumer_perf
 from bench.results import CONSUMER_PERF, EVENTLAKE, QUIX, TUTORIAL, TUTORIAL_S3, Run
-from bench.s3 import S3Server, S3Unavailable, s3_server
+from eventlake.lake.local_s3 import LocalS3, LocalS3Unavailable, run_local_s3
 
 
 def fill(bench: Bench, label: str, events: int, topic: str | None = None) -> str:
@@ -125,13 +126,13 @@ def run_quix(bench: Bench, topic: str, events: int) -> Run:
     return bench.add(Run("sink_catchup", QUIX, events, seconds, done.peak_rss_mb, note=note, extra=extra))
 
 
-def run_tutorial(bench: Bench, topic: str, events: int, s3: S3Server | None = None) -> Run:
+def run_tutorial(bench: Bench, topic: str, events: int, s3: LocalS3 | None = None) -> Run:
     """The seed's consumer on a sample: into a local folder, or (`s3`) into S3 with s3fs as the seed does."""
     sample = min(events, bench.sizes.tutorial_s3_sample if s3 else bench.sizes.tutorial_sample)
     out = f"s3://{s3.bucket}/stock_market" if s3 else str(bench.fresh_dir("tutorial_out"))
     done = procs.run(
         bench.peer("kafka-python", "tutorial_consumer.py", bench.bootstrap, topic, sample, out),
-        env=s3.env() if s3 else None,
+        env=_s3fs_env(s3) if s3 else None,
     )
     done.check("the seed tutorial's consumer")
     summary = procs.last_json_line(done.stdout) or {}
@@ -154,8 +155,22 @@ def run_tutorial(bench: Bench, topic: str, events: int, s3: S3Server | None = No
 
 
 def run_tutorial_s3(bench: Bench, topic: str, events: int) -> Run:
-    with s3_server(bench.work / "s3proxy") as server:
+    """The seed writes every message to S3 with s3fs (one PUT per message): here into eventlake's
+    local S3Proxy, started fresh; missing Maven skips this run (LocalS3Unavailable)."""
+    data = bench.work / "s3proxy"
+    shutil.rmtree(data, ignore_errors=True)
+    with run_local_s3(data, "tutorial", "bench", "bench-secret") as server:
         return run_tutorial(bench, topic, events, server)
+
+
+def _s3fs_env(s3: LocalS3) -> dict[str, str]:
+    """What the tutorial's s3fs needs to reach the server."""
+    return {
+        "AWS_ACCESS_KEY_ID": s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "BENCH_S3_ENDPOINT": s3.endpoint,
+    }
 
 
 def run_ceiling(bench: Bench, topic: str, events: int) -> Run:
@@ -193,7 +208,7 @@ def run(bench: Bench) -> None:
     for label, step in zip(labels, steps, strict=True):
         try:
             step()
-        except S3Unavailable as exc:
+        except LocalS3Unavailable as exc:
             bench.note(f"sink_catchup/{label} skipped: {exc}")
         except Exception as exc:
             bench.fail(f"sink_catchup/{label}", exc)

@@ -8,31 +8,6 @@ from dataclasses import dataclass
 DEFAULT_DATABASE = "default"
 
 
-@dataclass(frozen=True, order=True)
-class TopicPartition:
-    topic: str
-    partition: int
-
-    def __str__(self) -> str:
-        return f"{self.topic}[{self.partition}]"
-
-
-@dataclass(frozen=True)
-class OffsetRange:
-    """Inclusive range of Kafka offsets held by one flush of one partition."""
-
-    first: int
-    last: int
-
-    def __post_init__(self) -> None:
-        if self.last < self.first:
-            raise ValueError(f"empty offset range {self.first}..{self.last}")
-
-    @property
-    def count(self) -> int:
-        return self.last - self.first + 1
-
-
 @dataclass(frozen=True)
 class TableRef:
     database: str

@@ -12,10 +12,11 @@ import orjson
 import pytest
 
 from eventlake.broker import TopicAdmin
-from eventlake.broker.exceptions import BrokerUnreachable
+from eventlake.broker.dead_letters import ERROR, read_headers
+from eventlake.broker.exceptions import BrokerUnreachable, TopicNotFound
 from eventlake.config import Settings, load_settings
 from eventlake.produce import ProduceOptions, ProduceReport, produce
-from eventlake.produce.exceptions import BadRowError, TopicMissing
+from eventlake.produce.exceptions import BadRowError
 from tests.fixtures_produce import MalformedCsv, end_offsets, malformed_csv, read_topic  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -59,11 +60,13 @@ def test_malformed_csv_rows_go_to_the_dlq_with_headers(
     arrived = sorted((orjson.loads(m.value or b"") for m in read_topic(bootstrap, topic)), key=lambda r: r["ts"])
     assert arrived == malformed_csv.good
     dead = read_topic(bootstrap, f"{topic}.dlq")
-    assert sorted(int(m.headers["line"]) for m in dead) == sorted(malformed_csv.bad_lines)
-    for m in dead:
-        assert malformed_csv.bad_lines[int(m.headers["line"])] in m.headers["reason"].decode()
-        assert m.headers["source"] == str(malformed_csv.path).encode()
-        assert m.headers["topic"] == topic.encode()
+    letters = [(read_headers(m.headers), m) for m in dead]
+    assert sorted(h.line or 0 for h, _ in letters) == sorted(malformed_csv.bad_lines)
+    for h, m in letters:
+        assert h.line is not None and h.reason is not None
+        assert malformed_csv.bad_lines[h.line] in h.reason
+        assert (h.stage, h.input, h.topic) == ("produce", str(malformed_csv.path), topic)
+        assert m.headers[ERROR] == h.reason.encode()  # written in the documented format
         assert m.value  # the original bytes, for a person to fix and replay
     assert [b.line for b in report.bad_rows] == sorted(malformed_csv.bad_lines)
 
@@ -98,7 +101,7 @@ def test_loop_limit_and_seeded_sample_repeat(
 
 
 def test_missing_topic_says_how_to_create_it(settings: Settings, admin: TopicAdmin, unique_name: str) -> None:
-    with pytest.raises(TopicMissing, match=f"eventlake topics create {unique_name} --partitions N"):
+    with pytest.raises(TopicNotFound, match=f"eventlake topics create {unique_name} --partitions N"):
         produce(settings, unique_name, "synthetic:ticks", ProduceOptions(limit=1))
     report = produce(
         settings, unique_name, "synthetic:ticks", ProduceOptions(limit=10, create_topic=True, partitions=4)
@@ -156,7 +159,8 @@ def test_timestamps_the_broker_would_refuse_are_dead_lettered_alone(
     assert sorted(orjson.loads(m.value or b"")["n"] for m in read_topic(bootstrap, topic)) == sorted(
         set(range(30)) - {10, 20, 25}
     )
-    reasons = {int(m.headers["line"]): m.headers["reason"].decode() for m in read_topic(bootstrap, f"{topic}.dlq")}
+    letters = [read_headers(m.headers) for m in read_topic(bootstrap, f"{topic}.dlq")]
+    reasons = {h.line: h.reason or "" for h in letters}
     assert set(reasons) == {11, 21, 26, 31}
     assert "in the future" in reasons[11] and "message.timestamp.after.max.ms" in reasons[21]
     assert "before 1970" in reasons[26] and "missing or not a timestamp" in reasons[31]
@@ -177,8 +181,9 @@ def test_an_unterminated_quote_does_not_swallow_the_rest_of_the_csv(
         {"n": 5, "note": "last"},
     ]
     (dead,) = read_topic(bootstrap, f"{topic}.dlq")
-    assert (dead.value, dead.headers["line"]) == (b'2,"never closed', b"3")
-    assert b"unterminated quote" in dead.headers["reason"]
+    letter = read_headers(dead.headers)
+    assert (dead.value, letter.line) == (b'2,"never closed', 3)
+    assert "unterminated quote" in (letter.reason or "")
 
 
 def test_integers_beyond_64_bits_arrive_digit_for_digit(
@@ -217,9 +222,10 @@ def test_a_record_too_large_for_kafka_is_dead_lettered(settings: Settings, topic
     assert (report.sent, report.delivered, report.dlq) == (2, 2, 1)
     assert report.ok
     (dead,) = read_topic(bootstrap, f"{topic}.dlq")
-    assert dead.headers["line"] == b"2"
-    assert b"too large" in dead.headers["reason"].lower()
-    assert int(dead.headers["truncated_from"]) > 2_000_000
+    letter = read_headers(dead.headers)
+    assert letter.line == 2
+    assert "too large" in (letter.reason or "").lower()
+    assert (letter.truncated_from or 0) > 2_000_000
     assert dead.value is not None and dead.value.startswith(b'{"n":2,"blob":"xxx')
 
 

@@ -15,11 +15,12 @@ import pytest
 from eventlake.catalog.crawler import crawl_lake
 from eventlake.config import Settings, load_settings
 from eventlake.lake import open_lake
+from eventlake.lake.local_s3 import LocalS3
 from eventlake.query import QueryError, connect
 from eventlake.sink import run_sink
 from eventlake.types import table_name_for_topic
 from tests.fixtures_query import orders
-from tests.fixtures_sink import S3Server, produce_events, s3_server  # noqa: F401
+from tests.fixtures_sink import produce_events, s3_server  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +97,7 @@ def test_aggregates_over_a_sunk_topic_equal_pandas(bootstrap: str, topic: str, t
     assert lag["lag"].sum() == 500
 
 
-def test_s3_lake_sunk_and_crawled_is_queryable(bootstrap: str, topic: str, tmp_path: Path, s3_server: S3Server) -> None:
+def test_s3_lake_sunk_and_crawled_is_queryable(bootstrap: str, topic: str, tmp_path: Path, s3_server: LocalS3) -> None:
     events = ticks(3000, seed=5)
     produce_events(bootstrap, topic, events)
     settings = _settings(

@@ -8,13 +8,14 @@ import orjson
 import pytest
 
 from eventlake.broker import TopicAdmin
+from eventlake.broker.dead_letters import read_headers
 from eventlake.catalog import open_catalog
 from eventlake.config import Settings, load_settings
 from eventlake.lake import open_lake
+from eventlake.lake.local_s3 import LocalS3
 from eventlake.sink import run_sink, sink_health
 from eventlake.types import table_name_for_topic
 from tests.fixtures_sink import (  # noqa: F401
-    S3Server,
     Sent,
     assert_exactly_once,
     make_events,
@@ -92,18 +93,19 @@ def test_bad_messages_go_to_the_dlq_counted_and_every_good_one_lands(
         assert store.dlq_count(topic) == n_bad
     dead = read_topic(bootstrap, f"{topic}.dlq")
     assert len(dead) == n_bad
-    by_coord = {(int(dict(m.headers())["source.partition"]), int(dict(m.headers())["source.offset"])): m for m in dead}
+    letters = [(read_headers(m.headers()), m) for m in dead]
+    by_coord = {(h.partition, h.offset): m for h, m in letters}
     assert set(by_coord) == set(sent.by_coord) - set(good_sent)
-    for coord, m in by_coord.items():
-        headers = dict(m.headers())
-        assert m.value() == sent.by_coord[coord]
-        assert headers["source.topic"] == topic.encode()
-        assert headers["reason"]
-    reasons = {dict(m.headers())["reason"].decode().split(":")[0] for m in dead}
+    for h, m in letters:
+        assert h.partition is not None and h.offset is not None  # the sink's letters carry their source offset
+        assert m.value() == sent.by_coord[(h.partition, h.offset)]
+        assert (h.stage, h.topic) == ("sink", topic)
+        assert h.reason
+    reasons = {(h.reason or "").split(":")[0] for h, _ in letters}
     assert {"not JSON", "not a JSON object but an array", "type conflict", "invalid UTF-8"} <= reasons
 
 
-def test_s3_lake_lands_exactly_once(bootstrap: str, topic: str, tmp_path: Path, s3_server: S3Server) -> None:
+def test_s3_lake_lands_exactly_once(bootstrap: str, topic: str, tmp_path: Path, s3_server: LocalS3) -> None:
     sent = produce_events(bootstrap, topic, make_events(60_000, seed=3))
     lake_uri = f"s3://{s3_server.bucket}/{topic}-lake"
     settings = _settings(

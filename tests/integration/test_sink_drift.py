@@ -27,8 +27,8 @@ from pydantic import SecretStr
 
 from eventlake.broker import TopicAdmin
 from eventlake.catalog import open_catalog
-from eventlake.catalog.crawl_types import struct_fields
 from eventlake.catalog.glue import GluePublisher, PublishReport
+from eventlake.catalog.hive_types import Array, HiveType, Struct, format_type, parse
 from eventlake.config import Settings, load_settings
 from eventlake.config.aws import AwsSettings
 from eventlake.query import connect
@@ -323,16 +323,17 @@ def athena_type(physical: str, logical: str) -> str:
     raise AssertionError(f"no Athena type for Parquet {physical}/{logical}")
 
 
-def _glue_leaves(name: str, hive: str) -> dict[str, str]:
+def _glue_leaves(name: str, hive: str | HiveType) -> dict[str, str]:
     """`o struct<a:bigint,l:array<string>>` -> {"o.a": "bigint", "o.l.list.element": "string"}."""
-    if hive.startswith("struct<"):
+    t = parse(hive) if isinstance(hive, str) else hive
+    if isinstance(t, Struct):
         out: dict[str, str] = {}
-        for sub, t in struct_fields(hive).items():
-            out.update(_glue_leaves(f"{name}.{sub}", t))
+        for sub, field in t.fields:
+            out.update(_glue_leaves(f"{name}.{sub}", field))
         return out
-    if hive.startswith("array<"):
-        return _glue_leaves(f"{name}.list.element", hive[6:-1])
-    return {name: hive}
+    if isinstance(t, Array):
+        return _glue_leaves(f"{name}.list.element", t.item)
+    return {name: format_type(t)}
 
 
 def _file_leaves(path: str) -> dict[str, str]:

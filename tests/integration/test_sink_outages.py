@@ -104,12 +104,7 @@ def test_sink_waits_out_a_minute_without_s3(
                 "bootstrap_servers": bootstrap,
                 "lake": "s3://lake/outage",
                 "catalog": str(tmp_path / "catalog.sqlite"),
-                "s3": {
-                    "endpoint_url": s3.endpoint,
-                    "access_key_id": s3.access_key,
-                    "secret_access_key": s3.secret_key,
-                    "path_style": True,
-                },
+                **s3.overrides(),
                 "sink": {"group": f"g-{unique_name}", "flush_seconds": 0.5, "metrics_port": metrics_port},
             }
         )

@@ -12,6 +12,7 @@ import orjson
 import pytest
 from confluent_kafka import KafkaException, Producer
 
+from eventlake.broker.dead_letters import read_headers
 from eventlake.catalog import open_catalog
 from eventlake.config import load_settings
 from eventlake.lake import open_lake
@@ -119,17 +120,17 @@ def test_poison_corpus_through_a_real_broker_and_sink(bootstrap: str, topic: str
 
     dead = read_topic(bootstrap, f"{topic}.dlq")
     assert len(dead) == len(bad)
-    for m in dead:
-        headers = dict(m.headers())
-        coord = (int(headers["source.partition"]), int(headers["source.offset"]))
-        p = bad[coord]
-        assert headers["source.topic"] == topic.encode()
-        assert p.reason in headers["reason"].decode(), (p.name, headers["reason"])
-        if "truncated_from" in headers:  # cut to fit the broker, its size said
-            assert int(headers["truncated_from"]) == len(p.value or b"") and (p.value or b"").startswith(m.value())
+    letters = [(read_headers(m.headers()), m) for m in dead]
+    for h, m in letters:
+        assert h.partition is not None and h.offset is not None
+        p = bad[(h.partition, h.offset)]
+        assert (h.stage, h.topic) == ("sink", topic)
+        assert p.reason in (h.reason or ""), (p.name, h.reason)
+        if h.truncated_from is not None:  # cut to fit the broker, its size said
+            assert h.truncated_from == len(p.value or b"") and (p.value or b"").startswith(m.value())
         else:
             assert m.value() == p.value and m.key() == p.key
-    assert any("truncated_from" in dict(m.headers()) for m in dead), "the ~1 MB record was cut to fit"
+    assert any(h.truncated_from is not None for h, _ in letters), "the ~1 MB record was cut to fit"
 
     with connect(settings) as engine:
         result = engine.execute(f"SELECT * FROM {table_name_for_topic(topic)}")

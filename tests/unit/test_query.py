@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import csv
+import os
 import re
+import subprocess
+import sys
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from eventlake.catalog import Column, LedgerEntry, open_catalog
+from eventlake.catalog import Column, DataFile, LedgerEntry, Table, open_catalog
 from eventlake.query import BadSql, QueryError, QueryTimeout, RefusedStatement, UnknownTable, connect
 from eventlake.query.catalog_views import create_view, drop_view, list_views
+from eventlake.types import TableRef
 from tests.fixtures_query import (  # noqa: F401
     TABLE,
     TOPIC,
@@ -241,3 +249,76 @@ def test_evolved_schema_old_files_read_new_columns_as_null_and_still_prune(tmp_p
         old = lake.source[(lake.source["ts"].dt.strftime("%Y-%m-%d") == dt) & (lake.source["ts"].dt.hour == hour)]
         got = engine.execute(f"SELECT count(*), count(venue) FROM stock_ticks WHERE dt = '{dt}' AND hour = {hour}")
         assert got.rows == [(len(inside) + len(old), len(inside))]
+
+
+def test_timestamps_read_as_utc_on_a_machine_in_another_zone(tmp_path: Path) -> None:
+    """The sink stores UTC instants and the catalog says `timestamp` (UTC wall-clock time, as
+    Athena reads it): a machine in New York must see midnight UTC as midnight, not 19:00."""
+    root = tmp_path / "lake"
+    folder = root / "ticks" / "price=12.50"
+    folder.mkdir(parents=True)
+    path = folder / "t+0+0+0.parquet"
+    pq.write_table(pa.table({"ts": pa.array([1_704_067_200_000], pa.timestamp("ms", tz="UTC"))}), path)
+    settings = lake_settings(root)
+    ref = TableRef("default", "ticks")
+    with open_catalog(settings) as store:
+        store.upsert_table(
+            Table(
+                ref.database,
+                ref.name,
+                str(root / "ticks"),
+                "parquet",
+                [Column("ts", "timestamp")],
+                [Column("price", "decimal(6,2)")],
+                source="sink",
+            )
+        )
+        store.add_files(ref, [DataFile(str(path), {"price": "12.50"}, 1, path.stat().st_size)])
+    env = {**os.environ, "TZ": "America/New_York", "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "eventlake.cli.main", "query", "--lake", str(root), "--format", "csv",
+         "SELECT ts, price, typeof(price) AS t FROM ticks"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert list(csv.reader(done.stdout.splitlines()))[1:] == [["2024-01-01T00:00:00", "12.50", "DECIMAL(6,2)"]]
+
+
+def test_s3_datasets_type_partition_keys_as_a_local_lake_does(tmp_path: Path) -> None:
+    """The S3 path used to read a decimal partition key as text while a local lake read DECIMAL."""
+    import duckdb
+    import pyarrow.fs as pafs
+
+    from eventlake.query.sources import empty_select_sql, s3_source
+
+    path = tmp_path / "ticks" / "price=12.50" / "a.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"n": pa.array([1], pa.int64())}), path)
+    keys = [Column("price", "decimal(6,2)"), Column("dt", "date")]
+    table = Table("default", "ticks", str(tmp_path / "ticks"), "parquet", [Column("n", "bigint")], keys)
+    con = duckdb.connect()
+    schema = con.sql(empty_select_sql([*table.columns, *keys])).to_arrow_table().schema
+    files = [DataFile(str(path), {"price": "12.50", "dt": "2024-01-02"}, 1, path.stat().st_size)]
+    source = s3_source(table, files, pafs.LocalFileSystem(), "src", schema)
+    assert source is not None
+    con.register(source.name, source.dataset)
+    assert con.sql(f"SELECT typeof(price), typeof(dt), price FROM ({source.select})").fetchall() == [
+        ("DECIMAL(6,2)", "DATE", Decimal("12.50"))
+    ]
+
+
+def test_every_table_listing_counts_the_same_files_rows_and_bytes(sunk_lake: SunkLake) -> None:
+    """`eventlake tables`, `engine.tables()` and `eventlake.tables` share one summary."""
+    from eventlake.query.catalog_views import list_tables
+
+    with open_catalog(sunk_lake.settings) as store:
+        files = store.list_files(TABLE)
+        (listed,) = list_tables(store)
+    expected = (len(files), len(sunk_lake.source), sum(f.bytes for f in files))
+    assert expected[1] == 3000
+    assert (listed["files"], listed["rows"], listed["bytes"], listed["status"]) == (*expected, "")
+    with connect(sunk_lake.settings) as engine:
+        (summary,) = engine.tables()
+        (row,) = engine.execute("SELECT files, rows, bytes FROM eventlake.tables").rows
+    assert (summary.files, summary.rows, summary.bytes) == expected == tuple(row)
+    assert summary.qualified_name == listed["table"] and not summary.deprecated

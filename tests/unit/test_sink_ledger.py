@@ -10,10 +10,11 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+from eventlake.broker.dead_letters import DeadLetter
 from eventlake.catalog import CatalogStore, LedgerEntry
 from eventlake.config.sink import SinkSettings
 from eventlake.lake import Lake, open_lake
-from eventlake.sink.ledger import Batch, DeadLetter, flush_batch, sweep_orphans
+from eventlake.sink.ledger import Batch, flush_batch, sweep_orphans
 from eventlake.sink.table import SinkTable
 from eventlake.types import TableRef
 

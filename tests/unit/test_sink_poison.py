@@ -20,8 +20,6 @@ import pytest
 
 from eventlake.config.sink import SinkSettings
 from eventlake.sink.decode import Decoded, decode_batch
-from eventlake.sink.dlq import shape
-from eventlake.sink.ledger import DeadLetter
 from eventlake.sink.names import escape, escape_top, unescape
 from eventlake.sink.partitioner import event_times_ms, group_rows
 from eventlake.sink.table import _keys
@@ -306,17 +304,3 @@ def test_keys_keep_their_bytes() -> None:
     text, raw = _keys([b"AAPL", None, b"\xff\xfe", b'{"a": 1}', b"True"])
     assert text.to_pylist() == ["AAPL", None, None, '{"a": 1}', "True"]
     assert raw.to_pylist() == [None, None, b"\xff\xfe", None, None]
-
-
-def test_dead_letters_always_fit_the_broker() -> None:
-    limit = 1_048_588
-    huge = DeadLetter("t", 0, 5, b"k" * 100_000, b"v" * 3_000_000, "r" * 50_000)
-    msg = shape(huge, limit)
-    size = len(msg.value or b"") + len(msg.key or b"") + sum(len(k) + len(v) for k, v in msg.headers)
-    assert size < limit
-    headers = dict(msg.headers)
-    assert headers["truncated_from"] == b"3000000" and headers["key_truncated_from"] == b"100000"
-    assert len(headers["reason"]) <= 1000 and msg.value == b"v" * len(msg.value or b"")
-    small = shape(DeadLetter("t", 0, 5, None, b"{}", "bad"), limit)
-    assert small.value == b"{}" and "truncated_from" not in dict(small.headers)
-    assert shape(huge, limit, cap=10).value == b"v" * 10

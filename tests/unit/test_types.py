@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from eventlake.types import OffsetRange, TableRef, table_name_for_topic
+from eventlake.types import TableRef, table_name_for_topic
 
 
 @pytest.mark.parametrize(
@@ -11,12 +11,6 @@ from eventlake.types import OffsetRange, TableRef, table_name_for_topic
 )
 def test_topic_names_become_sql_identifiers(topic: str, table: str) -> None:
     assert table_name_for_topic(topic) == table
-
-
-def test_offset_range_counts_inclusively_and_rejects_empty() -> None:
-    assert OffsetRange(10, 19).count == 10
-    with pytest.raises(ValueError):
-        OffsetRange(5, 4)
 
 
 def test_table_ref_parse() -> None:

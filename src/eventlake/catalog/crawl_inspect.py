@@ -22,7 +22,8 @@ import orjson
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from eventlake.catalog.crawl_types import NULL, arrow_to_hive, finish, json_type, merge, text_type
+from eventlake.catalog.crawl_types import NULL, finish, json_type, merge, text_type
+from eventlake.catalog.hive_types import format_type, from_arrow
 from eventlake.catalog.model import Column
 
 PARQUET_MAGIC = b"PAR1"
@@ -113,7 +114,7 @@ def _parquet(fs: pafs.FileSystem, path: str) -> FileSchema:
             rows = meta.metadata.num_rows
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for damaged footers
         raise Unreadable(f"not a readable Parquet file: {exc}") from exc
-    return FileSchema("parquet", [Column(f.name, arrow_to_hive(f.type)) for f in schema], int(rows))
+    return FileSchema("parquet", [Column(f.name, format_type(from_arrow(f.type))) for f in schema], int(rows))
 
 
 def _first_line(text: io.TextIOWrapper) -> str | None:

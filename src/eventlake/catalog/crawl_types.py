@@ -11,7 +11,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pyarrow as pa
+from eventlake.catalog.hive_types import (
+    STRING,
+    Array,
+    Decimal,
+    HiveType,
+    HiveTypeError,
+    Scalar,
+    Struct,
+    format_name,
+    format_type,
+    parse,
+)
 
 NULL = "null"  # only nulls seen so far; becomes string if nothing else shows up
 
@@ -62,7 +73,7 @@ def json_type(value: Any) -> str:
     if isinstance(value, dict):
         if not value:
             return "string"
-        fields = ",".join(f"{k}:{_known(json_type(v))}" for k, v in value.items())
+        fields = ",".join(f"{format_name(k)}:{_known(json_type(v))}" for k, v in value.items())
         return f"struct<{fields}>"
     if isinstance(value, list):
         inner = NULL
@@ -83,77 +94,31 @@ def merge(a: str, b: str) -> str:
         return b
     if b == NULL:
         return a
-    if a in _NUMERIC_RANK and b in _NUMERIC_RANK:
-        return max(a, b, key=_NUMERIC_RANK.__getitem__)
-    if a.startswith("decimal") or b.startswith("decimal"):
-        return "double" if {a.split("(")[0], b.split("(")[0]} <= {"decimal", *_NUMERIC_RANK} else "string"
-    if a.startswith("struct<") and b.startswith("struct<"):
-        return _merge_structs(a, b)
-    if a.startswith("array<") and b.startswith("array<"):
-        return f"array<{merge(a[6:-1], b[6:-1])}>"
-    return "string"
+    try:
+        return format_type(_merge(parse(a), parse(b)))
+    except HiveTypeError:  # a type string an older crawl wrote that no longer parses: text holds it
+        return "string"
 
 
-def _merge_structs(a: str, b: str) -> str:
-    fa, fb = struct_fields(a), struct_fields(b)
-    merged = dict(fa)
-    for name, t in fb.items():
-        merged[name] = merge(merged[name], t) if name in merged else t
-    return "struct<" + ",".join(f"{k}:{v}" for k, v in merged.items()) + ">"
+def _numeric(t: HiveType) -> bool:
+    return isinstance(t, Decimal) or (isinstance(t, Scalar) and t.name in _NUMERIC_RANK)
 
 
-def struct_fields(t: str) -> dict[str, str]:
-    """`struct<a:bigint,b:struct<c:string>>` -> {"a": "bigint", "b": "struct<c:string>"}."""
-    body, out, depth, start = t[7:-1], {}, 0, 0
-    parts = []
-    for i, ch in enumerate(body):
-        if ch == "<":
-            depth += 1
-        elif ch == ">":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(body[start:i])
-            start = i + 1
-    parts.append(body[start:])
-    for part in parts:
-        name, _, typ = part.partition(":")
-        if name:
-            out[name] = typ
-    return out
-
-
-def arrow_to_hive(t: pa.DataType) -> str:
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_int64(t) or pa.types.is_uint32(t) or pa.types.is_uint64(t):
-        return "bigint"
-    if pa.types.is_int32(t) or pa.types.is_uint16(t):
-        return "int"
-    if pa.types.is_int16(t) or pa.types.is_uint8(t):
-        return "smallint"
-    if pa.types.is_int8(t):
-        return "tinyint"
-    if pa.types.is_float32(t):
-        return "float"
-    if pa.types.is_floating(t):
-        return "double"
-    if pa.types.is_decimal(t):
-        return f"decimal({t.precision},{t.scale})"
-    if pa.types.is_timestamp(t):
-        return "timestamp"
-    if pa.types.is_date(t):
-        return "date"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        return "binary"
-    if pa.types.is_struct(t):
-        return "struct<" + ",".join(f"{f.name}:{arrow_to_hive(f.type)}" for f in t) + ">"
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return f"array<{arrow_to_hive(t.value_type)}>"
-    if pa.types.is_map(t):
-        return f"map<{arrow_to_hive(t.key_type)},{arrow_to_hive(t.item_type)}>"
-    if pa.types.is_dictionary(t):
-        return arrow_to_hive(t.value_type)
-    return "string"
+def _merge(a: HiveType, b: HiveType) -> HiveType:
+    if a == b:
+        return a
+    if isinstance(a, Scalar) and isinstance(b, Scalar) and a.name in _NUMERIC_RANK and b.name in _NUMERIC_RANK:
+        return max(a, b, key=lambda t: _NUMERIC_RANK[t.name])
+    if _numeric(a) and _numeric(b):  # a decimal and another number
+        return Scalar("double")
+    if isinstance(a, Struct) and isinstance(b, Struct):
+        merged = dict(a.fields)
+        for name, t in b.fields:
+            merged[name] = _merge(merged[name], t) if name in merged else t
+        return Struct(tuple(merged.items()))
+    if isinstance(a, Array) and isinstance(b, Array):
+        return Array(_merge(a.item, b.item))
+    return STRING
 
 
 def finish(t: str) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from eventlake.lake.exceptions import LakeError
 from eventlake.runtime import default_cache_dir, find_java, free_port
@@ -47,6 +48,17 @@ class LocalS3:
     access_key: str
     secret_key: str
     bucket: str
+
+    def overrides(self) -> dict[str, Any]:
+        """The `[s3]` settings that point eventlake at this server (for `load_settings(overrides=...)`)."""
+        return {
+            "s3": {
+                "endpoint_url": self.endpoint,
+                "access_key_id": self.access_key,
+                "secret_access_key": self.secret_key,
+                "path_style": True,
+            }
+        }
 
 
 def s3proxy_libs(version: str = S3PROXY_VERSION) -> Path:

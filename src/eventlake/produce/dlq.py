@@ -1,8 +1,9 @@
-"""Bad rows into `<topic>.dlq`: the original bytes as the value, why and where in headers.
+"""Bad rows into `<topic>.dlq`, in the format of `broker.dead_letters` (stage `produce`, the
+input and line in headers, the original bytes as the value).
 
-Headers (all UTF-8 text): `reason`, `source` (file, `stdin`, ...), `line` (1-based, when
-known), `topic` (where the row was meant to go). The DLQ topic is created on the first
-bad row, so a clean run leaves no empty DLQ behind.
+They go through the run's own producer, so with --exactly-once a dead letter is part of the
+transaction of the rows around it. The DLQ topic is created on the first bad row, so a clean
+run leaves no empty DLQ behind.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from eventlake.broker import TopicAdmin
+from eventlake.broker.dead_letters import DeadLetter, shape
 from eventlake.produce.report import BadRow, ProduceReport
 from eventlake.types import dlq_topic
 
@@ -56,20 +58,15 @@ class DeadLetters:
         report.bad_rows_total += 1
         if len(report.bad_rows) < self.keep:
             report.bad_rows.append(bad)
-        headers: list[tuple[str, Any]] = [
-            ("reason", bad.reason.encode()),
-            ("source", bad.source.encode()),
-            ("topic", self.topic.encode()),
-        ]
-        if bad.line is not None:
-            headers.append(("line", str(bad.line).encode()))
-        raw = bad.raw
-        if len(raw) > MAX_RAW_BYTES:
-            headers.append(("truncated_from", str(len(raw)).encode()))
-            raw = raw[:MAX_RAW_BYTES]
+        letter = shape(
+            DeadLetter("produce", self.topic, bad.reason, bad.raw, input=bad.source, line=bad.line), cap=MAX_RAW_BYTES
+        )
+        headers: list[tuple[str, Any]] = list(letter.headers)
         while True:
             try:
-                self.producer.produce(self.dlq_topic, raw, None, on_delivery=self._on_delivery, headers=headers)
+                self.producer.produce(
+                    self.dlq_topic, letter.value, None, on_delivery=self._on_delivery, headers=headers
+                )
                 return
             except BufferError:
                 self.producer.poll(0.05)

@@ -16,12 +16,6 @@ class SourceError(ProduceError):
     http_status = 400
 
 
-class TopicMissing(ProduceError):
-    """The target topic does not exist and --create-topic was not given."""
-
-    http_status = 404
-
-
 class BadRowError(ProduceError):
     """--strict: the first malformed row stops the run (nothing after it is sent).
 

@@ -101,7 +101,7 @@ def produce(
 ) -> ProduceReport:
     """Send every record of `source` to `topic` and report what was delivered.
 
-    Raises BrokerUnreachable, TopicMissing, SourceError, BadOptions before sending
+    Raises BrokerUnreachable, TopicNotFound, SourceError, BadOptions before sending
     anything; BadRowError (with `.report`) under `strict`. Ctrl-C (KeyboardInterrupt)
     ends the run: what is in flight is flushed and the report says so. Setting `stop`
     (from another thread: a demo, a notebook) ends an endless run the same way.

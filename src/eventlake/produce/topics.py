@@ -11,8 +11,8 @@ from confluent_kafka.admin import ConfigResource, ResourceType
 
 from eventlake.broker import TopicAdmin, check_reachable
 from eventlake.broker.clients import admin_client
+from eventlake.broker.exceptions import TopicNotFound
 from eventlake.errors import EventlakeError
-from eventlake.produce.exceptions import TopicMissing
 
 if TYPE_CHECKING:
     from eventlake.config import Settings
@@ -32,7 +32,7 @@ def ensure_topic(admin: TopicAdmin, topic: str, options: ProduceOptions) -> None
     if admin.exists(topic):
         return
     if not options.create_topic:
-        raise TopicMissing(
+        raise TopicNotFound(
             f"topic {topic} does not exist",
             hint=f"create it with `eventlake topics create {topic} --partitions N`, "
             "or pass --create-topic --partitions N",

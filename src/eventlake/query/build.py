@@ -26,7 +26,7 @@ from eventlake.query import system
 from eventlake.query.exceptions import QueryError
 from eventlake.query.guard import SYSTEM_SCHEMA, SqlGuard, one_line
 from eventlake.query.readonly_fs import ReadOnlyFiles
-from eventlake.query.results import TableSummary
+from eventlake.query.results import TableSummary, summarize
 from eventlake.query.sources import (
     duckdb_type,
     empty_select_sql,
@@ -82,26 +82,7 @@ def table_files(snap: Snapshot) -> list[tuple[Table, list[DataFile]]]:
 
 def summaries(snap: Snapshot, relative: Callable[[str], str] = str) -> list[TableSummary]:
     """Tables as SQL users see them; `relative` turns lake locations into lake-relative names."""
-    out = []
-    for t in snap.tables:
-        files = snap.files.get((t.database, t.name), [])
-        out.append(
-            TableSummary(
-                database=t.database,
-                name=t.name,
-                format=t.format,
-                source=t.source,
-                columns=[(c.name, c.type) for c in t.columns],
-                partition_keys=[(c.name, c.type) for c in t.partition_keys],
-                files=len(files),
-                rows=sum(f.rows for f in files),
-                bytes=sum(f.bytes for f in files),
-                schema_version=t.schema_version,
-                location=relative(t.location),
-                parameters=dict(t.parameters),
-            )
-        )
-    return out
+    return summarize(snap.tables, (f for fs in snap.files.values() for f in fs), relative)
 
 
 class ConnectionBuilder:
@@ -135,6 +116,10 @@ class ConnectionBuilder:
         if self.limits.threads:
             config["threads"] = self.limits.threads
         con = duckdb.connect(":memory:", config=config)
+        # A catalog `timestamp` is UTC wall-clock time (catalog.hive_types): the sink's files hold
+        # UTC instants, which DuckDB casts to the view's TIMESTAMP in the session's zone, so the
+        # session must be UTC or a machine in New York sees midnight UTC as 19:00 the day before.
+        con.execute("SET GLOBAL TimeZone = 'UTC'")  # GLOBAL: each query runs on a cursor of its own
         for filesystem in (self._lake_files, self._schema_files):
             if filesystem is not None:
                 con.register_filesystem(filesystem)
@@ -188,7 +173,8 @@ class ConnectionBuilder:
         allowed: list[str],
     ) -> str:
         if not self.lake.local or any(f.path.startswith("s3://") for f in files):
-            data_schema = con.sql(empty_select_sql(table.columns)).to_arrow_table().schema
+            # partition keys too: the dataset types them as DuckDB does on a local lake
+            data_schema = con.sql(empty_select_sql([*table.columns, *table.partition_keys])).to_arrow_table().schema
             source = s3_source(table, files, self.lake.filesystem, f"__src_{table.database}_{table.name}", data_schema)
             if source is None:
                 return local_view_sql(table, [])

@@ -16,6 +16,7 @@ from eventlake.catalog.exceptions import TableNotFound
 from eventlake.config import Settings
 from eventlake.query.exceptions import BadSql
 from eventlake.query.guard import SqlGuard
+from eventlake.query.results import summarize
 from eventlake.types import TableRef
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -26,31 +27,21 @@ def _when(epoch: float | None) -> str | None:
 
 
 def list_tables(store: CatalogStore, database: str | None = None) -> list[dict[str, Any]]:
-    counts: dict[tuple[str, str], list[int]] = {}
-    for f in store.list_files():
-        if f.table is not None:
-            c = counts.setdefault((f.table.database, f.table.name), [0, 0, 0])
-            c[0] += 1
-            c[1] += f.rows
-            c[2] += f.bytes
-    out = []
-    for t in store.list_tables(database):
-        files, rows, size = counts.get((t.database, t.name), [0, 0, 0])
-        out.append(
-            {
-                "table": str(t.ref),
-                "format": t.format,
-                "source": t.source,
-                "partition_keys": ", ".join(k.name for k in t.partition_keys),
-                "files": files,
-                "rows": rows,
-                "bytes": size,
-                "schema_version": t.schema_version,
-                "status": "deprecated" if t.parameters.get("deprecated") == "true" else "",
-                "location": t.location,
-            }
-        )
-    return out
+    return [
+        {
+            "table": t.qualified_name,
+            "format": t.format,
+            "source": t.source,
+            "partition_keys": ", ".join(name for name, _type in t.partition_keys),
+            "files": t.files,
+            "rows": t.rows,
+            "bytes": t.bytes,
+            "schema_version": t.schema_version,
+            "status": "deprecated" if t.deprecated else "",
+            "location": t.location,
+        }
+        for t in summarize(store.list_tables(database), store.list_files())
+    ]
 
 
 def describe_table(store: CatalogStore, name: str, default_database: str = "default") -> dict[str, Any]:

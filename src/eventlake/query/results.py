@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from eventlake.catalog.model import DataFile, Table
 
 
 @dataclass(frozen=True)
@@ -42,5 +45,45 @@ class TableSummary:
     def qualified_name(self) -> str:
         return f"{self.database}.{self.name}"
 
+    @property
+    def deprecated(self) -> bool:
+        """The crawler found its files gone (query.crawler.on_delete = deprecate)."""
+        return self.parameters.get("deprecated") == "true"
+
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "qualified_name": self.qualified_name}
+
+
+def summarize(
+    tables: Iterable[Table], files: Iterable[DataFile], relative: Callable[[str], str] = str
+) -> list[TableSummary]:
+    """Each table with the count, rows and bytes of its files: the one computation behind
+    `eventlake tables`, `engine.tables()`, `eventlake.tables` and the dashboard's table list.
+    `relative` turns lake locations into what SQL users see (lake-relative names)."""
+    totals: dict[tuple[str, str], list[int]] = {}
+    for f in files:
+        if f.table is not None:
+            total = totals.setdefault((f.table.database, f.table.name), [0, 0, 0])
+            total[0] += 1
+            total[1] += f.rows
+            total[2] += f.bytes
+    out = []
+    for t in tables:
+        count, rows, size = totals.get((t.database, t.name), (0, 0, 0))
+        out.append(
+            TableSummary(
+                database=t.database,
+                name=t.name,
+                format=t.format,
+                source=t.source,
+                columns=[(c.name, c.type) for c in t.columns],
+                partition_keys=[(c.name, c.type) for c in t.partition_keys],
+                files=count,
+                rows=rows,
+                bytes=size,
+                schema_version=t.schema_version,
+                location=relative(t.location),
+                parameters=dict(t.parameters),
+            )
+        )
+    return out

@@ -16,27 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eventlake.catalog.hive_types import HiveTypeError, parse, to_duckdb
 from eventlake.catalog.model import Column, DataFile, Table
-
-_SIMPLE_TYPES = {
-    "bigint": "BIGINT",
-    "int": "INTEGER",
-    "integer": "INTEGER",
-    "smallint": "SMALLINT",
-    "tinyint": "TINYINT",
-    "double": "DOUBLE",
-    "float": "FLOAT",
-    "real": "FLOAT",
-    "boolean": "BOOLEAN",
-    "string": "VARCHAR",
-    "varchar": "VARCHAR",
-    "char": "VARCHAR",
-    "timestamp": "TIMESTAMP",
-    "date": "DATE",
-    "binary": "BLOB",
-    "timestamptz": "TIMESTAMPTZ",
-    "json": "JSON",
-}
 
 
 def quote_ident(name: str) -> str:
@@ -48,42 +29,12 @@ def quote_str(text: str) -> str:
 
 
 def duckdb_type(hive: str) -> str:
-    """Hive/Athena type string -> DuckDB type: struct<a:bigint> -> STRUCT("a" BIGINT), array<x> -> X[]."""
-    text = hive.strip()
-    lower = text.lower()
-    if lower in _SIMPLE_TYPES:
-        return _SIMPLE_TYPES[lower]
-    if lower.startswith(("varchar(", "char(")):
+    """Hive/Athena type string -> DuckDB type (catalog.hive_types); text DuckDB reads as VARCHAR
+    when the catalog holds a type string outside the grammar."""
+    try:
+        return to_duckdb(parse(hive))
+    except HiveTypeError:
         return "VARCHAR"
-    if lower.startswith("decimal"):
-        return lower.upper()
-    if lower.startswith("array<") and lower.endswith(">"):
-        return f"{duckdb_type(text[6:-1])}[]"
-    if lower.startswith("map<") and lower.endswith(">"):
-        key, value = _split_top(text[4:-1])
-        return f"MAP({duckdb_type(key)}, {duckdb_type(value)})"
-    if lower.startswith("struct<") and lower.endswith(">"):
-        fields = []
-        for part in _split_top(text[7:-1]):
-            name, _, typ = part.partition(":")
-            fields.append(f"{quote_ident(name.strip())} {duckdb_type(typ)}")
-        return f"STRUCT({', '.join(fields)})"
-    return "VARCHAR"
-
-
-def _split_top(text: str) -> list[str]:
-    """Split on commas that are not inside <...> or (...)."""
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch in "<(":
-            depth += 1
-        elif ch in ">)":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return [p.strip() for p in parts if p.strip()]
 
 
 def _hive_in_path(files: Sequence[DataFile], keys: Sequence[Column]) -> bool:
@@ -202,23 +153,6 @@ class ArrowSource:
     select: str
 
 
-def _arrow_type(hive: str) -> Any:
-    import pyarrow as pa
-
-    return {
-        "bigint": pa.int64(),
-        "int": pa.int32(),
-        "integer": pa.int32(),
-        "smallint": pa.int16(),
-        "tinyint": pa.int8(),
-        "double": pa.float64(),
-        "float": pa.float32(),
-        "boolean": pa.bool_(),
-        "date": pa.date32(),
-        "timestamp": pa.timestamp("us"),
-    }.get(hive.lower(), pa.string())
-
-
 def s3_source(
     table: Table, files: Sequence[DataFile], filesystem: Any, register_as: str, data_schema: Any
 ) -> ArrowSource | None:
@@ -226,7 +160,8 @@ def s3_source(
 
     Each file carries its partition as a typed expression, so DuckDB's filter pushdown into
     the dataset skips other partitions' objects without opening them. `data_schema` is the
-    catalog's columns as Arrow types: files that lack a newer column read it as nulls.
+    catalog's columns and partition keys as Arrow types (as DuckDB types them, so both kinds of
+    lake agree): files that lack a newer column read it as nulls.
     """
     import pyarrow as pa
     import pyarrow.dataset as ds
@@ -237,7 +172,7 @@ def s3_source(
     file_format = formats.get(table.format, ds.ParquetFileFormat())
     paths = [f.path.removeprefix("s3://") for f in files]
     keys = table.partition_keys
-    part_fields = [pa.field(k.name, _arrow_type(k.type)) for k in keys]
+    part_fields = [data_schema.field(k.name) for k in keys]
     schema = pa.schema([f for f in data_schema if f.name not in {k.name for k in keys}] + part_fields)
     expressions = []
     for f in files:

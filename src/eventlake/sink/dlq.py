@@ -1,18 +1,16 @@
-"""Dead letters: bad records go to `<topic>.dlq` with the reason and source coordinates in headers.
+"""Dead letters of the sink: bad records go to `<topic>.dlq` in the format of
+`broker.dead_letters` (stage `sink`, the record's partition and offset in headers).
 
-Headers: `reason`, `source.topic`, `source.partition`, `source.offset`. A dead letter must
-always be deliverable, or the sink would stop on the same record at every start (a crash
-loop). So the producer's `message.max.bytes` is what the broker accepts for the DLQ topic
-(its `max.message.bytes`), and a value or key too large for it is cut, with its original
-size in a `truncated_from` (`key_truncated_from`) header, as produce's DLQ does. A record the
-broker still refuses as too large is sent again cut shorter, down to an empty value. A
-reason is cut to 1,000 bytes (a 100 KB field name must not make its own letter too large).
+A dead letter must always be deliverable, or the sink would stop on the same record at every
+start (a crash loop). So the producer's `message.max.bytes` is what the broker accepts for the
+DLQ topic (its `max.message.bytes`), which `shape` cuts letters to; a record the broker still
+refuses as too large is sent again cut shorter, down to an empty value. Letters are
+acknowledged before the flush's ledger entry is written.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -20,50 +18,12 @@ from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
 from eventlake.broker import TopicAdmin
 from eventlake.broker.clients import client_config, raise_for_auth, unreachable
+from eventlake.broker.dead_letters import DEFAULT_LIMIT, DeadLetter, shape
 from eventlake.config import Settings
 from eventlake.sink.exceptions import DeadLettersUnavailable, SinkError
-from eventlake.sink.ledger import DeadLetter
 from eventlake.types import dlq_topic
 
 log = logging.getLogger(__name__)
-
-DEFAULT_LIMIT = 1_000_000  # librdkafka's default, below any broker's: used if the topic's cannot be read
-MAX_REASON_BYTES = 1000
-_OVERHEAD = 512  # record batch and record framing, generously
-_MAX_KEY = 16 * 1024  # a longer key is cut: the value is what a person needs to see
-
-
-@dataclass(frozen=True)
-class Letter:
-    """What goes to Kafka for one dead letter: value, key and headers within `limit`."""
-
-    value: bytes | None
-    key: bytes | None
-    headers: list[tuple[str, bytes]]
-
-
-def shape(letter: DeadLetter, limit: int, cap: int | None = None) -> Letter:
-    """The Kafka message for `letter`, at most `limit` bytes in all (value at most `cap` if given)."""
-    reason = letter.reason.encode()
-    if len(reason) > MAX_REASON_BYTES:
-        reason = reason[: MAX_REASON_BYTES - 3].decode("utf-8", "ignore").encode() + b"..."
-    headers = [
-        ("reason", reason),
-        ("source.topic", letter.topic.encode()),
-        ("source.partition", str(letter.partition).encode()),
-        ("source.offset", str(letter.offset).encode()),
-    ]
-    key = letter.key
-    if key is not None and len(key) > _MAX_KEY:
-        headers.append(("key_truncated_from", str(len(key)).encode()))
-        key = key[:_MAX_KEY]
-    value = letter.value
-    room = limit - _OVERHEAD - len(key or b"") - sum(len(k) + len(v) + 8 for k, v in headers) - 32
-    room = max(0, room if cap is None else min(room, cap))
-    if value is not None and len(value) > room:
-        headers.append(("truncated_from", str(len(value)).encode()))
-        value = value[:room]
-    return Letter(value, key, headers)
 
 
 class DeadLetterProducer:
@@ -167,7 +127,7 @@ class DeadLetterProducer:
                 "value": msg.value,
                 "key": msg.key,
                 "headers": msg.headers,
-                "partition": letter.partition % partitions,
+                "partition": (letter.partition or 0) % partitions,
                 "on_delivery": lambda err, _m, i=i: delivered(i, err),
             }
             while True:

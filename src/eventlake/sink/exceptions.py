@@ -16,11 +16,5 @@ class DeadLettersUnavailable(SinkError):
     retriable = True
 
 
-class TopicMissing(SinkError):
-    """A topic to sink does not exist."""
-
-    http_status = 404
-
-
 class TypeConflict(ValueError):
     """A field whose type cannot be widened to the table's (the record goes to the DLQ)."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from eventlake.broker.dead_letters import DeadLetter
 from eventlake.catalog import CatalogStore, DataFile, LedgerEntry
 from eventlake.catalog.exceptions import LedgerConflict
 from eventlake.config.sink import SinkSettings
@@ -64,16 +65,6 @@ class Batch:
     @property
     def last(self) -> int:
         return int(self.offsets[-1])
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    reason: str
 
 
 @dataclass
@@ -119,12 +110,13 @@ def flush_batch(
 
     letters = [
         DeadLetter(
+            "sink",
             batch.topic,
-            batch.partition,
-            int(batch.offsets[r.index]),
-            batch.keys[r.index],
-            batch.values[r.index],
             r.reason,
+            batch.values[r.index],
+            batch.keys[r.index],
+            partition=batch.partition,
+            offset=int(batch.offsets[r.index]),
         )
         for r in decoded.rejected
     ]

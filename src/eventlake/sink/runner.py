@@ -26,6 +26,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from eventlake.broker import TopicAdmin
 from eventlake.broker.clients import auth_failure, client_config, raise_for_auth
+from eventlake.broker.exceptions import TopicNotFound
 from eventlake.catalog import open_catalog
 from eventlake.config import Settings
 from eventlake.config.sink import MemoryPool
@@ -34,7 +35,7 @@ from eventlake.sink import offsets
 from eventlake.sink.buffer import PartitionBuffer
 from eventlake.sink.conform import Conformer
 from eventlake.sink.dlq import DeadLetterProducer
-from eventlake.sink.exceptions import SinkError, TopicMissing
+from eventlake.sink.exceptions import SinkError
 from eventlake.sink.ledger import DeadLetterSink, FlushResult, flush_batch, record_gap, sweep_orphans
 from eventlake.sink.metrics import MetricsServer, SinkMetrics
 from eventlake.sink.outage import Outages
@@ -200,7 +201,7 @@ class Sink:
         existing = set(admin.names(include_internal=True))
         for t in self.topics:
             if t not in existing:
-                raise TopicMissing(
+                raise TopicNotFound(
                     f"topic {t} does not exist", hint=f"create it with `eventlake topics create {t}` or check the name"
                 )
         self._ids = offsets.TopicIds(client_config(s.bootstrap_servers, s.kafka))

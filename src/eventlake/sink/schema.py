@@ -13,12 +13,11 @@ as that struct with all fields null. Empty arrays likewise leave the item type u
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import pyarrow as pa
 
-from eventlake.catalog.crawl_types import arrow_to_hive
+from eventlake.catalog.hive_types import VOID, format_type, from_arrow, parse, to_arrow
 from eventlake.sink.arrays import conform_array, conform_table
 from eventlake.sink.exceptions import TypeConflict
 from eventlake.sink.jsontypes import INT64_MAX, INT64_MIN, TS
@@ -182,71 +181,32 @@ def has_null(t: pa.DataType) -> bool:
     return contains(t, pa.types.is_null)
 
 
-# ---- Hive type strings (what the catalog stores)
+# ---- Hive type strings (what the catalog stores): parsed and written by catalog.hive_types
 
 
 def to_hive(t: pa.DataType) -> str:
-    """The catalog's type string: one mapping for the sink and the crawler (catalog.crawl_types)."""
-    return arrow_to_hive(t)
+    """The catalog's type string ("not typed yet" parts as string, Athena has no null type)."""
+    return format_type(from_arrow(t))
 
 
 def sink_type_text(t: pa.DataType) -> str:
     """`to_hive` that keeps "unknown yet" as `void` (kept in the table's parameters, not its columns)."""
-    if pa.types.is_null(t):
-        return "void"
-    if pa.types.is_struct(t):
-        return "struct<" + ",".join(f"{f.name}:{sink_type_text(f.type)}" for f in t) + ">"
-    if pa.types.is_list(t):
-        return f"array<{sink_type_text(t.value_type)}>"
-    return to_hive(t)
-
-
-_SCALARS = {
-    "string": pa.string(),
-    "varchar": pa.string(),
-    "boolean": pa.bool_(),
-    "bigint": pa.int64(),
-    "int": pa.int32(),
-    "integer": pa.int32(),
-    "smallint": pa.int16(),
-    "tinyint": pa.int8(),
-    "double": pa.float64(),
-    "float": pa.float32(),
-    "timestamp": TS,
-    "date": pa.date32(),
-    "binary": pa.binary(),
-    "void": pa.null(),
-}
+    return format_type(from_arrow(t, null=VOID))
 
 
 def from_hive(text: str) -> pa.DataType:
-    t, rest = _parse_hive(text.strip())
-    if rest.strip():
-        raise ValueError(f"unparsed Hive type text {rest!r} in {text!r}")
+    """The Arrow type the sink holds for a catalog type (ValueError if the text is not one).
+
+    The sink decodes JSON numbers as int64 or float64 only, so a `decimal(p,s)` column (a table a
+    crawler made, which the sink then lands into) is held as double, as its values arrive."""
+    return _as_json(to_arrow(parse(text)))
+
+
+def _as_json(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_decimal(t):
+        return pa.float64()
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _as_json(f.type)) for f in t])
+    if pa.types.is_list(t):
+        return pa.list_(_as_json(t.value_type))
     return t
-
-
-def _parse_hive(s: str) -> tuple[pa.DataType, str]:
-    low = s.lower()
-    if low.startswith("struct<"):
-        rest = s[7:]
-        fields = []
-        while not rest.startswith(">"):
-            if not rest:
-                raise ValueError("unterminated struct")
-            name, _, rest = rest.partition(":")
-            t, rest = _parse_hive(rest)
-            fields.append(pa.field(name.strip().strip("`"), t))
-            rest = rest.lstrip(",")
-        # struct<> (written by older sinks for `{}`) is "unknown yet"
-        return (pa.struct(fields) if fields else pa.null()), rest[1:]
-    if low.startswith("array<"):
-        t, rest = _parse_hive(s[6:])
-        return pa.list_(t), rest[1:]
-    m = re.match(r"[a-zA-Z]+(\(\d+(,\d+)?\))?", s)
-    if not m:
-        raise ValueError(f"unknown Hive type {s!r}")
-    word = m.group(0).split("(")[0].lower()
-    if word == "decimal":
-        return pa.float64(), s[m.end() :]
-    return _SCALARS.get(word, pa.string()), s[m.end() :]
