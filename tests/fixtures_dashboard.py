@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
+from eventlake.broker.dead_letters import DeadLetter
 from eventlake.catalog import open_catalog
 from eventlake.config import Settings, load_settings
 from eventlake.dashboard.server import build_server
@@ -35,7 +36,6 @@ from eventlake.produce.records import encode, key_bytes
 from eventlake.produce.sources import open_source
 from eventlake.runtime import free_port
 from eventlake.sink.buffer import PartitionBuffer
-from eventlake.broker.dead_letters import DeadLetter
 from eventlake.sink.ledger import FlushResult, flush_batch
 from eventlake.sink.table import SinkTable
 from eventlake.types import table_name_for_topic
