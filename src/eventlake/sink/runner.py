@@ -58,6 +58,7 @@ class SinkReport:
     conflicts: int = 0
     seconds: float = 0.0  # the whole run: start-up, joining the group, idle waits included
     busy_seconds: float = 0.0  # first message received -> last flush recorded
+    busy_from: float | None = None  # time.monotonic() of the first message (one clock for all processes)
     partitions: dict[str, int] = field(default_factory=dict)  # "topic[p]" -> rows landed
 
     @property
@@ -411,6 +412,7 @@ class Sink:
         r.partitions[key] = r.partitions.get(key, 0) + result.rows
         if self._first_message is not None and result.rows + result.dlq:
             r.busy_seconds = time.monotonic() - self._first_message
+            r.busy_from = self._first_message
         self.metrics.flushed(buf.topic, buf.partition, result, time.monotonic() - started)
         log.debug(
             "flushed %s rows=%d files=%d dlq=%d next=%s",
