@@ -104,8 +104,8 @@ def register(app: typer.Typer) -> None:
         if n == 1:
             report = run_sink(s, topics)
         else:
-            group = run_workers(s, topics, n)
-            report = group.total
+            members = run_workers(s, topics, n)
+            report = members.total
         output.info(
             f"sink: {report.rows} rows in {report.files} files ({report.bytes} bytes), "
             f"{report.dlq} to the DLQ, {report.flushes} flushes in {report.busy_seconds:.2f}s "
@@ -115,10 +115,10 @@ def register(app: typer.Typer) -> None:
             parts = "; ".join(
                 f"{w.slot}: {w.report.rows} rows from "
                 + (", ".join(sorted(w.report.partitions, key=_partition_order)) or "no partition")
-                for w in group.workers
+                for w in members.workers
             )
-            restarts = f"; {group.restarts} restarted after dying" if group.restarts else ""
-            output.info(f"sink workers: {len(group.workers)} ({parts}){restarts}")
+            restarts = f"; {members.restarts} restarted after dying" if members.restarts else ""
+            output.info(f"sink workers: {len(members.workers)} ({parts}){restarts}")
         if len(topics) > 1:
             output.info("sink topics: " + ", ".join(f"{t} {rows} rows" for t, rows in topic_rows(report).items()))
 
