@@ -97,13 +97,14 @@ def register(app: typer.Typer) -> None:
             },
         )
         # Kafka client and Arrow load only for this command
-        from eventlake.sink.runner import run_sink
         from eventlake.sink.workers import run_workers, topic_rows, worker_count
 
         n = worker_count(s.sink.workers)
         if n == 1:
+            from eventlake.sink.runner import run_sink
+
             report = run_sink(s, topics)
-        else:
+        else:  # the parent only supervises: Arrow loads in the workers
             members = run_workers(s, topics, n)
             report = members.total
         output.info(

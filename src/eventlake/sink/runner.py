@@ -15,7 +15,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from types import FrameType
 from typing import Any
@@ -37,34 +36,13 @@ from eventlake.sink.exceptions import SinkError, TopicMissing
 from eventlake.sink.ledger import DeadLetterSink, FlushResult, flush_batch, record_gap, sweep_orphans
 from eventlake.sink.metrics import MetricsServer, SinkMetrics
 from eventlake.sink.outage import Outages
+from eventlake.sink.report import SinkReport
 from eventlake.sink.table import SinkTable
 from eventlake.sink.writer import FORMATS
 
 log = logging.getLogger(__name__)
 
 TP = tuple[str, int]
-
-
-@dataclass
-class SinkReport:
-    """What one run of the sink landed."""
-
-    topics: list[str]
-    rows: int = 0
-    files: int = 0
-    bytes: int = 0
-    dlq: int = 0
-    flushes: int = 0
-    conflicts: int = 0
-    seconds: float = 0.0  # the whole run: start-up, joining the group, idle waits included
-    busy_seconds: float = 0.0  # first message received -> last flush recorded
-    busy_from: float | None = None  # time.monotonic() of the first message (one clock for all processes)
-    partitions: dict[str, int] = field(default_factory=dict)  # "topic[p]" -> rows landed
-
-    @property
-    def rows_per_s(self) -> float:
-        """Landing rate while there was work: rows over busy time."""
-        return self.rows / self.busy_seconds if self.busy_seconds > 0 else 0.0
 
 
 def run_sink(
