@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -55,16 +57,34 @@ def _workers(parent: int, want: int, timeout_s: float = 60) -> list[psutil.Proce
     pytest.fail(f"fewer than {want} workers started")
 
 
+def _wait_metrics(port: int, proc: subprocess.Popen[str], found: Callable[[str], list[str]]) -> list[str]:
+    """Scrape /metrics until `found(text)` gives two values (one per worker)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+        except OSError:
+            text = ""
+        values = found(text)
+        if len(values) == 2 and all(v != "0" for v in values):
+            return values
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        time.sleep(0.2)
+    pytest.fail("the two workers did not both own partitions within 120 s")
+
+
 def test_two_workers_land_six_partitions_exactly_once_with_one_summary(
     cli: Run, bootstrap: str, topic6: str, tmp_path: Path
 ) -> None:
-    sent = produce_events(bootstrap, topic6, make_events(60_000, seed=3))
     lake = tmp_path / "lake"
     port = free_port()
     proc = _sink(
-        bootstrap, topic6, lake, f"g-{topic6}", "--workers", "2", "--until-idle", "3", "--flush-rows", "4000",
-        "--metrics-port", str(port),
+        bootstrap, topic6, lake, f"g-{topic6}", "--workers", "2", "--flush-rows", "4000", "--metrics-port", str(port)
     )  # fmt: skip
+    # Events go in once both workers own partitions: on an idle machine one worker could land
+    # them all before the other has started. (No --until-idle: the empty topic would be idle.)
+    _wait_metrics(port, proc, re.compile(r'^eventlake_sink_worker_partitions\{worker="\d+"\} (\d+)$', re.M).findall)
+    sent = produce_events(bootstrap, topic6, make_events(60_000, seed=3))
     text = ""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # one endpoint for both workers, summed
@@ -78,6 +98,7 @@ def test_two_workers_land_six_partitions_exactly_once_with_one_summary(
         assert proc.poll() is None, proc.communicate()[1][-2000:]
         time.sleep(0.2)
     assert "eventlake_sink_workers 2" in text, text[-1500:]
+    proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr[-2000:]
     _check_lake(lake, sent, topic6)

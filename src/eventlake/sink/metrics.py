@@ -192,10 +192,14 @@ class GroupMetrics:
     def render(self) -> str:
         with self._lock:
             workers, restarts = self.workers, self.restarts
+            owned = {slot: len(snap["assigned_partitions"]) for slot, snap in sorted(self._live.items())}
         return (
             self.merged().render()
             + "# HELP eventlake_sink_workers Worker processes running.\n# TYPE eventlake_sink_workers gauge\n"
             + f"eventlake_sink_workers {workers}\n"
+            + "# HELP eventlake_sink_worker_partitions Partitions each worker owns.\n"
+            + "# TYPE eventlake_sink_worker_partitions gauge\n"
+            + "".join(f'eventlake_sink_worker_partitions{{worker="{slot}"}} {n}\n' for slot, n in owned.items())
             + "# HELP eventlake_sink_worker_restarts_total Workers restarted after dying.\n"
             + "# TYPE eventlake_sink_worker_restarts_total counter\n"
             + f"eventlake_sink_worker_restarts_total {restarts}\n"
