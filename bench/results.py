@@ -12,6 +12,7 @@ from typing import Any
 # Tool names as they appear in the runs.
 EVENTLAKE = "eventlake"
 EVENTLAKE_LIBRARY = "eventlake (library)"
+EVENTLAKE_WORKERS = "eventlake --workers 2"
 KAFKA_PYTHON = "kafka-python"
 PRODUCER_PERF = "kafka ProducerPerformance"
 CONSUMER_PERF = "kafka ConsumerPerformance"
@@ -67,6 +68,7 @@ TARGETS: tuple[Target, ...] = (
     Target("sink >= 150,000 events/s (wall time of the whole process)", "sink_events_per_s", ">=", 150_000),
     Target("sink >= 150,000 events/s (the sink's own rate, from its summary)", "sink_own_events_per_s", ">=", 150_000),
     Target("sink >= 0.5x the consume ceiling (ConsumerPerformance)", "sink_vs_ceiling", ">=", 0.5),
+    Target("sink --workers 2 >= 0.8x the consume ceiling (ConsumerPerformance)", "sink_workers_vs_ceiling", ">=", 0.8),
     Target("sink >= 3x Quix Streams", "sink_vs_quix", ">=", 3.0),
     Target("sink >= 1000x the seed's consumer (local folder)", "sink_vs_tutorial", ">=", 1000.0),
     Target("sink >= 1000x the seed's consumer (S3, as the seed)", "sink_vs_tutorial_s3", ">=", 1000.0),
@@ -118,6 +120,7 @@ def ratios(runs: list[Run]) -> dict[str, float | None]:
         "sink_vs_tutorial": _rate_ratio(runs, "sink_catchup", EVENTLAKE, TUTORIAL),
         "sink_vs_tutorial_s3": _rate_ratio(runs, "sink_catchup", EVENTLAKE, TUTORIAL_S3),
         "sink_vs_ceiling": _rate_ratio(runs, "sink_catchup", EVENTLAKE, CONSUMER_PERF),
+        "sink_workers_vs_ceiling": _rate_ratio(runs, "sink_catchup", EVENTLAKE_WORKERS, CONSUMER_PERF),
         "query_vs_duckdb": _time_ratio(runs, "query", EVENTLAKE, DUCKDB_PROCESS),
         "query_library_vs_duckdb": _time_ratio(runs, "query", EVENTLAKE_LIBRARY, DUCKDB),
     }

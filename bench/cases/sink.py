@@ -19,7 +19,7 @@ import duckdb
 from bench import procs
 from bench.context import Bench, clean_env
 from bench.kafka_tools import parse_consumer_perf
-from bench.results import CONSUMER_PERF, EVENTLAKE, QUIX, TUTORIAL, TUTORIAL_S3, Run
+from bench.results import CONSUMER_PERF, EVENTLAKE, EVENTLAKE_WORKERS, QUIX, TUTORIAL, TUTORIAL_S3, Run
 from eventlake.lake.local_s3 import LocalS3, LocalS3Unavailable, run_local_s3
 
 
@@ -62,8 +62,12 @@ def sink_summary_seconds(output: str) -> float | None:
     return float(found[-1]) if found and float(found[-1]) > 0 else None
 
 
-def run_eventlake(bench: Bench, topic: str, events: int, name: str = "sink_catchup") -> tuple[Run, Path]:
-    lake = bench.fresh_dir("lakes", name)
+def run_eventlake(
+    bench: Bench, topic: str, events: int, name: str = "sink_catchup", workers: int = 1
+) -> tuple[Run, Path]:
+    """`eventlake sink` (with `workers` > 1: `--workers N`, N processes of one group, one command)."""
+    lake = bench.fresh_dir("lakes", name if workers == 1 else f"{name}_workers{workers}")
+    more: tuple[object, ...] = ("--workers", workers) if workers > 1 else ()
     done = procs.run(
         bench.eventlake(
             "sink",
@@ -76,14 +80,15 @@ def run_eventlake(bench: Bench, topic: str, events: int, name: str = "sink_catch
             0.5,
             "--bootstrap-servers",
             bench.bootstrap,
-            profile_as=name,
+            *more,
+            profile_as=name if workers == 1 else None,  # py-spy follows one process, not a group
         ),
         env=clean_env(),
         timeout_s=3600,
-    ).check("eventlake sink")
+    ).check(f"eventlake sink --workers {workers}")
     rows = lake_rows(lake)
     if rows != events:
-        raise RuntimeError(f"eventlake sink: {rows:,} rows in the lake, expected {events:,}")
+        raise RuntimeError(f"eventlake sink --workers {workers}: {rows:,} rows in the lake, expected {events:,}")
     extra: dict[str, object] = {}
     own = sink_summary_seconds(done.stdout + done.stderr)
     if own:
@@ -94,11 +99,12 @@ def run_eventlake(bench: Bench, topic: str, events: int, name: str = "sink_catch
             name,
             Run(
                 name,
-                EVENTLAKE,
+                EVENTLAKE if workers == 1 else EVENTLAKE_WORKERS,
                 events,
                 done.seconds,
                 done.peak_rss_mb,
-                note="whole process: start-up + catch-up + 0.5 s idle wait",
+                note="whole process: start-up + catch-up + 0.5 s idle wait"
+                + (f"; {workers} worker processes, RSS summed" if workers > 1 else ""),
                 extra=extra,
             ),
         )
@@ -199,12 +205,13 @@ def run(bench: Bench) -> None:
     bench.sections["sink_topic_fill"] = "ProducerPerformance with tick JSON payloads (acks=all, lz4)"
     steps: tuple[Callable[[], object], ...] = (
         lambda: run_eventlake(bench, topic, events),
+        lambda: run_eventlake(bench, topic, events, workers=2),
         lambda: run_quix(bench, topic, events),
         lambda: run_tutorial(bench, topic, events),
         lambda: run_tutorial_s3(bench, topic, events),
         lambda: run_ceiling(bench, topic, events),
     )
-    labels = ("eventlake", "quixstreams", "tutorial", "tutorial (S3)", "ceiling")
+    labels = ("eventlake", "eventlake --workers 2", "quixstreams", "tutorial", "tutorial (S3)", "ceiling")
     for label, step in zip(labels, steps, strict=True):
         try:
             step()

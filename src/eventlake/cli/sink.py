@@ -9,6 +9,8 @@ import typer
 
 from eventlake.cli import output
 from eventlake.cli.common import BootstrapOpt, CatalogOpt, ConfigOpt, LakeOpt, settings
+from eventlake.config.sink import parse_workers
+from eventlake.errors import UsageError
 
 
 class OnReset(StrEnum):
@@ -55,11 +57,25 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
+        workers: Annotated[
+            str | None,
+            typer.Option(
+                "--workers",
+                help="Group members to run, one process each: 1..64 or auto (one per core). Default 1.",
+                show_default=False,
+            ),
+        ] = None,
         catalog: CatalogOpt = None,
         bootstrap_servers: BootstrapOpt = None,
         config: ConfigOpt = None,
     ) -> None:
         """Land TOPIC... in the lake as partitioned Parquet, exactly once (a consumer-group member)."""
+        if workers is not None:
+            try:
+                workers = str(parse_workers(workers))
+            except ValueError as exc:
+                hint = "e.g. --workers 2, or --workers auto for one per core"
+                raise UsageError(f"--workers: {exc}", hint=hint) from None
         s = settings(
             ctx,
             config,
@@ -77,13 +93,37 @@ def register(app: typer.Typer) -> None:
                 "flush_seconds": flush_seconds,
                 "metrics_port": metrics_port,
                 "on_reset": on_reset.value if on_reset else None,
+                "workers": workers,
             },
         )
-        from eventlake.sink import run_sink  # Kafka client and Arrow load only for this command
+        # Kafka client and Arrow load only for this command
+        from eventlake.sink.workers import run_workers, topic_rows, worker_count
 
-        report = run_sink(s, topics)
+        n = worker_count(s.sink.workers)
+        if n == 1:
+            from eventlake.sink.runner import run_sink
+
+            report = run_sink(s, topics)
+        else:  # the parent only supervises: Arrow loads in the workers
+            members = run_workers(s, topics, n)
+            report = members.total
         output.info(
             f"sink: {report.rows} rows in {report.files} files ({report.bytes} bytes), "
             f"{report.dlq} to the DLQ, {report.flushes} flushes in {report.busy_seconds:.2f}s "
             f"({report.rows_per_s:,.0f} rows/s); {report.seconds:.1f}s in all"
         )
+        if n > 1:
+            parts = "; ".join(
+                f"{w.slot}: {w.report.rows} rows from "
+                + (", ".join(sorted(w.report.partitions, key=_partition_order)) or "no partition")
+                for w in members.workers
+            )
+            restarts = f"; {members.restarts} restarted after dying" if members.restarts else ""
+            output.info(f"sink workers: {len(members.workers)} ({parts}){restarts}")
+        if len(topics) > 1:
+            output.info("sink topics: " + ", ".join(f"{t} {rows} rows" for t, rows in topic_rows(report).items()))
+
+
+def _partition_order(key: str) -> tuple[str, int]:
+    topic, _, rest = key.rpartition("[")
+    return topic, int(rest.rstrip("]") or 0)

@@ -134,8 +134,31 @@ class SinkSettings(BaseModel):
     outage_timeout_s: Seconds = Field(
         900.0, description="How long an S3, catalog or broker outage is waited out before the sink exits (seconds)."
     )
+    workers: int | Literal["auto"] = Field(
+        default=1,
+        description="Group members one `eventlake sink` runs, each its own process: 1..64, or auto "
+        "(one per core). More than the topics' partitions would idle, so at most that many run.",
+    )
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: object) -> int | str:
+        return parse_workers(value)
 
     @field_validator("event_time_min")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+MAX_WORKERS = 64  # each worker is a whole process (~150 MB); past this it is a typo, not a plan
+
+
+def parse_workers(value: object) -> int | str:
+    """`auto` or an integer 1..MAX_WORKERS (a string from a flag or the environment too)."""
+    text = str(value).strip().lower()
+    if text == "auto":
+        return "auto"
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_WORKERS:
+        raise ValueError(f"workers must be 1..{MAX_WORKERS} or auto, not {str(value)[:40]!r}")
+    return int(text)

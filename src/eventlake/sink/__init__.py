@@ -6,7 +6,8 @@
 
 from eventlake.sink.health import PartitionHealth, TopicHealth, sink_health
 from eventlake.sink.ledger import sweep_orphans
-from eventlake.sink.runner import SinkReport, run_sink
+from eventlake.sink.report import SinkReport
+from eventlake.sink.runner import run_sink
 
 __all__ = [
     "PartitionHealth",

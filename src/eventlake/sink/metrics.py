@@ -66,6 +66,37 @@ class SinkMetrics:
         with self._lock:
             self.assigned_partitions.discard((topic, partition))
 
+    # Counters add up across the workers of one command; the last values (gauges) take the newest.
+    _COUNTERS = ("rows", "files", "bytes", "dlq", "flushes", "breaks", "lost_offsets")
+    _NEWEST = ("next_offset", "last_flush", "max_event_time")
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of every value, small and picklable: what a worker sends its parent."""
+        with self._lock:
+            out: dict[str, Any] = {name: dict(getattr(self, name)) for name in (*self._COUNTERS, *self._NEWEST)}
+            out["assigned_partitions"] = set(self.assigned_partitions)
+            out["waiting_since"] = dict(self.waiting_since)
+            out["flush_seconds_sum"] = self.flush_seconds_sum
+        return out
+
+    def add(self, snap: dict[str, Any], live: bool = True) -> None:
+        """Fold a worker's snapshot in. A worker that has exited (`live` False) keeps its counters
+        (so they never go down when it is restarted) but owns nothing and waits for nothing."""
+        with self._lock:
+            for name in self._COUNTERS:
+                mine = getattr(self, name)
+                for k, v in snap[name].items():
+                    mine[k] = mine.get(k, 0) + v
+            for name in self._NEWEST:
+                mine = getattr(self, name)
+                for k, v in snap[name].items():
+                    mine[k] = max(mine.get(k, v), v)
+            self.flush_seconds_sum += snap["flush_seconds_sum"]
+            if live:
+                self.assigned_partitions |= snap["assigned_partitions"]
+                for what, since in snap["waiting_since"].items():
+                    self.waiting_since[what] = min(self.waiting_since.get(what, since), since)
+
     def render(self) -> str:
         now = time.time()
         lines: list[str] = []
@@ -128,6 +159,53 @@ class SinkMetrics:
         return "\n".join(lines) + "\n"
 
 
+class GroupMetrics:
+    """The one /metrics of `eventlake sink --workers N`: the workers' latest snapshots, merged per
+    scrape, plus how many workers run and how often one was restarted."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: dict[int, dict[str, Any]] = {}  # worker slot -> its running process's snapshot
+        self._exited: list[dict[str, Any]] = []  # last snapshots of processes that ended
+        self.workers = 0
+        self.restarts = 0
+
+    def update(self, slot: int, snap: dict[str, Any]) -> None:
+        with self._lock:
+            self._live[slot] = snap
+
+    def exited(self, slot: int) -> None:
+        with self._lock:
+            snap = self._live.pop(slot, None)
+            if snap is not None:
+                self._exited.append(snap)
+
+    def merged(self) -> SinkMetrics:
+        out = SinkMetrics()
+        with self._lock:
+            for snap in self._exited:
+                out.add(snap, live=False)
+            for snap in self._live.values():
+                out.add(snap)
+        return out
+
+    def render(self) -> str:
+        with self._lock:
+            workers, restarts = self.workers, self.restarts
+            owned = {slot: len(snap["assigned_partitions"]) for slot, snap in sorted(self._live.items())}
+        return (
+            self.merged().render()
+            + "# HELP eventlake_sink_workers Worker processes running.\n# TYPE eventlake_sink_workers gauge\n"
+            + f"eventlake_sink_workers {workers}\n"
+            + "# HELP eventlake_sink_worker_partitions Partitions each worker owns.\n"
+            + "# TYPE eventlake_sink_worker_partitions gauge\n"
+            + "".join(f'eventlake_sink_worker_partitions{{worker="{slot}"}} {n}\n' for slot, n in owned.items())
+            + "# HELP eventlake_sink_worker_restarts_total Workers restarted after dying.\n"
+            + "# TYPE eventlake_sink_worker_restarts_total counter\n"
+            + f"eventlake_sink_worker_restarts_total {restarts}\n"
+        )
+
+
 def _esc(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -135,7 +213,7 @@ def _esc(text: str) -> str:
 class MetricsServer:
     """A tiny HTTP server thread: GET /metrics."""
 
-    def __init__(self, metrics: SinkMetrics, host: str, port: int) -> None:
+    def __init__(self, metrics: SinkMetrics | GroupMetrics, host: str, port: int) -> None:
         self.metrics = metrics
         metrics_ref = metrics
 

@@ -15,7 +15,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from types import FrameType
 from typing import Any
@@ -39,32 +38,12 @@ from eventlake.sink.exceptions import SinkError
 from eventlake.sink.ledger import DeadLetterSink, FlushResult, flush_batch, record_gap, sweep_orphans
 from eventlake.sink.metrics import MetricsServer, SinkMetrics
 from eventlake.sink.outage import Outages
+from eventlake.sink.report import SinkReport
 from eventlake.sink.table import SinkTable
 
 log = logging.getLogger(__name__)
 
 TP = tuple[str, int]
-
-
-@dataclass
-class SinkReport:
-    """What one run of the sink landed."""
-
-    topics: list[str]
-    rows: int = 0
-    files: int = 0
-    bytes: int = 0
-    dlq: int = 0
-    flushes: int = 0
-    conflicts: int = 0
-    seconds: float = 0.0  # the whole run: start-up, joining the group, idle waits included
-    busy_seconds: float = 0.0  # first message received -> last flush recorded
-    partitions: dict[str, int] = field(default_factory=dict)  # "topic[p]" -> rows landed
-
-    @property
-    def rows_per_s(self) -> float:
-        """Landing rate while there was work: rows over busy time."""
-        return self.rows / self.busy_seconds if self.busy_seconds > 0 else 0.0
 
 
 def run_sink(
@@ -410,6 +389,7 @@ class Sink:
         r.partitions[key] = r.partitions.get(key, 0) + result.rows
         if self._first_message is not None and result.rows + result.dlq:
             r.busy_seconds = time.monotonic() - self._first_message
+            r.busy_from = self._first_message
         self.metrics.flushed(buf.topic, buf.partition, result, time.monotonic() - started)
         log.debug(
             "flushed %s rows=%d files=%d dlq=%d next=%s",
