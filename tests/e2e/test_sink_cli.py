@@ -164,7 +164,8 @@ def test_status_and_metrics_show_what_landed(cli: Run, bootstrap: str, topic: st
     text = ""
     while time.monotonic() < deadline:
         try:
-            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+                text = response.read().decode()
         except OSError:
             text = ""
         rows = sum(float(v) for v in re.findall(r"^eventlake_sink_rows_total\{[^}]*\} (\S+)$", text, re.M))
