@@ -41,11 +41,12 @@ $(STAMP): pyproject.toml $(LOCK)
 # Re-resolve the lock after a change to pyproject.toml's dependencies: versions already in
 # the lock are kept when they still fit; `make lock UPGRADE=1` takes the newest allowed.
 # Universal: one lock for every platform and Python >= 3.11 (markers say which needs what).
+# --system-certs: trust the system's CA store, as pip does, so a proxy's CA works too.
 lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
 	$(BIN)/uv pip compile -q pyproject.toml requirements/build.in --extra test --extra dev \
-		--generate-hashes --universal --python-version 3.11 $(if $(UPGRADE),--upgrade,) -o $(LOCK)
+		--generate-hashes --universal --python-version 3.11 --system-certs $(if $(UPGRADE),--upgrade,) -o $(LOCK)
 
 # kcat and Chromium come from Debian's packages; Java 17 runs Kafka.
 system-deps:
