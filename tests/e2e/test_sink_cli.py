@@ -79,7 +79,7 @@ def test_sigkill_three_times_mid_write_still_lands_exactly_once(bootstrap: str, 
         proc = _sink(bootstrap, topic, lake, group, "--flush-rows", "7000")
         landed = _wait_rows(lake, landed + 20_000, proc)
         proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        proc.communicate(timeout=10)  # reaps it and closes its pipes
     assert landed < 300_000
     final = _sink(bootstrap, topic, lake, group, "--until-idle", "3", env={"EVENTLAKE_SINK__ORPHAN_GRACE_SECONDS": "0"})
     _, stderr = final.communicate(timeout=240)
