@@ -25,8 +25,8 @@ def moto_endpoint() -> Iterator[str]:
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
-            break
+            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
+                break
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()

@@ -121,6 +121,20 @@ def sunk_lake(tmp_path: Path) -> Iterator[SunkLake]:
     yield build_sunk_lake(tmp_path / "lake")
 
 
+@pytest.fixture(scope="module")
+def shared_sunk_lake(tmp_path_factory: pytest.TempPathFactory) -> SunkLake:
+    """One `sunk_lake` for the tests of a module that only read it (built once: ~0.3 s each).
+
+    A test that changes the lake, its files or its catalog takes `sunk_lake` instead.
+    """
+    return build_sunk_lake(tmp_path_factory.mktemp("shared") / "lake")
+
+
+def lake_contents(root: Path) -> dict[str, bytes]:
+    """Every file under `root` with its bytes: equal before and after means nothing was written."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def orders(rows: int = 600, seed: int = 3) -> pd.DataFrame:
     """Orders as another tool would export them: typed columns, a null now and then, dt/region."""
     rng = np.random.default_rng(seed)

@@ -137,7 +137,8 @@ def _seed_athena_result(endpoint: str, rows: list[list[str | None]], columns: li
         method="POST",
         headers={"Content-Type": "application/json"},
     )
-    urllib.request.urlopen(req, timeout=5)
+    with urllib.request.urlopen(req, timeout=5):
+        pass
 
 
 def test_athena_engine_sends_the_query_and_types_the_rows(moto_endpoint: str) -> None:

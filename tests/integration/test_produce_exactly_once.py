@@ -103,7 +103,7 @@ def test_sigkilled_five_times_and_run_again_every_row_arrives_once_in_order(
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
         try:
             _sending_started(proc, bootstrap, topic, before)  # start-up (imports, fencing) is not the point
-            time.sleep(rng.uniform(0.3, 2.0))
+            time.sleep(rng.uniform(0.3, 2.0))  # a random moment mid-file to kill at: the time is the point
             if proc.poll() is None:
                 proc.kill()  # SIGKILL: no flush, no commit, no clean-up
                 killed_mid_file += 1

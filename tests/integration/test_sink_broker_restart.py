@@ -59,7 +59,7 @@ def test_sink_survives_a_broker_killed_for_a_minute_exactly_once(
                 for i in range(0, len(events), 1000):
                     with paused:
                         chunks.append(produce_events(broker.bootstrap, topic, events[i : i + 1000]))
-                    time.sleep(0.2)
+                    time.sleep(0.2)  # pacing: traffic flows before and after the outage
             except BaseException as exc:
                 errors.append(exc)
 
@@ -97,7 +97,7 @@ def _outage_and_back(
     assert state is not None
     with paused:
         os.kill(state.pid, signal.SIGKILL)
-        time.sleep(60)
+        time.sleep(60)  # the outage itself: a minute down is what this test is about
         assert sink.is_alive() and not errors, errors
         assert "waiting for the broker" in caplog.text  # never silent
         broker.start()

@@ -55,7 +55,7 @@ class _Pipeline:
         try:
             for i in range(0, len(self.events), 50):
                 self.chunks.append(produce_events(self.bootstrap, self.topic, self.events[i : i + 50]))
-                time.sleep(0.5)
+                time.sleep(0.5)  # pacing: traffic flows all through the outage
         except BaseException as exc:
             self.errors.append(exc)
 
@@ -115,9 +115,10 @@ def test_sink_waits_out_a_minute_without_s3(
         # S3 is gone: the sink must keep running and say so, in the log and on /metrics.
         down_since = time.monotonic()
         _wait(lambda: "waiting for the lake" in caplog.text, pipeline.errors, 30, "the sink did not report the wait")
-        metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+            metrics = response.read().decode()
         assert 'eventlake_sink_waiting_seconds{for="the lake and catalog"}' in metrics
-        time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_since)))
+        time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_since)))  # the outage lasts OUTAGE_S: the point
         assert pipeline.sink.is_alive() and not pipeline.errors
         with run_local_s3(data, "lake", "outage-key", "outage-secret-123", port=port):
             sent = pipeline.finish()
@@ -160,7 +161,7 @@ def test_sink_waits_out_a_minute_of_locked_catalog(
         holder = sqlite3.connect(str(catalog_path(settings)), isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")
         try:
-            time.sleep(OUTAGE_S)
+            time.sleep(OUTAGE_S)  # the lock is held this long on purpose: the outage is the point
             assert pipeline.sink.is_alive() and not pipeline.errors
             assert "waiting for the" in caplog.text and "catalog" in caplog.text
         finally:

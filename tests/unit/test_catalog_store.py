@@ -79,18 +79,22 @@ def test_ledger_accepts_only_the_next_range(store: SQLiteCatalog) -> None:
 
 
 def _race(path: str, tag: str, results: multiprocessing.Queue[str]) -> None:
-    store = SQLiteCatalog(path)
-    try:
-        store.commit_flush(_entry(0, 999, tag=tag))
-        results.put(tag)
-    except LedgerConflict:
-        results.put("conflict")
+    with SQLiteCatalog(path) as store:
+        try:
+            store.commit_flush(_entry(0, 999, tag=tag))
+            results.put(tag)
+        except LedgerConflict:
+            results.put("conflict")
 
 
 def test_two_processes_racing_for_the_same_range_one_wins(tmp_path: Path) -> None:
     path = str(tmp_path / "catalog.sqlite")
-    SQLiteCatalog(path).upsert_table(_table([Column("symbol", "string")]))
-    ctx = multiprocessing.get_context("spawn")
+    with SQLiteCatalog(path) as store:
+        store.upsert_table(_table([Column("symbol", "string")]))
+    # Separate processes, each with its own connection; forked from one server that imported
+    # this module once, instead of four interpreters each importing it again (~1 s apiece).
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
     results: multiprocessing.Queue[str] = ctx.Queue()
     procs = [ctx.Process(target=_race, args=(path, f"w{i}", results)) for i in range(4)]
     for p in procs:
@@ -99,7 +103,8 @@ def test_two_processes_racing_for_the_same_range_one_wins(tmp_path: Path) -> Non
         p.join(60)
     outcomes = sorted(results.get(timeout=5) for _ in procs)
     assert outcomes.count("conflict") == 3
-    files = SQLiteCatalog(path).list_files(REF)
+    with SQLiteCatalog(path) as store:
+        files = store.list_files(REF)
     assert len(files) == 1 and files[0].path.endswith(f"-{next(o for o in outcomes if o != 'conflict')}.parquet")
 
 

@@ -25,16 +25,18 @@ from tests.fixtures_query import (  # noqa: F401
     TOPIC,
     SunkLake,
     build_sunk_lake,
+    lake_contents,
     lake_settings,
+    shared_sunk_lake,
     source_events,
     sunk_lake,
     write_flush,
 )
 
 
-def test_aggregates_equal_pandas(sunk_lake: SunkLake) -> None:
-    src = sunk_lake.source
-    with connect(sunk_lake.settings) as engine:
+def test_aggregates_equal_pandas(shared_sunk_lake: SunkLake) -> None:
+    src = shared_sunk_lake.source
+    with connect(shared_sunk_lake.settings) as engine:
         total = engine.df(
             "SELECT count(*) AS n, count(price) AS priced, sum(volume) AS volume, "
             "avg(price) AS avg_price, min(ts) AS first, max(ts) AS last FROM stock_ticks"
@@ -60,9 +62,9 @@ def test_aggregates_equal_pandas(sunk_lake: SunkLake) -> None:
     assert by_symbol["avg_price"].tolist() == pytest.approx(expected["avg_price"].tolist(), rel=1e-12)
 
 
-def test_partition_columns_are_typed_and_group_like_pandas(sunk_lake: SunkLake) -> None:
-    src = sunk_lake.source
-    with connect(sunk_lake.settings) as engine:
+def test_partition_columns_are_typed_and_group_like_pandas(shared_sunk_lake: SunkLake) -> None:
+    src = shared_sunk_lake.source
+    with connect(shared_sunk_lake.settings) as engine:
         got = engine.df("SELECT dt, hour, count(*) AS n FROM stock_ticks GROUP BY dt, hour ORDER BY dt, hour")
         types = dict(engine.execute("SELECT column_name, column_type FROM (DESCRIBE stock_ticks)").rows)
     expected = src.groupby([src["ts"].dt.date, src["ts"].dt.hour]).size()
@@ -123,15 +125,16 @@ def test_predicate_on_partition_columns_opens_no_other_partition(sunk_lake: Sunk
         "EXPLAIN ANALYZE COPY stock_ticks TO 'x.csv'",
     ],
 )
-def test_refused_statements_one_line(sunk_lake: SunkLake, sql: str) -> None:
-    with connect(sunk_lake.settings) as engine, pytest.raises(RefusedStatement) as info:
+def test_refused_statements_one_line(shared_sunk_lake: SunkLake, sql: str) -> None:
+    before = lake_contents(shared_sunk_lake.root)
+    with connect(shared_sunk_lake.settings) as engine, pytest.raises(RefusedStatement) as info:
         engine.execute(sql)
     assert "\n" not in str(info.value)
-    assert not (sunk_lake.root / "out.csv").exists()
+    assert lake_contents(shared_sunk_lake.root) == before  # nothing written, nothing changed
 
 
-def test_unknown_table_and_bad_sql_are_one_line(sunk_lake: SunkLake) -> None:
-    with connect(sunk_lake.settings) as engine:
+def test_unknown_table_and_bad_sql_are_one_line(shared_sunk_lake: SunkLake) -> None:
+    with connect(shared_sunk_lake.settings) as engine:
         with pytest.raises(UnknownTable, match="no_such_table") as unknown:
             engine.execute("SELECT * FROM no_such_table")
         with pytest.raises(BadSql, match="syntax error") as bad:
@@ -151,9 +154,9 @@ def test_time_limit_stops_a_runaway_query(tmp_path: Path) -> None:
         assert engine.execute("SELECT 42").rows == [(42,)]  # the engine is still usable
 
 
-def test_max_rows_truncates_and_says_so(sunk_lake: SunkLake) -> None:
-    settings = sunk_lake.settings.model_copy(
-        update={"query": sunk_lake.settings.query.model_copy(update={"max_rows": 10})}
+def test_max_rows_truncates_and_says_so(shared_sunk_lake: SunkLake) -> None:
+    settings = shared_sunk_lake.settings.model_copy(
+        update={"query": shared_sunk_lake.settings.query.model_copy(update={"max_rows": 10})}
     )
     with connect(settings) as engine:
         result = engine.execute("SELECT * FROM stock_ticks")
@@ -163,9 +166,9 @@ def test_max_rows_truncates_and_says_so(sunk_lake: SunkLake) -> None:
         assert engine.sql("SELECT * FROM stock_ticks", max_rows=0).num_rows == 3000
 
 
-def test_system_tables_show_lineage_and_watermarks(sunk_lake: SunkLake) -> None:
-    src = sunk_lake.source
-    with connect(sunk_lake.settings) as engine:
+def test_system_tables_show_lineage_and_watermarks(shared_sunk_lake: SunkLake) -> None:
+    src = shared_sunk_lake.source
+    with connect(shared_sunk_lake.settings) as engine:
         files = engine.df("SELECT * FROM eventlake.files ORDER BY topic, partition, first_offset")
         marks = engine.df("SELECT * FROM eventlake.watermarks ORDER BY partition")
     assert files["rows"].sum() == 3000

@@ -54,7 +54,8 @@ def test_read_only_layer_refuses_writes_and_names_outside_its_root(tmp_path: Pat
     (tmp_path / "lake" / "link").symlink_to(tmp_path / "secret")
     files = ReadOnlyFiles(tmp_path / "lake", "lake")
     assert files.url(tmp_path / "lake" / "a.parquet") == "lake://a.parquet"
-    assert files.open("lake://a.parquet").read() == b"PAR1"
+    with files.open("lake://a.parquet") as fh:
+        assert fh.read() == b"PAR1"
     for mode in ("wb", "ab", "r+b", "xb"):
         with pytest.raises(PermissionError):
             files.open("lake://a.parquet", mode)

@@ -95,6 +95,9 @@ class LocalBroker:
     def __init__(self, settings: BrokerSettings) -> None:
         self.settings = settings
         self.data_dir = Path(settings.data_dir).resolve()
+        # The JVM this object started, kept so stop() can reap it in this process. `broker start`
+        # exits and leaves the broker running by design; stop() then works from its pid file.
+        self._process: subprocess.Popen[bytes] | None = None
 
     # paths
     @property
@@ -197,6 +200,7 @@ class LocalBroker:
             started_at=time.time(),
             local_port=int(self.local_bootstrap.rsplit(":", 1)[1]),
         )
+        self._process = proc
         _write_private(self.state_file, json.dumps(asdict(state)))
         self._wait_ready(proc, state)
         return state, True
@@ -321,6 +325,28 @@ class LocalBroker:
 
     def stop(self) -> bool:
         """Stop gracefully (SIGTERM, wait, then SIGKILL). Return False if nothing ran."""
+        try:
+            return self._stop()
+        finally:
+            self._reap()
+
+    def _reap(self) -> None:
+        """Wait until a JVM this object started has exited for good, and collect its status.
+
+        /proc shows the JVM's first thread as a zombie while its other threads still shut down,
+        so _alive() can call it gone early; waiting here means its ports and files are free.
+        """
+        proc, self._process = self._process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()  # usually asked already by _stop(); a second SIGTERM changes nothing
+        try:
+            proc.wait(timeout=self.settings.stop_timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def _stop(self) -> bool:
         state = self._read_state()
         if state is None or not _alive(state.pid):
             self.state_file.unlink(missing_ok=True)

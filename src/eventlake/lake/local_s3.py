@@ -194,9 +194,10 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> Non
         if proc.poll() is not None:
             raise LakeError(f"S3Proxy exited with {proc.returncode} during start-up")
         try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except urllib.error.HTTPError:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError as exc:
+            exc.close()
             return  # 403 to an anonymous request: it answers
         except (TimeoutError, urllib.error.URLError, OSError):
             time.sleep(0.3)
