@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "tables",
     "views",
     "compact",
+    "maintain",
     "query",
     "glue",
     "dashboard",

@@ -26,6 +26,7 @@ from eventlake.errors import ConfigError
 
 if TYPE_CHECKING:
     from eventlake.broker.settings import BrokerSettings, KafkaClientSettings
+    from eventlake.catalog.maintenance_settings import MaintenanceSettings
     from eventlake.catalog.settings import AwsSettings
     from eventlake.dashboard.settings import DashboardSettings
     from eventlake.lake.settings import S3Settings
@@ -45,6 +46,7 @@ _SECTIONS = {
     "query": ("eventlake.query.settings", "QuerySettings"),
     "dashboard": ("eventlake.dashboard.settings", "DashboardSettings"),
     "aws": ("eventlake.catalog.settings", "AwsSettings"),
+    "maintenance": ("eventlake.catalog.maintenance_settings", "MaintenanceSettings"),
 }
 
 DEFAULT_CONFIG_FILE = Path("eventlake.toml")
@@ -77,6 +79,7 @@ class Settings(BaseSettings):
     query: QuerySettings = Field(default_factory=lambda: _section("query")())
     dashboard: DashboardSettings = Field(default_factory=lambda: _section("dashboard")())
     aws: AwsSettings = Field(default_factory=lambda: _section("aws")())
+    maintenance: MaintenanceSettings = Field(default_factory=lambda: _section("maintenance")())
 
     @classmethod
     def settings_customise_sources(
