@@ -41,6 +41,7 @@ from eventlake.catalog.model import DataFile, FileRange, Table
 from eventlake.catalog.store import CatalogStore, open_catalog
 from eventlake.config import Settings
 from eventlake.lake import Lake, open_lake
+from eventlake.lake.store import TMP_DIR
 from eventlake.types import TableRef
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 TARGET_BYTES = 128 * 1024 * 1024
 GRACE_S = 2.0  # inputs outlive their swap this long, so queries planned just before it still find them
 LEASE_TTL_S = 600.0  # a killed compactor's partitions are free again after this
+TMP_AGE_S = 60.0  # a temp file this old has no live writer (one file is written in seconds)
 ROW_GROUP_BYTES = 64 * 1024 * 1024  # in-memory bytes buffered per output row group
 
 # Rewrites a merged batch into the table's file schema (sink.conform provides it; None: as read).
@@ -277,6 +279,9 @@ def settle_pending(store: CatalogStore, lake: Lake, grace_s: float, now: float |
     """Delete what compactions and retention left on storage: retired files once past the readers'
     grace, and outputs whose writer no longer holds a lease (killed before its swap). Returns the paths."""
     now = time.time() if now is None else now
+    for obj in lake.list(TMP_DIR):  # a local lake's temp files of writers killed mid-write
+        if obj.mtime is not None and now - obj.mtime >= max(grace_s, TMP_AGE_S):
+            lake.delete(obj.rel_path)
     pending = store.pending()
     if not pending:
         return []

@@ -55,6 +55,11 @@ class MaintenanceSettings(BaseModel):
         description="Seconds a compacted or expired file stays on storage after it left the catalog, for "
         "queries planned just before.",
     )
+    lease_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a compactor holds a table-hour; a killed one's hours are free again after this.",
+    )
     retention: str = Field(
         default="off",
         description="Drop whole partitions whose hour ended longer ago than this (e.g. 30d, 12h, 4w), "
