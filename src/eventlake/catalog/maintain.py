@@ -206,3 +206,34 @@ def glue_follower(aws: Any) -> OnDropped:
         publisher.remove_partitions(table, values_list)
 
     return follow
+
+
+def maintenance_status(store: CatalogStore, cfg: MaintenanceSettings) -> dict[str, Any]:
+    """What `status` and the Pipeline page show: per table, files, small files and their share,
+    when compaction last looked at it; and when the last pass over the lake ran (all from SQL aggregates)."""
+    runs = store.maintenance_runs()
+    last = {(r["table"], r["kind"]): r for r in runs}
+    tables = []
+    for ref, st in sorted(store.table_file_stats(cfg.small_bytes).items(), key=lambda kv: str(kv[0])):
+        run = last.get((str(ref), "compact"))
+        keep = cfg.retention_for(ref.name, ref.database)
+        tables.append(
+            {
+                "table": str(ref),
+                "files": st["files"],
+                "bytes": st["bytes"],
+                "small_files": st["small"],
+                "small_share": round(st["small"] / st["files"], 3) if st["files"] else 0.0,
+                "last_compacted_at": run["ran_at"] if run else None,
+                "retention": None if keep is None else f"{keep / 86400:g}d",
+            }
+        )
+    lake_pass = last.get((None, "pass"))
+    return {
+        "enabled": cfg.enabled,
+        "target_file_mb": cfg.target_file_mb,
+        "small_below_mb": round(cfg.small_bytes / 1024 / 1024, 1),
+        "last_pass_at": lake_pass["ran_at"] if lake_pass else None,
+        "last_pass_seconds": lake_pass["seconds"] if lake_pass else None,
+        "tables": tables,
+    }
