@@ -45,7 +45,13 @@ def _settings(bootstrap: str, lake: Path, group: str, **maintenance: object) -> 
         overrides={
             "bootstrap_servers": bootstrap,
             "lake": str(lake),
-            "sink": {"group": group, "flush_rows": 15, "time_field": "at", "orphan_grace_seconds": 0.0},
+            "sink": {
+                "group": group,
+                "flush_rows": 15,
+                "consume_batch": 15,
+                "time_field": "at",
+                "orphan_grace_seconds": 0.0,
+            },
             "maintenance": {"grace_s": 1.0, "lease_s": 2.0, "closed_after_minutes": 0.0, **maintenance},
         }
     )
