@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from eventlake.catalog import LedgerEntry, open_catalog
+from eventlake.catalog.exceptions import LedgerConflict
 from eventlake.catalog.maintain import hour_end, maintain
 from eventlake.catalog.maintenance_settings import MaintenanceSettings
 from eventlake.lake import open_lake
@@ -167,3 +169,24 @@ def test_sigkill_of_maintain_at_random_points_leaves_the_table_exact_and_leftove
     assert not any((lake.root / "_tmp").glob("*"))
     with connect(lake.settings) as engine:
         assert engine.sql(ALL_ROWS, max_rows=0).equals(expected)
+
+
+def test_old_ledger_entries_are_rolled_up_per_hour_and_the_chain_goes_on(tmp_path: Path) -> None:
+    lake = build_sunk_lake(tmp_path / "lake", rows=900, flush_rows=30)
+    with open_catalog(lake.settings) as store:
+        entries = store.ledger()
+        # As if landed two days ago, one flush every 10 s.
+        store._conn.execute("UPDATE ledger SET committed_at = ? - 2 * 86400 + first_offset", (time.time(),))
+        positions = store.ledger_positions()
+        summary = {(r["topic"], r["partition"]): r["rows"] for r in store.ledger_summary(0)}
+        report = maintain(store, open_lake(lake.settings.lake), _cfg())
+        after = store.ledger()
+        assert report.ledger_rolled_up == len(entries) - len(after) > 0
+        assert store.ledger_positions() == positions
+        assert {(r["topic"], r["partition"]): r["rows"] for r in store.ledger_summary(0)} == summary
+        # The exactly-once chain continues after the rollup, and still refuses a replay.
+        nxt = positions[(TOPIC, 0)]
+        new = write_flush(lake.root, lake.source.iloc[:3].assign(offset=range(nxt, nxt + 3)), 0, nxt, nxt + 2)
+        store.commit_flush(LedgerEntry(TOPIC, 0, nxt, nxt + 2, TABLE, new, 3))
+        with pytest.raises(LedgerConflict):
+            store.commit_flush(LedgerEntry(TOPIC, 0, nxt, nxt + 2, TABLE, new, 3))
