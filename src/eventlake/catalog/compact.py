@@ -146,6 +146,18 @@ def _align(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=schema)
 
 
+def _fits(have: pa.Schema | pa.StructType, want: pa.Schema | pa.StructType) -> bool:
+    """Every field (nested struct fields too) of `have` is in `want`: conforming loses nothing."""
+    names = {f.name: f for f in want}
+    for f in have:
+        other = names.get(f.name)
+        if other is None:
+            return False
+        if pa.types.is_struct(f.type) and pa.types.is_struct(other.type) and not _fits(f.type, other.type):
+            return False
+    return True
+
+
 def _write_merged(
     lake: Lake, rel: str, run: Sequence[DataFile], compression: str, conform: Conform | None
 ) -> tuple[int, int]:
@@ -156,7 +168,10 @@ def _write_merged(
             schemas.append(pq.read_schema(src))
     schema = pa.unify_schemas(schemas, promote_options="permissive")
     if conform is not None:
-        schema = conform(schema.empty_table()).schema
+        target = conform(schema.empty_table()).schema
+        if not _fits(schema, target):  # a file newer than the table we were given: never drop its columns
+            raise CatalogError("the table's schema changed during the pass", hint="merged by the next pass")
+        schema = target
     rows = 0
 
     def write(out: Any) -> None:

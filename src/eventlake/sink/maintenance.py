@@ -52,10 +52,16 @@ def maintain_once(settings: Settings, stop: Callable[[], bool] = lambda: False) 
 
 
 def run_maintenance(
-    settings: Settings, stop: threading.Event, on_pass: Callable[[MaintenanceReport], None] | None = None
+    settings: Settings,
+    stop: threading.Event,
+    on_pass: Callable[[MaintenanceReport], None] | None = None,
+    wait_first: bool = False,
 ) -> None:
     """Pass after pass, `maintenance.interval_s` apart, until `stop` is set. A failed pass (an outage)
-    is logged and the next one retries: nothing a pass does is left half-done in the catalog."""
+    is logged and the next one retries: nothing a pass does is left half-done in the catalog.
+    `wait_first`: a sink waits one interval first, so its start (often a catch-up) has the machine."""
+    if wait_first:
+        stop.wait(settings.maintenance.interval_s)
     while not stop.is_set():
         try:
             report = maintain_once(settings, stop.is_set)
@@ -74,7 +80,10 @@ class Maintainer:
         self.settings = settings
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=run_maintenance, args=(settings, self._stop), name="eventlake-maintain", daemon=True
+            target=run_maintenance,
+            args=(settings, self._stop, None, True),
+            name="eventlake-maintain",
+            daemon=True,
         )
 
     def start(self) -> None:
