@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from eventlake.catalog import LedgerEntry, open_catalog
+from eventlake.catalog.compact import settle_pending
 from eventlake.catalog.exceptions import LedgerConflict
 from eventlake.catalog.maintain import hour_end, maintain
 from eventlake.catalog.maintenance_settings import MaintenanceSettings
@@ -163,7 +164,7 @@ def test_sigkill_of_maintain_at_random_points_leaves_the_table_exact_and_leftove
     with open_catalog(lake.settings) as store:
         assert store.pending() == []
         # Temp files of writes cut short are swept once surely dead (a minute old): pretend it is later.
-        maintain(store, open_lake(lake.settings.lake), _cfg(target_file_mb=1), now=time.time() + 120)
+        settle_pending(store, open_lake(lake.settings.lake), 0.0, now=time.time() + 120)
         files = store.list_files(TABLE)
     assert _on_disk(lake.root) == {f.path for f in files}  # orphans of the killed passes are gone
     assert not any((lake.root / "_tmp").glob("*"))
