@@ -38,6 +38,8 @@ class Sizes:
     query_repeats: int = 3
     dashboard_seconds: float = 30.0  # the live producer's run at 5,000 events/s
     dashboard_old_events: int = 50_000  # ticks of the past two days, landed first (~50 hour partitions)
+    longrun_hours: int = 48  # the long-run case: hours x 3 Kafka partitions x flushes = small files (30,240)
+    longrun_flushes_per_hour: int = 210
 
 
 FULL = Sizes(
@@ -65,6 +67,8 @@ QUICK = Sizes(
     query_rows=1_000_000,
     dashboard_seconds=12.0,
     dashboard_old_events=20_000,
+    longrun_hours=12,
+    longrun_flushes_per_hour=40,
 )
 
 

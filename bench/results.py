@@ -205,6 +205,32 @@ def _measured(key: str, value: float | None, dashboard: dict[str, Any] | None = 
     return f"{value:,.2f}x"
 
 
+def longrun_lines(lr: dict[str, Any]) -> list[str]:
+    """The long-run case: each figure before maintenance, after it, and on the big-file reference lake."""
+    if not lr.get("after"):
+        return []
+    lines = [
+        "",
+        f"Long run: {lr['small_files']:,} small files ({lr['rows']:,} rows, {lr['hours']} hours x "
+        f"{lr['kafka_partitions']} Kafka partitions) vs the same rows in {lr['layout_reference']['files']} files; "
+        f"maintenance caught up in {lr['maintenance_s']} s; after it {lr['layout_after']['max_files_per_hour']} "
+        f"file(s) per closed hour at most; same answers: {lr['same_answers']}.",
+        "",
+        "| seconds (best of) | small files | after maintenance | reference | after / reference |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for key, ref in lr["reference"].items():
+        lines.append(
+            f"| {key.removesuffix('_s')} | {lr['before'].get(key, 0):.3f} | {lr['after'][key]:.3f} | {ref:.3f} | "
+            f"{lr['ratio_after'][key]:.2f}x |"
+        )
+    lines += ["", "| small files | catalog open s | query everything s | status s |", "|---:|---:|---:|---:|"]
+    for g in lr.get("growth", []):
+        figures = " | ".join(f"{g[k]:.3f}" for k in ("catalog_open_s", "query_everything_s", "status_s"))
+        lines.append(f"| {g['files']:,} | {figures} |")
+    return lines
+
+
 def markdown(doc: dict[str, Any]) -> str:
     """The run table, the latency table, and the targets with pass/fail."""
     m = doc.get("machine", {})
@@ -246,6 +272,7 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"{_num(row.get('max_ms'))} | {row.get('unseen', 0)} | {_num(row.get('steady_p99_ms'))} |"
             )
     lines += _dashboard_lines(doc.get("dashboard") or {})
+    lines += longrun_lines(doc.get("longrun") or {})
     mem = doc.get("memory") or {}
     if mem:
         lines += [

@@ -1,22 +1,35 @@
-"""`eventlake compact TABLE`: merge a partition's small files into large ones, atomically.
+"""Merge a table partition's small files into files near a target size, atomically.
 
-Files are merged per (table partition, Kafka partition), in offset order, so each merged
-file's lineage stays exact: one topic partition, first offset = the smallest, last offset =
-the largest of its inputs (`eventlake.files` stays right; the ledger is untouched, since the
-offsets it records are still exactly what the lake holds). Each merged file is written
-whole first (atomic write), then one catalog transaction swaps the inputs for it
-(`store.replace_files`); the inputs are deleted once every partition is done, after a short
-grace. A reader sees the old files or the merged one, never both and never neither; a query
-engine still holding an older list after the grace re-reads the catalog and retries.
+One code path for `eventlake compact TABLE` (manual) and the background maintenance
+(`catalog/maintain.py`). Per table partition (a table-hour, say):
+
+1. take the partition's lease in the catalog (one compactor per partition at a time, however
+   many sinks and `maintain` processes run; a killed holder's lease expires);
+2. cut its files, ordered by (topic, Kafka partition, first offset), into consecutive runs of
+   up to the target size (a run of one file is left alone, so passes converge);
+3. per run: note the output as pending in the catalog, stream the inputs into one Parquet file
+   (row groups of ~64 MiB, so memory stays near one row group whatever the target), write it
+   whole (atomic), then `swap_files`: one transaction, refused unless the lease is still ours
+   and every input is still listed. The inputs become pending `retired` objects, deleted after
+   the readers' grace.
+
+A reader sees the inputs or the output, never both and never neither. A SIGKILL at any point
+leaves the catalog exact; what it leaves on storage is named in `maintenance_pending` and
+swept later (`settle_pending`). Lineage survives: an output holding one Kafka partition keeps
+the file's own topic/partition/offset columns (first = smallest, last = largest input offset:
+"the records of that range that fall in this folder", as for sink files); an output holding
+several keeps one range per (topic, partition) in `file_ranges`. The ledger is untouched, since
+the offsets it records are still exactly what the lake holds.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,16 +37,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from eventlake.catalog.exceptions import CatalogError, TableNotFound
-from eventlake.catalog.model import DataFile
+from eventlake.catalog.model import DataFile, FileRange, Table
 from eventlake.catalog.store import CatalogStore, open_catalog
 from eventlake.config import Settings
 from eventlake.lake import Lake, open_lake
+from eventlake.lake.store import TMP_DIR
 from eventlake.types import TableRef
 
 log = logging.getLogger(__name__)
 
 TARGET_BYTES = 128 * 1024 * 1024
 GRACE_S = 2.0  # inputs outlive their swap this long, so queries planned just before it still find them
+LEASE_TTL_S = 600.0  # a killed compactor's partitions are free again after this
+TMP_AGE_S = 60.0  # a temp file this old has no live writer (one file is written in seconds)
+ROW_GROUP_BYTES = 64 * 1024 * 1024  # in-memory bytes buffered per output row group
+
+# Rewrites a merged batch into the table's file schema (sink.conform provides it; None: as read).
+Conform = Callable[[pa.Table], pa.Table]
 
 
 @dataclass
@@ -51,6 +71,11 @@ class CompactionSummary:
         return asdict(self)
 
 
+def new_owner() -> str:
+    """A lease owner id: unique per process and call, readable in the catalog."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 def parse_partition(text: str | None) -> dict[str, str] | None:
     """`dt=2024-01-02/hour=03` -> {"dt": "2024-01-02", "hour": "03"}."""
     if not text:
@@ -64,21 +89,19 @@ def parse_partition(text: str | None) -> dict[str, str] | None:
     return out
 
 
-def _groups(files: Sequence[DataFile]) -> dict[tuple[Any, ...], list[DataFile]]:
-    groups: dict[tuple[Any, ...], list[DataFile]] = defaultdict(list)
-    for f in files:
-        groups[(tuple(f.partition.items()), f.topic, f.kafka_partition)].append(f)
-    for group in groups.values():
-        group.sort(key=lambda f: (f.first_offset if f.first_offset is not None else -1, f.path))
-    return groups
+def _order(f: DataFile) -> tuple[str, int, int, str]:
+    first = f.lineage()[0] if f.lineage() else None
+    if first is None:
+        return ("", -1, -1, f.path)
+    return (first.topic, first.partition, first.first_offset, f.path)
 
 
-def _batches(files: list[DataFile], target_bytes: int) -> list[list[DataFile]]:
-    """Consecutive runs of files, each up to ~target_bytes; runs of one file are left alone."""
+def plan_runs(files: Sequence[DataFile], target_bytes: int) -> list[list[DataFile]]:
+    """Consecutive runs of one partition's files, each up to ~target_bytes; runs of one file are left alone."""
     out: list[list[DataFile]] = []
     run: list[DataFile] = []
     size = 0
-    for f in files:
+    for f in sorted(files, key=_order):
         if run and size + f.bytes > target_bytes:
             out.append(run)
             run, size = [], 0
@@ -89,59 +112,209 @@ def _batches(files: list[DataFile], target_bytes: int) -> list[list[DataFile]]:
     return [r for r in out if len(r) > 1]
 
 
-def _merged_name(first: DataFile, run: Sequence[DataFile]) -> str:
-    folder = first.path.rsplit("/", 1)[0]
-    if first.topic is not None and first.kafka_partition is not None:
-        lo = min(f.first_offset for f in run if f.first_offset is not None)
-        hi = max(f.last_offset for f in run if f.last_offset is not None)
-        stem = f"{first.topic}-{first.kafka_partition}-{lo:012d}-{hi:012d}"
-    else:
-        stem = "part"
-    return f"{folder}/{stem}.compacted-{uuid.uuid4().hex[:8]}.parquet"
+def merged_ranges(run: Sequence[DataFile]) -> list[FileRange]:
+    """One range per (topic, Kafka partition): the run's files of it are consecutive, so min..max is exact."""
+    by_source: dict[tuple[str, int], list[FileRange]] = {}
+    for f in run:
+        for r in f.lineage():
+            by_source.setdefault((r.topic, r.partition), []).append(r)
+    out = []
+    for (topic, partition), rs in sorted(by_source.items()):
+        mins = [r.min_event_time for r in rs if r.min_event_time is not None]
+        maxs = [r.max_event_time for r in rs if r.max_event_time is not None]
+        out.append(
+            FileRange(
+                topic,
+                partition,
+                min(r.first_offset for r in rs),
+                max(r.last_offset for r in rs),
+                sum(r.rows for r in rs),
+                min(mins) if mins else None,
+                max(maxs) if maxs else None,
+            )
+        )
+    return out
 
 
-def _merge(lake: Lake, run: Sequence[DataFile], compression: str) -> tuple[DataFile, pa.Table]:
-    tables = []
+def _align(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` in `schema`'s column order and types; columns it lacks as nulls."""
+    cols = []
+    for fld in schema:
+        idx = table.schema.get_field_index(fld.name)
+        col = table.column(idx) if idx >= 0 else pa.nulls(table.num_rows, fld.type)
+        cols.append(col if col.type.equals(fld.type) else col.cast(fld.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def _fits(have: pa.Schema | pa.StructType, want: pa.Schema | pa.StructType) -> bool:
+    """Every field (nested struct fields too) of `have` is in `want`: conforming loses nothing."""
+    names = {f.name: f for f in want}
+    for f in have:
+        other = names.get(f.name)
+        if other is None:
+            return False
+        if pa.types.is_struct(f.type) and pa.types.is_struct(other.type) and not _fits(f.type, other.type):
+            return False
+    return True
+
+
+def _write_merged(
+    lake: Lake, rel: str, run: Sequence[DataFile], compression: str, conform: Conform | None
+) -> tuple[int, int]:
+    """Stream `run` into one Parquet file at `rel` (atomic); return (rows, bytes)."""
+    schemas = []
     for f in run:
         with lake.filesystem.open_input_file(lake.path(lake.rel(f.path))) as src:
-            tables.append(pq.read_table(src))
-    merged = pa.concat_tables(tables, promote_options="permissive")
-    first = run[0]
-    target = _merged_name(first, run)
-    size = lake.write_atomic(lake.rel(target), lambda out: pq.write_table(merged, out, compression=compression))
-    offsets_known = all(f.first_offset is not None and f.last_offset is not None for f in run)
+            schemas.append(pq.read_schema(src))
+    schema = pa.unify_schemas(schemas, promote_options="permissive")
+    if conform is not None:
+        target = conform(schema.empty_table()).schema
+        if not _fits(schema, target):  # a file newer than the table we were given: never drop its columns
+            raise CatalogError("the table's schema changed during the pass", hint="merged by the next pass")
+        schema = target
+    rows = 0
+
+    def write(out: Any) -> None:
+        nonlocal rows
+        pending: list[pa.Table] = []
+        size = 0
+        with pq.ParquetWriter(out, schema, compression=compression) as writer:
+            for f in run:
+                with lake.filesystem.open_input_file(lake.path(lake.rel(f.path))) as src:
+                    data = pq.read_table(src)
+                data = conform(data) if conform is not None else _align(data, schema)
+                pending.append(data)
+                size += data.nbytes
+                rows += data.num_rows
+                if size >= ROW_GROUP_BYTES:
+                    writer.write_table(pa.concat_tables(pending), row_group_size=1 << 30)
+                    pending, size = [], 0
+            if pending:
+                writer.write_table(pa.concat_tables(pending), row_group_size=1 << 30)
+
+    size = lake.write_atomic(rel, write)
+    return rows, size
+
+
+def _output(folder: str, run: Sequence[DataFile], rel_path: str, size: int) -> DataFile:
+    ranges = merged_ranges(run)
     mins = [f.min_event_time for f in run if f.min_event_time is not None]
     maxs = [f.max_event_time for f in run if f.max_event_time is not None]
+    one = ranges[0] if len(ranges) == 1 else None
+    topics = {r.topic for r in ranges}
     return DataFile(
-        path=target,
-        partition=dict(first.partition),
-        rows=merged.num_rows,
+        path=rel_path,
+        partition=dict(run[0].partition),
+        rows=sum(f.rows for f in run),
         bytes=size,
         format="parquet",
-        topic=first.topic,
-        kafka_partition=first.kafka_partition,
-        first_offset=min(f.first_offset for f in run if f.first_offset is not None) if offsets_known else None,
-        last_offset=max(f.last_offset for f in run if f.last_offset is not None) if offsets_known else None,
+        topic=next(iter(topics)) if len(topics) == 1 else None,
+        kafka_partition=one.partition if one else None,
+        first_offset=one.first_offset if one else None,
+        last_offset=one.last_offset if one else None,
         min_event_time=min(mins) if mins else None,
         max_event_time=max(maxs) if maxs else None,
         created_at=time.time(),
-    ), merged
+        ranges=tuple(ranges) if len(ranges) > 1 else (),
+    )
 
 
-def _swap(store: CatalogStore, lake: Lake, ref: TableRef, run: Sequence[DataFile], compression: str) -> None:
-    """Write the merged file, then swap it for `run` in one catalog transaction (or remove it again)."""
-    new_file, merged = _merge(lake, run, compression)
-    expected = sum(f.rows for f in run)
+@dataclass
+class PartitionResult:
+    files_before: int = 0
+    files_after: int = 0
+    bytes_after: int = 0
+    retired: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def compact_partition(
+    store: CatalogStore,
+    lake: Lake,
+    ref: TableRef,
+    values: dict[str, str],
+    *,
+    owner: str,
+    target_bytes: int = TARGET_BYTES,
+    compression: str = "zstd",
+    conform: Conform | None = None,
+    lease_ttl_s: float = LEASE_TTL_S,
+) -> PartitionResult:
+    """Compact one table partition under its lease (see the module doc). Retired inputs are left
+    pending in the catalog: `settle_pending` deletes them once the readers' grace has passed."""
+    files = store.list_partition_files(ref, values)
+    result = PartitionResult(files_before=len(files), files_after=len(files))
+    runs = plan_runs(files, target_bytes)
+    if not runs:
+        return result
+    if not store.acquire_lease(ref, values, owner, lease_ttl_s):
+        result.skipped.append(f"{_show(values)}: another process compacts it")
+        return result
     try:
-        if merged.num_rows != expected:
-            raise CatalogError(
-                f"merged file has {merged.num_rows} rows, its inputs list {expected}",
-                hint="catalog and files disagree on row counts; that partition is left as it was",
-            )
-        store.replace_files(ref, [f.path for f in run], [new_file])
-    except Exception:
-        lake.delete(lake.rel(new_file.path))  # the swap did not happen: the merged copy must go
-        raise
+        # Listed again under the lease: another compactor may have swapped files just before.
+        files = store.list_partition_files(ref, values)
+        result.files_before = result.files_after = len(files)
+        for run in plan_runs(files, target_bytes):
+            if any(f.format != "parquet" for f in run):
+                result.skipped.append(f"{_show(values)}: not all files are Parquet")
+                continue
+            folder = lake.rel(run[0].path).rsplit("/", 1)[0]
+            rel = f"{folder}/compacted-{uuid.uuid4().hex[:16]}.parquet"
+            uri = lake.uri(rel)
+            store.add_pending(ref, [uri], "output", owner)
+            try:
+                rows, size = _write_merged(lake, rel, run, compression, conform)
+                expected = sum(f.rows for f in run)
+                if rows != expected:
+                    raise CatalogError(
+                        f"merged file has {rows} rows, its inputs list {expected}",
+                        hint="catalog and files disagree on row counts; that partition is left as it was",
+                    )
+                if not store.acquire_lease(ref, values, owner, lease_ttl_s):  # renew before the swap
+                    raise CatalogError(f"lost the lease on {ref} {_show(values)}", hint="another process took over")
+                store.swap_files(ref, values, owner, [f.path for f in run], [_output(folder, run, uri, size)])
+            except Exception as exc:  # an outage, a file swapped meanwhile, a type clash: retried next pass
+                lake.delete(rel)  # the swap did not happen: the merged copy must go
+                store.remove_pending([uri])
+                result.skipped.append(f"{_show(values)}: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+                continue
+            except BaseException:
+                lake.delete(rel)
+                store.remove_pending([uri])
+                raise
+            result.retired += [f.path for f in run]
+            result.files_after -= len(run) - 1
+            result.bytes_after += size
+    finally:
+        store.release_lease(ref, values, owner)
+    return result
+
+
+def settle_pending(store: CatalogStore, lake: Lake, grace_s: float, now: float | None = None) -> list[str]:
+    """Delete what compactions and retention left on storage: retired files once past the readers'
+    grace, and outputs whose writer no longer holds a lease (killed before its swap). Returns the paths."""
+    now = time.time() if now is None else now
+    for obj in lake.list(TMP_DIR):  # a local lake's temp files of writers killed mid-write
+        if obj.mtime is not None and now - obj.mtime >= max(grace_s, TMP_AGE_S):
+            lake.delete(obj.rel_path)
+    pending = store.pending()
+    if not pending:
+        return []
+    live = store.live_lease_owners()
+    named = store.named_paths([p for p, *_ in pending])
+    done = []
+    for path, _ref, kind, owner, created in pending:
+        if kind == "retired" and now - created < grace_s:
+            continue
+        if kind == "output" and (owner in live or now - created < grace_s):
+            continue
+        if path not in named:  # never delete a file readers are told to read
+            lake.delete(lake.rel(path))
+        done.append(path)
+    store.remove_pending(done)
+    if done:
+        log.info("removed %d retired or orphaned files", len(done))
+    return done
 
 
 def compact(
@@ -152,7 +325,12 @@ def compact(
     target_bytes: int = TARGET_BYTES,
     compression: str = "zstd",
     grace_s: float = GRACE_S,
+    *,
+    conform: Conform | None = None,
+    wait: bool = True,
 ) -> CompactionSummary:
+    """Compact every partition of `ref` (or those matching `partition`); with `wait`, delete the
+    retired inputs after the grace before returning (the manual command)."""
     table = store.get_table(ref)
     if table is None:
         raise TableNotFound(f"no table {ref}", hint="`eventlake tables` lists them")
@@ -161,34 +339,30 @@ def compact(
         summary.skipped.append(f"{ref} is {table.format}: only Parquet tables are compacted")
         return summary
     files = store.list_files(ref, partition_filter=partition)
-    summary.files_before = len(files)
+    summary.files_before = summary.files_after = len(files)
     summary.bytes_before = sum(f.bytes for f in files)
     summary.rows = sum(f.rows for f in files)
-    kept = len(files)
-    touched: set[tuple[tuple[str, str], ...]] = set()
-    retired: list[str] = []
-    try:
-        for (part, _topic, _kp), group in _groups(files).items():
-            for run in _batches(group, target_bytes):
-                if any(f.format != "parquet" for f in run):
-                    summary.skipped.append(f"{part}: not all files are Parquet")
-                    continue
-                _swap(store, lake, ref, run, compression)
-                retired += [f.path for f in run]
-                kept -= len(run) - 1
-                touched.add(part)
-    finally:
-        # Swapped inputs go even when a later run fails. Readers that listed the catalog just before a
-        # swap may still open them: give them a moment first.
-        if retired:
-            time.sleep(grace_s)
-            for path in retired:
-                lake.delete(lake.rel(path))
-    after = store.list_files(ref, partition_filter=partition)
-    summary.files_after = kept
-    summary.bytes_after = sum(f.bytes for f in after)
-    summary.partitions_compacted = len(touched)
+    owner = new_owner()
+    values_seen: dict[str, dict[str, str]] = {}
+    for f in files:
+        values_seen.setdefault(_show(f.partition), f.partition)
+    for values in values_seen.values():
+        result = compact_partition(
+            store, lake, ref, values, owner=owner, target_bytes=target_bytes, compression=compression, conform=conform
+        )
+        summary.files_after -= result.files_before - result.files_after
+        summary.skipped += result.skipped
+        if result.retired:
+            summary.partitions_compacted += 1
+    if wait:
+        time.sleep(grace_s)
+        settle_pending(store, lake, grace_s)
+    summary.bytes_after = sum(f.bytes for f in store.list_files(ref, partition_filter=partition))
     return summary
+
+
+def _show(values: dict[str, str]) -> str:
+    return "/".join(f"{k}={v}" for k, v in values.items()) or "(unpartitioned)"
 
 
 def compact_table(
@@ -198,9 +372,22 @@ def compact_table(
     *,
     target_bytes: int = TARGET_BYTES,
     grace_s: float = GRACE_S,
+    conform_for: Callable[[Table], Conform] | None = None,
 ) -> CompactionSummary:
-    """Compact TABLE of the lake in `settings` (the CLI's entry point)."""
+    """Compact TABLE of the lake in `settings` (the CLI's entry point). `conform_for`: the sink's
+    schema rule (the CLI passes it; the catalog does not import the sink)."""
     ref = TableRef.parse(name, settings.database)
     lake = open_lake(settings.lake, settings.s3)
+    conform = conform_for
     with open_catalog(settings) as store:
-        return compact(store, lake, ref, parse_partition(partition), target_bytes, settings.sink.compression, grace_s)
+        table = store.get_table(ref)
+        return compact(
+            store,
+            lake,
+            ref,
+            parse_partition(partition),
+            target_bytes,
+            settings.sink.compression,
+            grace_s,
+            conform=conform(table) if conform and table else None,
+        )

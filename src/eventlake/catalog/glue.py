@@ -222,6 +222,29 @@ class GluePublisher:
                 raise CatalogError(f"Glue refused partitions of {table.ref}: {errors[0]['ErrorDetail']}")
         return len(new), len(stale)
 
+    def remove_partitions(self, table: Table, values_list: list[dict[str, str]]) -> int:
+        """Delete partitions (retention); ones Glue does not have are fine. Returns how many were asked."""
+        if not table.partition_keys or not values_list:
+            return 0
+        database = self.aws.glue_database or table.database
+        for start in range(0, len(values_list), 25):  # BatchDeletePartition takes at most 25
+            chunk = values_list[start : start + 25]
+            result = self._call(
+                "batch_delete_partition",
+                self._glue.batch_delete_partition,
+                DatabaseName=database,
+                TableName=table.name,
+                PartitionsToDelete=[{"Values": [v[k.name] for k in table.partition_keys]} for v in chunk],
+            )
+            errors = [
+                e
+                for e in result.get("Errors", [])
+                if e.get("ErrorDetail", {}).get("ErrorCode") != "EntityNotFoundException"
+            ]
+            if errors:
+                raise CatalogError(f"Glue refused deleting partitions of {table.ref}: {errors[0]['ErrorDetail']}")
+        return len(values_list)
+
 
 class _GlueError(CatalogError):
     def __init__(self, code: str, message: str) -> None:

@@ -49,6 +49,24 @@ class Partition:
 
 
 @dataclass(frozen=True)
+class FileRange:
+    """One Kafka offset range a file holds (the records of first..last that fall in its folder).
+
+    A sink file holds one range (the file's own topic/partition/offset columns); a compacted
+    file merged from several Kafka partitions holds one per (topic, partition), kept in the
+    catalog's `file_ranges` so lineage survives compaction.
+    """
+
+    topic: str
+    partition: int
+    first_offset: int
+    last_offset: int
+    rows: int
+    min_event_time: float | None = None
+    max_event_time: float | None = None
+
+
+@dataclass(frozen=True)
 class DataFile:
     path: str  # absolute path or full URI of the object
     partition: dict[str, str]
@@ -63,6 +81,26 @@ class DataFile:
     max_event_time: float | None = None
     created_at: float = 0.0
     table: TableRef | None = None  # filled in when read back from the store
+    # A compacted file's ranges when it holds more than one (then kafka_partition and the offsets are None).
+    ranges: tuple[FileRange, ...] = ()
+
+    def lineage(self) -> tuple[FileRange, ...]:
+        """Every offset range this file holds: its `ranges`, or its own single range if it has one."""
+        if self.ranges:
+            return self.ranges
+        if self.topic is None or self.kafka_partition is None or self.first_offset is None or self.last_offset is None:
+            return ()
+        return (
+            FileRange(
+                self.topic,
+                self.kafka_partition,
+                self.first_offset,
+                self.last_offset,
+                self.rows,
+                self.min_event_time,
+                self.max_event_time,
+            ),
+        )
 
 
 @dataclass(frozen=True)

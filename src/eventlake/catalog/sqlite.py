@@ -8,6 +8,7 @@ so a crash leaves either all of it or none of it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from eventlake.catalog.exceptions import CatalogError, CatalogUnavailable, LedgerConflict, TableNotFound
-from eventlake.catalog.model import Column, DataFile, LedgerEntry, OffsetEvent, Partition, Table
+from eventlake.catalog.model import Column, DataFile, FileRange, LedgerEntry, OffsetEvent, Partition, Table
 from eventlake.types import TableRef
 
 SCHEMA = """
@@ -60,6 +61,31 @@ CREATE TABLE IF NOT EXISTS offset_events (
     detected_at REAL NOT NULL);
 """
 
+# Maintenance (catalog/maintain.py): a compacted file's offset ranges, who compacts which
+# table-hour, objects written or retired but not yet swapped in or deleted (swept after a
+# crash), and when maintenance last ran. Statements, not one script: the trigger holds `;`.
+MAINTENANCE_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS file_ranges (
+    path TEXT NOT NULL, database TEXT NOT NULL, name TEXT NOT NULL, topic TEXT NOT NULL,
+    kafka_partition INTEGER NOT NULL, first_offset INTEGER NOT NULL, last_offset INTEGER NOT NULL,
+    rows INTEGER NOT NULL, min_event_time REAL, max_event_time REAL,
+    PRIMARY KEY (path, topic, kafka_partition))""",
+    "CREATE INDEX IF NOT EXISTS file_ranges_by_table ON file_ranges (database, name)",
+    "CREATE INDEX IF NOT EXISTS file_ranges_by_source ON file_ranges (topic, kafka_partition)",
+    "CREATE INDEX IF NOT EXISTS files_by_partition ON files (database, name, partition_spec)",
+    """CREATE TRIGGER IF NOT EXISTS file_ranges_follow_files AFTER DELETE ON files
+    BEGIN DELETE FROM file_ranges WHERE path = OLD.path; END""",
+    """CREATE TABLE IF NOT EXISTS maintenance_leases (
+    database TEXT NOT NULL, name TEXT NOT NULL, partition_spec TEXT NOT NULL, owner TEXT NOT NULL,
+    expires_at REAL NOT NULL, PRIMARY KEY (database, name, partition_spec))""",
+    """CREATE TABLE IF NOT EXISTS maintenance_pending (
+    path TEXT PRIMARY KEY, database TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+    owner TEXT NOT NULL, created_at REAL NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS maintenance_runs (
+    database TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, ran_at REAL NOT NULL,
+    seconds REAL NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (database, name, kind))""",
+]
+
 
 def _spec(values: dict[str, str]) -> str:
     """A partition's identity: its key=value pairs in key order, as JSON."""
@@ -100,6 +126,7 @@ class SQLiteCatalog:
                     for stmt in SCHEMA.split(";"):
                         if stmt.strip():
                             self._conn.execute(stmt)
+            self._ensure_maintenance_schema()
         except sqlite3.Error as exc:
             raise CatalogError(
                 f"cannot open catalog {self.path}: {exc}", hint="check the path and its permissions, or pass --catalog"
@@ -282,6 +309,26 @@ class SQLiteCatalog:
                 for f in files
             ],
         )
+        ranges = [(f.path, ref.database, ref.name, r) for f in files if f.ranges for r in f.ranges]
+        if ranges:
+            c.executemany(
+                "INSERT OR REPLACE INTO file_ranges VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        p,
+                        d,
+                        n,
+                        r.topic,
+                        r.partition,
+                        r.first_offset,
+                        r.last_offset,
+                        r.rows,
+                        r.min_event_time,
+                        r.max_event_time,
+                    )
+                    for p, d, n, r in ranges
+                ],
+            )
 
     def remove_files(self, ref: TableRef, paths: list[str]) -> None:
         with self._tx() as c:
@@ -296,7 +343,7 @@ class SQLiteCatalog:
             rows = self._query(
                 "SELECT * FROM files WHERE database=? AND name=? ORDER BY path", (ref.database, ref.name)
             )
-        files = [_file(r) for r in rows]
+        files = self._with_ranges(ref, [_file(r) for r in rows])
         if partition_filter:
             files = [f for f in files if all(f.partition.get(k) == v for k, v in partition_filter.items())]
         return files
@@ -418,6 +465,7 @@ class SQLiteCatalog:
                       sum(CASE WHEN l.committed_at >= ? THEN l.rows ELSE 0 END), max(l.committed_at),
                       max(l.max_event_time), l.database || '.' || l.name,
                       (SELECT count(*) FROM files f WHERE f.topic = l.topic AND f.kafka_partition = l.partition)
+                      + (SELECT count(*) FROM file_ranges r WHERE r.topic = l.topic AND r.kafka_partition = l.partition)
                FROM ledger l GROUP BY l.topic, l.partition ORDER BY l.topic, l.partition""",
             (recent_since,),
         )
@@ -517,6 +565,225 @@ class SQLiteCatalog:
     def set_crawl_state(self, key: str, state: dict[str, Any]) -> None:
         with self._tx() as c:
             c.execute("INSERT OR REPLACE INTO crawl_state VALUES (?, ?)", (key, json.dumps(state)))
+
+    # maintenance: compaction leases and swaps, retention, orphans of both, last runs (catalog/maintain.py)
+    def _ensure_maintenance_schema(self) -> None:
+        """Adds the maintenance tables to a catalog made before them (idempotent)."""
+        if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name='maintenance_runs'").fetchone():
+            return
+        with self._tx() as c:
+            for stmt in MAINTENANCE_SCHEMA:
+                c.execute(stmt)
+
+    def _with_ranges(self, ref: TableRef | None, files: list[DataFile]) -> list[DataFile]:
+        """Attach `file_ranges` to the compacted files that hold several Kafka partitions."""
+        if ref is None:
+            rows = self._query("SELECT * FROM file_ranges")
+        else:
+            rows = self._query("SELECT * FROM file_ranges WHERE database=? AND name=?", (ref.database, ref.name))
+        if not rows:
+            return files
+        by_path: dict[str, list[FileRange]] = {}
+        for r in rows:
+            by_path.setdefault(r[0], []).append(FileRange(r[3], r[4], r[5], r[6], r[7], r[8], r[9]))
+        out = []
+        for f in files:
+            ranges = by_path.get(f.path)
+            if ranges:
+                ranges.sort(key=lambda x: (x.topic, x.partition, x.first_offset))
+                f = dataclasses.replace(f, ranges=tuple(ranges))
+            out.append(f)
+        return out
+
+    def list_partition_files(self, ref: TableRef, values: dict[str, str]) -> list[DataFile]:
+        """The files of one table partition (selected in SQL: compaction must not list the whole table)."""
+        rows = self._query(
+            "SELECT * FROM files WHERE database=? AND name=? AND partition_spec=? ORDER BY path",
+            (ref.database, ref.name, _spec(values)),
+        )
+        files = [_file(r) for r in rows]
+        if any(f.kafka_partition is None for f in files):
+            files = self._with_ranges(ref, files)
+        return files
+
+    def acquire_lease(self, ref: TableRef, values: dict[str, str], owner: str, ttl_s: float) -> bool:
+        """Take (or renew) the right to rewrite one table partition; False while another owner holds it."""
+        now = time.time()
+        with self._tx() as c:
+            cur = c.execute(
+                "INSERT INTO maintenance_leases VALUES (?,?,?,?,?) ON CONFLICT(database, name, partition_spec) "
+                "DO UPDATE SET owner=excluded.owner, expires_at=excluded.expires_at "
+                "WHERE maintenance_leases.owner = excluded.owner OR maintenance_leases.expires_at < ?",
+                (ref.database, ref.name, _spec(values), owner, now + ttl_s, now),
+            )
+            return cur.rowcount == 1
+
+    def release_lease(self, ref: TableRef, values: dict[str, str], owner: str) -> None:
+        with self._tx() as c:
+            c.execute(
+                "DELETE FROM maintenance_leases WHERE database=? AND name=? AND partition_spec=? AND owner=?",
+                (ref.database, ref.name, _spec(values), owner),
+            )
+
+    def live_lease_owners(self) -> set[str]:
+        return {r[0] for r in self._query("SELECT owner FROM maintenance_leases WHERE expires_at >= ?", (time.time(),))}
+
+    def add_pending(self, ref: TableRef, paths: list[str], kind: str, owner: str) -> None:
+        """Note objects about to be written (`output`) so that a crash before their swap leaves a sweepable trace."""
+        now = time.time()
+        with self._tx() as c:
+            c.executemany(
+                "INSERT OR REPLACE INTO maintenance_pending VALUES (?,?,?,?,?,?)",
+                [(p, ref.database, ref.name, kind, owner, now) for p in paths],
+            )
+
+    def remove_pending(self, paths: list[str]) -> None:
+        with self._tx() as c:
+            c.executemany("DELETE FROM maintenance_pending WHERE path=?", [(p,) for p in paths])
+
+    def pending(self) -> list[tuple[str, TableRef, str, str, float]]:
+        """(path, table, kind, owner, created_at) of every object written or retired but not settled."""
+        rows = self._query("SELECT path, database, name, kind, owner, created_at FROM maintenance_pending")
+        return [(p, TableRef(d, n), k, o, at) for p, d, n, k, o, at in rows]
+
+    def named_paths(self, paths: list[str]) -> set[str]:
+        """Which of `paths` the catalog lists as readable files."""
+        out: set[str] = set()
+        for start in range(0, len(paths), 500):
+            chunk = paths[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            out |= {r[0] for r in self._query(f"SELECT path FROM files WHERE path IN ({marks})", tuple(chunk))}
+        return out
+
+    def swap_files(
+        self, ref: TableRef, values: dict[str, str], owner: str, old_paths: list[str], new_files: list[DataFile]
+    ) -> None:
+        """A compaction's swap: only while `owner` holds the partition's lease and every input is still listed.
+
+        In the same transaction the new files stop being pending outputs and the old ones become
+        pending `retired` objects, deleted after the readers' grace (or by a later sweep after a crash).
+        """
+        now = time.time()
+        with self._tx() as c:
+            lease = c.execute(
+                "SELECT owner FROM maintenance_leases "
+                "WHERE database=? AND name=? AND partition_spec=? AND expires_at>=?",
+                (ref.database, ref.name, _spec(values), now),
+            ).fetchone()
+            if lease is None or lease[0] != owner:
+                raise CatalogError(f"lost the maintenance lease on {ref} {values}", hint="another process compacts it")
+            present = 0
+            for start in range(0, len(old_paths), 500):
+                chunk = old_paths[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                present += c.execute(
+                    f"SELECT count(*) FROM files WHERE database=? AND name=? AND path IN ({marks})",
+                    (ref.database, ref.name, *chunk),
+                ).fetchone()[0]
+            if present != len(set(old_paths)):
+                raise CatalogError(f"some files of {ref} {values} were replaced meanwhile", hint="retried next pass")
+            c.executemany("DELETE FROM files WHERE path=?", [(p,) for p in old_paths])
+            self._insert_files(c, ref, new_files, replace=False)
+            c.executemany("DELETE FROM maintenance_pending WHERE path=?", [(f.path,) for f in new_files])
+            c.executemany(
+                "INSERT OR REPLACE INTO maintenance_pending VALUES (?,?,?,?,?,?)",
+                [(p, ref.database, ref.name, "retired", owner, now) for p in old_paths],
+            )
+
+    def partition_file_stats(self, ref: TableRef, small_bytes: int) -> list[dict[str, Any]]:
+        """Per table partition: files, bytes, files under `small_bytes`, newest file's created_at (in SQL)."""
+        rows = self._query(
+            "SELECT partition_spec, count(*), sum(bytes), sum(bytes < ?), max(created_at) FROM files "
+            "WHERE database=? AND name=? GROUP BY partition_spec",
+            (small_bytes, ref.database, ref.name),
+        )
+        return [
+            {"values": _values(s), "files": n, "bytes": b or 0, "small": sm or 0, "newest": at}
+            for s, n, b, sm, at in rows
+        ]
+
+    def table_file_stats(self, small_bytes: int) -> dict[TableRef, dict[str, int]]:
+        """Per table: files, bytes, and small files: under `small_bytes` in a partition that holds more
+        than one file (what compaction can still merge; an hour that is one small file is done)."""
+        rows = self._query(
+            "SELECT database, name, sum(n), sum(b), sum(CASE WHEN n > 1 THEN s ELSE 0 END) FROM "
+            "(SELECT database, name, count(*) AS n, sum(bytes) AS b, sum(bytes < ?) AS s FROM files "
+            "GROUP BY database, name, partition_spec) GROUP BY database, name",
+            (small_bytes,),
+        )
+        return {TableRef(d, n): {"files": c, "bytes": b or 0, "small": s or 0} for d, n, c, b, s in rows}
+
+    def drop_partitions(self, ref: TableRef, values_list: list[dict[str, str]], owner: str) -> list[str]:
+        """Retention: unlist whole partitions and their files in one transaction; the files become
+        pending `retired` objects (deleted after the grace, or by a later sweep). Returns their paths."""
+        now = time.time()
+        paths: list[str] = []
+        with self._tx() as c:
+            for values in values_list:
+                key = (ref.database, ref.name, _spec(values))
+                where = "database=? AND name=? AND partition_spec=?"
+                found = [r[0] for r in c.execute(f"SELECT path FROM files WHERE {where}", key)]
+                c.execute(f"DELETE FROM files WHERE {where}", key)
+                c.execute("DELETE FROM partitions WHERE database=? AND name=? AND spec=?", key)
+                c.execute(f"DELETE FROM maintenance_leases WHERE {where}", key)
+                c.executemany(
+                    "INSERT OR REPLACE INTO maintenance_pending VALUES (?,?,?,?,?,?)",
+                    [(p, ref.database, ref.name, "retired", owner, now) for p in found],
+                )
+                paths += found
+        return paths
+
+    def record_maintenance(self, ref: TableRef | None, kind: str, seconds: float, detail: dict[str, Any]) -> None:
+        """When maintenance of `kind` last ran on a table (None: the whole lake), and what it did."""
+        database, name = (ref.database, ref.name) if ref else ("", "")
+        with self._tx() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO maintenance_runs VALUES (?,?,?,?,?,?)",
+                (database, name, kind, time.time(), seconds, json.dumps(detail)),
+            )
+
+    def rollup_ledger(self, before: float, bucket_s: float = 3600.0) -> int:
+        """Merge ledger entries committed before `before` into one per (topic, partition, table, hour of
+        commit); returns how many entries went. The ledger grows by one entry per flush (hundreds of
+        thousands a day at 1 s flushes) and `status` aggregates all of it; the exactly-once chain only
+        needs each partition's last offset, which a rollup of older entries never changes. Only
+        contiguous runs are merged, so the chain stays gap-free entry by entry."""
+        with self._tx() as c:
+            groups = c.execute(
+                "SELECT topic, partition, database, name, CAST(committed_at / ? AS INTEGER) AS bucket, "
+                "min(first_offset), max(last_offset), sum(last_offset - first_offset + 1), sum(rows), sum(bytes), "
+                "sum(dlq), sum(files), max(max_event_time), max(committed_at), count(*) FROM ledger "
+                "WHERE committed_at < ? GROUP BY topic, partition, database, name, bucket HAVING count(*) > 1",
+                (bucket_s, before),
+            ).fetchall()
+            gone = 0
+            for topic, part, db, name, bucket, first, last, span, rows, size, dlq, files, mx, at, n in groups:
+                if span != last - first + 1:  # not one contiguous run (never expected): left as it is
+                    continue
+                c.execute(
+                    "DELETE FROM ledger WHERE topic=? AND partition=? AND database=? AND name=? "
+                    "AND committed_at < ? AND CAST(committed_at / ? AS INTEGER) = ?",
+                    (topic, part, db, name, before, bucket_s, bucket),
+                )
+                c.execute(
+                    "INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (topic, part, first, last, db, name, rows, size, dlq, files, mx, at),
+                )
+                gone += n - 1
+            return gone
+
+    def maintenance_runs(self) -> list[dict[str, Any]]:
+        rows = self._query("SELECT * FROM maintenance_runs ORDER BY database, name, kind")
+        return [
+            {
+                "table": f"{d}.{n}" if n else None,
+                "kind": k,
+                "ran_at": at,
+                "seconds": sec,
+                "detail": json.loads(detail),
+            }
+            for d, n, k, at, sec, detail in rows
+        ]
 
 
 @contextmanager

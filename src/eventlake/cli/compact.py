@@ -19,7 +19,10 @@ def register(app: typer.Typer) -> None:
         partition: Annotated[
             str | None, typer.Option("--partition", help="Only this partition, e.g. dt=2024-01-02/hour=03")
         ] = None,
-        target_mb: Annotated[int, typer.Option("--target-mb", min=1, help="Size of merged files.")] = 128,
+        target_mb: Annotated[
+            int | None,
+            typer.Option("--target-mb", min=1, help="Size of merged files (default: maintenance.target_file_mb)."),
+        ] = None,
         fmt: FormatOpt = output.Format.table,
         lake: LakeOpt = None,
         catalog: CatalogOpt = None,
@@ -29,8 +32,10 @@ def register(app: typer.Typer) -> None:
         s = settings(ctx, config, lake=lake, catalog=catalog)
         require_lake(s)
         from eventlake.catalog.compact import compact_table
+        from eventlake.sink.maintenance import conformer_for
 
-        summary = compact_table(s, table, partition, target_bytes=target_mb * 1024 * 1024)
+        mb = target_mb or s.maintenance.target_file_mb
+        summary = compact_table(s, table, partition, target_bytes=mb * 1024 * 1024, conform_for=conformer_for)
         if fmt is not output.Format.table:
             output.print_json(summary.to_dict())
             return

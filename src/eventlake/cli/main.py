@@ -45,6 +45,7 @@ COMMAND_MODULES = (
     "tables",
     "views",
     "compact",
+    "maintain",
     "query",
     "glue",
     "dashboard",

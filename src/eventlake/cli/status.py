@@ -32,10 +32,20 @@ def register(app: typer.Typer) -> None:
         def partitions(topic: str) -> list[int]:
             return [p.partition for p in admin.describe(topic).partitions]
 
+        from eventlake.catalog.maintain import maintenance_status
+
         with open_catalog(s) as store:
             topics = sink_health(store, admin.offsets, partitions=partitions)
+            maint = maintenance_status(store, s.maintenance)
         if fmt is output.Format.json:
-            output.print_json([t.as_dict() for t in topics])
+            # Each topic gains its table's maintenance figures (files, small files, last compaction and pass).
+            by_table = {m["table"]: m for m in maint["tables"]}
+            output.print_json(
+                [
+                    {**t.as_dict(), "maintenance": {**by_table.get(t.table, {}), "last_pass_at": maint["last_pass_at"]}}
+                    for t in topics
+                ]
+            )
             return
         if not topics:
             output.info("nothing landed yet: run `eventlake sink TOPIC` first")
@@ -69,6 +79,33 @@ def register(app: typer.Typer) -> None:
             )
             + ")",
         )
+        _print_maintenance(maint, now, fmt)
+
+
+def _print_maintenance(maint: dict[str, object], now: float, fmt: output.Format) -> None:
+    """Files per table, the share of small ones (what compaction can still merge), and when maintenance ran."""
+    tables = maint["tables"]
+    assert isinstance(tables, list)
+    last = maint["last_pass_at"]
+    ran = _age(last, now) if isinstance(last, float) else "never"
+    state = "on in every sink" if maint["enabled"] else "off in sinks (run `eventlake maintain`)"
+    output.print_rows(
+        ["table", "files", "size", "small files", "small share", "compacted", "retention"],
+        [
+            (
+                t["table"],
+                t["files"],
+                _size(t["bytes"]),
+                t["small_files"],
+                f"{100 * t['small_share']:.0f}%",
+                _age(t["last_compacted_at"], now) or "never",
+                t["retention"] or "off",
+            )
+            for t in tables
+        ],
+        fmt,
+        title=f"maintenance ({state}; last pass {ran}; small = under {maint['small_below_mb']} MB)",
+    )
 
 
 def _opt(value: object) -> str:

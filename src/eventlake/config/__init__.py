@@ -8,6 +8,7 @@ from eventlake.config.aws import AwsSettings
 from eventlake.config.broker import BrokerSettings, KafkaClientSettings
 from eventlake.config.dashboard import DashboardSettings
 from eventlake.config.lake import S3Settings
+from eventlake.config.maintenance import MaintenanceSettings
 from eventlake.config.produce import ProduceSettings
 from eventlake.config.query import CrawlerSettings, QuerySettings
 from eventlake.config.settings import Settings, load_settings
@@ -19,6 +20,7 @@ __all__ = [
     "CrawlerSettings",
     "DashboardSettings",
     "KafkaClientSettings",
+    "MaintenanceSettings",
     "ProduceSettings",
     "QuerySettings",
     "S3Settings",

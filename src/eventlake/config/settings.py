@@ -27,6 +27,7 @@ from eventlake.config.aws import AwsSettings
 from eventlake.config.broker import BrokerSettings, KafkaClientSettings
 from eventlake.config.dashboard import DashboardSettings
 from eventlake.config.lake import S3Settings
+from eventlake.config.maintenance import MaintenanceSettings
 from eventlake.config.produce import ProduceSettings
 from eventlake.config.query import QuerySettings
 from eventlake.config.sink import SinkSettings
@@ -75,6 +76,9 @@ class Settings(BaseSettings):
     query: QuerySettings = Field(default_factory=QuerySettings, description="SQL engines and the crawler.")
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings, description="The web dashboard.")
     aws: AwsSettings = Field(default_factory=AwsSettings, description="Glue and Athena.")
+    maintenance: MaintenanceSettings = Field(
+        default_factory=MaintenanceSettings, description="Lake maintenance: automatic compaction and retention."
+    )
 
     @classmethod
     def settings_customise_sources(

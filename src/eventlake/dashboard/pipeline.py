@@ -3,7 +3,9 @@
 - per topic and partition, what has landed, lag, rows/s, last flush, freshness, files, bytes
   and DLQ counts: `eventlake.sink.sink_health` (what `eventlake status` prints);
 - topics and their offsets: the broker's `TopicAdmin` (what `eventlake topics` prints);
-- tables: the query engine's `tables()` (what `eventlake tables` and GET /api/tables show).
+- tables: the query engine's `tables()` (what `eventlake tables` and GET /api/tables show);
+- maintenance: files and small files per table, when compaction and the last pass ran
+  (`catalog.maintain.maintenance_status`, the second table of `eventlake status`).
 
 The one figure no CLI command has is the produce rate: the growth of the topics' end offsets
 between two looks, kept here as a short history of samples.
@@ -18,6 +20,7 @@ from typing import Any
 
 from eventlake.broker import TopicAdmin
 from eventlake.catalog import open_catalog
+from eventlake.catalog.maintain import maintenance_status
 from eventlake.config import Settings
 from eventlake.errors import EventlakeError
 from eventlake.sink import sink_health
@@ -71,9 +74,11 @@ class PipelineModel:
             return [p.partition for p in admin.describe(topic).partitions]
 
         sink: list[Any] = []
+        maintenance: dict[str, Any] | None = None
         try:
             with open_catalog(self.settings) as store:
                 sink = sink_health(store, watermarks, now, partitions)
+                maintenance = maintenance_status(store, self.settings.maintenance)
         except EventlakeError as exc:
             errors.append(exc.one_line())
         topics = self._topics(names, sink, watermarks) if reachable else []
@@ -90,6 +95,7 @@ class PipelineModel:
             "topics": topics,
             "sink": [t.as_dict() for t in sink],
             "tables": tables,
+            "maintenance": maintenance,
             "errors": errors,
         }
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from eventlake.catalog.model import DataFile, Table
+from eventlake.catalog.model import DataFile, FileRange, Table
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +83,16 @@ def files_table(
     """One row per file; `relative` names each file as SQL users see it (relative to the lake)."""
     rows = []
     for table, files in files_by_table:
-        for f in files:
+        for f, r, share in _ranges(files):
             rows.append(
                 {
                     "table": str(table.ref),
-                    "topic": f.topic,
-                    "partition": f.kafka_partition,
-                    "first_offset": f.first_offset,
-                    "last_offset": f.last_offset,
-                    "rows": f.rows,
-                    "bytes": f.bytes,
+                    "topic": r.topic if r else f.topic,
+                    "partition": r.partition if r else f.kafka_partition,
+                    "first_offset": r.first_offset if r else f.first_offset,
+                    "last_offset": r.last_offset if r else f.last_offset,
+                    "rows": r.rows if r else f.rows,
+                    "bytes": share,
                     "created": _ts(f.created_at),
                     "path": relative(f.path),
                     "table_partition": "/".join(f"{k}={v}" for k, v in f.partition.items()),
@@ -104,16 +104,32 @@ def files_table(
     return _from_rows(rows, FILES_SCHEMA)
 
 
+def _ranges(files: Sequence[DataFile]) -> list[tuple[DataFile, FileRange | None, int]]:
+    """(file, range, bytes) per row of `eventlake.files`: a compacted file holding several Kafka
+    partitions is one row per range, its bytes split by rows so that sums stay exact."""
+    out: list[tuple[DataFile, FileRange | None, int]] = []
+    for f in files:
+        if not f.ranges:
+            out.append((f, None, f.bytes))
+            continue
+        left = f.bytes
+        for i, r in enumerate(f.ranges):
+            share = left if i == len(f.ranges) - 1 else f.bytes * r.rows // max(f.rows, 1)
+            left -= share
+            out.append((f, r, share))
+    return out
+
+
 def watermarks_table(
     files_by_table: Sequence[tuple[Table, Sequence[DataFile]]], end_offsets: EndOffsets | None = None
 ) -> pa.Table:
     rows = []
     ends: dict[str, dict[int, int] | None] = {}
     for table, files in files_by_table:
-        per_part: dict[tuple[str, int], list[DataFile]] = defaultdict(list)
+        per_part: dict[tuple[str, int], list[FileRange]] = defaultdict(list)
         for f in files:
-            if f.topic is not None and f.kafka_partition is not None:
-                per_part[(f.topic, f.kafka_partition)].append(f)
+            for r in f.lineage():  # a compacted file holding several Kafka partitions counts in each
+                per_part[(r.topic, r.partition)].append(r)
         if not per_part:
             continue
         maxima = {key: max((f.max_event_time or 0.0) for f in fs) for key, fs in per_part.items()}

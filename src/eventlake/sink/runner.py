@@ -36,6 +36,7 @@ from eventlake.sink.conform import Conformer
 from eventlake.sink.dlq import DeadLetterProducer
 from eventlake.sink.exceptions import SinkError
 from eventlake.sink.ledger import DeadLetterSink, FlushResult, flush_batch, record_gap, sweep_orphans
+from eventlake.sink.maintenance import Maintainer
 from eventlake.sink.metrics import MetricsServer, SinkMetrics
 from eventlake.sink.outage import Outages
 from eventlake.sink.report import SinkReport
@@ -88,6 +89,9 @@ class Sink:
             if self.cfg.format == "parquet"
             else None
         )
+        # Compaction, retention and leftovers of both, on its own thread (sink/maintenance.py).
+        maintain = settings.maintenance.enabled and self.cfg.format == "parquet"
+        self.maintainer = Maintainer(settings) if maintain else None
         self.report = SinkReport(self.topics)
         self.metrics = SinkMetrics()
         self._consumer: Consumer | None = None
@@ -116,6 +120,8 @@ class Sink:
         self._sweep()
         if self.conformer is not None:
             self.conformer.start()
+        if self.maintainer is not None:
+            self.maintainer.start()
         server = None
         if self.cfg.metrics_port is not None:
             server = MetricsServer(self.metrics, self.cfg.metrics_host, self.cfg.metrics_port)
@@ -137,6 +143,8 @@ class Sink:
         finally:
             if self.conformer is not None:
                 self.conformer.stop()
+            if self.maintainer is not None:
+                self.maintainer.stop()
             with contextlib.suppress(KafkaException, RuntimeError):
                 consumer.close()  # leaves the group: the partitions move at once
             restore()

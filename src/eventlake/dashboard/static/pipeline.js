@@ -95,6 +95,22 @@
       EL.el("thead", {}, EL.el("tr", {}, head.map((h) => EL.el("th", { text: h })))), EL.el("tbody", {}, rows.length ? rows : body))));
   }
 
+  function maintenance(data) {
+    const m = data.maintenance;
+    if (!m) { $("maintenance").replaceChildren(); return; }
+    const head = ["table", "files", "bytes", "small files", "small share", "compacted", "retention"];
+    const rows = m.tables.map((t) => EL.el("tr", { "data-table": t.table },
+      EL.el("td", { text: t.table }), num(t.files), EL.el("td", { class: "num", text: EL.fmtBytes(t.bytes) }),
+      num(t.small_files), EL.el("td", { class: "num", text: `${Math.round(100 * t.small_share)}%` }),
+      EL.el("td", { text: t.last_compacted_at ? when(t.last_compacted_at) : "never" }),
+      EL.el("td", { text: t.retention || "off" })));
+    const note = `${m.enabled ? "runs in every sink" : "off in sinks: run `eventlake maintain`"} · last pass ` +
+      `${m.last_pass_at ? when(m.last_pass_at) : "never"} · target ${m.target_file_mb} MB · small = under ${m.small_below_mb} MB`;
+    $("maintenance").replaceChildren(EL.el("p", { class: "muted", id: "maintenance-note", text: note }),
+      EL.el("div", { class: "box table-wrap" }, EL.el("table", { class: "data", id: "maintenance-table" },
+        EL.el("thead", {}, EL.el("tr", {}, head.map((h) => EL.el("th", { text: h })))), EL.el("tbody", {}, rows))));
+  }
+
   async function poll() {
     try {
       const data = await EL.api("/api/pipeline");
@@ -102,6 +118,7 @@
       summary(data);
       topics(data);
       tables(data);
+      maintenance(data);
       const err = $("pipeline-error");
       err.hidden = !data.errors.length;
       err.textContent = data.errors.join("\n");
