@@ -12,8 +12,9 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,18 @@ def _cols(columns: list[Column]) -> str:
 
 def _uncols(text: str) -> list[Column]:
     return [Column(n, t) for n, t in json.loads(text)]
+
+
+@dataclass(frozen=True)
+class CatalogChanges:
+    """`read_changes`: the change number read, whether anything but new files changed, every table
+    and saved view, and per changed table (whole list?, [(rowid, file)])."""
+
+    seq: int
+    reset: bool
+    tables: list[Table]
+    views: list[tuple[str, str, str]]
+    files: dict[tuple[str, str], tuple[bool, list[tuple[int, DataFile]]]]
 
 
 class SQLiteCatalog:
@@ -497,7 +510,7 @@ class SQLiteCatalog:
     def offset_events(self, topic: str | None = None) -> list[OffsetEvent]:
         """Offset breaks, oldest first."""
         sql = f"SELECT {_EVENT_COLS} FROM offset_events" + (" WHERE topic=?" if topic else "") + " ORDER BY detected_at"
-        return [OffsetEvent(**{k: r[k] for k in r}) for r in self._query(sql, (topic,) if topic else ())]
+        return [OffsetEvent(**dict(zip(r.keys(), r, strict=True))) for r in self._query(sql, (topic,) if topic else ())]
 
     def dlq_count(self, topic: str) -> int:
         rows = self._query("SELECT count FROM dlq_counts WHERE topic=?", (topic,))
@@ -528,6 +541,49 @@ class SQLiteCatalog:
     def set_crawl_state(self, key: str, state: dict[str, Any]) -> None:
         with self._tx() as c:
             c.execute("INSERT OR REPLACE INTO crawl_state (key, state) VALUES (?, ?)", (key, json.dumps(state)))
+
+    # incremental reads for long-lived query engines (change numbers kept by triggers: migration 2)
+    def change_seq(self) -> int:
+        """The catalog-wide change number: it grows with every change to tables, files or views."""
+        rows = self._query("SELECT coalesce(max(seq), 0) FROM table_changes")
+        return int(rows[0][0])
+
+    def read_changes(self, since: int, watermarks: Mapping[tuple[str, str], int]) -> CatalogChanges:
+        """What changed after change number `since`, read in one transaction (one consistent state).
+
+        Tables whose files were only added get their files with rowids past their `watermarks`
+        entry; tables with any other change (files removed, table or views changed) get all files.
+        """
+        with self._lock, _unavailable(self.path, self._reconnect):
+            c = self._conn
+            c.execute("BEGIN")
+            try:
+                seq = int(c.execute("SELECT coalesce(max(seq), 0) FROM table_changes").fetchone()[0])
+                changed = c.execute(
+                    "SELECT database, name, reset_seq FROM table_changes WHERE seq > ?", (since,)
+                ).fetchall()
+                reset = any(r["reset_seq"] > since for r in changed)
+                tables = [_table(r) for r in c.execute(f"SELECT {_TABLE_COLS} FROM tables ORDER BY database, name")]
+                views = [
+                    (r["database"], r["name"], r["sql"])
+                    for r in c.execute("SELECT database, name, sql FROM views ORDER BY database, name")
+                ]
+                files: dict[tuple[str, str], tuple[bool, list[tuple[int, DataFile]]]] = {}
+                for r in changed:
+                    key = (r["database"], r["name"])
+                    if not key[1]:
+                        continue  # the views' row
+                    whole = r["reset_seq"] > since or key not in watermarks
+                    after = 0 if whole else watermarks[key]
+                    rows = c.execute(
+                        f"SELECT rowid AS rowid_, {_FILE_COLS} FROM files WHERE database=? AND name=? AND rowid > ? "
+                        "ORDER BY rowid",
+                        (key[0], key[1], after),
+                    ).fetchall()
+                    files[key] = (whole, [(int(row["rowid_"]), _file(row)) for row in rows])
+            finally:
+                c.execute("COMMIT")
+        return CatalogChanges(seq, reset, tables, views, files)
 
 
 @contextmanager
