@@ -204,6 +204,8 @@ class ConnectionBuilder:
             schema = self._schema(con, table.database)
             view = f"{schema}.{quote_ident(table.name)}"
             temp = quote_ident(self.temp_view(table))
+            if table.format == "parquet" and table.columns and self.lake.local:
+                self._schema_file(con, table)  # made now, not by a query: queries change nothing on disk
             con.execute(f"CREATE OR REPLACE TEMP VIEW {temp} AS {local_view_sql(table, [])}")
             con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {temp}")
             if table.database == self.settings.database:  # bare names resolve in the default database
