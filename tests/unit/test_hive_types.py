@@ -34,8 +34,9 @@ from eventlake.sink.schema import from_hive, to_hive
 
 # Field names as they reach the catalog: the sink's (letters, digits, `_`) and the crawler's
 # (any JSON key or Parquet column name: dots, spaces, `:`, `,`, `<>`, backticks, accents).
+# Control characters are left out: DuckDB drops a NUL inside a struct field's name.
 names = st.from_regex(r"[A-Za-z0-9_]{1,12}", fullmatch=True) | st.text(
-    st.characters(exclude_categories=["Cs"]), min_size=1, max_size=12
+    st.characters(exclude_categories=["Cs", "Cc"]), min_size=1, max_size=12
 )
 scalars = st.sampled_from(SCALARS).map(Scalar)
 decimals = st.integers(1, 38).flatmap(lambda p: st.integers(0, p).map(lambda s: Decimal(p, s)))

@@ -13,78 +13,43 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eventlake.catalog import migrations
 from eventlake.catalog.exceptions import CatalogError, CatalogUnavailable, LedgerConflict, TableNotFound
 from eventlake.catalog.model import Column, DataFile, FileRange, LedgerEntry, OffsetEvent, Partition, Table
 from eventlake.types import TableRef
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS databases (
-    name TEXT PRIMARY KEY, created_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS tables (
-    database TEXT NOT NULL, name TEXT NOT NULL, location TEXT NOT NULL, format TEXT NOT NULL,
-    columns TEXT NOT NULL, partition_keys TEXT NOT NULL, schema_version INTEGER NOT NULL,
-    source TEXT NOT NULL, parameters TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
-    PRIMARY KEY (database, name));
-CREATE TABLE IF NOT EXISTS schema_versions (
-    database TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, columns TEXT NOT NULL,
-    created_at REAL NOT NULL, PRIMARY KEY (database, name, version));
-CREATE TABLE IF NOT EXISTS partitions (
-    database TEXT NOT NULL, name TEXT NOT NULL, spec TEXT NOT NULL, location TEXT NOT NULL,
-    created_at REAL NOT NULL, PRIMARY KEY (database, name, spec));
-CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY, database TEXT NOT NULL, name TEXT NOT NULL, partition_spec TEXT NOT NULL,
-    format TEXT NOT NULL, rows INTEGER NOT NULL, bytes INTEGER NOT NULL,
-    topic TEXT, kafka_partition INTEGER, first_offset INTEGER, last_offset INTEGER,
-    min_event_time REAL, max_event_time REAL, created_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS files_by_table ON files (database, name);
-CREATE INDEX IF NOT EXISTS files_by_source ON files (topic, kafka_partition);
-CREATE TABLE IF NOT EXISTS ledger (
-    topic TEXT NOT NULL, partition INTEGER NOT NULL, first_offset INTEGER NOT NULL,
-    last_offset INTEGER NOT NULL, database TEXT NOT NULL, name TEXT NOT NULL, rows INTEGER NOT NULL,
-    bytes INTEGER NOT NULL, dlq INTEGER NOT NULL, files INTEGER NOT NULL, max_event_time REAL,
-    committed_at REAL NOT NULL, PRIMARY KEY (topic, partition, first_offset));
-CREATE TABLE IF NOT EXISTS dlq_counts (topic TEXT PRIMARY KEY, count INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS views (
-    database TEXT NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL, created_at REAL NOT NULL,
-    PRIMARY KEY (database, name));
-CREATE TABLE IF NOT EXISTS crawl_state (key TEXT PRIMARY KEY, state TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS topic_incarnations (
-    topic TEXT PRIMARY KEY, incarnation INTEGER NOT NULL, topic_id TEXT, changed_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS offset_events (
-    topic TEXT NOT NULL, partition INTEGER NOT NULL, kind TEXT NOT NULL, first_offset INTEGER,
-    last_offset INTEGER, incarnation INTEGER NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL,
-    detected_at REAL NOT NULL);
-"""
+# Columns named in every read and write (never `SELECT *` or positional VALUES): a migration may add columns.
+_TABLE_COLS = (
+    "database, name, location, format, columns, partition_keys, schema_version, source, parameters, "
+    "created_at, updated_at"
+)
+_FILE_COLS = (
+    "path, database, name, partition_spec, format, rows, bytes, topic, kafka_partition, first_offset, "
+    "last_offset, min_event_time, max_event_time, created_at"
+)
+_LEDGER_COLS = (
+    "topic, partition, first_offset, last_offset, database, name, rows, bytes, dlq, files, max_event_time, committed_at"
+)
+_RANGE_COLS = (
+    "path, database, name, topic, kafka_partition, first_offset, last_offset, rows, min_event_time, max_event_time"
+)
+_PENDING_INSERT = (
+    "INSERT OR REPLACE INTO maintenance_pending (path, database, name, kind, owner, created_at) VALUES (?,?,?,?,?,?)"
+)
+_RUNS_INSERT = (
+    "INSERT OR REPLACE INTO maintenance_runs (database, name, kind, ran_at, seconds, detail) VALUES (?,?,?,?,?,?)"
+)
+_EVENT_COLS = "topic, partition, kind, first_offset, last_offset, incarnation, action, detail, detected_at"
 
 # Maintenance (catalog/maintain.py): a compacted file's offset ranges, who compacts which
 # table-hour, objects written or retired but not yet swapped in or deleted (swept after a
 # crash), and when maintenance last ran. Statements, not one script: the trigger holds `;`.
-MAINTENANCE_SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS file_ranges (
-    path TEXT NOT NULL, database TEXT NOT NULL, name TEXT NOT NULL, topic TEXT NOT NULL,
-    kafka_partition INTEGER NOT NULL, first_offset INTEGER NOT NULL, last_offset INTEGER NOT NULL,
-    rows INTEGER NOT NULL, min_event_time REAL, max_event_time REAL,
-    PRIMARY KEY (path, topic, kafka_partition))""",
-    "CREATE INDEX IF NOT EXISTS file_ranges_by_table ON file_ranges (database, name)",
-    "CREATE INDEX IF NOT EXISTS file_ranges_by_source ON file_ranges (topic, kafka_partition)",
-    "CREATE INDEX IF NOT EXISTS files_by_partition ON files (database, name, partition_spec)",
-    """CREATE TRIGGER IF NOT EXISTS file_ranges_follow_files AFTER DELETE ON files
-    BEGIN DELETE FROM file_ranges WHERE path = OLD.path; END""",
-    """CREATE TABLE IF NOT EXISTS maintenance_leases (
-    database TEXT NOT NULL, name TEXT NOT NULL, partition_spec TEXT NOT NULL, owner TEXT NOT NULL,
-    expires_at REAL NOT NULL, PRIMARY KEY (database, name, partition_spec))""",
-    """CREATE TABLE IF NOT EXISTS maintenance_pending (
-    path TEXT PRIMARY KEY, database TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
-    owner TEXT NOT NULL, created_at REAL NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS maintenance_runs (
-    database TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, ran_at REAL NOT NULL,
-    seconds REAL NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (database, name, kind))""",
-]
 
 
 def _spec(values: dict[str, str]) -> str:
@@ -104,6 +69,18 @@ def _uncols(text: str) -> list[Column]:
     return [Column(n, t) for n, t in json.loads(text)]
 
 
+@dataclass(frozen=True)
+class CatalogChanges:
+    """`read_changes`: the change number read, whether anything but new files changed, every table
+    and saved view, and per changed table (whole list?, [(rowid, file)])."""
+
+    seq: int
+    reset: bool
+    tables: list[Table]
+    views: list[tuple[str, str, str]]
+    files: dict[tuple[str, str], tuple[bool, list[tuple[int, DataFile]]]]
+
+
 class SQLiteCatalog:
     """Glue-shaped catalog, file list and exactly-once ledger in one SQLite file."""
 
@@ -120,17 +97,41 @@ class SQLiteCatalog:
             self._conn.execute("PRAGMA synchronous=FULL")
             if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 self._conn.execute("PRAGMA journal_mode=WAL")
-            # The newest schema object tells whether this file has the current schema.
-            if not self._conn.execute("SELECT 1 FROM sqlite_master WHERE name='offset_events'").fetchone():
-                with self._tx():
-                    for stmt in SCHEMA.split(";"):
-                        if stmt.strip():
-                            self._conn.execute(stmt)
-            self._ensure_maintenance_schema()
+            self._conn.row_factory = sqlite3.Row  # columns by name: a migration may add or move them
+            self._upgrade()
         except sqlite3.Error as exc:
             raise CatalogError(
                 f"cannot open catalog {self.path}: {exc}", hint="check the path and its permissions, or pass --catalog"
             ) from exc
+
+    def _upgrade(self) -> None:
+        """Bring an older catalog to this eventlake's schema in one transaction; refuse a newer one."""
+        if migrations.user_version(self._conn) == migrations.LATEST:
+            return
+        with self._tx() as c:
+            current = migrations.user_version(c)  # again under the write lock: another process may have done it
+            if current > migrations.LATEST:
+                from eventlake import __version__
+
+                by = migrations.made_by(c)
+                raise CatalogError(
+                    f"catalog {self.path} has schema version {current}, made by "
+                    f"{f'eventlake {by}' if by else 'a newer eventlake'}; eventlake {__version__} reads "
+                    f"versions up to {migrations.LATEST}",
+                    hint="upgrade eventlake to open it",
+                )
+            if current < migrations.LATEST:
+                from eventlake import __version__
+
+                try:
+                    migrations.upgrade(c, current, __version__)
+                except sqlite3.Error as exc:  # rolled back by _tx: the file stays as it was
+                    raise CatalogError(
+                        f"cannot upgrade catalog {self.path} from schema version {current} to "
+                        f"{migrations.LATEST}: {exc}; it was left unchanged",
+                        hint="an object in the catalog has a name eventlake needs; remove it, or open "
+                        "the catalog with the eventlake that made it",
+                    ) from exc
 
     def close(self) -> None:
         self._conn.close()
@@ -153,7 +154,7 @@ class SQLiteCatalog:
                 raise
             self._conn.execute("COMMIT")
 
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock, _unavailable(self.path, self._reconnect):
             return self._conn.execute(sql, params).fetchall()
 
@@ -165,18 +166,19 @@ class SQLiteCatalog:
             self._conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA busy_timeout=30000")
             self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.row_factory = sqlite3.Row
 
     # databases
     def ensure_database(self, name: str) -> None:
         with self._tx() as c:
-            c.execute("INSERT OR IGNORE INTO databases VALUES (?, ?)", (name, time.time()))
+            c.execute("INSERT OR IGNORE INTO databases (name, created_at) VALUES (?, ?)", (name, time.time()))
 
     def list_databases(self) -> list[str]:
         return [r[0] for r in self._query("SELECT name FROM databases ORDER BY name")]
 
     # tables
     def get_table(self, ref: TableRef) -> Table | None:
-        rows = self._query("SELECT * FROM tables WHERE database=? AND name=?", (ref.database, ref.name))
+        rows = self._query(f"SELECT {_TABLE_COLS} FROM tables WHERE database=? AND name=?", (ref.database, ref.name))
         return _table(rows[0]) if rows else None
 
     def require_table(self, ref: TableRef) -> Table:
@@ -187,17 +189,19 @@ class SQLiteCatalog:
 
     def list_tables(self, database: str | None = None) -> list[Table]:
         if database is None:
-            rows = self._query("SELECT * FROM tables ORDER BY database, name")
+            rows = self._query(f"SELECT {_TABLE_COLS} FROM tables ORDER BY database, name")
         else:
-            rows = self._query("SELECT * FROM tables WHERE database=? ORDER BY name", (database,))
+            rows = self._query(f"SELECT {_TABLE_COLS} FROM tables WHERE database=? ORDER BY name", (database,))
         return [_table(r) for r in rows]
 
     def upsert_table(self, table: Table) -> Table:
         """Create or update; bump schema_version (keeping the old schema) when columns change."""
         now = time.time()
         with self._tx() as c:
-            c.execute("INSERT OR IGNORE INTO databases VALUES (?, ?)", (table.database, now))
-            row = c.execute("SELECT * FROM tables WHERE database=? AND name=?", (table.database, table.name)).fetchone()
+            c.execute("INSERT OR IGNORE INTO databases (name, created_at) VALUES (?, ?)", (table.database, now))
+            row = c.execute(
+                f"SELECT {_TABLE_COLS} FROM tables WHERE database=? AND name=?", (table.database, table.name)
+            ).fetchone()
             if row is None:
                 version, created = 1, now
                 changed = True
@@ -207,7 +211,7 @@ class SQLiteCatalog:
                 version = old.schema_version + 1 if changed else old.schema_version
                 created = old.created_at
             c.execute(
-                "INSERT OR REPLACE INTO tables VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO tables ({_TABLE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     table.database,
                     table.name,
@@ -224,7 +228,8 @@ class SQLiteCatalog:
             )
             if changed:
                 c.execute(
-                    "INSERT OR REPLACE INTO schema_versions VALUES (?,?,?,?,?)",
+                    "INSERT OR REPLACE INTO schema_versions (database, name, version, columns, created_at) "
+                    "VALUES (?,?,?,?,?)",
                     (table.database, table.name, version, _cols(table.columns), now),
                 )
         result = self.get_table(table.ref)
@@ -254,7 +259,7 @@ class SQLiteCatalog:
         now = time.time()
         for p in parts:
             cur = c.execute(
-                "INSERT OR IGNORE INTO partitions VALUES (?,?,?,?,?)",
+                "INSERT OR IGNORE INTO partitions (database, name, spec, location, created_at) VALUES (?,?,?,?,?)",
                 (ref.database, ref.name, _spec(p.values), p.location, now),
             )
             added += cur.rowcount
@@ -288,7 +293,7 @@ class SQLiteCatalog:
         verb = "INSERT OR REPLACE" if replace else "INSERT"
         now = time.time()
         c.executemany(
-            f"{verb} INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"{verb} INTO files ({_FILE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     f.path,
@@ -312,7 +317,7 @@ class SQLiteCatalog:
         ranges = [(f.path, ref.database, ref.name, r) for f in files if f.ranges for r in f.ranges]
         if ranges:
             c.executemany(
-                "INSERT OR REPLACE INTO file_ranges VALUES (?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO file_ranges ({_RANGE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         p,
@@ -338,10 +343,10 @@ class SQLiteCatalog:
 
     def list_files(self, ref: TableRef | None = None, partition_filter: dict[str, str] | None = None) -> list[DataFile]:
         if ref is None:
-            rows = self._query("SELECT * FROM files ORDER BY database, name, path")
+            rows = self._query(f"SELECT {_FILE_COLS} FROM files ORDER BY database, name, path")
         else:
             rows = self._query(
-                "SELECT * FROM files WHERE database=? AND name=? ORDER BY path", (ref.database, ref.name)
+                f"SELECT {_FILE_COLS} FROM files WHERE database=? AND name=? ORDER BY path", (ref.database, ref.name)
             )
         files = self._with_ranges(ref, [_file(r) for r in rows])
         if partition_filter:
@@ -384,7 +389,7 @@ class SQLiteCatalog:
                 )
             try:
                 c.execute(
-                    "INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO ledger ({_LEDGER_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         entry.topic,
                         entry.partition,
@@ -405,13 +410,15 @@ class SQLiteCatalog:
                     f"{entry.topic}[{entry.partition}] offset {entry.first_offset} is already recorded",
                     hint="another sink recorded it first; this flush is discarded",
                 ) from exc
-            c.execute("INSERT OR IGNORE INTO databases VALUES (?, ?)", (entry.table.database, time.time()))
+            c.execute(
+                "INSERT OR IGNORE INTO databases (name, created_at) VALUES (?, ?)", (entry.table.database, time.time())
+            )
             self._insert_files(c, entry.table, entry.files, replace=False)
             parts = {_spec(f.partition): f for f in entry.files}
             table_row = c.execute(
                 "SELECT location FROM tables WHERE database=? AND name=?", (entry.table.database, entry.table.name)
             ).fetchone()
-            base = table_row[0].rstrip("/") if table_row else ""
+            base = table_row["location"].rstrip("/") if table_row else ""
             self._add_partitions(
                 c,
                 entry.table,
@@ -422,14 +429,14 @@ class SQLiteCatalog:
             )
             if entry.dlq:
                 c.execute(
-                    "INSERT INTO dlq_counts VALUES (?, ?) ON CONFLICT(topic) DO UPDATE SET "
+                    "INSERT INTO dlq_counts (topic, count) VALUES (?, ?) ON CONFLICT(topic) DO UPDATE SET "
                     "count = count + excluded.count",
                     (entry.topic, entry.dlq),
                 )
 
     def ledger(self, topic: str | None = None, limit: int | None = None) -> list[LedgerEntry]:
         """Ledger entries, newest first, with `file_count` (files not attached; see list_files)."""
-        sql = "SELECT * FROM ledger"
+        sql = f"SELECT {_LEDGER_COLS} FROM ledger"
         params: tuple[Any, ...] = ()
         if topic is not None:
             sql += " WHERE topic=?"
@@ -439,18 +446,18 @@ class SQLiteCatalog:
             sql += f" LIMIT {int(limit)}"
         return [
             LedgerEntry(
-                topic=r[0],
-                partition=r[1],
-                first_offset=r[2],
-                last_offset=r[3],
-                table=TableRef(r[4], r[5]),
+                topic=r["topic"],
+                partition=r["partition"],
+                first_offset=r["first_offset"],
+                last_offset=r["last_offset"],
+                table=TableRef(r["database"], r["name"]),
                 files=[],
-                rows=r[6],
-                bytes=r[7],
-                dlq=r[8],
-                max_event_time=r[10],
-                committed_at=r[11],
-                file_count=r[9],
+                rows=r["rows"],
+                bytes=r["bytes"],
+                dlq=r["dlq"],
+                max_event_time=r["max_event_time"],
+                committed_at=r["committed_at"],
+                file_count=r["files"],
             )
             for r in self._query(sql, params)
         ]
@@ -502,12 +509,13 @@ class SQLiteCatalog:
         incarnation: whoever comes second finds it begun (same topic id, or a newer number)."""
         with self._tx() as c:
             row = c.execute("SELECT incarnation, topic_id FROM topic_incarnations WHERE topic=?", (topic,)).fetchone()
-            current, known_id = (int(row[0]), row[1]) if row else (0, None)
+            current, known_id = (int(row["incarnation"]), row["topic_id"]) if row else (0, None)
             if current != expected or (bump and topic_id is not None and known_id == topic_id):
                 return current
             number = current + 1 if bump else current
             c.execute(
-                "INSERT INTO topic_incarnations VALUES (?, ?, ?, ?) ON CONFLICT(topic) DO UPDATE SET "
+                "INSERT INTO topic_incarnations (topic, incarnation, topic_id, changed_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(topic) DO UPDATE SET "
                 "incarnation=excluded.incarnation, topic_id=excluded.topic_id, changed_at=excluded.changed_at",
                 (topic, number, topic_id, time.time()),
             )
@@ -520,7 +528,7 @@ class SQLiteCatalog:
     def record_offset_event(self, event: OffsetEvent) -> None:
         with self._tx() as c:
             c.execute(
-                "INSERT INTO offset_events VALUES (?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO offset_events ({_EVENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     event.topic,
                     event.partition,
@@ -536,8 +544,8 @@ class SQLiteCatalog:
 
     def offset_events(self, topic: str | None = None) -> list[OffsetEvent]:
         """Offset breaks, oldest first."""
-        sql = "SELECT * FROM offset_events" + (" WHERE topic=?" if topic else "") + " ORDER BY detected_at"
-        return [OffsetEvent(*r) for r in self._query(sql, (topic,) if topic else ())]
+        sql = f"SELECT {_EVENT_COLS} FROM offset_events" + (" WHERE topic=?" if topic else "") + " ORDER BY detected_at"
+        return [OffsetEvent(**dict(zip(r.keys(), r, strict=True))) for r in self._query(sql, (topic,) if topic else ())]
 
     def dlq_count(self, topic: str) -> int:
         rows = self._query("SELECT count FROM dlq_counts WHERE topic=?", (topic,))
@@ -546,7 +554,10 @@ class SQLiteCatalog:
     # views
     def save_view(self, name: str, sql: str, database: str = "default") -> None:
         with self._tx() as c:
-            c.execute("INSERT OR REPLACE INTO views VALUES (?,?,?,?)", (database, name, sql, time.time()))
+            c.execute(
+                "INSERT OR REPLACE INTO views (database, name, sql, created_at) VALUES (?,?,?,?)",
+                (database, name, sql, time.time()),
+            )
 
     def list_views(self) -> list[tuple[str, str, str]]:
         return [(d, n, s) for d, n, s in self._query("SELECT database, name, sql FROM views ORDER BY database, name")]
@@ -564,28 +575,79 @@ class SQLiteCatalog:
 
     def set_crawl_state(self, key: str, state: dict[str, Any]) -> None:
         with self._tx() as c:
-            c.execute("INSERT OR REPLACE INTO crawl_state VALUES (?, ?)", (key, json.dumps(state)))
+            c.execute("INSERT OR REPLACE INTO crawl_state (key, state) VALUES (?, ?)", (key, json.dumps(state)))
+
+    # incremental reads for long-lived query engines (change numbers kept by triggers: migration 2)
+    def change_seq(self) -> int:
+        """The catalog-wide change number: it grows with every change to tables, files or views."""
+        rows = self._query("SELECT coalesce(max(seq), 0) FROM table_changes")
+        return int(rows[0][0])
+
+    def read_changes(self, since: int, watermarks: Mapping[tuple[str, str], int]) -> CatalogChanges:
+        """What changed after change number `since`, read in one transaction (one consistent state).
+
+        Tables whose files were only added get their files with rowids past their `watermarks`
+        entry; tables with any other change (files removed, table or views changed) get all files.
+        """
+        with self._lock, _unavailable(self.path, self._reconnect):
+            c = self._conn
+            c.execute("BEGIN")
+            try:
+                seq = int(c.execute("SELECT coalesce(max(seq), 0) FROM table_changes").fetchone()[0])
+                changed = c.execute(
+                    "SELECT database, name, reset_seq FROM table_changes WHERE seq > ?", (since,)
+                ).fetchall()
+                reset = any(r["reset_seq"] > since for r in changed)
+                tables = [_table(r) for r in c.execute(f"SELECT {_TABLE_COLS} FROM tables ORDER BY database, name")]
+                views = [
+                    (r["database"], r["name"], r["sql"])
+                    for r in c.execute("SELECT database, name, sql FROM views ORDER BY database, name")
+                ]
+                files: dict[tuple[str, str], tuple[bool, list[tuple[int, DataFile]]]] = {}
+                for r in changed:
+                    key = (r["database"], r["name"])
+                    if not key[1]:
+                        continue  # the views' row
+                    whole = r["reset_seq"] > since or key not in watermarks
+                    after = 0 if whole else watermarks[key]
+                    rows = c.execute(
+                        f"SELECT rowid AS rowid_, {_FILE_COLS} FROM files WHERE database=? AND name=? AND rowid > ? "
+                        "ORDER BY rowid",
+                        (key[0], key[1], after),
+                    ).fetchall()
+                    found = [(int(row["rowid_"]), _file(row)) for row in rows]
+                    if any(f.kafka_partition is None for _, f in found):  # compacted: lineage is in file_ranges
+                        ranged = self._with_ranges(TableRef(*key), [f for _, f in found])
+                        found = [(rowid, f) for (rowid, _), f in zip(found, ranged, strict=True)]
+                    files[key] = (whole, found)
+            finally:
+                c.execute("COMMIT")
+        return CatalogChanges(seq, reset, tables, views, files)
 
     # maintenance: compaction leases and swaps, retention, orphans of both, last runs (catalog/maintain.py)
-    def _ensure_maintenance_schema(self) -> None:
-        """Adds the maintenance tables to a catalog made before them (idempotent)."""
-        if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name='maintenance_runs'").fetchone():
-            return
-        with self._tx() as c:
-            for stmt in MAINTENANCE_SCHEMA:
-                c.execute(stmt)
-
     def _with_ranges(self, ref: TableRef | None, files: list[DataFile]) -> list[DataFile]:
         """Attach `file_ranges` to the compacted files that hold several Kafka partitions."""
         if ref is None:
-            rows = self._query("SELECT * FROM file_ranges")
+            rows = self._query(f"SELECT {_RANGE_COLS} FROM file_ranges")
         else:
-            rows = self._query("SELECT * FROM file_ranges WHERE database=? AND name=?", (ref.database, ref.name))
+            rows = self._query(
+                f"SELECT {_RANGE_COLS} FROM file_ranges WHERE database=? AND name=?", (ref.database, ref.name)
+            )
         if not rows:
             return files
         by_path: dict[str, list[FileRange]] = {}
         for r in rows:
-            by_path.setdefault(r[0], []).append(FileRange(r[3], r[4], r[5], r[6], r[7], r[8], r[9]))
+            by_path.setdefault(r["path"], []).append(
+                FileRange(
+                    r["topic"],
+                    r["kafka_partition"],
+                    r["first_offset"],
+                    r["last_offset"],
+                    r["rows"],
+                    r["min_event_time"],
+                    r["max_event_time"],
+                )
+            )
         out = []
         for f in files:
             ranges = by_path.get(f.path)
@@ -598,7 +660,7 @@ class SQLiteCatalog:
     def list_partition_files(self, ref: TableRef, values: dict[str, str]) -> list[DataFile]:
         """The files of one table partition (selected in SQL: compaction must not list the whole table)."""
         rows = self._query(
-            "SELECT * FROM files WHERE database=? AND name=? AND partition_spec=? ORDER BY path",
+            f"SELECT {_FILE_COLS} FROM files WHERE database=? AND name=? AND partition_spec=? ORDER BY path",
             (ref.database, ref.name, _spec(values)),
         )
         files = [_file(r) for r in rows]
@@ -611,7 +673,8 @@ class SQLiteCatalog:
         now = time.time()
         with self._tx() as c:
             cur = c.execute(
-                "INSERT INTO maintenance_leases VALUES (?,?,?,?,?) ON CONFLICT(database, name, partition_spec) "
+                "INSERT INTO maintenance_leases (database, name, partition_spec, owner, expires_at) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(database, name, partition_spec) "
                 "DO UPDATE SET owner=excluded.owner, expires_at=excluded.expires_at "
                 "WHERE maintenance_leases.owner = excluded.owner OR maintenance_leases.expires_at < ?",
                 (ref.database, ref.name, _spec(values), owner, now + ttl_s, now),
@@ -633,7 +696,7 @@ class SQLiteCatalog:
         now = time.time()
         with self._tx() as c:
             c.executemany(
-                "INSERT OR REPLACE INTO maintenance_pending VALUES (?,?,?,?,?,?)",
+                _PENDING_INSERT,
                 [(p, ref.database, ref.name, kind, owner, now) for p in paths],
             )
 
@@ -686,7 +749,7 @@ class SQLiteCatalog:
             self._insert_files(c, ref, new_files, replace=False)
             c.executemany("DELETE FROM maintenance_pending WHERE path=?", [(f.path,) for f in new_files])
             c.executemany(
-                "INSERT OR REPLACE INTO maintenance_pending VALUES (?,?,?,?,?,?)",
+                _PENDING_INSERT,
                 [(p, ref.database, ref.name, "retired", owner, now) for p in old_paths],
             )
 
@@ -727,7 +790,7 @@ class SQLiteCatalog:
                 c.execute("DELETE FROM partitions WHERE database=? AND name=? AND spec=?", key)
                 c.execute(f"DELETE FROM maintenance_leases WHERE {where}", key)
                 c.executemany(
-                    "INSERT OR REPLACE INTO maintenance_pending VALUES (?,?,?,?,?,?)",
+                    _PENDING_INSERT,
                     [(p, ref.database, ref.name, "retired", owner, now) for p in found],
                 )
                 paths += found
@@ -738,7 +801,7 @@ class SQLiteCatalog:
         database, name = (ref.database, ref.name) if ref else ("", "")
         with self._tx() as c:
             c.execute(
-                "INSERT OR REPLACE INTO maintenance_runs VALUES (?,?,?,?,?,?)",
+                _RUNS_INSERT,
                 (database, name, kind, time.time(), seconds, json.dumps(detail)),
             )
 
@@ -766,14 +829,16 @@ class SQLiteCatalog:
                     (topic, part, db, name, before, bucket_s, bucket),
                 )
                 c.execute(
-                    "INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO ledger ({_LEDGER_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (topic, part, first, last, db, name, rows, size, dlq, files, mx, at),
                 )
                 gone += n - 1
             return gone
 
     def maintenance_runs(self) -> list[dict[str, Any]]:
-        rows = self._query("SELECT * FROM maintenance_runs ORDER BY database, name, kind")
+        rows = self._query(
+            "SELECT database, name, kind, ran_at, seconds, detail FROM maintenance_runs ORDER BY database, name, kind"
+        )
         return [
             {
                 "table": f"{d}.{n}" if n else None,
@@ -810,35 +875,35 @@ def _unavailable(path: Path, reconnect: Callable[[], None]) -> Iterator[None]:
         raise CatalogUnavailable(f"catalog {path} is unavailable: {text}", hint=hint) from exc
 
 
-def _table(row: tuple[Any, ...]) -> Table:
+def _table(row: sqlite3.Row) -> Table:
     return Table(
-        database=row[0],
-        name=row[1],
-        location=row[2],
-        format=row[3],
-        columns=_uncols(row[4]),
-        partition_keys=_uncols(row[5]),
-        schema_version=row[6],
-        source=row[7],
-        parameters=json.loads(row[8]),
-        created_at=row[9],
-        updated_at=row[10],
+        database=row["database"],
+        name=row["name"],
+        location=row["location"],
+        format=row["format"],
+        columns=_uncols(row["columns"]),
+        partition_keys=_uncols(row["partition_keys"]),
+        schema_version=row["schema_version"],
+        source=row["source"],
+        parameters=json.loads(row["parameters"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 
-def _file(row: tuple[Any, ...]) -> DataFile:
+def _file(row: sqlite3.Row) -> DataFile:
     return DataFile(
-        path=row[0],
-        table=TableRef(row[1], row[2]),
-        partition=_values(row[3]),
-        format=row[4],
-        rows=row[5],
-        bytes=row[6],
-        topic=row[7],
-        kafka_partition=row[8],
-        first_offset=row[9],
-        last_offset=row[10],
-        min_event_time=row[11],
-        max_event_time=row[12],
-        created_at=row[13],
+        path=row["path"],
+        table=TableRef(row["database"], row["name"]),
+        partition=_values(row["partition_spec"]),
+        format=row["format"],
+        rows=row["rows"],
+        bytes=row["bytes"],
+        topic=row["topic"],
+        kafka_partition=row["kafka_partition"],
+        first_offset=row["first_offset"],
+        last_offset=row["last_offset"],
+        min_event_time=row["min_event_time"],
+        max_event_time=row["max_event_time"],
+        created_at=row["created_at"],
     )

@@ -1,17 +1,21 @@
 """Building the locked-down DuckDB connection behind a query engine, from one catalog snapshot.
 
-One view per table over exactly the files the catalog lists (see `sources`), the system
-tables in the `eventlake` schema, the saved views; then DuckDB is locked: file access only
-to the listed files (and the engine's schema files), configuration locked, no extensions.
+One view per table, the system tables in the `eventlake` schema, the saved views; then DuckDB
+is locked: file access only through the read-only layers (`lake://`, `schema://`),
+configuration locked, no extensions. A table's view lists no file: it reads a per-cursor
+temporary view (`table_select`, made for each query over exactly the catalog-listed files the
+query can need, see `prune`), so the connection's cost does not grow with the lake's history
+and new files need no new connection.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +54,30 @@ class Snapshot:
     tables: list[Table]
     files: dict[tuple[str, str], list[DataFile]]
     views: list[tuple[str, str, str]]
+    seq: int = 0  # the catalog's change number this snapshot was read at
+    _partitions: dict[tuple[str, str], dict[tuple[tuple[str, str], ...], list[DataFile]]] = field(
+        default_factory=dict, repr=False
+    )
+
+    def by_partition(self, key: tuple[str, str]) -> dict[tuple[tuple[str, str], ...], list[DataFile]]:
+        """A table's files grouped by partition values (built on first use per snapshot)."""
+        groups = self._partitions.get(key)
+        if groups is None:
+            groups = defaultdict(list)
+            for f in self.files.get(key, []):
+                groups[tuple(f.partition.items())].append(f)
+            self._partitions[key] = groups = dict(groups)
+        return groups
+
+    def definitions(self) -> tuple[Any, ...]:
+        """What the connection is built from (tables and saved views, not files)."""
+        return (
+            tuple(
+                (t.database, t.name, t.schema_version, t.format, tuple(t.columns), tuple(t.partition_keys))
+                for t in self.tables
+            ),
+            tuple(self.views),
+        )
 
     def relations(self, default_database: str) -> frozenset[tuple[str, str]]:
         """What SQL may name (the guard's allow-list): `db.name` for tables and saved views, bare
@@ -61,11 +89,7 @@ class Snapshot:
         return frozenset(pairs)
 
     def key(self) -> tuple[Any, ...]:
-        return (
-            tuple((t.database, t.name, t.schema_version, t.format, t.updated_at) for t in self.tables),
-            tuple((k, tuple(f.path for f in fs)) for k, fs in sorted(self.files.items())),
-            tuple(self.views),
-        )
+        return (self.seq, self.definitions())
 
 
 def read_catalog(store: CatalogStore) -> Snapshot:
@@ -99,13 +123,29 @@ class ConnectionBuilder:
         self._lake_files = ReadOnlyFiles(lake.root, "lake") if lake.local else None
         self._schema_files = ReadOnlyFiles(schema_dir, "schema")
         self._footers: dict[str, tuple[str, ...]] = {}  # path -> column names, for evolved tables
+        # Schema files and Arrow schemas are made on a private, unlocked connection that reads no lake file.
+        self._scratch = duckdb.connect(":memory:", config={"enable_external_access": True})
+        self._scratch_lock = threading.Lock()
 
-    def build(self, snap: Snapshot, strict: bool = False) -> tuple[duckdb.DuckDBPyConnection, dict[str, Any]]:
+    @staticmethod
+    def temp_view(table: Table) -> str:
+        """The per-cursor temporary view a table's view reads (made by `table_select` for each query)."""
+        digest = hashlib.sha1(repr((table.database, table.name)).encode()).hexdigest()[:12]
+        return f"__eventlake_t_{digest}"
+
+    def table_select(
+        self, cursor: duckdb.DuckDBPyConnection, table: Table, files: Sequence[DataFile], arrow: dict[str, Any]
+    ) -> None:
+        """On `cursor`: the temporary view behind `table`'s view, over exactly `files`."""
+        select = self._table_select(cursor, table, files, arrow, [])
+        cursor.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(self.temp_view(table))} AS {select}")
+
+    def build(self, snap: Snapshot) -> tuple[duckdb.DuckDBPyConnection, dict[str, Any]]:
         """A locked-down connection, and the Arrow objects its views read (to register on each cursor)."""
         arrow: dict[str, Any] = {}
-        return self._build(snap, arrow, strict), arrow
+        return self._build(snap, arrow), arrow
 
-    def _build(self, snap: Snapshot, arrow: dict[str, Any], strict: bool = False) -> duckdb.DuckDBPyConnection:
+    def _build(self, snap: Snapshot, arrow: dict[str, Any]) -> duckdb.DuckDBPyConnection:
         config: dict[str, Any] = {
             "python_enable_replacements": False,
             "autoinstall_known_extensions": False,
@@ -124,7 +164,7 @@ class ConnectionBuilder:
             if filesystem is not None:
                 con.register_filesystem(filesystem)
         try:
-            allowed = self._create_views(con, snap, arrow, strict)
+            self._create_views(con, snap)
             self._create_system_tables(con, snap, arrow)
             tables = {(t.database, t.name) for t in snap.tables}
             # A table made later under a saved view's name wins: the view is left out (and logged).
@@ -132,7 +172,7 @@ class ConnectionBuilder:
             for database, name, _sql in snap.views:
                 if (database, name) in tables:
                     log.warning("saved view %s.%s is hidden by a table of the same name", database, name)
-            self._lock_down(con, allowed)
+            self._lock_down(con)
         except BaseException:
             con.close()
             raise
@@ -142,27 +182,19 @@ class ConnectionBuilder:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(database)}")
         return quote_ident(database)
 
-    def _create_views(
-        self, con: duckdb.DuckDBPyConnection, snap: Snapshot, arrow: dict[str, Any], strict: bool = False
-    ) -> list[str]:
-        allowed: list[str] = []
+    def _create_views(self, con: duckdb.DuckDBPyConnection, snap: Snapshot) -> None:
+        """Each table's view reads its temporary view; here (on the connection) an empty one with the
+        table's columns, so the view binds; each query's cursor makes its own over the files it needs."""
         for table in snap.tables:
-            files = snap.files.get((table.database, table.name), [])
             schema = self._schema(con, table.database)
             view = f"{schema}.{quote_ident(table.name)}"
-            try:
-                select = self._table_select(con, table, files, arrow, allowed)
-                con.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
-            except Exception as exc:
-                if strict and isinstance(exc, duckdb.IOException):
-                    raise CatalogMoved from exc
-                # One unreadable table must not hide the others; querying it says why it cannot be read.
-                reason = f"table {table.ref} cannot be read: {one_line(exc)}"
-                log.warning("%s", reason)
-                con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT error({quote_str(reason)}) AS unreadable")
+            temp = quote_ident(self.temp_view(table))
+            if table.format == "parquet" and table.columns and self.lake.local:
+                self._schema_file(con, table)  # made now, not by a query: queries change nothing on disk
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {temp} AS {local_view_sql(table, [])}")
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {temp}")
             if table.database == self.settings.database:  # bare names resolve in the default database
                 con.execute(f"CREATE OR REPLACE VIEW main.{quote_ident(table.name)} AS SELECT * FROM {view}")
-        return allowed
 
     def _table_select(
         self,
@@ -174,7 +206,10 @@ class ConnectionBuilder:
     ) -> str:
         if not self.lake.local or any(f.path.startswith("s3://") for f in files):
             # partition keys too: the dataset types them as DuckDB does on a local lake
-            data_schema = con.sql(empty_select_sql([*table.columns, *table.partition_keys])).to_arrow_table().schema
+            with self._scratch_lock:
+                data_schema = (
+                    self._scratch.sql(empty_select_sql([*table.columns, *table.partition_keys])).to_arrow_table().schema
+                )
             source = s3_source(table, files, self.lake.filesystem, f"__src_{table.database}_{table.name}", data_schema)
             if source is None:
                 return local_view_sql(table, [])
@@ -234,7 +269,8 @@ class ConnectionBuilder:
         path = schema_file_path(str(self._schema_dir / digest.hexdigest()[:16]), table)
         if not Path(path).is_file():
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            con.execute(schema_file_sql(table, path))
+            with self._scratch_lock:
+                self._scratch.execute(schema_file_sql(table, path))
         return path
 
     def _create_system_tables(self, con: duckdb.DuckDBPyConnection, snap: Snapshot, arrow: dict[str, Any]) -> None:
@@ -242,13 +278,20 @@ class ConnectionBuilder:
         that can read them (`SystemTable.needed`): most queries never do, and building them
         costs more than a small query."""
         self._schema(con, SYSTEM_SCHEMA)
-        pairs = table_files(snap)
-        arrow["__eventlake_files"] = SystemTable(lambda: system.files_table(pairs, self.relative), system.FILES_SCHEMA)
-        arrow["__eventlake_watermarks"] = SystemTable(lambda: system.watermarks_table(pairs), system.WATERMARKS_SCHEMA)
-        arrow["__eventlake_tables"] = SystemTable(lambda: _tables_arrow(summaries(snap, self.relative)), TABLES_SCHEMA)
+        arrow.update(self.system_tables(snap, arrow))
         for name in ("files", "watermarks", "tables"):
             con.register(f"__eventlake_{name}", arrow[f"__eventlake_{name}"].empty)
             con.execute(f"CREATE OR REPLACE VIEW {SYSTEM_SCHEMA}.{name} AS SELECT * FROM __eventlake_{name}")
+
+    def system_tables(self, snap: Snapshot, arrow: dict[str, Any]) -> dict[str, Any]:
+        """`arrow` with the system tables' rows (built on first use) taken from `snap`."""
+        pairs = table_files(snap)
+        return {
+            **arrow,
+            "__eventlake_files": SystemTable(lambda: system.files_table(pairs, self.relative), system.FILES_SCHEMA),
+            "__eventlake_watermarks": SystemTable(lambda: system.watermarks_table(pairs), system.WATERMARKS_SCHEMA),
+            "__eventlake_tables": SystemTable(lambda: _tables_arrow(summaries(snap, self.relative)), TABLES_SCHEMA),
+        }
 
     def _create_saved_views(
         self, con: duckdb.DuckDBPyConnection, snap: Snapshot, views: list[tuple[str, str, str]]
@@ -285,12 +328,15 @@ class ConnectionBuilder:
         except Exception:
             return location.rstrip("/").rsplit("/", 1)[-1] if location.startswith("/") else location
 
-    def _lock_down(self, con: duckdb.DuckDBPyConnection, allowed_paths: list[str]) -> None:
-        """Only the read-only layer's names may be opened; the private temp folder takes spills."""
-        paths = ", ".join(quote_str(p) for p in allowed_paths)
+    def _lock_down(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Only the read-only layers' names may be opened (the private temp folder takes spills).
+
+        The whole `lake://` name space, not a list of files: cursors make views over new files
+        without a new connection. Nothing can be written there (the layer opens `rb` only), and
+        the SQL guard lets no query name a file: views list only catalog-named files."""
+        dirs = [str(self._temp_dir) + "/", "lake://", "schema://"]
         con.execute(f"SET temp_directory = {quote_str(str(self._temp_dir))}")
-        con.execute(f"SET allowed_directories = [{quote_str(str(self._temp_dir) + '/')}]")
-        con.execute(f"SET allowed_paths = [{paths}]")
+        con.execute(f"SET allowed_directories = [{', '.join(quote_str(d) for d in dirs)}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
 

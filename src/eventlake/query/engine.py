@@ -13,26 +13,18 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from eventlake.catalog import CatalogStore, open_catalog
+from eventlake.catalog import CatalogStore, DataFile, Table, open_catalog
 from eventlake.config import Settings
 from eventlake.lake import open_lake
 from eventlake.query import system
-from eventlake.query.build import (
-    CatalogMoved,
-    ConnectionBuilder,
-    Snapshot,
-    SystemTable,
-    read_catalog,
-    summaries,
-    table_files,
-)
+from eventlake.query.build import ConnectionBuilder, Snapshot, SystemTable, summaries, table_files
 from eventlake.query.exceptions import (
     BadSql,
     OutOfMemory,
@@ -43,6 +35,7 @@ from eventlake.query.exceptions import (
     UnknownTable,
 )
 from eventlake.query.guard import SqlGuard, one_line
+from eventlake.query.prune import PartitionFilter, base_tables, where_for
 from eventlake.query.results import QueryResult, TableSummary
 
 __all__ = ["QueryEngine", "QueryResult", "TableSummary", "connect"]
@@ -75,6 +68,10 @@ class QueryEngine:
         self._arrow: dict[str, Any] = {}
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
+        # What the catalog said at the last look: files by path per table, and the highest file rowid
+        # seen per table, so a refresh reads only what changed (`read_changes`).
+        self._files: dict[tuple[str, str], dict[str, DataFile]] = {}
+        self._rowids: dict[tuple[str, str], int] = {}
         self.refresh(force=True)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -106,21 +103,40 @@ class QueryEngine:
             self._rebuild(force)
 
     def _rebuild(self, force: bool) -> None:
-        now = time.monotonic()
-        for attempt in range(3):
-            snapshot = read_catalog(self.store)
-            self._checked_at = now
-            with self._lock:
-                if not force and self._snapshot is not None and snapshot.key() == self._snapshot.key():
-                    return
-            try:
-                con, arrow = self._builder.build(snapshot, strict=attempt < 2)
-            except CatalogMoved:  # a file vanished between reading the catalog and binding: read it again
-                continue
-            with self._lock:
-                # The old connection is not closed here: queries on other threads may still use its cursors.
-                self._con, self._snapshot, self._arrow = con, snapshot, arrow
-            return
+        """Read what changed since the last look; a new connection only when tables or views changed."""
+        self._checked_at = time.monotonic()
+        since = self._snapshot.seq if self._snapshot is not None else -1
+        if self._snapshot is not None and self.store.change_seq() == since:
+            return  # one cheap query: nothing changed
+        changes = self.store.read_changes(max(since, 0), self._rowids)
+        files, rowids = dict(self._files), dict(self._rowids)
+        lists = dict(self._snapshot.files) if self._snapshot is not None else {}
+        for key, (whole, rows) in changes.files.items():
+            current = {} if whole else dict(files.get(key, {}))
+            for rowid, f in rows:
+                current[f.path] = f  # by path: a file replaced in place is not listed twice
+                rowids[key] = max(rowids.get(key, 0), rowid)
+            if whole and not rows:
+                rowids.pop(key, None)
+            files[key], lists[key] = current, list(current.values())
+        known = {(t.database, t.name) for t in changes.tables}
+        for table_map in (files, rowids, lists):
+            for key in [k for k in table_map if k not in known]:
+                del table_map[key]
+        snapshot = Snapshot(changes.tables, lists, changes.views, changes.seq)
+        with self._lock:
+            old = self._snapshot
+        if old is None or old.definitions() != snapshot.definitions():
+            con, arrow = self._builder.build(snapshot)
+        else:
+            con, arrow = None, None
+        with self._lock:
+            # An old connection is not closed here: queries on other threads may still use its cursors.
+            if con is not None:
+                self._con, self._arrow = con, arrow or {}
+            elif self._con is not None:
+                self._arrow = self._builder.system_tables(snapshot, self._arrow)
+            self._snapshot, self._files, self._rowids = snapshot, files, rowids
 
     # -- read models ---------------------------------------------------------------------------------
     def tables(self) -> list[TableSummary]:
@@ -190,6 +206,7 @@ class QueryEngine:
             outcome: dict[str, Any] = {}
             relations = snapshot.relations(self.settings.database) if snapshot is not None else frozenset()
             job = _Job(self.guard, relations, cursor, sql, params, limit, self.limits.max_result_bytes)
+            job.prepare = lambda tree: self._prepare(cursor, tree, snapshot, params)
             # Parsing and checking run on the worker too: the time limit covers them.
             worker = threading.Thread(target=job.run, args=(outcome,), daemon=True, name="eventlake-query")
             worker.start()
@@ -204,6 +221,55 @@ class QueryEngine:
             return outcome, snapshot
         finally:
             cursor.close()
+
+    def _prepare(
+        self, cursor: duckdb.DuckDBPyConnection, tree: dict[str, Any], snap: Snapshot | None, params: Any
+    ) -> None:
+        """On the query's cursor: the temporary views behind the tables it names, over only the files
+        whose partitions its WHERE can select (partition pruning before DuckDB sees a file list)."""
+        if snap is None:
+            return
+        default = self.settings.database.lower()
+        tables = {(t.database.lower(), t.name.lower()): t for t in snap.tables}
+        views = {(d.lower(), n.lower()) for d, n, _sql in snap.views}
+        nodes: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        everything = False
+        for node in base_tables(tree):
+            schema, name = str(node.get("schema_name", "")).lower(), str(node.get("table_name", "")).lower()
+            key = (schema or default, name)
+            if key in tables:
+                nodes.setdefault(key, []).append(node)
+            elif key in views:
+                everything = True  # a saved view reads tables this tree does not show: all of them, whole
+        needed = list(tables) if everything else list(nodes)
+        arrow: dict[str, Any] = {}
+        for key in needed:
+            table = tables[key]
+            files = self._pruned(table, snap, nodes.get(key, []), tree, params, everything)
+            self._builder.table_select(cursor, table, files, arrow)
+        for name, obj in arrow.items():
+            cursor.register(name, obj)
+
+    def _pruned(
+        self,
+        table: Table,
+        snap: Snapshot,
+        nodes: list[dict[str, Any]],
+        tree: dict[str, Any],
+        params: Any,
+        everything: bool,
+    ) -> list[DataFile]:
+        key = (table.database, table.name)
+        if everything or len(nodes) != 1 or not table.partition_keys:
+            return snap.files.get(key, [])
+        where = where_for(tree, nodes[0])
+        if where is None:
+            return snap.files.get(key, [])
+        node = nodes[0]
+        names = {table.name, str(node.get("alias") or "")} - {""}
+        keys = {k.name: k.type for k in table.partition_keys}
+        decide = PartitionFilter(where, names, keys, params)
+        return [f for values, group in snap.by_partition(key).items() if decide.may_match(dict(values)) for f in group]
 
     def _translate(self, exc: BaseException) -> Exception:
         """The error as one line, with absolute local paths (lake, private folders) made relative."""
@@ -250,10 +316,11 @@ class _Job:
     ) -> None:
         self.guard, self.relations, self.cursor = guard, relations, cursor
         self.sql, self.params, self.limit, self.max_bytes = sql, params, limit, max_bytes
+        self.prepare: Callable[[dict[str, Any]], None] = lambda tree: None
 
     def run(self, outcome: dict[str, Any]) -> None:
         try:
-            self.guard.check(self.sql, self.relations)
+            self.prepare(self.guard.check(self.sql, self.relations))
             relation = self.cursor.sql(self.sql, params=dict(self.params) if self.params else None)
             if relation is None:
                 outcome.update(table=pa.table({}), truncated=False)

@@ -99,8 +99,10 @@ class SqlGuard:
     def close(self) -> None:
         self._con.close()
 
-    def check(self, sql: str, relations: Collection[tuple[str, str]] | None = None) -> None:
-        """Raise RefusedStatement, UnknownTable or BadSql unless `sql` is one read-only SELECT."""
+    def check(self, sql: str, relations: Collection[tuple[str, str]] | None = None) -> dict[str, Any]:
+        """Raise RefusedStatement, UnknownTable or BadSql unless `sql` is one read-only SELECT.
+
+        Returns the checked statement's parse tree (the engine prunes partitions with it)."""
         size = len(sql.encode("utf-8", "surrogatepass"))
         if size > self.max_bytes:  # before parsing: a huge text must not cost parse time or memory
             raise BadSql(
@@ -117,7 +119,7 @@ class SqlGuard:
                 raise BadSql(
                     f"{len(statements)} statements given: one statement at a time", hint="send each SELECT on its own"
                 )
-            self._check_statement(statements[0], relations)
+            return self._check_statement(statements[0], relations)
 
     def _statements(self, sql: str) -> list[Any]:
         try:
@@ -130,8 +132,10 @@ class SqlGuard:
             raise BadSql("empty query", hint="write a SELECT, e.g. SELECT count(*) FROM my_table")
         return statements
 
-    def _check_statement(self, statement: Any, relations: Collection[tuple[str, str]] | None) -> None:
-        _TreeCheck(self._tree(self._check_kind(statement)), relations, self._builtin).run()
+    def _check_statement(self, statement: Any, relations: Collection[tuple[str, str]] | None) -> dict[str, Any]:
+        tree = self._tree(self._check_kind(statement))
+        _TreeCheck(tree, relations, self._builtin).run()
+        return tree
 
     def _check_kind(self, statement: Any) -> str:
         """The SELECT text to check: the statement's, or the one an EXPLAIN wraps; others are refused."""

@@ -39,13 +39,18 @@ class ReadOnlyFiles(AbstractFileSystem):  # type: ignore[misc]  # fsspec has no 
         # per query, and realpath + stat from its threads under the GIL cost ~0.3 s for 170 files.
         self._resolved: dict[str, str] = {}
         self._stats: dict[str, tuple[int, float]] = {}
+        self._urls: dict[str, str] = {}
 
     def url(self, path: str | Path) -> str:
-        """The name DuckDB uses for a file under the root."""
-        relative = os.path.relpath(os.path.realpath(path), self.root)
-        if relative.startswith(".."):
-            raise PermissionError(f"{path} is outside {self.root}")
-        return self._prefix + Path(relative).as_posix()
+        """The name DuckDB uses for a file under the root (resolved once per name: files never change)."""
+        key = str(path)
+        name = self._urls.get(key)
+        if name is None:
+            relative = os.path.relpath(os.path.realpath(path), self.root)
+            if relative.startswith(".."):
+                raise PermissionError(f"{path} is outside {self.root}")
+            name = self._urls[key] = self._prefix + Path(relative).as_posix()
+        return name
 
     def _real(self, path: str) -> str:
         real = self._resolved.get(path)

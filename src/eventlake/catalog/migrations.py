@@ -1,0 +1,187 @@
+"""The catalog's schema versions: numbered migrations, applied in one transaction on open.
+
+The version lives in SQLite's `PRAGMA user_version` (in the file header, so it is part of the
+same transaction as the migrations). Version 0 is a file made before versions existed (or a
+new file); migration 1 is the schema eventlake 0.1.0 made, written with `IF NOT EXISTS` so it
+completes any catalog of that era. To change the schema, APPEND a migration (never edit one
+that has shipped): see "Catalog schema versions" in docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    what: str
+    sql: str  # statements separated by `;` (triggers included: split with sqlite3.complete_statement)
+
+
+# Migration 1: the schema of eventlake 0.1.0 (commit ef190f6), unchanged.
+_V1 = """
+CREATE TABLE IF NOT EXISTS databases (
+    name TEXT PRIMARY KEY, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS tables (
+    database TEXT NOT NULL, name TEXT NOT NULL, location TEXT NOT NULL, format TEXT NOT NULL,
+    columns TEXT NOT NULL, partition_keys TEXT NOT NULL, schema_version INTEGER NOT NULL,
+    source TEXT NOT NULL, parameters TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    PRIMARY KEY (database, name));
+CREATE TABLE IF NOT EXISTS schema_versions (
+    database TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, columns TEXT NOT NULL,
+    created_at REAL NOT NULL, PRIMARY KEY (database, name, version));
+CREATE TABLE IF NOT EXISTS partitions (
+    database TEXT NOT NULL, name TEXT NOT NULL, spec TEXT NOT NULL, location TEXT NOT NULL,
+    created_at REAL NOT NULL, PRIMARY KEY (database, name, spec));
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, database TEXT NOT NULL, name TEXT NOT NULL, partition_spec TEXT NOT NULL,
+    format TEXT NOT NULL, rows INTEGER NOT NULL, bytes INTEGER NOT NULL,
+    topic TEXT, kafka_partition INTEGER, first_offset INTEGER, last_offset INTEGER,
+    min_event_time REAL, max_event_time REAL, created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS files_by_table ON files (database, name);
+CREATE INDEX IF NOT EXISTS files_by_source ON files (topic, kafka_partition);
+CREATE TABLE IF NOT EXISTS ledger (
+    topic TEXT NOT NULL, partition INTEGER NOT NULL, first_offset INTEGER NOT NULL,
+    last_offset INTEGER NOT NULL, database TEXT NOT NULL, name TEXT NOT NULL, rows INTEGER NOT NULL,
+    bytes INTEGER NOT NULL, dlq INTEGER NOT NULL, files INTEGER NOT NULL, max_event_time REAL,
+    committed_at REAL NOT NULL, PRIMARY KEY (topic, partition, first_offset));
+CREATE TABLE IF NOT EXISTS dlq_counts (topic TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS views (
+    database TEXT NOT NULL, name TEXT NOT NULL, sql TEXT NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (database, name));
+CREATE TABLE IF NOT EXISTS crawl_state (key TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS topic_incarnations (
+    topic TEXT PRIMARY KEY, incarnation INTEGER NOT NULL, topic_id TEXT, changed_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS offset_events (
+    topic TEXT NOT NULL, partition INTEGER NOT NULL, kind TEXT NOT NULL, first_offset INTEGER,
+    last_offset INTEGER, incarnation INTEGER NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL,
+    detected_at REAL NOT NULL);
+"""
+
+# Migration 2: what changed since an engine last looked, kept by triggers (so every writer, of any
+# version, keeps it right). `table_changes` has one row per table (and `('', '')` for saved views):
+# `seq` = the catalog-wide change number of its last change, `reset_seq` = of its last change that
+# was not only new files (files removed or replaced, table or views changed). Files are appended
+# with growing rowids, so an engine re-reads only rowids past its watermark while `reset_seq` stays.
+# `meta` says which eventlake last wrote the schema (for the "made by a newer eventlake" error).
+_V2 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE table_changes (
+    database TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL, reset_seq INTEGER NOT NULL,
+    PRIMARY KEY (database, name));
+INSERT INTO table_changes (database, name, seq, reset_seq) SELECT database, name, 1, 1 FROM tables;
+INSERT INTO table_changes (database, name, seq, reset_seq) VALUES ('', '', 1, 1);
+CREATE INDEX files_by_partition ON files (database, name, partition_spec);
+CREATE TRIGGER files_added AFTER INSERT ON files BEGIN
+    INSERT INTO table_changes (database, name, seq, reset_seq)
+    VALUES (new.database, new.name, (SELECT coalesce(max(seq), 0) + 1 FROM table_changes), 0)
+    ON CONFLICT (database, name) DO UPDATE SET seq = excluded.seq;
+END;
+CREATE TRIGGER files_removed AFTER DELETE ON files BEGIN
+    INSERT INTO table_changes (database, name, seq, reset_seq)
+    VALUES (old.database, old.name, (SELECT coalesce(max(seq), 0) + 1 FROM table_changes), 0)
+    ON CONFLICT (database, name) DO UPDATE SET seq = excluded.seq, reset_seq = excluded.seq;
+END;
+CREATE TRIGGER files_changed AFTER UPDATE ON files BEGIN
+    INSERT INTO table_changes (database, name, seq, reset_seq)
+    VALUES (old.database, old.name, (SELECT coalesce(max(seq), 0) + 1 FROM table_changes), 0)
+    ON CONFLICT (database, name) DO UPDATE SET seq = excluded.seq, reset_seq = excluded.seq;
+END;
+CREATE TRIGGER tables_added AFTER INSERT ON tables BEGIN
+    INSERT INTO table_changes (database, name, seq, reset_seq)
+    VALUES (new.database, new.name, (SELECT coalesce(max(seq), 0) + 1 FROM table_changes), 0)
+    ON CONFLICT (database, name) DO UPDATE SET seq = excluded.seq, reset_seq = excluded.seq;
+END;
+CREATE TRIGGER tables_changed AFTER UPDATE ON tables BEGIN
+    INSERT INTO table_changes (database, name, seq, reset_seq)
+    VALUES (new.database, new.name, (SELECT coalesce(max(seq), 0) + 1 FROM table_changes), 0)
+    ON CONFLICT (database, name) DO UPDATE SET seq = excluded.seq, reset_seq = excluded.seq;
+END;
+CREATE TRIGGER tables_removed AFTER DELETE ON tables BEGIN
+    INSERT INTO table_changes (database, name, seq, reset_seq)
+    VALUES (old.database, old.name, (SELECT coalesce(max(seq), 0) + 1 FROM table_changes), 0)
+    ON CONFLICT (database, name) DO UPDATE SET seq = excluded.seq, reset_seq = excluded.seq;
+END;
+CREATE TRIGGER views_added AFTER INSERT ON views BEGIN
+    UPDATE table_changes SET seq = (SELECT max(seq) + 1 FROM table_changes), reset_seq = seq
+    WHERE database = '' AND name = '';
+END;
+CREATE TRIGGER views_removed AFTER DELETE ON views BEGIN
+    UPDATE table_changes SET seq = (SELECT max(seq) + 1 FROM table_changes), reset_seq = seq
+    WHERE database = '' AND name = '';
+END;
+"""
+
+# Migration 3: lake maintenance. `file_ranges`: the Kafka ranges of a compacted file that holds
+# several partitions (deleted with their file by a trigger); leases (one compactor per
+# table-hour), files written or retired but not yet settled (swept after a kill), and when each
+# kind of pass last ran per table.
+_V3 = """
+CREATE TABLE IF NOT EXISTS file_ranges (
+    path TEXT NOT NULL, database TEXT NOT NULL, name TEXT NOT NULL, topic TEXT NOT NULL,
+    kafka_partition INTEGER NOT NULL, first_offset INTEGER NOT NULL, last_offset INTEGER NOT NULL,
+    rows INTEGER NOT NULL, min_event_time REAL, max_event_time REAL,
+    PRIMARY KEY (path, topic, kafka_partition));
+CREATE INDEX IF NOT EXISTS file_ranges_by_table ON file_ranges (database, name);
+CREATE INDEX IF NOT EXISTS file_ranges_by_source ON file_ranges (topic, kafka_partition);
+CREATE TRIGGER IF NOT EXISTS file_ranges_follow_files AFTER DELETE ON files BEGIN
+    DELETE FROM file_ranges WHERE path = old.path;
+END;
+CREATE TABLE IF NOT EXISTS maintenance_leases (
+    database TEXT NOT NULL, name TEXT NOT NULL, partition_spec TEXT NOT NULL, owner TEXT NOT NULL,
+    expires_at REAL NOT NULL, PRIMARY KEY (database, name, partition_spec));
+CREATE TABLE IF NOT EXISTS maintenance_pending (
+    path TEXT PRIMARY KEY, database TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+    owner TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS maintenance_runs (
+    database TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, ran_at REAL NOT NULL,
+    seconds REAL NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (database, name, kind));
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "the schema of eventlake 0.1.0", _V1),
+    Migration(2, "change tracking for incremental refresh; files by partition", _V2),
+    Migration(3, "lake maintenance: file ranges, leases, pending files, runs", _V3),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def statements(script: str) -> list[str]:
+    """Split a script into whole statements (a trigger's body holds `;` too)."""
+    out, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                out.append(pending.strip())
+            pending = ""
+    return out
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def made_by(conn: sqlite3.Connection) -> str | None:
+    """The eventlake version that last upgraded this catalog's schema (None before `meta` existed)."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'eventlake_version'").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return None if row is None else str(row[0])
+
+
+def upgrade(conn: sqlite3.Connection, current: int, eventlake_version: str) -> None:
+    """Apply the migrations after `current`, inside the caller's transaction."""
+    for migration in MIGRATIONS:
+        if migration.version > current:
+            for stmt in statements(migration.sql):
+                conn.execute(stmt)
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('eventlake_version', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (eventlake_version,),
+    )
+    conn.execute(f"PRAGMA user_version = {int(LATEST)}")
