@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from eventlake.broker import TopicAdmin
+from eventlake.broker.dead_letters import read_headers
 from tests.e2e.conftest import EVENTLAKE, Run
 from tests.fixtures_produce import MalformedCsv, end_offsets, malformed_csv, read_to_end, read_topic  # noqa: F401
 
@@ -67,11 +68,12 @@ def test_malformed_csv_good_rows_arrive_bad_rows_in_dlq(
 
     arrived = [orjson.loads(m.value or b"") for m in read_topic(bootstrap, topic)]
     assert sorted(arrived, key=lambda r: r["ts"]) == malformed_csv.good
-    dead = read_topic(bootstrap, f"{topic}.dlq")
-    assert sorted(int(m.headers["line"]) for m in dead) == sorted(malformed_csv.bad_lines)
-    for m in dead:
-        assert malformed_csv.bad_lines[int(m.headers["line"])] in m.headers["reason"].decode()
-        assert m.headers["source"] == str(malformed_csv.path).encode()
+    dead = [read_headers(m.headers) for m in read_topic(bootstrap, f"{topic}.dlq")]
+    assert sorted(h.line for h in dead if h.line is not None) == sorted(malformed_csv.bad_lines)
+    for h in dead:
+        assert h.line is not None and h.reason is not None and h.stage == "produce"
+        assert malformed_csv.bad_lines[h.line] in h.reason
+        assert h.input == str(malformed_csv.path)
 
     # The text summary lists every bad row by line.
     text = cli("produce", topic, "--source", str(malformed_csv.path), "--bootstrap-servers", bootstrap)

@@ -8,9 +8,6 @@ real `eventlake` process.
 from __future__ import annotations
 
 import importlib
-import os
-import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +18,6 @@ import pytest
 from eventlake.config import Settings
 from eventlake.dashboard.app import RETRY_AFTER_S, create_app
 from eventlake.errors import EventlakeError
-from eventlake.runtime import free_port
 from tests.fixtures_dashboard import TickLake, tick_lake  # noqa: F401
 
 with warnings.catch_warnings():
@@ -173,38 +169,3 @@ def test_a_catalog_that_will_not_open_is_503(tick_lake: TickLake, tmp_path: Path
             assert f"cannot open catalog {path}" in _error_line(response)
             # Waiting does not turn a folder into a catalog: no Retry-After.
             assert "retry-after" not in response.headers
-
-
-def _eventlake(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "eventlake.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=cwd,
-        check=False,
-    )
-
-
-def _one_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    return lines[0]
-
-
-def test_cli_exits_75_when_no_broker_answers(tmp_path: Path) -> None:
-    closed = f"127.0.0.1:{free_port()}"  # nothing listens there
-    result = _eventlake("topics", "list", "--bootstrap-servers", closed, cwd=tmp_path)
-    assert result.returncode == 75, result.stderr
-    assert f"no Kafka broker answered at {closed}" in _one_line(result.stderr)
-
-
-def test_cli_exits_1_for_bad_sql_or_a_broken_catalog(tick_lake: TickLake, tmp_path: Path) -> None:
-    lake = str(tick_lake.root)
-    bad_sql = _eventlake("query", "SELEKT 1", "--lake", lake, cwd=tmp_path)
-    assert bad_sql.returncode == 1 and "syntax error" in _one_line(bad_sql.stderr)
-    (tmp_path / "folder").mkdir()
-    broken = _eventlake("tables", "--lake", lake, "--catalog", str(tmp_path / "folder"), cwd=tmp_path)
-    assert broken.returncode == 1 and "cannot open catalog" in _one_line(broken.stderr)  # waiting will not fix it

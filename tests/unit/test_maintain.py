@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import random
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +10,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from eventlake.catalog import LedgerEntry, open_catalog
-from eventlake.catalog.compact import settle_pending
 from eventlake.catalog.exceptions import LedgerConflict
 from eventlake.catalog.maintain import hour_end, maintain
 from eventlake.config.maintenance import MaintenanceSettings
@@ -134,48 +128,6 @@ def test_retention_keeps_a_partition_that_holds_an_unrecorded_file(tmp_path: Pat
         left = {tuple(p.values.items()) for p in store.list_partitions(TABLE)}
     assert left == {parts[0]} and pending.exists()
     assert any("unrecorded" in s for s in report.tables[0].skipped)
-
-
-def test_sigkill_of_maintain_at_random_points_leaves_the_table_exact_and_leftovers_are_swept(tmp_path: Path) -> None:
-    lake = build_sunk_lake(tmp_path / "lake", rows=9000, flush_rows=5)  # ~1800 files in 5 hours
-    with connect(lake.settings) as engine:
-        expected = engine.sql(ALL_ROWS, max_rows=0)
-    env = {
-        **os.environ,
-        "EVENTLAKE_LAKE": str(lake.root),
-        "EVENTLAKE_MAINTENANCE__GRACE_S": "0",
-        "EVENTLAKE_MAINTENANCE__LEASE_S": "1",
-        "EVENTLAKE_MAINTENANCE__TARGET_FILE_MB": "1",
-    }
-    cmd = [sys.executable, "-c", "from eventlake.cli.main import run; run()", "maintain", "--once"]
-    rnd = random.Random(13)
-    kills, left_behind = 0, 0
-    for _ in range(4):
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        with open_catalog(lake.settings) as store:
-            while proc.poll() is None and not store.pending():  # its first merge has begun
-                time.sleep(0.02)
-            time.sleep(rnd.uniform(0.0, 1.5))  # then anywhere: writing, swapping, deleting
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                kills += 1
-            proc.wait(60)
-            left_behind += len(store.pending())
-        with connect(lake.settings) as engine:  # exact after every kill
-            assert engine.sql(ALL_ROWS, max_rows=0).equals(expected)
-    assert kills >= 3 and left_behind > 0
-    time.sleep(1.1)  # the killed holders' leases (1 s) run out
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    with open_catalog(lake.settings) as store:
-        assert store.pending() == []
-        # Temp files of writes cut short are swept once surely dead (a minute old): pretend it is later.
-        settle_pending(store, open_lake(lake.settings.lake), 0.0, now=time.time() + 120)
-        files = store.list_files(TABLE)
-    assert _on_disk(lake.root) == {f.path for f in files}  # orphans of the killed passes are gone
-    assert not any((lake.root / "_tmp").glob("*"))
-    with connect(lake.settings) as engine:
-        assert engine.sql(ALL_ROWS, max_rows=0).equals(expected)
 
 
 def test_old_ledger_entries_are_rolled_up_per_hour_and_the_chain_goes_on(tmp_path: Path) -> None:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import os
 import re
-import subprocess
-import sys
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +15,6 @@ import pytest
 from eventlake.catalog import Column, DataFile, LedgerEntry, Table, open_catalog
 from eventlake.query import BadSql, QueryError, QueryTimeout, RefusedStatement, UnknownTable, connect
 from eventlake.query.catalog_views import create_view, drop_view, list_views
-from eventlake.types import TableRef
 from tests.fixtures_query import (  # noqa: F401
     TABLE,
     TOPIC,
@@ -252,39 +247,6 @@ def test_evolved_schema_old_files_read_new_columns_as_null_and_still_prune(tmp_p
         old = lake.source[(lake.source["ts"].dt.strftime("%Y-%m-%d") == dt) & (lake.source["ts"].dt.hour == hour)]
         got = engine.execute(f"SELECT count(*), count(venue) FROM stock_ticks WHERE dt = '{dt}' AND hour = {hour}")
         assert got.rows == [(len(inside) + len(old), len(inside))]
-
-
-def test_timestamps_read_as_utc_on_a_machine_in_another_zone(tmp_path: Path) -> None:
-    """The sink stores UTC instants and the catalog says `timestamp` (UTC wall-clock time, as
-    Athena reads it): a machine in New York must see midnight UTC as midnight, not 19:00."""
-    root = tmp_path / "lake"
-    folder = root / "ticks" / "price=12.50"
-    folder.mkdir(parents=True)
-    path = folder / "t+0+0+0.parquet"
-    pq.write_table(pa.table({"ts": pa.array([1_704_067_200_000], pa.timestamp("ms", tz="UTC"))}), path)
-    settings = lake_settings(root)
-    ref = TableRef("default", "ticks")
-    with open_catalog(settings) as store:
-        store.upsert_table(
-            Table(
-                ref.database,
-                ref.name,
-                str(root / "ticks"),
-                "parquet",
-                [Column("ts", "timestamp")],
-                [Column("price", "decimal(6,2)")],
-                source="sink",
-            )
-        )
-        store.add_files(ref, [DataFile(str(path), {"price": "12.50"}, 1, path.stat().st_size)])
-    env = {**os.environ, "TZ": "America/New_York", "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "eventlake.cli.main", "query", "--lake", str(root), "--format", "csv",
-         "SELECT ts, price, typeof(price) AS t FROM ticks"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert list(csv.reader(done.stdout.splitlines()))[1:] == [["2024-01-01T00:00:00", "12.50", "DECIMAL(6,2)"]]
 
 
 def test_s3_datasets_type_partition_keys_as_a_local_lake_does(tmp_path: Path) -> None:
