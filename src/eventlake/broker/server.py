@@ -170,6 +170,7 @@ class LocalBroker:
         running = self.running_state()
         if running is not None:
             return running, False
+        self._reap()  # a JVM this object started earlier and that died (killed): collect it first
         self.check_settings()
         ports = [self.settings.port, self.controller_port]
         if self.settings.exposed:

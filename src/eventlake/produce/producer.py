@@ -255,6 +255,8 @@ class _Run:
             clean = True
         finally:
             self._finish(clean, strict_error is not None)
+            if self.stop is not None and self.stop.is_set() and not self.exhausted:
+                report.interrupted = True  # asked to stop (Ctrl-C, SIGTERM) before the source ran out
             # A Ctrl-C between handing a message over and counting it: trust the delivery reports.
             report.sent = max(report.sent, report.delivered + report.failed)
             report.seconds = time.monotonic() - started
