@@ -21,7 +21,7 @@ def retention_seconds(text: str) -> float | None:
         return None
     m = _AGE.fullmatch(text)
     if m is None:
-        raise ValueError(f"bad retention {text!r}: write off, or a number with h, d or w (e.g. 30d)")
+        raise ValueError(f"bad retention {text[:40]!r}: write off, or a number with h, d or w (e.g. 30d)")
     return int(m.group(1)) * _UNIT_S[m.group(2)]
 
 
@@ -85,7 +85,7 @@ class MaintenanceSettings(BaseModel):
     def _table_retention(cls, value: dict[str, str]) -> dict[str, str]:
         for table, text in value.items():
             if not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)?", table):
-                raise ValueError(f"bad table name {table!r} in table_retention: use TABLE or DATABASE.TABLE")
+                raise ValueError(f"bad table name {table[:40]!r} in table_retention: use TABLE or DATABASE.TABLE")
             retention_seconds(text)
         return value
 
