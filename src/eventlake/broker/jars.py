@@ -18,6 +18,7 @@ from pathlib import Path
 
 from eventlake.broker.exceptions import JarsUnavailable
 from eventlake.runtime.cache import default_cache_dir
+from eventlake.runtime.maven import copy_dependencies
 
 MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
 _COMPLETE = ".complete"
@@ -64,20 +65,8 @@ def resolve_jars(version: str, cache_dir: Path | None = None, *, prefer_maven: b
 
 
 def _resolve_with_maven(mvn: str, version: str, out: Path) -> None:
-    pom = out.parent / "pom.xml"
-    pom.write_text(_POM.format(v=version))
-    cmd = [
-        mvn,
-        "-q",
-        "-B",
-        "-f",
-        str(pom),
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={out}",
-        "-DincludeScope=runtime",
-    ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+        proc = copy_dependencies(mvn, _POM.format(v=version), out)
     except subprocess.TimeoutExpired as exc:
         raise JarsUnavailable(
             f"Maven did not resolve Kafka {version} within 15 minutes",

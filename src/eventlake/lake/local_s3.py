@@ -23,6 +23,7 @@ from typing import Any
 
 from eventlake.lake.exceptions import LakeError
 from eventlake.runtime import default_cache_dir, find_java, free_port
+from eventlake.runtime.maven import MAVEN_TIMEOUT_S, copy_dependencies
 
 S3PROXY_VERSION = "4.1.0"
 # s3proxy 4.1.0's own resolution picks jackson-annotations 2.18, too old for its jackson 3.
@@ -78,25 +79,14 @@ def resolve_s3proxy(version: str = S3PROXY_VERSION) -> Path:
     libs.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="s3proxy-", dir=libs.parent))
     try:
-        pom = scratch / "pom.xml"
-        pom.write_text(_POM.format(v=version))
         out = scratch / "libs"
-        proc = subprocess.run(
-            [
-                mvn,
-                "-q",
-                "-B",
-                "-f",
-                str(pom),
-                "dependency:copy-dependencies",
-                f"-DoutputDirectory={out}",
-                "-DincludeScope=runtime",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
+        try:
+            proc = copy_dependencies(mvn, _POM.format(v=version), out)
+        except subprocess.TimeoutExpired as exc:
+            raise LocalS3Unavailable(
+                f"Maven did not resolve S3Proxy {version} within {MAVEN_TIMEOUT_S // 60} minutes",
+                hint="check network access to Maven Central",
+            ) from exc
         if proc.returncode != 0 or not any(out.glob("s3proxy-*.jar")):
             tail = (proc.stdout + proc.stderr).strip()[-300:]
             raise LocalS3Unavailable(

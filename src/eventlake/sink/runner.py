@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
 import threading
 import time
-from collections.abc import Callable
 from functools import partial
-from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -40,6 +37,7 @@ from eventlake.sink.maintenance import Maintainer
 from eventlake.sink.metrics import MetricsServer, SinkMetrics
 from eventlake.sink.outage import Outages
 from eventlake.sink.report import SinkReport
+from eventlake.sink.signals import stop_on_signals
 from eventlake.sink.table import SinkTable
 
 log = logging.getLogger(__name__)
@@ -126,7 +124,7 @@ class Sink:
         if self.cfg.metrics_port is not None:
             server = MetricsServer(self.metrics, self.cfg.metrics_host, self.cfg.metrics_port)
             server.start()
-        restore = self._install_signals()
+        restore = stop_on_signals(self.stop, log, "flushing and leaving the group")
         consumer = Consumer(self._consumer_config())
         self._consumer = consumer
         try:
@@ -224,22 +222,6 @@ class Sink:
         conf["error_cb"] = self._client_error  # broker-wide errors never reach consume()
         conf.update(self.settings.kafka.extra)  # the user's own client settings win
         return conf
-
-    def _install_signals(self) -> Callable[[], None]:
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None
-
-        def handler(signum: int, _frame: FrameType | None) -> None:
-            log.info("signal %d: flushing and leaving the group", signum)
-            self.stop.set()
-
-        old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-        def restore() -> None:
-            for sig, h in old.items():
-                signal.signal(sig, h)
-
-        return restore
 
     # ---- the loop
 

@@ -30,11 +30,10 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from types import FrameType
 from typing import Any
 
 from eventlake.broker.exceptions import TopicNotFound
@@ -43,6 +42,7 @@ from eventlake.errors import EventlakeError
 from eventlake.sink.exceptions import SinkError
 from eventlake.sink.metrics import GroupMetrics, MetricsServer
 from eventlake.sink.report import SinkReport
+from eventlake.sink.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ class _Group:
         if self.cfg.metrics_port is not None:
             server = MetricsServer(self.metrics, self.cfg.metrics_host, self.cfg.metrics_port)
             server.start()
-        restore = self._install_signals()
+        restore = stop_on_signals(self.stop, log, "stopping the workers")
         try:
             for slot in self.slots:
                 self._start(slot)
@@ -386,22 +386,6 @@ class _Group:
                         log.warning("worker %d did not stop in %.0fs: killing it", slot.index, STOP_GRACE_S)
                         slot.proc.kill()
                 deadline = time.monotonic() + 10
-
-    def _install_signals(self) -> Callable[[], None]:
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None
-
-        def handler(signum: int, _frame: FrameType | None) -> None:
-            log.info("signal %d: stopping the workers", signum)
-            self.stop.set()
-
-        old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-        def restore() -> None:
-            for sig, h in old.items():
-                signal.signal(sig, h)
-
-        return restore
 
     # ---- the group's view of Kafka and the ledger
 
