@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,32 @@ def test_catalog_lives_inside_a_local_lake(tmp_path: Path) -> None:
     assert catalog_path(s) == tmp_path / "lake" / "_eventlake" / "catalog.sqlite"
     s = load_settings(overrides={"lake": "s3://bucket/prefix", "catalog": f"sqlite://{tmp_path}/c.sqlite"})
     assert catalog_path(s) == tmp_path / "c.sqlite"
+
+
+def _open_new(path: str, results: multiprocessing.Queue[str]) -> None:
+    try:
+        with SQLiteCatalog(path) as store:
+            store.list_databases()
+        results.put("ok")
+    except CatalogError as exc:
+        results.put(str(exc))
+
+
+def test_many_openers_of_a_new_catalog_all_get_it_in_wal_mode(tmp_path: Path) -> None:
+    """Sinks, readers and `maintain` starting together on a lake with no catalog yet: switching a
+    new file to WAL can meet "database is locked" without SQLite's busy wait; every opener must
+    still get the catalog."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    for round_ in range(5):
+        path = str(tmp_path / f"c{round_}.sqlite")
+        results: multiprocessing.Queue[str] = ctx.Queue()
+        procs = [ctx.Process(target=_open_new, args=(path, results)) for _ in range(8)]
+        for p in procs:
+            p.start()
+        outcomes = [results.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join(60)
+        assert outcomes == ["ok"] * 8, outcomes
+        with sqlite3.connect(path) as con:
+            assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -95,8 +95,7 @@ class SQLiteCatalog:
             # while a sink in this or another process is committing.
             self._conn.execute("PRAGMA busy_timeout=30000")
             self._conn.execute("PRAGMA synchronous=FULL")
-            if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self._conn.execute("PRAGMA journal_mode=WAL")
+            self._use_wal()
             self._conn.row_factory = sqlite3.Row  # columns by name: a migration may add or move them
             self._upgrade()
         except sqlite3.Error as exc:
@@ -153,6 +152,19 @@ class SQLiteCatalog:
                     self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def _use_wal(self) -> None:
+        """Switch a new catalog to WAL. SQLite answers "locked" at once, without the busy timeout,
+        when another connection (a second sink starting, a reader) holds the file during the
+        switch; that one is usually switching it too, so look again until the timeout."""
+        deadline = time.monotonic() + 30
+        while self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock, _unavailable(self.path, self._reconnect):
