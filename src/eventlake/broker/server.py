@@ -439,6 +439,25 @@ class LocalBroker:
             # Check retention often so small test and demo topics shrink visibly.
             "log.retention.check.interval.ms": "5000",
             "log.segment.delete.delay.ms": "1000",
+            **self._authorizer(),
+        }
+
+    def _authorizer(self) -> dict[str, str]:
+        """Kafka's ACLs, always on, so `eventlake acl` works the same on every broker.
+
+        Loopback principals (the plaintext listener for local tools, the broker's own INTERNAL
+        and CONTROLLER traffic) are User:ANONYMOUS: the local admin and the broker itself, the
+        only super users besides the configured admin. A broker reachable from other machines
+        denies what no ACL allows; a loopback-only one allows it, as Kafka does without ACLs.
+        """
+        s = self.settings
+        supers = ["User:ANONYMOUS"]
+        if s.exposed:
+            supers.append(f"User:{check_username(s.sasl_username)}")
+        return {
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": ";".join(supers),
+            "allow.everyone.if.no.acl.found": "false" if s.exposed else "true",
         }
 
     def server_properties_text(self) -> str:
