@@ -75,3 +75,20 @@ def test_the_summary_is_the_sum_and_its_busy_time_spans_every_worker() -> None:
     assert total.partitions == {"t[0]": 11, "u[0]": 4, "t[1]": 15}
     assert total.busy_seconds == pytest.approx(8.0)  # 100 .. 108
     assert topic_rows(total) == {"t": 26, "u": 4}
+
+
+def test_only_the_first_worker_maintains_the_lake_and_each_is_its_own_member() -> None:
+    from eventlake.config import Settings
+    from eventlake.sink.workers import worker_settings
+
+    base = Settings().model_copy(
+        update={"sink": SinkSettings(workers=3, metrics_port=9100, group_instance_id="host-a", until_idle=5.0)}
+    )
+    per = [worker_settings(base, i) for i in range(3)]
+    assert [s.maintenance.enabled for s in per] == [True, False, False]
+    assert [s.sink.group_instance_id for s in per] == ["host-a-0", "host-a-1", "host-a-2"]
+    assert {(s.sink.workers, s.sink.metrics_port, s.sink.until_idle) for s in per} == {(1, None, None)}
+    # The parent's settings are untouched, and a lake without maintenance stays without it.
+    assert base.maintenance.enabled and base.sink.workers == 3
+    off = base.model_copy(update={"maintenance": base.maintenance.model_copy(update={"enabled": False})})
+    assert not worker_settings(off, 0).maintenance.enabled

@@ -98,6 +98,28 @@ def run_workers(
 # ---- the worker process
 
 
+def worker_settings(settings: Settings, index: int) -> Settings:
+    """What worker `index` of a group runs with: one member of the parent's group, nothing shared.
+
+    Compaction and retention run on worker 0 only: leases would keep the others from doing the
+    same work twice, but N threads would still list the lake N times on every pass.
+    """
+    cfg = settings.sink
+    sink = cfg.model_copy(
+        update={
+            "workers": 1,
+            "metrics_port": None,  # the parent serves the one endpoint
+            "until_idle": None,  # decided by the parent, for the whole group
+            # Static members need one id each: two with the same id fence each other.
+            "group_instance_id": f"{cfg.group_instance_id}-{index}" if cfg.group_instance_id else None,
+        }
+    )
+    update: dict[str, Any] = {"sink": sink}
+    if index != 0:
+        update["maintenance"] = settings.maintenance.model_copy(update={"enabled": False})
+    return settings.model_copy(update=update)
+
+
 def _worker_main(slot: int, settings: Settings, topics: list[str], conn: Connection, parent: int, level: int) -> None:
     # The parent forwards Ctrl-C as SIGTERM; until the sink installs its own handlers (which take
     # both), a terminal's Ctrl-C must not end this process with a traceback half-way through start-up.
@@ -265,18 +287,7 @@ class _Group:
                 self._ended(slot)
 
     def _start(self, slot: _Slot) -> None:
-        cfg = self.cfg.model_copy(
-            update={
-                "workers": 1,
-                "metrics_port": None,  # the parent serves the one endpoint
-                "until_idle": None,  # decided by the parent, for the whole group
-                # Static members need one id each: two with the same id fence each other.
-                "group_instance_id": f"{self.cfg.group_instance_id}-{slot.index}"
-                if self.cfg.group_instance_id
-                else None,
-            }
-        )
-        settings = self.settings.model_copy(update={"sink": cfg})
+        settings = worker_settings(self.settings, slot.index)
         reader, writer = self.ctx.Pipe(duplex=False)
         level = logging.getLogger().getEffectiveLevel()
         proc = self.ctx.Process(
