@@ -333,6 +333,11 @@ class Sink:
             except KafkaException:
                 return False
             position = max(buf.position if buf.position is not None else low, low)
+            if position < high:
+                # A transaction's commit marker holds an offset that no message has, so the last
+                # landed offset + 1 stops short of it; the consumer's own position moves past it.
+                [tp] = consumer.position([TopicPartition(topic, partition)])
+                position = max(position, tp.offset)
             if position < high or buf.rows:
                 return False
         return True

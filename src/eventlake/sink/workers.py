@@ -443,7 +443,9 @@ class _Group:
         if self._checker is None:
             conf = client_config(s.bootstrap_servers, s.kafka)
             # Never subscribes: the group id is only required by the client, no group is joined.
-            conf.update({"group.id": f"{self.cfg.group}-idle-check", "enable.auto.commit": False})
+            conf.update(
+                {"group.id": f"{self.cfg.group}-idle-check", "enable.auto.commit": False, "enable.partition.eof": True}
+            )
             self._checker = Consumer(conf)
         consumer = self._checker
         with open_catalog(s) as store:
@@ -456,9 +458,30 @@ class _Group:
                 for p in parts:
                     low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5, cached=False)
                     nxt = store.ledger_next_offset(lt, p)
-                    if (nxt if nxt is not None else low) < high:
+                    start = nxt if nxt is not None else low
+                    if start < high and not _nothing_to_read(consumer, topic, p, start):
                         return False
         return True
+
+
+def _nothing_to_read(consumer: Any, topic: str, partition: int, start: int) -> bool:
+    """True when no committed message lies at or after `start`: what is left below the high
+    watermark is transaction markers (a commit or abort takes an offset of its own) or aborted
+    records, which a read_committed sink never lands. Asked of Kafka, not guessed from offsets."""
+    from confluent_kafka import KafkaError, TopicPartition
+
+    consumer.assign([TopicPartition(topic, partition, start)])
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            err = msg.error()
+            return err is not None and err.code() == KafkaError._PARTITION_EOF
+        return False  # no answer in time: not known to be caught up, ask again later
+    finally:
+        consumer.unassign()
 
 
 @contextlib.contextmanager
