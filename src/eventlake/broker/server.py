@@ -145,7 +145,7 @@ class LocalBroker:
         return f"127.0.0.1:{port}"
 
     # lifecycle
-    def check_settings(self) -> None:
+    def check_settings(self, *, credentials: bool = True) -> None:
         """Refuse settings that cannot be written for Kafka safely, or would expose it weakly.
 
         Every value that reaches `server.properties` is escaped anyway; these are allow-lists
@@ -162,6 +162,15 @@ class LocalBroker:
             )
         if not s.exposed:
             return
+        self.certificate_names()
+        own = [s.tls_cert, s.tls_key, s.tls_ca]
+        if any(own) and not all(own):
+            raise certs.CertificateError(
+                "a certificate of your own needs all three of broker.tls_cert, tls_key and tls_ca",
+                hint="set all three, or none to let eventlake make a private CA and certificate",
+            )
+        if not credentials:
+            return
         if s.sasl_password is None:
             raise CredentialsRefused(
                 f"binding {s.host} would expose Kafka beyond this machine without credentials",
@@ -171,13 +180,6 @@ class LocalBroker:
             )
         check_username(s.sasl_username)
         check_password(s.sasl_password.get_secret_value(), host=s.host)
-        self.certificate_names()
-        own = [s.tls_cert, s.tls_key, s.tls_ca]
-        if any(own) and not all(own):
-            raise certs.CertificateError(
-                "a certificate of your own needs all three of broker.tls_cert, tls_key and tls_ca",
-                hint="set all three, or none to let eventlake make a private CA and certificate",
-            )
 
     def certificate_names(self, extra: list[str] | None = None) -> list[str]:
         """The broker certificate's names: advertise, host, broker.tls_sans, then `extra` (allow-listed)."""
@@ -203,7 +205,7 @@ class LocalBroker:
         Kafka refuses a new certificate whose subject or names differ from the running one's:
         the names stay those of the current certificate unless new ones are asked for.
         """
-        self.check_settings()
+        self.check_settings(credentials=False)  # certificates need no password
         self._secure_data_dir()
         current = self.tls.info()
         state = self.running_state()
