@@ -169,6 +169,8 @@ class LocalBroker:
                 "a certificate of your own needs all three of broker.tls_cert, tls_key and tls_ca",
                 hint="set all three, or none to let eventlake make a private CA and certificate",
             )
+        if s.tls_cert and s.tls_key and s.tls_ca:
+            certs.check_own(s.tls_cert, s.tls_key, s.tls_ca, self.advertise)
         if not credentials:
             return
         if s.sasl_password is None:
