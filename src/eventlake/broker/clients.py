@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 import time
 from collections import deque
 from typing import Any
@@ -293,4 +294,29 @@ def check_reachable(
         time.sleep(0.1)
     if fast_failures >= 3:  # dropped again and again (a loaded machine may never see 2 s of it in a row)
         raise _closed_by_peer(bootstrap_servers, kafka, errors) from last
+    if not kafka.security_protocol.endswith("SSL") and _speaks_tls(bootstrap_servers):
+        # A TLS listener waits silently for a handshake that a plaintext client never starts.
+        raise unreachable(
+            bootstrap_servers,
+            "a TLS listener answers there, and this client does not use TLS",
+            hint='set kafka.security_protocol = "SASL_SSL" (with kafka.sasl_* and kafka.ssl_ca_location '
+            "for the broker's CA)",
+        ) from last
     raise unreachable(bootstrap_servers, errors.last_reason()) from last
+
+
+def _speaks_tls(bootstrap_servers: str, timeout_s: float = 3.0) -> bool:
+    """Whether the first bootstrap address completes a TLS handshake (its certificate unchecked: only a probe)."""
+    address = bootstrap_servers.split(",")[0].strip().rpartition("://")[2]
+    host, _, port = address.rpartition(":")
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as raw,
+            context.wrap_socket(raw),
+        ):
+            return True
+    except (OSError, ValueError):
+        return False
