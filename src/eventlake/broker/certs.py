@@ -425,10 +425,8 @@ def _load_key(path: Path, what: str) -> PrivateKeyTypes:
 def cert_info(cert: x509.Certificate) -> CertInfo:
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        sans = tuple(
-            [str(n) for n in ext.get_values_for_type(x509.DNSName)]
-            + [str(a) for a in ext.get_values_for_type(x509.IPAddress)]
-        )
+        # In the certificate's order: the first is the advertised name.
+        sans = tuple(str(n.value) for n in ext if isinstance(n, x509.DNSName | x509.IPAddress))
     except x509.ExtensionNotFound:
         sans = ()
     return CertInfo(
