@@ -299,3 +299,9 @@ def test_client_password_over_tls_loopback_or_allowed_cleartext_is_fine() -> Non
     assert conf["ssl.ca.location"] == "/tmp/ca.pem"
     client_config("127.0.0.1:9092,localhost:9093,[::1]:9094", _sasl("SASL_PLAINTEXT", "PLAIN"))
     client_config("198.18.0.1:9092", _sasl("SASL_PLAINTEXT", "PLAIN", allow_cleartext_password=True))
+
+
+def test_client_with_a_missing_ca_file_is_told_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(BrokerError, match=r"kafka\.ssl_ca_location\) does not exist") as caught:
+        client_config("198.18.0.1:9092", _sasl("SASL_SSL", ssl_ca_location=str(tmp_path / "nope.pem")))
+    assert "<data-dir>/tls/ca.pem" in _one_line(caught.value)

@@ -13,19 +13,32 @@ import socket
 import ssl
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from eventlake.broker.credentials import shown
-from eventlake.broker.exceptions import AuthenticationFailed, AuthorizationFailed, BrokerUnreachable, CredentialsRefused
+from eventlake.broker.exceptions import (
+    AuthenticationFailed,
+    AuthorizationFailed,
+    BrokerError,
+    BrokerUnreachable,
+    CredentialsRefused,
+)
 from eventlake.config.broker import KafkaClientSettings, is_loopback
 
 
 def client_config(bootstrap_servers: str, kafka: KafkaClientSettings | None = None) -> dict[str, Any]:
     kafka = kafka or KafkaClientSettings()
     refuse_cleartext_password(bootstrap_servers, kafka)
+    ca = kafka.ssl_ca_location
+    if ca and ca != "probe" and not Path(ca).is_file():  # librdkafka would fail with "BIO lib"
+        raise BrokerError(
+            f"the CA file {shown(ca, 80)} (kafka.ssl_ca_location) does not exist or is not a file",
+            hint="copy the broker's CA there (eventlake's broker: <data-dir>/tls/ca.pem) or fix the path",
+        )
     conf: dict[str, Any] = {
         "bootstrap.servers": bootstrap_servers,
         "security.protocol": kafka.security_protocol,
@@ -280,6 +293,9 @@ def check_reachable(
         failure = errors.auth_failure(bootstrap_servers, kafka) or auth_failure(last, bootstrap_servers, kafka)
         if failure is not None:
             raise failure from last
+        tls = _tls_failure(bootstrap_servers, errors)
+        if tls is not None:
+            raise tls from last
         # A call that fails before its own timeout ran out was answered with an error (connections
         # closed by the other side), not left waiting; 80% of the slice, not half, since a loaded
         # machine (CI) is slow to report even a closed connection.
@@ -303,6 +319,21 @@ def check_reachable(
             "for the broker's CA)",
         ) from last
     raise unreachable(bootstrap_servers, errors.last_reason()) from last
+
+
+def _tls_failure(bootstrap_servers: str, errors: ErrorLog) -> BrokerUnreachable | None:
+    """The broker's certificate was not accepted: a CA that did not sign it, or a name it does not hold."""
+    for err in reversed(errors.errors):
+        text = err.str() or ""
+        if "certificate verify failed" in text or "SSL handshake failed" in text:
+            return BrokerUnreachable(
+                f"Kafka at {_where(err, bootstrap_servers)} presented a TLS certificate this client does not "
+                f"accept: {text}",
+                hint="the broker's TLS certificate was not accepted: set kafka.ssl_ca_location to the CA that "
+                "signed it (eventlake's broker: <data-dir>/tls/ca.pem), and reach it by a name the certificate "
+                "holds (`eventlake broker status` lists them)",
+            )
+    return None
 
 
 def _speaks_tls(bootstrap_servers: str, timeout_s: float = 3.0) -> bool:
