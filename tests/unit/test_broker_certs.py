@@ -293,10 +293,11 @@ def test_client_refuses_a_password_without_tls_beyond_loopback(bootstrap: str, m
     assert "client-secret" not in line
 
 
-def test_client_password_over_tls_loopback_or_allowed_cleartext_is_fine() -> None:
-    conf = client_config("198.18.0.1:9092", _sasl("SASL_SSL", ssl_ca_location="/tmp/ca.pem"))
+def test_client_password_over_tls_loopback_or_allowed_cleartext_is_fine(tmp_path: Path) -> None:
+    ca = write_pem(tmp_path / "ca.pem", make_ca()[0])
+    conf = client_config("198.18.0.1:9092", _sasl("SASL_SSL", ssl_ca_location=str(ca)))
     assert conf["security.protocol"] == "SASL_SSL" and conf["sasl.mechanism"] == "SCRAM-SHA-512"
-    assert conf["ssl.ca.location"] == "/tmp/ca.pem"
+    assert conf["ssl.ca.location"] == str(ca)
     client_config("127.0.0.1:9092,localhost:9093,[::1]:9094", _sasl("SASL_PLAINTEXT", "PLAIN"))
     client_config("198.18.0.1:9092", _sasl("SASL_PLAINTEXT", "PLAIN", allow_cleartext_password=True))
 
