@@ -124,8 +124,15 @@ def test_public_broker_over_tls_tells_wrong_credentials_and_renews_its_certifica
         assert start.stdout.strip() == f"{exposed_address}:{port}"
         assert "SASL_SSL, SCRAM-SHA-512" in start.stderr and "ca.pem" in start.stderr
 
-        right = cli("topics", "list", *bs, env={**client, "EVENTLAKE_KAFKA__SASL_PASSWORD": password})
+        admin = {**client, "EVENTLAKE_KAFKA__SASL_PASSWORD": password}
+        right = cli("topics", "create", "ticks", "--partitions", "2", *bs, env=admin)
         assert right.returncode == 0, right.stderr
+        produced = cli("produce", "ticks", "--source", "synthetic:ticks", "--limit", "500", *bs, env=admin)
+        assert produced.returncode == 0, produced.stderr
+        assert "500 delivered, 0 failed" in produced.stdout + produced.stderr
+        listed = cli("topics", "list", "--format", "json", *bs, env=admin)
+        assert listed.returncode == 0, listed.stderr
+        assert {"topic": "ticks", "partitions": 2, "messages": 500}.items() <= json.loads(listed.stdout)[0].items()
 
         wrong = cli("topics", "list", *bs, env={**client, "EVENTLAKE_KAFKA__SASL_PASSWORD": password + "x"})
         assert wrong.returncode == 1
