@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
@@ -66,7 +67,7 @@ def _exposed(tmp_path: Path, password: str, address: str = "0.0.0.0", **extra: o
             data_dir=tmp_path / "b",
             sasl_password=SecretStr(password),
             start_timeout_s=120,
-            **extra,  # type: ignore[arg-type]
+            **extra,
         )
     )
 
@@ -82,8 +83,8 @@ def _scram(user: str, password: str, ca: Path | str) -> KafkaClientSettings:
     )
 
 
-def _raw_admin(broker: LocalBroker, errors: list[KafkaError] | None = None, **conf: object) -> AdminClient:
-    base: dict[str, object] = {
+def _raw_admin(broker: LocalBroker, conf: dict[str, Any], errors: list[KafkaError] | None = None) -> AdminClient:
+    base: dict[str, Any] = {
         "bootstrap.servers": broker.bootstrap,
         "security.protocol": "SASL_SSL",
         "sasl.mechanism": "SCRAM-SHA-512",
@@ -258,7 +259,7 @@ def test_hostile_password_authenticates_exactly_through_scram_over_tls(hostile_b
     # (a) the right password, byte for byte, works with a real client...
     check_reachable(bootstrap, _scram("eventlake", HOSTILE_PASSWORD, ca))
     TopicAdmin(hostile_broker.local_bootstrap).create("exact", partitions=1)
-    admin = _raw_admin(hostile_broker, **{"sasl.password": HOSTILE_PASSWORD})
+    admin = _raw_admin(hostile_broker, {"sasl.password": HOSTILE_PASSWORD})
     assert "exact" in admin.list_topics(timeout=10).topics
 
     # (b) ... and nothing close to it does: each escaping layer, undone or doubled, is a different password.
@@ -350,7 +351,7 @@ def test_tls_needs_the_broker_ca_and_version_1_2_or_later(hostile_broker: LocalB
 
 def test_plain_mechanism_is_refused_even_with_the_right_password(hostile_broker: LocalBroker) -> None:
     errors: list[KafkaError] = []
-    admin = _raw_admin(hostile_broker, errors, **{"sasl.mechanism": "PLAIN", "sasl.password": HOSTILE_PASSWORD})
+    admin = _raw_admin(hostile_broker, {"sasl.mechanism": "PLAIN", "sasl.password": HOSTILE_PASSWORD}, errors)
     with pytest.raises(KafkaException):
         admin.list_topics(timeout=5)
     admin.poll(0)

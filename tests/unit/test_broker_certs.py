@@ -206,13 +206,13 @@ def test_own_certificate_problems_are_one_line_each(tmp_path: Path) -> None:
 def test_own_certificate_needs_all_three_settings_and_is_checked_before_anything_is_written(tmp_path: Path) -> None:
     cert, key, ca = _own(tmp_path, ["kafka.example.org"])
     base = {"host": "0.0.0.0", "advertise": "kafka.example.org", "sasl_password": SecretStr(PASSWORD)}
-    partial = LocalBroker(BrokerSettings(data_dir=tmp_path / "b", tls_cert=cert, tls_key=key, **base))  # type: ignore[arg-type]
+    partial = LocalBroker(BrokerSettings(data_dir=tmp_path / "b", tls_cert=cert, tls_key=key, **base))
     with pytest.raises(CertificateError, match="all three"):
         partial.check_settings()
     wrong = LocalBroker(
         BrokerSettings(
             data_dir=tmp_path / "b", tls_cert=cert, tls_key=key, tls_ca=ca, **{**base, "advertise": "x.example"}
-        )  # type: ignore[arg-type]
+        )
     )
     with pytest.raises(CertificateError, match="do not cover"):
         wrong.start()
@@ -273,11 +273,11 @@ def test_weak_or_missing_password_beyond_loopback_is_refused(tmp_path: Path) -> 
 
 def _sasl(protocol: str, mechanism: str = "SCRAM-SHA-512", **kw: object) -> KafkaClientSettings:
     return KafkaClientSettings(
-        security_protocol=protocol,  # type: ignore[arg-type]
-        sasl_mechanism=mechanism,  # type: ignore[arg-type]
+        security_protocol=protocol,
+        sasl_mechanism=mechanism,
         sasl_username="app",
         sasl_password=SecretStr("client-secret-123"),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
