@@ -306,3 +306,13 @@ def test_client_with_a_missing_ca_file_is_told_in_one_line(tmp_path: Path) -> No
     with pytest.raises(BrokerError, match=r"kafka\.ssl_ca_location\) does not exist") as caught:
         client_config("198.18.0.1:9092", _sasl("SASL_SSL", ssl_ca_location=str(tmp_path / "nope.pem")))
     assert "<data-dir>/tls/ca.pem" in _one_line(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [("127.0.0.1", "127.0.0.1"), ("127.0.0.5", "127.0.0.5"), ("::1", "[::1]"), ("localhost", "127.0.0.1")],
+)
+def test_local_tools_reach_a_loopback_broker_where_it_binds(host: str, local: str, tmp_path: Path) -> None:
+    broker = LocalBroker(BrokerSettings(host=host, port=19092, data_dir=tmp_path / "b"))
+    assert broker.local_bootstrap == f"{local}:19092"
+    assert broker.server_properties()["listeners"].startswith(f"PLAINTEXT://{host}:19092,")

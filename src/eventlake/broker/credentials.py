@@ -57,7 +57,8 @@ def check_password(password: str, *, host: str) -> str:
         )
     if "\x00" in password:
         raise CredentialsRefused(
-            "the SASL password contains a NUL character, which Kafka clients (librdkafka) cannot carry", hint=MAKE_PASSWORD
+            "the SASL password contains a NUL character, which Kafka clients (librdkafka) cannot carry",
+            hint=MAKE_PASSWORD,
         )
     try:
         password.encode("utf-8")
