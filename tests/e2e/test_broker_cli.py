@@ -186,6 +186,9 @@ def test_broker_certs_refuses_hostile_names_in_one_line(cli: Run, tmp_path: Path
     assert f"CA for clients: {data / 'tls' / 'ca.pem'}" in ok.stdout
     days = cli("broker", "certs", "--data-dir", str(data), "--days", "0")
     assert days.returncode == 1 and "out of range" in days.stderr
+    short = cli("broker", "certs", "--data-dir", str(data), "--renew", "--days", "10")
+    assert short.returncode == 0, short.stderr
+    assert "warning: the broker certificate expires in 10.0 days" in short.stderr and "--renew" in short.stderr
 
 
 def test_bad_usage_exits_2(cli: Run) -> None:
