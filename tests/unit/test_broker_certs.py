@@ -316,3 +316,32 @@ def test_local_tools_reach_a_loopback_broker_where_it_binds(host: str, local: st
     broker = LocalBroker(BrokerSettings(host=host, port=19092, data_dir=tmp_path / "b"))
     assert broker.local_bootstrap == f"{local}:19092"
     assert broker.server_properties()["listeners"].startswith(f"PLAINTEXT://{host}:19092,")
+
+
+@pytest.mark.parametrize(
+    ("name", "phrase"),
+    [
+        ("kafka.pem\nlisteners=PLAINTEXT://0.0.0.0:1", "not a usable path"),
+        ("kafka.pem\x00.key", "not a usable path"),
+        ("kafka.pem\x1b[31m", "not a usable path"),
+        ("../../../../../dev/zero", "not a regular file"),
+        ("missing,other.pem", "cannot be read"),
+    ],
+)
+def test_hostile_tls_paths_are_refused_before_anything_is_written(name: str, phrase: str, tmp_path: Path) -> None:
+    _, key, ca = _own(tmp_path, ["kafka.example.org"])
+    broker = LocalBroker(
+        BrokerSettings(
+            host="0.0.0.0",
+            advertise="kafka.example.org",
+            data_dir=tmp_path / "b",
+            sasl_password=SecretStr(PASSWORD),
+            tls_cert=tmp_path / name,
+            tls_key=key,
+            tls_ca=ca,
+        )
+    )
+    with pytest.raises(CertificateError) as caught:
+        broker.start()
+    assert phrase in _one_line(caught.value)
+    assert not (tmp_path / "b").exists()
