@@ -336,7 +336,7 @@ def _tls_failure(bootstrap_servers: str, errors: ErrorLog) -> BrokerUnreachable 
     return None
 
 
-def _speaks_tls(bootstrap_servers: str, timeout_s: float = 3.0) -> bool:
+def _speaks_tls(bootstrap_servers: str, timeout_s: float = 1.5) -> bool:
     """Whether the first bootstrap address completes a TLS handshake (its certificate unchecked: only a probe)."""
     address = bootstrap_servers.split(",")[0].strip().rpartition("://")[2]
     host, _, port = address.rpartition(":")
