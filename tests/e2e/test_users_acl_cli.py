@@ -58,10 +58,7 @@ def _acls(bootstrap: str, user: str) -> set[tuple[str, str, str, str]]:
     )
     bindings = admin.describe_acls(flt).result(timeout=30)
     assert all(b.permission_type == AclPermissionType.ALLOW and b.host == "*" for b in bindings)
-    return {
-        (b.restype.name, b.resource_pattern_type.name, b.name, b.operation.name)  # type: ignore[union-attr]
-        for b in bindings
-    }
+    return {(b.restype.name, b.resource_pattern_type.name, b.name, b.operation.name) for b in bindings}
 
 
 def test_add_list_remove_a_user(cli: Run, bootstrap: str) -> None:
