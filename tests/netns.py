@@ -77,7 +77,12 @@ def _namespaces() -> set[str]:
     return {entry["name"] for entry in json.loads(out or "[]")}
 
 
+# `ip netns exec NAME` bind-mounts the files of /etc/netns/NAME over /etc: the other machine's hosts file.
+ETC_NETNS = Path("/etc/netns")
+
+
 def _remove(name: str, host_if: str) -> None:
+    shutil.rmtree(ETC_NETNS / name, ignore_errors=True)
     # Deleting the namespace destroys its veth end and with it the pair; the host end is removed
     # explicitly too in case the namespace was already gone.
     if name in _namespaces():
@@ -264,6 +269,13 @@ class OtherMachine:
             self._claim.unlink(missing_ok=True)
             self._claim = None
 
+    def set_hosts(self, names: dict[str, str]) -> None:
+        """The other machine's /etc/hosts (for what runs through `ip netns exec`): name -> address."""
+        folder = ETC_NETNS / self.name
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = ["127.0.0.1 localhost", *(f"{address} {name}" for name, address in names.items())]
+        (folder / "hosts").write_text("\n".join(lines) + "\n")
+
     # ---- running things on the other machine
 
     def command(self, cmd: Sequence[str | os.PathLike[str]]) -> list[str]:
@@ -278,11 +290,19 @@ class OtherMachine:
         timeout: float = 120,
         check: bool = False,
         env: dict[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
         text: bool = True,
     ) -> subprocess.CompletedProcess[Any]:
         """Run `cmd` inside the namespace, capturing its output."""
         return subprocess.run(
-            self.command(cmd), input=input, capture_output=True, timeout=timeout, check=check, env=env, text=text
+            self.command(cmd),
+            input=input,
+            capture_output=True,
+            timeout=timeout,
+            check=check,
+            env=env,
+            cwd=cwd,
+            text=text,
         )
 
     def popen(
@@ -293,10 +313,13 @@ class OtherMachine:
         stdout: int | IO[Any] | None = subprocess.PIPE,
         stderr: int | IO[Any] | None = subprocess.PIPE,
         env: dict[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
         text: bool = True,
     ) -> subprocess.Popen[Any]:
         """Start `cmd` inside the namespace; the caller waits for it (or kills it)."""
-        return subprocess.Popen(self.command(cmd), stdin=stdin, stdout=stdout, stderr=stderr, env=env, text=text)
+        return subprocess.Popen(
+            self.command(cmd), stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd, text=text
+        )
 
     def python_popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         """Start the project's venv Python (`python ARGS`) inside the namespace; stdout and stderr are pipes."""

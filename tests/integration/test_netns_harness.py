@@ -13,6 +13,7 @@ import pytest
 
 from tests.netns import (
     CLAIMS_DIR,
+    ETC_NETNS,
     OtherMachine,
     foreign_wildcard_ports,
     other_machine,
@@ -119,10 +120,14 @@ def test_teardown_removes_namespace_links_and_claim_even_after_a_failure() -> No
         name, host_if, subnet = m.name, m.host_if, m.subnet
         assert name in _namespaces() and host_if in _links()
         assert (CLAIMS_DIR / f"198.18.{subnet}.json").exists()
+        m.set_hosts({"kafka.other.test": m.host_address})
+        resolved = m.python("-c", "import socket; print(socket.gethostbyname('kafka.other.test'))")
+        assert resolved.stdout.strip() == m.host_address, resolved.stderr
         raise RuntimeError("boom")
     assert name not in _namespaces()
     assert host_if not in _links() and m.peer_if not in _links()
     assert not (CLAIMS_DIR / f"198.18.{subnet}.json").exists()
+    assert not (ETC_NETNS / name).exists()
 
 
 def test_two_machines_at_once_get_different_subnets() -> None:
