@@ -18,12 +18,13 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from eventlake.broker.credentials import shown
-from eventlake.broker.exceptions import AuthenticationFailed, AuthorizationFailed, BrokerUnreachable
-from eventlake.config.broker import KafkaClientSettings
+from eventlake.broker.exceptions import AuthenticationFailed, AuthorizationFailed, BrokerUnreachable, CredentialsRefused
+from eventlake.config.broker import KafkaClientSettings, is_loopback
 
 
 def client_config(bootstrap_servers: str, kafka: KafkaClientSettings | None = None) -> dict[str, Any]:
     kafka = kafka or KafkaClientSettings()
+    refuse_cleartext_password(bootstrap_servers, kafka)
     conf: dict[str, Any] = {
         "bootstrap.servers": bootstrap_servers,
         "security.protocol": kafka.security_protocol,
@@ -41,6 +42,39 @@ def client_config(bootstrap_servers: str, kafka: KafkaClientSettings | None = No
     # confluent-kafka wants real booleans and numbers where Kafka's docs say so.
     conf.update({k: _typed(v) for k, v in kafka.extra.items()})
     return conf
+
+
+def refuse_cleartext_password(bootstrap_servers: str, kafka: KafkaClientSettings) -> None:
+    """Refuse to send a SASL password without TLS to another machine (anyone on the path could read it).
+
+    SASL_PLAINTEXT carries PLAIN passwords as they are, and even SCRAM's exchange can be
+    replayed against a weak password offline; loopback addresses never leave this machine.
+    """
+    if kafka.sasl_password is None or kafka.allow_cleartext_password:
+        return
+    if kafka.security_protocol != "SASL_PLAINTEXT":
+        return
+    remote = [h for h in _hosts(bootstrap_servers) if not is_loopback(h)]
+    if remote:
+        raise CredentialsRefused(
+            f"refusing to send the SASL password to {shown(remote[0], 60)} without TLS "
+            "(kafka.security_protocol is SASL_PLAINTEXT)",
+            hint='set kafka.security_protocol = "SASL_SSL" and kafka.ssl_ca_location to the broker\'s CA '
+            "(eventlake's broker: <data-dir>/tls/ca.pem); only on a network you trust: "
+            "kafka.allow_cleartext_password = true",
+        )
+
+
+def _hosts(bootstrap_servers: str) -> list[str]:
+    """The host part of each HOST:PORT (or [v6]:PORT, or proto://HOST:PORT) in a bootstrap list."""
+    hosts = []
+    for address in bootstrap_servers.split(","):
+        address = address.strip().rpartition("://")[2]
+        if not address:
+            continue
+        host = address.rpartition(":")[0] if address.count(":") == 1 or address.startswith("[") else address
+        hosts.append(host.strip("[]") or address)
+    return hosts
 
 
 def _typed(value: str) -> str | bool | int:

@@ -7,6 +7,7 @@ Layout of a data dir::
     <data-dir>/kraft/              log.dirs: formatted once, cluster id kept
     <data-dir>/broker.log          the JVM's output (`eventlake broker logs`)
     <data-dir>/broker.json         pid, ports and version of the running broker
+    <data-dir>/tls/                the CA and broker certificate of an exposed broker (broker/certs.py)
 
 Everything in it is private to the user running the broker: the folder is mode 700, the
 files eventlake writes 600, and Kafka runs with umask 077 so its segments are too. A data
@@ -23,26 +24,27 @@ import os
 import re
 import signal
 import socket
-import stat
 import subprocess
 import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from eventlake.broker import certs
 from eventlake.broker.clients import check_reachable
 from eventlake.broker.credentials import check_password, check_username, shown
 from eventlake.broker.exceptions import BrokerError, BrokerUnreachable, CredentialsRefused, PortInUse
 from eventlake.broker.jars import resolve_jars
-from eventlake.broker.javaconf import dump_properties, jaas_quote, load_properties, parse_jaas
-from eventlake.config.broker import BrokerSettings
+from eventlake.broker.javaconf import dump_properties, load_properties
+from eventlake.broker.live_config import reload_keystore, upsert_scram_user
+from eventlake.broker.private_files import PRIVATE_DIR, PRIVATE_FILE, make_private, write_private
+from eventlake.config.broker import BrokerSettings, is_loopback
 from eventlake.runtime.java import find_java
 
-PRIVATE_DIR = 0o700
-PRIVATE_FILE = 0o600
 CHILD_UMASK = 0o077
-PLAIN_LOGIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
-JAAS_PROPERTY = "listener.name.external.plain.sasl.jaas.config"
+NODE_ID = "1"
+SCRAM_LOGIN_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
+TLS_PROTOCOLS = "TLSv1.2,TLSv1.3"
 
 _LOG4J = """status = error
 appender.console.type = Console
@@ -87,6 +89,7 @@ class BrokerStatus:
     version: str | None = None
     uptime_s: float | None = None
     reason: str | None = None
+    certificate: dict[str, object] | None = None  # subject, names and expiry of an exposed broker's
 
 
 class LocalBroker:
@@ -111,6 +114,10 @@ class LocalBroker:
     @property
     def log_dirs(self) -> Path:
         return self.data_dir / "kraft"
+
+    @property
+    def tls(self) -> certs.TlsFiles:
+        return certs.TlsFiles(self.data_dir / "tls")
 
     @property
     def controller_port(self) -> int:
@@ -138,7 +145,7 @@ class LocalBroker:
         return f"127.0.0.1:{port}"
 
     # lifecycle
-    def check_settings(self) -> None:
+    def check_settings(self, *, credentials: bool = True) -> None:
         """Refuse settings that cannot be written for Kafka safely, or would expose it weakly.
 
         Every value that reaches `server.properties` is escaped anyway; these are allow-lists
@@ -155,15 +162,64 @@ class LocalBroker:
             )
         if not s.exposed:
             return
+        self.certificate_names()
+        own = [s.tls_cert, s.tls_key, s.tls_ca]
+        if any(own) and not all(own):
+            raise certs.CertificateError(
+                "a certificate of your own needs all three of broker.tls_cert, tls_key and tls_ca",
+                hint="set all three, or none to let eventlake make a private CA and certificate",
+            )
+        if not credentials:
+            return
         if s.sasl_password is None:
             raise CredentialsRefused(
                 f"binding {s.host} would expose Kafka beyond this machine without credentials",
-                hint="set a password in EVENTLAKE_BROKER__SASL_PASSWORD (clients then use SASL/PLAIN; "
-                "make one with `python -c 'import secrets; print(secrets.token_urlsafe(24))'`), "
+                hint="set a password in EVENTLAKE_BROKER__SASL_PASSWORD (clients then use SCRAM-SHA-512 over "
+                "TLS; make one with `python -c 'import secrets; print(secrets.token_urlsafe(24))'`), "
                 "or keep the default --host 127.0.0.1",
             )
         check_username(s.sasl_username)
         check_password(s.sasl_password.get_secret_value(), host=s.host)
+
+    def certificate_names(self, extra: list[str] | None = None) -> list[str]:
+        """The broker certificate's names: advertise, host, broker.tls_sans, then `extra` (allow-listed)."""
+        s = self.settings
+        return certs.broker_names(self.advertise, s.host, [*s.tls_sans, *(extra or [])])
+
+    def ensure_certificate(
+        self, extra: list[str] | None = None, *, days: int = certs.DEFAULT_DAYS, renew: bool = False
+    ) -> tuple[certs.CertInfo, bool]:
+        """Make (or check and copy in your own) the broker certificate; return it and whether it is new."""
+        s = self.settings
+        if s.tls_cert and s.tls_key and s.tls_ca:
+            before = self.tls.info()
+            info = certs.install_own(self.tls, s.tls_cert, s.tls_key, s.tls_ca, self.advertise)
+            return info, before is None or before.serial != info.serial
+        return certs.ensure_certificate(self.tls, self.certificate_names(extra), days=days, renew=renew)
+
+    def rotate_certificate(
+        self, extra: list[str] | None = None, *, days: int = certs.DEFAULT_DAYS, renew: bool = True
+    ) -> tuple[certs.CertInfo, bool]:
+        """Write a new certificate (same CA and names) and, if the broker runs, make it serve it now.
+
+        Kafka refuses a new certificate whose subject or names differ from the running one's:
+        the names stay those of the current certificate unless new ones are asked for.
+        """
+        self.check_settings(credentials=False)  # certificates need no password
+        self._secure_data_dir()
+        current = self.tls.info()
+        state = self.running_state()
+        if current is not None and state is not None and not (self.settings.tls_cert or extra):
+            names = list(current.sans)
+            if current.subject.startswith("CN=") and current.subject[3:] in names:
+                names.remove(current.subject[3:])
+                names.insert(0, current.subject[3:])
+            info, changed = certs.ensure_certificate(self.tls, names, days=days, renew=renew)
+        else:
+            info, changed = self.ensure_certificate(extra, days=days, renew=renew)
+        if changed and state is not None and self.settings.exposed:
+            reload_keystore(state.local_bootstrap, NODE_ID, str(self.tls.keystore))
+        return info, changed
 
     def start(self) -> tuple[BrokerState, bool]:
         """Start the broker and wait until it answers; return (state, started_now)."""
@@ -202,8 +258,15 @@ class LocalBroker:
             local_port=int(self.local_bootstrap.rsplit(":", 1)[1]),
         )
         self._process = proc
-        _write_private(self.state_file, json.dumps(asdict(state)))
+        write_private(self.state_file, json.dumps(asdict(state)))
         self._wait_ready(proc, state)
+        if self.settings.exposed:
+            try:
+                # Every start, so a changed password takes effect; on loopback, never on a command line.
+                upsert_scram_user(state.local_bootstrap, self.settings.sasl_username, self._password())
+            except BrokerError:
+                self.stop()
+                raise
         return state, True
 
     def prepare(self) -> list[str]:
@@ -221,6 +284,8 @@ class LocalBroker:
                 hint="Java would split the class path there; set broker.cache_dir elsewhere",
             )
         self._secure_data_dir()
+        if self.settings.exposed:
+            self.ensure_certificate()
         self._write_configs()
         base = [
             str(java.executable),
@@ -284,12 +349,13 @@ class LocalBroker:
         owned = [self.data_dir / n for n in ("server.properties", "log4j2.properties", "broker.log", "broker.json")]
         owned += sorted(self.data_dir.glob("hs_err_pid*.log"))
         for path in owned:
-            _make_private(path)
-        if self.log_dirs.is_dir():
-            for root, dirs, files in os.walk(self.log_dirs):
-                _make_private(Path(root))
-                for name in [*dirs, *files]:
-                    _make_private(Path(root) / name)
+            make_private(path)
+        for folder in (self.log_dirs, self.tls.folder):
+            if folder.is_dir():
+                for root, dirs, files in os.walk(folder):
+                    make_private(Path(root))
+                    for name in [*dirs, *files]:
+                        make_private(Path(root) / name)
 
     def _open_log(self) -> int:
         """The broker log, opened for appending, readable by its owner only."""
@@ -380,6 +446,7 @@ class LocalBroker:
                 version=state.version,
                 reason="process alive but not answering",
             )
+        info = self.tls.info() if not is_loopback(state.host) else None
         return BrokerStatus(
             running=True,
             data_dir=str(self.data_dir),
@@ -387,6 +454,7 @@ class LocalBroker:
             pid=state.pid,
             version=state.version,
             uptime_s=time.time() - state.started_at,
+            certificate=info.as_dict() if info is not None else None,
         )
 
     def logs(self, lines: int = 100) -> str:
@@ -417,7 +485,7 @@ class LocalBroker:
         s = self.settings
         return {
             "process.roles": "broker,controller",
-            "node.id": "1",
+            "node.id": NODE_ID,
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
             "controller.listener.names": "CONTROLLER",
             **self._listeners(),
@@ -463,8 +531,9 @@ class LocalBroker:
     def server_properties_text(self) -> str:
         """`server.properties` as written: escaped, then read back the way Java reads it.
 
-        The read-back is a guard, not a formality: if any value (a password, a path) would
-        reach Kafka as anything but itself, or add a key or a SASL user, nothing is written.
+        The read-back is a guard, not a formality: if any value (a path, a host) would reach
+        Kafka as anything but itself, or add a key, nothing is written. No password is in it:
+        SCRAM credentials live in Kafka's metadata log (see `start`).
         """
         props = self.server_properties()
         text = dump_properties(props)
@@ -473,13 +542,6 @@ class LocalBroker:
             raise BrokerError(
                 "server.properties would not read back as written", hint="report this as a bug in eventlake"
             )
-        if JAAS_PROPERTY in props:
-            expected = {f"user_{self.settings.sasl_username}": self._password()}
-            entries = parse_jaas(props[JAAS_PROPERTY])
-            if len(entries) != 1 or entries[0].login_module != PLAIN_LOGIN_MODULE or entries[0].options != expected:
-                raise BrokerError(
-                    "the SASL configuration would not read back as written", hint="report this as a bug in eventlake"
-                )
         return text
 
     def _password(self) -> str:
@@ -487,16 +549,17 @@ class LocalBroker:
         return self.settings.sasl_password.get_secret_value()
 
     def _write_configs(self) -> None:
-        # It may hold the SASL password: readable by its owner only, like everything here.
-        _write_private(self.data_dir / "server.properties", self.server_properties_text())
-        _write_private(self.data_dir / "log4j2.properties", _LOG4J)
+        # Readable by its owner only, like everything here (it names the key file's path).
+        write_private(self.data_dir / "server.properties", self.server_properties_text())
+        write_private(self.data_dir / "log4j2.properties", _LOG4J)
 
     def _listeners(self) -> dict[str, str]:
-        """Loopback only: one plaintext listener. Exposed: SASL/PLAIN outside, plaintext on loopback.
+        """Loopback only: one plaintext listener. Exposed: SCRAM over TLS outside, plaintext on loopback.
 
-        The controller listener stays on loopback whatever the client listener binds to.
-        The JAAS option holds the one SASL user: its name is allow-listed, its password is
-        quoted for JAAS here and escaped for the properties file when written.
+        The controller listener stays on loopback whatever the client listener binds to. The
+        server side of SCRAM needs no user table (credentials are in the metadata log) and no
+        truststore (clients are not asked for certificates); Kafka reads the PEM key and chain
+        directly, so no keystore password exists to be kept anywhere.
         """
         s = self.settings
         controller = f"CONTROLLER://127.0.0.1:{self.controller_port}"
@@ -507,16 +570,21 @@ class LocalBroker:
                 "inter.broker.listener.name": "PLAINTEXT",
                 "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             }
-        user = check_username(s.sasl_username)
-        # Brokers talk to each other on INTERNAL: the server side needs only its user table.
-        jaas = f"{PLAIN_LOGIN_MODULE} required user_{user}={jaas_quote(self._password())};"
+        ext = "listener.name.external."
         return {
             "listeners": f"EXTERNAL://{s.host}:{s.port},INTERNAL://127.0.0.1:{self.internal_port},{controller}",
             "advertised.listeners": f"EXTERNAL://{self.advertise}:{s.port},INTERNAL://127.0.0.1:{self.internal_port}",
             "inter.broker.listener.name": "INTERNAL",
-            "listener.security.protocol.map": "EXTERNAL:SASL_PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "listener.name.external.sasl.enabled.mechanisms": "PLAIN",
-            JAAS_PROPERTY: jaas,
+            "listener.security.protocol.map": "EXTERNAL:SASL_SSL,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"{ext}sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            f"{ext}scram-sha-512.sasl.jaas.config": f"{SCRAM_LOGIN_MODULE} required;",
+            f"{ext}ssl.enabled.protocols": TLS_PROTOCOLS,
+            f"{ext}ssl.protocol": "TLSv1.3",
+            f"{ext}ssl.client.auth": "none",
+            f"{ext}ssl.keystore.type": "PEM",
+            f"{ext}ssl.keystore.location": str(self.tls.keystore),
+            f"{ext}ssl.truststore.type": "PEM",
+            f"{ext}ssl.truststore.location": str(self.tls.ca),
         }
 
 
@@ -557,31 +625,6 @@ def _check_address(option: str, value: str, *, allow_any: bool) -> None:
             f"{option} {shown(value)} is not a host name or an IP address",
             hint="use a name like kafka.example.internal or an address like 10.0.0.5",
         )
-
-
-def _make_private(path: Path) -> None:
-    """Remove group and other permissions from `path` (never following a symbolic link)."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISLNK(st.st_mode) or not st.st_mode & 0o077:
-        return
-    path.chmod(stat.S_IMODE(st.st_mode) & ~0o077)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Replace `path` atomically with `text`, mode 600 from its first byte."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_FILE)
-    with os.fdopen(fd, "wb") as fh:
-        os.fchmod(fh.fileno(), PRIVATE_FILE)
-        fh.write(text.encode("utf-8"))
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
 
 
 def _alive(pid: int) -> bool:

@@ -1,4 +1,4 @@
-"""`eventlake broker start|stop|status|logs`: the local Apache Kafka (KRaft)."""
+"""`eventlake broker start|stop|status|logs|certs`: the local Apache Kafka (KRaft)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--host",
                 help="Address to bind (default 127.0.0.1). Any other address needs a strong "
-                "EVENTLAKE_BROKER__SASL_PASSWORD; clients then use SASL/PLAIN.",
+                "EVENTLAKE_BROKER__SASL_PASSWORD; clients then use SASL_SSL with SCRAM-SHA-512 and the CA "
+                "in <data-dir>/tls/ca.pem.",
             ),
         ] = None,
         config: ConfigOpt = None,
@@ -54,6 +55,8 @@ def register(app: typer.Typer) -> None:
             output.info(f"broker already running (pid {state.pid}, data dir {broker.data_dir})")
         else:
             output.info(f"broker started (pid {state.pid}, Kafka {state.version}, data dir {broker.data_dir})")
+        if broker.settings.exposed:
+            output.info(f"clients: SASL_SSL, SCRAM-SHA-512, CA {broker.tls.ca}")
         typer.echo(state.bootstrap)
 
     @group.command("stop")
@@ -78,10 +81,50 @@ def register(app: typer.Typer) -> None:
             output.print_json(st.__dict__)
         elif st.running:
             typer.echo(f"up: {st.bootstrap} (pid {st.pid}, Kafka {st.version}, up {st.uptime_s:.0f}s)")
+            if st.certificate is not None:
+                _print_certificate(st.certificate)
         else:
             typer.echo(f"down: {st.reason} (data dir {st.data_dir})")
         if not st.running:
             raise typer.Exit(1)
+
+    @group.command("certs")
+    def certs_cmd(
+        ctx: typer.Context,
+        san: Annotated[
+            list[str] | None,
+            typer.Option("--san", help="Another name or IP address clients use (repeat); adds to broker.tls_sans."),
+        ] = None,
+        days: Annotated[int, typer.Option("--days", help="Validity of the broker certificate (1-3650 days).")] = 397,
+        renew: Annotated[
+            bool, typer.Option("--renew", help="Issue a new certificate now; a running broker serves it at once.")
+        ] = False,
+        data_dir: DataDirOpt = None,
+        advertise: Annotated[
+            str | None, typer.Option("--advertise", help="The name clients use (default: broker.advertise).")
+        ] = None,
+        host: Annotated[str | None, typer.Option("--host", help="The address the broker binds.")] = None,
+        config: ConfigOpt = None,
+        fmt: Annotated[output.Format, typer.Option("--format", help="table or json")] = output.Format.table,
+    ) -> None:
+        """Make the private CA and broker certificate in <data-dir>/tls (or renew it), and print it."""
+        broker = _broker(ctx, config, data_dir=data_dir, advertise=advertise, host=host)
+        running = broker.running_state()
+        if running is not None and advertise is None and host is None:
+            # The names the running broker was started with, not today's defaults.
+            broker = _broker(ctx, config, data_dir=data_dir, advertise=running.advertise, host=running.host)
+        info, changed = broker.rotate_certificate(list(san or []), days=days, renew=renew)
+        if fmt is output.Format.json:
+            output.print_json({**info.as_dict(), "changed": changed, "ca": str(broker.tls.ca)})
+            return
+        if not changed:
+            output.info("certificate unchanged (pass --renew for a new one)")
+        elif running is not None:
+            output.info(f"new certificate written; the running broker (pid {running.pid}) serves it now")
+        else:
+            output.info("new certificate written")
+        _print_certificate(info.as_dict())
+        typer.echo(f"CA for clients: {broker.tls.ca}")
 
     @group.command("logs")
     def logs(
@@ -109,3 +152,13 @@ def register(app: typer.Typer) -> None:
         output.info(f"Kafka {s.kafka_version} jars ready in {libs}")
 
     app.add_typer(group, name="broker")
+
+
+def _print_certificate(cert: dict[str, object]) -> None:
+    names = ", ".join(str(n) for n in cert["sans"]) if isinstance(cert["sans"], list) else ""
+    typer.echo(f"certificate: {cert['subject']} (names: {names}; issuer {cert['issuer']})")
+    days = cert["days_left"]
+    line = f"expires: {cert['not_after']} (in {days} days)"
+    if isinstance(days, float | int) and days < 30:
+        output.info(f"warning: the broker certificate expires in {days} days: run `eventlake broker certs --renew`")
+    typer.echo(line)

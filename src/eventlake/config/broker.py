@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -39,6 +40,11 @@ class KafkaClientSettings(BaseModel):
     log_level: int = Field(
         0, ge=0, le=7, description="librdkafka's own log level (syslog 0-7); 0 keeps it quiet, --debug sets 6."
     )
+    allow_cleartext_password: bool = Field(
+        False,
+        description="Let a SASL password travel without TLS (SASL_PLAINTEXT) to a non-loopback broker; "
+        "off: such a client is refused.",
+    )
     extra: dict[str, str] = Field(
         default_factory=dict,
         description='More librdkafka properties for every client, e.g. {"socket.keepalive.enable" = "true"}.',
@@ -55,18 +61,29 @@ class BrokerSettings(BaseModel):
     # host, advertise and sasl_username are checked by the broker itself (broker/server.py), with
     # messages that say which listener property a hostile value would have split.
     host: str = Field(
-        "127.0.0.1", description="Address the client listener binds; beyond loopback it needs sasl_password."
+        "127.0.0.1",
+        description="Address the client listener binds; beyond loopback it is SASL_SSL (SCRAM-SHA-512) "
+        "and needs sasl_password.",
     )
     advertise: str | None = Field(
         None, description="Host name clients on other machines use to reach the broker; unset: host."
     )
-    # Binding beyond loopback requires credentials: clients then authenticate with SASL/PLAIN on
-    # `port`; local tools use a plaintext listener on 127.0.0.1:internal_port.
+    # Binding beyond loopback requires credentials: clients then authenticate with SCRAM-SHA-512
+    # over TLS on `port`; local tools use a plaintext listener on 127.0.0.1:internal_port.
     sasl_username: str = Field(
-        "eventlake", description="SASL/PLAIN user clients log in as when the broker binds beyond loopback."
+        "eventlake", description="The admin (a Kafka super user, SCRAM-SHA-512) when the broker binds beyond loopback."
     )
     sasl_password: SecretStr | None = Field(
         None, description="That user's password, required beyond loopback (never shown; better set by env)."
+    )
+    tls_cert: Path | None = Field(
+        None, description="Your own broker certificate chain (PEM); unset: made in <data_dir>/tls by a private CA."
+    )
+    tls_key: Path | None = Field(None, description="The private key (PEM, unencrypted) of tls_cert.")
+    tls_ca: Path | None = Field(None, description="The CA (PEM) that signed tls_cert, which clients need.")
+    tls_sans: list[str] = Field(
+        default_factory=list,
+        description="More names or addresses for the broker certificate, besides advertise and host.",
     )
     internal_port: Port | None = Field(
         None, description="Plaintext listener on 127.0.0.1 for local tools when exposed; unset: port + 2."
@@ -101,7 +118,15 @@ class BrokerSettings(BaseModel):
     @property
     def exposed(self) -> bool:
         """True when the client listener is reachable from other machines."""
-        return self.host not in LOOPBACK_HOSTS
+        return not is_loopback(self.host)
 
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and "localhost": reachable from this machine only. Any other name may not be."""
+    name = host.strip("[]")
+    if name.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
