@@ -6,12 +6,14 @@ Reads one JSON task from stdin, prints one JSON result:
   {"action": "consume", "conf": {...}, "topic": T, "count": N, "timeout_s": S}
       -> {"messages": [[partition, offset, value], ...], "errors": ["...", ...]}
 Errors are every error the client reported (error callback, delivery reports, consume errors), as
-"NAME: text", so a test can say which failure it expected. Passwords travel on stdin, never argv.
+"NAME: text", then librdkafka's log lines, so a test can say which failure it expected.
+Passwords travel on stdin, never argv.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from typing import Any
@@ -19,7 +21,25 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Producer
 
 # Errors no retry can cure: the client stops at the first one instead of waiting out its timeout.
-FINAL = ("AUTHENTICATION", "AUTHORIZATION", "_SSL")
+FINAL = ("AUTHENTICATION", "AUTHORIZATION", "_SSL", "_ALL_BROKERS_DOWN")
+
+
+class Logs(logging.Handler):
+    """librdkafka's own log lines (a connection closed by the broker is only logged, not raised)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+LOGS = Logs()
+LOGGER = logging.getLogger("librdkafka")
+LOGGER.addHandler(LOGS)
+LOGGER.setLevel(logging.DEBUG)
+LOGGER.propagate = False
 
 
 def _text(err: KafkaError) -> str:
@@ -28,6 +48,10 @@ def _text(err: KafkaError) -> str:
 
 def _final(errors: list[str]) -> bool:
     return any(f in e.split(":", 1)[0] for e in errors for f in FINAL)
+
+
+def _callbacks(errors: list[str]) -> dict[str, Any]:
+    return {"error_cb": lambda e: errors.append(_text(e)), "logger": LOGGER}
 
 
 def produce(task: dict[str, Any]) -> dict[str, Any]:
@@ -41,9 +65,7 @@ def produce(task: dict[str, Any]) -> dict[str, Any]:
             delivered.append([msg.partition(), msg.offset()])
 
     timeout_ms = int(task["timeout_s"] * 1000)
-    producer = Producer(
-        {**task["conf"], "error_cb": lambda e: errors.append(_text(e)), "message.timeout.ms": timeout_ms}
-    )
+    producer = Producer({**task["conf"], **_callbacks(errors), "message.timeout.ms": timeout_ms})
     for value in task["values"]:
         while True:
             try:
@@ -56,14 +78,12 @@ def produce(task: dict[str, Any]) -> dict[str, Any]:
         producer.poll(0.1)
     producer.purge()  # what a refused client still holds is dropped, never sent later
     producer.flush(5)
-    return {"delivered": delivered, "errors": errors}
+    return {"delivered": delivered, "errors": errors + LOGS.lines}
 
 
 def consume(task: dict[str, Any]) -> dict[str, Any]:
     errors: list[str] = []
-    consumer = Consumer(
-        {**task["conf"], "error_cb": lambda e: errors.append(_text(e)), "auto.offset.reset": "earliest"}
-    )
+    consumer = Consumer({**task["conf"], **_callbacks(errors), "auto.offset.reset": "earliest"})
     consumer.subscribe([task["topic"]])
     messages: list[list[Any]] = []
     deadline = time.monotonic() + task["timeout_s"]
@@ -80,7 +100,7 @@ def consume(task: dict[str, Any]) -> dict[str, Any]:
                 break
     finally:
         consumer.close()
-    return {"messages": messages, "errors": errors}
+    return {"messages": messages, "errors": errors + LOGS.lines}
 
 
 def main() -> None:

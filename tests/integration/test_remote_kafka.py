@@ -14,6 +14,8 @@ where the broker keeps it (watermarks, committed offsets, the lake), not in the 
 from __future__ import annotations
 
 import json
+import os
+import re
 import secrets
 import subprocess
 import sys
@@ -72,6 +74,7 @@ class Remote:
     broker: LocalBroker
     work: Path
     admin_password: str
+    kcat_env: dict[str, str] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     printed: list[str] = field(default_factory=list)
 
@@ -105,14 +108,15 @@ class Remote:
         assert proc.returncode == 0, f"eventlake {' '.join(args)}: {proc.stderr[-2000:]}"
         return proc.stdout
 
-    def add_user(self, name: str, *grants: list[str]) -> User:
+    def add_user(self, name: str, *grants: list[str], formats: tuple[str, ...] = ("librdkafka",)) -> User:
         user = User(name, _password())
         local = ["--bootstrap-servers", self.broker.local_bootstrap]
         self.cli("users", "add", name, "--password-stdin", *local, input=user.password + "\n")
         for grant in grants:
             self.cli("acl", "grant", name, *grant, *local)
-        for fmt, suffix in (("librdkafka", "conf"), ("properties", "properties"), ("toml", "toml")):
-            path = self.work / "clients" / f"{name}.{suffix}"
+        suffixes = {"librdkafka": "conf", "properties": "properties", "toml": "toml"}
+        for fmt in formats:
+            path = self.work / "clients" / f"{name}.{suffixes[fmt]}"
             path.parent.mkdir(exist_ok=True)
             self.cli(
                 "client-config", "--user", name, "--format", fmt, "--password-stdin",
@@ -173,12 +177,42 @@ class Remote:
             cwd=self.work,
         )
 
+    def kcat(self, *args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """kcat inside the namespace (on a librdkafka that can do SCRAM with Kafka 4, see kcat_env)."""
+        return self.machine.run(["kcat", *args], input=input, timeout=timeout, env=self.kcat_env)
+
     def openssl(self, *args: str) -> subprocess.CompletedProcess[str]:
         return self.machine.run(
             ["openssl", "s_client", "-connect", self.bootstrap, *args],
             input="",
             timeout=30,
         )
+
+
+# librdkafka before 2.6.1 sends a SCRAM proof Kafka 4 rejects as "invalid credentials" (it repeats the
+# client nonce; confluentinc/librdkafka#4895). Debian 12's kcat links librdkafka 2.0.2, so kcat runs on
+# the librdkafka that confluent-kafka's wheel bundles (same C ABI) when the system's is older.
+SCRAM_FIXED = (2, 6, 1)
+
+
+def kcat_env(folder: Path) -> dict[str, str]:
+    """The environment kcat runs in: its own librdkafka if that is new enough, else the wheel's."""
+    env = dict(os.environ)
+    version = re.search(
+        r"librdkafka (\d+)\.(\d+)\.(\d+)",
+        subprocess.run(["kcat", "-V"], capture_output=True, text=True, check=False).stdout,
+    )
+    if version and tuple(map(int, version.groups())) >= SCRAM_FIXED:
+        return env
+    import confluent_kafka
+
+    bundled = sorted(Path(confluent_kafka.__file__).parent.parent.glob("confluent_kafka.libs/librdkafka*.so*"))
+    if not bundled:
+        pytest.fail("kcat's librdkafka is older than 2.6.1 (no SCRAM with Kafka 4) and no newer one is at hand")
+    folder.mkdir(exist_ok=True)
+    (folder / "librdkafka.so.1").symlink_to(bundled[0])
+    env["LD_LIBRARY_PATH"] = str(folder)
+    return env
 
 
 def _clean_env() -> dict[str, str]:
@@ -255,14 +289,17 @@ def remote(tmp_path_factory: pytest.TempPathFactory, watch: CmdlineWatch) -> Ite
         )
         broker.start()
         try:
-            r = Remote(machine, broker, work, admin_password)
+            r = Remote(machine, broker, work, admin_password, kcat_env=kcat_env(work / "librdkafka"))
             topics = TopicAdmin(broker.local_bootstrap)
             for name in ("orders", "orders-java", "guarded", "inbox"):
                 topics.create(name, partitions=3)
             # Who may do what: the only rights each user has.
-            r.add_user("writer", ["--topic", "orders", "--prefix", "--produce"])
-            r.add_user("reader", ["--topic", "orders", "--prefix", "--consume", "--group-prefix", "readers-"])
-            r.add_user("sinker", ["--topic", "orders", "--sink", "--group", "sink-orders"])
+            java = ("librdkafka", "properties")
+            r.add_user("writer", ["--topic", "orders", "--prefix", "--produce"], formats=java)
+            r.add_user(
+                "reader", ["--topic", "orders", "--prefix", "--consume", "--group-prefix", "readers-"], formats=java
+            )
+            r.add_user("sinker", ["--topic", "orders", "--sink", "--group", "sink-orders"], formats=("toml",))
             r.add_user("pusher", ["--topic", "inbox", "--produce"])
             r.add_user("stranger", ["--topic", "elsewhere", "--prefix", "--produce"])
             watch.secrets.extend(u.password for u in r.users.values())
@@ -277,9 +314,7 @@ def orders(remote: Remote) -> list[dict[str, Any]]:
     events = [{"id": i, "note": f"event {i}", "amount": i * 0.25} for i in range(MESSAGES)]
     lines = "".join(json.dumps(e) + "\n" for e in events)
     writer = remote.users["writer"]
-    proc = remote.machine.run(
-        ["kcat", "-F", writer.files["librdkafka"], "-P", "-t", "orders", "-X", "linger.ms=20"], input=lines, timeout=180
-    )
+    proc = remote.kcat("-F", str(writer.files["librdkafka"]), "-P", "-t", "orders", "-X", "linger.ms=20", input=lines)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert remote.end_offsets("orders") == MESSAGES, "the broker holds every message kcat sent, once"
     return events
@@ -295,7 +330,7 @@ def test_tls_handshake_verifies_with_the_ca_on_tls_1_2_and_1_3_only(remote: Remo
         )
         assert out.returncode == 0, out.stderr[-1500:]
         assert "Verify return code: 0 (ok)" in out.stdout
-        assert f"Protocol  : TLSv1.{version[-1]}" in out.stdout, out.stdout[-1500:]
+        assert f"New, TLSv1.{version[-1]}, Cipher is" in out.stdout, out.stdout[-1500:]
     # TLS 1.1, offered by a client willing to go that low, is refused by the broker.
     old = remote.openssl("-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0", "-CAfile", str(remote.ca))
     assert old.returncode != 0
@@ -344,9 +379,7 @@ def test_ten_thousand_messages_from_the_other_machine_with_kcat_confluent_kafka_
     )  # fmt: skip
     assert produced.returncode == 0, produced.stderr[-2000:]
     assert remote.end_offsets("orders-java") == len(java_events)
-    back = remote.machine.run(
-        ["kcat", "-F", reader.files["librdkafka"], "-C", "-t", "orders-java", "-o", "beginning", "-e", "-q"]
-    )
+    back = remote.kcat("-F", str(reader.files["librdkafka"]), "-C", "-t", "orders-java", "-o", "beginning", "-e", "-q")
     assert back.returncode == 0, back.stderr[-2000:]
     assert sorted(back.stdout.splitlines()) == sorted(java_events)
 
@@ -401,8 +434,10 @@ def _other_ca(folder: Path) -> Path:
 
 # (case, user, overrides of the user's librdkafka settings, what the error must say)
 PRODUCE_FAILURES: list[tuple[str, str, dict[str, str], str]] = [
-    ("no TLS", "writer", {"security.protocol": "SASL_PLAINTEXT"}, "security.protocol"),
-    ("no TLS, no SASL", "writer", {"security.protocol": "PLAINTEXT"}, "security.protocol"),
+    # The broker hangs up on a client that does not start TLS: librdkafka sees the connection closed
+    # while it waits for the answer to its first request (ApiVersion).
+    ("no TLS", "writer", {"security.protocol": "SASL_PLAINTEXT"}, "APIVERSION_QUERY"),
+    ("no TLS, no SASL", "writer", {"security.protocol": "PLAINTEXT"}, "APIVERSION_QUERY"),
     ("another CA", "writer", {"ssl.ca.location": "{other_ca}"}, "certificate verify failed"),
     ("SAN mismatch", "writer", {"bootstrap.servers": WRONG_NAME + ":{port}"}, "certificate verify failed"),
     ("SASL/PLAIN", "writer", {"sasl.mechanism": "PLAIN"}, "SCRAM-SHA-512"),
@@ -463,12 +498,10 @@ def test_kcat_java_and_openssl_are_refused_the_same_way(remote: Remote, tmp_path
 
     def kcat(*overrides: str) -> subprocess.CompletedProcess[str]:
         args = [a for kv in overrides for a in ("-X", kv)]
-        return remote.machine.run(
-            ["kcat", "-F", writer.files["librdkafka"], *args, "-P", "-t", "guarded", "-m", "8"], input="must not land\n"
-        )
+        return remote.kcat("-F", str(writer.files["librdkafka"]), *args, "-P", "-t", "guarded", input="must not land\n")
 
     plain = kcat("security.protocol=SASL_PLAINTEXT", "message.timeout.ms=5000")
-    assert plain.returncode != 0 and "security.protocol" in plain.stderr, plain.stderr[-1000:]
+    assert plain.returncode != 0 and "connection closed by peer" in plain.stderr, plain.stderr[-1000:]
     wrong_ca = kcat(f"ssl.ca.location={other_ca}", "message.timeout.ms=5000")
     assert wrong_ca.returncode != 0 and "certificate verify failed" in wrong_ca.stderr, wrong_ca.stderr[-1000:]
 
@@ -488,7 +521,8 @@ def test_kcat_java_and_openssl_are_refused_the_same_way(remote: Remote, tmp_path
 
     # openssl: another CA, and a name the certificate does not carry.
     foreign = remote.openssl("-CAfile", str(other_ca), "-verify_return_error")
-    assert foreign.returncode != 0 and "unable to get local issuer certificate" in foreign.stdout + foreign.stderr
+    assert foreign.returncode != 0 and "certificate verify failed" in foreign.stderr, foreign.stderr[-1000:]
+    assert "Verify return code: 0 (ok)" not in foreign.stdout
     mismatch = remote.openssl("-CAfile", str(remote.ca), "-verify_return_error", "-verify_hostname", WRONG_NAME)
     assert mismatch.returncode != 0 and "hostname mismatch" in (mismatch.stdout + mismatch.stderr).lower()
     assert remote.end_offsets("guarded") == 0
@@ -504,7 +538,8 @@ def test_only_the_sasl_ssl_port_is_open_to_the_other_machine(remote: Remote) -> 
     # Whatever else on this host listens on every address (an ssh server, another test run) is not the broker's.
     assert open_ports - foreign_wildcard_ports({state.pid}) == {remote.broker.settings.port}
     # The broker's other listeners are bound to loopback only, so no address of this host exposes them.
-    own = {(address, port) for address, port, pids in listeners() if state.pid in pids}
+    # (Java listens on IPv6 sockets that take IPv4: ss shows ::ffff:127.0.0.1 for 127.0.0.1.)
+    own = {(address.removeprefix("::ffff:"), port) for address, port, pids in listeners() if state.pid in pids}
     assert own == {
         (remote.machine.host_address, remote.broker.settings.port),
         ("127.0.0.1", remote.broker.internal_port),
