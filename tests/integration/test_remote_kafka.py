@@ -581,3 +581,38 @@ def test_passwords_never_reach_logs_ps_or_config_show(remote: Remote, watch: Cmd
     log = remote.broker.log_file.read_text(errors="replace")
     assert "KafkaConfig values" in log, "the broker log is the real one"
     assert watch.samples > 10 and watch.hits == [], f"a password was on a command line: {watch.hits[:2]}"
+
+
+# ---- what eventlake's own commands say on the other machine
+
+
+# (case, settings as env on top of the sinker's file, what the one-line error must say)
+EVENTLAKE_FAILURES: list[tuple[str, dict[str, str], str]] = [
+    ("no TLS", {"EVENTLAKE_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT"}, "without TLS"),
+    ("another CA", {"EVENTLAKE_KAFKA__SSL_CA_LOCATION": "{other_ca}"}, "certificate verify failed"),
+    ("SAN mismatch", {"EVENTLAKE_BOOTSTRAP_SERVERS": WRONG_NAME + ":{port}"}, "certificate verify failed"),
+    ("SASL/PLAIN", {"EVENTLAKE_KAFKA__SASL_MECHANISM": "PLAIN"}, "kafka.sasl_mechanism (PLAIN)"),
+    ("wrong password", {"EVENTLAKE_KAFKA__SASL_PASSWORD": "{wrong}"}, "refused the credentials"),
+]
+
+
+@pytest.mark.parametrize(("case", "env", "error"), EVENTLAKE_FAILURES, ids=[c[0] for c in EVENTLAKE_FAILURES])
+def test_eventlake_on_the_other_machine_says_what_is_wrong_in_one_line(
+    remote: Remote, tmp_path: Path, case: str, env: dict[str, str], error: str
+) -> None:
+    fill = {"other_ca": str(_other_ca(tmp_path)), "port": str(remote.broker.settings.port), "wrong": _password()}
+    proc = remote.machine.run(
+        [EVENTLAKE, "--config", str(remote.users["sinker"].files["toml"]), "topics", "list"],
+        # eventlake waits out its connect time-out on a failed TLS handshake: keep that short here.
+        env={
+            **_clean_env(),
+            "EVENTLAKE_KAFKA__CONNECT_TIMEOUT_S": "3",
+            **{k: v.format(**fill) for k, v in env.items()},
+        },
+        cwd=tmp_path,
+        timeout=60,
+    )
+    remote.printed += [proc.stdout, proc.stderr]
+    assert proc.returncode != 0, f"{case}: {proc.stdout[-500:]}"
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: ") and error in line, f"{case}: {line}"
