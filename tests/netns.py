@@ -91,16 +91,33 @@ def _remove(name: str, host_if: str) -> None:
         _ip("link", "del", host_if, check=False)
 
 
+def _read_claim(path: Path) -> dict[str, Any] | None:
+    """A claim's content ({} when unreadable for long: garbage); None to leave it alone."""
+    try:
+        claim: dict[str, Any] = json.loads(path.read_text())
+        return claim
+    except FileNotFoundError:
+        return None  # released meanwhile
+    except (OSError, ValueError):
+        try:
+            fresh = time.time() - path.stat().st_mtime < 60  # being written by a run that just claimed it
+        except FileNotFoundError:
+            return None
+        return None if fresh else {}
+
+
 def sweep_leftovers() -> list[str]:
     """Remove namespaces, links and claims of earlier runs whose creator is gone; return the names removed."""
     removed: list[str] = []
     CLAIMS_DIR.mkdir(mode=0o700, exist_ok=True)
+    # Namespaces first, claims after: a run claims before it creates, so every namespace listed
+    # here that is alive has its claim on disk by the time the claims are read.
+    existing = _namespaces()
     claimed: set[str] = set()
     for path in CLAIMS_DIR.glob("*.json"):
-        try:
-            claim = json.loads(path.read_text())
-        except (OSError, ValueError):
-            claim = {}
+        claim = _read_claim(path)
+        if claim is None:
+            continue
         name = str(claim.get("name", ""))
         if claim and _alive(claim):
             claimed.add(name)
@@ -111,8 +128,8 @@ def sweep_leftovers() -> list[str]:
         path.unlink(missing_ok=True)
     # A namespace of ours without a claim: its claim is written before it is made and removed after
     # it is gone, so only a run killed between those two steps leaves one.
-    for name in _namespaces():
-        if NAME_RE.match(name) and name not in claimed:
+    for name in existing:
+        if NAME_RE.match(name) and name not in claimed and name not in removed:
             _remove(name, _host_if(name))
             removed.append(name)
     return removed
