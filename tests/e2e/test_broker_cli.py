@@ -99,9 +99,11 @@ def test_weak_password_for_a_public_bind_is_one_line_with_a_recipe(cli: Run, tmp
     assert not data.exists()
 
 
-def test_public_broker_tells_wrong_credentials_from_no_broker(cli: Run, tmp_path: Path) -> None:
+def test_public_broker_over_tls_tells_wrong_credentials_and_renews_its_certificate(
+    cli: Run, tmp_path: Path, exposed_address: str
+) -> None:
     port = free_port()
-    data = str(tmp_path / "public")
+    data = tmp_path / "public"
     password = 'Cli-"quoted"\\pass\nline2=#!é'
     broker_env = {
         "EVENTLAKE_BROKER__SASL_PASSWORD": password,
@@ -109,40 +111,84 @@ def test_public_broker_tells_wrong_credentials_from_no_broker(cli: Run, tmp_path
         "EVENTLAKE_BROKER__INTERNAL_PORT": str(free_port()),
     }
     client = {
-        "EVENTLAKE_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-        "EVENTLAKE_KAFKA__SASL_MECHANISM": "PLAIN",
+        "EVENTLAKE_KAFKA__SECURITY_PROTOCOL": "SASL_SSL",
+        "EVENTLAKE_KAFKA__SASL_MECHANISM": "SCRAM-SHA-512",
         "EVENTLAKE_KAFKA__SASL_USERNAME": "eventlake",
+        "EVENTLAKE_KAFKA__SSL_CA_LOCATION": str(data / "tls" / "ca.pem"),
     }
-    bs = ["--bootstrap-servers", f"127.0.0.1:{port}"]
+    bs = ["--bootstrap-servers", f"{exposed_address}:{port}"]
+    dd = ["--data-dir", str(data)]
     try:
-        start = cli(
-            "broker",
-            "start",
-            "--host",
-            "0.0.0.0",
-            "--advertise",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--data-dir",
-            data,
-            env=broker_env,
-            timeout=180,
-        )
+        start = cli("broker", "start", "--host", exposed_address, "--port", str(port), *dd, env=broker_env, timeout=180)
         assert start.returncode == 0, start.stderr
-        assert start.stdout.strip() == f"127.0.0.1:{port}"
+        assert start.stdout.strip() == f"{exposed_address}:{port}"
+        assert "SASL_SSL, SCRAM-SHA-512" in start.stderr and "ca.pem" in start.stderr
 
-        right = cli("topics", "list", *bs, env={**client, "EVENTLAKE_KAFKA__SASL_PASSWORD": password})
+        admin = {**client, "EVENTLAKE_KAFKA__SASL_PASSWORD": password}
+        right = cli("topics", "create", "ticks", "--partitions", "2", *bs, env=admin)
         assert right.returncode == 0, right.stderr
+        produced = cli("produce", "ticks", "--source", "synthetic:ticks", "--limit", "500", *bs, env=admin)
+        assert produced.returncode == 0, produced.stderr
+        assert "500 delivered, 0 failed" in produced.stdout + produced.stderr
+        listed = cli("topics", "list", "--format", "json", *bs, env=admin)
+        assert listed.returncode == 0, listed.stderr
+        assert {"topic": "ticks", "partitions": 2, "messages": 500}.items() <= json.loads(listed.stdout)[0].items()
 
         wrong = cli("topics", "list", *bs, env={**client, "EVENTLAKE_KAFKA__SASL_PASSWORD": password + "x"})
         assert wrong.returncode == 1
         assert "Traceback" not in wrong.stderr and wrong.stderr.count("\n") == 1
-        assert f"Kafka at 127.0.0.1:{port} refused the credentials for user eventlake" in wrong.stderr
+        assert f"Kafka at {exposed_address}:{port} refused the credentials for user eventlake" in wrong.stderr
         assert "no Kafka broker answered" not in wrong.stderr
         assert "Cli-" not in wrong.stderr
+
+        cleartext = cli(
+            "topics",
+            "list",
+            *bs,
+            env={
+                **client,
+                "EVENTLAKE_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "EVENTLAKE_KAFKA__SASL_PASSWORD": password,
+            },
+        )
+        assert cleartext.returncode == 1 and "without TLS" in cleartext.stderr
+        assert len(cleartext.stderr.strip().splitlines()) == 1 and "Cli-" not in cleartext.stderr
+
+        status = cli("broker", "status", *dd, "--format", "json")
+        assert status.returncode == 0, status.stderr
+        before = json.loads(status.stdout)["certificate"]
+        assert before["sans"] == [exposed_address] and before["days_left"] > 300
+
+        renew = cli("broker", "certs", *dd, "--renew", "--format", "json")
+        assert renew.returncode == 0, renew.stderr
+        after = json.loads(renew.stdout)
+        assert after["changed"] and after["serial"] != before["serial"] and after["sans"] == before["sans"]
+        shown = cli("broker", "status", *dd)
+        assert f"names: {exposed_address}" in shown.stdout and "expires:" in shown.stdout
+        served = json.loads(cli("broker", "status", *dd, "--format", "json").stdout)["certificate"]
+        assert served["serial"] == after["serial"]
+        again = cli("topics", "list", *bs, env={**client, "EVENTLAKE_KAFKA__SASL_PASSWORD": password})
+        assert again.returncode == 0, again.stderr
     finally:
-        cli("broker", "stop", "--data-dir", data)
+        cli("broker", "stop", *dd)
+
+
+def test_broker_certs_refuses_hostile_names_in_one_line(cli: Run, tmp_path: Path) -> None:
+    data = tmp_path / "certs"
+    for bad in ["evil\nDNS:x.example", "a,b.example", "https://x.example/"]:
+        res = cli("broker", "certs", "--data-dir", str(data), "--san", bad)
+        assert res.returncode == 1 and "Traceback" not in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and "is not a host name or an IP address" in res.stderr
+    assert not (data / "tls").exists()
+    ok = cli("broker", "certs", "--data-dir", str(data), "--san", "kafka.example.org", "--days", "30")
+    assert ok.returncode == 0, ok.stderr
+    assert "names: 127.0.0.1, kafka.example.org" in ok.stdout
+    assert f"CA for clients: {data / 'tls' / 'ca.pem'}" in ok.stdout
+    days = cli("broker", "certs", "--data-dir", str(data), "--days", "0")
+    assert days.returncode == 1 and "out of range" in days.stderr
+    short = cli("broker", "certs", "--data-dir", str(data), "--renew", "--days", "10")
+    assert short.returncode == 0, short.stderr
+    assert "warning: the broker certificate expires in 10.0 days" in short.stderr and "--renew" in short.stderr
 
 
 def test_bad_usage_exits_2(cli: Run) -> None:

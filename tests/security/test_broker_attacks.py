@@ -1,9 +1,12 @@
-"""Attacks on what the broker writes for Kafka: SASL users, passwords, hosts and paths.
+"""Attacks on what the broker writes for Kafka: SASL users, passwords, hosts, paths and certificate names.
 
 Every hostile value is either refused with a one-line error before anything is written or
-bound, or written so that Kafka reads back exactly that value and nothing else changes:
-the properties file is parsed as `java.util.Properties` parses it, the JAAS option as Kafka's
-`JaasConfig` parses it (`eventlake.broker.javaconf`), and, where a JDK is present, by Java itself.
+bound, or has exactly the effect asked for and nothing else: hosts and paths are written so
+that Kafka reads back that value (the properties file parsed as `java.util.Properties` parses
+it and, where a JDK is present, by Java itself); passwords never reach the file at all (SCRAM
+credentials are set through the Admin API), so no password can add a key or a user there.
+The JAAS escaping (`eventlake.broker.javaconf`) is still checked for any text, for whoever
+writes a JAAS option next.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from pydantic import SecretStr
 from eventlake.broker import LocalBroker
 from eventlake.broker.exceptions import BrokerError
 from eventlake.broker.javaconf import dump_properties, jaas_quote, load_properties, parse_jaas
-from eventlake.broker.server import JAAS_PROPERTY, PLAIN_LOGIN_MODULE
 from eventlake.config import BrokerSettings
 from tests.integration.test_broker_security import java_view
 
 GOOD = "Kq83-Zp20-xY7w-Lm5n"
+PLAIN_LOGIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
 _rng = random.Random(20240611)
 LONG_OK = "".join(_rng.choice(string.ascii_letters + string.digits + string.punctuation) for _ in range(1024))
 
@@ -38,6 +41,7 @@ class Case:
     host: str = "0.0.0.0"
     advertise: str | None = "kafka.example.internal"
     data_dir: str = "data"
+    sans: tuple[str, ...] = ()
     refused: str | None = None  # a phrase of the one-line refusal; None: must round-trip
 
     def settings(self, root: Path) -> BrokerSettings:
@@ -50,6 +54,7 @@ class Case:
             data_dir=root / self.data_dir,
             sasl_username=self.username,
             sasl_password=None if self.password is None else SecretStr(self.password),
+            tls_sans=list(self.sans),
         )
 
 
@@ -86,6 +91,7 @@ CASES = [
     Case("ipv6-any-host", host="::"),
     Case("ip-advertise", advertise="10.0.0.5"),
     Case("data-dir-hostile-but-legal", data_dir="d #=!:\\ é\nx=y"),
+    Case("sans-names-and-addresses", sans=("alt.example.org", "203.0.113.7", "2001:db8::7", "*.example.org")),
     # -- passwords that must be refused
     Case("no-password", password=None, refused="without credentials"),
     Case("empty", password="", refused="is empty"),
@@ -119,6 +125,18 @@ CASES = [
     Case("host-trailing-space", host="0.0.0.0 ", refused="--host"),
     Case("advertise-url", advertise="http://kafka.example/", refused="--advertise"),
     Case("data-dir-comma", data_dir="a,b", refused="comma"),
+    # -- certificate names: nothing that could add a name, a field or a line to the certificate
+    Case("san-newline", sans=("kafka.example\nDNS:evil.example",), refused="certificate name"),
+    Case("san-comma", sans=("kafka.example,DNS:evil.example",), refused="certificate name"),
+    Case("san-openssl-prefix", sans=("DNS:evil.example",), refused="certificate name"),
+    Case("san-nul", sans=("kafka.example\x00evil.example",), refused="certificate name"),
+    Case("san-bare-wildcard", sans=("*",), refused="certificate name"),
+    Case("san-inner-wildcard", sans=("a.*.example",), refused="certificate name"),
+    Case("san-url", sans=("https://kafka.example/",), refused="certificate name"),
+    Case("san-email", sans=("admin@kafka.example",), refused="certificate name"),
+    Case("san-cidr", sans=("203.0.113.0/24",), refused="certificate name"),
+    Case("san-unicode", sans=("кафка.example",), refused="certificate name"),
+    Case("san-too-many", sans=tuple(f"h{i}.example" for i in range(40)), refused="more than the 32"),
 ]
 ACCEPTED = [c for c in CASES if c.refused is None]
 REFUSED = [c for c in CASES if c.refused is not None]
@@ -146,16 +164,12 @@ def test_hostile_value_is_refused_in_one_line_before_anything_is_written(case: C
 
 
 def _expected(case: Case, root: Path) -> dict[str, str]:
-    """What the properties must be: those of the same broker with a benign password, but for the JAAS line."""
-    benign = LocalBroker(
+    """What the properties must be: those of the same broker with a benign password (it has no part in them)."""
+    return LocalBroker(
         Case(
             "benign", host=case.host, advertise=case.advertise, data_dir=case.data_dir, username=case.username
         ).settings(root)
     ).server_properties()
-    user, password = case.username, case.password
-    assert password is not None
-    benign[JAAS_PROPERTY] = f"{PLAIN_LOGIN_MODULE} required user_{user}={jaas_quote(password)};"
-    return benign
 
 
 @pytest.mark.parametrize("case", ACCEPTED, ids=[c.id for c in ACCEPTED])
@@ -167,11 +181,13 @@ def test_hostile_value_round_trips_exactly(case: Case, tmp_path: Path) -> None:
     pairs = load_properties(text.encode("ascii"))
     assert pairs == list(expected.items()), "a key was added, lost or changed"
     assert len(text.splitlines()) == len(expected), "one line per property"
-    (entry,) = parse_jaas(dict(pairs)[JAAS_PROPERTY])
-    assert entry.login_module == PLAIN_LOGIN_MODULE and entry.control_flag == "REQUIRED"
-    assert entry.options == {f"user_{case.username}": case.password}, "the only SASL user, exact password"
+    assert case.password is not None
+    if len(case.password) >= 8:
+        assert case.password not in text and case.password.strip()[:8] not in text, "no password in the file"
+    assert "PLAIN" not in text.replace("PLAINTEXT", ""), "no SASL/PLAIN anywhere"
     # The values Kafka splits or binds are the ones asked for, whole.
     props = dict(pairs)
+    assert props["listener.name.external.sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
     assert props["log.dirs"] == str((tmp_path / case.data_dir).resolve() / "kraft")
     assert props["listeners"].split(",")[0] == f"EXTERNAL://{case.host}:19092"
     assert props["advertised.listeners"].split(",")[0] == f"EXTERNAL://{case.advertise}:19092"
@@ -193,22 +209,20 @@ RAW_PROPERTIES = [
 
 @pytest.mark.integration
 def test_java_reads_every_accepted_case_exactly_as_eventlake_does(tmp_path: Path) -> None:
-    """java.util.Properties (via Kafka's Utils.loadProps) and Kafka's JaasContext, on the files themselves."""
-    files: dict[Path, tuple[dict[str, str], dict[str, str]]] = {}
+    """java.util.Properties (via Kafka's Utils.loadProps), on the files themselves."""
+    files: dict[Path, dict[str, str]] = {}
     for i, case in enumerate(ACCEPTED):
         text = LocalBroker(case.settings(tmp_path / "cases")).server_properties_text()
         path = tmp_path / f"case-{i}.properties"
         path.write_bytes(text.encode("ascii"))
-        files[path] = (_expected(case, tmp_path / "cases"), {f"user_{case.username}": str(case.password)})
+        files[path] = _expected(case, tmp_path / "cases")
     for i, raw in enumerate(RAW_PROPERTIES):
         path = tmp_path / f"raw-{i}.properties"
         path.write_bytes(raw.encode("latin-1"))
-        files[path] = (dict(load_properties(raw.encode("latin-1"))), {})
+        files[path] = dict(load_properties(raw.encode("latin-1")))
     seen = java_view(list(files), tmp_path)
-    for path, (props, jaas) in files.items():
-        java_props, java_jaas = seen[str(path)]
-        assert java_props == props, path.name
-        assert java_jaas == jaas, path.name
+    for path, props in files.items():
+        assert seen[str(path)] == props, path.name
 
 
 # -- the escaping itself, for any text at all

@@ -275,8 +275,27 @@ def _write_broker_files(
 # ---- your own certificate
 
 
+@dataclass(frozen=True)
+class OwnCertificate:
+    chain: list[x509.Certificate]
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    ca: x509.Certificate
+    info: CertInfo
+
+
 def install_own(files: TlsFiles, cert_path: Path, key_path: Path, ca_path: Path, advertise: str) -> CertInfo:
     """Check a certificate, key and CA of your own, then copy them in as Kafka reads them."""
+    own = check_own(cert_path, key_path, ca_path, advertise)
+    files.folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    files.ca_key.unlink(missing_ok=True)  # the CA is yours: nothing here may sign with an old one
+    chain = own.chain
+    full = chain if any(c.subject == own.ca.subject for c in chain[1:]) else [*chain, own.ca]
+    _write_broker_files(files, own.key, full, own.ca)
+    return own.info
+
+
+def check_own(cert_path: Path, key_path: Path, ca_path: Path, advertise: str) -> OwnCertificate:
+    """Read and check your own files; raise a one-line CertificateError for the first problem."""
     chain = _load_chain(cert_path, "broker.tls_cert")
     key = _load_key(key_path, "broker.tls_key")
     ca = _load_chain(ca_path, "broker.tls_ca")[0]
@@ -308,11 +327,7 @@ def install_own(files: TlsFiles, cert_path: Path, key_path: Path, ca_path: Path,
             f"{shown(advertise)}",
             hint="issue it with that name as a subject alternative name, or set --advertise to one of its names",
         )
-    files.folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-    files.ca_key.unlink(missing_ok=True)  # the CA is yours: nothing here may sign with an old one
-    full = list(chain) if any(c.subject == ca.subject for c in chain[1:]) else [*chain, ca]
-    _write_broker_files(files, key, full, ca)
-    return info
+    return OwnCertificate(chain, key, ca, info)
 
 
 def _check_strength(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, path: Path) -> None:
@@ -369,9 +384,10 @@ def _read(path: Path, what: str) -> bytes:
         raise CertificateError(
             f"{what} {shown(text)} cannot be read: {exc.strerror}", hint="give the path of a readable PEM file"
         ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or a device would hang or never end
+        os.close(fd)
+        raise CertificateError(f"{what} {shown(text)} is not a regular file", hint="give the path of a PEM file")
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or a device would hang or never end
-            raise CertificateError(f"{what} {shown(text)} is not a regular file", hint="give the path of a PEM file")
         data = fh.read(MAX_PEM_BYTES + 1)
     if len(data) > MAX_PEM_BYTES:
         raise CertificateError(f"{what} {shown(text)} is larger than 1 MiB", hint="give the path of a PEM file")
@@ -409,10 +425,8 @@ def _load_key(path: Path, what: str) -> PrivateKeyTypes:
 def cert_info(cert: x509.Certificate) -> CertInfo:
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        sans = tuple(
-            [str(n) for n in ext.get_values_for_type(x509.DNSName)]
-            + [str(a) for a in ext.get_values_for_type(x509.IPAddress)]
-        )
+        # In the certificate's order: the first is the advertised name.
+        sans = tuple(str(n.value) for n in ext if isinstance(n, x509.DNSName | x509.IPAddress))
     except x509.ExtensionNotFound:
         sans = ()
     return CertInfo(

@@ -10,21 +10,35 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from eventlake.broker.credentials import shown
-from eventlake.broker.exceptions import AuthenticationFailed, AuthorizationFailed, BrokerUnreachable, CredentialsRefused
+from eventlake.broker.exceptions import (
+    AuthenticationFailed,
+    AuthorizationFailed,
+    BrokerError,
+    BrokerUnreachable,
+    CredentialsRefused,
+)
 from eventlake.config.broker import KafkaClientSettings, is_loopback
 
 
 def client_config(bootstrap_servers: str, kafka: KafkaClientSettings | None = None) -> dict[str, Any]:
     kafka = kafka or KafkaClientSettings()
     refuse_cleartext_password(bootstrap_servers, kafka)
+    ca = kafka.ssl_ca_location
+    if ca and ca != "probe" and not Path(ca).is_file():  # librdkafka would fail with "BIO lib"
+        raise BrokerError(
+            f"the CA file {shown(ca, 80)} (kafka.ssl_ca_location) does not exist or is not a file",
+            hint="copy the broker's CA there (eventlake's broker: <data-dir>/tls/ca.pem) or fix the path",
+        )
     conf: dict[str, Any] = {
         "bootstrap.servers": bootstrap_servers,
         "security.protocol": kafka.security_protocol,
@@ -279,6 +293,9 @@ def check_reachable(
         failure = errors.auth_failure(bootstrap_servers, kafka) or auth_failure(last, bootstrap_servers, kafka)
         if failure is not None:
             raise failure from last
+        tls = _tls_failure(bootstrap_servers, errors)
+        if tls is not None:
+            raise tls from last
         # A call that fails before its own timeout ran out was answered with an error (connections
         # closed by the other side), not left waiting; 80% of the slice, not half, since a loaded
         # machine (CI) is slow to report even a closed connection.
@@ -293,4 +310,44 @@ def check_reachable(
         time.sleep(0.1)
     if fast_failures >= 3:  # dropped again and again (a loaded machine may never see 2 s of it in a row)
         raise _closed_by_peer(bootstrap_servers, kafka, errors) from last
+    if not kafka.security_protocol.endswith("SSL") and _speaks_tls(bootstrap_servers):
+        # A TLS listener waits silently for a handshake that a plaintext client never starts.
+        raise unreachable(
+            bootstrap_servers,
+            "a TLS listener answers there, and this client does not use TLS",
+            hint='set kafka.security_protocol = "SASL_SSL" (with kafka.sasl_* and kafka.ssl_ca_location '
+            "for the broker's CA)",
+        ) from last
     raise unreachable(bootstrap_servers, errors.last_reason()) from last
+
+
+def _tls_failure(bootstrap_servers: str, errors: ErrorLog) -> BrokerUnreachable | None:
+    """The broker's certificate was not accepted: a CA that did not sign it, or a name it does not hold."""
+    for err in reversed(errors.errors):
+        text = err.str() or ""
+        if "certificate verify failed" in text or "SSL handshake failed" in text:
+            return BrokerUnreachable(
+                f"Kafka at {_where(err, bootstrap_servers)} presented a TLS certificate this client does not "
+                f"accept: {text}",
+                hint="the broker's TLS certificate was not accepted: set kafka.ssl_ca_location to the CA that "
+                "signed it (eventlake's broker: <data-dir>/tls/ca.pem), and reach it by a name the certificate "
+                "holds (`eventlake broker status` lists them)",
+            )
+    return None
+
+
+def _speaks_tls(bootstrap_servers: str, timeout_s: float = 1.5) -> bool:
+    """Whether the first bootstrap address completes a TLS handshake (its certificate unchecked: only a probe)."""
+    address = bootstrap_servers.split(",")[0].strip().rpartition("://")[2]
+    host, _, port = address.rpartition(":")
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as raw,
+            context.wrap_socket(raw),
+        ):
+            return True
+    except (OSError, ValueError):
+        return False

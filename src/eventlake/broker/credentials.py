@@ -1,9 +1,10 @@
 """The broker's own SASL credentials: what user names and passwords it accepts to expose Kafka with.
 
-User names are checked against an allow-list (they become part of Kafka's JAAS syntax and of
-error messages). Passwords may hold any character that SASL/PLAIN and librdkafka carry intact,
-which is all but NUL and leading white space (they are escaped where they are written: see
-`javaconf`); a broker open to the network also refuses an empty, short or predictable one.
+User names are checked against an allow-list (they become Kafka principals in `super.users`
+and ACLs, and part of error messages). Passwords may hold any character that SCRAM and
+librdkafka carry intact, which is all but NUL and leading white space; they are never written
+to a file (the broker sets them through the Admin API). A broker open to the network also
+refuses an empty, short or predictable one.
 No message here ever repeats a password.
 """
 
@@ -56,7 +57,8 @@ def check_password(password: str, *, host: str) -> str:
         )
     if "\x00" in password:
         raise CredentialsRefused(
-            "the SASL password contains a NUL character, which SASL/PLAIN cannot carry", hint=MAKE_PASSWORD
+            "the SASL password contains a NUL character, which Kafka clients (librdkafka) cannot carry",
+            hint=MAKE_PASSWORD,
         )
     try:
         password.encode("utf-8")

@@ -48,16 +48,18 @@ def upsert_scram_user(local_bootstrap: str, user: str, password: str) -> None:
 
 
 def reload_keystore(local_bootstrap: str, node_id: str, keystore: str) -> None:
-    """Make the EXTERNAL listener read its keystore file again (after a new certificate was written)."""
-    resource = ConfigResource(
-        ResourceType.BROKER,
-        node_id,
-        incremental_configs=[ConfigEntry(KEYSTORE_LOCATION, keystore, incremental_operation=AlterConfigOpType.SET)],
-    )
+    """Make the EXTERNAL listener read its keystore file again (after a new certificate was written).
+
+    The override is removed again right after: the static value (the same path) then holds, so
+    no stale path stays in the metadata log to outlive a moved data dir.
+    """
     admin = admin_client(local_bootstrap)
     try:
-        for future in admin.incremental_alter_configs([resource], request_timeout=_TIMEOUT_S).values():
-            future.result(timeout=_TIMEOUT_S)
+        for op in (AlterConfigOpType.SET, AlterConfigOpType.DELETE):
+            entry = ConfigEntry(KEYSTORE_LOCATION, keystore, incremental_operation=op)
+            resource = ConfigResource(ResourceType.BROKER, node_id, incremental_configs=[entry])
+            for future in admin.incremental_alter_configs([resource], request_timeout=_TIMEOUT_S).values():
+                future.result(timeout=_TIMEOUT_S)
     except KafkaException as exc:
         raise BrokerError(
             f"the running broker did not take the new certificate: {exc.args[0]}",

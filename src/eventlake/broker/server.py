@@ -77,7 +77,7 @@ class BrokerState:
 
     @property
     def local_bootstrap(self) -> str:
-        return f"127.0.0.1:{self.local_port}"
+        return f"{_local_address(self.host)}:{self.local_port}"
 
 
 @dataclass(frozen=True)
@@ -141,8 +141,9 @@ class LocalBroker:
     @property
     def local_bootstrap(self) -> str:
         """Where tools on this machine reach the broker without credentials."""
-        port = self.internal_port if self.settings.exposed else self.settings.port
-        return f"127.0.0.1:{port}"
+        if self.settings.exposed:
+            return f"127.0.0.1:{self.internal_port}"
+        return f"{_local_address(self.settings.host)}:{self.settings.port}"
 
     # lifecycle
     def check_settings(self, *, credentials: bool = True) -> None:
@@ -169,6 +170,8 @@ class LocalBroker:
                 "a certificate of your own needs all three of broker.tls_cert, tls_key and tls_ca",
                 hint="set all three, or none to let eventlake make a private CA and certificate",
             )
+        if s.tls_cert and s.tls_key and s.tls_ca:
+            certs.check_own(s.tls_cert, s.tls_key, s.tls_ca, self.advertise)
         if not credentials:
             return
         if s.sasl_password is None:
@@ -627,6 +630,17 @@ def _check_address(option: str, value: str, *, allow_any: bool) -> None:
         )
 
 
+def _local_address(host: str) -> str:
+    """The address a loopback-only listener bound to `host` answers on (127.0.0.5 is not 127.0.0.1)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return "127.0.0.1"  # "localhost", or an exposed broker's INTERNAL listener
+    if not ip.is_loopback:
+        return "127.0.0.1"
+    return f"[{ip}]" if ip.version == 6 else str(ip)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -643,7 +657,8 @@ def _alive(pid: int) -> bool:
 
 
 def _ensure_port_free(host: str, port: int) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # "::1" and "::" are IPv6 binds
+    sock = socket.socket(family, socket.SOCK_STREAM)
     # Like Kafka itself: connections in TIME_WAIT must not count as "in use".
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
