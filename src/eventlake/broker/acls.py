@@ -18,6 +18,7 @@ deliberately the broker's setting (`super.users`), not a side effect of a typo o
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ from eventlake.broker.users import checked_user
 from eventlake.config.broker import KafkaClientSettings
 from eventlake.errors import UsageError
 from eventlake.types import dlq_topic
+
+log = logging.getLogger(__name__)
 
 # Kafka's org.apache.kafka.common.internals.Topic: legal characters and the longest name.
 _LEGAL = re.compile(r"[A-Za-z0-9._-]+")
@@ -198,6 +201,7 @@ class AclAdmin:
         self._reachable()
         if not grants:
             return
+        log.info("granting %d ACLs to %s", len(grants), sorted({g.user for g in grants}))
         futures = self._admin.create_acls([g.binding() for g in grants], request_timeout=self.timeout_s)
         for future in futures.values():
             try:
@@ -210,6 +214,7 @@ class AclAdmin:
         self._reachable()
         if not grants:
             return []
+        log.info("revoking %d ACLs of %s", len(grants), sorted({g.user for g in grants}))
         futures = self._admin.delete_acls([g.filter() for g in grants], request_timeout=self.timeout_s)
         deleted: list[Grant] = []
         for future in futures.values():

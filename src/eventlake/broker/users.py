@@ -8,6 +8,7 @@ the admin's. Nothing here prints, logs or repeats a password, and no message quo
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, cast
@@ -26,6 +27,8 @@ from eventlake.broker.clients import ErrorLog, admin_client, check_reachable, ra
 from eventlake.broker.credentials import MIN_PASSWORD_CHARS, check_password, check_username
 from eventlake.broker.exceptions import BrokerError, CredentialsRefused
 from eventlake.config.broker import KafkaClientSettings
+
+log = logging.getLogger(__name__)
 
 MECHANISM = ScramMechanism.SCRAM_SHA_512
 MECHANISM_NAME = "SCRAM-SHA-512"
@@ -153,6 +156,8 @@ class UserAdmin:
                 hint=f"change its password with `eventlake users add {user} --update`",
             )
         upsert = UserScramCredentialUpsertion(user, ScramCredentialInfo(MECHANISM, ITERATIONS), secret.encode("utf-8"))
+        # An audit line: who, never the secret.
+        log.info("%s SCRAM-SHA-512 user %s (%d iterations)", "updating" if has_scram else "adding", user, ITERATIONS)
         self._alter(upsert, user, f"add user {user}")
         return not has_scram
 
@@ -162,6 +167,7 @@ class UserAdmin:
         existing = self.describe(user)
         if existing is None or not existing.mechanisms:
             raise UserNotFound(f"user {user} does not exist", hint="`eventlake users list` shows the users")
+        log.info("removing SCRAM user %s", user)
         for mechanism, _ in existing.mechanisms:
             kind = ScramMechanism[mechanism.replace("-", "_")]
             try:

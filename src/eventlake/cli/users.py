@@ -64,6 +64,6 @@ def register(app: typer.Typer) -> None:
         """Remove a user's credentials (its ACLs stay: `eventlake acl list --user NAME`)."""
         admin = user_admin(ctx, config, bootstrap_servers)
         admin.remove(name)
-        output.info(f"removed user {name}")
+        output.info(f"removed user {name} (its ACLs stay: `eventlake acl list --user {name}`)")
 
     app.add_typer(group, name="users")
