@@ -20,19 +20,15 @@ import secrets
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from pydantic import SecretStr
 
 from eventlake.broker import LocalBroker, TopicAdmin
@@ -43,6 +39,7 @@ from eventlake.config.broker import KAFKA_VERSION
 from eventlake.lake import open_lake
 from eventlake.runtime import free_port
 from tests.conftest import require_tool
+from tests.fixtures_broker_tls import make_ca
 from tests.fixtures_sink import landed_by_coord, read_landed
 from tests.netns import OtherMachine, foreign_wildcard_ports, listeners, other_machine, python_env
 
@@ -142,8 +139,6 @@ class Remote:
         groups = {g.group_id for g in admin.list_consumer_groups().result(timeout=10).valid}
         if group not in groups:
             return []
-        from confluent_kafka import ConsumerGroupTopicPartitions
-
         (future,) = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)]).values()
         return [(tp.partition, tp.offset) for tp in future.result(timeout=10).topic_partitions if tp.offset >= 0]
 
@@ -411,22 +406,7 @@ def test_sink_on_the_other_machine_lands_them_exactly_once_over_sasl_ssl(
 
 def _other_ca(folder: Path) -> Path:
     """A CA that signed nothing the broker serves."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "another CA")])
-    now = time.time()
-    import datetime as dt
-
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(dt.datetime.fromtimestamp(now - 60, dt.UTC))
-        .not_valid_after(dt.datetime.fromtimestamp(now + 86400, dt.UTC))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    cert, _ = make_ca("another CA")
     path = folder / "other-ca.pem"
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return path
