@@ -48,7 +48,7 @@ lock:
 	$(BIN)/uv pip compile -q pyproject.toml requirements/build.in --extra test --extra dev \
 		--generate-hashes --universal --python-version 3.11 --system-certs $(if $(UPGRADE),--upgrade,) -o $(LOCK)
 
-# kcat and Chromium come from Debian's packages; Java 17 runs Kafka.
+# kcat, Chromium, iproute2 and openssl come from Debian's packages; Java 17 runs Kafka.
 system-deps:
 	@bash scripts/system-deps.sh
 
@@ -66,7 +66,7 @@ typecheck: install
 unit: install
 	$(BIN)/pytest tests/unit
 
-integration: install jars
+integration: install system-deps jars
 	$(BIN)/pytest tests/integration
 
 e2e: install jars

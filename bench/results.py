@@ -21,6 +21,8 @@ TUTORIAL = "seed tutorial consumer"
 TUTORIAL_S3 = "seed tutorial consumer (S3)"
 DUCKDB = "duckdb"
 DUCKDB_PROCESS = "duckdb (process)"
+EVENTLAKE_PLAINTEXT = "eventlake plaintext"
+EVENTLAKE_SASL_SSL = "eventlake SASL_SSL"
 
 
 @dataclass
@@ -85,6 +87,8 @@ TARGETS: tuple[Target, ...] = (
         "<",
         1.0,
     ),
+    Target("produce over SASL_SSL >= 0.6x plaintext (same broker)", "secure_produce_vs_plaintext", ">=", 0.6),
+    Target("sink over SASL_SSL >= 0.6x plaintext (same broker)", "secure_sink_vs_plaintext", ">=", 0.6),
     Target("query <= 1.5x DuckDB direct (CLI vs process)", "query_vs_duckdb", "<=", 1.5),
     Target("query <= 1.5x DuckDB direct (library vs in-process)", "query_library_vs_duckdb", "<=", 1.5),
 )
@@ -121,6 +125,8 @@ def ratios(runs: list[Run]) -> dict[str, float | None]:
         "sink_vs_tutorial_s3": _rate_ratio(runs, "sink_catchup", EVENTLAKE, TUTORIAL_S3),
         "sink_vs_ceiling": _rate_ratio(runs, "sink_catchup", EVENTLAKE, CONSUMER_PERF),
         "sink_workers_vs_ceiling": _rate_ratio(runs, "sink_catchup", EVENTLAKE_WORKERS, CONSUMER_PERF),
+        "secure_produce_vs_plaintext": _rate_ratio(runs, "secure_produce", EVENTLAKE_SASL_SSL, EVENTLAKE_PLAINTEXT),
+        "secure_sink_vs_plaintext": _rate_ratio(runs, "secure_sink", EVENTLAKE_SASL_SSL, EVENTLAKE_PLAINTEXT),
         "query_vs_duckdb": _time_ratio(runs, "query", EVENTLAKE, DUCKDB_PROCESS),
         "query_library_vs_duckdb": _time_ratio(runs, "query", EVENTLAKE_LIBRARY, DUCKDB),
     }

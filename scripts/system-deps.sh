@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests use (kcat: an outside Kafka client; chromium:
-# the browser tests; maven: the S3 test server), and Java if it is missing. Only as root on a Debian-like system;
+# the browser tests; maven: the S3 test server; iproute2: `ip netns` and `ss` for the "other
+# machine" network tests; openssl: `openssl s_client` against the TLS listener), and Java if it is missing. Only as root on a Debian-like system;
 # elsewhere say what is missing and let the tests report it.
 set -euo pipefail
 need=()
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+{ command -v ip && command -v ss; } >/dev/null 2>&1 || need+=(iproute2)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 # Maven resolves the S3 test server (S3Proxy); eventlake itself can fetch Kafka without it.
 command -v mvn >/dev/null 2>&1 || need+=(maven)
