@@ -1,20 +1,16 @@
 """An address beyond loopback for an exposed broker, and the CA-and-certificate helpers its tests use.
 
 `exposed_address` is the host side of a veth pair whose other end sits in a network
-namespace made for the session: a real non-loopback address (198.18.0.0/15, the block
-reserved for network tests), on no network anyone else uses, removed at the end.
-(tests/netns.py, the "other machine" harness, builds on the same idea to run clients from
-inside the namespace.)
+namespace made for the session by the "other machine" harness (tests/netns.py): a real
+non-loopback address (198.18.0.0/15, the block reserved for network tests), on no network
+anyone else uses, removed at the end. Without root it fails with a clear message, never skips.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import secrets
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,42 +20,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-
-def _ip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30, check=False)
+from tests.netns import other_machine
 
 
 @pytest.fixture(scope="session")
 def exposed_address() -> Iterator[str]:
-    """198.18.X.1 on this machine (X free), reachable from a namespace at 198.18.X.2."""
-    if shutil.which("ip") is None or os.geteuid() != 0:
-        pytest.skip("needs root and iproute2 to make a veth pair in a network namespace")
-    for _ in range(8):
-        x = 64 + secrets.randbelow(190)
-        if _ip("-4", "addr", "show", "to", f"198.18.{x}.0/30").stdout.strip():
-            continue  # another run (an xdist worker, the netns harness) uses it
-        name = f"el-{secrets.token_hex(3)}"
-        host_if, ns_if = f"{name}h", f"{name}n"
-        steps = [
-            ["netns", "add", name],
-            ["link", "add", host_if, "type", "veth", "peer", "name", ns_if],
-            ["link", "set", ns_if, "netns", name],
-            ["addr", "add", f"198.18.{x}.1/30", "dev", host_if],
-            ["link", "set", host_if, "up"],
-            ["-n", name, "addr", "add", f"198.18.{x}.2/30", "dev", ns_if],
-            ["-n", name, "link", "set", ns_if, "up"],
-        ]
-        try:
-            for step in steps:
-                done = _ip(*step)
-                if done.returncode != 0:
-                    pytest.fail(f"ip {' '.join(step)}: {done.stderr.strip()}")
-            yield f"198.18.{x}.1"
-            return
-        finally:
-            _ip("link", "del", host_if)
-            _ip("netns", "del", name)
-    pytest.fail("no free 198.18.X.0/30 found")
+    """198.18.X.1 on this machine, reachable from a namespace at 198.18.X.2 (tests/netns.py's
+    harness: subnets claimed machine-wide, removed on failure, killed runs' leftovers swept)."""
+    with other_machine() as machine:
+        yield machine.host_address
 
 
 # ---- certificates of "your own", made by a CA of the test's

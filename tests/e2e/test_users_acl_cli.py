@@ -96,6 +96,18 @@ def test_no_password_and_no_terminal_is_refused_before_anything_changes(cli: Run
     assert user not in _scram(bootstrap)
 
 
+@pytest.mark.parametrize("how", [("add", "--password-stdin"), ("add", "--password-stdin", "--update"), ("remove",)])
+def test_the_brokers_admin_is_changed_in_settings_not_here(cli: Run, bootstrap: str, how: tuple[str, ...]) -> None:
+    """`broker start` sets the admin's password from broker.sasl_password each time: a change made
+    with `users` would silently come undone at the next start, so it is refused."""
+    admin = _user()
+    env = {"EVENTLAKE_BROKER__SASL_USERNAME": admin}
+    result = cli("users", how[0], admin, *how[1:], "--bootstrap-servers", bootstrap, input=PASSWORD, env=env)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") <= 2 and "EVENTLAKE_BROKER__SASL_PASSWORD" in result.stderr
+    assert admin not in _scram(bootstrap)
+
+
 @pytest.mark.parametrize(
     "password",
     ["", "short-Q7", "aaaaaaaaaaaaaaaaaaaaaaaa", " lead-Q7x-abcdef", "two\nlines-Q7x-abcdef", "x" * 5000],

@@ -73,6 +73,16 @@ def checked_user(name: str) -> str:
         raise CredentialsRefused(exc.message.replace("SASL user name", "user name"), hint=USERNAME_HINT) from None
 
 
+def check_not_admin(user: str, admin: str) -> None:
+    """Refuse to change or remove the broker's admin here: `broker start` sets its password from
+    broker.sasl_password every time, so a change made here would silently come undone."""
+    if user == admin:
+        raise CredentialsRefused(
+            f"user {user} is this broker's admin, whose password comes from broker.sasl_password",
+            hint="change EVENTLAKE_BROKER__SASL_PASSWORD (or broker.sasl_password) and restart the broker",
+        )
+
+
 def checked_password(password: str, *, user: str) -> str:
     """`password` if Kafka clients can send it and it is strong enough for a network-facing user."""
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,6 +12,7 @@ from eventlake.errors import UsageError
 
 if TYPE_CHECKING:
     from eventlake.broker.acls import AclAdmin, Grant
+    from eventlake.config import Settings
 
 TopicOpt = Annotated[str, typer.Option("--topic", help="The topic (or, with --prefix, the start of its names).")]
 PrefixOpt = Annotated[
@@ -33,10 +33,9 @@ ExactlyOnceOpt = Annotated[
 ]
 
 
-def _acl_admin(ctx: typer.Context, config: Path | None, bootstrap: str | None) -> AclAdmin:
+def _acl_admin(s: Settings) -> AclAdmin:
     from eventlake.broker.acls import AclAdmin  # the Kafka client loads only for these commands
 
-    s = settings(ctx, config, bootstrap_servers=bootstrap)
     return AclAdmin(s.bootstrap_servers, s.kafka, timeout_s=s.kafka.connect_timeout_s)
 
 
@@ -93,12 +92,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Allow USER to produce to or consume from a topic (or every topic starting with a prefix)."""
         grants = _grants(user, topic, prefix, produce, consume, sink, group, group_prefix, exactly_once)
-        _acl_admin(ctx, config, bootstrap_servers).grant(grants)
+        s = settings(ctx, config, bootstrap_servers=bootstrap_servers)
+        _acl_admin(s).grant(grants)
         output.info(
             f"granted {len(grants)} ACLs to user {grants[0].user} (`eventlake acl list --user {grants[0].user}`)"
         )
         # ACLs may name a user that does not exist yet; a typo would grant nobody anything.
-        if user_admin(ctx, config, bootstrap_servers).describe(grants[0].user) is None:
+        if user_admin(s).describe(grants[0].user) is None:
             output.info(
                 f"note: user {grants[0].user} has no SCRAM credential yet (`eventlake users add {grants[0].user}`)"
             )
@@ -122,7 +122,7 @@ def register(app: typer.Typer) -> None:
         grants = _grants(user, topic, prefix, produce, consume, sink, group, group_prefix, exactly_once)
         from eventlake.broker.acls import AclNotFound
 
-        removed = _acl_admin(ctx, config, bootstrap_servers).revoke(grants)
+        removed = _acl_admin(settings(ctx, config, bootstrap_servers=bootstrap_servers)).revoke(grants)
         if not removed:
             raise AclNotFound(
                 f"user {grants[0].user} has none of these ACLs",
@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
         """List ACLs: every one, a user's, or those that apply to a topic (literal, prefixed or '*')."""
         from eventlake.broker.acls import COLUMNS, rows
 
-        grants = _acl_admin(ctx, config, bootstrap_servers).list(user=user, topic=topic)
+        grants = _acl_admin(settings(ctx, config, bootstrap_servers=bootstrap_servers)).list(user=user, topic=topic)
         output.print_rows(COLUMNS, rows(grants), fmt)
 
     app.add_typer(group_app, name="acl")

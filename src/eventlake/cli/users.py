@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,16 +11,16 @@ from eventlake.cli.common import BootstrapOpt, ConfigOpt, FormatOpt, settings
 
 if TYPE_CHECKING:
     from eventlake.broker.users import UserAdmin
+    from eventlake.config import Settings
 
 PasswordStdinOpt = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password as one line from stdin (else: asked twice).")
 ]
 
 
-def user_admin(ctx: typer.Context, config: Path | None, bootstrap: str | None) -> UserAdmin:
+def user_admin(s: Settings) -> UserAdmin:
     from eventlake.broker.users import UserAdmin  # the Kafka client loads only for these commands
 
-    s = settings(ctx, config, bootstrap_servers=bootstrap)
     return UserAdmin(s.bootstrap_servers, s.kafka, timeout_s=s.kafka.connect_timeout_s)
 
 
@@ -38,13 +37,15 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Add a user (or change its password with --update). The password never goes on the command line."""
-        from eventlake.broker.users import checked_password, checked_user
+        from eventlake.broker.users import check_not_admin, checked_password, checked_user
         from eventlake.cli import passwords
 
+        s = settings(ctx, config, bootstrap_servers=bootstrap_servers)
         user = checked_user(name)  # before asking for a password the command would refuse anyway
+        check_not_admin(user, s.broker.sasl_username)
         password = passwords.from_stdin() if password_stdin else passwords.prompt_twice(user)
         checked_password(password, user=user)
-        created = user_admin(ctx, config, bootstrap_servers).add(user, password, update=update)
+        created = user_admin(s).add(user, password, update=update)
         output.info(f"added user {user} (SCRAM-SHA-512)" if created else f"changed the password of user {user}")
 
     @group.command("list")
@@ -55,15 +56,18 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """List users and their SCRAM mechanisms (never a secret)."""
-        users = user_admin(ctx, config, bootstrap_servers).list()
+        users = user_admin(settings(ctx, config, bootstrap_servers=bootstrap_servers)).list()
         rows = [(u.name, mech, iterations) for u in users for mech, iterations in u.mechanisms]
         output.print_rows(["user", "mechanism", "iterations"], rows, fmt)
 
     @group.command("remove")
     def remove(ctx: typer.Context, name: str, bootstrap_servers: BootstrapOpt = None, config: ConfigOpt = None) -> None:
         """Remove a user's credentials (its ACLs stay: `eventlake acl list --user NAME`)."""
-        admin = user_admin(ctx, config, bootstrap_servers)
-        admin.remove(name)
+        from eventlake.broker.users import check_not_admin
+
+        s = settings(ctx, config, bootstrap_servers=bootstrap_servers)
+        check_not_admin(name, s.broker.sasl_username)
+        user_admin(s).remove(name)
         output.info(f"removed user {name} (its ACLs stay: `eventlake acl list --user {name}`)")
 
     app.add_typer(group, name="users")
