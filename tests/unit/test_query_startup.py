@@ -19,11 +19,12 @@ SQL = "SELECT symbol, count(*) AS n, sum(volume) AS volume FROM stock_ticks GROU
 HEAVY = ("pyarrow", "numpy", "pandas", "rich")
 
 
-def _imported(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+def _imported(cwd: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """Run the eventlake command as its entry point does; the top-level packages it imported."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("EVENTLAKE_")}
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "eventlake.cli.main", *args],
+        cwd=cwd,  # no eventlake.toml there
         env=env,
         capture_output=True,
         text=True,
@@ -39,7 +40,7 @@ def _imported(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
 
 def test_query_as_json_loads_no_arrow_numpy_pandas_or_rich(tmp_path: Path) -> None:
     lake = build_sunk_lake(tmp_path / "lake", rows=600)
-    done, imported = _imported("query", SQL, "--lake", str(lake.root), "--format", "json")
+    done, imported = _imported(tmp_path, "query", SQL, "--lake", str(lake.root), "--format", "json")
     assert done.returncode == 0, done.stderr[-2000:]
     rows = json.loads(done.stdout)
     expected = lake.source.groupby("symbol").agg(n=("volume", "size"), volume=("volume", "sum")).reset_index()
@@ -49,9 +50,11 @@ def test_query_as_json_loads_no_arrow_numpy_pandas_or_rich(tmp_path: Path) -> No
     ]
     assert "duckdb" in imported  # the harness sees what the command imports...
     assert not imported & set(HEAVY), f"eventlake query --format json imported {sorted(imported & set(HEAVY))}"
+    # No EVENTLAKE_* variable and no settings file: nothing for pydantic-settings to read.
+    assert "pydantic_settings" not in imported
     # ...and Parquet output, which needs Arrow, does load it.
     done, imported = _imported(
-        "query", SQL, "--lake", str(lake.root), "--format", "parquet", "--out", str(tmp_path / "o.parquet")
+        tmp_path, "query", SQL, "--lake", str(lake.root), "--format", "parquet", "--out", str(tmp_path / "o.parquet")
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pyarrow" in imported
