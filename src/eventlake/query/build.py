@@ -124,7 +124,8 @@ class ConnectionBuilder:
         self._lake_files = ReadOnlyFiles(lake.root, "lake") if lake.local else None
         self._schema_files = ReadOnlyFiles(schema_dir, "schema")
         self._footers: dict[str, tuple[str, ...]] = {}  # path -> column names, for evolved tables
-        # Schema files and Arrow schemas are made on a private, unlocked connection that reads no lake file.
+        # Schema files, Arrow schemas and footers' column names come from a private, unlocked connection
+        # that runs only our own SQL: no user text, and lake files only by their catalog paths.
         self._scratch = duckdb.connect(":memory:", config={"enable_external_access": True})
         self._scratch_lock = threading.Lock()
 
@@ -257,6 +258,9 @@ class ConnectionBuilder:
         """Files by the column names their footers hold (read once per engine: files never change)."""
         unread = [f.path for f in files if f.path not in self._footers]
         if unread:
+            assert self._lake_files is not None
+            for path in unread:
+                self._lake_files.url(path)  # inside the lake, or PermissionError: never read a footer elsewhere
             with self._scratch_lock:  # DuckDB reads the footers: no Arrow, one call for all files
                 rows = self._scratch.execute(
                     "SELECT file_name, name, num_children FROM parquet_schema(?)", [unread]
