@@ -113,7 +113,15 @@ def summaries(snap: Snapshot, relative: Callable[[str], str] = str) -> list[Tabl
 class ConnectionBuilder:
     """Builds connections for one engine; keeps what outlives a connection (schema files, footers)."""
 
-    def __init__(self, settings: Settings, lake: Lake, guard: SqlGuard, schema_dir: Path, temp_dir: Path) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        lake: Lake,
+        guard: SqlGuard,
+        schema_dir: Path,
+        temp_dir: Path,
+        scratch: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
         self.settings = settings
         self.limits = settings.query
         self.lake = lake
@@ -126,7 +134,7 @@ class ConnectionBuilder:
         self._footers: dict[str, tuple[str, ...]] = {}  # path -> column names, for evolved tables
         # Schema files, Arrow schemas and footers' column names come from a private, unlocked connection
         # that runs only our own SQL: no user text, and lake files only by their catalog paths.
-        self._scratch = duckdb.connect(":memory:", config={"enable_external_access": True})
+        self._scratch = scratch or duckdb.connect(":memory:", config={"enable_external_access": True})
         self._scratch_lock = threading.Lock()
 
     @staticmethod

@@ -56,12 +56,17 @@ class QueryEngine:
         self._own_store = store is None
         self.store = store if store is not None else open_catalog(settings)
         self.lake = open_lake(settings.lake, settings.s3)
-        self.guard = SqlGuard(self.limits.max_sql_bytes)
+        # One private DuckDB instance for eventlake's own SQL (schema files, footers; user SQL is only
+        # parsed there, by the guard, never run): a DuckDB instance costs ~40 ms to start.
+        self._scratch = duckdb.connect(":memory:", config={"enable_external_access": True})
+        self.guard = SqlGuard(self.limits.max_sql_bytes, con=self._scratch)
         # Private folders (mkdtemp: mode 700, a fresh name) for schema files and DuckDB's spills:
         # no other user or engine can read or plant files there.
         self._schema_dir = Path(tempfile.mkdtemp(prefix="eventlake-schemas-"))
         self._temp_dir = Path(tempfile.mkdtemp(prefix="eventlake-duckdb-"))
-        self._builder = ConnectionBuilder(settings, self.lake, self.guard, self._schema_dir, self._temp_dir)
+        self._builder = ConnectionBuilder(
+            settings, self.lake, self.guard, self._schema_dir, self._temp_dir, scratch=self._scratch
+        )
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -83,6 +88,7 @@ class QueryEngine:
                 self._con.close()
                 self._con = None
         self.guard.close()
+        self._scratch.close()
         shutil.rmtree(self._schema_dir, ignore_errors=True)
         shutil.rmtree(self._temp_dir, ignore_errors=True)
         if self._own_store:
