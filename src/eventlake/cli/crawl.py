@@ -6,7 +6,6 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from eventlake.catalog.store import require_lake
 from eventlake.cli import output
@@ -69,12 +68,14 @@ def register(app: typer.Typer) -> None:
                 s, database=database, include=include, exclude=exclude, new_folders_only=new_folders_only or None
             )
         else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
             with Progress(
                 TextColumn("crawling"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),
-                console=output.err_console,
+                console=output.err_console(),
                 transient=True,
             ) as bar:
                 task = bar.add_task("crawl", total=None)

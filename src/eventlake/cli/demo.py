@@ -38,4 +38,4 @@ def register(app: typer.Typer) -> None:
 
 def _say(message: str) -> None:
     """A progress line on stderr, never wrapped or read as markup."""
-    output.err_console.print(message, soft_wrap=True, markup=False, highlight=False)
+    output.err_console().print(message, soft_wrap=True, markup=False, highlight=False)

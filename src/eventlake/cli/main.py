@@ -25,36 +25,32 @@ from eventlake.cli import output
 from eventlake.cli.common import GlobalState
 from eventlake.errors import EventlakeError, UsageError
 
-app = typer.Typer(
-    name="eventlake",
-    help="Events into Kafka, into a Parquet lake, into SQL and live dashboards: exactly once.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-# One module per command group, in the order of the data flow.
-COMMAND_MODULES = (
-    "config_cmd",
-    "broker",
-    "topics",
-    "users",
-    "acl",
-    "client_config",
-    "produce",
-    "sink",
-    "crawl",
-    "tables",
-    "views",
-    "compact",
-    "maintain",
-    "query",
-    "glue",
-    "dashboard",
-    "demo",
-    "status",
-)
+# Each command (or command group) by name -> the module that registers it, in the order of the
+# data flow (`eventlake --help` lists them so). tests/unit/test_cli_commands.py checks it.
+COMMANDS = {
+    "config": "config_cmd",
+    "broker": "broker",
+    "topics": "topics",
+    "users": "users",
+    "acl": "acl",
+    "client-config": "client_config",
+    "produce": "produce",
+    "sink": "sink",
+    "crawl": "crawl",
+    "tables": "tables",
+    "views": "views",
+    "compact": "compact",
+    "maintain": "maintain",
+    "query": "query",
+    "sql": "query",
+    "glue": "glue",
+    "dashboard": "dashboard",
+    "demo": "demo",
+    "status": "status",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
+# The global options that take a value (the word after them is not a command).
+_VALUE_OPTIONS = ("--config", "--log-level")
 
 
 def _version(value: bool) -> None:
@@ -73,7 +69,6 @@ class LogLevel(StrEnum):
     CRITICAL = "CRITICAL"
 
 
-@app.callback()
 def main(
     ctx: typer.Context,
     config: Annotated[Path | None, typer.Option("--config", help="Settings file (default ./eventlake.toml).")] = None,
@@ -90,13 +85,45 @@ def main(
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-def _register() -> None:
+def make_app(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
+    """The `eventlake` command with the commands of `modules` (default: all)."""
+    new = typer.Typer(
+        name="eventlake",
+        help="Events into Kafka, into a Parquet lake, into SQL and live dashboards: exactly once.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    new.callback()(main)
     # Command modules are light: each loads its stage's library only when its command runs.
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"eventlake.cli.{name}").register(app)
+    for name in modules:
+        importlib.import_module(f"eventlake.cli.{name}").register(new)
+    return new
 
 
-_register()
+app = make_app()
+
+
+def command_word(args: list[str]) -> str | None:
+    """The command a command line names after the global options, if any."""
+    words = iter(args)
+    for word in words:
+        if word in _VALUE_OPTIONS:
+            next(words, None)
+        elif word == "--":
+            return None
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def app_for(args: list[str]) -> typer.Typer:
+    """Only the named command's module when the line names a known command: on every run Typer
+    builds the parameters of each registered command (reading their type hints), which for all
+    of them cost more than a small query. Help, --version and unknown words get every command."""
+    word = command_word(args)
+    return make_app((COMMANDS[word],)) if word in COMMANDS else app
 
 
 def _debug_requested() -> bool:
@@ -117,7 +144,7 @@ def exit_code_for(exc: EventlakeError) -> int:
 def run() -> None:
     """Console-script entry point: Typer handles usage errors (exit 2); we handle ours."""
     try:
-        app()
+        app_for(sys.argv[1:])()
     except EventlakeError as exc:
         _report(exc)
         sys.exit(exit_code_for(exc))

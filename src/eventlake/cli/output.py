@@ -13,15 +13,32 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-console = Console()
-err_console = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# rich is loaded on the first table or message: JSON and CSV output (scripts, `eventlake query
+# --format json`) never pay its import.
+
+
+@cache
+def console() -> Console:
+    """stdout, for tables."""
+    from rich.console import Console
+
+    return Console()
+
+
+@cache
+def err_console() -> Console:
+    """stderr, for messages and progress."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
 
 
 class Format(StrEnum):
@@ -86,12 +103,14 @@ def print_rows(
         sys.stdout.write(buf.getvalue())
         sys.stdout.flush()
     else:
+        from rich.table import Table
+
         table = Table(title=title, show_lines=False, header_style="bold")
         for col in columns:
             table.add_column(str(col))
         for row in rows:
             table.add_row(*(_cell(v) for v in row))
-        console.print(table)
+        console().print(table)
 
 
 def print_mapping(mapping: dict[str, Any], fmt: Format = Format.table, title: str | None = None) -> None:
@@ -108,8 +127,10 @@ def print_mapping(mapping: dict[str, Any], fmt: Format = Format.table, title: st
 
 def info(message: str) -> None:
     # Messages carry user data (topic names, SQL, [brackets]): never read them as markup.
-    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+    err_console().print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 def error(message: str) -> None:
-    err_console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
+    from rich.text import Text
+
+    err_console().print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)

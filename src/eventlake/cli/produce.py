@@ -10,8 +10,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
-from rich.live import Live
-from rich.text import Text
 
 from eventlake.cli import output
 from eventlake.cli.common import BootstrapOpt, ConfigOpt, settings
@@ -30,8 +28,11 @@ class LiveLine:
     """One line on stderr, redrawn in place: rate, sent, delivered, failed, bad rows, ETA when known."""
 
     def __init__(self) -> None:
+        from rich.live import Live
+        from rich.text import Text
+
         self.started = time.monotonic()
-        self.live = Live(Text(""), console=output.err_console, transient=True, auto_refresh=False)
+        self.live = Live(Text(""), console=output.err_console(), transient=True, auto_refresh=False)
         self.live.start()
 
     def update(self, report: ProduceReport) -> None:
@@ -49,6 +50,8 @@ class LiveLine:
             done = min(report.sent / report.expected, 1.0)
             eta = (report.expected - report.sent) / rate if rate > 0 else 0.0
             parts.append(f"{done:.0%} ETA {_duration(eta)}")
+        from rich.text import Text
+
         self.live.update(Text("  ".join(parts)), refresh=True)
 
     def stop(self) -> None:
@@ -62,7 +65,7 @@ def _duration(seconds: float) -> str:
 
 def _say(message: str) -> None:
     """A summary line on stderr, never wrapped (scripts grep it) and never read as markup."""
-    output.err_console.print(message, soft_wrap=True, markup=False, highlight=False)
+    output.err_console().print(message, soft_wrap=True, markup=False, highlight=False)
 
 
 def render_summary(report: ProduceReport) -> None:

@@ -5,23 +5,23 @@ this module only composes them and knows where they come from. `config` is the b
 layer: it imports no stage, so every stage can import it. Nothing reads the
 environment at import time: `load_settings` is called once by the CLI, the
 dashboard's app factory, or a notebook, and the frozen result is passed down.
+
+pydantic-settings reads the environment and the TOML file; it is loaded only when there is one to
+read (an `EVENTLAKE_*` variable or a settings file): without, the settings are the defaults and
+the flags, and a command starts without its import (~50 ms, more than a small query's own work).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from contextvars import ContextVar
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
 
 from eventlake.config.aws import AwsSettings
 from eventlake.config.broker import BrokerSettings, KafkaClientSettings
@@ -33,20 +33,22 @@ from eventlake.config.query import QuerySettings
 from eventlake.config.sink import SinkSettings
 from eventlake.errors import ConfigError
 
+if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
 DEFAULT_CONFIG_FILE = Path("eventlake.toml")
 
 _config_file: ContextVar[Path | None] = ContextVar("eventlake_config_file", default=None)
 
 
-class Settings(BaseSettings):
+ENV_PREFIX = "EVENTLAKE_"
+
+
+class Settings(BaseModel):
     """Everything eventlake can be told, in one frozen object."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="EVENTLAKE_",
-        env_nested_delimiter="__",
-        frozen=True,
-        extra="forbid",
-    )
+    # validate_default as pydantic-settings' BaseSettings has it, so both ways of loading agree.
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
     bootstrap_servers: str = Field(
         "127.0.0.1:9092",
@@ -80,24 +82,45 @@ class Settings(BaseSettings):
         default_factory=MaintenanceSettings, description="Lake maintenance: automatic compaction and retention."
     )
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = _config_file.get()
-        if path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
-
     def masked(self) -> dict[str, Any]:
         """The effective settings as plain data, every secret replaced by '********'."""
         return _mask_model(self)
+
+
+@cache
+def _sourced() -> type[Settings]:
+    """Settings read from the environment (`EVENTLAKE_*`, `__` between levels) and the TOML file."""
+    from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
+
+    class SourcedSettings(Settings, BaseSettings):
+        model_config = SettingsConfigDict(
+            env_prefix=ENV_PREFIX, env_nested_delimiter="__", frozen=True, extra="forbid", validate_default=True
+        )
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+            path = _config_file.get()
+            if path is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            return tuple(sources)
+
+    return SourcedSettings
+
+
+def _from_sources(path: Path | None) -> Settings:
+    """The defaults, then what the environment and the file say (pydantic-settings only if they do)."""
+    # Any case: pydantic-settings matches variable names case-insensitively.
+    if path is None and not any(name.upper().startswith(ENV_PREFIX) for name in os.environ):
+        return Settings()
+    return Settings.model_validate(dict(_sourced()()))
 
 
 def _mask_model(model: BaseModel) -> dict[str, Any]:
@@ -142,7 +165,7 @@ def load_settings(config_file: str | Path | None = None, overrides: dict[str, An
     clean = _drop_none(overrides or {})
     token = _config_file.set(path)
     try:
-        base = Settings()
+        base = _from_sources(path)
         if not clean:
             return base
         merged = _merge(base.model_dump(), clean)

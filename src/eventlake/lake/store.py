@@ -14,21 +14,22 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import urlparse
-
-import pyarrow as pa
-from pyarrow import fs as pafs
 
 from eventlake.config.lake import S3Settings
 from eventlake.lake.exceptions import LakeError, UnsupportedLake
+
+if TYPE_CHECKING:  # pyarrow is loaded when a lake first touches its files: `eventlake query` never does
+    import pyarrow as pa
+    from pyarrow import fs as pafs
 
 log = logging.getLogger(__name__)
 
 # Hive convention: folders starting with `_` are not data (readers and crawlers skip them).
 TMP_DIR = "_tmp"
 
-Payload: TypeAlias = bytes | pa.Buffer | Callable[[pa.NativeFile], None]
+Payload: TypeAlias = "bytes | pa.Buffer | Callable[[pa.NativeFile], None]"
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,23 @@ class LakeObject:
 class Lake:
     """A lake rooted at a folder or a bucket prefix."""
 
-    def __init__(self, filesystem: pafs.FileSystem, root: str, uri_prefix: str, *, local: bool) -> None:
-        self.filesystem = filesystem
+    def __init__(self, filesystem: pafs.FileSystem | None, root: str, uri_prefix: str, *, local: bool) -> None:
+        """`filesystem` None: the local one, made on first use."""
+        self._filesystem = filesystem
         self.root = root.rstrip("/")
         self._uri_prefix = uri_prefix.rstrip("/")
         self.local = local
 
     def __repr__(self) -> str:  # never shows credentials: only the location
         return f"Lake({self._uri_prefix!r})"
+
+    @property
+    def filesystem(self) -> pafs.FileSystem:
+        if self._filesystem is None:
+            from pyarrow import fs as pafs
+
+            self._filesystem = pafs.LocalFileSystem()
+        return self._filesystem
 
     @property
     def uri_root(self) -> str:
@@ -119,11 +129,15 @@ class Lake:
             raise LakeError(f"cannot delete {self.uri(rel_path)}: {exc}") from exc
 
     def exists(self, rel_path: str) -> bool:
+        from pyarrow import fs as pafs
+
         is_file: bool = self.filesystem.get_file_info(self.path(rel_path)).type == pafs.FileType.File
         return is_file
 
     def list(self, rel_dir: str = "") -> list[LakeObject]:
         """Every object below `rel_dir` (recursively), relative to the lake root."""
+        from pyarrow import fs as pafs
+
         selector = pafs.FileSelector(self.path(rel_dir), recursive=True, allow_not_found=True)
         try:
             infos = self.filesystem.get_file_info(selector)
@@ -145,7 +159,7 @@ def open_lake(uri: str, s3: S3Settings | None = None) -> Lake:
     if scheme in ("", "file") or (len(scheme) == 1 and uri[1:3] in (":\\", ":/")):
         folder = Path(uri.removeprefix("file://")).expanduser().resolve()
         folder.mkdir(parents=True, exist_ok=True)
-        return Lake(pafs.LocalFileSystem(), str(folder), str(folder), local=True)
+        return Lake(None, str(folder), str(folder), local=True)
     if scheme in ("s3", "s3a"):
         return _open_s3(parsed.netloc, parsed.path.strip("/"), s3 or S3Settings())
     raise UnsupportedLake(f"unsupported lake {uri!r}", hint="use a local folder or s3://bucket/prefix")
@@ -166,6 +180,8 @@ def _open_s3(bucket: str, prefix: str, s3: S3Settings) -> Lake:
         kwargs["scheme"] = endpoint.scheme or "https"
     # With endpoint_override the AWS SDK addresses buckets path-style (what S3Proxy, MinIO and
     # Ceph expect); against AWS itself it picks virtual hosts, which AWS requires for new buckets.
+    from pyarrow import fs as pafs
+
     try:
         filesystem = pafs.S3FileSystem(**kwargs)
     except (OSError, ValueError) as exc:

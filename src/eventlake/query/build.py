@@ -17,13 +17,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from eventlake.catalog import CatalogStore, DataFile, Table
+from eventlake.catalog import CatalogStore, Column, DataFile, Table
 from eventlake.config import Settings
 from eventlake.lake import Lake
 from eventlake.query import system
@@ -41,6 +39,9 @@ from eventlake.query.sources import (
     schema_file_path,
     schema_file_sql,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,15 @@ def summaries(snap: Snapshot, relative: Callable[[str], str] = str) -> list[Tabl
 class ConnectionBuilder:
     """Builds connections for one engine; keeps what outlives a connection (schema files, footers)."""
 
-    def __init__(self, settings: Settings, lake: Lake, guard: SqlGuard, schema_dir: Path, temp_dir: Path) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        lake: Lake,
+        guard: SqlGuard,
+        schema_dir: Path,
+        temp_dir: Path,
+        scratch: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
         self.settings = settings
         self.limits = settings.query
         self.lake = lake
@@ -123,8 +132,9 @@ class ConnectionBuilder:
         self._lake_files = ReadOnlyFiles(lake.root, "lake") if lake.local else None
         self._schema_files = ReadOnlyFiles(schema_dir, "schema")
         self._footers: dict[str, tuple[str, ...]] = {}  # path -> column names, for evolved tables
-        # Schema files and Arrow schemas are made on a private, unlocked connection that reads no lake file.
-        self._scratch = duckdb.connect(":memory:", config={"enable_external_access": True})
+        # Schema files, Arrow schemas and footers' column names come from a private, unlocked connection
+        # that runs only our own SQL: no user text, and lake files only by their catalog paths.
+        self._scratch = scratch or duckdb.connect(":memory:", config={"enable_external_access": True})
         self._scratch_lock = threading.Lock()
 
     @staticmethod
@@ -254,13 +264,20 @@ class ConnectionBuilder:
 
     def _column_groups(self, files: Sequence[DataFile]) -> dict[tuple[str, ...], list[DataFile]]:
         """Files by the column names their footers hold (read once per engine: files never change)."""
+        unread = [f.path for f in files if f.path not in self._footers]
+        if unread:
+            assert self._lake_files is not None
+            for path in unread:
+                self._lake_files.url(path)  # inside the lake, or PermissionError: never read a footer elsewhere
+            with self._scratch_lock:  # DuckDB reads the footers: no Arrow, one call for all files
+                rows = self._scratch.execute(
+                    "SELECT file_name, name, num_children FROM parquet_schema(?)", [unread]
+                ).fetchall()
+            for path, names in _top_level_names(rows).items():
+                self._footers[path] = tuple(sorted(names))
         groups: dict[tuple[str, ...], list[DataFile]] = defaultdict(list)
         for f in files:
-            names = self._footers.get(f.path)
-            if names is None:
-                names = tuple(sorted(pq.read_schema(f.path).names))
-                self._footers[f.path] = names
-            groups[names].append(f)
+            groups[self._footers[f.path]].append(f)
         return groups
 
     def _schema_file(self, con: duckdb.DuckDBPyConnection, table: Table) -> str:
@@ -280,7 +297,8 @@ class ConnectionBuilder:
         self._schema(con, SYSTEM_SCHEMA)
         arrow.update(self.system_tables(snap, arrow))
         for name in ("files", "watermarks", "tables"):
-            con.register(f"__eventlake_{name}", arrow[f"__eventlake_{name}"].empty)
+            empty = empty_select_sql(arrow[f"__eventlake_{name}"].columns)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW __eventlake_{name} AS {empty}")
             con.execute(f"CREATE OR REPLACE VIEW {SYSTEM_SCHEMA}.{name} AS SELECT * FROM __eventlake_{name}")
 
     def system_tables(self, snap: Snapshot, arrow: dict[str, Any]) -> dict[str, Any]:
@@ -288,9 +306,11 @@ class ConnectionBuilder:
         pairs = table_files(snap)
         return {
             **arrow,
-            "__eventlake_files": SystemTable(lambda: system.files_table(pairs, self.relative), system.FILES_SCHEMA),
-            "__eventlake_watermarks": SystemTable(lambda: system.watermarks_table(pairs), system.WATERMARKS_SCHEMA),
-            "__eventlake_tables": SystemTable(lambda: _tables_arrow(summaries(snap, self.relative)), TABLES_SCHEMA),
+            "__eventlake_files": SystemTable(lambda: system.files_table(pairs, self.relative), system.FILES_COLUMNS),
+            "__eventlake_watermarks": SystemTable(lambda: system.watermarks_table(pairs), system.WATERMARKS_COLUMNS),
+            "__eventlake_tables": SystemTable(
+                lambda: system.tables_table(summaries(snap, self.relative)), system.TABLES_COLUMNS
+            ),
         }
 
     def _create_saved_views(
@@ -341,13 +361,34 @@ class ConnectionBuilder:
         con.execute("SET lock_configuration = true")
 
 
+def _top_level_names(rows: list[tuple[str, str, int | None]]) -> dict[str, list[str]]:
+    """Each file's top-level column names from `parquet_schema` rows (file, name, children): per
+    file its schema tree depth first, the root first; nested fields' children are skipped."""
+    names: dict[str, list[str]] = defaultdict(list)
+    stacks: dict[str, list[int]] = {}  # per file: children left to visit at each open level
+    for path, name, children in rows:
+        stack = stacks.setdefault(path, [])
+        if path not in names:  # the root: its children are the columns
+            names[path] = []
+            stack.append(children or 0)
+            continue
+        if len(stack) == 1:
+            names[path].append(name)
+        stack[-1] -= 1
+        if children:
+            stack.append(children)
+        while stack and stack[-1] == 0:
+            stack.pop()
+    return names
+
+
 class SystemTable:
     """An `eventlake.*` system table's rows, built on first use."""
 
-    def __init__(self, make: Callable[[], pa.Table], schema: pa.Schema) -> None:
+    def __init__(self, make: Callable[[], pa.Table], columns: list[Column]) -> None:
         self._make = make
         self._table: pa.Table | None = None
-        self.empty = pa.Table.from_batches([], schema=schema)  # (empty_table() would import pandas)
+        self.columns = columns  # the empty view's, until a query reads the rows
 
     def get(self) -> pa.Table:
         if self._table is None:
@@ -360,42 +401,3 @@ class SystemTable:
         if SYSTEM_SCHEMA in sql.lower():
             return True
         return snap is not None and any(SYSTEM_SCHEMA in view_sql.lower() for _, _, view_sql in snap.views)
-
-
-TABLES_SCHEMA = pa.schema(
-    [
-        ("database", pa.string()),
-        ("name", pa.string()),
-        ("format", pa.string()),
-        ("source", pa.string()),
-        ("files", pa.int64()),
-        ("rows", pa.int64()),
-        ("bytes", pa.int64()),
-        ("schema_version", pa.int64()),
-        ("location", pa.string()),
-        ("columns", pa.string()),
-        ("partition_keys", pa.string()),
-    ]
-)
-
-
-def _tables_arrow(summaries: list[TableSummary]) -> pa.Table:
-    return pa.Table.from_pylist(
-        [
-            {
-                "database": s.database,
-                "name": s.name,
-                "format": s.format,
-                "source": s.source,
-                "files": s.files,
-                "rows": s.rows,
-                "bytes": s.bytes,
-                "schema_version": s.schema_version,
-                "location": s.location,
-                "columns": ", ".join(f"{n} {t}" for n, t in s.columns),
-                "partition_keys": ", ".join(f"{n} {t}" for n, t in s.partition_keys),
-            }
-            for s in summaries
-        ],
-        schema=TABLES_SCHEMA,
-    )

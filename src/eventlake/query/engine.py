@@ -15,10 +15,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from eventlake.catalog import CatalogStore, DataFile, Table, open_catalog
 from eventlake.config import Settings
@@ -31,12 +30,15 @@ from eventlake.query.exceptions import (
     QueryError,
     QueryTimeout,
     RefusedStatement,
-    ResultTooLarge,
     UnknownTable,
 )
+from eventlake.query.fetch import fetch_arrow, fetch_rows
 from eventlake.query.guard import SqlGuard, one_line
 from eventlake.query.prune import PartitionFilter, base_tables, where_for
 from eventlake.query.results import QueryResult, TableSummary
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["QueryEngine", "QueryResult", "TableSummary", "connect"]
 
@@ -54,12 +56,17 @@ class QueryEngine:
         self._own_store = store is None
         self.store = store if store is not None else open_catalog(settings)
         self.lake = open_lake(settings.lake, settings.s3)
-        self.guard = SqlGuard(self.limits.max_sql_bytes)
+        # One private DuckDB instance for eventlake's own SQL (schema files, footers; user SQL is only
+        # parsed there, by the guard, never run): a DuckDB instance costs ~40 ms to start.
+        self._scratch = duckdb.connect(":memory:", config={"enable_external_access": True})
+        self.guard = SqlGuard(self.limits.max_sql_bytes, con=self._scratch)
         # Private folders (mkdtemp: mode 700, a fresh name) for schema files and DuckDB's spills:
         # no other user or engine can read or plant files there.
         self._schema_dir = Path(tempfile.mkdtemp(prefix="eventlake-schemas-"))
         self._temp_dir = Path(tempfile.mkdtemp(prefix="eventlake-duckdb-"))
-        self._builder = ConnectionBuilder(settings, self.lake, self.guard, self._schema_dir, self._temp_dir)
+        self._builder = ConnectionBuilder(
+            settings, self.lake, self.guard, self._schema_dir, self._temp_dir, scratch=self._scratch
+        )
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -81,6 +88,7 @@ class QueryEngine:
                 self._con.close()
                 self._con = None
         self.guard.close()
+        self._scratch.close()
         shutil.rmtree(self._schema_dir, ignore_errors=True)
         shutil.rmtree(self._temp_dir, ignore_errors=True)
         if self._own_store:
@@ -155,38 +163,42 @@ class QueryEngine:
     def sql(self, sql: str, max_rows: int | None = None, params: Mapping[str, Any] | None = None) -> pa.Table:
         """Run one read-only SELECT; at most `max_rows` (default `query.max_rows`; 0 = no limit) rows
         come back. `params` bind `$name` placeholders as values (never as SQL text)."""
-        table, _truncated, _elapsed = self._run(sql, max_rows, params)
-        return table
+        (table, _truncated), _elapsed = self._run(sql, max_rows, params, as_rows=False)
+        result: pa.Table = table
+        return result
 
     def df(self, sql: str, max_rows: int | None = None, params: Mapping[str, Any] | None = None) -> Any:
         """Like `sql`, as a pandas DataFrame."""
         return self.sql(sql, max_rows, params).to_pandas()
 
     def execute(self, sql: str, max_rows: int | None = None, params: Mapping[str, Any] | None = None) -> QueryResult:
-        table, truncated, elapsed = self._run(sql, max_rows, params)
-        rows = list(zip(*(_pylist(col) for col in table.columns), strict=True)) if table.num_columns else []
-        return QueryResult(table.column_names, rows, elapsed, truncated)
+        """Like `sql`, as Python rows (fetched without Arrow where the column types allow: `fetch`)."""
+        (columns, rows, truncated), elapsed = self._run(sql, max_rows, params, as_rows=True)
+        return QueryResult(columns, rows, elapsed, truncated)
 
-    def _run(self, sql: str, max_rows: int | None, params: Mapping[str, Any] | None) -> tuple[pa.Table, bool, float]:
+    def _run(
+        self, sql: str, max_rows: int | None, params: Mapping[str, Any] | None, as_rows: bool
+    ) -> tuple[Any, float]:
+        """(what `fetch_rows` or `fetch_arrow` returned, seconds)."""
         if len(sql) > self.limits.max_sql_bytes:  # cheap first cut; the guard counts bytes exactly
             self.guard.check(sql)
         self.refresh()
         limit = self.limits.max_rows if max_rows is None else max_rows
         started = time.perf_counter()
-        outcome, snapshot = self._run_once(sql, limit, params, started)
+        outcome, snapshot = self._run_once(sql, limit, params, started, as_rows)
         if isinstance(outcome.get("error"), (duckdb.IOException, duckdb.PermissionException)) and snapshot:
             # A file vanished under us (a compaction swapped it; DuckDB then looks for a folder of that
             # name, outside the allowed paths): if the catalog moved on, run again on the new file list.
             self.refresh(force=True)
             if self._snapshot is not None and self._snapshot.key() != snapshot.key():
-                outcome, snapshot = self._run_once(sql, limit, params, started)
+                outcome, snapshot = self._run_once(sql, limit, params, started, as_rows)
         elapsed = time.perf_counter() - started
         if "error" in outcome:
             raise self._translate(outcome["error"]) from outcome["error"]
-        return outcome["table"], outcome["truncated"], elapsed
+        return outcome["result"], elapsed
 
     def _run_once(
-        self, sql: str, limit: int, params: Mapping[str, Any] | None, started: float
+        self, sql: str, limit: int, params: Mapping[str, Any] | None, started: float, as_rows: bool
     ) -> tuple[dict[str, Any], Snapshot | None]:
         with self._lock:
             if self._con is None:
@@ -205,7 +217,7 @@ class QueryEngine:
                 self._register_watermarks(cursor, snapshot)
             outcome: dict[str, Any] = {}
             relations = snapshot.relations(self.settings.database) if snapshot is not None else frozenset()
-            job = _Job(self.guard, relations, cursor, sql, params, limit, self.limits.max_result_bytes)
+            job = _Job(self.guard, relations, cursor, sql, params, limit, self.limits.max_result_bytes, as_rows)
             job.prepare = lambda tree: self._prepare(cursor, tree, snapshot, params)
             # Parsing and checking run on the worker too: the time limit covers them.
             worker = threading.Thread(target=job.run, args=(outcome,), daemon=True, name="eventlake-query")
@@ -293,14 +305,6 @@ class QueryEngine:
         cursor.register("__eventlake_watermarks", system.watermarks_table(table_files(snap), lookup))
 
 
-def _pylist(column: pa.ChunkedArray) -> list[Any]:
-    """Python values; whole-number decimals (DuckDB's sum of integers is a HUGEINT) become ints."""
-    values: list[Any] = column.to_pylist()
-    if pa.types.is_decimal(column.type) and column.type.scale == 0:
-        return [None if v is None else int(v) for v in values]
-    return values
-
-
 class _Job:
     """One statement on one cursor: check it, run it, stream its rows within the row and byte caps."""
 
@@ -313,35 +317,21 @@ class _Job:
         params: Mapping[str, Any] | None,
         limit: int,
         max_bytes: int,
+        as_rows: bool,
     ) -> None:
         self.guard, self.relations, self.cursor = guard, relations, cursor
         self.sql, self.params, self.limit, self.max_bytes = sql, params, limit, max_bytes
+        self.as_rows = as_rows
         self.prepare: Callable[[dict[str, Any]], None] = lambda tree: None
 
     def run(self, outcome: dict[str, Any]) -> None:
         try:
             self.prepare(self.guard.check(self.sql, self.relations))
-            relation = self.cursor.sql(self.sql, params=dict(self.params) if self.params else None)
-            if relation is None:
-                outcome.update(table=pa.table({}), truncated=False)
-                return
-            limit = self.limit
-            reader = relation.to_arrow_reader(min(max(limit + 1, 1024), 131072) if limit else 131072)
-            batches, count, size, truncated = [], 0, 0, False
-            for batch in reader:
-                if limit and count + batch.num_rows > limit:
-                    batch, truncated = batch.slice(0, limit - count), True
-                size += batch.nbytes
-                if size > self.max_bytes:
-                    raise ResultTooLarge(
-                        f"the result is over {self.max_bytes:,} bytes (query.max_result_bytes)",
-                        hint="select fewer columns or rows (LIMIT, WHERE, GROUP BY)",
-                    )
-                batches.append(batch)
-                count += batch.num_rows
-                if truncated:
-                    break
-            outcome.update(table=pa.Table.from_batches(batches, schema=reader.schema), truncated=truncated)
+            if self.as_rows:
+                outcome["result"] = fetch_rows(self.cursor, self.sql, self.params, self.limit, self.max_bytes)
+            else:
+                relation = self.cursor.sql(self.sql, params=dict(self.params) if self.params else None)
+                outcome["result"] = fetch_arrow(relation, self.limit, self.max_bytes)
         except BaseException as exc:
             outcome["error"] = exc
 

@@ -12,45 +12,58 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+from eventlake.catalog.model import Column, DataFile, FileRange, Table
+from eventlake.query.results import TableSummary
 
-from eventlake.catalog.model import DataFile, FileRange, Table
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
-FILES_SCHEMA = pa.schema(
-    [
-        ("table", pa.string()),
-        ("topic", pa.string()),
-        ("partition", pa.int32()),
-        ("first_offset", pa.int64()),
-        ("last_offset", pa.int64()),
-        ("rows", pa.int64()),
-        ("bytes", pa.int64()),
-        ("created", pa.timestamp("us")),
-        ("path", pa.string()),
-        ("table_partition", pa.string()),
-        ("format", pa.string()),
-        ("min_event_time", pa.timestamp("us")),
-        ("max_event_time", pa.timestamp("us")),
-    ]
-)
-WATERMARKS_SCHEMA = pa.schema(
-    [
-        ("table", pa.string()),
-        ("topic", pa.string()),
-        ("partition", pa.int32()),
-        ("landed_offset", pa.int64()),
-        ("max_event_time", pa.timestamp("us")),
-        ("watermark", pa.timestamp("us")),
-        ("end_offset", pa.int64()),
-        ("lag", pa.int64()),
-        ("files", pa.int64()),
-        ("rows", pa.int64()),
-    ]
-)
+# Columns as catalog (Hive) types: the empty views are typed SQL (`sources.empty_select_sql`), so a
+# connection is built without Arrow; rows become Arrow (`_from_rows`) only for a query that reads them.
+FILES_COLUMNS = [
+    Column("table", "string"),
+    Column("topic", "string"),
+    Column("partition", "int"),
+    Column("first_offset", "bigint"),
+    Column("last_offset", "bigint"),
+    Column("rows", "bigint"),
+    Column("bytes", "bigint"),
+    Column("created", "timestamp"),
+    Column("path", "string"),
+    Column("table_partition", "string"),
+    Column("format", "string"),
+    Column("min_event_time", "timestamp"),
+    Column("max_event_time", "timestamp"),
+]
+WATERMARKS_COLUMNS = [
+    Column("table", "string"),
+    Column("topic", "string"),
+    Column("partition", "int"),
+    Column("landed_offset", "bigint"),
+    Column("max_event_time", "timestamp"),
+    Column("watermark", "timestamp"),
+    Column("end_offset", "bigint"),
+    Column("lag", "bigint"),
+    Column("files", "bigint"),
+    Column("rows", "bigint"),
+]
+TABLES_COLUMNS = [
+    Column("database", "string"),
+    Column("name", "string"),
+    Column("format", "string"),
+    Column("source", "string"),
+    Column("files", "bigint"),
+    Column("rows", "bigint"),
+    Column("bytes", "bigint"),
+    Column("schema_version", "bigint"),
+    Column("location", "string"),
+    Column("columns", "string"),
+    Column("partition_keys", "string"),
+]
 
 # topic, partitions -> {partition: end offset}; raises when no broker answers.
 EndOffsets = Callable[[str, list[int]], dict[int, int]]
@@ -63,18 +76,22 @@ def _ts(epoch: float | None) -> float | None:
     return epoch
 
 
-def _from_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+def _from_rows(rows: list[dict[str, Any]], columns: list[Column]) -> pa.Table:
     """Column by column, timestamps from epoch numbers: pa.Table.from_pylist with datetime
     objects imports pandas, which alone cost more than the whole query."""
+    import pyarrow as pa
+
+    # The Hive types above as DuckDB types them (timestamps without a zone, to the microsecond).
+    types = {"string": pa.string(), "int": pa.int32(), "bigint": pa.int64(), "timestamp": pa.timestamp("us")}
     arrays = []
-    for f in schema:
-        values = [r[f.name] for r in rows]
-        if pa.types.is_timestamp(f.type):
+    for c in columns:
+        values = [r[c.name] for r in rows]
+        if c.type == "timestamp":
             micros = pa.array([None if v is None else int(v * 1_000_000) for v in values], pa.int64())
-            arrays.append(micros.cast(pa.timestamp("us")).cast(f.type))
+            arrays.append(micros.cast(types["timestamp"]))
         else:
-            arrays.append(pa.array(values, f.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
+            arrays.append(pa.array(values, types[c.type]))
+    return pa.Table.from_arrays(arrays, schema=pa.schema([(c.name, types[c.type]) for c in columns]))
 
 
 def files_table(
@@ -101,7 +118,7 @@ def files_table(
                     "max_event_time": _ts(f.max_event_time),
                 }
             )
-    return _from_rows(rows, FILES_SCHEMA)
+    return _from_rows(rows, FILES_COLUMNS)
 
 
 def _ranges(files: Sequence[DataFile]) -> list[tuple[DataFile, FileRange | None, int]]:
@@ -154,7 +171,28 @@ def watermarks_table(
                     "rows": sum(f.rows for f in fs),
                 }
             )
-    return _from_rows(rows, WATERMARKS_SCHEMA)
+    return _from_rows(rows, WATERMARKS_COLUMNS)
+
+
+def tables_table(summaries: list[TableSummary]) -> pa.Table:
+    """One row per catalog table, as SQL users see it (`engine.tables()`)."""
+    rows = [
+        {
+            "database": s.database,
+            "name": s.name,
+            "format": s.format,
+            "source": s.source,
+            "files": s.files,
+            "rows": s.rows,
+            "bytes": s.bytes,
+            "schema_version": s.schema_version,
+            "location": s.location,
+            "columns": ", ".join(f"{n} {t}" for n, t in s.columns),
+            "partition_keys": ", ".join(f"{n} {t}" for n, t in s.partition_keys),
+        }
+        for s in summaries
+    ]
+    return _from_rows(rows, TABLES_COLUMNS)
 
 
 def _end_offsets(lookup: EndOffsets | None, topic: str, partitions: list[int]) -> dict[int, int] | None:
