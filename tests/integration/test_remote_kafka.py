@@ -575,7 +575,11 @@ EVENTLAKE_FAILURES: list[tuple[str, dict[str, str], str]] = [
         {"EVENTLAKE_BOOTSTRAP_SERVERS": WRONG_NAME + ":{port}"},
         "TLS certificate this client does not accept",
     ),
-    ("SASL/PLAIN", {"EVENTLAKE_KAFKA__SASL_MECHANISM": "PLAIN"}, "kafka.sasl_mechanism (PLAIN)"),
+    (
+        "SASL/PLAIN",
+        {"EVENTLAKE_KAFKA__SASL_MECHANISM": "PLAIN"},
+        "does not accept SASL mechanism PLAIN; it accepts SCRAM-SHA-512",
+    ),
     ("wrong password", {"EVENTLAKE_KAFKA__SASL_PASSWORD": "{wrong}"}, "refused the credentials"),
 ]
 

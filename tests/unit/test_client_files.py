@@ -228,3 +228,31 @@ def test_longest_legal_names_pass() -> None:
     assert check_name("topic", "x" * MAX_NAME) == "x" * MAX_NAME
     with pytest.raises(UsageError):  # its dead-letter topic would be too long for Kafka
         grants_for("app", Role.sink, topic="x" * MAX_NAME, group="g")
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "SASL PLAIN mechanism handshake failed: Broker: Unsupported SASL mechanism: "
+            "broker's supported mechanisms: SCRAM-SHA-512",
+            "does not accept SASL mechanism PLAIN; it accepts SCRAM-SHA-512",
+        ),
+        # What a hostile broker sends back is not repeated: only mechanism names are taken from it.
+        (
+            "Unsupported SASL mechanism: supported mechanisms: SCRAM-SHA-512\x1b[2J; rm -rf /",
+            "it accepts SCRAM-SHA-512",
+        ),
+        ("Unsupported SASL mechanism: supported mechanisms: scram<script>", "refused the credentials"),
+    ],
+)
+def test_an_unsupported_mechanism_names_what_the_broker_accepts(text: str, said: str) -> None:
+    from confluent_kafka import KafkaError
+
+    from eventlake.broker.clients import auth_failure
+    from eventlake.config.broker import KafkaClientSettings
+
+    kafka = KafkaClientSettings(security_protocol="SASL_SSL", sasl_mechanism="PLAIN", sasl_username="app")
+    failure = auth_failure(KafkaError(KafkaError._AUTHENTICATION, text), "kafka.example:9093", kafka)
+    assert failure is not None and said in failure.message
+    assert "\x1b" not in failure.message and "rm -rf" not in failure.message and "<script>" not in failure.message

@@ -147,6 +147,9 @@ def _user(kafka: KafkaClientSettings | None) -> str:
     return name if re.fullmatch(r"[A-Za-z0-9._@+-]{1,64}", name) else shown(name)
 
 
+_SUPPORTED_MECHANISMS = re.compile(r"supported mechanisms: ([A-Z0-9-]{1,32}(?:,[A-Z0-9-]{1,32}){0,7})(?![A-Za-z0-9-])")
+
+
 def auth_failure(
     error: object, bootstrap_servers: str, kafka: KafkaClientSettings | None = None, *, doing: str | None = None
 ) -> AuthenticationFailed | AuthorizationFailed | None:
@@ -166,6 +169,14 @@ def auth_failure(
     if code in AUTHENTICATION_CODES:
         mechanism = (kafka.sasl_mechanism if kafka is not None else None) or "SASL"
         mechanism = mechanism if re.fullmatch(r"[A-Z0-9-]{1,32}", mechanism) else "SASL"
+        # The broker's text is outside input: only a list of mechanism names is taken from it.
+        offered = _SUPPORTED_MECHANISMS.search(err.str() or "")
+        if "Unsupported SASL mechanism" in (err.str() or "") and offered is not None:
+            return AuthenticationFailed(
+                f"Kafka at {_where(err, bootstrap_servers)} does not accept SASL mechanism {mechanism}; "
+                f"it accepts {offered.group(1)}",
+                hint=f"set kafka.sasl_mechanism (EVENTLAKE_KAFKA__SASL_MECHANISM) to {offered.group(1).split(',')[0]}",
+            )
         return AuthenticationFailed(
             f"Kafka at {_where(err, bootstrap_servers)} refused the credentials for user {_user(kafka)} "
             f"(SASL authentication failed): check the password",
