@@ -58,6 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds of each fixed-rate end-to-end run (default 30; quick 15)",
     )
     parser.add_argument(
+        "--e2e-rates",
+        default=None,
+        help="comma-separated events/s of the end-to-end runs, 0 = unthrottled (default 5000,20000,50000,0; "
+        "quick 5000)",
+    )
+    parser.add_argument(
         "--query-rows",
         type=int,
         default=None,
@@ -70,6 +76,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.case_list = [c.strip() for c in args.cases.split(",") if c.strip()]
+    rates = [r.strip() for r in (args.e2e_rates or "").split(",") if r.strip()]
+    if any(not (r.isascii() and r.isdigit()) or int(r) > 10_000_000 for r in rates):
+        parser.error(f"--e2e-rates takes events/s such as 5000,50000 (0 = unthrottled), not {args.e2e_rates[:40]!r}")
+    args.rates = tuple(int(r) for r in rates) or None
     unknown = [c for c in args.case_list if c not in CASES]
     if unknown:
         parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
@@ -91,7 +101,7 @@ def peer_versions(cases: list[str], profile: bool) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sizes = sizes_for(args.quick, args.events, args.e2e_seconds, args.query_rows)
+    sizes = sizes_for(args.quick, args.events, args.e2e_seconds, args.query_rows, args.rates)
     mode = ("quick" if args.quick else "full") + (" profiled" if args.profile else "")
     started = time.monotonic()
     WORK_DIR.mkdir(parents=True, exist_ok=True)

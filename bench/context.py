@@ -73,7 +73,11 @@ QUICK = Sizes(
 
 
 def sizes_for(
-    quick: bool, events: int | None = None, e2e_seconds: float | None = None, query_rows: int | None = None
+    quick: bool,
+    events: int | None = None,
+    e2e_seconds: float | None = None,
+    query_rows: int | None = None,
+    e2e_rates: tuple[int, ...] | None = None,
 ) -> Sizes:
     """The preset; --events overrides the produce, sink and unthrottled end-to-end sizes."""
     sizes = QUICK if quick else FULL
@@ -92,6 +96,8 @@ def sizes_for(
         sizes = replace(sizes, e2e_seconds=e2e_seconds)
     if query_rows:
         sizes = replace(sizes, query_rows=query_rows)
+    if e2e_rates:
+        sizes = replace(sizes, e2e_rates=e2e_rates)
     return sizes
 
 

@@ -1,18 +1,23 @@
 """end-to-end: a producer at a fixed rate with the sink running; sustained throughput and
-event-to-queryable latency (p50/p95/p99).
+event-to-queryable latency (p50/p95/p99), seen by two observers in the same run
+(bench/observers.py), each polling every ~100 ms:
 
-Visibility is polled every ~100 ms through eventlake's catalog library (the ledger's next
-offset per partition: the sink records a flush there only after its files are in place, and
-queries read exactly the files the ledger names), not by spawning `eventlake query` per poll,
-whose start-up would dominate. Each event's latency is the time of the first poll that saw its
-offset minus its own `ts`. The events' offsets and timestamps are read back from Kafka after
-the run, so the producer needs no instrumentation.
+- the ledger, through eventlake's catalog library (the ledger's next offset per partition:
+  the sink records a flush there only after its files are in place);
+- a user: one long-lived query engine (`eventlake.query.connect`, default settings, its
+  incremental catalog refresh) running `SELECT _partition, max(_offset) ... GROUP BY
+  _partition`. This is freshness as the dashboard or a notebook sees it.
+
+Neither spawns `eventlake query` per poll, whose start-up would dominate. Each event's
+latency is the time of the first answer that showed its offset minus its own `ts`. The
+events' offsets and timestamps are read back from Kafka after the run, so the producer needs
+no instrumentation.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
+import os
 import time
 from pathlib import Path
 
@@ -23,59 +28,20 @@ from confluent_kafka.admin import AdminClient
 
 from bench import procs
 from bench.context import Bench, clean_env
-from bench.latency import Poll, after_warmup, last_visible_time, latencies_ms, summarize, sustained_rate, ts_to_epoch_ms
+from bench.latency import after_warmup, last_visible_time, latencies_ms, summarize, sustained_rate, ts_to_epoch_ms
+from bench.observers import EnginePoller, LedgerPoller, Poller
 from bench.results import EVENTLAKE, Run
 
 POLL_S = 0.1
 # Besides all events, latency is also summarised without the first seconds (the sink's first flush).
 WARMUP_S = 5.0
 METHOD = (
-    "visibility polled every 100 ms through eventlake's catalog (ledger next offset per partition); "
-    "latency = first poll that saw the event's offset - the event's ts; "
-    f"steady_* leave out events of the first {WARMUP_S:g} s"
+    "visibility polled every 100 ms through eventlake's catalog (ledger next offset per partition) and, "
+    "as a user sees it, through one long-lived query engine (engine_*: SELECT _partition, max(_offset) "
+    "... GROUP BY _partition, default settings); latency = first answer that showed the event's offset - "
+    f"the event's ts; steady_* leave out events of the first {WARMUP_S:g} s; load = 1-minute load average "
+    "at the start and end"
 )
-
-
-class LedgerPoller(threading.Thread):
-    """Record (time, {partition: next offset landed}) for one topic every POLL_S."""
-
-    def __init__(self, lake: Path, topic: str) -> None:
-        super().__init__(daemon=True)
-        self.lake, self.topic = lake, topic
-        self.polls: list[Poll] = []
-        self.error: str | None = None
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        from eventlake.catalog.sqlite import SQLiteCatalog
-        from eventlake.catalog.store import CATALOG_DIR
-
-        path = self.lake / CATALOG_DIR / "catalog.sqlite"
-        while not path.is_file() and not self._halt.wait(POLL_S):
-            pass
-        if self._halt.is_set():
-            return
-        try:
-            catalog = SQLiteCatalog(path)
-        except Exception as exc:
-            self.error = str(exc)
-            return
-        try:
-            while not self._halt.is_set():
-                positions = {p: n for (t, p), n in catalog.ledger_positions().items() if t == self.topic}
-                self.polls.append((time.time(), positions))
-                self._halt.wait(POLL_S)
-        except Exception as exc:
-            self.error = str(exc)
-        finally:
-            catalog.close()
-
-    def latest(self) -> dict[int, int]:
-        return dict(self.polls[-1][1]) if self.polls else {}
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(timeout=10)
 
 
 def wait_group_assigned(bootstrap: str, group: str, timeout_s: float = 30.0) -> bool:
@@ -135,7 +101,7 @@ def count_through_library(lake: Path, topic: str) -> int:
         engine.close()
 
 
-def unseen_possible(poller: LedgerPoller, ends: dict[int, int]) -> bool:
+def unseen_possible(poller: Poller, ends: dict[int, int]) -> bool:
     latest = poller.latest()
     return any(latest.get(p, 0) < n for p, n in ends.items())
 
@@ -150,8 +116,11 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
         bench.eventlake("sink", topic, "--lake", lake, "--group", group, "--bootstrap-servers", bench.bootstrap),
         env=clean_env(),
     )
-    poller = LedgerPoller(lake, topic)
+    poller = LedgerPoller(lake, topic, POLL_S)
+    engine = EnginePoller(lake, topic, POLL_S)
     poller.start()
+    engine.start()
+    load_start = os.getloadavg()[0]
     try:
         if not wait_group_assigned(bench.bootstrap, group):
             bench.note(f"{label}: the sink's group was not stable after 30 s; started the producer anyway")
@@ -174,15 +143,18 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
         ends = {p.partition: p.log_end_offset for p in bench.broker.admin.describe(topic).partitions}
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and sink.alive():
-            latest = poller.latest()
-            if all(latest.get(p, 0) >= n for p, n in ends.items()):
+            if not unseen_possible(poller, ends) and not unseen_possible(engine, ends):
                 break
             time.sleep(POLL_S)
     finally:
+        load_end = os.getloadavg()[0]
         poller.stop()
+        engine.stop()
         sink_done = sink.stop()
     if poller.error:
         raise RuntimeError(f"{label}: polling the catalog failed: {poller.error}")
+    if engine.error:
+        raise RuntimeError(f"{label}: polling through the query engine failed: {engine.error}")
     events_landed = sum(ends.values())
     queryable = count_through_library(lake, topic)
     if queryable != events_landed:
@@ -193,8 +165,15 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
         tail = " ".join((sink_done.stderr or sink_done.stdout).strip().splitlines()[-3:])
         bench.note(f"{label}: the sink exited with {sink_done.returncode}: {tail}")
     per_partition = read_back(bench.bootstrap, topic, ends)
+    # Both observers' timelines beside the lake, to see where the time goes (bench/work/lakes/<label>).
+    timeline = {"ledger": poller.polls, "engine": engine.polls, "engine_query_s": engine.query_s}
+    (lake / "observers.json").write_bytes(orjson.dumps(timeline, option=orjson.OPT_NON_STR_KEYS))
     values, stamps, unseen = latencies_ms(per_partition, poller.polls)
     steady = summarize(after_warmup(values, stamps, WARMUP_S))
+    seen, seen_stamps, engine_unseen = latencies_ms(per_partition, engine.polls)
+    fresh = summarize(seen)
+    fresh_steady = summarize(after_warmup(seen, seen_stamps, WARMUP_S))
+    query_ms = summarize(np.array(engine.query_s) * 1000.0)
     first_ms = min((float(ts.min()) for _, ts in per_partition.values() if len(ts)), default=0.0)
     last_seen = last_visible_time(poller.polls, ends)
     summary = procs.last_json_line(producer.stdout) or {}
@@ -211,11 +190,24 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
         "steady_p50_ms": steady["p50_ms"],
         "steady_p99_ms": steady["p99_ms"],
         "polls": len(poller.polls),
+        # Freshness as a user sees it: the first answer of a long-lived query engine showing the event.
+        "engine_p50_ms": fresh["p50_ms"],
+        "engine_p95_ms": fresh["p95_ms"],
+        "engine_p99_ms": fresh["p99_ms"],
+        "engine_max_ms": fresh["max_ms"],
+        "engine_unseen": engine_unseen,
+        "engine_steady_p99_ms": fresh_steady["p99_ms"],
+        "engine_polls": len(engine.polls),
+        "engine_query_p50_ms": query_ms["p50_ms"],
+        "engine_query_p99_ms": query_ms["p99_ms"],
+        "load_average": [round(load_start, 2), round(load_end, 2)],
         "sink_peak_rss_mb": sink_done.peak_rss_mb,
         "producer_peak_rss_mb": producer.peak_rss_mb,
     }
     if unseen:
         bench.note(f"{label}: {unseen:,} events were not queryable within 120 s after the producer ended")
+    if engine_unseen:
+        bench.note(f"{label}: {engine_unseen:,} events were not shown by the query engine within 120 s")
     span = (last_seen - first_ms / 1000.0) if last_seen else sink_done.seconds
     bench.add(
         Run(
@@ -224,7 +216,8 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
             events_landed,
             span,
             sink_done.peak_rss_mb,
-            note=f"first event ts to last event queryable; p99 {row['p99_ms']} ms; RSS is the sink's",
+            note=f"first event ts to last event queryable; p99 {row['p99_ms']} ms (ledger), "
+            f"{row['engine_p99_ms']} ms (query engine); RSS is the sink's",
             extra={"producer_peak_rss_mb": producer.peak_rss_mb, "target_rate": rate},
         )
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from bench.kafka_tools import parse_consumer_perf, parse_producer_perf
 from bench.procs import last_json_line
 from bench.results import (
@@ -226,3 +227,36 @@ def test_markdown_lists_each_end_to_end_rate() -> None:
     assert "| 5,000/s | 4,999 | 4,800 | 700 | 1,200 | 1,500 | 1,700 | 0 | 1,400 |" in text
     assert "| unthrottled | 150,000 | 90,000 | 1,500 | 2,500 | 2,900 | 3,000 | 0 | - |" in text
     assert "| latency p99 <= 2 s at 5,000 events/s | 1,500 ms | pass |" in text
+
+
+def test_freshness_targets_judge_the_query_engine_figure_at_5000_and_50000() -> None:
+    rows = [
+        {"rate": 5000, "p99_ms": 700.0, "engine_p99_ms": 900.0},
+        {"rate": 20000, "p99_ms": 700.0, "engine_p99_ms": 5000.0},
+        {"rate": 50000, "p99_ms": 800.0, "engine_p99_ms": 1200.0, "load_average": [1.5, 2.25]},
+    ]
+    doc = build({}, [], {"rate": 5000, "p99_ms": 700.0, "by_rate": rows})
+    verdicts = {t["key"]: (t["measured"], t["result"]) for t in doc["targets"]}
+    assert verdicts["freshness_p99_ms_5000"] == (900.0, "pass")
+    assert verdicts["freshness_p99_ms_50000"] == (1200.0, "fail")  # the engine's figure, not the ledger's
+    text = markdown(doc)
+    assert "| freshness p99 <= 1 s at 50,000 events/s (query engine) | 1,200 ms | **FAIL** |" in text
+    assert "| 1,200 | - | - | 1.5-2.2 |" in text  # engine p99, max and query time unknown, load range
+
+
+def test_freshness_targets_are_not_run_without_those_rates() -> None:
+    doc = build({}, [], {"rate": 20000, "by_rate": [{"rate": 20000, "engine_p99_ms": 100.0}]})
+    results = {t["key"]: t["result"] for t in doc["targets"]}
+    assert results["freshness_p99_ms_5000"] == results["freshness_p99_ms_50000"] == "not run"
+
+
+def test_e2e_rates_option_picks_the_end_to_end_runs() -> None:
+    from bench.__main__ import parse_args
+    from bench.context import sizes_for
+
+    args = parse_args(["--cases", "e2e", "--e2e-rates", "5000, 50000"])
+    assert sizes_for(False, e2e_rates=args.rates).e2e_rates == (5000, 50000)
+    assert parse_args([]).rates is None
+    for bad in ("5k", "-1", "99999999999"):
+        with pytest.raises(SystemExit):
+            parse_args(["--e2e-rates", bad])

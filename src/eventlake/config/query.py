@@ -59,7 +59,7 @@ class QuerySettings(BaseModel):
         description="DuckDB's memory limit: a size such as 512MB, 2GB or 4GiB, or a share of RAM such as 50%.",
     )
     refresh_s: SecondsOrZero = Field(
-        1.0, description="A long-lived engine (dashboard) re-reads the catalog at most this often (seconds)."
+        0.1, description="A long-lived engine (dashboard) re-reads the catalog at most this often (seconds)."
     )
     lag_timeout_s: Seconds = Field(
         1.0, description="Kafka look-ups for eventlake.watermarks give up after this long; lag is then null (seconds)."
