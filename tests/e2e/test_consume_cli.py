@@ -188,7 +188,8 @@ def _wait_until_blocked(proc: subprocess.Popen[bytes], stderr: Path) -> None:
                 return
         assert proc.poll() is None, f"the consumer ended before its output filled the pipe: {stderr.read_text()}"
         time.sleep(0.05)
-    raise AssertionError("the consumer never blocked writing its output")
+    proc.kill()
+    raise AssertionError(f"the consumer never blocked writing its output: {stderr.read_text()}")
 
 
 @pytest.mark.parametrize("semantics", ["at-most-once", "at-least-once"])

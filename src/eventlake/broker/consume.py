@@ -14,6 +14,7 @@ import base64
 import contextlib
 import logging
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ import orjson
 from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_END,
-    OFFSET_STORED,
     TIMESTAMP_CREATE_TIME,
     TIMESTAMP_LOG_APPEND_TIME,
     Consumer,
@@ -292,6 +292,8 @@ class TopicReader:
         start = req.start or (Start("committed") if req.group else Start("earliest"))
         if start.kind == "time":
             tps = self._offsets_for_times(consumer, [TopicPartition(req.topic, p, start.time_ms) for p in chosen])
+        elif start.kind == "committed":
+            tps = self._committed(consumer, [TopicPartition(req.topic, p) for p in chosen])
         else:
             tps = [TopicPartition(req.topic, p, self._start_offset(start, known[p])) for p in chosen]
         consumer.assign(tps)
@@ -302,8 +304,6 @@ class TopicReader:
             return OFFSET_BEGINNING
         if start.kind == "latest":
             return OFFSET_END
-        if start.kind == "committed":
-            return OFFSET_STORED  # the group's offset, else auto.offset.reset (earliest)
         if start.kind == "offset" and not part.log_start_offset <= start.offset <= part.log_end_offset:
             raise UsageError(
                 f"--from {start.offset} is outside partition {part.partition} "
@@ -311,6 +311,24 @@ class TopicReader:
                 hint="choose an offset in that range, or --partition N for one partition",
             )
         return start.offset
+
+    def _committed(self, consumer: Consumer, tps: list[TopicPartition]) -> list[TopicPartition]:
+        """The group's offsets (earliest where it has none), asked for here: librdkafka gives up
+        on an assignment's stored offsets when the group's coordinator is still loading."""
+        deadline = time.monotonic() + self.kafka.connect_timeout_s
+        while True:
+            try:
+                found = consumer.committed(tps, timeout=max(1.0, deadline - time.monotonic()))
+                return [
+                    TopicPartition(t.topic, t.partition, t.offset if t.offset >= 0 else OFFSET_BEGINNING) for t in found
+                ]
+            except KafkaException as exc:
+                self._refused(exc, f"read the offsets of group {self.request.group}")
+                if time.monotonic() >= deadline:
+                    raise unreachable(
+                        self.bootstrap_servers, f"could not read the group's offsets: {exc.args[0]}"
+                    ) from exc
+                time.sleep(0.2)
 
     def _offsets_for_times(self, consumer: Consumer, tps: list[TopicPartition]) -> list[TopicPartition]:
         try:
