@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
     @app.command("consume")
     def consume(
         ctx: typer.Context,
-        topic: Annotated[str, typer.Argument(help="The topic to read.", show_default=False)],
+        topic: Annotated[str, typer.Argument(help="The topic to read.", metavar="TOPIC", show_default=False)],
         group: Annotated[
             str | None,
             typer.Option("--group", help="Commit offsets to this group (default: none, a throwaway read)."),
