@@ -31,6 +31,7 @@ COMMANDS = {
     "config": "config_cmd",
     "broker": "broker",
     "topics": "topics",
+    "consume": "consume",
     "users": "users",
     "acl": "acl",
     "client-config": "client_config",
