@@ -31,16 +31,14 @@ from confluent_kafka.admin import (
     AclBindingFilter,
     AclOperation,
     AclPermissionType,
-    AdminClient,
     ResourcePatternType,
     ResourceType,
 )
 
-from eventlake.broker.clients import ErrorLog, admin_client, check_reachable, raise_for_auth
+from eventlake.broker.clients import AdminConnection, raise_for_auth
 from eventlake.broker.credentials import shown
 from eventlake.broker.exceptions import BrokerError
 from eventlake.broker.users import checked_user
-from eventlake.config.broker import KafkaClientSettings
 from eventlake.errors import UsageError
 from eventlake.types import dlq_topic
 
@@ -168,23 +166,8 @@ def grants_for(
     return sorted(set(out))
 
 
-class AclAdmin:
+class AclAdmin(AdminConnection):
     """ALLOW ACLs of the Kafka cluster at `bootstrap_servers` (a super user's connection)."""
-
-    def __init__(
-        self, bootstrap_servers: str, kafka: KafkaClientSettings | None = None, timeout_s: float = 10.0
-    ) -> None:
-        self.bootstrap_servers = bootstrap_servers
-        self.kafka = kafka or KafkaClientSettings()
-        self.timeout_s = timeout_s
-        self._errors = ErrorLog()
-        self._admin: AdminClient = admin_client(bootstrap_servers, self.kafka, self._errors)
-        self._checked = False
-
-    def _reachable(self) -> None:
-        if not self._checked:
-            check_reachable(self.bootstrap_servers, self.kafka, self.timeout_s)
-            self._checked = True
 
     def _fail(self, exc: KafkaException, doing: str) -> AclError:
         raise_for_auth(exc, self.bootstrap_servers, self.kafka, doing=doing)

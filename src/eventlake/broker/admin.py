@@ -7,18 +7,15 @@ import time
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, ClusterMetadata, ConfigResource, NewTopic, ResourceType
+from confluent_kafka.admin import ClusterMetadata, ConfigResource, NewTopic, ResourceType
 
 from eventlake.broker.clients import (
-    ErrorLog,
-    admin_client,
-    check_reachable,
+    AdminConnection,
     client_config,
     raise_for_auth,
     unreachable,
 )
 from eventlake.broker.exceptions import TopicError, TopicNotFound
-from eventlake.config.broker import KafkaClientSettings
 
 # Topic configs users ask for most, under Kafka's own names.
 SHOWN_CONFIGS = ("retention.ms", "retention.bytes", "segment.bytes", "cleanup.policy")
@@ -49,23 +46,11 @@ class TopicInfo:
         return sum(p.messages for p in self.partitions)
 
 
-class TopicAdmin:
+class TopicAdmin(AdminConnection):
     """Topic operations against any Kafka cluster reachable at `bootstrap_servers`."""
 
-    def __init__(
-        self, bootstrap_servers: str, kafka: KafkaClientSettings | None = None, timeout_s: float = 10.0
-    ) -> None:
-        self.bootstrap_servers = bootstrap_servers
-        self.kafka = kafka or KafkaClientSettings()
-        self.timeout_s = timeout_s
-        self._errors = ErrorLog()
-        self._admin: AdminClient = admin_client(bootstrap_servers, self.kafka, self._errors)
-        self._checked = False  # the first call fails fast when nothing listens
-
     def _metadata(self, topic: str | None = None) -> ClusterMetadata:
-        if not self._checked:
-            check_reachable(self.bootstrap_servers, self.kafka, self.timeout_s)
-            self._checked = True
+        self._reachable()
         try:
             return self._admin.list_topics(topic=topic, timeout=self.timeout_s)
         except KafkaException as exc:

@@ -362,3 +362,23 @@ def _speaks_tls(bootstrap_servers: str, timeout_s: float = 1.5) -> bool:
             return True
     except (OSError, ValueError):
         return False
+
+
+class AdminConnection:
+    """An Admin API client for the cluster at `bootstrap_servers`, shared by the topic, user and ACL
+    admins: its errors kept to say why a request failed, and a reachability check on first use."""
+
+    def __init__(
+        self, bootstrap_servers: str, kafka: KafkaClientSettings | None = None, timeout_s: float = 10.0
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka or KafkaClientSettings()
+        self.timeout_s = timeout_s
+        self._errors = ErrorLog()
+        self._admin: AdminClient = admin_client(bootstrap_servers, self.kafka, self._errors)
+        self._checked = False  # the first call fails fast when nothing listens
+
+    def _reachable(self) -> None:
+        if not self._checked:
+            check_reachable(self.bootstrap_servers, self.kafka, self.timeout_s)
+            self._checked = True

@@ -15,7 +15,6 @@ from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
-    AdminClient,
     ScramCredentialInfo,
     ScramMechanism,
     UserScramCredentialDeletion,
@@ -23,10 +22,9 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from eventlake.broker.clients import ErrorLog, admin_client, check_reachable, raise_for_auth
+from eventlake.broker.clients import AdminConnection, raise_for_auth
 from eventlake.broker.credentials import MIN_PASSWORD_CHARS, check_password, check_username
 from eventlake.broker.exceptions import BrokerError, CredentialsRefused
-from eventlake.config.broker import KafkaClientSettings
 
 log = logging.getLogger(__name__)
 
@@ -100,23 +98,8 @@ def _mechanism_name(mechanism: object) -> str:
     return str(name).replace("_", "-")
 
 
-class UserAdmin:
+class UserAdmin(AdminConnection):
     """SCRAM users of the Kafka cluster at `bootstrap_servers` (a super user's connection)."""
-
-    def __init__(
-        self, bootstrap_servers: str, kafka: KafkaClientSettings | None = None, timeout_s: float = 10.0
-    ) -> None:
-        self.bootstrap_servers = bootstrap_servers
-        self.kafka = kafka or KafkaClientSettings()
-        self.timeout_s = timeout_s
-        self._errors = ErrorLog()
-        self._admin: AdminClient = admin_client(bootstrap_servers, self.kafka, self._errors)
-        self._checked = False
-
-    def _reachable(self) -> None:
-        if not self._checked:
-            check_reachable(self.bootstrap_servers, self.kafka, self.timeout_s)
-            self._checked = True
 
     def _fail(self, exc: KafkaException, doing: str) -> UserError:
         raise_for_auth(exc, self.bootstrap_servers, self.kafka, doing=doing)
