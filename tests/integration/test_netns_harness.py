@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +21,6 @@ from tests.netns import (
     foreign_wildcard_ports,
     other_machine,
     process_start_time,
-    python_env,
     sweep_leftovers,
 )
 
@@ -164,22 +166,32 @@ def test_sweep_keeps_a_live_run(machine: OtherMachine) -> None:
 
 
 def test_without_root_the_harness_fails_saying_what_to_do() -> None:
-    proc = subprocess.run(
-        [
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            sys.executable,
-            "-c",
-            "from tests.netns import OtherMachine; OtherMachine()",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=python_env(),
-        cwd=Path(__file__).parents[2],
-    )
+    # The harness (stdlib only) is copied where user nobody can read it: a checkout, pytest's
+    # tmp_path and a CI clone may all be private to their owner.
+    folder = Path(tempfile.mkdtemp(prefix="el-netns-nobody-"))
+    try:
+        folder.chmod(0o755)
+        copy = folder / "netns.py"
+        shutil.copyfile(Path(__file__).parents[1] / "netns.py", copy)
+        copy.chmod(0o644)
+        proc = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                sys.executable,
+                "-c",
+                "import netns; netns.OtherMachine()",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+            cwd=folder,
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     assert proc.returncode != 0
     assert "NetnsUnavailable: network namespaces need root (id -u is 65534)" in proc.stderr
