@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 from bench.latency import Poll
@@ -25,7 +26,7 @@ def catalog_path(lake: Path) -> Path:
     return lake / CATALOG_DIR / "catalog.sqlite"
 
 
-class Poller(threading.Thread):
+class Poller(threading.Thread, ABC):
     """Poll `positions()` every `period_s` (after the previous answer) until stopped."""
 
     def __init__(self, lake: Path, topic: str, period_s: float) -> None:
@@ -52,14 +53,14 @@ class Poller(threading.Thread):
         finally:
             self.close()
 
-    def open(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def open(self) -> None: ...
 
-    def positions(self) -> dict[int, int]:
-        raise NotImplementedError
+    @abstractmethod
+    def positions(self) -> dict[int, int]: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None: ...
 
     def latest(self) -> dict[int, int]:
         return dict(self.polls[-1][1]) if self.polls else {}

@@ -118,7 +118,7 @@ def java_client_view(path: Path, work: Path, env: dict[str, str]) -> tuple[dict[
     java_bin = str(Path(java) / "bin" / "java") if java else "java"
     modules = subprocess.run([java_bin, "--list-modules"], capture_output=True, text=True, check=False)
     if "jdk.compiler" not in modules.stdout:
-        pytest.skip("no JDK compiler (jdk.compiler) to run Java's own reading of the file")
+        pytest.fail(f"no JDK compiler (jdk.compiler) in {java_bin}: install a JDK 17, not a JRE")
     source = work / "ClientView.java"
     source.write_text(_CLIENT_VIEW)
     libs = resolve_jars(KAFKA_VERSION)

@@ -163,13 +163,13 @@ def _unhex(field: str) -> str:
 def java_view(files: list[Path], work: Path) -> dict[str, dict[str, str]]:
     """Per file: the properties as Kafka loads them, read by Java.
 
-    Skips when no JDK compiler can run a Java source file (a JRE-only machine).
+    Fails, saying so, when no JDK compiler can run a Java source file (a JRE-only machine).
     """
     java = os.environ.get("JAVA_HOME", "")
     java_bin = str(Path(java) / "bin" / "java") if java else "java"
     modules = subprocess.run([java_bin, "--list-modules"], capture_output=True, text=True, check=False)
     if "jdk.compiler" not in modules.stdout:
-        pytest.skip("no JDK compiler (jdk.compiler) to run Java's own reading of the files")
+        pytest.fail(f"no JDK compiler (jdk.compiler) in {java_bin}: install a JDK 17, not a JRE")
     source = work / "JavaView.java"
     source.write_text(_JAVA_VIEW)
     libs = resolve_jars(KAFKA_VERSION)
