@@ -9,6 +9,8 @@ command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 { command -v ip && command -v ss; } >/dev/null 2>&1 || need+=(iproute2)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# shellcheck: the EC2 user data script (eventlake.deploy) must pass it.
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 # Maven resolves the S3 test server (S3Proxy); eventlake itself can fetch Kafka without it.
 command -v mvn >/dev/null 2>&1 || need+=(maven)
