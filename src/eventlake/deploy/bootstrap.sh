@@ -139,9 +139,9 @@ START_ARGS=(--config "$CONF" broker start)
 if [ "$NODES" != "1" ]; then
   START_ARGS+=(--nodes "$NODES")
 fi
-if [ -z "$ROOT" ] && [ "$(cat /proc/1/comm 2>/dev/null)" = "systemd" ]; then
-  log "installing $UNIT"
-  cat >"$UNIT_FILE.tmp" <<EOF
+# The unit is written on every machine (the tests read it); systemd runs it where it runs the machine.
+install -d -m 755 "$(dirname "$UNIT_FILE")"
+cat >"$UNIT_FILE.tmp" <<EOF
 [Unit]
 Description=eventlake Kafka broker (deployment $DEPLOYMENT)
 After=network-online.target
@@ -169,8 +169,10 @@ PrivateTmp=yes
 [Install]
 WantedBy=multi-user.target
 EOF
-  chmod 644 "$UNIT_FILE.tmp"
-  mv "$UNIT_FILE.tmp" "$UNIT_FILE"
+chmod 644 "$UNIT_FILE.tmp"
+mv "$UNIT_FILE.tmp" "$UNIT_FILE"
+if [ -z "$ROOT" ] && [ "$(cat /proc/1/comm 2>/dev/null)" = "systemd" ]; then
+  log "starting $UNIT"
   systemctl daemon-reload
   systemctl enable --now "$UNIT"
   log "broker started by systemd ($UNIT, enabled at boot)"
