@@ -3,7 +3,7 @@
 # Rendered by eventlake.deploy.user_data; the plan's values below are allow-listed and quoted.
 # It holds no secret: the passwords are made here, on the instance, and published to SSM
 # Parameter Store as SecureString; they never appear in user data, on a command line or in a log.
-set -euo pipefail
+set -Eeuo pipefail  # -E: the ERR trap below reports failures inside functions too
 umask 022
 
 # ---- the plan
@@ -38,7 +38,7 @@ UNIT_FILE="$ROOT/etc/systemd/system/$UNIT"
 PY="$VENV/bin/python"
 EL="$VENV/bin/eventlake"
 
-log() { printf 'eventlake-bootstrap: %s\n' "$*"; }
+log() { printf 'eventlake-bootstrap: %(%Y-%m-%dT%H:%M:%S)T %s\n' -1 "$*"; }
 fail() { log "FAILED: $*" >&2; exit 1; }
 trap 'fail "line $LINENO exited with status $?"' ERR
 
@@ -99,6 +99,7 @@ install -d -m 755 "$ETC"
 install -d -m 700 "$SECRETS"
 install -d -m 700 -o "$SERVICE_USER" -g "$SERVICE_GROUP" "$STATE"
 export HOME="$STATE"  # cloud-init may give none; eventlake's caches then land in the service's folder
+cd "$STATE"           # cloud-init starts in /, which the service user cannot write
 
 # ---- 3. the public names (IMDSv2) and the broker's settings
 log "reading the public address from the instance metadata service"
@@ -153,6 +154,7 @@ Type=forking
 User=$SERVICE_USER
 Group=$SERVICE_GROUP
 Environment=HOME=$STATE
+WorkingDirectory=$STATE
 # The admin's password, root-only; never in this file.
 EnvironmentFile=$ENV_FILE
 ExecStart=$EL ${START_ARGS[*]}
