@@ -73,7 +73,7 @@ def test_allowed_values_reach_the_script_exactly(field: str, value: Any) -> None
 
 def test_the_rendered_script_is_complete_and_reads_back_the_plan() -> None:
     script = render_user_data(PLAN)
-    assert script.startswith("#!/bin/bash\n") and "set -euo pipefail" in script
+    assert script.startswith("#!/bin/bash\n") and "\nset -Eeuo pipefail" in script
     assert "@@" not in script
     for field_name, variable in VARIABLES.items():
         expected = PLAN.topics if field_name == "topic_prefix" else str(getattr(PLAN, field_name))
