@@ -237,7 +237,7 @@ def _script_env(root: Path, imds: str, moto: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+def instance(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> Iterator[Instance]:
     for tool in ("kcat", "java", "bash"):
         require_tool(tool)
     work = tmp_path_factory.mktemp("instance")
@@ -264,6 +264,11 @@ def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
             try:
                 with CmdlineLog() as cmdlines:
                     run = machine.run(["bash", str(script)], env=env, timeout=300)
+                # For a person to read (test_no_secret_... checks that neither holds a secret).
+                kept = artifacts_dir / "deploy-user-data"
+                kept.mkdir(exist_ok=True)
+                (kept / "user-data.sh").write_text(user_data)
+                (kept / "bootstrap.log").write_text(run.stdout + run.stderr)
                 assert run.returncode == 0, f"user data failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
                 ssm = boto3.client(
                     "ssm",
