@@ -75,6 +75,7 @@ def test_the_rendered_script_is_complete_and_reads_back_the_plan() -> None:
     script = render_user_data(PLAN)
     assert script.startswith("#!/bin/bash\n") and "\nset -Eeuo pipefail" in script
     assert "@@" not in script
+    assert len(script.encode()) < 16 * 1024  # EC2 refuses user data over 16 KB
     for field_name, variable in VARIABLES.items():
         expected = PLAN.topics if field_name == "topic_prefix" else str(getattr(PLAN, field_name))
         assert _read_back(script, variable) == expected
