@@ -103,6 +103,28 @@ def aws_errors() -> Iterator[None]:
                 f"AWS denied {exc.operation_name} ({code})",
                 hint="the credentials need EC2, IAM and SSM rights; see README 'Deploy to EC2'",
             ) from None
-        if code in ("RequestLimitExceeded", "Throttling", "ThrottlingException", "ServiceUnavailable"):
-            raise AwsUnreachable(f"AWS throttled {exc.operation_name} ({code})", hint="retry in a minute") from None
-        raise
+        if code in (
+            "RequestLimitExceeded",
+            "Throttling",
+            "ThrottlingException",
+            "ServiceUnavailable",
+        ) or code.startswith("5"):
+            raise AwsUnreachable(f"AWS failed {exc.operation_name} ({code})", hint="retry in a minute") from None
+        raise DeployError(
+            f"AWS refused {exc.operation_name}: {code} {_first_line(exc)}".rstrip(),
+            hint="see the message; run again with --debug for the whole answer",
+        ) from None
+    except bx.BotoCoreError as exc:
+        raise DeployError(f"AWS call failed: {_first_line(exc)}", hint="run again with --debug for details") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """AWS's own message, bounded: one line, no markup, at most 200 characters."""
+    response = getattr(exc, "response", None)
+    message = ""
+    if isinstance(response, dict):
+        message = str(response.get("Error", {}).get("Message", ""))
+    text = (message or str(exc)).strip().splitlines()
+    line = text[0] if text else ""
+    line = "".join(c if c.isprintable() else " " for c in line)
+    return line[:200] + ("..." if len(line) > 200 else "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from eventlake.deploy import names
 from eventlake.deploy.aws import Clients, aws_errors, error_code
@@ -25,13 +25,34 @@ from eventlake.deploy.plan import (
     trust_policy,
 )
 
+T = TypeVar("T")
 LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 POLICY_NAME = "eventlake-own-parameters"
 # A new instance profile takes a few seconds to be usable by RunInstances (IAM is eventually
 # consistent); these bound the retries, and the waits on instance termination and SG deletion.
 PROFILE_WAIT_S = 60.0
 TERMINATE_WAIT_S = 600.0
+RUNNING_WAIT_S = 300.0
 POLL_S = 3.0
+FIRST_POLL_S = 0.25
+
+
+def _poll(read: Callable[[], T], done: Callable[[T], bool], timeout: float, what: str) -> T:
+    """read() until done(value), the pause growing from FIRST_POLL_S to POLL_S; DeployError at timeout."""
+    deadline = time.monotonic() + timeout
+    pause = FIRST_POLL_S
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise DeployError(f"gave up waiting for {what} after {timeout:g} s", hint="run the command again")
+        time.sleep(pause)
+        pause = min(pause * 2, POLL_S)
+
+
+def _instance(clients: Clients, instance_id: str) -> dict[str, Any]:
+    return dict(clients.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0])
 
 
 def _tag_filter(name: str) -> dict[str, Any]:
@@ -199,10 +220,12 @@ def _create(clients: Clients, plan: DeployPlan, done: Created, vpc: str, account
     instance = _run_instance(clients, args)
     done.instance_id = instance["InstanceId"]
     with aws_errors():
-        clients.ec2.get_waiter("instance_running").wait(
-            InstanceIds=[done.instance_id], WaiterConfig={"Delay": 5, "MaxAttempts": 60}
+        running = _poll(
+            lambda: _instance(clients, done.instance_id),
+            lambda i: i["State"]["Name"] != "pending",
+            RUNNING_WAIT_S,
+            f"instance {done.instance_id} to start",
         )
-        running = clients.ec2.describe_instances(InstanceIds=[done.instance_id])["Reservations"][0]["Instances"][0]
     done.public_dns = running.get("PublicDnsName") or ""
     done.public_ip = running.get("PublicIpAddress") or ""
     done.state = running["State"]["Name"]
@@ -304,8 +327,11 @@ def _terminate_instances(clients: Clients, name: str, note: Callable[[str], None
             note(f"instance {i}")
     if waiting:
         # The security group cannot go while an instance (its network interface) still uses it.
-        clients.ec2.get_waiter("instance_terminated").wait(
-            InstanceIds=waiting, WaiterConfig={"Delay": 5, "MaxAttempts": int(TERMINATE_WAIT_S / 5)}
+        _poll(
+            lambda: live_instances(clients, name),
+            lambda live: not live,
+            TERMINATE_WAIT_S,
+            f"the instances of {name} to terminate",
         )
 
 
@@ -343,13 +369,14 @@ def _delete_iam(clients: Clients, name: str, note: Callable[[str], None]) -> Non
         if error_code(exc) != "NoSuchEntity":
             raise
         profile = None
-    if profile is not None and _has_tag(iam.list_instance_profile_tags(InstanceProfileName=rname)["Tags"], name):
+    # A profile or role of that name without our tag is someone else's: left alone.
+    if profile is not None and _has_tag(profile.get("Tags"), name):
         for role in profile.get("Roles", []):
             iam.remove_role_from_instance_profile(InstanceProfileName=rname, RoleName=role["RoleName"])
         iam.delete_instance_profile(InstanceProfileName=rname)
         note(f"instance profile {rname}")
     role = _role(clients, name)
-    if role is not None and _has_tag(iam.list_role_tags(RoleName=rname)["Tags"], name):
+    if role is not None and _has_tag(role.get("Tags"), name):
         for policy in iam.list_role_policies(RoleName=rname)["PolicyNames"]:
             iam.delete_role_policy(RoleName=rname, PolicyName=policy)
         for attached in iam.list_attached_role_policies(RoleName=rname)["AttachedPolicies"]:

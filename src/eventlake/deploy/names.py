@@ -37,7 +37,7 @@ def check_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         why = "has bits set after the prefix" if "host bits" in str(exc) else "is not a CIDR"
         raise UsageError(
             f"--allow-cidr {shown(text)} {why}",
-            hint="give a network such as 203.0.113.7/32 or 2001:db8::/64 (your address: add /32)",
+            hint="give a network such as 203.0.113.0/24, 203.0.113.7/32 (one address) or 2001:db8::/64",
         ) from None
 
 

@@ -105,7 +105,7 @@ def template(plan: DeployPlan) -> dict[str, Any]:
     }
 
 
-class _NoAliases(yaml.SafeDumper):
+class _NoAliases(yaml.SafeDumper):  # type: ignore[misc]  # yaml ships no type hints
     """CloudFormation rejects YAML anchors and aliases: repeat shared values (the tags) in full."""
 
     def ignore_aliases(self, data: Any) -> bool:
