@@ -26,9 +26,10 @@ class Clients:
             import boto3
         except ImportError as exc:
             raise DeployError("deploying to AWS needs boto3", hint="pip install 'eventlake[aws]'") from exc
-        self._session = (
-            boto3.session.Session(profile_name=self.aws.profile) if self.aws.profile else boto3.session.Session()
-        )
+        with aws_errors():
+            self._session = (
+                boto3.session.Session(profile_name=self.aws.profile) if self.aws.profile else boto3.session.Session()
+            )
         self._made: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
@@ -79,7 +80,9 @@ def aws_errors() -> Iterator[None]:
             hint="set AWS_PROFILE or [aws] profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
         ) from None
     except bx.ProfileNotFound as exc:
-        raise DeployError(f"{exc}", hint="name a profile from ~/.aws/config, or unset [aws] profile") from None
+        raise DeployError(
+            f"{exc}", hint="name a profile from ~/.aws/config in AWS_PROFILE or [aws] profile, or unset it"
+        ) from None
     except (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError) as exc:
         raise AwsUnreachable(
             f"AWS did not answer: {exc}", hint="check the network and the region, then retry"
