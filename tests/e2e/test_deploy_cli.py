@@ -287,6 +287,23 @@ def test_aws_side_errors_are_one_line(cli: Run, moto_endpoint: str) -> None:
     assert "no AWS credentials found" in res.stderr
 
 
+def test_a_failed_deploy_rolls_back_its_own_resources_and_no_one_elses(
+    cli: Run, aws: dict[str, Any], moto_endpoint: str
+) -> None:
+    name = _name()
+    iam = aws["iam"]
+    # Someone else's instance profile with the name the deployment needs (and not its tag).
+    iam.create_instance_profile(InstanceProfileName=f"eventlake-{name}")
+    try:
+        res = cli("deploy", "ec2", name, "--allow-cidr", "203.0.113.7/32", env=_env(moto_endpoint))
+        assert res.returncode == 1, res.stderr
+        assert f"error: an IAM instance profile eventlake-{name} exists that is not deployment {name}'s" in res.stderr
+        assert "rolled back: removed security group" in res.stderr and "rolled back: removed IAM role" in res.stderr
+        assert _leftovers(aws, name) == [f"eventlake-{name}"]  # only the foreign profile is left
+    finally:
+        iam.delete_instance_profile(InstanceProfileName=f"eventlake-{name}")
+
+
 def test_template_passes_cfn_lint_and_moto_builds_the_same_deployment(
     cli: Run, aws: dict[str, Any], moto_endpoint: str, tmp_path: Path
 ) -> None:

@@ -132,7 +132,7 @@ def register(app: typer.Typer) -> None:
         from eventlake.deploy import ec2 as deploy_ec2
 
         clients = _clients(ctx, config, plan.region)
-        done = deploy_ec2.create(clients, plan)
+        done = deploy_ec2.create(clients, plan, say=output.info)
         output.info(
             f"deployment {plan.name} in {plan.region}: instance {done.instance_id} ({done.state}) from {done.ami}, "
             f"security group {done.security_group_id}, role and instance profile {done.role}"

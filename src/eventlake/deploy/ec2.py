@@ -129,6 +129,19 @@ def _default_vpc(clients: Clients) -> str:
     return str(vpcs[0]["VpcId"])
 
 
+def _check_key_pair(clients: Clients, key: str) -> None:
+    with aws_errors():
+        try:
+            clients.ec2.describe_key_pairs(KeyNames=[key])
+        except Exception as exc:
+            if error_code(exc) == "InvalidKeyPair.NotFound":
+                raise DeployError(
+                    f"the key pair {key} does not exist in {clients.region}",
+                    hint="create or import it with `aws ec2 import-key-pair`, or leave out --ssh-key",
+                ) from None
+            raise
+
+
 @dataclass
 class Created:
     """What `deploy ec2` made, for its report (no secret in it)."""
@@ -143,17 +156,19 @@ class Created:
     state: str = ""
 
 
-def create(clients: Clients, plan: DeployPlan) -> Created:
-    """Create the deployment; on any failure, remove what was made so far and re-raise."""
+def create(clients: Clients, plan: DeployPlan, say: Callable[[str], None] | None = None) -> Created:
+    """Create the deployment; on any failure, remove what was made so far (told to `say`) and re-raise."""
     ami = latest_ami(clients)
     check_not_deployed(clients, plan.name)
+    if plan.ssh_key is not None:
+        _check_key_pair(clients, plan.ssh_key)
     account, partition = clients.account_and_partition()
     vpc = _default_vpc(clients)
     done = Created(ami=ami)
     try:
         _create(clients, plan, done, vpc, account, partition)
     except BaseException:
-        destroy(clients, plan.name)
+        destroy(clients, plan.name, say=None if say is None else (lambda what: say(f"rolled back: removed {what}")))
         raise
     return done
 
@@ -188,7 +203,15 @@ def _create(clients: Clients, plan: DeployPlan, done: Created, vpc: str, account
         iam.put_role_policy(
             RoleName=plan.resource_name, PolicyName=POLICY_NAME, PolicyDocument=policy_json(instance_policy(arn_prefix))
         )
-        iam.create_instance_profile(InstanceProfileName=plan.resource_name, Tags=plan.tags())
+        try:
+            iam.create_instance_profile(InstanceProfileName=plan.resource_name, Tags=plan.tags())
+        except Exception as exc:
+            if error_code(exc) == "EntityAlreadyExists":
+                raise AlreadyDeployed(
+                    f"an IAM instance profile {plan.resource_name} exists that is not deployment {plan.name}'s",
+                    hint="remove it (aws iam delete-instance-profile) or choose another name",
+                ) from None
+            raise
         done.instance_profile = plan.resource_name
         iam.add_role_to_instance_profile(InstanceProfileName=plan.resource_name, RoleName=plan.resource_name)
         root = ec2.describe_images(ImageIds=[done.ami])["Images"][0].get("RootDeviceName") or "/dev/xvda"
@@ -240,11 +263,6 @@ def _run_instance(clients: Clients, args: dict[str, Any]) -> dict[str, Any]:
             except Exception as exc:
                 young_profile = error_code(exc) == "InvalidParameterValue" and "iamInstanceProfile" in str(exc)
                 if not young_profile or time.monotonic() > deadline:
-                    if error_code(exc) == "InvalidKeyPair.NotFound":
-                        raise DeployError(
-                            f"the key pair {args.get('KeyName')} does not exist in {clients.region}",
-                            hint="create or import it with `aws ec2 import-key-pair`, or leave out --ssh-key",
-                        ) from None
                     raise
         time.sleep(POLL_S)  # IAM has not spread the new profile to EC2 yet
 
