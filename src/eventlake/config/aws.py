@@ -16,7 +16,9 @@ class AwsSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    region: Region = Field("us-east-1", description="AWS region of Glue and Athena, e.g. eu-west-1.")
+    region: Region = Field(
+        "us-east-1", description="AWS region of Glue, Athena and `eventlake deploy`, e.g. eu-west-1."
+    )
     endpoint_url: str | None = Field(
         None,
         pattern=r"^https?://",

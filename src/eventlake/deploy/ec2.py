@@ -168,7 +168,11 @@ def create(clients: Clients, plan: DeployPlan, say: Callable[[str], None] | None
     try:
         _create(clients, plan, done, vpc, account, partition)
     except BaseException:
-        destroy(clients, plan.name, say=None if say is None else (lambda what: say(f"rolled back: removed {what}")))
+        tell = say or (lambda _: None)
+        try:
+            destroy(clients, plan.name, say=lambda what: tell(f"rolled back: removed {what}"))
+        except Exception:  # the first failure is the one to report; this one only leaves work
+            tell(f"rollback incomplete: run `eventlake deploy destroy {plan.name} --region {clients.region}`")
         raise
     return done
 
