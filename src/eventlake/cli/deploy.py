@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         volume_gb: Annotated[int, typer.Option("--volume-gb", help="Root volume (gp3, encrypted), GiB.")] = 50,
         port: Annotated[int, typer.Option("--port", help="The brokers' SASL_SSL port (3 nodes: port..port+2).")] = 9092,
-        app_user: Annotated[str, typer.Option("--app-user", help="Application user made besides admin.")] = "app",
+        app_user: Annotated[str, typer.Option("--app-user", help="Application user made besides the admin.")] = "app",
         install_spec: Annotated[
             str | None,
             typer.Option("--install-spec", help="pip requirement for eventlake on the instance.", show_default=False),
@@ -249,7 +249,7 @@ def register(app: typer.Typer) -> None:
         ssh_key: Annotated[str | None, typer.Option("--ssh-key", help="EC2 key pair for SSH.")] = None,
         volume_gb: Annotated[int, typer.Option("--volume-gb", help="Root volume (gp3, encrypted), GiB.")] = 50,
         port: Annotated[int, typer.Option("--port", help="The brokers' SASL_SSL port.")] = 9092,
-        app_user: Annotated[str, typer.Option("--app-user", help="Application user made besides admin.")] = "app",
+        app_user: Annotated[str, typer.Option("--app-user", help="Application user made besides the admin.")] = "app",
         install_spec: Annotated[
             str | None,
             typer.Option("--install-spec", help="pip requirement for eventlake on the instance.", show_default=False),

@@ -68,6 +68,6 @@ def fetch_client_material(clients: Clients, name: str, user: str) -> ClientMater
     if password is None:
         raise DeployError(
             f"deployment {name} has no password for user {user} ({user_parameter(name, user)})",
-            hint="give --user the application user named at deploy time (default app), or admin",
+            hint="give --user the application user named at deploy time (default app)",
         )
     return ClientMaterial(ca, password)

@@ -150,6 +150,7 @@ def make_plan(
         app_user=names.check_app_user(app_user),
         install_spec=install_spec.strip() if install_spec is not None else f"eventlake=={__version__}",
     )
+    plan.user_data()  # the instance side checks its values too: refuse them here, before any AWS call
     return plan, warnings
 
 
@@ -198,7 +199,8 @@ def mask_secrets(text: str) -> str:
     """The user data for display: any assignment to a *PASSWORD*/*SECRET*/*TOKEN* variable masked.
     The user data is built to hold none (the instance makes its own); this guards the display
     against a future change that slips one in."""
-    return _SECRET_ASSIGNMENT.sub(lambda m: m.group(1) + "****", text)
+    # A value built from other variables ("$ETC/secrets") names where a secret is, not the secret.
+    return _SECRET_ASSIGNMENT.sub(lambda m: m.group(0) if "$" in m.group(2) else m.group(1) + "****", text)
 
 
 def describe(plan: DeployPlan, ami: str | None = None) -> str:
@@ -216,7 +218,7 @@ def describe(plan: DeployPlan, ami: str | None = None) -> str:
         f"  the instance writes {plan.ssm_prefix}/ca.pem and {plan.ssm_prefix}/users/<user> (SecureString)",
         f"  brokers: {plan.nodes}, SASL_SSL (SCRAM-SHA-512) on port "
         + (f"{plan.port}" if plan.nodes == 1 else f"{plan.broker_ports[0]}-{plan.broker_ports[1]}")
-        + f", users admin and {plan.app_user}",
+        + f", users: the admin and {plan.app_user}",
         "user data (secrets masked):",
         mask_secrets(plan.user_data()).rstrip("\n"),
     ]
