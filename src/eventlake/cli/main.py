@@ -45,6 +45,7 @@ COMMANDS = {
     "query": "query",
     "sql": "query",
     "glue": "glue",
+    "deploy": "deploy",
     "dashboard": "dashboard",
     "demo": "demo",
     "status": "status",

@@ -16,7 +16,9 @@ class AwsSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    region: Region = Field("us-east-1", description="AWS region of Glue and Athena, e.g. eu-west-1.")
+    region: Region = Field(
+        "us-east-1", description="AWS region of Glue, Athena and `eventlake deploy`, e.g. eu-west-1."
+    )
     endpoint_url: str | None = Field(
         None,
         pattern=r"^https?://",
@@ -45,6 +47,11 @@ class AwsSettings(BaseModel):
         description="Where Athena writes query results, s3://bucket/prefix/; unset uses the workgroup's.",
     )
     athena_poll_s: Seconds = Field(0.25, description="How often a running Athena query is polled (seconds).")
+    profile: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9._@+=,-]{1,64}$",
+        description="Named profile of ~/.aws/config for `eventlake deploy`; unset uses AWS_PROFILE or the default.",
+    )
 
     def client_kwargs(self) -> dict[str, object]:
         kwargs: dict[str, object] = {"region_name": self.region}
