@@ -20,11 +20,11 @@ def _metadata(
     brokers: list[int], topics: dict[str, list[tuple[int, list[int], list[int]]]], controller: int = 1
 ) -> ClusterMetadata:
     md = ClusterMetadata()
-    md.cluster_id = "lLsU0XTyRDe6UbbvBwUfUA"
+    md.cluster_id = "lLsU0XTyRDe6UbbvBwUfUA"  # type: ignore[assignment]  # typed None in the stubs
     md.controller_id = controller
     for i in brokers:
         b = BrokerMetadata()
-        b.id, b.host, b.port = i, "127.0.0.1", 9090 + 2 * i
+        b.id, b.host, b.port = i, "127.0.0.1", 9090 + 2 * i  # type: ignore[assignment]
         md.brokers[i] = b
     for name, parts in topics.items():
         t = TopicMetadata()
