@@ -109,3 +109,19 @@ def test_a_topic_that_answered_with_an_error_and_no_partitions_is_left_out() -> 
     md = _metadata([1], {"gone": []})
     md.topics["gone"].error = KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)
     assert derive(BOOT, md, {}).topics == ()
+
+
+def test_a_registered_broker_that_refuses_connections_counts_as_down() -> None:
+    # Two of three combined nodes SIGKILLed: no controller quorum, so the survivor's metadata still
+    # lists broker 3 and keeps it in every ISR (as a real cluster answered); only broker 3's refused
+    # connection shows it is gone. Its partitions have no leader, and RF 3 / min.insync 2 cannot write.
+    md = _metadata(
+        [1, 3],
+        {"t3": [(3, [2, 3, 1], [1, 3]), (1, [3, 1, 2], [1, 3]), (1, [1, 2, 3], [1, 3])]},
+    )
+    assert derive(BOOT, md, {"t3": 2}).state == "under-replicated"  # what the frozen metadata alone says
+    health = derive(BOOT, md, {"t3": 2}, silent=[3])
+    assert health.state == "offline" and [b.id for b in health.brokers] == [1]
+    assert health.missing_brokers == [2, 3]
+    assert [(p.partition, p.leader, p.isr) for p in health.partitions] == [(0, None, (1,)), (1, 1, (1,)), (2, 1, (1,))]
+    assert health.not_writable == ["t3"]

@@ -36,6 +36,10 @@ class PartitionInfo:
         return self.log_end_offset - self.log_start_offset
 
     @property
+    def offsets_known(self) -> bool:
+        return self.log_end_offset >= 0
+
+    @property
     def offline(self) -> bool:
         """No leader: nobody can read or write this partition."""
         return self.leader < 0
@@ -53,9 +57,9 @@ class PartitionInfo:
             "isr": self.isr,
             "under_replicated": self.under_replicated,
             "offline": self.offline,
-            "log_start_offset": self.log_start_offset,
-            "log_end_offset": self.log_end_offset,
-            "messages": self.messages,
+            "log_start_offset": self.log_start_offset if self.offsets_known else None,
+            "log_end_offset": self.log_end_offset if self.offsets_known else None,
+            "messages": self.messages if self.offsets_known else None,
         }
 
 
@@ -193,7 +197,9 @@ class TopicAdmin(AdminConnection):
                 f"topic {name} does not exist",
                 hint=f"create it with `eventlake topics create {name} --partitions N`",
             )
-        offsets = self.offsets(name, sorted(md.partitions))
+        # A partition without a leader has no offsets to give: shown as unknown (-1), not waited for.
+        led = sorted(pid for pid, p in md.partitions.items() if p.leader >= 0)
+        offsets = dict.fromkeys(md.partitions, (-1, -1)) | self.offsets(name, led)
         parts = [
             PartitionInfo(
                 partition=pid,

@@ -21,8 +21,10 @@ the time-out, so `eventlake status`, /metrics and the dashboard keep answering.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -34,6 +36,10 @@ from eventlake.config.broker import KafkaClientSettings
 from eventlake.errors import EventlakeError
 
 MIN_INSYNC = "min.insync.replicas"
+# The last min.insync.replicas read per (cluster, topic): a topic's config rarely changes, and a
+# long-running reader (the dashboard) keeps judging writability while one request times out.
+_LAST_MIN_INSYNC: dict[tuple[str, str], int | None] = {}
+_REMEMBERED = 10_000
 
 State = Literal["healthy", "under-replicated", "not-writable", "offline", "unreachable"]
 
@@ -208,11 +214,22 @@ def derive(
     min_insync: Mapping[str, int | None],
     *,
     topics: Iterable[str] | None = None,
+    silent: Iterable[int] = (),
 ) -> ClusterHealth:
-    """The health a metadata answer and the topics' min.insync.replicas show (`topics`: only these)."""
+    """The health a metadata answer and the topics' min.insync.replicas show (`topics`: only these).
+
+    `silent`: registered brokers that refused a connection just now. Kafka's metadata can lag
+    behind a death (until the broker's session times out) or freeze (no controller quorum, e.g.
+    two of three combined nodes down); a silent broker counts as down, out of every ISR, and a
+    partition it leads as offline.
+    """
     wanted = set(topics) if topics is not None else None
+    dead = set(silent)
     brokers = tuple(
-        sorted((BrokerNode(b.id, str(b.host), int(b.port)) for b in metadata.brokers.values()), key=lambda b: b.id)
+        sorted(
+            (BrokerNode(b.id, str(b.host), int(b.port)) for b in metadata.brokers.values() if b.id not in dead),
+            key=lambda b: b.id,
+        )
     )
     topic_health = []
     for name in sorted(metadata.topics):
@@ -226,9 +243,9 @@ def derive(
                 topic=name,
                 partition=int(pid),
                 # A partition reported with an error (LEADER_NOT_AVAILABLE) has no usable leader either.
-                leader=int(p.leader) if p.leader >= 0 and p.error is None else None,
+                leader=int(p.leader) if p.leader >= 0 and p.error is None and p.leader not in dead else None,
                 replicas=tuple(int(r) for r in p.replicas),
-                isr=tuple(int(r) for r in p.isrs),
+                isr=tuple(int(r) for r in p.isrs if r not in dead),
             )
             for pid, p in sorted(md.partitions.items())
         )
@@ -266,23 +283,59 @@ class HealthProbe(AdminConnection):
         except EventlakeError as exc:  # BrokerUnreachable, AuthenticationFailed: one state with its reason
             return unreachable_health(self.bootstrap_servers, exc)
         names = [n for n in metadata.topics if topics is None or n in set(topics)]
-        return derive(self.bootstrap_servers, metadata, self.min_insync(names), topics=topics)
+        silent = self.silent_brokers(metadata)
+        return derive(self.bootstrap_servers, metadata, self.min_insync(names), topics=topics, silent=silent)
+
+    def silent_brokers(self, metadata: ClusterMetadata) -> list[int]:
+        """Registered brokers whose advertised address refuses a TCP connection now (nothing listens).
+
+        Only a refusal counts: it is certain at once, while a slow answer may be the network.
+        Kafka clients reach brokers at these same addresses, so a refusal here is one for them too.
+        """
+        silent = []
+        for b in metadata.brokers.values():
+            try:
+                with socket.create_connection((str(b.host), int(b.port)), timeout=min(1.0, self.timeout_s)):
+                    pass
+            except ConnectionRefusedError:
+                silent.append(int(b.id))
+            except OSError:  # a time-out or an unreachable network: not proof that it is down
+                continue
+        return silent
 
     def min_insync(self, topics: list[str]) -> dict[str, int | None]:
-        """Each topic's effective min.insync.replicas (its own, else the broker's default); None if unreadable."""
-        if not topics:
-            return {}
-        resources = [ConfigResource(ResourceType.TOPIC, name) for name in topics]
-        futures = self._admin.describe_configs(resources, request_timeout=self.timeout_s)
+        """Each topic's effective min.insync.replicas (its own, else the broker's default).
+
+        In the seconds between a broker's death and its fencing (broker.session.timeout.ms), the
+        client may still send the request to it and time out: the topics that failed are asked
+        once more, and what still fails takes the value last read for it (None if never read).
+        """
         out: dict[str, int | None] = {}
+        pending = list(topics)
+        for timeout in (self.timeout_s, self.timeout_s / 2):
+            if not pending:
+                break
+            pending = self._describe_min_insync(pending, timeout, out)
+        for name in pending:
+            out[name] = _LAST_MIN_INSYNC.get((self.bootstrap_servers, name))
+        return out
+
+    def _describe_min_insync(self, topics: list[str], timeout_s: float, out: dict[str, int | None]) -> list[str]:
+        """Fill `out` with what was read; return the topics whose request failed."""
+        resources = [ConfigResource(ResourceType.TOPIC, name) for name in topics]
+        futures = self._admin.describe_configs(resources, request_timeout=timeout_s)
+        failed = []
         for res, future in futures.items():
             try:
-                entries = future.result(timeout=self.timeout_s)
-                value = entries[MIN_INSYNC].value if MIN_INSYNC in entries else None
-                out[res.name] = int(value) if value is not None and value.isdigit() else None
-            except (KafkaException, ValueError):  # not allowed to read it, or the topic went away
-                out[res.name] = None
-        return out
+                entries = future.result(timeout=timeout_s)
+            except (KafkaException, FutureTimeout):  # not allowed, the topic went away, or no answer in time
+                failed.append(res.name)
+                continue
+            value = entries[MIN_INSYNC].value if MIN_INSYNC in entries else None
+            out[res.name] = int(value) if value is not None and value.isdigit() else None
+            if len(_LAST_MIN_INSYNC) < _REMEMBERED or (self.bootstrap_servers, res.name) in _LAST_MIN_INSYNC:
+                _LAST_MIN_INSYNC[(self.bootstrap_servers, res.name)] = out[res.name]
+        return failed
 
 
 def cluster_health(

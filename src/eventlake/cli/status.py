@@ -156,10 +156,18 @@ def _print_cluster(cluster: ClusterHealth, fmt: output.Format) -> None:
 
 
 def _partitions(parts: list[ClusterPartition]) -> str:
+    """How many, and which: per topic (your topics before Kafka's internal ones), partition ids."""
     if not parts:
         return "0"
-    shown = ", ".join(f"{p.topic}-{p.partition}" for p in parts[:8])
-    return f"{len(parts)}: {shown}" + (", ..." if len(parts) > 8 else "")
+    by_topic: dict[str, list[int]] = {}
+    for p in parts:
+        by_topic.setdefault(p.topic, []).append(p.partition)
+    names = sorted(by_topic, key=lambda n: (n.startswith("__"), n))
+    shown = [
+        f"{n} {','.join(map(str, by_topic[n]))}" if len(by_topic[n]) <= 6 else f"{n} ({len(by_topic[n])} partitions)"
+        for n in names[:6]
+    ]
+    return f"{len(parts)}: " + "; ".join(shown) + ("; ..." if len(names) > 6 else "")
 
 
 def _print_maintenance(maint: dict[str, object], now: float, fmt: output.Format) -> None:

@@ -117,9 +117,9 @@ def register(app: typer.Typer) -> None:
                     ",".join(map(str, p.replicas)),
                     ",".join(map(str, p.isr)),
                     _flags(p),
-                    p.log_start_offset,
-                    p.log_end_offset,
-                    p.messages,
+                    p.log_start_offset if p.offsets_known else "?",
+                    p.log_end_offset if p.offsets_known else "?",
+                    p.messages if p.offsets_known else "?",
                 )
                 for p in info.partitions
             ],
@@ -220,8 +220,14 @@ def _writability(info: TopicInfo) -> str:
         return "acks=all writes: unknown (min.insync.replicas could not be read)"
     if info.writable:
         return f"acks=all writes: yes (every partition has a leader and at least {n} in-sync replica(s))"
-    short = [p.partition for p in info.partitions if p.offline or (n is not None and len(p.isr) < n)]
+    offline = [p.partition for p in info.partitions if p.offline]
+    if offline:
+        return (
+            f"acks=all writes: NO, partition(s) {_ids(offline)} have no leader: "
+            "writes to them wait and time out until a replica's broker returns"
+        )
+    short = [p.partition for p in info.partitions if n is not None and len(p.isr) < n]
     return (
-        f"acks=all writes: NO on partition(s) {_ids(short)} "
-        f"(fewer than min.insync.replicas={n} replicas in sync, or no leader): producers get NOT_ENOUGH_REPLICAS"
+        f"acks=all writes: NO on partition(s) {_ids(short)}, fewer than min.insync.replicas={n} replicas "
+        "in sync: producers get NOT_ENOUGH_REPLICAS"
     )
