@@ -161,5 +161,10 @@ def test_pipeline_page_shows_the_topic_landed_and_its_lag(
     assert cells[4].replace(",", "") == str(live_pipeline.produced)
     assert cells[6] == "0"
     assert page.locator("#stat-broker .value").inner_text() == "up"
+    # The cluster's health: the one test broker up, nothing under-replicated or offline, acks=all writes.
+    assert page.locator("#stat-brokers .value").inner_text() == "1"
+    assert page.locator("#stat-under-replicated .value").inner_text() == "0"
+    assert page.locator("#stat-offline .value").inner_text() == "0"
+    assert page.locator("#stat-writable .value").inner_text() == "yes"
     assert page.locator(f'#tables-table tr[data-table="{live_pipeline.table}"]').count() == 1
     page.screenshot(path=str(artifacts_dir / "dashboard-pipeline.png"), full_page=True)

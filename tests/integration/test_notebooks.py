@@ -68,6 +68,11 @@ def test_notebooks_produce_land_and_analyse(
     landed = _run("02_consumer.ipynb", {"PRICES_TOPIC": prices, "TICKS_TOPIC": ticks}, tmp_path)
     assert f"{prices}: 560 events landed" in _text(landed)
     assert f"{ticks}: 2,000 events landed" in _text(landed)
+    # A consumer SIGKILLed mid-way through message 200: at-most-once lost it, at-least-once handled it twice,
+    # and a sink killed mid-way left every event in the lake once.
+    assert "at-most-once: 559 of 560 messages handled, lost [200], handled twice none" in _text(landed)
+    assert "at-least-once: 560 of 560 messages handled, lost none, handled twice [200]" in _text(landed)
+    assert "ticks: 2,000 rows, 2,000 distinct; prices: 560 rows, 560 distinct" in _text(landed)
     # The ledger table shows each flush's files: every entry of this run wrote at least one.
     [ledger_cell] = [c for c in landed.cells if "store.ledger(" in c.get("source", "")]
     [table] = [o["data"]["text/plain"] for o in ledger_cell.outputs if "text/plain" in o.get("data", {})]

@@ -16,9 +16,10 @@ from eventlake.broker.clients import (
     unreachable,
 )
 from eventlake.broker.exceptions import TopicError, TopicNotFound
+from eventlake.errors import UsageError
 
 # Topic configs users ask for most, under Kafka's own names.
-SHOWN_CONFIGS = ("retention.ms", "retention.bytes", "segment.bytes", "cleanup.policy")
+SHOWN_CONFIGS = ("retention.ms", "retention.bytes", "segment.bytes", "cleanup.policy", "min.insync.replicas")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,33 @@ class PartitionInfo:
     def messages(self) -> int:
         return self.log_end_offset - self.log_start_offset
 
+    @property
+    def offsets_known(self) -> bool:
+        return self.log_end_offset >= 0
+
+    @property
+    def offline(self) -> bool:
+        """No leader: nobody can read or write this partition."""
+        return self.leader < 0
+
+    @property
+    def under_replicated(self) -> bool:
+        """Fewer replicas in sync than assigned: a broker is down or behind."""
+        return len(self.isr) < len(self.replicas)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "partition": self.partition,
+            "leader": self.leader if self.leader >= 0 else None,
+            "replicas": self.replicas,
+            "isr": self.isr,
+            "under_replicated": self.under_replicated,
+            "offline": self.offline,
+            "log_start_offset": self.log_start_offset if self.offsets_known else None,
+            "log_end_offset": self.log_end_offset if self.offsets_known else None,
+            "messages": self.messages if self.offsets_known else None,
+        }
+
 
 @dataclass(frozen=True)
 class TopicInfo:
@@ -44,6 +72,20 @@ class TopicInfo:
     @property
     def messages(self) -> int:
         return sum(p.messages for p in self.partitions)
+
+    @property
+    def min_insync(self) -> int | None:
+        value = self.configs.get("min.insync.replicas")
+        return int(value) if value is not None and value.isdigit() else None
+
+    @property
+    def writable(self) -> bool | None:
+        """Whether a producer with acks=all can write to every partition (None: min.insync unknown)."""
+        if any(p.offline for p in self.partitions):
+            return False
+        if self.min_insync is None:
+            return None
+        return all(len(p.isr) >= self.min_insync for p in self.partitions)
 
 
 class TopicAdmin(AdminConnection):
@@ -71,6 +113,10 @@ class TopicAdmin(AdminConnection):
     def exists(self, name: str) -> bool:
         return name in self._metadata().topics
 
+    def broker_ids(self) -> list[int]:
+        """The ids of the brokers registered now (a stopped broker is not)."""
+        return sorted(self._metadata().brokers)
+
     def create(
         self,
         name: str,
@@ -81,7 +127,8 @@ class TopicAdmin(AdminConnection):
         exist_ok: bool = False,
     ) -> bool:
         """Create a topic; return False if it existed and `exist_ok` is set."""
-        self._metadata()  # fail fast and clearly when no broker answers
+        brokers = sorted(self._metadata().brokers)  # also fails fast and clearly when no broker answers
+        check_replication(replication_factor, (configs or {}).get("min.insync.replicas"), brokers)
         new = NewTopic(
             name,
             num_partitions=partitions,
@@ -150,7 +197,9 @@ class TopicAdmin(AdminConnection):
                 f"topic {name} does not exist",
                 hint=f"create it with `eventlake topics create {name} --partitions N`",
             )
-        offsets = self.offsets(name, sorted(md.partitions))
+        # A partition without a leader has no offsets to give: shown as unknown (-1), not waited for.
+        led = sorted(pid for pid, p in md.partitions.items() if p.leader >= 0)
+        offsets = dict.fromkeys(md.partitions, (-1, -1)) | self.offsets(name, led)
         parts = [
             PartitionInfo(
                 partition=pid,
@@ -200,6 +249,27 @@ class TopicAdmin(AdminConnection):
         finally:
             with contextlib.suppress(Exception):
                 consumer.close()
+
+
+def check_replication(replication_factor: int, min_insync: str | int | None, brokers: list[int]) -> None:
+    """Refuse a replication factor the cluster cannot place, and a min.insync.replicas no write could meet."""
+    if replication_factor > len(brokers):
+        raise UsageError(
+            f"--replication-factor {replication_factor} needs {replication_factor} brokers; "
+            f"{len(brokers)} {'is' if len(brokers) == 1 else 'are'} up (ids {','.join(map(str, brokers)) or 'none'})",
+            hint=f"use --replication-factor {max(1, len(brokers))} or start more brokers "
+            "(`eventlake broker start --nodes 3`)",
+        )
+    if min_insync is None:
+        return
+    n = int(min_insync)
+    if not 1 <= n <= replication_factor:
+        raise UsageError(
+            f"--min-insync {n} must be between 1 and the replication factor {replication_factor}: "
+            "with more, no acks=all write could ever succeed",
+            hint=f"use --min-insync {replication_factor} or less, or a larger --replication-factor "
+            "(3 with --min-insync 2 keeps writing with one broker down)",
+        )
 
 
 _TRANSIENT = {

@@ -11,6 +11,7 @@ HTTP API (the first three are a fixed contract):
     GET  /api/dashboards/{name}           one dashboard: parameters and panels
     GET  /api/panels/{dashboard}/{panel}  one panel's data and freshness (?param=value)
     GET  /api/stream/{dashboard}          Server-Sent Events: `panel` events as data changes
+    GET  /metrics                         Prometheus gauges of the Kafka cluster's health (metrics.py)
 
 Every error is JSON {"error": "one line"} with a 4xx/5xx status, never a blank page: the
 status is the error class's `http_status` (eventlake/errors.py), and a retriable error (an
@@ -246,6 +247,12 @@ def _install_api(app: FastAPI, service: DashboardService) -> None:
     @app.get("/api/pipeline")
     def pipeline() -> dict[str, Any]:
         return service.pipeline()
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        from eventlake.dashboard.metrics import CONTENT_TYPE
+
+        return Response(service.metrics(), media_type=CONTENT_TYPE)
 
     @app.get("/api/dashboards")
     def dashboards() -> dict[str, Any]:

@@ -5,7 +5,10 @@
 - topics and their offsets: the broker's `TopicAdmin` (what `eventlake topics` prints);
 - tables: the query engine's `tables()` (what `eventlake tables` and GET /api/tables show);
 - maintenance: files and small files per table, when compaction and the last pass ran
-  (`catalog.maintain.maintenance_status`, the second table of `eventlake status`).
+  (`catalog.maintain.maintenance_status`, the second table of `eventlake status`);
+- the Kafka cluster's health: brokers up, under-replicated and offline partitions, acks=all
+  writability (`broker.health.cluster_health`, the first table of `eventlake status`), also
+  served as Prometheus gauges on /metrics.
 
 The one figure no CLI command has is the produce rate: the growth of the topics' end offsets
 between two looks, kept here as a short history of samples.
@@ -19,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from eventlake.broker import TopicAdmin
+from eventlake.broker.health import ClusterHealth, cluster_health
 from eventlake.catalog import open_catalog
 from eventlake.catalog.maintain import maintenance_status
 from eventlake.config import Settings
@@ -29,6 +33,8 @@ from eventlake.sink import sink_health
 MAX_TOPICS = 40
 # The produce rate compares end offsets with the oldest sample at most this old.
 RATE_WINDOW_S = 15.0
+# The page (every 2 s) and /metrics (every scrape) share one look at the cluster this young.
+CLUSTER_TTL_S = 1.5
 
 
 class PipelineModel:
@@ -37,6 +43,21 @@ class PipelineModel:
         self.tables = tables
         self._samples: list[tuple[float, dict[str, int]]] = []
         self._lock = threading.Lock()
+        self._cluster: tuple[float, ClusterHealth] | None = None
+        self._cluster_lock = threading.Lock()
+
+    def cluster(self) -> ClusterHealth:
+        """The cluster's health, at most CLUSTER_TTL_S old; `unreachable` within 3 s, never an exception."""
+        with self._cluster_lock:
+            if self._cluster is not None and time.monotonic() - self._cluster[0] < CLUSTER_TTL_S:
+                return self._cluster[1]
+            health = cluster_health(
+                self.settings.bootstrap_servers,
+                self.settings.kafka,
+                timeout_s=min(3.0, self.settings.kafka.connect_timeout_s),
+            )
+            self._cluster = (time.monotonic(), health)
+            return health
 
     def overview(self) -> dict[str, Any]:
         now = time.time()
@@ -48,12 +69,16 @@ class PipelineModel:
             timeout_s=min(3.0, self.settings.kafka.connect_timeout_s),
         )
         names: list[str] = []
-        reachable = True
-        try:
-            names = admin.names()
-        except EventlakeError as exc:
-            reachable = False
-            errors.append(exc.one_line())
+        cluster = self.cluster()
+        reachable = cluster.reachable
+        if not reachable:  # found out once: no second wait for the same time-out
+            errors.append(cluster.error or "no Kafka broker answered")
+        else:
+            try:
+                names = admin.names()
+            except EventlakeError as exc:
+                reachable = False
+                errors.append(exc.one_line())
 
         def watermarks(topic: str, partitions: list[int]) -> dict[int, tuple[int, int]]:
             nonlocal reachable
@@ -90,6 +115,7 @@ class PipelineModel:
         return {
             "generated_at": now,
             "broker": {"bootstrap_servers": self.settings.bootstrap_servers, "reachable": reachable},
+            "kafka": _kafka(cluster),
             "lake": self.settings.lake,
             "summary": _summary(topics, sink, tables),
             "topics": topics,
@@ -153,6 +179,24 @@ class PipelineModel:
             return {}
         elapsed = now - oldest[0]
         return {t: round(max(0, h - oldest[1][t]) / elapsed, 1) for t, h in highs.items() if t in oldest[1]}
+
+
+def _kafka(cluster: ClusterHealth) -> dict[str, Any]:
+    """The cluster's summary, and per topic its replication and acks=all writability."""
+    return {
+        **cluster.summary(),
+        "broker_nodes": [{"id": b.id, "address": b.address} for b in cluster.brokers],
+        "topics": {
+            t.name: {
+                "replication_factor": t.replication_factor,
+                "min_insync_replicas": t.min_insync,
+                "writable": t.writable,
+                "under_replicated": t.under_replicated,
+                "offline": t.offline,
+            }
+            for t in cluster.topics
+        },
+    }
 
 
 def _summary(topics: list[dict[str, Any]], sink: list[Any], tables: list[dict[str, Any]]) -> dict[str, Any]:

@@ -238,6 +238,12 @@ class DashboardService:
     def pipeline(self) -> dict[str, Any]:
         return self._pipeline.overview()
 
+    def metrics(self) -> str:
+        """Prometheus text: the Kafka cluster's health gauges (dashboard/metrics.py)."""
+        from eventlake.dashboard.metrics import render
+
+        return render(self._pipeline.cluster())
+
 
 def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None

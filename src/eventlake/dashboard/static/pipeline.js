@@ -16,6 +16,7 @@
     const lagClass = s.lag === null ? "" : s.lag > 10000 ? "bad" : "ok";
     $("summary").replaceChildren(
       stat("Broker", data.broker.reachable ? "up" : "down", data.broker.reachable ? "ok" : "bad", "stat-broker"),
+      ...kafkaStats(data.kafka),
       stat("Produce rate", s.produce_rate === null ? "–" : `${EL.fmtNumber(s.produce_rate)}/s`, "", "stat-produce"),
       stat("Sink rate", `${EL.fmtNumber(s.sink_rate)}/s`, "", "stat-sink"),
       stat("Lag", dash(s.lag), lagClass, "stat-lag"),
@@ -26,6 +27,29 @@
       stat("DLQ", dash(s.dlq), s.dlq ? "bad" : "", "stat-dlq"),
       stat("Tables", dash(s.tables), "", "stat-tables"),
     );
+  }
+
+  // The cluster's health: a node down (a replica's broker missing, partitions under-replicated) is a
+  // warning; partitions without a leader, or topics acks=all producers cannot write to, are bad.
+  function kafkaStats(k) {
+    if (!k || !k.reachable) {
+      return [stat("Brokers up", "–", "bad", "stat-brokers"), stat("Under-replicated", "–", "", "stat-under-replicated"),
+        stat("Offline partitions", "–", "", "stat-offline"), stat("acks=all writes", "–", "", "stat-writable")];
+    }
+    const down = k.missing_brokers.length;
+    const brokers = stat("Brokers up", down ? `${k.brokers} (${down} down)` : String(k.brokers), down ? "warn" : "ok",
+      "stat-brokers");
+    brokers.title = k.broker_nodes.map((b) => `${b.id}@${b.address}`).join(", ") +
+      (down ? ` · down: ${k.missing_brokers.join(", ")}` : "");
+    const blocked = k.not_writable_topics;
+    const writable = stat("acks=all writes", blocked.length ? `NO (${blocked.length})` : "yes", blocked.length ? "bad" : "ok",
+      "stat-writable");
+    writable.title = blocked.length ? `not writable: ${blocked.join(", ")}` : "every topic has enough in-sync replicas";
+    return [brokers,
+      stat("Under-replicated", EL.fmtNumber(k.under_replicated_partitions), k.under_replicated_partitions ? "warn" : "ok",
+        "stat-under-replicated"),
+      stat("Offline partitions", EL.fmtNumber(k.offline_partitions), k.offline_partitions ? "bad" : "ok", "stat-offline"),
+      writable];
   }
 
   function when(ts) {
@@ -46,7 +70,7 @@
       const last = s ? Math.max(...s.partitions.map((p) => p.last_flush_at || 0)) : null;
       const files = s ? s.partitions.reduce((a, p) => a + p.files, 0) : null;
       rows.push(EL.el("tr", { class: "topic-row", "data-topic": t.topic },
-        EL.el("td", {}, EL.el("b", { text: t.topic })), num(t.messages), num(t.produce_rate),
+        EL.el("td", {}, EL.el("b", { text: t.topic }), replication(data.kafka, t.topic)), num(t.messages), num(t.produce_rate),
         EL.el("td", { text: s ? s.table : "" }), num(s ? s.rows : null), num(landed), num(s ? s.lag : null),
         EL.el("td", { text: s && isFinite(fresh) ? secs(fresh) : "–" }), EL.el("td", { text: s ? when(last) : "–" }),
         num(files), num(s ? s.dlq : null), stateCell(s ? worstState(s.partitions) : null)));
@@ -67,6 +91,18 @@
       text: "no topics yet" }))];
     $("topics").replaceChildren(EL.el("div", { class: "box table-wrap" }, EL.el("table", { class: "data", id: "topics-table" },
       EL.el("thead", {}, EL.el("tr", {}, head.map((h) => EL.el("th", { text: h })))), EL.el("tbody", {}, body))));
+  }
+
+  // A badge after the topic's name when Kafka holds it with fewer copies than asked, or cannot serve it.
+  function replication(k, topic) {
+    const t = k && k.topics ? k.topics[topic] : null;
+    if (!t) return null;
+    if (t.offline.length) return EL.el("span", { class: "badge bad", text: ` offline: ${t.offline.join(",")}` });
+    if (t.writable === false) return EL.el("span", { class: "badge bad", text: " acks=all refused" });
+    if (t.under_replicated.length) {
+      return EL.el("span", { class: "badge warn", text: ` under-replicated: ${t.under_replicated.join(",")}` });
+    }
+    return null;
   }
 
   // Offset breaks (a recreated topic, a retention gap) must be seen: anything but OK is shown as bad.
