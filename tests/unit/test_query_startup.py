@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
+from eventlake.cli.query_fast import parse
 from eventlake.query import connect
 from tests.fixtures_query import build_sunk_lake
 
@@ -52,12 +54,50 @@ def test_query_as_json_loads_no_arrow_numpy_pandas_or_rich(tmp_path: Path) -> No
     assert not imported & set(HEAVY), f"eventlake query --format json imported {sorted(imported & set(HEAVY))}"
     # No EVENTLAKE_* variable and no settings file: nothing for pydantic-settings to read.
     assert "pydantic_settings" not in imported
+    # A plain `query` line runs without building the Typer app (cli/query_fast.py).
+    assert not imported & {"typer", "click"}, f"a plain query imported {sorted(imported & {'typer', 'click'})}"
     # ...and Parquet output, which needs Arrow, does load it.
     done, imported = _imported(
         tmp_path, "query", SQL, "--lake", str(lake.root), "--format", "parquet", "--out", str(tmp_path / "o.parquet")
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pyarrow" in imported
+
+
+@pytest.mark.parametrize(
+    ("args", "fast"),
+    [
+        (["query", "SELECT 1"], True),
+        (["query", "SELECT 1", "--format", "csv", "--max-rows", "0", "--time-limit", "2.5", "--lake", "l"], True),
+        (["query", "--lake", "l", "SELECT 1", "--engine", "athena", "--catalog", "c", "--config", "f"], True),
+        (["query", "SELECT 1", "--out", "o.parquet", "--format", "parquet"], True),
+        (["query"], False),  # Typer says what is missing
+        (["query", "--help"], False),
+        (["query", "SELECT 1", "-h"], False),
+        (["--debug", "query", "SELECT 1"], False),  # global options are Typer's
+        (["query", "SELECT 1", "--format=json"], False),
+        (["query", "SELECT 1", "--format", "JSON"], False),  # Typer refuses it, with the choices
+        (["query", "SELECT 1", "--max-rows", "-1"], False),
+        (["query", "SELECT 1", "--max-rows", "1e3"], False),
+        (["query", "SELECT 1", "--time-limit", "0"], False),
+        (["query", "SELECT 1", "--lake", ""], False),
+        (["query", "SELECT 1", "--lake"], False),
+        (["query", "SELECT 1", "--lake", "a", "--lake", "b"], False),
+        (["query", "SELECT 1", "SELECT 2"], False),
+        (["query", "SELECT 1", "--bogus", "x"], False),
+        (["query", "-- a comment first"], False),
+        (["sql"], False),
+    ],
+)
+def test_only_plain_query_lines_skip_typer(args: list[str], fast: bool) -> None:
+    assert (parse(args) is not None) == fast
+
+
+def test_a_line_the_fast_path_leaves_gets_typers_usage_error(tmp_path: Path) -> None:
+    done, imported = _imported(tmp_path, "query", "SELECT 1", "--format", "JSON")
+    assert done.returncode == 2
+    assert "Invalid value for '--format'" in done.stderr
+    assert "typer" in imported
 
 
 def _arrow_rows(table: pa.Table) -> list[tuple[Any, ...]]:

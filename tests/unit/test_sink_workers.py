@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -92,3 +94,18 @@ def test_only_the_first_worker_maintains_the_lake_and_each_is_its_own_member() -
     assert base.maintenance.enabled and base.sink.workers == 3
     off = base.model_copy(update={"maintenance": base.maintenance.model_copy(update={"enabled": False})})
     assert not worker_settings(off, 0).maintenance.enabled
+
+
+def test_the_supervisor_loads_no_arrow_numpy_or_pandas() -> None:
+    """The parent of `sink --workers N` only supervises: the landing libraries (a second of CPU per
+    process) load in the workers, and the package's names still resolve on first use."""
+    code = (
+        "import sys, eventlake.sink.workers, eventlake.sink.offsets, eventlake.catalog;"
+        "print(sorted(m for m in ('pyarrow', 'numpy', 'pandas', 'eventlake.sink.runner') if m in sys.modules));"
+        "from eventlake.sink import SinkReport, run_sink, sink_health, sweep_orphans;"
+        "print(run_sink.__module__, sink_health.__module__, sweep_orphans.__module__, SinkReport.__module__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    loaded, names = done.stdout.splitlines()
+    assert loaded == "[]"
+    assert names == "eventlake.sink.runner eventlake.sink.health eventlake.sink.ledger eventlake.sink.report"

@@ -9,21 +9,18 @@ can succeed, so scripts and supervisors may retry on 75 and stop on 1); 130 inte
 
 from __future__ import annotations
 
-import importlib
-import logging
 import os
 import sys
 import traceback
-from enum import StrEnum
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from eventlake import __version__
-from eventlake.cli import output
-from eventlake.cli.common import GlobalState
+from eventlake.cli import output, query_fast
 from eventlake.errors import EventlakeError, UsageError
+
+if TYPE_CHECKING:
+    from eventlake.cli.app import app as app
+    from eventlake.cli.app import app_for as app_for
+    from eventlake.cli.app import make_app as make_app
 
 # Each command (or command group) by name -> the module that registers it, in the order of the
 # data flow (`eventlake --help` lists them so). tests/unit/test_cli_commands.py checks it.
@@ -55,58 +52,6 @@ COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 _VALUE_OPTIONS = ("--config", "--log-level")
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"eventlake {__version__}")
-        raise typer.Exit()
-
-
-class LogLevel(StrEnum):
-    """The levels `logging` knows; anything else is refused by Typer with the list (exit 2)."""
-
-    DEBUG = "DEBUG"
-    INFO = "INFO"
-    WARNING = "WARNING"
-    ERROR = "ERROR"
-    CRITICAL = "CRITICAL"
-
-
-def main(
-    ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option("--config", help="Settings file (default ./eventlake.toml).")] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and client logs.")] = False,
-    log_level: Annotated[
-        LogLevel, typer.Option("--log-level", case_sensitive=False, help="Log level of eventlake's own logs.")
-    ] = LogLevel.WARNING,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
-    ] = False,
-) -> None:
-    ctx.obj = GlobalState(config=config, debug=debug)
-    level = "DEBUG" if debug else log_level.value
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-
-
-def make_app(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
-    """The `eventlake` command with the commands of `modules` (default: all)."""
-    new = typer.Typer(
-        name="eventlake",
-        help="Events into Kafka, into a Parquet lake, into SQL and live dashboards: exactly once.",
-        no_args_is_help=True,
-        add_completion=False,
-        pretty_exceptions_enable=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
-    )
-    new.callback()(main)
-    # Command modules are light: each loads its stage's library only when its command runs.
-    for name in modules:
-        importlib.import_module(f"eventlake.cli.{name}").register(new)
-    return new
-
-
-app = make_app()
-
-
 def command_word(args: list[str]) -> str | None:
     """The command a command line names after the global options, if any."""
     words = iter(args)
@@ -118,14 +63,6 @@ def command_word(args: list[str]) -> str | None:
         elif not word.startswith("-"):
             return word
     return None
-
-
-def app_for(args: list[str]) -> typer.Typer:
-    """Only the named command's module when the line names a known command: on every run Typer
-    builds the parameters of each registered command (reading their type hints), which for all
-    of them cost more than a small query. Help, --version and unknown words get every command."""
-    word = command_word(args)
-    return make_app((COMMANDS[word],)) if word in COMMANDS else app
 
 
 def _debug_requested() -> bool:
@@ -146,7 +83,10 @@ def exit_code_for(exc: EventlakeError) -> int:
 def run() -> None:
     """Console-script entry point: Typer handles usage errors (exit 2); we handle ours."""
     try:
-        app_for(sys.argv[1:])()
+        if not query_fast.run(sys.argv[1:]):
+            from eventlake.cli.app import app_for
+
+            app_for(sys.argv[1:])()
     except EventlakeError as exc:
         _report(exc)
         sys.exit(exit_code_for(exc))
@@ -159,6 +99,15 @@ def _report(exc: EventlakeError) -> None:
     if _debug_requested():
         traceback.print_exc()
     output.error(exc.one_line())
+
+
+def __getattr__(name: str) -> Any:
+    """The Typer app and its builders (`cli/app.py`), imported on first use: a plain query needs no Typer."""
+    if name in ("app", "app_for", "make_app"):
+        from eventlake.cli import app as built
+
+        return getattr(built, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,12 +11,12 @@ import typer
 from eventlake.catalog.store import require_lake
 from eventlake.cli import output
 from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
+from eventlake.cli.query_run import QueryFormat, run_query
 from eventlake.config import Settings
-from eventlake.errors import EventlakeError, UsageError
+from eventlake.errors import EventlakeError
 
 if TYPE_CHECKING:
     from eventlake.query import QueryEngine
-    from eventlake.query.athena import AthenaEngine
 
 HISTORY_FILE = Path("~/.eventlake_history")
 SHELL_HELP = """Enter SQL ending with ';' (it may span lines). Commands:
@@ -26,13 +25,6 @@ SHELL_HELP = """Enter SQL ending with ';' (it may span lines). Commands:
   .format FMT        table, csv or json
   .help              this text
   .quit              leave (also Ctrl-D)"""
-
-
-class QueryFormat(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-    parquet = "parquet"
 
 
 MaxRowsOpt = Annotated[
@@ -54,43 +46,6 @@ def _settings(
 ) -> Settings:
     query = {"max_rows": max_rows, "time_limit_s": time_limit, "engine": engine}
     return settings(ctx, config, lake=lake, catalog=catalog, query=query)
-
-
-def _write(engine: QueryEngine | AthenaEngine, sql: str, fmt: QueryFormat, out: Path | None) -> None:
-    if fmt is QueryFormat.parquet:
-        if out is None:
-            raise UsageError("--format parquet needs --out FILE")
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        if hasattr(engine, "sql"):
-            table = engine.sql(sql)
-        else:  # Athena answers rows: build the Arrow table from them
-            res = engine.execute(sql)
-            table = pa.Table.from_pylist([dict(zip(res.columns, r, strict=True)) for r in res.rows])
-        pq.write_table(table, out)
-        output.info(f"wrote {table.num_rows} rows to {out}")
-        return
-    result = engine.execute(sql)
-    if out is not None:
-        if fmt is QueryFormat.table:
-            raise UsageError("--out needs --format csv, json or parquet")
-        with out.open("w", encoding="utf-8") as f:
-            _render_to(f, result.columns, result.rows, fmt)
-        output.info(f"wrote {len(result.rows)} rows to {out}")
-    else:
-        output.print_rows(result.columns, result.rows, output.Format(fmt.value))
-    if result.truncated:
-        output.info(f"showing the first {len(result.rows)} rows (query.max_rows; --max-rows 0 for all)")
-
-
-def _render_to(f: Any, columns: list[str], rows: list[tuple[Any, ...]], fmt: QueryFormat) -> None:
-    previous = sys.stdout
-    sys.stdout = f
-    try:
-        output.print_rows(columns, rows, output.Format(fmt.value))
-    finally:
-        sys.stdout = previous
 
 
 def register(app: typer.Typer) -> None:
@@ -116,16 +71,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run read-only SQL over the lake's tables (DuckDB); bare names are in the default database."""
         s = _settings(ctx, config, lake, catalog, max_rows, time_limit, engine_name)  # the setting checks --engine
-        if s.query.engine == "athena":
-            from eventlake.query.athena import AthenaEngine
-
-            _write(AthenaEngine(s.aws, s.query, s.database), sql, fmt, out)
-            return
-        require_lake(s)
-        from eventlake.query import connect
-
-        with connect(s) as engine:
-            _write(engine, sql, fmt, out)
+        run_query(s, sql, fmt, out)
 
     @app.command("sql")
     def sql_shell(

@@ -212,7 +212,10 @@ class Sink:
                 "topic.metadata.refresh.interval.ms": 5000,
                 "partition.assignment.strategy": "cooperative-sticky",
                 "session.timeout.ms": session,
-                "heartbeat.interval.ms": max(500, session // 5),
+                # A rebalance reaches a member with its next heartbeat, and a member joining a busy
+                # group (`sink --workers N`, scaling out) waits for two of them (cooperative: revoke,
+                # then assign): at session/5 (2 s) a second worker sat idle for ~4 s at every start.
+                "heartbeat.interval.ms": max(500, session // 20),
                 "fetch.wait.max.ms": 100,  # an idle partition's next message is not held back
                 "queued.max.messages.kbytes": 32 * 1024,  # pre-fetch bound (memory)
                 # When that pre-fetch queue is full, fetch again soon after it drains, not 1 s later

@@ -1,0 +1,90 @@
+"""What `eventlake query` does once its flags are parsed, without Typer: shared by the Typer
+command (`cli/query.py`) and the start-up fast path (`cli/query_fast.py`)."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eventlake.cli import output
+from eventlake.config import Settings, load_settings
+from eventlake.errors import UsageError
+
+if TYPE_CHECKING:
+    from eventlake.query import QueryEngine
+    from eventlake.query.athena import AthenaEngine
+
+
+class QueryFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+def query_settings(
+    config: Path | None,
+    lake: str | None,
+    catalog: str | None,
+    max_rows: int | None,
+    time_limit: float | None,
+    engine: str | None = None,
+) -> Settings:
+    """The settings of a query: flags > env > file > defaults (`--engine` is checked by the setting)."""
+    query = {"max_rows": max_rows, "time_limit_s": time_limit, "engine": engine}
+    return load_settings(config, {"lake": lake, "catalog": catalog, "query": query})
+
+
+def run_query(s: Settings, sql: str, fmt: QueryFormat, out: Path | None) -> None:
+    """Run one read-only statement with engine `s.query.engine` and write its rows."""
+    if s.query.engine == "athena":
+        from eventlake.query.athena import AthenaEngine
+
+        write(AthenaEngine(s.aws, s.query, s.database), sql, fmt, out)
+        return
+    from eventlake.catalog.store import require_lake
+
+    require_lake(s)
+    from eventlake.query import connect
+
+    with connect(s) as engine:
+        write(engine, sql, fmt, out)
+
+
+def write(engine: QueryEngine | AthenaEngine, sql: str, fmt: QueryFormat, out: Path | None) -> None:
+    if fmt is QueryFormat.parquet:
+        if out is None:
+            raise UsageError("--format parquet needs --out FILE")
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if hasattr(engine, "sql"):
+            table = engine.sql(sql)
+        else:  # Athena answers rows: build the Arrow table from them
+            res = engine.execute(sql)
+            table = pa.Table.from_pylist([dict(zip(res.columns, r, strict=True)) for r in res.rows])
+        pq.write_table(table, out)
+        output.info(f"wrote {table.num_rows} rows to {out}")
+        return
+    result = engine.execute(sql)
+    if out is not None:
+        if fmt is QueryFormat.table:
+            raise UsageError("--out needs --format csv, json or parquet")
+        with out.open("w", encoding="utf-8") as f:
+            _render_to(f, result.columns, result.rows, fmt)
+        output.info(f"wrote {len(result.rows)} rows to {out}")
+    else:
+        output.print_rows(result.columns, result.rows, output.Format(fmt.value))
+    if result.truncated:
+        output.info(f"showing the first {len(result.rows)} rows (query.max_rows; --max-rows 0 for all)")
+
+
+def _render_to(f: Any, columns: list[str], rows: list[tuple[Any, ...]], fmt: QueryFormat) -> None:
+    previous = sys.stdout
+    sys.stdout = f
+    try:
+        output.print_rows(columns, rows, output.Format(fmt.value))
+    finally:
+        sys.stdout = previous
