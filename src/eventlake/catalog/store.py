@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eventlake.catalog.sqlite import SQLiteCatalog
+from eventlake.catalog.sqlite import SQLCatalog, SQLiteCatalog
 from eventlake.config import Settings
 from eventlake.errors import ConfigError
 
 # The catalog is the product's own folder in the lake; crawlers and sweeps skip `_`-names.
 CATALOG_DIR = "_eventlake"
 
-# The SQLite catalog is the store's interface today; a Glue store will implement the same methods.
-CatalogStore = SQLiteCatalog
+# One store for every SQL backend (SQLite, PostgreSQL); the dialect is the only difference.
+CatalogStore = SQLCatalog
 
 
 def local_lake_path(lake: str) -> Path | None:
