@@ -437,7 +437,7 @@ class SQLCatalog:
             if entry.dlq:
                 c.execute(
                     "INSERT INTO dlq_counts (topic, count) VALUES (?, ?) ON CONFLICT(topic) DO UPDATE SET "
-                    "count = count + excluded.count",
+                    "count = dlq_counts.count + excluded.count",
                     (entry.topic, entry.dlq),
                 )
 

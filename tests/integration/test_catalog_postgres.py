@@ -1,0 +1,185 @@
+"""The catalog on a real PostgreSQL server: the store's own tests again, the ledger under racing
+processes, schema versions, a query engine reading it, and hostile catalog URLs."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from eventlake.catalog import Column, DataFile, LedgerEntry, Table, migrations, open_catalog
+from eventlake.catalog.exceptions import CatalogError, LedgerConflict
+from eventlake.catalog.store import CatalogStore
+from eventlake.config import load_settings
+from eventlake.query import connect
+from eventlake.runtime import free_port
+from eventlake.types import TableRef
+from tests.fixtures_postgres import PostgresServer
+
+# The SQLite store's tests, collected here again: each takes `store`, which this module makes on PostgreSQL.
+from tests.unit.test_catalog_store import (  # noqa: F401
+    REF,
+    _entry,
+    _table,
+    test_ledger_accepts_only_the_next_range,
+    test_replace_files_swaps_atomically,
+    test_schema_versions_bump_only_when_columns_change,
+    test_views_partitions_and_crawl_state,
+)
+from tests.unit.test_maintain import test_old_ledger_entries_are_rolled_up_per_hour_and_the_chain_goes_on  # noqa: F401
+from tests.unit.test_sink_ledger import (  # noqa: F401
+    lake,
+    test_a_flush_over_many_hours_writes_capped_consecutive_ledger_entries,
+    test_a_zombie_that_sees_the_ledger_moved_writes_nothing,
+    test_a_zombie_whose_commit_conflicts_removes_its_own_files,
+    test_bad_records_are_counted_in_the_ledger_and_handed_to_the_dlq,
+    test_flushes_continue_the_ledger_and_files_carry_their_offsets,
+    test_orphan_files_are_invisible_and_swept_once_the_ledger_covers_them,
+)
+
+
+def _open(url: str) -> CatalogStore:
+    return open_catalog(load_settings(overrides={"catalog": url}))
+
+
+@pytest.fixture
+def store(pg_catalog_url: str) -> Iterator[CatalogStore]:
+    with _open(pg_catalog_url) as opened:
+        yield opened
+
+
+def _race(url: str, password: str, tag: str, results: multiprocessing.Queue[str]) -> None:
+    os.environ["EVENTLAKE_CATALOG_PASSWORD"] = password
+    with _open(url) as store:
+        try:
+            store.commit_flush(_entry(0, 999, tag=tag))
+            results.put(tag)
+        except LedgerConflict:
+            results.put("conflict")
+
+
+def test_processes_racing_for_the_same_range_one_wins(pg_catalog_url: str, postgres_server: PostgresServer) -> None:
+    with _open(pg_catalog_url) as store:
+        store.upsert_table(_table([Column("symbol", "string")]))
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    results: multiprocessing.Queue[str] = ctx.Queue()
+    procs = [
+        ctx.Process(target=_race, args=(pg_catalog_url, postgres_server.password, f"w{i}", results)) for i in range(6)
+    ]
+    for p in procs:
+        p.start()
+    outcomes = sorted(results.get(timeout=60) for _ in procs)
+    for p in procs:
+        p.join(60)
+    assert outcomes.count("conflict") == 5, outcomes
+    with _open(pg_catalog_url) as store:
+        files = store.list_files(REF)
+        assert store.ledger_next_offset("t", 0) == 1000
+    winner = next(o for o in outcomes if o != "conflict")
+    assert len(files) == 1 and files[0].path.endswith(f"-{winner}.parquet")
+
+
+def test_schema_is_versioned_and_a_newer_one_is_refused(pg_catalog_url: str, postgres_server: PostgresServer) -> None:
+    with _open(pg_catalog_url) as store:
+        store.ensure_database("default")
+    db = pg_catalog_url.rsplit("/", 1)[1]
+    assert postgres_server.admin_sql("SELECT version FROM eventlake_schema", db) == [(migrations.LATEST,)]
+    with _open(pg_catalog_url) as store:  # opening again upgrades nothing and keeps the data
+        assert store.list_databases() == ["default"]
+    postgres_server.admin_sql(f"UPDATE eventlake_schema SET version = {migrations.LATEST + 1}", db)
+    with pytest.raises(CatalogError, match=r"made by eventlake .*upgrade eventlake"):
+        _open(pg_catalog_url)
+
+
+def _parquet(lake: Path, hour: str, first: int, rows: int = 3) -> DataFile:
+    path = lake / "ticks" / "dt=2026-01-01" / f"hour={hour}" / f"ticks+0+{first}+{first + rows - 1}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"price": [1.0] * rows, "_offset": list(range(first, first + rows))}), path)
+    return DataFile(str(path), {"dt": "2026-01-01", "hour": hour}, rows, path.stat().st_size, topic="ticks",
+                    kafka_partition=0, first_offset=first, last_offset=first + rows - 1)  # fmt: skip
+
+
+def test_a_long_lived_engine_follows_new_swapped_and_dropped_files(pg_catalog_url: str, tmp_path: Path) -> None:
+    """The engine's incremental refresh reads the change numbers PostgreSQL's triggers keep."""
+    lake = tmp_path / "lake"
+    ref = TableRef("default", "ticks")
+    settings = load_settings(overrides={"lake": str(lake), "catalog": pg_catalog_url})
+    with open_catalog(settings) as store:
+        keys = [Column("dt", "string"), Column("hour", "string")]
+        cols = [Column("price", "double"), Column("_offset", "bigint")]
+        store.upsert_table(Table("default", "ticks", str(lake / "ticks"), "parquet", cols, keys))
+        for n, hour in enumerate(("00", "01", "02")):
+            store.commit_flush(LedgerEntry("ticks", 0, n * 3, n * 3 + 2, ref, [_parquet(lake, hour, n * 3)], 3))
+        with connect(settings) as engine:
+            count = "SELECT count(*) AS n FROM ticks"
+            assert engine.sql(count).column("n")[0].as_py() == 9
+            store.commit_flush(LedgerEntry("ticks", 0, 9, 11, ref, [_parquet(lake, "02", 9)], 3))
+            engine.refresh(force=True)
+            assert engine.sql(count).column("n")[0].as_py() == 12
+            old = [f.path for f in store.list_files(ref) if f.partition["hour"] == "02"]
+            store.replace_files(ref, old, [_parquet(lake, "02", 100, rows=6)])
+            engine.refresh(force=True)
+            assert engine.sql(count).column("n")[0].as_py() == 12
+            store.drop_table(ref)
+            engine.refresh(force=True)
+            assert [t.name for t in engine.tables()] == []
+
+
+def _error_line(url: str, password: str | None, lake: Path) -> str:
+    """What a user sees: `eventlake tables` with this catalog, one line on stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVENTLAKE_", "PG"))}
+    if password is not None:
+        env["EVENTLAKE_CATALOG_PASSWORD"] = password
+    proc = subprocess.run(
+        [sys.executable, "-m", "eventlake.cli.main", "tables", "--catalog", url, "--lake", str(lake)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    return proc.stderr.strip()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mysql://u@127.0.0.1/db", "unsupported catalog"),
+        ("postgresql://eventlake@127.0.0.1:{port}/x;DROP TABLE ledger", "database"),
+        ("postgresql://eventlake@127.0.0.1:{port}/db?options=-c%20log_statement%3Dall", "unknown option"),
+        ("postgresql://eventlake@127.0.0.1:{port}/db' host='evil", "database"),
+        ("postgresql://eventlake:hunter2secret@127.0.0.1:{port}/db", "holds a password"),
+        ("postgresql://eve%20il@127.0.0.1:{port}/db", "user"),
+        ("postgresql://eventlake@127.0.0.1:{port}/nosuchdb", "nosuchdb"),
+    ],
+)
+def test_hostile_catalog_urls_give_one_line_without_secrets(
+    postgres_server: PostgresServer, url: str, expected: str, tmp_path: Path
+) -> None:
+    line = _error_line(url.format(port=postgres_server.port), postgres_server.password, tmp_path)
+    assert len(line.splitlines()) == 1, line
+    assert expected in line
+    assert "hunter2secret" not in line and postgres_server.password not in line
+
+
+def test_a_wrong_password_is_one_line_naming_the_user_not_the_password(
+    pg_catalog_url: str, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    wrong = "not-" + postgres_server.password
+    line = _error_line(pg_catalog_url, wrong, tmp_path)
+    assert len(line.splitlines()) == 1, line
+    assert "password authentication failed" in line and "eventlake" in line
+    assert wrong not in line and postgres_server.password not in line
+
+
+def test_a_server_that_is_not_there_is_one_line(tmp_path: Path) -> None:
+    line = _error_line(f"postgresql://eventlake@127.0.0.1:{free_port()}/db", "pw", tmp_path)
+    assert len(line.splitlines()) == 1 and "cannot open catalog postgresql://eventlake@127.0.0.1" in line, line
