@@ -18,6 +18,7 @@ from eventlake.catalog import Column, DataFile, LedgerEntry, Table, migrations, 
 from eventlake.catalog.exceptions import CatalogError, LedgerConflict
 from eventlake.catalog.store import CatalogStore
 from eventlake.config import load_settings
+from eventlake.errors import EventlakeError
 from eventlake.query import connect
 from eventlake.runtime import free_port
 from eventlake.types import TableRef
@@ -152,22 +153,28 @@ def _error_line(url: str, password: str | None, lake: Path) -> str:
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("mysql://u@127.0.0.1/db", "unsupported catalog"),
-        ("postgresql://eventlake@127.0.0.1:{port}/x;DROP TABLE ledger", "database"),
-        ("postgresql://eventlake@127.0.0.1:{port}/db?options=-c%20log_statement%3Dall", "unknown option"),
-        ("postgresql://eventlake@127.0.0.1:{port}/db' host='evil", "database"),
+        ("mysql://u:hunter2secret@127.0.0.1/db", "unsupported catalog 'mysql://u:***@127.0.0.1/db'"),
+        ("postgresql://eventlake@127.0.0.1:{port}/x;DROP TABLE ledger", "database 'x;DROP TABLE ledger' must be"),
+        ("postgresql://eventlake@127.0.0.1:{port}/db?options=-c%20log_statement%3Dall", "unknown option 'options'"),
+        ("postgresql://eventlake@127.0.0.1:{port}/db' host='evil", "must be letters"),
         ("postgresql://eventlake:hunter2secret@127.0.0.1:{port}/db", "holds a password"),
-        ("postgresql://eve%20il@127.0.0.1:{port}/db", "user"),
-        ("postgresql://eventlake@127.0.0.1:{port}/nosuchdb", "nosuchdb"),
+        ("postgresql://eve%20il@127.0.0.1:{port}/db", "user 'eve il' must be"),
+        ("postgresql://eventlake@127.0.0.1:{port}/db?sslmode=sometimes", "sslmode 'sometimes'"),
+        ("postgresql://eventlake@evil\nhost:{port}/db", "control characters"),
+        ("postgresql://eventlake@127.0.0.1:{port}/nosuchdb", 'database "nosuchdb" does not exist'),
     ],
 )
 def test_hostile_catalog_urls_give_one_line_without_secrets(
-    postgres_server: PostgresServer, url: str, expected: str, tmp_path: Path
+    postgres_server: PostgresServer, url: str, expected: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    line = _error_line(url.format(port=postgres_server.port), postgres_server.password, tmp_path)
+    monkeypatch.setenv("EVENTLAKE_CATALOG_PASSWORD", postgres_server.password)
+    with pytest.raises(EventlakeError) as caught:
+        _open(url.format(port=postgres_server.port))
+    line = str(caught.value)
     assert len(line.splitlines()) == 1, line
     assert expected in line
     assert "hunter2secret" not in line and postgres_server.password not in line
+    assert caught.value.hint
 
 
 def test_a_wrong_password_is_one_line_naming_the_user_not_the_password(
@@ -180,6 +187,55 @@ def test_a_wrong_password_is_one_line_naming_the_user_not_the_password(
     assert wrong not in line and postgres_server.password not in line
 
 
-def test_a_server_that_is_not_there_is_one_line(tmp_path: Path) -> None:
-    line = _error_line(f"postgresql://eventlake@127.0.0.1:{free_port()}/db", "pw", tmp_path)
+def test_a_server_that_is_not_there_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENTLAKE_CATALOG_PASSWORD", "pw")
+    with pytest.raises(CatalogError) as caught:
+        _open(f"postgresql://eventlake@127.0.0.1:{free_port()}/db")
+    line = str(caught.value)
     assert len(line.splitlines()) == 1 and "cannot open catalog postgresql://eventlake@127.0.0.1" in line, line
+
+
+def test_every_other_store_call_works_on_postgres(store: CatalogStore) -> None:
+    """The calls the tests above do not reach (status, offset breaks, maintenance): same answers as SQLite's."""
+    from eventlake.catalog import OffsetEvent
+
+    store.upsert_table(_table([Column("symbol", "string")]))
+    store.commit_flush(_entry(0, 9))
+    store.commit_flush(_entry(10, 19, tag="b", dlq=2))
+    (summary,) = store.ledger_summary(0.0)
+    assert summary["next_offset"] == 20 and summary["rows"] == 18 and summary["dlq"] == 2
+    assert summary["table"] == "default.stock_ticks" and summary["files"] == 2
+    assert isinstance(summary["rows"], int)  # PostgreSQL's numeric sums come back as ints
+    assert store.ledger_positions() == {("t", 0): 20}
+    assert [e.first_offset for e in store.ledger("t", limit=1)] == [10]
+    assert store.incarnation("t") == (0, None)
+    assert store.set_incarnation("t", 0, "id-1", bump=True) == 1
+    assert store.set_incarnation("t", 0, "id-1", bump=True) == 1  # a second sink noticing the same recreation
+    assert store.incarnation("t") == (1, "id-1") and store.incarnation_topics() == ["t"]
+    store.record_offset_event(OffsetEvent("t", 0, "gap", 20, 29, 1, "skipped", "retention"))
+    assert [(e.kind, e.first_offset) for e in store.offset_events("t")] == [("gap", 20)]
+    part = {"dt": "2024-01-01", "hour": "00"}
+    stats = store.partition_file_stats(REF, small_bytes=1000)
+    assert stats[0]["files"] == 2 and stats[0]["small"] == 2 and stats[0]["values"] == part
+    assert store.table_file_stats(1000)[REF] == {"files": 2, "bytes": 200, "small": 2}
+    assert store.acquire_lease(REF, part, "me", 60) and not store.acquire_lease(REF, part, "other", 60)
+    assert store.live_lease_owners() == {"me"}
+    old = [f.path for f in store.list_partition_files(REF, part)]
+    merged = DataFile("/lake/stock_ticks/dt=2024-01-01/hour=00/merged.parquet", part, rows=18, bytes=150)
+    store.add_pending(REF, [merged.path], "output", "me")
+    store.swap_files(REF, part, "me", old, [merged])
+    assert {(p, k) for p, _, k, _, _ in store.pending()} == {(p, "retired") for p in old}
+    assert store.named_paths([merged.path, *old]) == {merged.path}
+    store.remove_pending(old)
+    store.release_lease(REF, part, "me")
+    store.record_maintenance(REF, "compact", 0.5, {"files": 2})
+    assert [r["kind"] for r in store.maintenance_runs()] == ["compact"]
+    seq = store.change_seq()
+    store.add_files(REF, [DataFile("/lake/stock_ticks/x.parquet", part, rows=1, bytes=1)])
+    changes = store.read_changes(seq, {("default", "stock_ticks"): 0})
+    assert changes.seq > seq and {f.path for _, f in changes.files[("default", "stock_ticks")][1]} >= {
+        "/lake/stock_ticks/x.parquet"
+    }
+    assert store.drop_partitions(REF, [part], "me") and store.list_files(REF) == []
+    store.drop_table(REF)
+    assert store.get_table(REF) is None

@@ -477,7 +477,7 @@ class SQLCatalog:
         rows = self._query(
             """SELECT l.topic, l.partition, max(l.last_offset) + 1, sum(l.rows), sum(l.bytes), sum(l.dlq),
                       sum(CASE WHEN l.committed_at >= ? THEN l.rows ELSE 0 END), max(l.committed_at),
-                      max(l.max_event_time), l.database || '.' || l.name,
+                      max(l.max_event_time), max(l.database || '.' || l.name),
                       (SELECT count(*) FROM files f WHERE f.topic = l.topic AND f.kafka_partition = l.partition)
                       + (SELECT count(*) FROM file_ranges r WHERE r.topic = l.topic AND r.kafka_partition = l.partition)
                FROM ledger l GROUP BY l.topic, l.partition ORDER BY l.topic, l.partition""",
