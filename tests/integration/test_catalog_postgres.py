@@ -3,6 +3,7 @@ processes, schema versions, a query engine reading it, and hostile catalog URLs.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import subprocess
@@ -15,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from eventlake.catalog import Column, DataFile, LedgerEntry, Table, migrations, open_catalog
+from eventlake.catalog.copy import TABLES
 from eventlake.catalog.exceptions import CatalogError, LedgerConflict
 from eventlake.catalog.store import CatalogStore
 from eventlake.config import load_settings
@@ -44,6 +46,9 @@ from tests.unit.test_sink_ledger import (  # noqa: F401
     test_flushes_continue_the_ledger_and_files_carry_their_offsets,
     test_orphan_files_are_invisible_and_swept_once_the_ledger_covers_them,
 )
+
+
+EVENTLAKE = str(Path(sys.executable).with_name("eventlake"))
 
 
 def _open(url: str) -> CatalogStore:
@@ -239,3 +244,45 @@ def test_every_other_store_call_works_on_postgres(store: CatalogStore) -> None:
     assert store.drop_partitions(REF, [part], "me") and store.list_files(REF) == []
     store.drop_table(REF)
     assert store.get_table(REF) is None
+
+
+def test_catalog_copy_moves_everything_and_queries_answer_the_same(
+    pg_catalog_url: str, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """0.1.0's fixture lake (tables, views, crawler state, ledger), upgraded, copied by the command a user
+    runs: the PostgreSQL catalog says the same through the API and every query answers the same."""
+    from tests.unit.test_catalog_versions import EXPECTED, _maker, _old_lake, _plain
+
+    lake = _old_lake(tmp_path)
+    with CatalogStore(lake / "_eventlake" / "catalog.sqlite") as source:
+        assert _plain(_maker().catalog_facts(source)) == EXPECTED["catalog"]  # upgraded on open
+        source_counts = source.count_rows(list(TABLES))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
+    env["EVENTLAKE_CATALOG_PASSWORD"] = postgres_server.password
+
+    def copy(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [EVENTLAKE, "catalog", "copy", "--lake", str(lake), "--to", pg_catalog_url, "--format", "json", *extra],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+
+    done = copy()
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == source_counts and source_counts["ledger"] > 0 and source_counts["views"] > 0
+    settings = load_settings(overrides={"lake": str(lake), "catalog": pg_catalog_url})
+    with open_catalog(settings) as target:
+        assert _plain(_maker().catalog_facts(target)) == EXPECTED["catalog"]
+        assert target.count_rows(list(TABLES)) == source_counts
+    with connect(settings) as engine:
+        for name, sql in _maker().QUERIES.items():
+            result = engine.execute(sql)
+            assert {"columns": result.columns, "rows": _plain([list(r) for r in result.rows])} == EXPECTED["queries"][
+                name
+            ], name
+    again = copy()  # a non-empty target is refused, and left as it was
+    assert again.returncode == 1 and "is not empty" in again.stderr and "--force" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1 and postgres_server.password not in again.stderr
+    forced = copy("--force")
+    assert forced.returncode == 0, forced.stderr
+    with open_catalog(settings) as target:
+        assert target.count_rows(list(TABLES)) == source_counts

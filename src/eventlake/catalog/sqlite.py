@@ -845,6 +845,54 @@ class SQLCatalog:
                 gone += n - 1
             return gone
 
+    # whole-catalog copy (catalog/copy.py): every row of the named tables, in and out
+    def read_tables(self, tables: Mapping[str, tuple[str, str]]) -> dict[str, list[tuple[Any, ...]]]:
+        """`{table: (columns, order)}` -> every row, all read in one transaction (one consistent state)."""
+        with self._lock, _unavailable(self._dialect, self._reconnect):
+            self._dialect.begin_read(self._conn)
+            try:
+                return {
+                    name: [tuple(r) for r in self._conn.execute(f"SELECT {cols} FROM {name} ORDER BY {order}")]
+                    for name, (cols, order) in tables.items()
+                }
+            finally:
+                self._conn.execute("COMMIT")
+
+    def count_rows(self, tables: list[str]) -> dict[str, int]:
+        return {n: int(self._query(f"SELECT count(*) FROM {n}")[0][0]) for n in tables}
+
+    def load_tables(
+        self,
+        tables: Mapping[str, tuple[str, str]],
+        rows: Mapping[str, list[tuple[Any, ...]]],
+        *,
+        replace: bool,
+    ) -> dict[str, int]:
+        """Write `rows` into these tables in ONE transaction and return the counts read back inside it.
+
+        Refused (CatalogError, nothing written) when any of them holds rows, unless `replace`, which
+        empties them first. Counts that differ from `rows` roll everything back."""
+        with self._tx() as c:
+            held = {n: int(c.execute(f"SELECT count(*) FROM {n}").fetchone()[0]) for n in tables}
+            if any(held.values()) and not replace:
+                busy = ", ".join(f"{n} ({k})" for n, k in held.items() if k)
+                raise CatalogError(
+                    f"catalog {self.where} is not empty: {busy}",
+                    hint="copy into an empty database, or pass --force to replace what it holds",
+                )
+            for name in reversed(list(tables)):
+                c.execute(f"DELETE FROM {name}")
+            for name, (cols, _) in tables.items():
+                c.executemany(f"INSERT INTO {name} ({cols}) VALUES ({marks(cols)})", rows.get(name, []))
+            counts = {n: int(c.execute(f"SELECT count(*) FROM {n}").fetchone()[0]) for n in tables}
+            wrong = {n: (k, len(rows.get(n, []))) for n, k in counts.items() if k != len(rows.get(n, []))}
+            if wrong:
+                raise CatalogError(
+                    f"copy into {self.where} read back other counts than it wrote: {wrong}; rolled back",
+                    hint="nothing was changed; report this",
+                )
+            return counts
+
     def maintenance_runs(self) -> list[dict[str, Any]]:
         rows = self._query(
             "SELECT database, name, kind, ran_at, seconds, detail FROM maintenance_runs ORDER BY database, name, kind"
