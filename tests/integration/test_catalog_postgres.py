@@ -47,7 +47,6 @@ from tests.unit.test_sink_ledger import (  # noqa: F401
     test_orphan_files_are_invisible_and_swept_once_the_ledger_covers_them,
 )
 
-
 EVENTLAKE = str(Path(sys.executable).with_name("eventlake"))
 
 
