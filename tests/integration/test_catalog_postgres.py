@@ -92,6 +92,33 @@ def test_processes_racing_for_the_same_range_one_wins(pg_catalog_url: str, postg
     assert len(files) == 1 and files[0].path.endswith(f"-{winner}.parquet")
 
 
+def _open_new(url: str, password: str, results: multiprocessing.Queue[str]) -> None:
+    os.environ["EVENTLAKE_CATALOG_PASSWORD"] = password
+    try:
+        with _open(url) as store:
+            store.ensure_database("default")
+        results.put("ok")
+    except CatalogError as exc:
+        results.put(str(exc))
+
+
+def test_sinks_starting_together_on_an_empty_database_create_the_schema_once(postgres_server: PostgresServer) -> None:
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    for _ in range(3):  # the race is in the timing: a few rounds, each on a new database
+        db = postgres_server.new_database()
+        url = postgres_server.url(db)
+        results: multiprocessing.Queue[str] = ctx.Queue()
+        procs = [ctx.Process(target=_open_new, args=(url, postgres_server.password, results)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        outcomes = [results.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join(60)
+        assert outcomes == ["ok"] * 6, outcomes
+        assert postgres_server.admin_sql("SELECT version FROM eventlake_schema", db) == [(migrations.LATEST,)]
+
+
 def test_schema_is_versioned_and_a_newer_one_is_refused(pg_catalog_url: str, postgres_server: PostgresServer) -> None:
     with _open(pg_catalog_url) as store:
         store.ensure_database("default")

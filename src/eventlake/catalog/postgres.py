@@ -229,7 +229,14 @@ class PostgresDialect:
 
     def schema_version(self, conn: _Connection) -> int:
         """The version lives in a one-row table (PostgreSQL has no user_version); 0 before any."""
-        if conn.execute("SELECT to_regclass('eventlake_schema')").fetchone()[0] is None:
+        # Asked of pg_tables through this statement's snapshot, not with to_regclass: that reads this
+        # session's catalog cache, which may still say "no such table" after another process, holding
+        # the write lock before us, created it (an advisory lock does not refresh the cache).
+        exists = conn.execute(
+            "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+            "AND tablename = 'eventlake_schema'"
+        ).fetchone()[0]
+        if not exists:
             return 0
         row = conn.execute("SELECT version FROM eventlake_schema").fetchone()
         return 0 if row is None else int(row[0])
