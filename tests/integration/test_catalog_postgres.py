@@ -17,13 +17,14 @@ import pytest
 
 from eventlake.catalog import Column, DataFile, LedgerEntry, Table, migrations, open_catalog
 from eventlake.catalog.copy import TABLES
-from eventlake.catalog.exceptions import CatalogError, LedgerConflict
+from eventlake.catalog.exceptions import CatalogError
 from eventlake.catalog.store import CatalogStore
 from eventlake.config import load_settings
 from eventlake.errors import EventlakeError
 from eventlake.query import connect
 from eventlake.runtime import free_port
 from eventlake.types import TableRef
+from tests import catalog_workers
 from tests.fixtures_postgres import PostgresServer
 
 # The SQLite store's tests, collected here again: each takes `store`, which this module makes on PostgreSQL.
@@ -60,24 +61,15 @@ def store(pg_catalog_url: str) -> Iterator[CatalogStore]:
         yield opened
 
 
-def _race(url: str, password: str, tag: str, results: multiprocessing.Queue[str]) -> None:
-    os.environ["EVENTLAKE_CATALOG_PASSWORD"] = password
-    with _open(url) as store:
-        try:
-            store.commit_flush(_entry(0, 999, tag=tag))
-            results.put(tag)
-        except LedgerConflict:
-            results.put("conflict")
-
-
 def test_processes_racing_for_the_same_range_one_wins(pg_catalog_url: str, postgres_server: PostgresServer) -> None:
     with _open(pg_catalog_url) as store:
         store.upsert_table(_table([Column("symbol", "string")]))
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
+    ctx.set_forkserver_preload([catalog_workers.__name__])  # light: not this module's imports
     results: multiprocessing.Queue[str] = ctx.Queue()
     procs = [
-        ctx.Process(target=_race, args=(pg_catalog_url, postgres_server.password, f"w{i}", results)) for i in range(6)
+        ctx.Process(target=catalog_workers.race, args=(pg_catalog_url, postgres_server.password, f"w{i}", results))
+        for i in range(6)
     ]
     for p in procs:
         p.start()
@@ -92,24 +84,17 @@ def test_processes_racing_for_the_same_range_one_wins(pg_catalog_url: str, postg
     assert len(files) == 1 and files[0].path.endswith(f"-{winner}.parquet")
 
 
-def _open_new(url: str, password: str, results: multiprocessing.Queue[str]) -> None:
-    os.environ["EVENTLAKE_CATALOG_PASSWORD"] = password
-    try:
-        with _open(url) as store:
-            store.ensure_database("default")
-        results.put("ok")
-    except CatalogError as exc:
-        results.put(str(exc))
-
-
 def test_sinks_starting_together_on_an_empty_database_create_the_schema_once(postgres_server: PostgresServer) -> None:
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])
+    ctx.set_forkserver_preload([catalog_workers.__name__])  # light: not this module's imports
     for _ in range(3):  # the race is in the timing: a few rounds, each on a new database
         db = postgres_server.new_database()
         url = postgres_server.url(db)
         results: multiprocessing.Queue[str] = ctx.Queue()
-        procs = [ctx.Process(target=_open_new, args=(url, postgres_server.password, results)) for _ in range(6)]
+        procs = [
+            ctx.Process(target=catalog_workers.open_new, args=(url, postgres_server.password, results))
+            for _ in range(6)
+        ]
         for p in procs:
             p.start()
         outcomes = [results.get(timeout=60) for _ in procs]
