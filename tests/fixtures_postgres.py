@@ -82,84 +82,75 @@ def _as_user() -> dict[str, Any]:
     return {"user": "nobody", "group": "nogroup", "extra_groups": []}
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    bin_dir = _binaries()
-    # Under /tmp (sticky, world-traversable), not pytest's tmp (mode 700 for root: nobody could not enter).
-    root = Path(tempfile.mkdtemp(prefix="eventlake-pg-"))
-    data = root / "data"
-    admin, admin_password = "eventlake_admin", secrets.token_urlsafe(16)
-    pwfile = root / "pw"
-    pwfile.write_text(admin_password + "\n")
-    drop = _as_user()
-    if drop:
-        for path in (root, pwfile):
-            shutil.chown(path, "nobody", "nogroup")
-    pwfile.chmod(0o600)
-    init = subprocess.run(
-        [
-            str(bin_dir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            admin,
-            f"--pwfile={pwfile}",
-            "--auth=scram-sha-256",
-            "--encoding=UTF8",
-            "--locale=C",
-            "--no-sync",
-        ],
-        capture_output=True,
-        text=True,
-        **drop,
-    )
-    if init.returncode != 0:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.fail(f"initdb failed: {init.stderr.strip().splitlines()[-1:]}", pytrace=False)
-    port = free_port()
-    log = open(root / "server.log", "wb")  # noqa: SIM115 - the server writes to it until the session ends
-    # fsync off: the tests kill sinks, never this server, so durability across a power cut is not tested here.
-    proc = subprocess.Popen(
-        [
-            str(bin_dir / "postgres"),
-            "-D",
-            str(data),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            f"port={port}",
-            "-c",
-            f"unix_socket_directories={root}",
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-            "-c",
-            "max_connections=200",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        **drop,
-    )
-    user, password = "eventlake", secrets.token_urlsafe(16)
-    server = PostgresServer("127.0.0.1", port, admin, admin_password, user, password)
-    try:
-        _wait_ready(server, proc, root / "server.log")
-        server.admin_sql(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
-        yield server
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGQUIT)  # immediate shutdown: no checkpoint, the folder goes anyway
+class PostgresProcess:
+    """One initialised data folder and the server running on it; `stop()` and `start()` again (same port)."""
+
+    def __init__(self) -> None:
+        self.bin_dir = _binaries()
+        # Under /tmp (sticky, world-traversable), not pytest's tmp (mode 700 for root: nobody could not enter).
+        self.root = Path(tempfile.mkdtemp(prefix="eventlake-pg-"))
+        self.data = self.root / "data"
+        self.drop = _as_user()
+        admin, admin_password = "eventlake_admin", secrets.token_urlsafe(16)
+        pwfile = self.root / "pw"
+        pwfile.write_text(admin_password + "\n")
+        if self.drop:
+            for path in (self.root, pwfile):
+                shutil.chown(path, "nobody", "nogroup")
+        pwfile.chmod(0o600)
+        init = subprocess.run(
+            [str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", admin, f"--pwfile={pwfile}",
+             "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync"],
+            capture_output=True, text=True, **self.drop,
+        )  # fmt: skip
+        if init.returncode != 0:
+            shutil.rmtree(self.root, ignore_errors=True)
+            pytest.fail(f"initdb failed: {init.stderr.strip().splitlines()[-1:]}", pytrace=False)
+        user, password = "eventlake", secrets.token_urlsafe(16)
+        self.server = PostgresServer("127.0.0.1", free_port(), admin, admin_password, user, password)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+        self.server.admin_sql(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
+
+    def start(self) -> None:
+        log = open(self.root / "server.log", "ab")  # noqa: SIM115 - closed once the child holds it
+        # fsync off: the tests kill sinks and stop this server, never cut its power.
+        try:
+            self.proc = subprocess.Popen(
+                [str(self.bin_dir / "postgres"), "-D", str(self.data),
+                 "-c", "listen_addresses=127.0.0.1", "-c", f"port={self.server.port}",
+                 "-c", f"unix_socket_directories={self.root}", "-c", "fsync=off", "-c", "synchronous_commit=off",
+                 "-c", "full_page_writes=off", "-c", "max_connections=200"],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **self.drop,
+            )  # fmt: skip
+        finally:
+            log.close()
+        _wait_ready(self.server, self.proc, self.root / "server.log")
+
+    def stop(self, immediate: bool = False) -> None:
+        """Fast shutdown (sessions end, data kept: commits here are not synchronous, a crash could drop
+        the last ones), or immediate (no checkpoint) when the folder goes anyway."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGQUIT if immediate else signal.SIGINT)
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
-        log.close()
-        shutil.rmtree(root, ignore_errors=True)
+
+    def remove(self) -> None:
+        self.stop(immediate=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    running = PostgresProcess()
+    try:
+        yield running.server
+    finally:
+        running.remove()
 
 
 def _wait_ready(server: PostgresServer, proc: subprocess.Popen[bytes], log: Path) -> None:

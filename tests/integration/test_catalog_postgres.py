@@ -17,7 +17,7 @@ import pytest
 
 from eventlake.catalog import Column, DataFile, LedgerEntry, Table, migrations, open_catalog
 from eventlake.catalog.copy import TABLES
-from eventlake.catalog.exceptions import CatalogError
+from eventlake.catalog.exceptions import CatalogError, CatalogUnavailable
 from eventlake.catalog.store import CatalogStore
 from eventlake.config import load_settings
 from eventlake.errors import EventlakeError
@@ -25,7 +25,7 @@ from eventlake.query import connect
 from eventlake.runtime import free_port
 from eventlake.types import TableRef
 from tests import catalog_workers
-from tests.fixtures_postgres import PostgresServer
+from tests.fixtures_postgres import PostgresProcess, PostgresServer
 
 # The SQLite store's tests, collected here again: each takes `store`, which this module makes on PostgreSQL.
 from tests.unit.test_catalog_store import (  # noqa: F401
@@ -297,3 +297,27 @@ def test_catalog_copy_moves_everything_and_queries_answer_the_same(
     assert forced.returncode == 0, forced.stderr
     with open_catalog(settings) as target:
         assert target.count_rows(list(TABLES)) == source_counts
+
+
+def test_a_server_outage_is_retriable_and_the_store_reconnects_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server of its own, stopped and started again: calls meanwhile fail as a retriable outage
+    (the sink waits those out), and the same store works again afterwards without reopening."""
+    running = PostgresProcess()
+    try:
+        server = running.server
+        monkeypatch.setenv("EVENTLAKE_CATALOG_PASSWORD", server.password)
+        with _open(server.url(server.new_database())) as store:
+            store.upsert_table(_table([Column("symbol", "string")]))
+            store.commit_flush(_entry(0, 9))
+            running.stop()
+            with pytest.raises(CatalogUnavailable) as caught:
+                store.commit_flush(_entry(10, 19))
+            assert caught.value.retriable and server.password not in str(caught.value)
+            with pytest.raises(CatalogUnavailable):  # and again while it stays down
+                store.ledger_next_offset("t", 0)
+            running.start()
+            assert store.ledger_next_offset("t", 0) == 10  # the flush that met the outage did not land
+            store.commit_flush(_entry(10, 19))
+            assert store.ledger_next_offset("t", 0) == 20
+    finally:
+        running.remove()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -135,10 +136,18 @@ def _row_factory(cursor: Any) -> Any:
 
 
 class _Connection:
-    """psycopg's connection with the store's `?` placeholders (its own are `%s`)."""
+    """psycopg's connection with the store's `?` placeholders (its own are `%s`), connected again on
+    the first statement after it broke (a server restart): the statement that met the break raised,
+    so the next one begins a new transaction or runs alone, never continues the broken one."""
 
-    def __init__(self, conn: Any) -> None:
-        self.raw = conn
+    def __init__(self, open_raw: Callable[[], Any]) -> None:
+        self._open_raw = open_raw
+        self.raw = open_raw()
+
+    def _live(self) -> Any:
+        if self.raw.closed or self.raw.broken:
+            self.raw = self._open_raw()
+        return self.raw
 
     @staticmethod
     def _sql(sql: str) -> str:
@@ -146,11 +155,11 @@ class _Connection:
 
     def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Any:
         if not params:
-            return self.raw.execute(sql)  # no parameters: several statements may go as one script
-        return self.raw.execute(self._sql(sql), params)
+            return self._live().execute(sql)  # no parameters: several statements may go as one script
+        return self._live().execute(self._sql(sql), params)
 
     def executemany(self, sql: str, seq: Any) -> Any:
-        cur = self.raw.cursor()
+        cur = self._live().cursor()
         rows = list(seq)
         if rows:
             cur.executemany(self._sql(sql), rows)
@@ -181,6 +190,9 @@ class PostgresDialect:
         self.integrity_error: tuple[type[BaseException], ...] = (psycopg.errors.UniqueViolation,)
 
     def connect(self) -> _Connection:
+        return _Connection(self._open)
+
+    def _open(self) -> Any:
         t = self.target
         kwargs: dict[str, Any] = {"host": t.host, "port": t.port, "dbname": t.dbname, "connect_timeout": 10}
         if t.user:
@@ -194,17 +206,15 @@ class PostgresDialect:
         conn.execute("SET lock_timeout = '30s'")
         conn.execute("SET idle_in_transaction_session_timeout = '60s'")
         conn.execute("SET TIME ZONE 'UTC'")
-        return _Connection(conn)
+        return conn
 
     def reconnect(self, conn: _Connection) -> _Connection:
+        """Drop the broken connection; the next statement opens a new one (and fails as an outage while down)."""
         try:
             conn.close()
         except self._psycopg.Error:
             pass
-        try:
-            return self.connect()
-        except self._psycopg.Error:
-            return conn  # still down: the next statement fails as unavailable again and retries this
+        return conn
 
     def begin_write(self, conn: _Connection) -> None:
         # READ COMMITTED on purpose: each statement after the lock sees everything committed
