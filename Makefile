@@ -49,6 +49,7 @@ lock:
 		--generate-hashes --universal --python-version 3.11 --system-certs $(if $(UPGRADE),--upgrade,) -o $(LOCK)
 
 # kcat, Chromium, iproute2 and openssl come from Debian's packages; Java 17 runs Kafka.
+# postgresql: the server the tests start for the catalog on PostgreSQL.
 system-deps:
 	@bash scripts/system-deps.sh
 

@@ -14,6 +14,8 @@ command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 # Maven resolves the S3 test server (S3Proxy); eventlake itself can fetch Kafka without it.
 command -v mvn >/dev/null 2>&1 || need+=(maven)
+# PostgreSQL: the server the catalog-on-PostgreSQL tests start (tests/fixtures_postgres.py).
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian packages: ${need[*]}"

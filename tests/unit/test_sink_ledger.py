@@ -87,6 +87,7 @@ class RacedCatalog(CatalogStore):
     def commit_flush(self, entry: LedgerEntry) -> None:
         if self.owner_batch is not None:
             batch, self.owner_batch = self.owner_batch, None
+            assert self.path is not None  # a SQLite file here
             with CatalogStore(self.path) as other:  # the owner: another process, same catalog file
                 flush_batch(batch, _writer(other, self.lake), other, self.lake, SinkSettings(), _no_dead_letters)
         super().commit_flush(entry)

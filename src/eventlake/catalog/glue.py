@@ -16,7 +16,7 @@ from eventlake.catalog.model import Partition, Table
 from eventlake.config.aws import AwsSettings
 
 if TYPE_CHECKING:
-    from eventlake.catalog.sqlite import SQLiteCatalog
+    from eventlake.catalog.sqlite import SQLCatalog
 
 # Hive SerDe and formats per eventlake file format: what Glue crawlers write, what Athena reads.
 _FORMATS: dict[str, dict[str, Any]] = {
@@ -127,9 +127,7 @@ class GluePublisher:
                 f"Glue {what} failed: {exc}", hint="check aws.region, aws.endpoint_url and credentials"
             ) from exc
 
-    def publish(
-        self, store: SQLiteCatalog, tables: list[str] | None = None, allow_local: bool = False
-    ) -> PublishReport:
+    def publish(self, store: SQLCatalog, tables: list[str] | None = None, allow_local: bool = False) -> PublishReport:
         """Mirror the tables (all, or those named); local paths as locations only with `allow_local`."""
         chosen = [t for t in store.list_tables() if not tables or t.name in tables or str(t.ref) in tables]
         local = local_locations(chosen)

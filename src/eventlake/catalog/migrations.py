@@ -9,6 +9,7 @@ that has shipped): see "Catalog schema versions" in docs/architecture.md.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ class Migration:
     version: int
     what: str
     sql: str  # statements separated by `;` (triggers included: split with sqlite3.complete_statement)
+    # The same change for PostgreSQL, run as one script; "" when `sql` translates by `for_postgres`.
+    postgres: str = ""
 
 
 # Migration 1: the schema of eventlake 0.1.0 (commit ef190f6), unchanged.
@@ -140,10 +143,84 @@ CREATE TABLE IF NOT EXISTS maintenance_runs (
     seconds REAL NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (database, name, kind));
 """
 
+
+def for_postgres(sqlite_sql: str) -> str:
+    """SQLite DDL in PostgreSQL's types: REAL is 4 bytes there, INTEGER 4 (offsets need 8)."""
+    return re.sub(r"\bINTEGER\b", "BIGINT", re.sub(r"\bREAL\b", "DOUBLE PRECISION", sqlite_sql))
+
+
+def _before_triggers(sqlite_sql: str) -> str:
+    return sqlite_sql[: sqlite_sql.index("CREATE TRIGGER")]
+
+
+# PostgreSQL: `files` gets the ordered `rowid` SQLite gives every row (an identity column, allocated
+# under the catalog's write lock, so in commit order as in SQLite), and the triggers are PL/pgSQL.
+_V1_PG = for_postgres(_V1).replace(
+    "CREATE TABLE IF NOT EXISTS files (\n    path TEXT PRIMARY KEY,",
+    "CREATE TABLE IF NOT EXISTS files (\n    rowid BIGINT GENERATED ALWAYS AS IDENTITY, path TEXT PRIMARY KEY,",
+)
+assert "rowid BIGINT" in _V1_PG
+
+# One trigger function for the six SQLite triggers on files and tables: TG_ARGV[0] 'reset' when
+# the change is more than new files, TG_ARGV[1] 'old' when an update is keyed by the old row.
+_V2_PG = (
+    for_postgres(_before_triggers(_V2))
+    + """
+CREATE FUNCTION eventlake_note_change() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    db TEXT; nm TEXT; next_seq BIGINT; is_reset BOOLEAN;
+BEGIN
+    is_reset := TG_ARGV[0] = 'reset';
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND TG_NARGS > 1 AND TG_ARGV[1] = 'old') THEN
+        db := OLD.database; nm := OLD.name;
+    ELSE
+        db := NEW.database; nm := NEW.name;
+    END IF;
+    SELECT coalesce(max(seq), 0) + 1 INTO next_seq FROM table_changes;
+    INSERT INTO table_changes (database, name, seq, reset_seq) VALUES (db, nm, next_seq, 0)
+    ON CONFLICT (database, name) DO UPDATE SET seq = excluded.seq,
+        reset_seq = CASE WHEN is_reset THEN excluded.seq ELSE table_changes.reset_seq END;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION eventlake_note_views() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE table_changes SET seq = (SELECT max(seq) + 1 FROM table_changes), reset_seq = seq
+    WHERE database = '' AND name = '';
+    RETURN NULL;
+END $$;
+CREATE TRIGGER files_added AFTER INSERT ON files FOR EACH ROW EXECUTE FUNCTION eventlake_note_change('add');
+CREATE TRIGGER files_removed AFTER DELETE ON files FOR EACH ROW EXECUTE FUNCTION eventlake_note_change('reset');
+CREATE TRIGGER files_changed AFTER UPDATE ON files
+    FOR EACH ROW EXECUTE FUNCTION eventlake_note_change('reset', 'old');
+CREATE TRIGGER tables_added AFTER INSERT ON tables FOR EACH ROW EXECUTE FUNCTION eventlake_note_change('reset');
+CREATE TRIGGER tables_changed AFTER UPDATE ON tables
+    FOR EACH ROW EXECUTE FUNCTION eventlake_note_change('reset', 'new');
+CREATE TRIGGER tables_removed AFTER DELETE ON tables FOR EACH ROW EXECUTE FUNCTION eventlake_note_change('reset');
+CREATE TRIGGER views_added AFTER INSERT ON views FOR EACH ROW EXECUTE FUNCTION eventlake_note_views();
+CREATE TRIGGER views_removed AFTER DELETE ON views FOR EACH ROW EXECUTE FUNCTION eventlake_note_views();
+-- an upsert that replaces a view is an UPDATE here (SQLite's REPLACE is an INSERT)
+CREATE TRIGGER views_changed AFTER UPDATE ON views FOR EACH ROW EXECUTE FUNCTION eventlake_note_views();
+"""
+)
+
+_V3_PG = (
+    for_postgres(_before_triggers(_V3))
+    + for_postgres(_V3[_V3.index("CREATE TABLE IF NOT EXISTS maintenance_leases") :])
+    + """
+CREATE FUNCTION eventlake_file_ranges_follow() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM file_ranges WHERE path = OLD.path;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER file_ranges_follow_files AFTER DELETE ON files
+    FOR EACH ROW EXECUTE FUNCTION eventlake_file_ranges_follow();
+"""
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "the schema of eventlake 0.1.0", _V1),
-    Migration(2, "change tracking for incremental refresh; files by partition", _V2),
-    Migration(3, "lake maintenance: file ranges, leases, pending files, runs", _V3),
+    Migration(1, "the schema of eventlake 0.1.0", _V1, _V1_PG),
+    Migration(2, "change tracking for incremental refresh; files by partition", _V2, _V2_PG),
+    Migration(3, "lake maintenance: file ranges, leases, pending files, runs", _V3, _V3_PG),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1,8 +1,9 @@
-"""The embedded catalog: one SQLite file (WAL), safe for several processes.
+"""The catalog store: written once in SQL, for an embedded SQLite file (WAL, safe for several
+processes) or a PostgreSQL database (several machines), through a dialect (catalog/dialect.py).
 
 Every change that must be atomic (a flush's ledger entry with its files and
-partitions; a compaction's swap of files) is one `BEGIN IMMEDIATE` transaction,
-so a crash leaves either all of it or none of it.
+partitions; a compaction's swap of files) is one transaction under the catalog's
+write lock, so a crash leaves either all of it or none of it.
 """
 
 from __future__ import annotations
@@ -10,16 +11,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from eventlake.catalog import migrations
+from eventlake.catalog.dialect import Dialect, SQLiteDialect, marks
 from eventlake.catalog.exceptions import CatalogError, CatalogUnavailable, LedgerConflict, TableNotFound
 from eventlake.catalog.model import Column, DataFile, FileRange, LedgerEntry, OffsetEvent, Partition, Table
 from eventlake.types import TableRef
@@ -39,12 +40,8 @@ _LEDGER_COLS = (
 _RANGE_COLS = (
     "path, database, name, topic, kafka_partition, first_offset, last_offset, rows, min_event_time, max_event_time"
 )
-_PENDING_INSERT = (
-    "INSERT OR REPLACE INTO maintenance_pending (path, database, name, kind, owner, created_at) VALUES (?,?,?,?,?,?)"
-)
-_RUNS_INSERT = (
-    "INSERT OR REPLACE INTO maintenance_runs (database, name, kind, ran_at, seconds, detail) VALUES (?,?,?,?,?,?)"
-)
+_PENDING_COLS = "path, database, name, kind, owner, created_at"
+_RUNS_COLS = "database, name, kind, ran_at, seconds, detail"
 _EVENT_COLS = "topic, partition, kind, first_offset, last_offset, incarnation, action, detail, detected_at"
 
 # Maintenance (catalog/maintain.py): a compacted file's offset ranges, who compacts which
@@ -81,40 +78,50 @@ class CatalogChanges:
     files: dict[tuple[str, str], tuple[bool, list[tuple[int, DataFile]]]]
 
 
-class SQLiteCatalog:
-    """Glue-shaped catalog, file list and exactly-once ledger in one SQLite file."""
+class SQLCatalog:
+    """Glue-shaped catalog, file list and exactly-once ledger in one SQL database.
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+    Written once; `dialect` (catalog/dialect.py) says how SQLite and PostgreSQL differ. Every
+    change that must be atomic is one transaction under the catalog's write lock (SQLite's
+    `BEGIN IMMEDIATE`, PostgreSQL's transaction-scoped advisory lock), so writers queue as they
+    do on one SQLite file, whichever machine they run on.
+    """
+
+    def __init__(self, target: str | Path | Dialect) -> None:
+        """`target`: a SQLite file's path, or a dialect (catalog/postgres.py's for PostgreSQL)."""
+        # The SQLite file, None elsewhere.
+        self.path: Path | None = Path(target) if isinstance(target, str | Path) else None
+        dialect = SQLiteDialect(self.path) if self.path is not None else target
+        assert not isinstance(dialect, str | Path)
+        self._dialect = dialect
+        self.where = dialect.where
         self._lock = threading.RLock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: we issue BEGIN ourselves, so each transaction is explicit.
-            self._conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
-            # busy_timeout first: switching to WAL takes a lock too, and must wait, not fail,
-            # while a sink in this or another process is committing.
-            self._conn.execute("PRAGMA busy_timeout=30000")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._use_wal()
-            self._conn.row_factory = sqlite3.Row  # columns by name: a migration may add or move them
+            self._conn = dialect.connect()
             self._upgrade()
-        except sqlite3.Error as exc:
+        except CatalogError:
+            self.close()
+            raise
+        except dialect.error as exc:
+            self.close()
             raise CatalogError(
-                f"cannot open catalog {self.path}: {exc}", hint="check the path and its permissions, or pass --catalog"
+                f"cannot open catalog {self.where}: {dialect.describe(exc)}",
+                hint=dialect.open_hint,
             ) from exc
 
     def _upgrade(self) -> None:
         """Bring an older catalog to this eventlake's schema in one transaction; refuse a newer one."""
-        if migrations.user_version(self._conn) == migrations.LATEST:
-            return
+        with self._lock, _unavailable(self._dialect, self._reconnect):
+            if self._dialect.schema_version(self._conn) == migrations.LATEST:
+                return
         with self._tx() as c:
-            current = migrations.user_version(c)  # again under the write lock: another process may have done it
+            current = self._dialect.schema_version(c)  # again under the write lock: another process may have done it
             if current > migrations.LATEST:
                 from eventlake import __version__
 
                 by = migrations.made_by(c)
                 raise CatalogError(
-                    f"catalog {self.path} has schema version {current}, made by "
+                    f"catalog {self.where} has schema version {current}, made by "
                     f"{f'eventlake {by}' if by else 'a newer eventlake'}; eventlake {__version__} reads "
                     f"versions up to {migrations.LATEST}",
                     hint="upgrade eventlake to open it",
@@ -123,67 +130,51 @@ class SQLiteCatalog:
                 from eventlake import __version__
 
                 try:
-                    migrations.upgrade(c, current, __version__)
-                except sqlite3.Error as exc:  # rolled back by _tx: the file stays as it was
+                    self._dialect.upgrade(c, current, __version__)
+                except self._dialect.error as exc:  # rolled back by _tx: the catalog stays as it was
                     raise CatalogError(
-                        f"cannot upgrade catalog {self.path} from schema version {current} to "
-                        f"{migrations.LATEST}: {exc}; it was left unchanged",
+                        f"cannot upgrade catalog {self.where} from schema version {current} to "
+                        f"{migrations.LATEST}: {self._dialect.describe(exc)}; it was left unchanged",
                         hint="an object in the catalog has a name eventlake needs; remove it, or open "
                         "the catalog with the eventlake that made it",
                     ) from exc
 
     def close(self) -> None:
-        self._conn.close()
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            with contextlib.suppress(*self._dialect.error):
+                conn.close()
 
-    def __enter__(self) -> SQLiteCatalog:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, _unavailable(self.path, self._reconnect):
-            self._conn.execute("BEGIN IMMEDIATE")
+    def _tx(self) -> Iterator[Any]:
+        """A write transaction: the catalog's write lock is taken first, so reads inside it are current."""
+        with self._lock, _unavailable(self._dialect, self._reconnect):
+            self._dialect.begin_write(self._conn)
             try:
                 yield self._conn
             except BaseException:
-                with contextlib.suppress(sqlite3.Error):
+                with contextlib.suppress(*self._dialect.error):
                     self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
 
-    def _use_wal(self) -> None:
-        """Switch a new catalog to WAL. SQLite answers "locked" at once, without the busy timeout,
-        when another connection (a second sink starting, a reader) holds the file during the
-        switch; that one is usually switching it too, so look again until the timeout."""
-        deadline = time.monotonic() + 30
-        while self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            try:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock, _unavailable(self.path, self._reconnect):
-            return self._conn.execute(sql, params).fetchall()
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock, _unavailable(self._dialect, self._reconnect):
+            return list(self._conn.execute(sql, params).fetchall())
 
     def _reconnect(self) -> None:
-        """A connection that found its file read-only stays read-only: open a new one for the next try."""
-        with contextlib.suppress(sqlite3.Error):
-            self._conn.close()
-        with contextlib.suppress(sqlite3.Error):
-            self._conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA busy_timeout=30000")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.row_factory = sqlite3.Row
+        self._conn = self._dialect.reconnect(self._conn)
 
     # databases
     def ensure_database(self, name: str) -> None:
         with self._tx() as c:
-            c.execute("INSERT OR IGNORE INTO databases (name, created_at) VALUES (?, ?)", (name, time.time()))
+            c.execute(self._dialect.insert_ignore("databases", "name, created_at", "name"), (name, time.time()))
 
     def list_databases(self) -> list[str]:
         return [r[0] for r in self._query("SELECT name FROM databases ORDER BY name")]
@@ -210,7 +201,7 @@ class SQLiteCatalog:
         """Create or update; bump schema_version (keeping the old schema) when columns change."""
         now = time.time()
         with self._tx() as c:
-            c.execute("INSERT OR IGNORE INTO databases (name, created_at) VALUES (?, ?)", (table.database, now))
+            c.execute(self._dialect.insert_ignore("databases", "name, created_at", "name"), (table.database, now))
             row = c.execute(
                 f"SELECT {_TABLE_COLS} FROM tables WHERE database=? AND name=?", (table.database, table.name)
             ).fetchone()
@@ -223,7 +214,7 @@ class SQLiteCatalog:
                 version = old.schema_version + 1 if changed else old.schema_version
                 created = old.created_at
             c.execute(
-                f"INSERT OR REPLACE INTO tables ({_TABLE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                self._dialect.upsert("tables", _TABLE_COLS, "database, name"),
                 (
                     table.database,
                     table.name,
@@ -240,8 +231,9 @@ class SQLiteCatalog:
             )
             if changed:
                 c.execute(
-                    "INSERT OR REPLACE INTO schema_versions (database, name, version, columns, created_at) "
-                    "VALUES (?,?,?,?,?)",
+                    self._dialect.upsert(
+                        "schema_versions", "database, name, version, columns, created_at", "database, name, version"
+                    ),
                     (table.database, table.name, version, _cols(table.columns), now),
                 )
         result = self.get_table(table.ref)
@@ -265,13 +257,14 @@ class SQLiteCatalog:
         with self._tx() as c:
             return self._add_partitions(c, ref, parts)
 
-    @staticmethod
-    def _add_partitions(c: sqlite3.Connection, ref: TableRef, parts: list[Partition]) -> int:
+    def _add_partitions(self, c: Any, ref: TableRef, parts: list[Partition]) -> int:
         added = 0
         now = time.time()
         for p in parts:
             cur = c.execute(
-                "INSERT OR IGNORE INTO partitions (database, name, spec, location, created_at) VALUES (?,?,?,?,?)",
+                self._dialect.insert_ignore(
+                    "partitions", "database, name, spec, location, created_at", "database, name, spec"
+                ),
                 (ref.database, ref.name, _spec(p.values), p.location, now),
             )
             added += cur.rowcount
@@ -300,12 +293,15 @@ class SQLiteCatalog:
         with self._tx() as c:
             self._insert_files(c, ref, files, replace=True)
 
-    @staticmethod
-    def _insert_files(c: sqlite3.Connection, ref: TableRef, files: list[DataFile], *, replace: bool) -> None:
-        verb = "INSERT OR REPLACE" if replace else "INSERT"
+    def _insert_files(self, c: Any, ref: TableRef, files: list[DataFile], *, replace: bool) -> None:
+        sql = (
+            self._dialect.upsert("files", _FILE_COLS, "path")
+            if replace
+            else f"INSERT INTO files ({_FILE_COLS}) VALUES ({marks(_FILE_COLS)})"
+        )
         now = time.time()
         c.executemany(
-            f"{verb} INTO files ({_FILE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            sql,
             [
                 (
                     f.path,
@@ -329,7 +325,7 @@ class SQLiteCatalog:
         ranges = [(f.path, ref.database, ref.name, r) for f in files if f.ranges for r in f.ranges]
         if ranges:
             c.executemany(
-                f"INSERT OR REPLACE INTO file_ranges ({_RANGE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                self._dialect.upsert("file_ranges", _RANGE_COLS, "path, topic, kafka_partition"),
                 [
                     (
                         p,
@@ -401,7 +397,7 @@ class SQLiteCatalog:
                 )
             try:
                 c.execute(
-                    f"INSERT INTO ledger ({_LEDGER_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO ledger ({_LEDGER_COLS}) VALUES ({marks(_LEDGER_COLS)})",
                     (
                         entry.topic,
                         entry.partition,
@@ -417,14 +413,13 @@ class SQLiteCatalog:
                         entry.committed_at or time.time(),
                     ),
                 )
-            except sqlite3.IntegrityError as exc:
+            except self._dialect.integrity_error as exc:
                 raise LedgerConflict(
                     f"{entry.topic}[{entry.partition}] offset {entry.first_offset} is already recorded",
                     hint="another sink recorded it first; this flush is discarded",
                 ) from exc
-            c.execute(
-                "INSERT OR IGNORE INTO databases (name, created_at) VALUES (?, ?)", (entry.table.database, time.time())
-            )
+            now = time.time()
+            c.execute(self._dialect.insert_ignore("databases", "name, created_at", "name"), (entry.table.database, now))
             self._insert_files(c, entry.table, entry.files, replace=False)
             parts = {_spec(f.partition): f for f in entry.files}
             table_row = c.execute(
@@ -442,7 +437,7 @@ class SQLiteCatalog:
             if entry.dlq:
                 c.execute(
                     "INSERT INTO dlq_counts (topic, count) VALUES (?, ?) ON CONFLICT(topic) DO UPDATE SET "
-                    "count = count + excluded.count",
+                    "count = dlq_counts.count + excluded.count",
                     (entry.topic, entry.dlq),
                 )
 
@@ -482,7 +477,7 @@ class SQLiteCatalog:
         rows = self._query(
             """SELECT l.topic, l.partition, max(l.last_offset) + 1, sum(l.rows), sum(l.bytes), sum(l.dlq),
                       sum(CASE WHEN l.committed_at >= ? THEN l.rows ELSE 0 END), max(l.committed_at),
-                      max(l.max_event_time), l.database || '.' || l.name,
+                      max(l.max_event_time), max(l.database || '.' || l.name),
                       (SELECT count(*) FROM files f WHERE f.topic = l.topic AND f.kafka_partition = l.partition)
                       + (SELECT count(*) FROM file_ranges r WHERE r.topic = l.topic AND r.kafka_partition = l.partition)
                FROM ledger l GROUP BY l.topic, l.partition ORDER BY l.topic, l.partition""",
@@ -540,7 +535,7 @@ class SQLiteCatalog:
     def record_offset_event(self, event: OffsetEvent) -> None:
         with self._tx() as c:
             c.execute(
-                f"INSERT INTO offset_events ({_EVENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO offset_events ({_EVENT_COLS}) VALUES ({marks(_EVENT_COLS)})",
                 (
                     event.topic,
                     event.partition,
@@ -567,7 +562,7 @@ class SQLiteCatalog:
     def save_view(self, name: str, sql: str, database: str = "default") -> None:
         with self._tx() as c:
             c.execute(
-                "INSERT OR REPLACE INTO views (database, name, sql, created_at) VALUES (?,?,?,?)",
+                self._dialect.upsert("views", "database, name, sql, created_at", "database, name"),
                 (database, name, sql, time.time()),
             )
 
@@ -587,7 +582,7 @@ class SQLiteCatalog:
 
     def set_crawl_state(self, key: str, state: dict[str, Any]) -> None:
         with self._tx() as c:
-            c.execute("INSERT OR REPLACE INTO crawl_state (key, state) VALUES (?, ?)", (key, json.dumps(state)))
+            c.execute(self._dialect.upsert("crawl_state", "key, state", "key"), (key, json.dumps(state)))
 
     # incremental reads for long-lived query engines (change numbers kept by triggers: migration 2)
     def change_seq(self) -> int:
@@ -601,9 +596,9 @@ class SQLiteCatalog:
         Tables whose files were only added get their files with rowids past their `watermarks`
         entry; tables with any other change (files removed, table or views changed) get all files.
         """
-        with self._lock, _unavailable(self.path, self._reconnect):
+        with self._lock, _unavailable(self._dialect, self._reconnect):
             c = self._conn
-            c.execute("BEGIN")
+            self._dialect.begin_read(c)
             try:
                 seq = int(c.execute("SELECT coalesce(max(seq), 0) FROM table_changes").fetchone()[0])
                 changed = c.execute(
@@ -691,7 +686,7 @@ class SQLiteCatalog:
                 "WHERE maintenance_leases.owner = excluded.owner OR maintenance_leases.expires_at < ?",
                 (ref.database, ref.name, _spec(values), owner, now + ttl_s, now),
             )
-            return cur.rowcount == 1
+            return int(cur.rowcount) == 1
 
     def release_lease(self, ref: TableRef, values: dict[str, str], owner: str) -> None:
         with self._tx() as c:
@@ -708,7 +703,7 @@ class SQLiteCatalog:
         now = time.time()
         with self._tx() as c:
             c.executemany(
-                _PENDING_INSERT,
+                self._dialect.upsert("maintenance_pending", _PENDING_COLS, "path"),
                 [(p, ref.database, ref.name, kind, owner, now) for p in paths],
             )
 
@@ -761,14 +756,15 @@ class SQLiteCatalog:
             self._insert_files(c, ref, new_files, replace=False)
             c.executemany("DELETE FROM maintenance_pending WHERE path=?", [(f.path,) for f in new_files])
             c.executemany(
-                _PENDING_INSERT,
+                self._dialect.upsert("maintenance_pending", _PENDING_COLS, "path"),
                 [(p, ref.database, ref.name, "retired", owner, now) for p in old_paths],
             )
 
     def partition_file_stats(self, ref: TableRef, small_bytes: int) -> list[dict[str, Any]]:
         """Per table partition: files, bytes, files under `small_bytes`, newest file's created_at (in SQL)."""
         rows = self._query(
-            "SELECT partition_spec, count(*), sum(bytes), sum(bytes < ?), max(created_at) FROM files "
+            "SELECT partition_spec, count(*), sum(bytes), sum(CASE WHEN bytes < ? THEN 1 ELSE 0 END), max(created_at) "
+            "FROM files "
             "WHERE database=? AND name=? GROUP BY partition_spec",
             (small_bytes, ref.database, ref.name),
         )
@@ -782,8 +778,9 @@ class SQLiteCatalog:
         than one file (what compaction can still merge; an hour that is one small file is done)."""
         rows = self._query(
             "SELECT database, name, sum(n), sum(b), sum(CASE WHEN n > 1 THEN s ELSE 0 END) FROM "
-            "(SELECT database, name, count(*) AS n, sum(bytes) AS b, sum(bytes < ?) AS s FROM files "
-            "GROUP BY database, name, partition_spec) GROUP BY database, name",
+            "(SELECT database, name, count(*) AS n, sum(bytes) AS b, sum(CASE WHEN bytes < ? THEN 1 ELSE 0 END) AS s "
+            "FROM files "
+            "GROUP BY database, name, partition_spec) AS per_partition GROUP BY database, name",
             (small_bytes,),
         )
         return {TableRef(d, n): {"files": c, "bytes": b or 0, "small": s or 0} for d, n, c, b, s in rows}
@@ -802,7 +799,7 @@ class SQLiteCatalog:
                 c.execute("DELETE FROM partitions WHERE database=? AND name=? AND spec=?", key)
                 c.execute(f"DELETE FROM maintenance_leases WHERE {where}", key)
                 c.executemany(
-                    _PENDING_INSERT,
+                    self._dialect.upsert("maintenance_pending", _PENDING_COLS, "path"),
                     [(p, ref.database, ref.name, "retired", owner, now) for p in found],
                 )
                 paths += found
@@ -813,7 +810,7 @@ class SQLiteCatalog:
         database, name = (ref.database, ref.name) if ref else ("", "")
         with self._tx() as c:
             c.execute(
-                _RUNS_INSERT,
+                self._dialect.upsert("maintenance_runs", _RUNS_COLS, "database, name, kind"),
                 (database, name, kind, time.time(), seconds, json.dumps(detail)),
             )
 
@@ -823,9 +820,10 @@ class SQLiteCatalog:
         thousands a day at 1 s flushes) and `status` aggregates all of it; the exactly-once chain only
         needs each partition's last offset, which a rollup of older entries never changes. Only
         contiguous runs are merged, so the chain stays gap-free entry by entry."""
+        bucket_sql = self._dialect.trunc("committed_at / ?")
         with self._tx() as c:
             groups = c.execute(
-                "SELECT topic, partition, database, name, CAST(committed_at / ? AS INTEGER) AS bucket, "
+                f"SELECT topic, partition, database, name, {bucket_sql} AS bucket, "
                 "min(first_offset), max(last_offset), sum(last_offset - first_offset + 1), sum(rows), sum(bytes), "
                 "sum(dlq), sum(files), max(max_event_time), max(committed_at), count(*) FROM ledger "
                 "WHERE committed_at < ? GROUP BY topic, partition, database, name, bucket HAVING count(*) > 1",
@@ -837,15 +835,63 @@ class SQLiteCatalog:
                     continue
                 c.execute(
                     "DELETE FROM ledger WHERE topic=? AND partition=? AND database=? AND name=? "
-                    "AND committed_at < ? AND CAST(committed_at / ? AS INTEGER) = ?",
+                    f"AND committed_at < ? AND {bucket_sql} = ?",
                     (topic, part, db, name, before, bucket_s, bucket),
                 )
                 c.execute(
-                    f"INSERT INTO ledger ({_LEDGER_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO ledger ({_LEDGER_COLS}) VALUES ({marks(_LEDGER_COLS)})",
                     (topic, part, first, last, db, name, rows, size, dlq, files, mx, at),
                 )
                 gone += n - 1
             return gone
+
+    # whole-catalog copy (catalog/copy.py): every row of the named tables, in and out
+    def read_tables(self, tables: Mapping[str, tuple[str, str]]) -> dict[str, list[tuple[Any, ...]]]:
+        """`{table: (columns, order)}` -> every row, all read in one transaction (one consistent state)."""
+        with self._lock, _unavailable(self._dialect, self._reconnect):
+            self._dialect.begin_read(self._conn)
+            try:
+                return {
+                    name: [tuple(r) for r in self._conn.execute(f"SELECT {cols} FROM {name} ORDER BY {order}")]
+                    for name, (cols, order) in tables.items()
+                }
+            finally:
+                self._conn.execute("COMMIT")
+
+    def count_rows(self, tables: list[str]) -> dict[str, int]:
+        return {n: int(self._query(f"SELECT count(*) FROM {n}")[0][0]) for n in tables}
+
+    def load_tables(
+        self,
+        tables: Mapping[str, tuple[str, str]],
+        rows: Mapping[str, list[tuple[Any, ...]]],
+        *,
+        replace: bool,
+    ) -> dict[str, int]:
+        """Write `rows` into these tables in ONE transaction and return the counts read back inside it.
+
+        Refused (CatalogError, nothing written) when any of them holds rows, unless `replace`, which
+        empties them first. Counts that differ from `rows` roll everything back."""
+        with self._tx() as c:
+            held = {n: int(c.execute(f"SELECT count(*) FROM {n}").fetchone()[0]) for n in tables}
+            if any(held.values()) and not replace:
+                busy = ", ".join(f"{n} ({k})" for n, k in held.items() if k)
+                raise CatalogError(
+                    f"catalog {self.where} is not empty: {busy}",
+                    hint="copy into an empty database, or pass --force to replace what it holds",
+                )
+            for name in reversed(list(tables)):
+                c.execute(f"DELETE FROM {name}")
+            for name, (cols, _) in tables.items():
+                c.executemany(f"INSERT INTO {name} ({cols}) VALUES ({marks(cols)})", rows.get(name, []))
+            counts = {n: int(c.execute(f"SELECT count(*) FROM {n}").fetchone()[0]) for n in tables}
+            wrong = {n: (k, len(rows.get(n, []))) for n, k in counts.items() if k != len(rows.get(n, []))}
+            if wrong:
+                raise CatalogError(
+                    f"copy into {self.where} read back other counts than it wrote: {wrong}; rolled back",
+                    hint="nothing was changed; report this",
+                )
+            return counts
 
     def maintenance_runs(self) -> list[dict[str, Any]]:
         rows = self._query(
@@ -864,30 +910,23 @@ class SQLiteCatalog:
 
 
 @contextmanager
-def _unavailable(path: Path, reconnect: Callable[[], None]) -> Iterator[None]:
-    """SQLite's operational errors (locked, read-only, disk full, file gone) as one retriable line.
-
-    Each statement opens the file afresh as far as these errors go: a catalog made writable
-    again, or a disk with space again, works on the next try without reopening anything.
-    """
+def _unavailable(dialect: Dialect, reconnect: Callable[[], None]) -> Iterator[None]:
+    """Errors that waiting or a fix outside can cure (locked, read-only, disk full, server gone) as one
+    retriable line. Each statement meets the database afresh as far as these go: a catalog made
+    writable again, or a server back up, works on the next try without reopening anything."""
     try:
         yield
-    except sqlite3.OperationalError as exc:
-        text = str(exc)
-        hints = {
-            "locked": "another process holds a long write lock on it; it is retried",
-            "readonly": "make the catalog file and its folder writable",
-            "disk": "free space on the catalog's disk",
-            "full": "free space on the catalog's disk",
-            "unable to open": "check that the catalog's folder exists and is writable",
-        }
-        hint = next((h for word, h in hints.items() if word in text.replace("-", "").lower()), "check the catalog file")
-        if "readonly" in text.replace("-", "").lower():
+    except dialect.error as exc:
+        verdict = dialect.unavailable(exc)
+        if verdict is None:
+            raise
+        hint, again = verdict
+        if again:
             reconnect()
-        raise CatalogUnavailable(f"catalog {path} is unavailable: {text}", hint=hint) from exc
+        raise CatalogUnavailable(f"catalog {dialect.where} is unavailable: {dialect.describe(exc)}", hint=hint) from exc
 
 
-def _table(row: sqlite3.Row) -> Table:
+def _table(row: Any) -> Table:
     return Table(
         database=row["database"],
         name=row["name"],
@@ -903,7 +942,7 @@ def _table(row: sqlite3.Row) -> Table:
     )
 
 
-def _file(row: sqlite3.Row) -> DataFile:
+def _file(row: Any) -> DataFile:
     return DataFile(
         path=row["path"],
         table=TableRef(row["database"], row["name"]),
@@ -919,3 +958,7 @@ def _file(row: sqlite3.Row) -> DataFile:
         max_event_time=row["max_event_time"],
         created_at=row["created_at"],
     )
+
+
+# The embedded catalog by its old name: `SQLiteCatalog(path)` is `SQLCatalog(path)`.
+SQLiteCatalog = SQLCatalog

@@ -1,6 +1,7 @@
 """Where the catalog lives, chosen from settings: the one entry point `open_catalog`.
 
-Backends are keyed by URI scheme (`sqlite:///path`; Glue comes later). With no
+Backends are keyed by URI scheme: `sqlite:///path`, or `postgresql://user@host:port/db`
+(catalog/postgres.py: several machines share one catalog and ledger). With no
 `catalog` setting, a local lake keeps its catalog inside itself
 (`<lake>/_eventlake/catalog.sqlite`) so that `sink`, `crawl`, `query` and
 `dashboard` given the same `--lake` see the same tables; an S3 lake's catalog
@@ -11,15 +12,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eventlake.catalog.sqlite import SQLiteCatalog
+from eventlake.catalog.postgres import PostgresDialect, is_postgres, redact
+from eventlake.catalog.sqlite import SQLCatalog, SQLiteCatalog
 from eventlake.config import Settings
 from eventlake.errors import ConfigError
 
 # The catalog is the product's own folder in the lake; crawlers and sweeps skip `_`-names.
 CATALOG_DIR = "_eventlake"
 
-# The SQLite catalog is the store's interface today; a Glue store will implement the same methods.
-CatalogStore = SQLiteCatalog
+# One store for every SQL backend (SQLite, PostgreSQL); the dialect is the only difference.
+CatalogStore = SQLCatalog
 
 
 def local_lake_path(lake: str) -> Path | None:
@@ -49,7 +51,10 @@ def catalog_path(settings: Settings) -> Path:
             return Path(uri.removeprefix("sqlite://"))
         if "://" not in uri:
             return Path(uri)
-        raise ConfigError(f"unsupported catalog {uri!r}", hint="use sqlite:///path/to/catalog.sqlite")
+        raise ConfigError(
+            f"unsupported catalog {redact(uri)!r}",
+            hint="use sqlite:///path/to/catalog.sqlite or postgresql://USER@HOST:PORT/DATABASE",
+        )
     local = local_lake_path(settings.lake)
     if local is not None:
         return local.resolve() / CATALOG_DIR / "catalog.sqlite"
@@ -57,4 +62,12 @@ def catalog_path(settings: Settings) -> Path:
 
 
 def open_catalog(settings: Settings) -> CatalogStore:
+    if settings.catalog and is_postgres(settings.catalog):
+        return open_postgres(settings.catalog, settings)
     return SQLiteCatalog(catalog_path(settings))
+
+
+def open_postgres(uri: str, settings: Settings) -> CatalogStore:
+    """A PostgreSQL catalog at `uri`, its password from `catalog_password` (else libpq's PGPASSWORD, ~/.pgpass)."""
+    secret = settings.catalog_password
+    return SQLCatalog(PostgresDialect(uri, secret.get_secret_value() if secret else None))

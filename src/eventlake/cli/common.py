@@ -34,7 +34,11 @@ LakeOpt = Annotated[
 FormatOpt = Annotated[output.Format, typer.Option("--format", help="table, json or csv")]
 CatalogOpt = Annotated[
     str | None,
-    typer.Option("--catalog", help="Catalog URI (sqlite:///path); default: inside a local lake.", show_default=False),
+    typer.Option(
+        "--catalog",
+        help="Catalog URI (sqlite:///path or postgresql://USER@HOST:PORT/DB); default: inside a local lake.",
+        show_default=False,
+    ),
 ]
 
 

@@ -36,6 +36,7 @@ COMMANDS = {
     "sink": "sink",
     "crawl": "crawl",
     "tables": "tables",
+    "catalog": "catalog",
     "views": "views",
     "compact": "compact",
     "maintain": "maintain",

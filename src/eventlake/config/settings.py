@@ -60,7 +60,14 @@ class Settings(BaseModel):
     )
     catalog: str | None = Field(
         None,
-        description="SQLite catalog, sqlite:///path (--catalog); unset: inside a local lake, else ./.eventlake.",
+        description=(
+            "Catalog: sqlite:///path, or postgresql://USER@HOST:PORT/DB to share it between machines "
+            "(--catalog); unset: inside a local lake, else ./.eventlake."
+        ),
+    )
+    catalog_password: SecretStr | None = Field(
+        None,
+        description="Password of a postgresql://USER@HOST:PORT/DB catalog (never in the URL; never shown).",
     )
     database: str = Field(
         "default",
