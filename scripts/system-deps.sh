@@ -9,7 +9,7 @@ command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 { command -v ip && command -v ss; } >/dev/null 2>&1 || need+=(iproute2)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
-# shellcheck: the EC2 user data script (eventlake.deploy) must pass it.
+# The EC2 user data script (eventlake.deploy) must pass shellcheck.
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 # Maven resolves the S3 test server (S3Proxy); eventlake itself can fetch Kafka without it.
@@ -21,6 +21,9 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
+  # The tests start their own PostgreSQL; keep Debian from creating and starting a "main" cluster.
+  mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/eventlake.conf
   apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
 else
   echo "missing system packages: ${need[*]} (install them with your package manager)" >&2
