@@ -117,6 +117,8 @@ class TransactionalRun(_Run):
         if err is not None:
             self.report.failed += 1
             self.report.add_error(err.str())
+            if err.code() == KafkaError._MSG_TIMED_OUT:
+                self.timed_out.add(msg.partition())
 
     # ---- start, send, commit
 
