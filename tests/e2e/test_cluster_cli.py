@@ -7,12 +7,19 @@ tests/integration/test_cluster.py, on the same session cluster.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from eventlake.broker.cluster import LocalCluster
-from tests.e2e.conftest import Run
+from eventlake.runtime import free_port
+from tests.e2e.conftest import EVENTLAKE, Run
+from tests.fixtures_cluster import partitions_of
 
 pytestmark = pytest.mark.e2e
 
@@ -69,3 +76,34 @@ def test_a_single_node_data_dir_refuses_a_cluster(cli: Run, tmp_path: Path) -> N
     res = cli("broker", "start", "--nodes", "3", "--data-dir", str(data))
     assert res.returncode == 1 and res.stderr.count("\n") == 1
     assert "holds a single-node broker, not 3 nodes" in res.stderr
+
+
+def test_demo_runs_on_the_cluster_with_three_replicas(cluster: LocalCluster, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
+    env["EVENTLAKE_BROKER__DATA_DIR"] = str(cluster.data_dir)
+    port = free_port()
+    proc = subprocess.Popen(
+        [EVENTLAKE, "demo", "--nodes", "3", "--port", str(port), "--rate", "100", "--duration", "60"],
+        cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        url = proc.stdout.readline().strip()
+        assert url == f"http://127.0.0.1:{port}/", proc.stderr.read() if proc.poll() is not None else url
+        deadline = time.monotonic() + 60
+        while _count(url, "stock_ticks") == 0:
+            assert time.monotonic() < deadline, "no ticks landed"
+            time.sleep(0.5)
+        replicas = [len(r) for _, r, _ in partitions_of(cluster.local_bootstrap, "stock-ticks").values()]
+        assert replicas == [3, 3, 3]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert f"using the running broker at {cluster.bootstrap}" in err
+    assert "stopping the broker" not in err  # the demo leaves a cluster it did not start running
+    assert all(m.running_state() is not None for m in cluster.members.values())
+
+
+def _count(url: str, table: str) -> int:
+    r = httpx.post(f"{url}api/query", json={"sql": f"SELECT count(*) FROM {table}"}, timeout=20)
+    return int(r.json()["rows"][0][0]) if r.status_code == 200 else 0

@@ -195,8 +195,9 @@ class _Run:
         else:
             self.report.failed += 1
             self.report.add_error(err.str())
-            if err.code() == KafkaError._MSG_TIMED_OUT:
-                self.timed_out.add(msg.partition())
+            partition = msg.partition()
+            if err.code() == KafkaError._MSG_TIMED_OUT and partition is not None:
+                self.timed_out.add(partition)
 
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
@@ -281,9 +282,7 @@ class _Run:
 
     def _explain_timeouts(self) -> None:
         """Name the cause librdkafka's "Message timed out" hides when it is too few in-sync replicas."""
-        cause = not_enough_replicas(
-            self.settings.bootstrap_servers, self.settings.kafka, self.topic, self.timed_out
-        )
+        cause = not_enough_replicas(self.settings.bootstrap_servers, self.settings.kafka, self.topic, self.timed_out)
         if cause is not None:
             self.report.errors.insert(0, cause)
 

@@ -1,0 +1,207 @@
+"""cluster: eventlake's produce and sink on a local 3-node cluster (RF 3, min.insync.replicas 2) against the
+single node, in the same run; and how long a partition cannot be written after its leader is SIGKILLed.
+
+Throughput: the same commands as the `secure` case (`eventlake produce ... --output json`, then
+`eventlake sink ... --until-idle 0.5` draining the topic just filled), into a 3-partition topic with
+one replica on the bench's own broker and with three on the cluster. Two rounds in alternating
+order; best of each, so a burst of load on a shared machine does not decide the ratio.
+
+Failover: a producer as eventlake's (acks=all, idempotent) writes one message at a time to partition
+0 of an RF 3 topic; its leader is SIGKILLed and the time from the kill to the first message
+acknowledged after it is measured. The killed node is started again and the partition fully
+replicated before the next trial. The controller fences a silent broker after
+`broker.session.timeout.ms` (Kafka's default 9,000 ms, unchanged here), and only then elects new
+leaders for its partitions: that setting governs the figure.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from bench import procs
+from bench.cases.sink import lake_rows, sink_summary_seconds
+from bench.context import Bench, clean_env
+from bench.results import EVENTLAKE_CLUSTER, EVENTLAKE_SINGLE, Run
+from eventlake.broker import TopicAdmin, client_config
+from eventlake.broker.cluster import LocalCluster
+from eventlake.config import BrokerSettings
+
+ROUNDS = 2
+NODES = 3
+FAILOVER_TRIALS = 3
+
+
+@contextmanager
+def bench_cluster(data_dir: Path) -> Iterator[LocalCluster]:
+    """A fresh 3-node cluster on free ports (wiping `data_dir` first), always stopped."""
+    from tests.fixtures_cluster import free_port_block
+
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    settings = BrokerSettings(
+        nodes=NODES, port=free_port_block(2 * NODES), data_dir=data_dir, heap="512m", start_timeout_s=180
+    )
+    cluster = LocalCluster(settings, NODES)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _produce(bench: Bench, bootstrap: str, admin: TopicAdmin, rf: int, events: int, topic: str) -> Run:
+    admin.create(topic, partitions=3, replication_factor=rf)
+    args = ["produce", topic, "--source", "synthetic:ticks", "--limit", events, "--output", "json"]
+    done = procs.run(bench.eventlake(*args, "--bootstrap-servers", bootstrap), env=clean_env()).check(
+        f"eventlake produce (RF {rf})"
+    )
+    landed = admin.describe(topic).messages
+    if landed != events:
+        raise RuntimeError(f"eventlake produce: {landed:,} of {events:,} events are in {topic}")
+    summary = procs.last_json_line(done.stdout) or {}
+    extra: dict[str, object] = {}
+    if isinstance(summary.get("seconds"), (int, float)) and summary["seconds"]:
+        extra["own_seconds"] = round(float(summary["seconds"]), 3)
+        extra["own_events_per_s"] = round(events / float(summary["seconds"]), 1)
+    tool = EVENTLAKE_CLUSTER if rf > 1 else EVENTLAKE_SINGLE
+    return Run(
+        "cluster_produce", tool, events, done.seconds, done.peak_rss_mb, note="wall time of the CLI", extra=extra
+    )
+
+
+def _sink(bench: Bench, bootstrap: str, rf: int, events: int, topic: str, label: str) -> Run:
+    lake = bench.fresh_dir("lakes", f"cluster_{label}")
+    args = ["sink", topic, "--lake", lake, "--group", bench.group(label), "--until-idle", 0.5]
+    done = procs.run(bench.eventlake(*args, "--bootstrap-servers", bootstrap), env=clean_env(), timeout_s=3600).check(
+        f"eventlake sink (RF {rf})"
+    )
+    rows = lake_rows(lake)
+    if rows != events:
+        raise RuntimeError(f"eventlake sink: {rows:,} rows in the lake, expected {events:,}")
+    shutil.rmtree(lake, ignore_errors=True)
+    extra: dict[str, object] = {}
+    own = sink_summary_seconds(done.stdout + done.stderr)
+    if own:
+        extra["own_seconds"] = round(own, 3)
+        extra["own_events_per_s"] = round(events / own, 1)
+    tool = EVENTLAKE_CLUSTER if rf > 1 else EVENTLAKE_SINGLE
+    note = "whole process: start-up + catch-up + 0.5 s idle wait"
+    return Run("cluster_sink", tool, events, done.seconds, done.peak_rss_mb, note=note, extra=extra)
+
+
+def _best(runs: list[Run]) -> Run:
+    best = max(runs, key=lambda r: r.events_per_s)
+    best.note += f"; best of {len(runs)}: " + ", ".join(f"{r.events_per_s:,.0f}/s" for r in runs)
+    return best
+
+
+def _leader(admin: TopicAdmin, topic: str) -> tuple[int, list[int]]:
+    part = admin.describe(topic).partitions[0]
+    return part.leader, part.isr
+
+
+def _wait_isr(admin: TopicAdmin, topic: str, size: int, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            leader, isr = _leader(admin, topic)
+            if leader >= 0 and len(isr) == size:
+                return
+        except Exception:  # a node starting: ask again
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{topic}: partition 0 did not get {size} in-sync replicas in {timeout_s:.0f}s")
+
+
+def _failover_trial(cluster: LocalCluster, admin: TopicAdmin, topic: str) -> dict[str, Any]:
+    """Kill partition 0's leader; seconds until a message sent after the kill is acknowledged."""
+    conf = client_config(cluster.bootstrap)
+    conf.update({"acks": "all", "enable.idempotence": True, "linger.ms": 0, "message.timeout.ms": 120_000})
+    producer = Producer(conf)
+    acked: list[float] = []
+
+    def delivered(err: KafkaError | None, msg: Message) -> None:
+        if err is None:
+            acked.append(time.monotonic())
+
+    producer.produce(topic, b"warm-up", partition=0, on_delivery=delivered)
+    producer.flush(30)
+    leader, _ = _leader(admin, topic)
+    quorum = cluster.status().quorum
+    was_controller = quorum is not None and quorum.leader_id == leader
+    acked.clear()
+    cluster.kill_node(leader)
+    killed_at = time.monotonic()
+    while not acked and time.monotonic() - killed_at < 120:
+        producer.produce(topic, b"after-kill", partition=0, on_delivery=delivered)
+        producer.poll(0.05)
+    producer.flush(30)
+    if not acked:
+        raise RuntimeError("no message was acknowledged within 120 s of the leader's kill")
+    seconds = acked[0] - killed_at
+    new_leader, _ = _leader(admin, topic)
+    cluster.start_nodes([leader])
+    _wait_isr(admin, topic, NODES)
+    return {
+        "seconds": round(seconds, 2),
+        "killed_node": leader,
+        "was_active_controller": was_controller,
+        "new_leader": new_leader,
+    }
+
+
+def run(bench: Bench) -> None:
+    events = bench.sizes.produce_events
+    measured: dict[tuple[str, bool], list[Run]] = {}
+    with bench_cluster(bench.work / "cluster-broker") as cluster:
+        targets = {
+            False: (bench.bootstrap, bench.broker.admin, 1),
+            True: (cluster.bootstrap, TopicAdmin(cluster.local_bootstrap), NODES),
+        }
+        for round_ in range(ROUNDS):
+            order = (False, True) if round_ % 2 == 0 else (True, False)
+            for clustered in order:
+                bootstrap, admin, rf = targets[clustered]
+                label = f"{'rf3' if clustered else 'single'}-{round_}"
+                topic = f"bench-cluster-{label}-{secrets.token_hex(4)}"
+                measured.setdefault(("produce", clustered), []).append(
+                    _produce(bench, bootstrap, admin, rf, events, topic)
+                )
+                measured.setdefault(("sink", clustered), []).append(_sink(bench, bootstrap, rf, events, topic, label))
+                admin.delete(topic)
+        for case in ("produce", "sink"):
+            for clustered in (False, True):
+                bench.add(_best(measured[(case, clustered)]))
+
+        admin = TopicAdmin(cluster.local_bootstrap)
+        topic = f"bench-failover-{secrets.token_hex(4)}"
+        admin.create(topic, partitions=1, replication_factor=NODES)
+        _wait_isr(admin, topic, NODES)
+        trials = [_failover_trial(cluster, admin, topic) for _ in range(FAILOVER_TRIALS)]
+        worst = max(t["seconds"] for t in trials)
+        bench.sections["cluster_failover"] = {
+            "trials": trials,
+            "median_s": statistics.median(t["seconds"] for t in trials),
+            "max_s": worst,
+            "governed_by": "broker.session.timeout.ms (Kafka default 9000 ms)",
+        }
+        bench.add(
+            Run(
+                "cluster_failover",
+                EVENTLAKE_CLUSTER,
+                len(trials),
+                worst,
+                note="seconds from a leader's SIGKILL to the first acks=all write acknowledged after it (worst of "
+                + ", ".join(f"{t['seconds']:.1f}" for t in trials)
+                + "); governed by broker.session.timeout.ms",
+            )
+        )
