@@ -256,6 +256,7 @@ class LocalBroker:
         running = self.running_state()
         if running is not None:
             return running, False
+        self._reap()  # a JVM this object started earlier and that died (killed): collect it first
         self.check_ports()
         state = self.launch()
         self.wait_ready(state)
@@ -269,6 +270,7 @@ class LocalBroker:
 
     def check_ports(self) -> None:
         """Refuse to start where another process already listens (one line naming the port)."""
+        self._reap()
         self.check_settings()
         ports = [self.settings.port, self.controller_port]
         if self.settings.exposed:
