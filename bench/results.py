@@ -220,6 +220,8 @@ def _measured(key: str, value: float | None, dashboard: dict[str, Any] | None = 
         return f"{value:,.0f} events/s"
     if key in ("latency_p99_ms", "dashboard_lag_max_ms") or key.startswith("freshness_"):
         return f"{value:,.0f} ms"
+    if key == "cluster_failover_s":
+        return f"{value:,.1f} s"
     if key == "dashboard_files_read_share" and dashboard:
         return f"{dashboard.get('files_read')} of {dashboard.get('files_total')} files"
     return f"{value:,.2f}x"
