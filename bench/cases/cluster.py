@@ -11,7 +11,8 @@ of an RF 3 topic; its leader is SIGKILLed (twice a node that is not the active c
 the one that is) and the time from the kill to the first message
 acknowledged after it is measured. The killed node is started again and the partition fully
 replicated before the next trial. The controller fences a silent broker after
-`broker.session.timeout.ms` (6,000 ms on eventlake's clusters; Kafka's default is 9,000), and only
+`broker.session.timeout.ms` (5,000 ms on eventlake's clusters, heartbeats every 1,000 ms; Kafka's
+default is 9,000 and 2,000), and only
 then elects new leaders for its partitions: that setting governs the figure. When the killed node
 was also the active controller, a controller election comes first (`controller.quorum.fetch.timeout.ms`
 2 s + up to `controller.quorum.election.timeout.ms` 1 s).

@@ -43,7 +43,8 @@ from eventlake.runtime.java import find_java
 
 CHILD_UMASK = 0o077
 NODE_ID = "1"
-SESSION_TIMEOUT_MS = 6000  # a cluster's broker.session.timeout.ms (see ClusterRole's defaults)
+SESSION_TIMEOUT_MS = 5000  # a cluster's broker.session.timeout.ms (see _replication)
+HEARTBEAT_MS = 1000  # a cluster's broker.heartbeat.interval.ms
 SCRAM_LOGIN_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
 TLS_PROTOCOLS = "TLSv1.2,TLSv1.3"
 
@@ -598,8 +599,10 @@ class LocalBroker:
             "unclean.leader.election.enable": "false",
             # How long the controllers wait for a silent (crashed) node's heartbeats before they fence
             # it and move its partitions' leadership: the pause writers see after a crash. Kafka's 9 s
-            # plus a controller election (combined nodes) took 13 s; 6 s (three 2 s heartbeats) keeps
-            # that under 10 s and still rides out a long GC pause on a loaded laptop.
+            # plus a controller election (combined nodes) took 13 s in the bench, 6 s still 10.5 s;
+            # 5 s with a heartbeat every second keeps it under 10 s, and five missed heartbeats still
+            # ride out a long GC pause on a loaded laptop.
+            "broker.heartbeat.interval.ms": str(HEARTBEAT_MS),
             "broker.session.timeout.ms": str(SESSION_TIMEOUT_MS),
         }
 
