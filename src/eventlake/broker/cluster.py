@@ -409,8 +409,15 @@ class LocalCluster:
         A node whose process is gone is down at once; the others are asked in parallel, with a
         short time-out, and the quorum only when a majority answers.
         """
+        # How the running nodes were started (an exposed cluster's host and names), not today's flags.
+        started = next((st for m in self.members.values() if (st := m.running_state()) is not None), None)
+        host = started.host if started is not None else self.settings.host
+        bootstrap = self.bootstrap
+        if started is not None:
+            bootstrap = ",".join(f"{started.advertise}:{self.layout.client_port(k)}" for k in self.members)
+        exposed = not is_loopback(host)
         with ThreadPoolExecutor(max_workers=self.nodes) as pool:
-            nodes = list(pool.map(self._node_status, self.members))
+            nodes = list(pool.map(lambda k: self._node_status(k, exposed), self.members))
         up = [n for n in nodes if n.up]
         running = len(up) >= self.majority
         quorum_info = partitions = None
@@ -420,16 +427,18 @@ class LocalCluster:
             quorum_info = describe_quorum(
                 controllers, self.settings.kafka_version, self.settings.cache_dir, self._quiet_log4j(), timeout_s=10
             )
-        if up:
-            partitions = self._partitions(",".join(self.members[n.node_id].local_bootstrap for n in up))
-        info = self.members[1].tls.info() if not is_loopback(self.settings.host) else None
+        # The loopback listener each running node was started with (an exposed node's internal one).
+        local = [st.local_bootstrap for n in up if (st := self.members[n.node_id].running_state()) is not None]
+        if local:
+            partitions = self._partitions(",".join(local))
+        info = self.members[1].tls.info() if exposed else None
         reason = None
         if not running:
             reason = f"{len(up)} of {self.nodes} nodes answer; the cluster needs {self.majority} to serve"
         return ClusterStatus(
             running=running,
             data_dir=str(self.data_dir),
-            bootstrap=self.bootstrap,
+            bootstrap=bootstrap,
             version=self.settings.kafka_version,
             nodes=nodes,
             quorum=quorum_info,
@@ -438,7 +447,7 @@ class LocalCluster:
             reason=reason,
         )
 
-    def _node_status(self, k: int) -> NodeStatus:
+    def _node_status(self, k: int, exposed: bool) -> NodeStatus:
         m = self.members[k]
         st = m.running_state()
         state = "down"
@@ -454,7 +463,7 @@ class LocalCluster:
             pid=st.pid if st is not None else None,
             port=m.settings.port,
             controller_port=m.controller_port,
-            internal_port=m.internal_port if self.settings.exposed else None,
+            internal_port=m.internal_port if exposed else None,
             uptime_s=round(time.time() - st.started_at, 1) if st is not None else None,
         )
 
