@@ -23,6 +23,8 @@ DUCKDB = "duckdb"
 DUCKDB_PROCESS = "duckdb (process)"
 EVENTLAKE_PLAINTEXT = "eventlake plaintext"
 EVENTLAKE_SASL_SSL = "eventlake SASL_SSL"
+EVENTLAKE_SINGLE = "eventlake 1 node"
+EVENTLAKE_CLUSTER = "eventlake 3 nodes RF 3"
 
 
 @dataclass
@@ -91,6 +93,9 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target("produce over SASL_SSL >= 0.6x plaintext (same broker)", "secure_produce_vs_plaintext", ">=", 0.6),
     Target("sink over SASL_SSL >= 0.6x plaintext (same broker)", "secure_sink_vs_plaintext", ">=", 0.6),
+    Target("produce on 3 nodes RF 3 >= 0.5x one node (same run)", "cluster_produce_vs_single", ">=", 0.5),
+    Target("sink on 3 nodes RF 3 >= 0.5x one node (same run)", "cluster_sink_vs_single", ">=", 0.5),
+    Target("leader SIGKILL to the next acks=all write < 10 s (worst trial)", "cluster_failover_s", "<", 10.0),
     Target("query <= 1.5x DuckDB direct (CLI vs process)", "query_vs_duckdb", "<=", 1.5),
     Target("query <= 1.5x DuckDB direct (library vs in-process)", "query_library_vs_duckdb", "<=", 1.5),
 )
@@ -129,6 +134,8 @@ def ratios(runs: list[Run]) -> dict[str, float | None]:
         "sink_workers_vs_ceiling": _rate_ratio(runs, "sink_catchup", EVENTLAKE_WORKERS, CONSUMER_PERF),
         "secure_produce_vs_plaintext": _rate_ratio(runs, "secure_produce", EVENTLAKE_SASL_SSL, EVENTLAKE_PLAINTEXT),
         "secure_sink_vs_plaintext": _rate_ratio(runs, "secure_sink", EVENTLAKE_SASL_SSL, EVENTLAKE_PLAINTEXT),
+        "cluster_produce_vs_single": _rate_ratio(runs, "cluster_produce", EVENTLAKE_CLUSTER, EVENTLAKE_SINGLE),
+        "cluster_sink_vs_single": _rate_ratio(runs, "cluster_sink", EVENTLAKE_CLUSTER, EVENTLAKE_SINGLE),
         "query_vs_duckdb": _time_ratio(runs, "query", EVENTLAKE, DUCKDB_PROCESS),
         "query_library_vs_duckdb": _time_ratio(runs, "query", EVENTLAKE_LIBRARY, DUCKDB),
     }
@@ -143,6 +150,8 @@ def measured_values(
     sink = find(runs, "sink_catchup", EVENTLAKE)
     values = dict(ratio_values)
     values["sink_events_per_s"] = sink.events_per_s if sink else None
+    failover = find(runs, "cluster_failover", EVENTLAKE_CLUSTER)
+    values["cluster_failover_s"] = failover.seconds if failover else None
     own = sink.extra.get("own_events_per_s") if sink else None
     values["sink_own_events_per_s"] = float(own) if isinstance(own, (int, float)) else None
     values["latency_p99_ms"] = latency.get("p99_ms") if latency and latency.get("rate") == 5000 else None
@@ -211,6 +220,8 @@ def _measured(key: str, value: float | None, dashboard: dict[str, Any] | None = 
         return f"{value:,.0f} events/s"
     if key in ("latency_p99_ms", "dashboard_lag_max_ms") or key.startswith("freshness_"):
         return f"{value:,.0f} ms"
+    if key == "cluster_failover_s":
+        return f"{value:,.1f} s"
     if key == "dashboard_files_read_share" and dashboard:
         return f"{dashboard.get('files_read')} of {dashboard.get('files_total')} files"
     return f"{value:,.2f}x"

@@ -25,8 +25,9 @@ from types import FrameType
 
 import uvicorn
 
-from eventlake.broker import LocalBroker, TopicAdmin
+from eventlake.broker import TopicAdmin
 from eventlake.broker.clients import check_reachable
+from eventlake.broker.cluster import LocalCluster, open_local
 from eventlake.broker.exceptions import BrokerUnreachable
 from eventlake.config import Settings
 from eventlake.dashboard.server import build_server, url_of
@@ -72,7 +73,7 @@ class Demo:
         self.settings = settings
         self.options = options
         self.say = say
-        self.broker = LocalBroker(settings.broker)
+        self.broker = open_local(settings.broker)  # one node, or the cluster of --nodes / the data dir
         self.started_broker = False
         self.bootstrap = settings.bootstrap_servers
         self.children: list[Child] = []
@@ -111,7 +112,9 @@ class Demo:
             self.bootstrap = running.bootstrap
             self.say(f"using the running broker at {self.bootstrap} (pid {running.pid})")
             return
-        if self.settings.bootstrap_servers != self.broker.bootstrap:
+        # A cluster's own bootstrap lists every node; the default setting names the first one.
+        local = (self.broker.bootstrap, self.broker.bootstrap.split(",")[0])
+        if self.settings.bootstrap_servers not in local:
             # Pointed at another Kafka: use it, never start a local one in its place.
             check_reachable(self.settings.bootstrap_servers, self.settings.kafka)
             self.say(f"using the Kafka cluster at {self.bootstrap}")
@@ -122,7 +125,8 @@ class Demo:
             return
         except BrokerUnreachable:
             pass
-        self.say(f"starting Apache Kafka (data in {self.broker.data_dir}) ...")
+        nodes = f"a {self.broker.nodes}-node cluster, " if isinstance(self.broker, LocalCluster) else ""
+        self.say(f"starting Apache Kafka ({nodes}data in {self.broker.data_dir}) ...")
         try:
             state, self.started_broker = self.broker.start()
         except BaseException:
@@ -133,9 +137,12 @@ class Demo:
 
     def _topics(self) -> bool:
         admin = TopicAdmin(self.bootstrap, self.settings.kafka, timeout_s=self.settings.kafka.connect_timeout_s)
-        if admin.create(TICKS_TOPIC, self.options.partitions, exist_ok=True):
-            self.say(f"created topic {TICKS_TOPIC} ({self.options.partitions} partitions)")
-        return admin.create(SAMPLE_TOPIC, 1, exist_ok=True)
+        # On a cluster every partition lives on three nodes (one on a single broker).
+        rf = min(3, self.broker.nodes) if isinstance(self.broker, LocalCluster) else 1
+        if admin.create(TICKS_TOPIC, self.options.partitions, replication_factor=rf, exist_ok=True):
+            replicas = f", {rf} replicas each" if rf > 1 else ""
+            self.say(f"created topic {TICKS_TOPIC} ({self.options.partitions} partitions{replicas})")
+        return admin.create(SAMPLE_TOPIC, 1, replication_factor=rf, exist_ok=True)
 
     def _start_children(self, new_sample: bool) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,8 @@ from eventlake.runtime.java import find_java
 
 CHILD_UMASK = 0o077
 NODE_ID = "1"
+SESSION_TIMEOUT_MS = 5000  # a cluster's broker.session.timeout.ms (see _replication)
+HEARTBEAT_MS = 1000  # a cluster's broker.heartbeat.interval.ms
 SCRAM_LOGIN_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
 TLS_PROTOCOLS = "TLSv1.2,TLSv1.3"
 
@@ -81,6 +83,27 @@ class BrokerState:
 
 
 @dataclass(frozen=True)
+class ClusterRole:
+    """What makes a LocalBroker one node of a local cluster: its id, the voters, the shared id and CA."""
+
+    node_id: int
+    nodes: int
+    voters: str  # controller.quorum.voters: "1@127.0.0.1:C1,2@127.0.0.1:C2,..."
+    cluster_id: str  # every node is formatted with the same one
+    tls_dir: Path  # one CA and certificate for every node
+
+    @property
+    def replication_factor(self) -> int:
+        return min(3, self.nodes)
+
+    @property
+    def min_insync(self) -> int:
+        # One replica may fail and acks=all writes still succeed; two may not (nothing is
+        # acknowledged that lives on one disk only).
+        return max(1, self.replication_factor - 1)
+
+
+@dataclass(frozen=True)
 class BrokerStatus:
     running: bool
     data_dir: str
@@ -95,9 +118,11 @@ class BrokerStatus:
 class LocalBroker:
     """Start, stop and inspect the broker whose data lives in `settings.data_dir`."""
 
-    def __init__(self, settings: BrokerSettings) -> None:
+    def __init__(self, settings: BrokerSettings, role: ClusterRole | None = None) -> None:
         self.settings = settings
         self.data_dir = Path(settings.data_dir).resolve()
+        # A node of a local cluster (broker/cluster.py); None: the single-node broker.
+        self.role = role
         # The JVM this object started, kept so stop() can reap it in this process. `broker start`
         # exits and leaves the broker running by design; stop() then works from its pid file.
         self._process: subprocess.Popen[bytes] | None = None
@@ -117,7 +142,11 @@ class LocalBroker:
 
     @property
     def tls(self) -> certs.TlsFiles:
-        return certs.TlsFiles(self.data_dir / "tls")
+        return certs.TlsFiles(self.role.tls_dir if self.role is not None else self.data_dir / "tls")
+
+    @property
+    def node_id(self) -> str:
+        return str(self.role.node_id) if self.role is not None else NODE_ID
 
     @property
     def controller_port(self) -> int:
@@ -221,7 +250,7 @@ class LocalBroker:
         else:
             info, changed = self.ensure_certificate(extra, days=days, renew=renew)
         if changed and state is not None and self.settings.exposed:
-            reload_keystore(state.local_bootstrap, NODE_ID, str(self.tls.keystore))
+            reload_keystore(state.local_bootstrap, self.node_id, str(self.tls.keystore))
         return info, changed
 
     def start(self) -> tuple[BrokerState, bool]:
@@ -230,12 +259,31 @@ class LocalBroker:
         if running is not None:
             return running, False
         self._reap()  # a JVM this object started earlier and that died (killed): collect it first
+        self.check_ports()
+        state = self.launch()
+        self.wait_ready(state)
+        if self.settings.exposed:
+            try:
+                self.set_admin_credential(state)
+            except BrokerError:
+                self.stop()
+                raise
+        return state, True
+
+    def check_ports(self) -> None:
+        """Refuse to start where another process already listens (one line naming the port)."""
+        self._reap()
         self.check_settings()
         ports = [self.settings.port, self.controller_port]
         if self.settings.exposed:
             ports.append(self.internal_port)
         for port in ports:
             _ensure_port_free(self.settings.host if port == self.settings.port else "127.0.0.1", port)
+
+    def launch(self) -> BrokerState:
+        """Write the configs, format once, and start the JVM; return without waiting for it to answer."""
+        self._reap()  # a JVM this object started earlier and that died (killed): collect it first
+        self.check_settings()
         base = self.prepare()
         log = self._open_log()
         try:
@@ -262,15 +310,27 @@ class LocalBroker:
         )
         self._process = proc
         write_private(self.state_file, json.dumps(asdict(state)))
-        self._wait_ready(proc, state)
-        if self.settings.exposed:
-            try:
-                # Every start, so a changed password takes effect; on loopback, never on a command line.
-                upsert_scram_user(state.local_bootstrap, self.settings.sasl_username, self._password())
-            except BrokerError:
-                self.stop()
-                raise
-        return state, True
+        return state
+
+    def set_admin_credential(self, state: BrokerState) -> None:
+        # Every start, so a changed password takes effect; on loopback, never on a command line.
+        upsert_scram_user(state.local_bootstrap, self.settings.sasl_username, self._password())
+
+    def kill(self) -> bool:
+        """SIGKILL the JVM at once, as a crash would (failure drills). Return False if nothing ran."""
+        state = self.running_state()
+        if state is None:
+            self.state_file.unlink(missing_ok=True)
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(state.pid, signal.SIGKILL)
+        if self._process is not None and self._process.pid == state.pid:
+            self._process.wait()
+            self._process = None
+        while _alive(state.pid):
+            time.sleep(0.05)
+        self.state_file.unlink(missing_ok=True)
+        return True
 
     def prepare(self) -> list[str]:
         """Everything before the JVM starts; return the java command line's common part.
@@ -307,7 +367,7 @@ class LocalBroker:
         return base
 
     def _format(self, base: list[str]) -> None:
-        cluster_id = new_cluster_id()
+        cluster_id = self.role.cluster_id if self.role is not None else new_cluster_id()
         proc = subprocess.run(
             [
                 *base,
@@ -366,8 +426,11 @@ class LocalBroker:
         os.fchmod(fd, PRIVATE_FILE)
         return fd
 
-    def _wait_ready(self, proc: subprocess.Popen[bytes], state: BrokerState) -> None:
-        deadline = time.monotonic() + self.settings.start_timeout_s
+    def wait_ready(self, state: BrokerState, deadline: float | None = None) -> None:
+        """Wait until the JVM `launch` started answers; stop it and raise if it exits or stays silent."""
+        proc = self._process
+        assert proc is not None, "wait_ready() follows launch()"
+        deadline = deadline if deadline is not None else time.monotonic() + self.settings.start_timeout_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 self.state_file.unlink(missing_ok=True)
@@ -486,10 +549,10 @@ class LocalBroker:
         """The broker's configuration, key by key, exactly as Kafka must read it back."""
         self.check_settings()
         s = self.settings
-        return {
+        props = {
             "process.roles": "broker,controller",
-            "node.id": NODE_ID,
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "node.id": self.node_id,
+            "controller.quorum.voters": self.role.voters if self.role else f"1@127.0.0.1:{self.controller_port}",
             "controller.listener.names": "CONTROLLER",
             **self._listeners(),
             "log.dirs": str(self.log_dirs),
@@ -511,6 +574,36 @@ class LocalBroker:
             "log.retention.check.interval.ms": "5000",
             "log.segment.delete.delay.ms": "1000",
             **self._authorizer(),
+        }
+        if self.role is not None:
+            props.update(self._replication(self.role))
+        return props
+
+    @staticmethod
+    def _replication(role: ClusterRole) -> dict[str, str]:
+        """A cluster's defaults: every record on three nodes, acknowledged once two have it.
+
+        With min.insync.replicas 2 an acks=all write fails (NOT_ENOUGH_REPLICAS) rather than
+        live on one disk; without unclean leader election a lagging replica never becomes leader
+        and drops what the others acknowledged.
+        """
+        rf, isr = str(role.replication_factor), str(role.min_insync)
+        return {
+            "default.replication.factor": rf,
+            "min.insync.replicas": isr,
+            "offsets.topic.replication.factor": rf,
+            "transaction.state.log.replication.factor": rf,
+            "transaction.state.log.min.isr": isr,
+            "share.coordinator.state.topic.replication.factor": rf,
+            "share.coordinator.state.topic.min.isr": isr,
+            "unclean.leader.election.enable": "false",
+            # How long the controllers wait for a silent (crashed) node's heartbeats before they fence
+            # it and move its partitions' leadership: the pause writers see after a crash. Kafka's 9 s
+            # plus a controller election (combined nodes) took 13 s in the bench, 6 s still 10.5 s;
+            # 5 s with a heartbeat every second keeps it under 10 s, and five missed heartbeats still
+            # ride out a long GC pause on a loaded laptop.
+            "broker.heartbeat.interval.ms": str(HEARTBEAT_MS),
+            "broker.session.timeout.ms": str(SESSION_TIMEOUT_MS),
         }
 
     def _authorizer(self) -> dict[str, str]:

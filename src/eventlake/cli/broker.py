@@ -13,16 +13,37 @@ from eventlake.runtime import find_java
 
 if TYPE_CHECKING:
     from eventlake.broker import LocalBroker
+    from eventlake.broker.cluster import ClusterStatus, LocalCluster
 
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Broker data folder (default ./.eventlake/broker).")
 ]
+NodeOpt = Annotated[
+    int | None,
+    typer.Option("--node", min=1, help="Only this node of a local cluster (1..nodes).", show_default=False),
+]
 
 
-def _broker(ctx: typer.Context, config: Path | None, **flags: object) -> LocalBroker:
-    from eventlake.broker import LocalBroker  # the Kafka client loads only for broker commands
+def _broker(ctx: typer.Context, config: Path | None, **flags: object) -> LocalBroker | LocalCluster:
+    # The Kafka client loads only for broker commands.
+    from eventlake.broker.cluster import open_local
 
-    return LocalBroker(settings(ctx, config, broker=flags).broker)
+    return open_local(settings(ctx, config, broker=flags).broker)
+
+
+def _cluster(broker: LocalBroker | LocalCluster, node: int | None) -> LocalCluster | None:
+    """The cluster when `broker` is one; --node on a single broker is refused in one line."""
+    from eventlake.broker.cluster import LocalCluster
+    from eventlake.broker.exceptions import BrokerError
+
+    if isinstance(broker, LocalCluster):
+        return broker
+    if node is not None and node != 1:
+        raise BrokerError(
+            f"--node {node} is out of range: the broker in {broker.data_dir} is a single node",
+            hint="leave out --node, or start a cluster with --nodes 3 in another --data-dir",
+        )
+    return None
 
 
 def register(app: typer.Typer) -> None:
@@ -46,11 +67,26 @@ def register(app: typer.Typer) -> None:
                 "in <data-dir>/tls/ca.pem.",
             ),
         ] = None,
+        nodes: Annotated[
+            int | None,
+            typer.Option(
+                "--nodes",
+                min=1,
+                max=9,
+                help="Run a local KRaft cluster of this many nodes (default 1; kept with the data dir).",
+                show_default=False,
+            ),
+        ] = None,
+        node: NodeOpt = None,
         config: ConfigOpt = None,
     ) -> None:
         """Start the broker (resolving Kafka's jars on first use) and print its bootstrap address."""
-        broker = _broker(ctx, config, port=port, data_dir=data_dir, advertise=advertise, host=host)
-        state, started = broker.start()
+        broker = _broker(ctx, config, port=port, data_dir=data_dir, advertise=advertise, host=host, nodes=nodes)
+        cluster = _cluster(broker, node)
+        if cluster is not None:
+            _start_cluster(cluster, node)
+            return
+        state, started = _single(broker).start()
         if not started:
             output.info(f"broker already running (pid {state.pid}, data dir {broker.data_dir})")
         else:
@@ -60,13 +96,35 @@ def register(app: typer.Typer) -> None:
         typer.echo(state.bootstrap)
 
     @group.command("stop")
-    def stop(ctx: typer.Context, data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
-        """Stop the broker gracefully."""
+    def stop(ctx: typer.Context, node: NodeOpt = None, data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+        """Stop the broker gracefully (every node of a cluster, or only --node N)."""
         broker = _broker(ctx, config, data_dir=data_dir)
+        cluster = _cluster(broker, node)
+        if cluster is not None and node is not None:
+            done = cluster.stop_node(node)
+            output.info(f"node {node} {'stopped' if done else 'was not running'} (data dir {cluster.data_dir})")
+            return
+        what = f"cluster ({cluster.nodes} nodes)" if cluster is not None else "broker"
         if broker.stop():
-            output.info(f"broker stopped (data dir {broker.data_dir})")
+            output.info(f"{what} stopped (data dir {broker.data_dir})")
         else:
             output.info(f"no broker running for data dir {broker.data_dir}")
+
+    @group.command("kill")
+    def kill(
+        ctx: typer.Context,
+        node: Annotated[int, typer.Option("--node", min=1, help="The node to kill (1..nodes).")],
+        data_dir: DataDirOpt = None,
+        config: ConfigOpt = None,
+    ) -> None:
+        """SIGKILL one node of a local cluster, as a crash would (failure drills); start it again with start --node."""
+        broker = _broker(ctx, config, data_dir=data_dir)
+        cluster = _cluster(broker, node)
+        target = cluster.node(node) if cluster is not None else _single(broker)
+        if target.kill():
+            output.info(f"node {node} killed (SIGKILL); start it again with `eventlake broker start --node {node}`")
+        else:
+            output.info(f"node {node} was not running (data dir {target.data_dir})")
 
     @group.command("status")
     def status(
@@ -75,8 +133,13 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
         fmt: Annotated[output.Format, typer.Option("--format", help="table or json")] = output.Format.table,
     ) -> None:
-        """Say whether the broker is up; exit 1 when it is down."""
-        st = _broker(ctx, config, data_dir=data_dir).status()
+        """Say whether the broker is up (each node and the controller quorum of a cluster); exit 1 when down."""
+        broker = _broker(ctx, config, data_dir=data_dir)
+        cluster = _cluster(broker, None)
+        if cluster is not None:
+            _cluster_status(cluster.status(), fmt)
+            return
+        st = _single(broker).status()
         if fmt is output.Format.json:
             output.print_json(st.__dict__)
         elif st.running:
@@ -132,10 +195,12 @@ def register(app: typer.Typer) -> None:
         data_dir: DataDirOpt = None,
         config: ConfigOpt = None,
         lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines.")] = 100,
+        node: NodeOpt = None,
     ) -> None:
-        """Show the end of the broker's log."""
+        """Show the end of the broker's log (of each node of a cluster, or only --node N)."""
         broker = _broker(ctx, config, data_dir=data_dir)
-        text = broker.logs(lines)
+        cluster = _cluster(broker, node)
+        text = cluster.logs(lines, node) if cluster is not None else broker.logs(lines)
         if not text:
             output.info(f"no broker log yet at {broker.log_file}")
         else:
@@ -162,3 +227,63 @@ def _print_certificate(cert: dict[str, object]) -> None:
     if isinstance(days, float | int) and days < 30:
         output.info(f"warning: the broker certificate expires in {days} days: run `eventlake broker certs --renew`")
     typer.echo(line)
+
+
+def _single(broker: LocalBroker | LocalCluster) -> LocalBroker:
+    from eventlake.broker import LocalBroker
+
+    assert isinstance(broker, LocalBroker), "a cluster is handled before"
+    return broker
+
+
+def _start_cluster(cluster: LocalCluster, node: int | None) -> None:
+    report = cluster.start_nodes([node] if node is not None else list(cluster.members))
+    for k in sorted(cluster.members):
+        st = report.state.nodes.get(k)
+        if node is not None and k != node:
+            continue
+        if st is None:
+            output.info(f"node {k}: not running")
+        elif k in report.waiting:
+            output.info(
+                f"node {k} started (pid {st.pid}); it serves once {cluster.majority} of {cluster.nodes} nodes run: "
+                "start another with `eventlake broker start --node N`"
+            )
+        elif k in report.started:
+            output.info(f"node {k} started (pid {st.pid}, port {st.port})")
+        else:
+            output.info(f"node {k} already running (pid {st.pid}, port {st.port})")
+    output.info(f"cluster of {cluster.nodes} nodes, Kafka {report.state.version}, data dir {cluster.data_dir}")
+    if cluster.settings.exposed:
+        output.info(f"clients: SASL_SSL, SCRAM-SHA-512, CA {cluster.tls.ca}")
+    typer.echo(report.state.bootstrap)
+
+
+def _cluster_status(st: ClusterStatus, fmt: output.Format) -> None:
+    if fmt is output.Format.json:
+        output.print_json(st.as_dict())
+    else:
+        up = sum(n.up for n in st.nodes)
+        head = "up" if st.running and up == len(st.nodes) else "degraded" if st.running else "down"
+        detail = f"{up} of {len(st.nodes)} nodes up" + ("; the cluster needs a majority to serve" if st.reason else "")
+        typer.echo(f"{head}: {st.bootstrap} (Kafka {st.version}, {detail}, data dir {st.data_dir})")
+        for n in st.nodes:
+            ports = f"port {n.port}, controller {n.controller_port}"
+            if n.internal_port is not None:
+                ports += f", internal {n.internal_port}"
+            pid = f"pid {n.pid}" if n.pid is not None else "no process"
+            typer.echo(f"node {n.node_id}: {n.state} ({pid}, {ports})")
+        q = st.quorum
+        if q is not None and q.error is None:
+            lags = ", ".join(f"{m.node_id}: {m.lag}" for m in q.members if m.status == "Follower")
+            voters = ",".join(str(v) for v in q.voters)
+            typer.echo(f"quorum: leader {q.leader_id}, voters {voters}; followers' lag (records): {lags or 'none'}")
+        elif q is not None:
+            typer.echo(f"quorum: unknown ({q.error})")
+        if st.partitions is not None:
+            p = st.partitions
+            typer.echo(f"partitions: {p['total']}, under-replicated {p['under_replicated']}, offline {p['offline']}")
+        if st.certificate is not None:
+            _print_certificate(st.certificate)
+    if not st.running:
+        raise typer.Exit(1)

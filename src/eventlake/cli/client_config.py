@@ -81,8 +81,8 @@ def register(app: typer.Typer) -> None:
         Without --password-stdin or --password-file the file reads the password from the
         environment (toml, properties). A file with a password is never printed to a terminal.
         """
-        from eventlake.broker import LocalBroker
         from eventlake.broker.client_files import PASSWORD_ENV, ClientSettings, Format, render
+        from eventlake.broker.cluster import open_local
         from eventlake.broker.users import checked_password, checked_user
         from eventlake.cli import passwords
 
@@ -102,8 +102,8 @@ def register(app: typer.Typer) -> None:
                 hint="write the file with -o FILE (mode 600), or pipe the output",
             )
         s = settings(ctx, config)
-        local = LocalBroker(s.broker)
-        address = bootstrap if bootstrap is not None else f"{local.advertise}:{s.broker.port}"
+        local = open_local(s.broker)  # a cluster's address lists every node
+        address = bootstrap if bootstrap is not None else local.bootstrap
         ca_path = (ca if ca is not None else local.data_dir / "tls" / "ca.pem").absolute()
         _check_ca(ca_path, given=ca is not None)
         text = render(ClientSettings(address, name, ca_path, password), Format(fmt.value))

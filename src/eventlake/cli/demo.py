@@ -24,12 +24,30 @@ def register(app: typer.Typer) -> None:
         port: Annotated[
             int | None, typer.Option("--port", help="Dashboard port (default 8000).", show_default=False)
         ] = None,
+        nodes: Annotated[
+            int | None,
+            typer.Option(
+                "--nodes",
+                min=1,
+                max=9,
+                help="Run the demo on a local KRaft cluster of this many nodes (default 1; kept with the broker's "
+                "data dir). Drill it with `eventlake broker kill --node N` / `start --node N`.",
+                show_default=False,
+            ),
+        ] = None,
         lake: LakeOpt = None,
         bootstrap_servers: BootstrapOpt = None,
         config: ConfigOpt = None,
     ) -> None:
         """Stream stock ticks through Kafka into the lake and watch them live on the dashboard."""
-        s = settings(ctx, config, lake=lake, bootstrap_servers=bootstrap_servers, dashboard={"port": port})
+        s = settings(
+            ctx,
+            config,
+            lake=lake,
+            bootstrap_servers=bootstrap_servers,
+            dashboard={"port": port},
+            broker={"nodes": nodes},
+        )
         from eventlake.demo import DemoOptions, run_demo
 
         options = DemoOptions(duration_s=duration, rate=rate, config_file=config or state(ctx).config)

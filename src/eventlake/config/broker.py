@@ -52,12 +52,22 @@ class KafkaClientSettings(BaseModel):
 
 
 class BrokerSettings(BaseModel):
-    """The embedded single-node KRaft broker that `eventlake broker start` runs."""
+    """The embedded KRaft broker (one node, or a local cluster of `nodes`) that `eventlake broker start` runs."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    port: Port = Field(9092, description="Port of the client listener.")
-    controller_port: Port | None = Field(None, description="Port of the KRaft controller; unset: port + 1.")
+    port: Port = Field(9092, description="Port of the client listener (node N of a cluster: port + N-1).")
+    # None, not 1: a later `broker stop|status|start` without --nodes follows what the data dir holds.
+    nodes: int | None = Field(
+        None,
+        ge=1,
+        le=9,
+        description="Nodes of the local KRaft cluster (1-9; each broker and controller, ports from port up); "
+        "unset: what the data dir was started with, else 1.",
+    )
+    controller_port: Port | None = Field(
+        None, description="Port of the KRaft controller (node N: + N-1); unset: port + nodes."
+    )
     # host, advertise and sasl_username are checked by the broker itself (broker/server.py), with
     # messages that say which listener property a hostile value would have split.
     host: str = Field(
@@ -86,7 +96,9 @@ class BrokerSettings(BaseModel):
         description="More names or addresses for the broker certificate, besides advertise and host.",
     )
     internal_port: Port | None = Field(
-        None, description="Plaintext listener on 127.0.0.1 for local tools when exposed; unset: port + 2."
+        None,
+        description="Plaintext listener on 127.0.0.1 for local tools when exposed (node N: + N-1); "
+        "unset: port + 2 x nodes.",
     )
     data_dir: Path = Field(Path(".eventlake/broker"), description="Folder of the broker's logs and metadata.")
     kafka_version: str = Field(

@@ -27,6 +27,7 @@ from eventlake.produce.dlq import DeadLetters
 from eventlake.produce.exceptions import BadOptions, BadRowError, ProducerFailed
 from eventlake.produce.pacing import RatePacer, SpeedPacer
 from eventlake.produce.records import JSON_OPTIONS, _default, encode_wide, epoch_ms, key_bytes
+from eventlake.produce.replicas import not_enough_replicas
 from eventlake.produce.report import BadRow, ProduceReport
 from eventlake.produce.sources import Source, open_source
 from eventlake.produce.topics import TimestampLimits, check_broker, ensure_topic, retention_ms, timestamp_limits
@@ -179,6 +180,7 @@ class _Run:
         self.fatal: KafkaError | None = None
         # A wrong password or a missing ACL: every message would time out as "failed" otherwise.
         self.auth: EventlakeError | None = None
+        self.timed_out: set[int] = set()  # partitions whose messages timed out: asked why after the run
         self.retention_ms: int | None = None  # set when message timestamps come from the data
         self.limits = TimestampLimits()  # what the topic accepts as timestamps (read when they come from the data)
         self.exhausted = False  # the last pass read the source to its end
@@ -193,6 +195,9 @@ class _Run:
         else:
             self.report.failed += 1
             self.report.add_error(err.str())
+            partition = msg.partition()
+            if err.code() == KafkaError._MSG_TIMED_OUT and partition is not None:
+                self.timed_out.add(partition)
 
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
@@ -255,6 +260,7 @@ class _Run:
             clean = True
         finally:
             self._finish(clean, strict_error is not None)
+            self._explain_timeouts()
             if self.stop is not None and self.stop.is_set() and not self.exhausted:
                 report.interrupted = True  # asked to stop (Ctrl-C, SIGTERM) before the source ran out
             # A Ctrl-C between handing a message over and counting it: trust the delivery reports.
@@ -273,6 +279,12 @@ class _Run:
             strict_error.report = report
             raise strict_error
         return report
+
+    def _explain_timeouts(self) -> None:
+        """Name the cause librdkafka's "Message timed out" hides when it is too few in-sync replicas."""
+        cause = not_enough_replicas(self.settings.bootstrap_servers, self.settings.kafka, self.topic, self.timed_out)
+        if cause is not None:
+            self.report.errors.insert(0, cause)
 
     def _start(self) -> None:
         """Before the first event (exactly-once: fence, find where to resume, begin a transaction)."""

@@ -117,6 +117,9 @@ class TransactionalRun(_Run):
         if err is not None:
             self.report.failed += 1
             self.report.add_error(err.str())
+            partition = msg.partition()
+            if err.code() == KafkaError._MSG_TIMED_OUT and partition is not None:
+                self.timed_out.add(partition)
 
     # ---- start, send, commit
 
