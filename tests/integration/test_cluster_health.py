@@ -1,0 +1,81 @@
+"""Cluster health on a real 3-node cluster, as a user reads it: `topics describe`, `status --cluster`
+and `topics reassign` while a node is down or a partition moves.
+
+The session's cluster (tests/fixtures_cluster.py) is shared; each test brings its nodes back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+
+import pytest
+
+from eventlake.broker import TopicAdmin
+from eventlake.broker.cluster import LocalCluster
+from eventlake.broker.health import ClusterHealth, cluster_health
+from eventlake.broker.reassign import Reassigner
+from tests.e2e.conftest import EVENTLAKE
+from tests.fixtures_cluster import all_nodes_back
+
+pytestmark = pytest.mark.integration
+
+
+def _until(
+    check: Callable[[], ClusterHealth], ok: Callable[[ClusterHealth], bool], timeout_s: float = 60
+) -> ClusterHealth:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        health = check()
+        if ok(health) or time.monotonic() > deadline:
+            return health
+        time.sleep(0.5)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
+    return subprocess.run([EVENTLAKE, *args], capture_output=True, text=True, timeout=180, env=env, check=False)
+
+
+def test_describe_and_status_show_a_node_down_and_the_refusal_of_an_impossible_topic(
+    cluster: LocalCluster, unique_name: str
+) -> None:
+    boot = cluster.local_bootstrap
+    bs = ("--bootstrap-servers", boot)
+    rf3 = ("--replication-factor", "3", "--min-insync", "2")
+    made = cli("topics", "create", unique_name, "--partitions", "2", *rf3, *bs)
+    assert made.returncode == 0, made.stderr
+    refused = cli("topics", "create", f"{unique_name}-x", "--replication-factor", "4", *bs)
+    assert refused.returncode == 2 and "--replication-factor 4 needs 4 brokers; 3 are up" in refused.stderr
+    node = 3
+    assert cluster.stop_node(node)
+    try:
+        _until(lambda: cluster_health(boot, topics=[unique_name]), lambda h: len(h.under_replicated) == 2)
+        described = json.loads(cli("topics", "describe", unique_name, "--format", "json", *bs).stdout)
+        assert described["under_replicated"] == [0, 1] and described["writable_acks_all"] is True
+        assert all(node not in p["isr"] and node in p["replicas"] for p in described["partitions"])
+        status = json.loads(cli("status", "--cluster", "--format", "json", *bs).stdout)
+        assert status["state"] == "under-replicated" and status["missing_brokers"] == [node]
+        assert status["brokers"] == 2 and status["under_replicated_partitions"] >= 2
+    finally:
+        all_nodes_back(cluster, [unique_name])
+    back = _until(lambda: cluster_health(boot, topics=[unique_name]), lambda h: h.state == "healthy", 120)
+    assert back.state == "healthy" and all(len(p.isr) == 3 for p in back.partitions)
+
+
+def test_reassign_moves_a_partition_to_other_brokers(cluster: LocalCluster, unique_name: str) -> None:
+    boot = cluster.local_bootstrap
+    TopicAdmin(boot).create(unique_name, partitions=1, replication_factor=1)
+    [before] = TopicAdmin(boot).describe(unique_name).partitions
+    target = [n for n in (1, 2, 3) if n not in before.replicas][:2]
+    moved = cli(
+        "topics", "reassign", unique_name, "--partition", "0", "--replicas", ",".join(map(str, target)),
+        "--wait", "--bootstrap-servers", boot,
+    )  # fmt: skip
+    assert moved.returncode == 0, moved.stderr
+    [after] = TopicAdmin(boot).describe(unique_name).partitions
+    assert after.replicas == target and sorted(after.isr) == sorted(target) and after.leader in target
+    assert Reassigner(boot).ongoing() == []
