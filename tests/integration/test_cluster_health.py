@@ -40,7 +40,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([EVENTLAKE, *args], capture_output=True, text=True, timeout=180, env=env, check=False)
 
 
-def test_describe_and_status_show_a_node_down_and_the_refusal_of_an_impossible_topic(
+def test_topics_get_three_copies_and_describe_and_status_show_a_node_down(
     cluster: LocalCluster, unique_name: str
 ) -> None:
     boot = cluster.local_bootstrap
@@ -50,6 +50,9 @@ def test_describe_and_status_show_a_node_down_and_the_refusal_of_an_impossible_t
     assert made.returncode == 0, made.stderr
     refused = cli("topics", "create", f"{unique_name}-x", "--replication-factor", "4", *bs)
     assert refused.returncode == 2 and "--replication-factor 4 needs 4 brokers; 3 are up" in refused.stderr
+    plain = cli("topics", "create", f"{unique_name}-d", "--partitions", "1", *bs)  # no --replication-factor
+    assert plain.returncode == 0, plain.stderr
+    assert [len(p.replicas) for p in TopicAdmin(boot).describe(f"{unique_name}-d").partitions] == [3]
     node = 3
     assert cluster.stop_node(node)
     try:

@@ -32,8 +32,14 @@ def register(app: typer.Typer) -> None:
         name: str,
         partitions: Annotated[int, typer.Option("--partitions", min=1)] = 3,
         replication_factor: Annotated[
-            int, typer.Option("--replication-factor", min=1, help="Copies of each partition, on as many brokers.")
-        ] = 1,
+            int | None,
+            typer.Option(
+                "--replication-factor",
+                min=1,
+                help="Copies of each partition, on as many brokers [default: 3, or the brokers up if fewer].",
+                show_default=False,
+            ),
+        ] = None,
         min_insync: Annotated[
             int | None,
             typer.Option(
@@ -61,9 +67,10 @@ def register(app: typer.Typer) -> None:
             }.items()
             if v is not None
         }
-        created = _admin(ctx, config, bootstrap_servers).create(
-            name, partitions, replication_factor, configs, exist_ok=if_not_exists
-        )
+        admin = _admin(ctx, config, bootstrap_servers)
+        if replication_factor is None:  # a cluster keeps copies by default; one broker can only keep one
+            replication_factor = min(3, len(admin.brokers()))
+        created = admin.create(name, partitions, replication_factor, configs, exist_ok=if_not_exists)
         copies = f", replication factor {replication_factor}" if replication_factor > 1 else ""
         insync = f", min.insync.replicas {min_insync}" if min_insync is not None else ""
         made = f"created topic {name} ({partitions} partitions{copies}{insync})"
