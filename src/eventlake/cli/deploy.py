@@ -23,6 +23,19 @@ CidrOpt = Annotated[
     list[str],
     typer.Option("--allow-cidr", help="Network allowed to reach the broker, e.g. 203.0.113.7/32 (repeatable)."),
 ]
+InstanceTypeOpt = Annotated[str, typer.Option("--instance-type", help="EC2 instance type.")]
+NodesOpt = Annotated[int, typer.Option("--nodes", help="Brokers on the instance: 1 or 3.")]
+SshKeyOpt = Annotated[
+    str | None, typer.Option("--ssh-key", help="EC2 key pair for SSH; opens port 22 to --allow-cidr.")
+]
+VolumeOpt = Annotated[int, typer.Option("--volume-gb", help="Root volume (gp3, encrypted), GiB.")]
+PortOpt = Annotated[int, typer.Option("--port", help="The brokers' SASL_SSL port (3 nodes: port..port+2).")]
+AppUserOpt = Annotated[str, typer.Option("--app-user", help="Application user made besides the admin.")]
+InstallSpecOpt = Annotated[
+    str | None,
+    typer.Option("--install-spec", help="pip requirement for eventlake on the instance.", show_default=False),
+]
+AllowAnywhereOpt = Annotated[bool, typer.Option("--allow-anywhere", help="Allow 0.0.0.0/0 or ::/0 in --allow-cidr.")]
 
 
 def _clients(ctx: typer.Context, config: Path | None, region: str | None) -> Clients:
@@ -84,21 +97,14 @@ def register(app: typer.Typer) -> None:
         name: NameArg,
         allow_cidr: CidrOpt,
         region: RegionOpt = None,
-        instance_type: Annotated[str, typer.Option("--instance-type", help="EC2 instance type.")] = "t3.small",
-        nodes: Annotated[int, typer.Option("--nodes", help="Brokers on the instance: 1 or 3.")] = 1,
-        ssh_key: Annotated[
-            str | None, typer.Option("--ssh-key", help="EC2 key pair for SSH; opens port 22 to --allow-cidr.")
-        ] = None,
-        volume_gb: Annotated[int, typer.Option("--volume-gb", help="Root volume (gp3, encrypted), GiB.")] = 50,
-        port: Annotated[int, typer.Option("--port", help="The brokers' SASL_SSL port (3 nodes: port..port+2).")] = 9092,
-        app_user: Annotated[str, typer.Option("--app-user", help="Application user made besides the admin.")] = "app",
-        install_spec: Annotated[
-            str | None,
-            typer.Option("--install-spec", help="pip requirement for eventlake on the instance.", show_default=False),
-        ] = None,
-        allow_anywhere: Annotated[
-            bool, typer.Option("--allow-anywhere", help="Allow 0.0.0.0/0 or ::/0 in --allow-cidr.")
-        ] = False,
+        instance_type: InstanceTypeOpt = "t3.small",
+        nodes: NodesOpt = 1,
+        ssh_key: SshKeyOpt = None,
+        volume_gb: VolumeOpt = 50,
+        port: PortOpt = 9092,
+        app_user: AppUserOpt = "app",
+        install_spec: InstallSpecOpt = None,
+        allow_anywhere: AllowAnywhereOpt = False,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; create nothing.")] = False,
         config: ConfigOpt = None,
     ) -> None:
@@ -244,19 +250,14 @@ def register(app: typer.Typer) -> None:
         name: NameArg,
         allow_cidr: CidrOpt,
         region: RegionOpt = None,
-        instance_type: Annotated[str, typer.Option("--instance-type", help="EC2 instance type.")] = "t3.small",
-        nodes: Annotated[int, typer.Option("--nodes", help="Brokers on the instance: 1 or 3.")] = 1,
-        ssh_key: Annotated[str | None, typer.Option("--ssh-key", help="EC2 key pair for SSH.")] = None,
-        volume_gb: Annotated[int, typer.Option("--volume-gb", help="Root volume (gp3, encrypted), GiB.")] = 50,
-        port: Annotated[int, typer.Option("--port", help="The brokers' SASL_SSL port.")] = 9092,
-        app_user: Annotated[str, typer.Option("--app-user", help="Application user made besides the admin.")] = "app",
-        install_spec: Annotated[
-            str | None,
-            typer.Option("--install-spec", help="pip requirement for eventlake on the instance.", show_default=False),
-        ] = None,
-        allow_anywhere: Annotated[
-            bool, typer.Option("--allow-anywhere", help="Allow 0.0.0.0/0 or ::/0 in --allow-cidr.")
-        ] = False,
+        instance_type: InstanceTypeOpt = "t3.small",
+        nodes: NodesOpt = 1,
+        ssh_key: SshKeyOpt = None,
+        volume_gb: VolumeOpt = 50,
+        port: PortOpt = 9092,
+        app_user: AppUserOpt = "app",
+        install_spec: InstallSpecOpt = None,
+        allow_anywhere: AllowAnywhereOpt = False,
         config: ConfigOpt = None,
     ) -> None:
         """Print the same deployment as a CloudFormation template (YAML) on stdout."""
