@@ -117,10 +117,6 @@ class TopicAdmin(AdminConnection):
         """The ids of the brokers registered now (a stopped broker is not)."""
         return sorted(self._metadata().brokers)
 
-    def brokers(self) -> list[int]:
-        """Ids of the brokers the cluster lists now."""
-        return sorted(self._metadata().brokers)
-
     def create(
         self,
         name: str,

@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         }
         admin = _admin(ctx, config, bootstrap_servers)
         if replication_factor is None:  # a cluster keeps copies by default; one broker can only keep one
-            replication_factor = min(3, len(admin.brokers()))
+            replication_factor = min(3, len(admin.broker_ids()))
         created = admin.create(name, partitions, replication_factor, configs, exist_ok=if_not_exists)
         copies = f", replication factor {replication_factor}" if replication_factor > 1 else ""
         insync = f", min.insync.replicas {min_insync}" if min_insync is not None else ""
