@@ -105,3 +105,10 @@ def test_iceberg_sink_sigkilled_three_times_lands_exactly_once(
     [got] = json.loads(out.stdout)
     assert got["n"] == got["d"] == 50_000
     assert got["s"] == sum(e["nested"]["a"] for e in sent.by_coord.values())
+
+    described = cli("tables", "describe", topic.replace("-", "_"), "--lake", str(lake), "--format", "json")
+    assert described.returncode == 0, described.stderr
+    info = json.loads(described.stdout)
+    assert info["parameters"]["table_type"] == "ICEBERG"
+    assert info["snapshots"][-1]["total_records"] == 50_000 and info["snapshots"][-1]["current"]
+    assert sum(s["added_records"] for s in info["snapshots"]) == 50_000

@@ -42,5 +42,7 @@ def open_iceberg_catalog(lake: Lake) -> SqlCatalog:
         ) from None
     folder = f"{lake.root}/{CATALOG_DIR}"
     lake.filesystem.create_dir(folder, recursive=True)
-    props: dict[str, Any] = {"uri": f"sqlite:///{folder}/{ICEBERG_FILE}", "warehouse": f"file://{lake.root}"}
+    # timeout: sinks of one group commit to one file; SQLite waits for a writer's lock instead of failing.
+    uri = f"sqlite:///{folder}/{ICEBERG_FILE}?timeout=30"
+    props: dict[str, Any] = {"uri": uri, "warehouse": f"file://{lake.root}"}
     return SqlCatalog("eventlake", **props)

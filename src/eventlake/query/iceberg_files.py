@@ -75,3 +75,31 @@ class IcebergFiles:
             for task in table.scan().plan_files()
         ]
         return snap.snapshot_id, files
+
+
+def iceberg_snapshots(lake: Lake, database: str, name: str) -> list[dict[str, Any]]:
+    """The Iceberg table's snapshots, oldest first: what `eventlake tables describe` shows."""
+    import datetime as dt
+
+    from pyiceberg.exceptions import NoSuchTableError
+
+    try:
+        table = open_iceberg_catalog(lake).load_table((database, name))
+    except NoSuchTableError:
+        return []
+    current = table.current_snapshot()
+    out = []
+    for snap in table.snapshots():
+        props = snap.summary.additional_properties if snap.summary is not None else {}
+        out.append(
+            {
+                "snapshot_id": snap.snapshot_id,
+                "committed": dt.datetime.fromtimestamp(snap.timestamp_ms / 1000, dt.UTC).isoformat(timespec="seconds"),
+                "operation": snap.summary.operation.value if snap.summary is not None else "",
+                "added_records": int(props.get("added-records", 0)),
+                "total_records": int(props.get("total-records", 0)),
+                "offsets": props.get("eventlake.range", ""),
+                "current": current is not None and snap.snapshot_id == current.snapshot_id,
+            }
+        )
+    return out

@@ -30,7 +30,7 @@ from eventlake.config.sink import SinkSettings
 from eventlake.lake import Lake
 from eventlake.sink.decode import decode_batch
 from eventlake.sink.exceptions import SinkError
-from eventlake.sink.iceberg_table import EVENT_TIME, TIME_TYPE, IcebergSinkTable, allowed, plain
+from eventlake.sink.iceberg_table import EVENT_TIME, NO_RETRY, TIME_TYPE, IcebergSinkTable, allowed, plain
 from eventlake.sink.ledger import Batch, DeadLetterSink, FlushResult, _with_lineage
 from eventlake.sink.table import LINEAGE_NAMES, SinkTable
 
@@ -109,6 +109,10 @@ def flush_iceberg(
         assert decoded.times_ms is not None
         times = pa.array(np.asarray(decoded.times_ms, dtype=np.int64) * 1000, pa.int64()).view(TIME_TYPE)
         full = full.append_column(pa.field(EVENT_TIME, TIME_TYPE), times)
+    # A field seen only as null has no type yet: no Iceberg column until a value types it (a string
+    # column now would refuse the field's first number later).
+    untyped = [f.name for f in decoded.schema if pa.types.is_null(f.type) and f.name in full.schema.names]
+    full = full.drop_columns(untyped)
     full, refused = _fit(full, ice)
     if refused:
         keep = np.asarray([i for i in range(full.num_rows) if i not in refused], dtype=np.int64)
@@ -234,6 +238,10 @@ def _commit(ice: IcebergSinkTable, batch: Batch, files: list, group: str) -> Ice
     for attempt in range(_RETRIES):
         table = ice.refresh()
         assert table is not None
+        if table.properties.get(NO_RETRY) != "0":  # a table made or altered elsewhere
+            with table.transaction() as txn:
+                txn.set_properties({NO_RETRY: "0"})
+            continue
         recorded = recorded_offsets(table)
         if not _follows(recorded.get((batch.key, batch.partition)), batch):
             return None

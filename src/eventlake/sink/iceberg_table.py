@@ -28,11 +28,15 @@ log = logging.getLogger(__name__)
 
 EVENT_TIME = "_event_time"  # the event time (--time-field) as a timestamp: what hour() partitions
 TIME_TYPE = pa.timestamp("us", tz="UTC")  # Iceberg's timestamptz is microseconds
+NO_RETRY = "commit.retry.num-retries"
 PROPERTIES = {
     "format-version": "2",
     "write.parquet.compression-codec": "zstd",
     # A sink's flush is one file per partition value; pyiceberg's default would split at 512 MB.
     "write.target-file-size-bytes": str(512 * 1024 * 1024),
+    # pyiceberg's own retry re-applies a failed append on the new snapshot with the summary it was
+    # made with: it would skip the offset check and record a stale offset map. Ours re-checks (iceberg_commit).
+    NO_RETRY: "0",
 }
 _RETRIES = 20
 

@@ -69,6 +69,7 @@ class SinkTable:
         # folders, and the Iceberg table's schema is the truth this entry follows (`adopt`).
         self.iceberg = iceberg
         self.event_time = event_time  # an Iceberg table's `_event_time` column (with --time-field)
+        self._adopted: pa.Schema | None = None  # the Iceberg schema last recorded in the catalog
         self.schema = pa.schema([])  # the JSON fields (partition-by fields included)
         self.changes = 0  # schema changes this process recorded: a flush that raised it widened the table
         self._load()
@@ -145,9 +146,11 @@ class SinkTable:
         self.changes += 1
 
     def adopt(self, schema: pa.Schema) -> None:
-        """An Iceberg table's JSON columns, after a commit: recorded here when they changed."""
-        if not schema.equals(self.schema) or self.changes == 0:
+        """An Iceberg table's JSON columns, after a commit: recorded in the catalog when they changed."""
+        if self._adopted is None or not schema.equals(self._adopted):
             self._upsert(schema)
+            self._adopted = schema
+        self.schema = schema
 
     def lineage_columns(
         self, topic: str, partition: int, offsets: np.ndarray, timestamps: np.ndarray, keys: list[bytes | None]
