@@ -26,13 +26,15 @@ import pyarrow.compute as pc
 from eventlake.broker.dead_letters import DeadLetter
 from eventlake.catalog import DataFile
 from eventlake.catalog.iceberg_sql import open_iceberg_catalog
+from eventlake.config import Settings
 from eventlake.config.sink import SinkSettings
-from eventlake.lake import Lake
+from eventlake.lake import Lake, open_lake
 from eventlake.sink.decode import decode_batch
 from eventlake.sink.exceptions import SinkError
 from eventlake.sink.iceberg_table import EVENT_TIME, NO_RETRY, TIME_TYPE, IcebergSinkTable, allowed, plain
 from eventlake.sink.ledger import Batch, DeadLetterSink, FlushResult, _with_lineage
 from eventlake.sink.table import LINEAGE_NAMES, SinkTable
+from eventlake.types import table_name_for_topic
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table as IcebergTable
@@ -66,6 +68,20 @@ def recorded_offsets(table: IcebergTable | None) -> dict[tuple[str, int], int]:
             topic, _, part = key[len(OFFSET_KEY) :].rpartition(".")
             if part.isdigit() and value.isdigit():
                 out[(topic, int(part))] = int(value)
+    return out
+
+
+def landed_offsets(settings: Settings, topics: list[str]) -> dict[tuple[str, int], int]:
+    """{(topic, partition): next offset} over the topics' Iceberg tables (`sink --workers`' idle check)."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    catalog = open_iceberg_catalog(open_lake(settings.lake, settings.s3))
+    out: dict[tuple[str, int], int] = {}
+    for topic in topics:
+        try:
+            out.update(recorded_offsets(catalog.load_table((settings.database, table_name_for_topic(topic)))))
+        except NoSuchTableError:
+            continue
     return out
 
 
