@@ -153,11 +153,9 @@ def flush_iceberg(
     target = iceberg.schema().as_arrow()
     full = _cast_to(full, target)
     written = _write(iceberg, full)
-    try:
-        committed = _commit(ice, batch, written, group)
-    except BaseException:
-        _delete(ice, written)
-        raise
+    # Any other failure leaves the files: the commit may have landed (the retry then finds the
+    # table past this batch); if it did not, they are files no snapshot names, never read.
+    committed = _commit(ice, batch, written, group)
     if committed is None:  # refused
         _delete(ice, written)
         now = next_offset(ice, batch.key, batch.partition)
@@ -270,8 +268,7 @@ def _commit(ice: IcebergSinkTable, batch: Batch, files: list, group: str) -> Ice
             for f in files:
                 append.append_data_file(f)
         try:
-            txn.commit_transaction()
-            return ice.refresh()
+            return ice.use(txn.commit_transaction())
         except CommitFailedException:
             time.sleep(min(0.5, 0.01 * (attempt + 1)))  # another partition's sink committed first: look again
     raise SinkError(f"could not commit to Iceberg table {'.'.join(ice.identifier)}: {_RETRIES} conflicts in a row")

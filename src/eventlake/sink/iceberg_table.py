@@ -75,6 +75,11 @@ class IcebergSinkTable:
             self._table = self._table.refresh()
         return self._table
 
+    def use(self, table: IcebergTable) -> IcebergTable:
+        """The table as a commit of ours left it (no catalog read needed)."""
+        self._table = table
+        return table
+
     def ensure(self, schema: pa.Schema) -> IcebergTable:
         """The table, made or evolved so that `schema`'s columns fit it (by name)."""
         from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, TableAlreadyExistsError
