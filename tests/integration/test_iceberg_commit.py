@@ -16,7 +16,7 @@ from eventlake.broker.dead_letters import DeadLetter
 from eventlake.catalog import CatalogStore
 from eventlake.config.sink import SinkSettings
 from eventlake.lake import open_lake
-from eventlake.sink.iceberg_commit import flush_iceberg, iceberg_tables, recorded_offsets
+from eventlake.sink.iceberg_commit import flush_iceberg, iceberg_tables, record_iceberg_gap, recorded_offsets
 from eventlake.sink.ledger import Batch
 from eventlake.sink.table import SinkTable
 
@@ -72,6 +72,7 @@ def test_a_zombie_commit_is_refused_and_leaves_no_data_file(lake_dir: Path, stor
     assert zombie.conflict and zombie.next_offset == 20
     # A replay of landed offsets from the very start is refused the same way.
     assert old.flush(0, None, 0, [{"id": 0}]).conflict
+    assert old.flush(0, 0, 0, [{"id": 0}]).conflict
     table = new.ice.refresh()
     assert table is not None
     rows = table.scan().to_arrow()
@@ -182,3 +183,16 @@ def test_partition_by_fields_partition_the_iceberg_table_once_they_appear(lake_d
     assert folders == {"region=eu", "region=us"}
     # The partition column stays in the rows (Iceberg's partitions are hidden, not folder-only).
     assert sorted(table.scan(row_filter="region == 'eu'").to_arrow()["id"].to_pylist()) == [1]
+
+
+def test_a_retention_gap_is_recorded_as_an_empty_snapshot(lake_dir: Path, store: CatalogStore) -> None:
+    w = Landing(lake_dir, store)
+    w.flush(0, None, 0, [{"id": 0}, {"id": 1}])
+    # Kafka deleted offsets 2..99 before they landed: the sink records the gap and resumes at 100.
+    record_iceberg_gap(w.ice, TOPIC, 0, 2, 99, "g")
+    table = w.ice.refresh()
+    assert table is not None
+    assert recorded_offsets(table) == {(TOPIC, 0): 100}
+    assert not w.flush(0, 100, 100, [{"id": 100}]).conflict
+    assert w.flush(0, 2, 2, [{"id": 2}]).conflict  # the deleted offsets cannot land later either
+    assert sorted(w.ice.refresh().scan().to_arrow()["_offset"].to_pylist()) == [0, 1, 100]  # type: ignore[union-attr]

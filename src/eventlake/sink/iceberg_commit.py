@@ -90,9 +90,18 @@ def next_offset(ice: IcebergSinkTable, topic: str, partition: int) -> int | None
 
 
 def _follows(recorded: int | None, batch: Batch) -> bool:
-    if recorded is None:
-        return batch.start is None  # nothing landed yet, and the sink did not think otherwise
-    return recorded == batch.first
+    # Nothing recorded for the partition: any start (0, or the log start after a retention gap) follows.
+    return recorded is None or recorded == batch.first
+
+
+def record_iceberg_gap(ice: IcebergSinkTable, topic: str, partition: int, first: int, last: int, group: str) -> None:
+    """Offsets Kafka deleted before they landed: an append of no files moves the partition's recorded
+    offset past them (the Iceberg form of the ledger's gap entry). Another sink recording it first is fine."""
+    if ice.refresh() is None:
+        return  # nothing landed at all: the first flush starts where the log starts
+    batch = Batch(topic, partition, first, [], np.asarray([last], dtype=np.int64), np.zeros(1, dtype=np.int64), [])
+    batch.ledger_topic = topic
+    _commit(ice, batch, [], group)
 
 
 def flush_iceberg(

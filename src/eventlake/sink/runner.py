@@ -32,7 +32,7 @@ from eventlake.sink.buffer import PartitionBuffer
 from eventlake.sink.conform import Conformer
 from eventlake.sink.dlq import DeadLetterProducer
 from eventlake.sink.exceptions import SinkError
-from eventlake.sink.iceberg_commit import flush_iceberg, iceberg_tables
+from eventlake.sink.iceberg_commit import flush_iceberg, iceberg_tables, record_iceberg_gap
 from eventlake.sink.iceberg_commit import next_offset as iceberg_next_offset
 from eventlake.sink.ledger import Batch, DeadLetterSink, FlushResult, flush_batch, record_gap, sweep_orphans
 from eventlake.sink.maintenance import Maintainer
@@ -502,7 +502,11 @@ class Sink:
             return low
         if brk.kind == "gap":
             assert brk.first is not None and brk.last is not None
-            record_gap(self.store, self.tables[brk.topic], self._lt(brk.topic), brk.partition, brk.first, brk.last)
+            if self.iceberg is not None:
+                gap = (self._lt(brk.topic), brk.partition, brk.first, brk.last, self.cfg.group)
+                record_iceberg_gap(self.iceberg[brk.topic], *gap)
+            else:
+                record_gap(self.store, self.tables[brk.topic], self._lt(brk.topic), brk.partition, brk.first, brk.last)
             offsets.record(self.store, brk, incarnation, "resumed")
             self.metrics.offset_break(brk.topic, brk.partition, brk.kind, brk.lost)
             return low
