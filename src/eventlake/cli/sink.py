@@ -13,6 +13,11 @@ from eventlake.config.sink import parse_workers
 from eventlake.errors import UsageError
 
 
+class TableFormatOpt(StrEnum):
+    parquet = "parquet"
+    iceberg = "iceberg"
+
+
 class OnReset(StrEnum):
     fail = "fail"
     resume = "resume-from-start"
@@ -25,6 +30,14 @@ def register(app: typer.Typer) -> None:
         topics: Annotated[list[str], typer.Argument(help="Topics to land.", show_default=False)],
         lake: LakeOpt = None,
         fmt: Annotated[str | None, typer.Option("--format", help="parquet (default) or jsonl.")] = None,
+        table_format: Annotated[
+            TableFormatOpt | None,
+            typer.Option(
+                "--table-format",
+                help="parquet (default: folders + ledger) or iceberg (Iceberg v2 tables).",
+                show_default=False,
+            ),
+        ] = None,
         group: Annotated[str | None, typer.Option("--group", help="Consumer group (default eventlake-sink).")] = None,
         time_field: Annotated[
             str | None,
@@ -84,6 +97,7 @@ def register(app: typer.Typer) -> None:
             catalog=catalog,
             sink={
                 "format": fmt,
+                "table_format": table_format.value if table_format else None,
                 "group": group,
                 "time_field": time_field,
                 "partition_by": partition_by or None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -11,6 +11,7 @@ from eventlake.catalog import open_catalog
 from eventlake.catalog.store import require_lake
 from eventlake.cli import output
 from eventlake.cli.common import CatalogOpt, ConfigOpt, FormatOpt, LakeOpt, settings
+from eventlake.config import Settings
 
 DatabaseOpt = Annotated[str | None, typer.Option("--database", help="Only this database.")]
 
@@ -84,6 +85,7 @@ def register(app: typer.Typer) -> None:
 
         with open_catalog(s) as store:
             info = describe_table(store, name, s.database)
+        info.update(_iceberg_info(s, info))
         if fmt is output.Format.json:
             output.print_json(info)
             return
@@ -114,11 +116,25 @@ def register(app: typer.Typer) -> None:
                 ],
             ),
             ("schema_versions", ["version", "columns", "created"]),
+            ("snapshots", ["snapshot_id", "committed", "operation", "added_records", "total_records", "offsets"]),
         ]
         for key, cols in sections:
-            if info[key]:
+            if info.get(key):
                 output.print_rows(
                     cols, [[item[c] for c in cols] for item in info[key]], fmt, title=key.replace("_", " ")
                 )
 
     app.add_typer(group, name="tables")
+
+
+def _iceberg_info(s: Settings, info: dict[str, Any]) -> dict[str, Any]:
+    """An Iceberg table's snapshots (its files live there, not in eventlake's catalog)."""
+    from eventlake.catalog.iceberg_sql import is_iceberg
+
+    if not is_iceberg(info["parameters"]):
+        return {}
+    from eventlake.lake import open_lake
+    from eventlake.query.iceberg_files import iceberg_snapshots
+
+    database, _, table = str(info["table"]).rpartition(".")
+    return {"snapshots": iceberg_snapshots(open_lake(s.lake, s.s3), database, table)}

@@ -13,6 +13,7 @@ SinkFormat = Literal["parquet", "jsonl"]
 ParquetCompression = Literal["zstd", "snappy", "gzip", "lz4", "brotli", "none"]
 MemoryPool = Literal["system", "jemalloc", "mimalloc"]
 OnReset = Literal["fail", "resume-from-start"]
+TableFormat = Literal["parquet", "iceberg"]
 
 
 class SinkSettings(BaseModel):
@@ -20,6 +21,11 @@ class SinkSettings(BaseModel):
 
     group: KafkaName = Field("eventlake-sink", description="Kafka consumer group the sink processes share (--group).")
     format: SinkFormat = Field("parquet", description="File format the sink writes (--format).")
+    table_format: TableFormat = Field(
+        "parquet",
+        description="Table format: parquet (folders + eventlake's ledger) or iceberg (Apache Iceberg v2 tables "
+        "through pyiceberg, exactly once by Iceberg's own commit; --table-format).",
+    )
     # A partition's buffer is flushed at whichever limit comes first. One second keeps
     # event-to-queryable latency near 1 s at live rates; during catch-up the byte limits
     # (counted with ~80 bytes of overhead per message) bound memory: decoding a flush takes

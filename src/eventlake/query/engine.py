@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ from eventlake.query.exceptions import (
 )
 from eventlake.query.fetch import fetch_arrow, fetch_rows
 from eventlake.query.guard import SqlGuard, one_line
+from eventlake.query.iceberg_files import IcebergFiles
 from eventlake.query.prune import PartitionFilter, base_tables, where_for
 from eventlake.query.results import QueryResult, TableSummary
 
@@ -64,6 +66,7 @@ class QueryEngine:
         # no other user or engine can read or plant files there.
         self._schema_dir = Path(tempfile.mkdtemp(prefix="eventlake-schemas-"))
         self._temp_dir = Path(tempfile.mkdtemp(prefix="eventlake-duckdb-"))
+        self._iceberg = IcebergFiles(self.lake)  # Iceberg tables' files come from their snapshots
         self._builder = ConnectionBuilder(
             settings, self.lake, self.guard, self._schema_dir, self._temp_dir, scratch=self._scratch
         )
@@ -115,7 +118,13 @@ class QueryEngine:
         self._checked_at = time.monotonic()
         since = self._snapshot.seq if self._snapshot is not None else -1
         if self._snapshot is not None and self.store.change_seq() == since:
-            return  # one cheap query: nothing changed
+            if not IcebergFiles.any(self._snapshot.tables):
+                return  # one cheap query: nothing changed
+            planned, moved = self._iceberg.files(self._snapshot.tables)  # Iceberg commits change no eventlake seq
+            if moved:
+                with self._lock:
+                    self._snapshot = replace(self._snapshot, files={**self._snapshot.files, **planned}, _partitions={})
+            return
         changes = self.store.read_changes(max(since, 0), self._rowids)
         files, rowids = dict(self._files), dict(self._rowids)
         lists = dict(self._snapshot.files) if self._snapshot is not None else {}
@@ -131,6 +140,8 @@ class QueryEngine:
         for table_map in (files, rowids, lists):
             for key in [k for k in table_map if k not in known]:
                 del table_map[key]
+        if IcebergFiles.any(changes.tables):
+            lists.update(self._iceberg.files(changes.tables)[0])
         snapshot = Snapshot(changes.tables, lists, changes.views, changes.seq)
         with self._lock:
             old = self._snapshot

@@ -32,7 +32,9 @@ from eventlake.sink.buffer import PartitionBuffer
 from eventlake.sink.conform import Conformer
 from eventlake.sink.dlq import DeadLetterProducer
 from eventlake.sink.exceptions import SinkError
-from eventlake.sink.ledger import DeadLetterSink, FlushResult, flush_batch, record_gap, sweep_orphans
+from eventlake.sink.iceberg_commit import flush_iceberg, iceberg_tables, record_iceberg_gap
+from eventlake.sink.iceberg_commit import next_offset as iceberg_next_offset
+from eventlake.sink.ledger import Batch, DeadLetterSink, FlushResult, flush_batch, record_gap, sweep_orphans
 from eventlake.sink.maintenance import Maintainer
 from eventlake.sink.metrics import MetricsServer, SinkMetrics
 from eventlake.sink.outage import Outages
@@ -77,10 +79,22 @@ class Sink:
         self.lake = open_lake(settings.lake, settings.s3)
         self.store = open_catalog(settings)
         self.dead_letters: DeadLetterSink = dead_letters or DeadLetterProducer(settings)
+        iceberg = self.cfg.table_format == "iceberg"
         self.tables = {
-            t: SinkTable(self.store, self.lake, t, settings.database, self.cfg.format, self.cfg.partition_by)
+            t: SinkTable(
+                self.store,
+                self.lake,
+                t,
+                settings.database,
+                self.cfg.format,
+                self.cfg.partition_by,
+                iceberg=iceberg,
+                event_time=iceberg and self.cfg.time_field is not None,
+            )
             for t in self.topics
         }
+        # --table-format iceberg: files and offsets live in Iceberg tables (sink.iceberg_commit), not the ledger.
+        self.iceberg = iceberg_tables(self.lake, self.tables, self.cfg) if iceberg else None
         self.buffers: dict[TP, PartitionBuffer] = {}
         # Old files are rewritten into a widened schema on a thread, so the loop never waits for it;
         # the lock keeps this process's sweep off a rewritten file between its write and its swap.
@@ -89,11 +103,11 @@ class Sink:
             Conformer(
                 self.store, self.lake, [t.ref for t in self.tables.values()], self.cfg.compression, self._file_lock
             )
-            if self.cfg.format == "parquet"
+            if self.cfg.format == "parquet" and not iceberg
             else None
         )
         # Compaction, retention and leftovers of both, on its own thread (sink/maintenance.py).
-        maintain = settings.maintenance.enabled and self.cfg.format == "parquet"
+        maintain = settings.maintenance.enabled and self.cfg.format == "parquet" and not iceberg
         self.maintainer = Maintainer(settings) if maintain else None
         self.report = SinkReport(self.topics)
         self.metrics = SinkMetrics()
@@ -166,7 +180,7 @@ class Sink:
 
     def _sweep(self) -> None:
         self._last_sweep = time.monotonic()
-        if not self.cfg.sweep_orphans:
+        if not self.cfg.sweep_orphans or self.iceberg is not None:
             return
         for topic, table in self.tables.items():
             for n in range(self.incarnations.get(topic, 0) + 1):  # each incarnation names its own files
@@ -363,13 +377,13 @@ class Sink:
         # An S3 or catalog outage is waited out with the batch in memory (Kafka still has it too).
         result = self.outages.retry(
             "the lake and catalog",
-            lambda: flush_batch(batch, self.tables[buf.topic], self.store, self.lake, self.cfg, self.dead_letters),
+            lambda: self._land(batch, buf.topic),
             held=f"{len(batch.values):,} rows of {buf.topic}[{buf.partition}]",
         )
         key = f"{buf.topic}[{buf.partition}]"
         if result.conflict:
             self.report.conflicts += 1
-            nxt = self.store.ledger_next_offset(batch.key, buf.partition)
+            nxt = self._recorded(batch.key, buf.partition)
             buf.reset(nxt)
             if seek and self._consumer is not None:
                 with contextlib.suppress(KafkaException):
@@ -402,6 +416,21 @@ class Sink:
             result.next_offset,
         )
         return result
+
+    def _land(self, batch: Batch, topic: str) -> FlushResult:
+        """The seam between the table formats: the ledger's commit, or Iceberg's."""
+        if self.iceberg is None:
+            return flush_batch(batch, self.tables[topic], self.store, self.lake, self.cfg, self.dead_letters)
+        return flush_iceberg(
+            batch, self.tables[topic], self.iceberg[topic], self.cfg, self.dead_letters, self.cfg.group
+        )
+
+    def _recorded(self, ledger_topic: str, partition: int) -> int | None:
+        """Where a partition's landing stands: the ledger's next offset, or the Iceberg table's."""
+        if self.iceberg is None:
+            return self.store.ledger_next_offset(ledger_topic, partition)
+        topic = ledger_topic.split("~", 1)[0]
+        return iceberg_next_offset(self.iceberg[topic], ledger_topic, partition)
 
     def _commit_hint(self, topic: str, partition: int, next_offset: int) -> None:
         if self._consumer is None:
@@ -445,7 +474,7 @@ class Sink:
 
     def _start_offset(self, consumer: Consumer, topic: str, partition: int) -> int | None:
         """The ledger's next offset, checked against the partition's log first."""
-        nxt = self.outages.retry("the catalog", lambda: self.store.ledger_next_offset(self._lt(topic), partition))
+        nxt = self.outages.retry("the catalog", lambda: self._recorded(self._lt(topic), partition))
         try:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5, cached=False)
         except KafkaException:
@@ -476,7 +505,11 @@ class Sink:
             return low
         if brk.kind == "gap":
             assert brk.first is not None and brk.last is not None
-            record_gap(self.store, self.tables[brk.topic], self._lt(brk.topic), brk.partition, brk.first, brk.last)
+            if self.iceberg is not None:
+                gap = (self._lt(brk.topic), brk.partition, brk.first, brk.last, self.cfg.group)
+                record_iceberg_gap(self.iceberg[brk.topic], *gap)
+            else:
+                record_gap(self.store, self.tables[brk.topic], self._lt(brk.topic), brk.partition, brk.first, brk.last)
             offsets.record(self.store, brk, incarnation, "resumed")
             self.metrics.offset_break(brk.topic, brk.partition, brk.kind, brk.lost)
             return low

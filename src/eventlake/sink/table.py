@@ -49,7 +49,15 @@ class SinkTable:
     """One topic's table: its catalog entry and the schema the sink writes."""
 
     def __init__(
-        self, store: CatalogStore, lake: Lake, topic: str, database: str, fmt: str, partition_by: list[str]
+        self,
+        store: CatalogStore,
+        lake: Lake,
+        topic: str,
+        database: str,
+        fmt: str,
+        partition_by: list[str],
+        iceberg: bool = False,
+        event_time: bool = False,
     ) -> None:
         self.store = store
         self.lake = lake
@@ -57,9 +65,16 @@ class SinkTable:
         self.ref = TableRef(database, table_name_for_topic(topic))
         self.format = fmt
         self.partition_by = [escape_top(p) for p in partition_by]  # as the columns are named
+        # An Iceberg table (sink.iceberg_*): partition-by fields stay in the files, no dt/hour
+        # folders, and the Iceberg table's schema is the truth this entry follows (`adopt`).
+        self.iceberg = iceberg
+        self.event_time = event_time  # an Iceberg table's `_event_time` column (with --time-field)
+        self._adopted: pa.Schema | None = None  # the Iceberg schema last recorded in the catalog
         self.schema = pa.schema([])  # the JSON fields (partition-by fields included)
         self.changes = 0  # schema changes this process recorded: a flush that raised it widened the table
         self._load()
+        if iceberg and "_event_time" in self.schema.names:  # Iceberg's partition source, not a JSON field
+            self.schema = self.schema.remove(self.schema.get_field_index("_event_time"))
 
     @property
     def folder(self) -> str:
@@ -76,7 +91,7 @@ class SinkTable:
 
     def data_schema(self, schema: pa.Schema) -> pa.Schema:
         """What files hold: JSON fields minus partition-by and lineage names, then lineage."""
-        skip = set(self.partition_by) | LINEAGE_NAMES
+        skip = (set() if self.iceberg else set(self.partition_by)) | LINEAGE_NAMES
         return pa.schema([f for f in schema if f.name not in skip] + list(LINEAGE))
 
     def file_schema(self) -> pa.Schema:
@@ -101,13 +116,21 @@ class SinkTable:
         data = self.data_schema(schema)
         nulls = [f.name for f in data if pa.types.is_null(f.type)]
         unknown = {f.name: sink_type_text(f.type) for f in data if has_null(f.type)}
-        keys = [Column(k, "string") for k in (*TIME_KEYS, *self.partition_by)]
+        keys = [] if self.iceberg else [Column(k, "string") for k in (*TIME_KEYS, *self.partition_by)]
+        columns = [Column(f.name, to_hive(f.type)) for f in data]
+        extra: dict[str, str] = {}
+        if self.iceberg:
+            from eventlake.catalog.iceberg_sql import ICEBERG, TABLE_TYPE
+
+            extra[TABLE_TYPE] = ICEBERG  # `eventlake query` plans this table's files through Iceberg
+            if self.event_time:
+                columns.append(Column("_event_time", "timestamp"))
         table = Table(
             database=self.ref.database,
             name=self.ref.name,
             location=self.lake.uri(self.folder),
             format=self.format,
-            columns=[Column(f.name, to_hive(f.type)) for f in data],
+            columns=columns,
             partition_keys=keys,
             source="sink",
             parameters={
@@ -115,11 +138,19 @@ class SinkTable:
                 "eventlake.topic": self.topic,
                 _NULL_PARAM: ",".join(nulls),
                 _TYPES_PARAM: json.dumps(unknown),
+                **extra,
             },
         )
         self.store.upsert_table(table)
         self.schema = schema
         self.changes += 1
+
+    def adopt(self, schema: pa.Schema) -> None:
+        """An Iceberg table's JSON columns, after a commit: recorded in the catalog when they changed."""
+        if self._adopted is None or not schema.equals(self._adopted):
+            self._upsert(schema)
+            self._adopted = schema
+        self.schema = schema
 
     def lineage_columns(
         self, topic: str, partition: int, offsets: np.ndarray, timestamps: np.ndarray, keys: list[bytes | None]

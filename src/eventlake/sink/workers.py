@@ -448,6 +448,11 @@ class _Group:
             )
             self._checker = Consumer(conf)
         consumer = self._checker
+        iceberg = None  # Iceberg tables keep their offsets in their snapshots, not in the ledger
+        if self.cfg.table_format == "iceberg":
+            from eventlake.sink.iceberg_commit import landed_offsets
+
+            iceberg = landed_offsets(s, self.topics)
         with open_catalog(s) as store:
             for topic in self.topics:
                 md = consumer.list_topics(topic, timeout=5).topics.get(topic)
@@ -457,7 +462,7 @@ class _Group:
                 lt = ledger_topic(topic, store.incarnation(topic)[0])
                 for p in parts:
                     low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5, cached=False)
-                    nxt = store.ledger_next_offset(lt, p)
+                    nxt = store.ledger_next_offset(lt, p) if iceberg is None else iceberg.get((lt, p))
                     start = nxt if nxt is not None else low
                     if start < high and not _nothing_to_read(consumer, topic, p, start):
                         return False
