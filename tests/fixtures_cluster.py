@@ -51,6 +51,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         data_dir=tmp_path_factory.mktemp("cluster"),
         heap="384m",
         start_timeout_s=180,
+        stop_timeout_s=10,  # all nodes stop together; one may wait out the quorum it was part of
     )
     cluster = LocalCluster(settings, NODES)
     cluster.start()

@@ -236,6 +236,13 @@ def test_a_killed_node_comes_back_serving_tls_and_scram(exposed: Exposed) -> Non
     assert cluster.kill_node(k)
     with pytest.raises(OSError):  # nothing answers on its port any more
         socket.create_connection((exposed.address, exposed.client_port(k)), timeout=2).close()
+    # A user who restarts it without the cluster's address is told so, instead of getting a
+    # loopback-only node that the others and other machines cannot reach.
+    bare = _eventlake(
+        "broker", "start", "--data-dir", str(cluster.data_dir), "--node", str(k), cwd=cluster.data_dir.parent
+    )
+    assert bare.returncode != 0 and f"--host {exposed.address}" in bare.stderr, bare.stderr
+    assert len(bare.stderr.strip().splitlines()) == 1 and cluster.members[k].running_state() is None
     # The cluster object keeps the exposed settings (host, advertise, password) it was started with.
     report = cluster.start_nodes([k])
     assert report.started == [k] and report.waiting == []

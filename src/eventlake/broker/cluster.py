@@ -324,6 +324,7 @@ class LocalCluster:
         self.members[1].check_settings()
         self._prepare_dir()
         todo = [k for k in node_ids if self.members[k].running_state() is None]
+        self._check_same_address(todo)
         for k in todo:
             self.members[k].check_ports()
         launched: dict[int, BrokerState] = {}
@@ -359,6 +360,25 @@ class LocalCluster:
         state = self.running_state()
         assert state is not None
         return StartReport(state, started=list(launched), waiting=waiting)
+
+    def _check_same_address(self, todo: list[int]) -> None:
+        """Refuse to restart a node on another address than the running nodes serve on.
+
+        cluster.json keeps ports, not addresses (an address may rightly change between full
+        starts), so a `start --node N` without the running cluster's --host/--advertise would
+        bring back a loopback-only node in an exposed cluster: unreachable, and mixed silently.
+        """
+        running = [st for k, m in self.members.items() if k not in todo and (st := m.running_state()) is not None]
+        if not todo or not running:
+            return
+        ref, node = running[0], self.members[todo[0]]
+        if (node.settings.host, node.advertise) != (ref.host, ref.advertise):
+            raise BrokerError(
+                f"node {todo[0]} would start on {node.settings.host} (advertised as {node.advertise}), but the "
+                f"running nodes serve on {ref.host} (advertised as {ref.advertise})",
+                hint=f"pass --host {ref.host} --advertise {ref.advertise}"
+                + (" and the admin password (EVENTLAKE_BROKER__SASL_PASSWORD)" if not is_loopback(ref.host) else ""),
+            )
 
     def stop(self) -> bool:
         """Stop every node at once (SIGTERM, then SIGKILL after stop_timeout_s); False if none ran.
