@@ -121,13 +121,20 @@ class TopicAdmin(AdminConnection):
         self,
         name: str,
         partitions: int = 3,
-        replication_factor: int = 1,
+        replication_factor: int | None = None,
         configs: dict[str, str] | None = None,
         *,
         exist_ok: bool = False,
     ) -> bool:
-        """Create a topic; return False if it existed and `exist_ok` is set."""
+        """Create a topic; return False if it existed and `exist_ok` is set.
+
+        Without a replication factor a topic gets three copies, or one per broker when there are
+        fewer: on a cluster no topic eventlake makes (a produced topic, a dead letter topic) is
+        silently single-copy, and one broker can only hold one.
+        """
         brokers = sorted(self._metadata().brokers)  # also fails fast and clearly when no broker answers
+        if replication_factor is None:
+            replication_factor = max(1, min(3, len(brokers)))
         check_replication(replication_factor, (configs or {}).get("min.insync.replicas"), brokers)
         new = NewTopic(
             name,

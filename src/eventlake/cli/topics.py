@@ -68,10 +68,10 @@ def register(app: typer.Typer) -> None:
             if v is not None
         }
         admin = _admin(ctx, config, bootstrap_servers)
-        if replication_factor is None:  # a cluster keeps copies by default; one broker can only keep one
-            replication_factor = min(3, len(admin.broker_ids()))
         created = admin.create(name, partitions, replication_factor, configs, exist_ok=if_not_exists)
-        copies = f", replication factor {replication_factor}" if replication_factor > 1 else ""
+        if created and replication_factor is None:  # the default depends on the brokers: say what it was
+            replication_factor = len(admin.describe(name).partitions[0].replicas)
+        copies = f", replication factor {replication_factor}" if replication_factor and replication_factor > 1 else ""
         insync = f", min.insync.replicas {min_insync}" if min_insync is not None else ""
         made = f"created topic {name} ({partitions} partitions{copies}{insync})"
         output.info(made if created else f"topic {name} exists")
