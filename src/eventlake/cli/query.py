@@ -65,13 +65,20 @@ def register(app: typer.Typer) -> None:
                 "--engine", help="duckdb (in-process, default) or athena (tables published with `glue publish`)"
             ),
         ] = None,
+        as_of: Annotated[
+            str | None,
+            typer.Option(
+                "--as-of",
+                help="Read Iceberg tables as of a snapshot id or an ISO-8601 time (UTC without a zone): time travel.",
+            ),
+        ] = None,
         lake: LakeOpt = None,
         catalog: CatalogOpt = None,
         config: ConfigOpt = None,
     ) -> None:
         """Run read-only SQL over the lake's tables (DuckDB); bare names are in the default database."""
         s = _settings(ctx, config, lake, catalog, max_rows, time_limit, engine_name)  # the setting checks --engine
-        run_query(s, sql, fmt, out)
+        run_query(s, sql, fmt, out, as_of)
 
     @app.command("sql")
     def sql_shell(

@@ -28,6 +28,7 @@ _OPTIONS: dict[str, Callable[[str], bool]] = {
     "--lake": bool,
     "--catalog": bool,
     "--config": bool,
+    "--as-of": bool,  # checked by run_query's allow-lists, the same on both paths
 }
 
 
@@ -73,7 +74,7 @@ def run(args: list[str]) -> bool:
         get("--engine"),
     )
     try:
-        run_query(s, sql, QueryFormat(get("--format", "table")), Path(out) if out is not None else None)
+        run_query(s, sql, QueryFormat(get("--format", "table")), Path(out) if out is not None else None, get("--as-of"))
     except KeyboardInterrupt:  # as Typer: exit 130, nothing printed
         sys.exit(130)
     except BrokenPipeError:  # as click: a closed stdout (`| head`) ends the command quietly, exit 1

@@ -37,8 +37,16 @@ def query_settings(
     return load_settings(config, {"lake": lake, "catalog": catalog, "query": query})
 
 
-def run_query(s: Settings, sql: str, fmt: QueryFormat, out: Path | None) -> None:
-    """Run one read-only statement with engine `s.query.engine` and write its rows."""
+def run_query(s: Settings, sql: str, fmt: QueryFormat, out: Path | None, as_of: str | None = None) -> None:
+    """Run one read-only statement with engine `s.query.engine` and write its rows; `as_of` (--as-of)
+    reads Iceberg tables as of a snapshot id or an ISO-8601 time."""
+    travel = None
+    if as_of is not None:
+        from eventlake.query.time_travel import parse_as_of
+
+        travel = parse_as_of(as_of)  # a malformed value fails before anything opens
+        if s.query.engine == "athena":
+            raise UsageError("--as-of works with the duckdb engine", hint="drop --engine athena")
     if s.query.engine == "athena":
         from eventlake.query.athena import AthenaEngine
 
@@ -49,7 +57,7 @@ def run_query(s: Settings, sql: str, fmt: QueryFormat, out: Path | None) -> None
     require_lake(s)
     from eventlake.query import connect
 
-    with connect(s) as engine:
+    with connect(s, as_of=travel) as engine:
         write(engine, sql, fmt, out)
 
 

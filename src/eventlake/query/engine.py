@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from eventlake.catalog import CatalogStore, DataFile, Table, open_catalog
+from eventlake.catalog.iceberg_sql import is_iceberg
 from eventlake.config import Settings
 from eventlake.lake import open_lake
 from eventlake.query import system
@@ -36,8 +37,10 @@ from eventlake.query.exceptions import (
 from eventlake.query.fetch import fetch_arrow, fetch_rows
 from eventlake.query.guard import SqlGuard, one_line
 from eventlake.query.iceberg_files import IcebergFiles
+from eventlake.query.iceberg_filter import row_filter
 from eventlake.query.prune import PartitionFilter, base_tables, where_for
 from eventlake.query.results import QueryResult, TableSummary
+from eventlake.query.time_travel import AsOf, TimeTravelError, parse_as_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -50,11 +53,19 @@ _TABLES_HINT = "`eventlake tables` lists them"
 class QueryEngine:
     """`engine.sql(text) -> pyarrow.Table`, `.df(text)`, `.execute(text) -> QueryResult`, `.tables()`."""
 
-    def __init__(self, settings: Settings, store: CatalogStore | None = None, lake: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: CatalogStore | None = None,
+        lake: str | None = None,
+        as_of: AsOf | str | None = None,
+    ) -> None:
         if lake is not None and lake != settings.lake:
             settings = settings.model_copy(update={"lake": lake})
         self.settings = settings
         self.limits = settings.query
+        # Time travel: every query reads its Iceberg tables as of this snapshot or time (None: now).
+        self.as_of = parse_as_of(as_of) if isinstance(as_of, str) else as_of
         self._own_store = store is None
         self.store = store if store is not None else open_catalog(settings)
         self.lake = open_lake(settings.lake, settings.s3)
@@ -265,6 +276,8 @@ class QueryEngine:
             elif key in views:
                 everything = True  # a saved view reads tables this tree does not show: all of them, whole
         needed = list(tables) if everything else list(nodes)
+        if self.as_of is not None:
+            self._check_as_of([tables[k] for k in needed])
         arrow: dict[str, Any] = {}
         for key in needed:
             table = tables[key]
@@ -283,6 +296,8 @@ class QueryEngine:
         everything: bool,
     ) -> list[DataFile]:
         key = (table.database, table.name)
+        if is_iceberg(table.parameters):
+            return self._iceberg_files(table, snap, nodes, tree, params, everything)
         if everything or len(nodes) != 1 or not table.partition_keys:
             return snap.files.get(key, [])
         where = where_for(tree, nodes[0])
@@ -293,6 +308,46 @@ class QueryEngine:
         keys = {k.name: k.type for k in table.partition_keys}
         decide = PartitionFilter(where, names, keys, params)
         return [f for values, group in snap.by_partition(key).items() if decide.may_match(dict(values)) for f in group]
+
+    def _iceberg_files(
+        self,
+        table: Table,
+        snap: Snapshot,
+        nodes: list[dict[str, Any]],
+        tree: dict[str, Any],
+        params: Any,
+        everything: bool,
+    ) -> list[DataFile]:
+        """An Iceberg table's files for this query: its snapshot as of --as-of (else the current one),
+        pruned by pyiceberg with the WHERE when the table is the whole FROM of one SELECT (as `_pruned`)."""
+        where = where_for(tree, nodes[0]) if not everything and len(nodes) == 1 else None
+        if where is None and self.as_of is None:
+            return snap.files.get((table.database, table.name), [])
+        build = None
+        if where is not None:
+            names = {table.name, str(nodes[0].get("alias") or "")} - {""}
+            clause = where
+
+            def build(kinds: dict[str, str]) -> Any:
+                return row_filter(clause, names, kinds, params)
+
+        return self._iceberg.planned(table, self.as_of, build)
+
+    def _check_as_of(self, tables: list[Table]) -> None:
+        """--as-of needs an Iceberg table to travel; a snapshot id names one table's snapshot."""
+        assert self.as_of is not None
+        iceberg = [t for t in tables if is_iceberg(t.parameters)]
+        if not iceberg:
+            raise TimeTravelError(
+                f"--as-of {self.as_of.text}: this query reads no Iceberg table (only Iceberg tables keep snapshots)",
+                hint="run it without --as-of, or query a table sunk with --table-format iceberg",
+            )
+        if self.as_of.snapshot_id is not None and len(iceberg) > 1:
+            names = ", ".join(sorted(t.name for t in iceberg))
+            raise TimeTravelError(
+                f"--as-of {self.as_of.text}: a snapshot id belongs to one table, this query reads {names}",
+                hint="give a time (--as-of 2026-11-26T10:00:00Z) to read several tables as of one moment",
+            )
 
     def _translate(self, exc: BaseException) -> Exception:
         """The error as one line, with absolute local paths (lake, private folders) made relative."""
@@ -386,6 +441,9 @@ def _without_internal_suggestion(text: str) -> str:
     return head if sep and tail.startswith(internal) else text
 
 
-def connect(settings: Settings, *, lake: str | None = None, store: CatalogStore | None = None) -> QueryEngine:
-    """A query engine over the catalog of `settings` (the notebooks' and dashboard's entry point)."""
-    return QueryEngine(settings, store=store, lake=lake)
+def connect(
+    settings: Settings, *, lake: str | None = None, store: CatalogStore | None = None, as_of: AsOf | str | None = None
+) -> QueryEngine:
+    """A query engine over the catalog of `settings` (the notebooks' and dashboard's entry point);
+    `as_of` (a snapshot id or an ISO-8601 time) reads Iceberg tables as they were then."""
+    return QueryEngine(settings, store=store, lake=lake, as_of=as_of)

@@ -11,11 +11,15 @@ refresh cheap: an unchanged snapshot keeps its planned list.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from eventlake.catalog.iceberg_sql import is_iceberg, open_iceberg_catalog
 from eventlake.catalog.model import DataFile, Table
 from eventlake.lake import Lake
+from eventlake.query.iceberg_filter import column_kinds
+from eventlake.query.time_travel import AsOf, TimeTravelError, snapshot_for
 from eventlake.types import TableRef
 
 log = logging.getLogger(__name__)
@@ -28,6 +32,8 @@ class IcebergFiles:
         self.lake = lake
         self._catalog: Any = None
         self._planned: dict[tuple[str, str], tuple[int | None, list[DataFile]]] = {}
+        # per query: (database, name, snapshot id, filter) -> files; a few recent plans (dashboards repeat)
+        self._queried: OrderedDict[tuple[str, str, int, str], list[DataFile]] = OrderedDict()
 
     @staticmethod
     def any(tables: list[Table]) -> bool:
@@ -63,18 +69,60 @@ class IcebergFiles:
         known = self._planned.get((t.database, t.name))
         if known is not None and known[0] == snap.snapshot_id:
             return known
-        ref = TableRef(t.database, t.name)
-        files = [
-            DataFile(
-                path=task.file.file_path.removeprefix("file://"),
-                partition={},
-                rows=task.file.record_count,
-                bytes=task.file.file_size_in_bytes,
-                table=ref,
-            )
-            for task in table.scan().plan_files()
-        ]
-        return snap.snapshot_id, files
+        return snap.snapshot_id, _files(t, table.scan().plan_files())
+
+    def planned(self, t: Table, as_of: AsOf | None, where: Callable[[dict[str, str]], Any] | None) -> list[DataFile]:
+        """The files one query reads: as of `as_of` (None: the current snapshot), without the files
+        `where` rules out (a function of the table's {column: kind} giving a pyiceberg row filter, or None)."""
+        from pyiceberg.exceptions import NoSuchTableError
+
+        name = f"{t.database}.{t.name}" if t.database != "default" else t.name
+        if self._catalog is None:
+            self._catalog = open_iceberg_catalog(self.lake)
+        try:
+            table = self._catalog.load_table((t.database, t.name))
+        except NoSuchTableError:
+            table = None
+        if table is None or table.current_snapshot() is None:
+            if as_of is not None:
+                raise TimeTravelError(
+                    f"--as-of {as_of.text}: table {name} has no snapshot yet", hint="run it without --as-of"
+                )
+            return []
+        current = table.current_snapshot()
+        assert current is not None
+        snapshot_id = snapshot_for(table, name, as_of) if as_of is not None else current.snapshot_id
+        expression = where(column_kinds(table.schema())) if where is not None else None
+        key = (t.database, t.name, snapshot_id, repr(expression))
+        if key in self._queried:
+            self._queried.move_to_end(key)
+            return self._queried[key]
+        if expression is None:
+            files = _files(t, table.scan(snapshot_id=snapshot_id).plan_files())
+        else:
+            try:
+                tasks = table.scan(row_filter=expression, snapshot_id=snapshot_id).plan_files()
+            except ValueError:  # a column the snapshot's schema does not bind: no pruning then
+                tasks = table.scan(snapshot_id=snapshot_id).plan_files()
+            files = _files(t, tasks)
+        self._queried[key] = files
+        while len(self._queried) > 64:
+            self._queried.popitem(last=False)
+        return files
+
+
+def _files(t: Table, tasks: Any) -> list[DataFile]:
+    ref = TableRef(t.database, t.name)
+    return [
+        DataFile(
+            path=task.file.file_path.removeprefix("file://"),
+            partition={},
+            rows=task.file.record_count,
+            bytes=task.file.file_size_in_bytes,
+            table=ref,
+        )
+        for task in tasks
+    ]
 
 
 def iceberg_snapshots(lake: Lake, database: str, name: str) -> list[dict[str, Any]]:
