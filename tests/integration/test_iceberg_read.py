@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import orjson
 import pytest
@@ -113,6 +114,9 @@ def test_as_of_a_snapshot_or_a_time_reads_the_table_as_it_was(ice_lake: IcebergL
     (_, first_ms, first_n), (_, second_ms, _), _ = ice_lake.snapshots
     with connect(load_settings(overrides={"lake": str(ice_lake.root)}), as_of=_iso(second_ms - 1)) as engine:
         rows = engine.execute("SELECT id, qty, region, _offset FROM orders ORDER BY _offset").rows
+        frame = engine.df("SELECT region, sum(qty) AS q FROM orders GROUP BY region")  # as the notebooks read
+    by_region = {r: sum(e["qty"] for e in ice_lake.events[:first_n] if e["region"] == r) for r in REGIONS}
+    assert dict(zip(frame["region"], frame["q"].astype(int), strict=True)) == by_region
     assert second_ms - 1 >= first_ms
     assert rows == [(e["id"], e["qty"], e["region"], i) for i, e in enumerate(ice_lake.events[:first_n])]
 
@@ -220,3 +224,23 @@ def test_a_filter_on_the_time_or_partition_field_plans_only_matching_files(
     finally:
         for f, data in saved.items():
             f.write_bytes(data)
+
+
+def test_a_dashboard_panel_and_the_query_api_read_the_iceberg_table(ice_lake: IcebergLake, tmp_path: Path) -> None:
+    from tests.fixtures_dashboard import running_dashboard
+
+    board = tmp_path / "dash"
+    board.mkdir()
+    (board / "orders.toml").write_text(
+        'title = "Orders"\ntable = "orders"\n\n[[panels]]\nid = "regions"\ntitle = "By region"\nchart = "bar"\n'
+        'x = "region"\ny = "n"\nsql = "SELECT region, count(*) AS n FROM orders GROUP BY region ORDER BY region"\n'
+    )
+    settings = load_settings(overrides={"lake": str(ice_lake.root), "dashboard": {"dashboards_dir": str(board)}})
+    expected = [[r, sum(1 for e in ice_lake.events if e["region"] == r)] for r in sorted(REGIONS)]
+    with running_dashboard(settings) as url, httpx.Client(base_url=url, timeout=30) as http:
+        panel = http.get("/api/panels/orders/regions")
+        assert panel.status_code == 200, panel.text
+        assert panel.json()["rows"] == expected
+        asked = http.post("/api/query", json={"sql": "SELECT count(*) AS n FROM orders WHERE region = 'eu'"})
+        assert asked.status_code == 200, asked.text
+        assert asked.json()["rows"] == [[expected[1][1]]]
