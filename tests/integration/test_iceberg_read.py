@@ -44,17 +44,15 @@ class IcebergLake:
     snapshots: list[tuple[int, int, int]]  # (snapshot id, committed at ms, events landed by then)
 
 
-@pytest.fixture(scope="module")
-def ice_lake(tmp_path_factory: pytest.TempPathFactory) -> IcebergLake:
-    root = tmp_path_factory.mktemp("ice-read") / "lake"
+def land_iceberg(root: Path, flushes: list[tuple[int, int]], lake: IcebergLake | None = None) -> IcebergLake:
+    """Land each (hour, events) flush as one snapshot through eventlake's own Iceberg commit code."""
     settings = SinkSettings(table_format="iceberg", time_field="ts", partition_by=["region"])
-    events: list[dict[str, Any]] = []
-    snapshots = []
+    lake = lake or IcebergLake(root, [], [])
+    events = lake.events
     with SQLiteCatalog(root / "_eventlake" / "catalog.sqlite") as store:
-        lake = open_lake(str(root))
-        table = SinkTable(store, lake, TOPIC, "default", "parquet", ["region"], iceberg=True)
-        ice = iceberg_tables(lake, {TOPIC: table}, settings)[TOPIC]
-        for hour, n in FLUSHES:
+        table = SinkTable(store, open_lake(str(root)), TOPIC, "default", "parquet", ["region"], iceberg=True)
+        ice = iceberg_tables(open_lake(str(root)), {TOPIC: table}, settings)[TOPIC]
+        for hour, n in flushes:
             first = len(events)
             batch_events = [
                 {
@@ -78,12 +76,20 @@ def ice_lake(tmp_path_factory: pytest.TempPathFactory) -> IcebergLake:
             assert not flush_iceberg(batch, table, ice, settings, lambda letters: None, "g").conflict
             current = ice.refresh().current_snapshot()  # type: ignore[union-attr]
             assert current is not None
-            snapshots.append((current.snapshot_id, current.timestamp_ms, len(events)))
+            lake.snapshots.append((current.snapshot_id, current.timestamp_ms, len(events)))
             while int(time.time() * 1000) <= current.timestamp_ms:  # the next commit gets a later time
                 time.sleep(0.001)
+    return lake
+
+
+@pytest.fixture(scope="module")
+def ice_lake(tmp_path_factory: pytest.TempPathFactory) -> IcebergLake:
+    root = tmp_path_factory.mktemp("ice-read") / "lake"
+    lake = land_iceberg(root, FLUSHES)
+    with SQLiteCatalog(root / "_eventlake" / "catalog.sqlite") as store:
         # A plain-Parquet table beside it (no files): --as-of on it alone is refused.
         store.upsert_table(Table("default", "plain", str(root / "plain"), "parquet", [Column("x", "bigint")]))
-    return IcebergLake(root, events, snapshots)
+    return lake
 
 
 def _iso(ms: int) -> str:
@@ -244,3 +250,49 @@ def test_a_dashboard_panel_and_the_query_api_read_the_iceberg_table(ice_lake: Ic
         asked = http.post("/api/query", json={"sql": "SELECT count(*) AS n FROM orders WHERE region = 'eu'"})
         assert asked.status_code == 200, asked.text
         assert asked.json()["rows"] == [[expected[1][1]]]
+
+
+def test_glue_publish_registers_the_iceberg_table_as_athena_reads_it(tmp_path: Path, moto_endpoint: str) -> None:
+    """moto's Glue server; after new commits a second publish moves metadata_location on."""
+    import boto3
+    from pydantic import SecretStr
+
+    from eventlake.catalog.glue import GluePublisher
+    from eventlake.catalog.iceberg_sql import open_iceberg_catalog
+    from eventlake.config.aws import AwsSettings
+
+    root = tmp_path / "lake"
+    lake = land_iceberg(root, [(10, 5)])
+    aws = AwsSettings(endpoint_url=moto_endpoint, access_key_id="testing", secret_access_key=SecretStr("testing"))
+    glue = boto3.client("glue", **aws.client_kwargs())
+    database = f"ice_{tmp_path.name[-12:].lower().replace('-', '_')}"
+    aws = aws.model_copy(update={"glue_database": database})
+
+    def published() -> dict[str, Any]:
+        with SQLiteCatalog(root / "_eventlake" / "catalog.sqlite") as store:
+            GluePublisher(aws).publish(store, allow_local=True, lake=open_lake(str(root)))
+        table: dict[str, Any] = glue.get_table(DatabaseName=database, Name=TOPIC)["Table"]
+        return table
+
+    def current() -> Any:
+        return open_iceberg_catalog(open_lake(str(root))).load_table(("default", TOPIC))
+
+    first = published()
+    assert first["TableType"] == "EXTERNAL_TABLE"
+    assert first["Parameters"]["table_type"] == "ICEBERG"
+    assert first["Parameters"]["metadata_location"] == current().metadata_location
+    assert "previous_metadata_location" not in first["Parameters"]
+    assert first["StorageDescriptor"]["Location"] == current().location()
+    assert {"id", "qty", "region", "ts", "_offset"} <= {c["Name"] for c in first["StorageDescriptor"]["Columns"]}
+    assert not first.get("PartitionKeys")  # Iceberg keeps its partitions in the metadata
+    # The metadata file Glue names is a real Iceberg metadata file of this table, with its snapshot.
+    meta = json.loads(Path(first["Parameters"]["metadata_location"].removeprefix("file://")).read_text())
+    assert meta["current-snapshot-id"] == lake.snapshots[-1][0]
+
+    land_iceberg(root, [(11, 4)], lake)
+    again = published()
+    assert again["Parameters"]["metadata_location"] == current().metadata_location
+    assert again["Parameters"]["previous_metadata_location"] == first["Parameters"]["metadata_location"]
+    assert again["Parameters"]["metadata_location"] != first["Parameters"]["metadata_location"]
+    # Publishing with nothing new keeps both.
+    assert published()["Parameters"] == again["Parameters"]

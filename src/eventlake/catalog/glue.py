@@ -4,6 +4,12 @@ The SQLite catalog stays the source of truth: it holds the ledger, which needs
 conditional writes Glue does not offer. Glue gets a mirror of what Athena needs
 (database, table with SerDe and partition keys, partitions), so the same lake on S3
 is queryable from Athena, QuickSight or Spark. boto3 is imported here only.
+
+An Iceberg table is published the way Athena (and pyiceberg's or Spark's Glue catalogs) read
+one: `table_type=ICEBERG` and `metadata_location` naming its current metadata file, which
+holds schema, partition spec and snapshots (no SerDe, no partitions: Iceberg lists its files
+itself). Publishing again after new commits moves `metadata_location` on and keeps the one
+it replaced as `previous_metadata_location`, as Iceberg's own Glue catalog does.
 """
 
 from __future__ import annotations
@@ -12,8 +18,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from eventlake.catalog.exceptions import CatalogError
+from eventlake.catalog.iceberg_sql import is_iceberg, open_iceberg_catalog
 from eventlake.catalog.model import Partition, Table
 from eventlake.config.aws import AwsSettings
+from eventlake.lake import Lake
 
 if TYPE_CHECKING:
     from eventlake.catalog.sqlite import SQLCatalog
@@ -80,6 +88,40 @@ def table_input(table: Table) -> dict[str, Any]:
     }
 
 
+def iceberg_table_input(
+    table: Table, metadata_location: str, location: str, previous: str | None = None
+) -> dict[str, Any]:
+    """The Glue TableInput of an Iceberg table (pure): Athena reads schema, spec and files from the metadata."""
+    params = {
+        "eventlake.source": table.source,
+        **table.parameters,
+        "table_type": "ICEBERG",
+        "metadata_location": metadata_location,
+    }
+    if previous and previous != metadata_location:
+        params["previous_metadata_location"] = previous
+    return {
+        "Name": table.name,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": params,
+        "StorageDescriptor": {
+            "Columns": [{"Name": c.name, "Type": c.type} for c in table.columns],
+            "Location": location,
+        },
+    }
+
+
+def iceberg_metadata(lake: Lake, table: Table) -> tuple[str, str] | None:
+    """(current metadata file, table location) of an Iceberg table; None before its first commit."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    try:
+        current = open_iceberg_catalog(lake).load_table((table.database, table.name))
+    except NoSuchTableError:
+        return None
+    return current.metadata_location, current.location()
+
+
 def partition_input(table: Table, partition: Partition) -> dict[str, Any]:
     return {
         "Values": [partition.values[k.name] for k in table.partition_keys],
@@ -93,6 +135,7 @@ class PublishReport:
     tables_updated: list[str] = field(default_factory=list)
     partitions_added: int = 0
     partitions_updated: int = 0  # existing partitions given the table's current columns
+    tables_skipped: list[str] = field(default_factory=list)  # Iceberg tables with no commit yet
 
 
 def local_locations(tables: list[Table]) -> list[str]:
@@ -127,8 +170,15 @@ class GluePublisher:
                 f"Glue {what} failed: {exc}", hint="check aws.region, aws.endpoint_url and credentials"
             ) from exc
 
-    def publish(self, store: SQLCatalog, tables: list[str] | None = None, allow_local: bool = False) -> PublishReport:
-        """Mirror the tables (all, or those named); local paths as locations only with `allow_local`."""
+    def publish(
+        self,
+        store: SQLCatalog,
+        tables: list[str] | None = None,
+        allow_local: bool = False,
+        lake: Lake | None = None,
+    ) -> PublishReport:
+        """Mirror the tables (all, or those named); local paths as locations only with `allow_local`.
+        Iceberg tables need the `lake` (their metadata location comes from its Iceberg catalog)."""
         chosen = [t for t in store.list_tables() if not tables or t.name in tables or str(t.ref) in tables]
         local = local_locations(chosen)
         if local and not allow_local:
@@ -139,10 +189,24 @@ class GluePublisher:
         report = PublishReport()
         for table in chosen:
             database = self.aws.glue_database or table.database
+            iceberg = None
+            if is_iceberg(table.parameters):
+                if lake is None:
+                    raise CatalogError(f"publishing Iceberg table {table.ref} needs its lake", hint="pass --lake")
+                iceberg = iceberg_metadata(lake, table)
+                if iceberg is None:
+                    report.tables_skipped.append(f"{database}.{table.name}")
+                    continue
             self._ensure_database(database)
-            tin = table_input(table)
+            tin = iceberg_table_input(table, *iceberg) if iceberg is not None else table_input(table)
             try:
-                self._call("get_table", self._glue.get_table, DatabaseName=database, Name=table.name)
+                known = self._call("get_table", self._glue.get_table, DatabaseName=database, Name=table.name)
+                if iceberg is not None:  # the metadata file Glue named so far becomes the previous one
+                    old = known.get("Table", {}).get("Parameters", {})
+                    previous = old.get("metadata_location")
+                    if previous == iceberg[0]:
+                        previous = old.get("previous_metadata_location")
+                    tin = iceberg_table_input(table, *iceberg, previous=previous)
                 self._call("update_table", self._glue.update_table, DatabaseName=database, TableInput=tin)
                 report.tables_updated.append(f"{database}.{table.name}")
             except _GlueError as exc:

@@ -42,12 +42,16 @@ def register(app: typer.Typer) -> None:
         )
         from eventlake.catalog import open_catalog
         from eventlake.catalog.glue import GluePublisher
+        from eventlake.lake import open_lake
 
         with open_catalog(s) as store:
-            report = GluePublisher(s.aws).publish(store, tables or None, allow_local=allow_local)
+            where = open_lake(s.lake, s.s3) if s.lake else None  # Iceberg tables: their metadata location
+            report = GluePublisher(s.aws).publish(store, tables or None, allow_local=allow_local, lake=where)
         output.info(
             f"glue: {len(report.tables_created)} tables created, {len(report.tables_updated)} updated, "
             f"{report.partitions_added} partitions added, {report.partitions_updated} partitions updated"
         )
+        if report.tables_skipped:
+            output.info(f"glue: skipped Iceberg tables with no commit yet: {', '.join(report.tables_skipped)}")
 
     app.add_typer(group, name="glue")
