@@ -296,3 +296,55 @@ def test_glue_publish_registers_the_iceberg_table_as_athena_reads_it(tmp_path: P
     assert again["Parameters"]["metadata_location"] != first["Parameters"]["metadata_location"]
     # Publishing with nothing new keeps both.
     assert published()["Parameters"] == again["Parameters"]
+
+
+@pytest.mark.parametrize("time_field", ["ts", None])
+def test_a_field_named_event_time_is_kept_beside_the_sinks_time_column(tmp_path: Path, time_field: str | None) -> None:
+    """A JSON `_event_time` lands as `_x5f_event_time` (the Parquet lake's rule for reserved names),
+    with or without --time-field; the sink's `_event_time` stays the parsed event time."""
+    from eventlake.catalog.iceberg_sql import open_iceberg_catalog
+    from eventlake.sink.names import unescape
+
+    root = tmp_path / "lake"
+    settings = SinkSettings(table_format="iceberg", time_field=time_field)
+    sent = [
+        [{"id": i, "ts": f"2026-01-01T10:{i:02d}:00Z", "_event_time": f"checkout-{i}"} for i in range(5)],
+        [{"id": i, "ts": f"2026-01-01T11:{i:02d}:00Z", "_event_time": f"later-{i}"} for i in range(5, 8)],
+    ]
+    with SQLiteCatalog(root / "_eventlake" / "catalog.sqlite") as store:
+        table = SinkTable(store, open_lake(str(root)), TOPIC, "default", "parquet", [], iceberg=True)
+        ice = iceberg_tables(open_lake(str(root)), {TOPIC: table}, settings)[TOPIC]
+        first = 0
+        for events in sent:
+            n = len(events)
+            batch = Batch(
+                topic=TOPIC,
+                partition=0,
+                start=first or None,
+                values=[orjson.dumps(e) for e in events],
+                offsets=np.arange(first, first + n, dtype=np.int64),
+                timestamps=np.full(n, int(time.time() * 1000), dtype=np.int64),
+                keys=[None] * n,
+            )
+            letters: list[Any] = []
+            assert not flush_iceberg(batch, table, ice, settings, letters.extend, "g").conflict
+            assert letters == []
+            first += n
+    iceberg = open_iceberg_catalog(open_lake(str(root))).load_table(("default", TOPIC))
+    names = iceberg.schema().as_arrow().names
+    assert "_x5f_event_time" in names
+    assert unescape("_x5f_event_time") == "_event_time"
+    with connect(load_settings(overrides={"lake": str(root)})) as engine:
+        rows = engine.execute("SELECT id, _x5f_event_time FROM orders ORDER BY id").rows
+    # The second flush (after the catalog entry adopted the renamed column) lands in the same column.
+    assert rows == [(i, f"checkout-{i}") for i in range(5)] + [(i, f"later-{i}") for i in range(5, 8)]
+    data = iceberg.scan().to_arrow()
+    if time_field is None:
+        assert "_event_time" not in names  # the sink's column exists only with --time-field
+    else:
+        source = iceberg.schema().find_field(iceberg.spec().fields[0].source_id).name
+        assert source == "_event_time"  # hour() partitions the sink's column, not the user's field
+        stamps = sorted(t.isoformat() for t in data["_event_time"].to_pylist())
+        assert stamps == sorted(
+            dt.datetime.fromisoformat(str(e["ts"]).replace("Z", "+00:00")).isoformat() for b in sent for e in b
+        )

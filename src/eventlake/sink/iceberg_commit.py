@@ -31,7 +31,17 @@ from eventlake.config.sink import SinkSettings
 from eventlake.lake import Lake, open_lake
 from eventlake.sink.decode import decode_batch
 from eventlake.sink.exceptions import SinkError
-from eventlake.sink.iceberg_table import EVENT_TIME, NO_RETRY, TIME_TYPE, IcebergSinkTable, allowed, plain
+from eventlake.sink.iceberg_table import (
+    EVENT_TIME,
+    NO_RETRY,
+    TIME_TYPE,
+    IcebergSinkTable,
+    allowed,
+    field_name,
+    own_name,
+    plain,
+    renamed,
+)
 from eventlake.sink.ledger import Batch, DeadLetterSink, FlushResult, _with_lineage
 from eventlake.sink.table import LINEAGE_NAMES, SinkTable
 from eventlake.types import table_name_for_topic
@@ -119,7 +129,11 @@ def flush_iceberg(
             "flush of %s[%s] from %s skipped: the table is at %s", batch.topic, batch.partition, batch.first, current
         )
         return FlushResult(next_offset=current, conflict=True)
-    decoded = decode_batch(batch.values, batch.timestamps, table.schema, settings)
+    # The decoder works with the fields' names; a field named `_event_time` becomes `_x5f_event_time`
+    # (own_name) so it never meets the sink's time column.
+    decoded = decode_batch(batch.values, batch.timestamps, renamed(table.schema, field_name), settings)
+    decoded.schema = renamed(decoded.schema, own_name)
+    decoded.table = decoded.table.rename_columns([own_name(n) for n in decoded.table.column_names])
     table.schema = decoded.schema  # what decoding of the next batches starts from (eventlake's entry follows Iceberg's)
     accepted = np.asarray(decoded.accepted, dtype=np.int64) if decoded.accepted is not None else None
     offsets = batch.offsets if accepted is None else batch.offsets[accepted]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENT_TIME = "_event_time"  # the event time (--time-field) as a timestamp: what hour() partitions
+# A JSON field of that name (any case) is renamed as the Parquet lake renames `_offset`: its first
+# character escaped (names.py's rule, so `names.unescape` gives the field's name back). Always, not
+# only with --time-field: a column's meaning must not change when a later sink adds --time-field.
+_ESCAPED = "_x5f_"
 TIME_TYPE = pa.timestamp("us", tz="UTC")  # Iceberg's timestamptz is microseconds
 NO_RETRY = "commit.retry.num-retries"
 PROPERTIES = {
@@ -190,3 +195,21 @@ def plain(t: pa.DataType) -> pa.DataType:
     if pa.types.is_struct(t):
         return pa.struct([pa.field(t.field(i).name, plain(t.field(i).type)) for i in range(t.num_fields)])
     return t
+
+
+def own_name(name: str) -> str:
+    """The Iceberg column of a (decoded) top-level field: `_event_time` is the sink's, any case."""
+    return _ESCAPED + name[1:] if name.lower() == EVENT_TIME else name
+
+
+def field_name(column: str) -> str:
+    """`own_name` reversed: the decoder's name of a field whose column `own_name` renamed."""
+    rest = column[len(_ESCAPED) :]
+    return "_" + rest if column.startswith(_ESCAPED) and ("_" + rest).lower() == EVENT_TIME else column
+
+
+def renamed(schema: pa.Schema, how: Callable[[str], str]) -> pa.Schema:
+    """`schema` with its top-level names mapped by `how` (types and metadata kept)."""
+    if all(how(f.name) == f.name for f in schema):
+        return schema
+    return pa.schema([f.with_name(how(f.name)) for f in schema], metadata=schema.metadata)
