@@ -12,6 +12,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # The EC2 user data script (eventlake.deploy) must pass shellcheck.
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+# javac: the tests compile small Java programs (Kafka's tools, Iceberg's Java reader: tests/iceberg_java.py).
+command -v javac >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
 # Maven resolves the S3 test server (S3Proxy); eventlake itself can fetch Kafka without it.
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 # PostgreSQL: the server the catalog-on-PostgreSQL tests start (tests/fixtures_postgres.py).
