@@ -61,9 +61,9 @@ def read_with_iceberg_java(lake: Path, namespace: str, table: str, sum_column: s
         pytest.fail("the Iceberg Java reader needs a JDK (java and javac; make system-deps installs one)")
     libs = iceberg_java_libs()
     catalog = lake / "_eventlake" / "iceberg.sqlite"
+    program = [java, "-Xmx512m", "-cp", f"{libs}/*", str(JAVA_DIR / "ReadIceberg.java")]
     done = subprocess.run(
-        [java, "-Xmx512m", "-cp", f"{libs}/*", str(JAVA_DIR / "ReadIceberg.java")]
-        + [str(catalog), f"file://{lake}", namespace, table, sum_column],
+        [*program, str(catalog), f"file://{lake}", namespace, table, sum_column],
         capture_output=True,
         text=True,
         timeout=300,
