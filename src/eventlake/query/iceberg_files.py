@@ -34,6 +34,9 @@ class IcebergFiles:
         self._planned: dict[tuple[str, str], tuple[int | None, list[DataFile]]] = {}
         # per query: (database, name, snapshot id, filter) -> files; a few recent plans (dashboards repeat)
         self._queried: OrderedDict[tuple[str, str, int, str], list[DataFile]] = OrderedDict()
+        # the pyiceberg table each refresh loaded: queries plan from it (the lake as of the last
+        # refresh, as for Parquet tables) instead of reading the catalog and metadata file again
+        self._loaded: dict[tuple[str, str], Any] = {}
 
     @staticmethod
     def any(tables: list[Table]) -> bool:
@@ -62,7 +65,9 @@ class IcebergFiles:
         try:
             table = self._catalog.load_table((t.database, t.name))
         except NoSuchTableError:  # registered by a sink whose first flush has not committed yet
+            self._loaded.pop((t.database, t.name), None)
             return None, []
+        self._loaded[(t.database, t.name)] = table
         snap = table.current_snapshot()
         if snap is None:
             return None, []
@@ -79,10 +84,12 @@ class IcebergFiles:
         name = f"{t.database}.{t.name}" if t.database != "default" else t.name
         if self._catalog is None:
             self._catalog = open_iceberg_catalog(self.lake)
-        try:
-            table = self._catalog.load_table((t.database, t.name))
-        except NoSuchTableError:
-            table = None
+        table = self._loaded.get((t.database, t.name))
+        if table is None:
+            try:
+                table = self._catalog.load_table((t.database, t.name))
+            except NoSuchTableError:
+                table = None
         if table is None or table.current_snapshot() is None:
             if as_of is not None:
                 raise TimeTravelError(
