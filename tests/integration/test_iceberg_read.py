@@ -190,6 +190,26 @@ def test_an_as_of_the_tables_cannot_answer_is_one_line_saying_what_to_do(
     assert message in caught.value.one_line() and caught.value.hint
 
 
+def _planned(root: Path, sql: str) -> list[Any]:
+    """The files the engine's Iceberg planner gives the query's WHERE (as `QueryEngine._prepare` does)."""
+    import duckdb
+
+    from eventlake.query.iceberg_files import IcebergFiles
+    from eventlake.query.iceberg_filter import row_filter
+    from eventlake.query.prune import base_tables, where_for
+
+    with duckdb.connect() as con:
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
+    where = where_for(tree, base_tables(tree)[0])
+    assert where is not None
+    with SQLiteCatalog(root / "_eventlake" / "catalog.sqlite") as store:
+        entry = next(t for t in store.list_tables() if t.name == TOPIC)
+    files = IcebergFiles(open_lake(str(root))).planned(
+        entry, None, lambda kinds: row_filter(where, {TOPIC, "o"}, kinds, None)
+    )
+    return files
+
+
 def _data_files(root: Path) -> list[Path]:
     return sorted((root / TOPIC / "data").rglob("*.parquet"))
 
@@ -217,6 +237,8 @@ def test_a_filter_on_the_time_or_partition_field_plans_only_matching_files(
     files = _data_files(ice_lake.root)
     broken = [f for f in files if (f.parent.parent.name, f.parent.name) not in keep]
     assert broken and len(broken) < len(files)
+    # What pyiceberg plans for this WHERE: exactly the files of the matching partitions.
+    assert len(_planned(ice_lake.root, f"SELECT count(*) FROM orders o WHERE {where}")) == len(files) - len(broken)
     saved = {f: f.read_bytes() for f in broken}
     try:
         for f in broken:
