@@ -37,6 +37,7 @@ from tests.unit.test_catalog_store import (  # noqa: F401
     test_schema_versions_bump_only_when_columns_change,
     test_views_partitions_and_crawl_state,
 )
+from tests.unit.test_ledger_totals import test_totals_follow_flushes_rollups_and_edits_and_the_chain_holds  # noqa: F401
 from tests.unit.test_maintain import test_old_ledger_entries_are_rolled_up_per_hour_and_the_chain_goes_on  # noqa: F401
 from tests.unit.test_sink_ledger import (  # noqa: F401
     lake,
