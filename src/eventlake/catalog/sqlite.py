@@ -476,18 +476,24 @@ class SQLCatalog:
 
         `recent_rows` counts rows committed at or after `recent_since` (for rates).
         """
-        # One row per partition (ledger_totals), the rate window's entries by index (ledger_by_commit).
-        rows = self._query(
-            """SELECT t.topic, t.partition, t.next_offset, t.rows, t.bytes, t.dlq, coalesce(w.recent, 0),
-                      t.last_commit, t.max_event_time, t.tbl,
-                      (SELECT count(*) FROM files f WHERE f.topic = t.topic AND f.kafka_partition = t.partition)
-                      + (SELECT count(*) FROM file_ranges r WHERE r.topic = t.topic AND r.kafka_partition = t.partition)
-               FROM ledger_totals t LEFT JOIN (
-                   SELECT topic, partition, sum(rows) AS recent FROM ledger WHERE committed_at >= ?
-                   GROUP BY topic, partition) w ON w.topic = t.topic AND w.partition = t.partition
-               ORDER BY t.topic, t.partition""",
-            (recent_since,),
-        )
+        # One row per partition (ledger_totals); the rate window's few entries found by ledger_by_commit
+        # and added up here (a GROUP BY makes SQLite walk the whole ledger in key order instead).
+        recent: dict[tuple[str, int], int] = {}
+        for topic, part, n in self._query(
+            "SELECT topic, partition, rows FROM ledger WHERE committed_at >= ?", (recent_since,)
+        ):
+            recent[(topic, part)] = recent.get((topic, part), 0) + n
+        rows = [
+            (*r[:6], recent.get((r[0], r[1]), 0), *r[6:])
+            for r in self._query(
+                """SELECT t.topic, t.partition, t.next_offset, t.rows, t.bytes, t.dlq,
+                          t.last_commit, t.max_event_time, t.tbl,
+                          (SELECT count(*) FROM files f WHERE f.topic = t.topic AND f.kafka_partition = t.partition)
+                          + (SELECT count(*) FROM file_ranges r
+                             WHERE r.topic = t.topic AND r.kafka_partition = t.partition)
+                   FROM ledger_totals t ORDER BY t.topic, t.partition"""
+            )
+        ]
         keys = (
             "topic",
             "partition",
