@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eventlake.catalog import open_catalog
+from eventlake.catalog import DataFile, open_catalog
 from eventlake.catalog.compact import is_compacted
 from eventlake.catalog.maintain import maintain
 from eventlake.lake import open_lake
@@ -28,14 +28,14 @@ def test_open_hour_older_minutes_merge_in_blocks_then_the_closed_hour_is_one_fil
         last_end = max(_end(f.partition) for f in files)
         now = last_end - 60  # the newest hour is still open
         p0 = sorted(
-            (f for f in files if _end(f.partition) == last_end and f.kafka_partition == 0), key=lambda f: f.first_offset
+            (f for f in files if _end(f.partition) == last_end and f.kafka_partition == 0), key=lambda f: f.first_offset or 0
         )
         assert len(p0) >= 4
         young = p0[len(p0) // 2]
         # Every file written an hour ago but one in the middle of partition 0's offsets (just now).
         store._conn.execute("UPDATE files SET created_at = created_at - 3600 WHERE path <> ?", (young.path,))
 
-        def open_hour() -> list:  # type: ignore[type-arg]
+        def open_hour() -> list[DataFile]:
             return [f for f in store.list_files(TABLE) if _end(f.partition) == last_end]
 
         maintain(store, open_lake(lake.settings.lake), cfg, now=now)
