@@ -27,9 +27,8 @@ def test_open_hour_older_minutes_merge_in_blocks_then_the_closed_hour_is_one_fil
         files = store.list_files(TABLE)
         last_end = max(_end(f.partition) for f in files)
         now = last_end - 60  # the newest hour is still open
-        p0 = sorted(
-            (f for f in files if _end(f.partition) == last_end and f.kafka_partition == 0), key=lambda f: f.first_offset or 0
-        )
+        newest = [f for f in files if _end(f.partition) == last_end and f.kafka_partition == 0]
+        p0 = sorted(newest, key=lambda f: f.first_offset or 0)
         assert len(p0) >= 4
         young = p0[len(p0) // 2]
         # Every file written an hour ago but one in the middle of partition 0's offsets (just now).
