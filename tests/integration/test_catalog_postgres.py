@@ -37,6 +37,7 @@ from tests.unit.test_catalog_store import (  # noqa: F401
     test_schema_versions_bump_only_when_columns_change,
     test_views_partitions_and_crawl_state,
 )
+from tests.unit.test_ledger_totals import test_totals_follow_flushes_rollups_and_edits_and_the_chain_holds  # noqa: F401
 from tests.unit.test_maintain import test_old_ledger_entries_are_rolled_up_per_hour_and_the_chain_goes_on  # noqa: F401
 from tests.unit.test_sink_ledger import (  # noqa: F401
     lake,
@@ -321,3 +322,28 @@ def test_a_server_outage_is_retriable_and_the_store_reconnects_after_it(monkeypa
             assert store.ledger_next_offset("t", 0) == 20
     finally:
         running.remove()
+
+
+def test_a_version_3_catalog_with_history_gets_totals_equal_to_its_ledger(
+    pg_catalog_url: str, postgres_server: PostgresServer
+) -> None:
+    from tests.unit.test_ledger_totals import _agree, _flush
+
+    with _open(pg_catalog_url) as store:
+        store.upsert_table(_table([]))
+        for i in range(6):
+            store.commit_flush(_flush("t", i % 2, 10 * (i // 2), 10 * (i // 2) + 9, 1000.0 + i, dlq=i % 2))
+    db = pg_catalog_url.rsplit("/", 1)[1]
+    # Back to schema version 3 (what the eventlake before migration 4 made), keeping the ledger's rows.
+    postgres_server.admin_sql(
+        "DROP TRIGGER ledger_totals_add ON ledger; DROP TRIGGER ledger_totals_remove ON ledger; "
+        "DROP TRIGGER ledger_totals_change ON ledger; DROP FUNCTION eventlake_ledger_totals(); "
+        "DROP TABLE ledger_totals; DROP INDEX ledger_by_commit; UPDATE eventlake_schema SET version = 3",
+        db,
+    )
+    with _open(pg_catalog_url) as store:  # upgraded on open: the totals are filled from the ledger
+        assert len(store.ledger()) == 6
+        _agree(store)
+        store.commit_flush(_flush("t", 0, 30, 39, 2000.0))  # and the chain goes on from them
+        _agree(store)
+    assert postgres_server.admin_sql("SELECT version FROM eventlake_schema", db) == [(migrations.LATEST,)]

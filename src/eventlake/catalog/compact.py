@@ -112,6 +112,43 @@ def plan_runs(files: Sequence[DataFile], target_bytes: int) -> list[list[DataFil
     return [r for r in out if len(r) > 1]
 
 
+COMPACTED_PREFIX = "compacted-"  # outputs' names; sink files are named by their offsets
+
+
+def is_compacted(f: DataFile) -> bool:
+    return f.path.rsplit("/", 1)[-1].startswith(COMPACTED_PREFIX)
+
+
+def open_hour_selection(files: Sequence[DataFile], *, written_before: float, window_s: float) -> list[DataFile]:
+    """What to merge of an hour that is still open: its sink files written before `written_before`,
+    as one consecutive block per (topic, Kafka partition) in offset order, so that each merged range
+    (min..max) holds exactly those files' offsets, as `merged_ranges` requires. Earlier merges'
+    outputs are left as they are (rewriting them every pass would write the hour many times over);
+    and nothing is chosen until the oldest file is `window_s` older than `written_before`, so each
+    merge takes at least `window_s` of flushes: a handful of pieces per hour, not one per pass."""
+    eligible = {
+        f.path
+        for f in files
+        if len(f.lineage()) == 1 and not is_compacted(f) and f.created_at is not None and f.created_at < written_before
+    }
+    by_source: dict[tuple[str, int], list[tuple[int, DataFile]]] = {}
+    for f in files:
+        for r in f.lineage():
+            by_source.setdefault((r.topic, r.partition), []).append((r.first_offset, f))
+    chosen: list[DataFile] = []
+    for items in by_source.values():
+        block: list[DataFile] = []
+        for _, f in sorted(items, key=lambda item: (item[0], item[1].path)):
+            if f.path in eligible:
+                block.append(f)
+            elif block:  # a newer or merged file in between: the block ends here
+                break
+        chosen += block
+    if len(chosen) < 2 or min(f.created_at or written_before for f in chosen) > written_before - window_s:
+        return []
+    return chosen
+
+
 def merged_ranges(run: Sequence[DataFile]) -> list[FileRange]:
     """One range per (topic, Kafka partition): the run's files of it are consecutive, so min..max is exact."""
     by_source: dict[tuple[str, int], list[FileRange]] = {}
@@ -239,12 +276,15 @@ def compact_partition(
     compression: str = "zstd",
     conform: Conform | None = None,
     lease_ttl_s: float = LEASE_TTL_S,
+    select: Callable[[list[DataFile]], list[DataFile]] | None = None,
 ) -> PartitionResult:
     """Compact one table partition under its lease (see the module doc). Retired inputs are left
-    pending in the catalog: `settle_pending` deletes them once the readers' grace has passed."""
+    pending in the catalog: `settle_pending` deletes them once the readers' grace has passed.
+    `select`: which of the partition's files may be merged (all by default; `open_hour_selection`)."""
+    pick = select or (lambda fs: fs)
     files = store.list_partition_files(ref, values)
     result = PartitionResult(files_before=len(files), files_after=len(files))
-    runs = plan_runs(files, target_bytes)
+    runs = plan_runs(pick(files), target_bytes)
     if not runs:
         return result
     if not store.acquire_lease(ref, values, owner, lease_ttl_s):
@@ -254,12 +294,12 @@ def compact_partition(
         # Listed again under the lease: another compactor may have swapped files just before.
         files = store.list_partition_files(ref, values)
         result.files_before = result.files_after = len(files)
-        for run in plan_runs(files, target_bytes):
+        for run in plan_runs(pick(files), target_bytes):
             if any(f.format != "parquet" for f in run):
                 result.skipped.append(f"{_show(values)}: not all files are Parquet")
                 continue
             folder = lake.rel(run[0].path).rsplit("/", 1)[0]
-            rel = f"{folder}/compacted-{uuid.uuid4().hex[:16]}.parquet"
+            rel = f"{folder}/{COMPACTED_PREFIX}{uuid.uuid4().hex[:16]}.parquet"
             uri = lake.uri(rel)
             store.add_pending(ref, [uri], "output", owner)
             try:

@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from eventlake.catalog.compact import Conform, compact_partition, new_owner, settle_pending
-from eventlake.catalog.model import Table
+from eventlake.catalog.compact import Conform, compact_partition, new_owner, open_hour_selection, settle_pending
+from eventlake.catalog.model import DataFile, Table
 from eventlake.catalog.store import CatalogStore
 from eventlake.config.maintenance import MaintenanceSettings
 from eventlake.lake import Lake
@@ -101,8 +102,11 @@ def maintain(
         for part in stats:
             if stop():
                 break
+            select = None
             if not _worth_compacting(part, cfg, now):
-                continue
+                select = _open_hour_rule(part, cfg, now)
+                if select is None:
+                    continue
             result = compact_partition(
                 store,
                 lake,
@@ -113,6 +117,7 @@ def maintain(
                 compression=compression,
                 conform=conform,
                 lease_ttl_s=cfg.lease_s,
+                select=select,
             )
             tr.skipped += result.skipped
             if result.retired:
@@ -142,6 +147,21 @@ def _worth_compacting(part: dict[str, Any], cfg: MaintenanceSettings, now: float
         return False
     needed = max(1, -(-int(part["bytes"]) // cfg.target_bytes))
     return bool(part["files"] > needed and part["small"] > 0)
+
+
+def _open_hour_rule(
+    part: dict[str, Any], cfg: MaintenanceSettings, now: float
+) -> Callable[[list[DataFile]], list[DataFile]] | None:
+    """An hour not closed yet (or ending in the future) with small files to merge: which of them may go now.
+
+    Its sink files older than `open_hour_minutes` (wall clock: file times are real, `now` may be
+    logical) are merged a piece of at least that many minutes at a time; the hour is merged into
+    one file once closed, as before. None: nothing to do for this partition now."""
+    end = hour_end(part["values"])
+    if cfg.open_hour_minutes <= 0 or end is None or end + cfg.closed_after_minutes * 60 <= now or part["small"] < 2:
+        return None
+    age_s = cfg.open_hour_minutes * 60
+    return partial(open_hour_selection, written_before=time.time() - age_s, window_s=age_s)
 
 
 def _retention(

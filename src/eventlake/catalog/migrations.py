@@ -143,6 +143,78 @@ CREATE TABLE IF NOT EXISTS maintenance_runs (
     seconds REAL NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (database, name, kind));
 """
 
+# Migration 4: one row per (topic, partition) with the ledger's totals, kept by triggers on every
+# ledger insert, delete and update (so every writer of any version, the rollup and `catalog copy` keep it
+# right), so `status`, the sink's resume offsets and the chain check cost one row per partition
+# however many flushes the ledger holds. `next_offset` is max(last_offset) + 1, `tbl` the table
+# of the partition's newest entry. A delete subtracts; a maximum is looked up again only when the
+# deleted entry held it (the rollup deletes older entries and inserts their merge, which keeps
+# every maximum). `ledger_by_commit` finds the entries of status's rate window without a scan.
+_V4 = """
+CREATE TABLE ledger_totals (
+    topic TEXT NOT NULL, partition INTEGER NOT NULL, entries INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+    rows INTEGER NOT NULL, bytes INTEGER NOT NULL, dlq INTEGER NOT NULL, last_commit REAL NOT NULL,
+    max_event_time REAL, tbl TEXT NOT NULL, PRIMARY KEY (topic, partition));
+INSERT INTO ledger_totals (topic, partition, entries, next_offset, rows, bytes, dlq, last_commit, max_event_time, tbl)
+SELECT l.topic, l.partition, count(*), max(l.last_offset) + 1, sum(l.rows), sum(l.bytes), sum(l.dlq),
+       max(l.committed_at), max(l.max_event_time),
+       (SELECT n.database || '.' || n.name FROM ledger n WHERE n.topic = l.topic AND n.partition = l.partition
+        ORDER BY n.last_offset DESC LIMIT 1)
+FROM ledger l GROUP BY l.topic, l.partition;
+CREATE INDEX ledger_by_commit ON ledger (committed_at);
+CREATE TRIGGER ledger_totals_add AFTER INSERT ON ledger BEGIN
+    INSERT INTO ledger_totals (topic, partition, entries, next_offset, rows, bytes, dlq, last_commit,
+                               max_event_time, tbl)
+    VALUES (new.topic, new.partition, 1, new.last_offset + 1, new.rows, new.bytes, new.dlq, new.committed_at,
+            new.max_event_time, new.database || '.' || new.name)
+    ON CONFLICT (topic, partition) DO UPDATE SET
+        entries = entries + 1, rows = rows + excluded.rows, bytes = bytes + excluded.bytes, dlq = dlq + excluded.dlq,
+        tbl = CASE WHEN excluded.next_offset >= next_offset THEN excluded.tbl ELSE tbl END,
+        next_offset = max(next_offset, excluded.next_offset),
+        last_commit = max(last_commit, excluded.last_commit),
+        max_event_time = coalesce(max(max_event_time, excluded.max_event_time), max_event_time,
+                                  excluded.max_event_time);
+END;
+CREATE TRIGGER ledger_totals_remove AFTER DELETE ON ledger BEGIN
+    UPDATE ledger_totals SET
+        entries = entries - 1, rows = rows - old.rows, bytes = bytes - old.bytes, dlq = dlq - old.dlq,
+        next_offset = CASE WHEN old.last_offset + 1 < next_offset THEN next_offset ELSE coalesce(
+            (SELECT max(last_offset) + 1 FROM ledger WHERE topic = old.topic AND partition = old.partition), 0) END,
+        last_commit = CASE WHEN old.committed_at < last_commit THEN last_commit ELSE coalesce(
+            (SELECT max(committed_at) FROM ledger WHERE topic = old.topic AND partition = old.partition), 0) END,
+        max_event_time = CASE WHEN old.max_event_time IS NULL OR old.max_event_time < max_event_time
+            THEN max_event_time
+            ELSE (SELECT max(max_event_time) FROM ledger WHERE topic = old.topic AND partition = old.partition) END
+    WHERE topic = old.topic AND partition = old.partition;
+    DELETE FROM ledger_totals WHERE topic = old.topic AND partition = old.partition AND entries <= 0;
+END;
+-- the ledger is only inserted into and deleted from; an update (by hand, an old tool) is both
+CREATE TRIGGER ledger_totals_change AFTER UPDATE ON ledger BEGIN
+    UPDATE ledger_totals SET
+        entries = entries - 1, rows = rows - old.rows, bytes = bytes - old.bytes, dlq = dlq - old.dlq,
+        next_offset = CASE WHEN old.last_offset + 1 < next_offset THEN next_offset ELSE coalesce(
+            (SELECT max(last_offset) + 1 FROM ledger WHERE topic = old.topic AND partition = old.partition), 0) END,
+        last_commit = CASE WHEN old.committed_at < last_commit THEN last_commit ELSE coalesce(
+            (SELECT max(committed_at) FROM ledger WHERE topic = old.topic AND partition = old.partition), 0) END,
+        max_event_time = CASE WHEN old.max_event_time IS NULL OR old.max_event_time < max_event_time
+            THEN max_event_time
+            ELSE (SELECT max(max_event_time) FROM ledger WHERE topic = old.topic AND partition = old.partition) END
+    WHERE topic = old.topic AND partition = old.partition;
+    DELETE FROM ledger_totals WHERE topic = old.topic AND partition = old.partition AND entries <= 0;
+    INSERT INTO ledger_totals (topic, partition, entries, next_offset, rows, bytes, dlq, last_commit,
+                               max_event_time, tbl)
+    VALUES (new.topic, new.partition, 1, new.last_offset + 1, new.rows, new.bytes, new.dlq, new.committed_at,
+            new.max_event_time, new.database || '.' || new.name)
+    ON CONFLICT (topic, partition) DO UPDATE SET
+        entries = entries + 1, rows = rows + excluded.rows, bytes = bytes + excluded.bytes, dlq = dlq + excluded.dlq,
+        tbl = CASE WHEN excluded.next_offset >= next_offset THEN excluded.tbl ELSE tbl END,
+        next_offset = max(next_offset, excluded.next_offset),
+        last_commit = max(last_commit, excluded.last_commit),
+        max_event_time = coalesce(max(max_event_time, excluded.max_event_time), max_event_time,
+                                  excluded.max_event_time);
+END;
+"""
+
 
 def for_postgres(sqlite_sql: str) -> str:
     """SQLite DDL in PostgreSQL's types: REAL is 4 bytes there, INTEGER 4 (offsets need 8)."""
@@ -217,10 +289,54 @@ CREATE TRIGGER file_ranges_follow_files AFTER DELETE ON files
 """
 )
 
+# The same triggers as one PL/pgSQL function (greatest() skips NULLs, like the SQLite coalesce dance).
+_V4_PG = (
+    for_postgres(_before_triggers(_V4))
+    + """
+CREATE FUNCTION eventlake_ledger_totals() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        UPDATE ledger_totals AS t SET
+            entries = t.entries - 1, rows = t.rows - OLD.rows, bytes = t.bytes - OLD.bytes, dlq = t.dlq - OLD.dlq,
+            next_offset = CASE WHEN OLD.last_offset + 1 < t.next_offset THEN t.next_offset ELSE coalesce(
+                (SELECT max(l.last_offset) + 1 FROM ledger l WHERE l.topic = OLD.topic AND l.partition = OLD.partition),
+                0) END,
+            last_commit = CASE WHEN OLD.committed_at < t.last_commit THEN t.last_commit ELSE coalesce(
+                (SELECT max(l.committed_at) FROM ledger l WHERE l.topic = OLD.topic AND l.partition = OLD.partition),
+                0) END,
+            max_event_time = CASE WHEN OLD.max_event_time IS NULL OR OLD.max_event_time < t.max_event_time
+                THEN t.max_event_time
+                ELSE (SELECT max(l.max_event_time) FROM ledger l
+                      WHERE l.topic = OLD.topic AND l.partition = OLD.partition) END
+        WHERE t.topic = OLD.topic AND t.partition = OLD.partition;
+        DELETE FROM ledger_totals t WHERE t.topic = OLD.topic AND t.partition = OLD.partition AND t.entries <= 0;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO ledger_totals AS t (topic, partition, entries, next_offset, rows, bytes, dlq, last_commit,
+                                        max_event_time, tbl)
+        VALUES (NEW.topic, NEW.partition, 1, NEW.last_offset + 1, NEW.rows, NEW.bytes, NEW.dlq, NEW.committed_at,
+                NEW.max_event_time, NEW.database || '.' || NEW.name)
+        ON CONFLICT (topic, partition) DO UPDATE SET
+            entries = t.entries + 1, rows = t.rows + excluded.rows, bytes = t.bytes + excluded.bytes,
+            dlq = t.dlq + excluded.dlq,
+            tbl = CASE WHEN excluded.next_offset >= t.next_offset THEN excluded.tbl ELSE t.tbl END,
+            next_offset = greatest(t.next_offset, excluded.next_offset),
+            last_commit = greatest(t.last_commit, excluded.last_commit),
+            max_event_time = greatest(t.max_event_time, excluded.max_event_time);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER ledger_totals_add AFTER INSERT ON ledger FOR EACH ROW EXECUTE FUNCTION eventlake_ledger_totals();
+CREATE TRIGGER ledger_totals_remove AFTER DELETE ON ledger FOR EACH ROW EXECUTE FUNCTION eventlake_ledger_totals();
+CREATE TRIGGER ledger_totals_change AFTER UPDATE ON ledger FOR EACH ROW EXECUTE FUNCTION eventlake_ledger_totals();
+"""
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the schema of eventlake 0.1.0", _V1, _V1_PG),
     Migration(2, "change tracking for incremental refresh; files by partition", _V2, _V2_PG),
     Migration(3, "lake maintenance: file ranges, leases, pending files, runs", _V3, _V3_PG),
+    Migration(4, "ledger totals per partition (status and the chain cost one row per partition)", _V4, _V4_PG),
 )
 LATEST = MIGRATIONS[-1].version
 

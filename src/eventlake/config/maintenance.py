@@ -48,6 +48,12 @@ class MaintenanceSettings(BaseModel):
         description="An hour is compacted once it ended this many minutes ago; late events that land after "
         "that are merged by a later pass.",
     )
+    open_hour_minutes: float = Field(
+        default=5.0,
+        ge=0,
+        description="In an hour not closed yet, sink files written more than this many minutes ago are merged "
+        "into one file, at least this many minutes of them at a time; 0 waits for the hour to close.",
+    )
     interval_s: float = Field(default=60.0, gt=0, description="Seconds between maintenance passes.")
     grace_s: float = Field(
         default=30.0,
