@@ -12,6 +12,7 @@ import pytest
 
 from eventlake.broker.dead_letters import DeadLetter
 from eventlake.catalog import CatalogStore, LedgerEntry
+from eventlake.catalog.compact import compact_partition, settle_pending
 from eventlake.config.sink import SinkSettings
 from eventlake.lake import Lake, open_lake
 from eventlake.sink.ledger import Batch, flush_batch, sweep_orphans
@@ -136,6 +137,25 @@ def test_orphan_files_are_invisible_and_swept_once_the_ledger_covers_them(store:
     assert swept.deleted == [orphan]
     assert _on_disk(lake) == {f.path for f in store.list_files(REF)} | {lake.uri("clicks/README.txt")}
     assert _landed(store) == list(range(30))
+
+
+def test_files_a_compaction_retired_are_left_to_maintenance_for_the_readers_grace(
+    store: CatalogStore, lake: Lake
+) -> None:
+    flush_batch(_batch(None, 0, 9), _writer(store, lake), store, lake, SinkSettings(), _no_dead_letters)
+    flush_batch(_batch(10, 10, 19), _writer(store, lake), store, lake, SinkSettings(), _no_dead_letters)
+    inputs = {f.path for f in store.list_files(REF)}
+    (values,) = {tuple(sorted(f.partition.items())) for f in store.list_files(REF)}
+    result = compact_partition(store, lake, REF, dict(values), owner="maintainer")
+    assert sorted(result.retired) == sorted(inputs) and len(store.list_files(REF)) == 1
+    # The retired inputs are unlisted and their offsets covered, like a crashed flush's file; a
+    # query planned before the swap may still read them, so the sink's sweep must leave them.
+    swept = sweep_orphans(store, lake, "clicks", TOPIC, older_than_s=0, now=time.time() + 7200)
+    assert swept.deleted == [] and all(lake.exists(lake.rel(p)) for p in inputs)
+    # Maintenance deletes them once the grace has passed.
+    assert sorted(settle_pending(store, lake, grace_s=30, now=time.time() + 60)) == sorted(inputs)
+    assert _on_disk(lake) == {f.path for f in store.list_files(REF)}
+    assert _landed(store) == list(range(20))
 
 
 def test_bad_records_are_counted_in_the_ledger_and_handed_to_the_dlq(store: CatalogStore, lake: Lake) -> None:

@@ -249,10 +249,14 @@ def sweep_orphans(
     says it holds `topic` offsets that the ledger already covers, so the rows are in the lake
     through the files that were recorded; and only once older than `older_than_s`. A file
     whose offsets are not covered yet is kept until a replay lands them. Anything else in the
-    folder (files that are not the sink's, another catalog's newer data) is never touched.
+    folder (files that are not the sink's, another catalog's newer data) is never touched, nor
+    is a file maintenance has noted as pending (written or retired, not yet settled).
     """
     now = time.time() if now is None else now
     named = {f.path for f in store.list_files()}
+    # Files a compaction or retention just retired are maintenance's to delete, after the
+    # readers' grace: a query planned before the swap may still be reading them.
+    named |= {path for path, *_ in store.pending()}
     positions = store.ledger_positions()
     deleted, kept = [], 0
     for obj in lake.list(folder):
