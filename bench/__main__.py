@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--cases produce,sink,e2e,dashboard,query,memory,longrun,secure,cluster] [--events N]`.
+"""`python -m bench [--quick] [--cases produce,sink,...,iceberg] [--events N]` (all cases: CASES below).
 
 Starts a dedicated broker, runs the cases, stops the broker, writes
 bench/results/latest.json and latest.md, and prints the Markdown table.
@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from bench import procs, results
-from bench.cases import cluster, dashboard, e2e, longrun, memory, produce, query, secure, sink
+from bench.cases import cluster, dashboard, e2e, iceberg, longrun, memory, produce, query, secure, sink
 from bench.cluster import bench_broker
 from bench.context import RESULTS_DIR, WORK_DIR, Bench, Sizes, sizes_for
 from bench.kafka_tools import KafkaTools
@@ -34,6 +34,7 @@ CASES: dict[str, Callable[[Bench], None]] = {
     "longrun": longrun.run,
     "secure": secure.run,  # its own exposed broker on a veth address: needs root
     "cluster": cluster.run,  # its own 3-node cluster beside the bench's broker
+    "iceberg": iceberg.run,  # Iceberg vs Parquet sink, Iceberg freshness, sinks sharing a PostgreSQL catalog
 }
 # Which peer environments each case needs (made before the broker starts, so set-up is not timed).
 NEEDS = {"produce": ["kafka-python"], "sink": ["kafka-python", "quixstreams"]}

@@ -25,6 +25,10 @@ EVENTLAKE_PLAINTEXT = "eventlake plaintext"
 EVENTLAKE_SASL_SSL = "eventlake SASL_SSL"
 EVENTLAKE_SINGLE = "eventlake 1 node"
 EVENTLAKE_CLUSTER = "eventlake 3 nodes RF 3"
+EVENTLAKE_PARQUET = "eventlake --table-format parquet"
+EVENTLAKE_ICEBERG = "eventlake --table-format iceberg"
+EVENTLAKE_PG = "eventlake x{n}, PostgreSQL catalog"  # .format(n=processes)
+PG_PROCESSES = (1, 2, 3)
 
 
 @dataclass
@@ -96,6 +100,8 @@ TARGETS: tuple[Target, ...] = (
     Target("produce on 3 nodes RF 3 >= 0.5x one node (same run)", "cluster_produce_vs_single", ">=", 0.5),
     Target("sink on 3 nodes RF 3 >= 0.5x one node (same run)", "cluster_sink_vs_single", ">=", 0.5),
     Target("leader SIGKILL to the next acks=all write < 10 s (worst trial)", "cluster_failover_s", "<", 10.0),
+    Target("Iceberg sink catch-up >= 0.7x the Parquet sink (same run)", "iceberg_vs_parquet", ">=", 0.7),
+    Target("Iceberg freshness p99 <= 3 s at 5,000 events/s (query engine)", "iceberg_freshness_p99_ms", "<=", 3000.0),
     Target("query <= 1.5x DuckDB direct (CLI vs process)", "query_vs_duckdb", "<=", 1.5),
     Target("query <= 1.5x DuckDB direct (library vs in-process)", "query_library_vs_duckdb", "<=", 1.5),
 )
@@ -122,6 +128,15 @@ def _time_ratio(runs: list[Run], name: str, tool: str, peer: str) -> float | Non
     return ours.seconds / theirs.seconds
 
 
+def _cpu_ratio(runs: list[Run], name: str, tool: str, peer: str) -> float | None:
+    """The peer's CPU seconds / ours for the same work (higher is better, like a rate ratio)."""
+    ours, theirs = find(runs, name, tool), find(runs, name, peer)
+    mine, other = (ours.extra.get("cpu_s") if ours else None), (theirs.extra.get("cpu_s") if theirs else None)
+    if not isinstance(mine, (int, float)) or not isinstance(other, (int, float)) or mine <= 0:
+        return None
+    return float(other) / float(mine)
+
+
 def ratios(runs: list[Run]) -> dict[str, float | None]:
     """Rates are eventlake / peer (higher is better); query is eventlake time / DuckDB time (lower is better)."""
     return {
@@ -136,6 +151,14 @@ def ratios(runs: list[Run]) -> dict[str, float | None]:
         "secure_sink_vs_plaintext": _rate_ratio(runs, "secure_sink", EVENTLAKE_SASL_SSL, EVENTLAKE_PLAINTEXT),
         "cluster_produce_vs_single": _rate_ratio(runs, "cluster_produce", EVENTLAKE_CLUSTER, EVENTLAKE_SINGLE),
         "cluster_sink_vs_single": _rate_ratio(runs, "cluster_sink", EVENTLAKE_CLUSTER, EVENTLAKE_SINGLE),
+        "iceberg_vs_parquet": _rate_ratio(runs, "iceberg_catchup", EVENTLAKE_ICEBERG, EVENTLAKE_PARQUET),
+        "iceberg_vs_parquet_cpu": _cpu_ratio(runs, "iceberg_catchup", EVENTLAKE_ICEBERG, EVENTLAKE_PARQUET),
+        **{
+            f"pg_catalog_{n}_vs_1": _rate_ratio(
+                runs, "pg_catalog_sink", EVENTLAKE_PG.format(n=n), EVENTLAKE_PG.format(n=1)
+            )
+            for n in PG_PROCESSES[1:]
+        },
         "query_vs_duckdb": _time_ratio(runs, "query", EVENTLAKE, DUCKDB_PROCESS),
         "query_library_vs_duckdb": _time_ratio(runs, "query", EVENTLAKE_LIBRARY, DUCKDB),
     }
@@ -146,6 +169,7 @@ def measured_values(
     ratio_values: dict[str, float | None],
     latency: dict[str, Any] | None,
     dashboard: dict[str, Any] | None = None,
+    iceberg_freshness: dict[str, Any] | None = None,
 ) -> dict[str, float | None]:
     sink = find(runs, "sink_catchup", EVENTLAKE)
     values = dict(ratio_values)
@@ -158,6 +182,9 @@ def measured_values(
     for row in (latency or {}).get("by_rate", []):
         if row.get("rate") in (5000, 50000):
             values[f"freshness_p99_ms_{row['rate']}"] = row.get("engine_p99_ms")
+    for row in (iceberg_freshness or {}).get("by_format", []):
+        if row.get("format") == "iceberg" and row.get("rate") == 5000:
+            values["iceberg_freshness_p99_ms"] = row.get("p99_ms")
     dash = dashboard or {}
     values["dashboard_lag_max_ms"] = dash.get("max_ms") if dash.get("rate") == 5000 else None
     read, total = dash.get("files_read"), dash.get("files_total")
@@ -201,7 +228,11 @@ def build(
         "runs": [r.to_dict() for r in runs],
         "latency": latency or {},
         "ratios": {k: (round(v, 4) if v is not None else None) for k, v in ratio_values.items()},
-        "targets": judge(measured_values(runs, ratio_values, latency, (extra or {}).get("dashboard"))),
+        "targets": judge(
+            measured_values(
+                runs, ratio_values, latency, (extra or {}).get("dashboard"), (extra or {}).get("iceberg_freshness")
+            )
+        ),
     }
     doc.update(extra or {})
     return doc
@@ -218,7 +249,7 @@ def _measured(key: str, value: float | None, dashboard: dict[str, Any] | None = 
         return "-"
     if key in ("sink_events_per_s", "sink_own_events_per_s"):
         return f"{value:,.0f} events/s"
-    if key in ("latency_p99_ms", "dashboard_lag_max_ms") or key.startswith("freshness_"):
+    if key in ("latency_p99_ms", "dashboard_lag_max_ms", "iceberg_freshness_p99_ms") or key.startswith("freshness_"):
         return f"{value:,.0f} ms"
     if key == "cluster_failover_s":
         return f"{value:,.1f} s"
@@ -272,6 +303,8 @@ def markdown(doc: dict[str, Any]) -> str:
             note += f"; own rate {r['own_events_per_s']:,.0f}/s"
         if r.get("profiled"):
             note += "; profiled"
+        if r.get("cpu_s"):
+            note += f"; CPU {r['cpu_s']:,.1f} s (user + sys)"
         lines.append(
             f"| {r['name']} | {r['tool']} | {r['events']:,} | {r['seconds']:.2f} | {_num(r['events_per_s'])} | "
             f"{_num(r.get('peak_rss_mb'))} | {note} |"
@@ -299,6 +332,14 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"{_num(row.get('engine_query_p50_ms'), 1)} | {load} |"
             )
     lines += _dashboard_lines(doc.get("dashboard") or {})
+    lines += iceberg_freshness_lines(doc.get("iceberg_freshness") or {})
+    shown = {k: v for k, v in (doc.get("ratios") or {}).items() if k.startswith(("iceberg_vs", "pg_catalog_"))}
+    if any(v is not None for v in shown.values()):
+        lines += [
+            "",
+            "Ratios of the iceberg case (CPU: the other run's CPU seconds / this one's): "
+            + ", ".join(f"{k} {v:.2f}x" for k, v in shown.items() if v is not None),
+        ]
     lines += longrun_lines(doc.get("longrun") or {})
     mem = doc.get("memory") or {}
     if mem:
@@ -333,6 +374,29 @@ def _dashboard_lines(dash: dict[str, Any]) -> list[str]:
         f"{_num(dash.get('age_p95_ms'))} | {dash.get('files_read', '-')} ({dash.get('files_panel', '')}) | "
         f"{dash.get('files_needed', '-')} | {dash.get('files_total', '-')} |",
     ]
+
+
+def iceberg_freshness_lines(fresh: dict[str, Any]) -> list[str]:
+    """The iceberg case's freshness runs: each table format's latency as a user sees it."""
+    if not fresh.get("by_format"):
+        return []
+    lines = [
+        "",
+        "Freshness by table format: " + fresh.get("method", ""),
+        "",
+        "| format | events/s | p50 ms | p95 ms | p99 ms | max ms | steady p99 ms | unseen | snapshot p50 ms "
+        "| snapshot p99 ms | engine query p50 ms | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in fresh["by_format"]:
+        load = "-".join(f"{x:.1f}" for x in row.get("load_average") or [])
+        lines.append(
+            f"| {row['format']} | {_num(row.get('rate'))} | {_num(row.get('p50_ms'))} | {_num(row.get('p95_ms'))} | "
+            f"{_num(row.get('p99_ms'))} | {_num(row.get('max_ms'))} | {_num(row.get('steady_p99_ms'))} | "
+            f"{row.get('unseen', 0)} | {_num(row.get('snapshot_p50_ms'))} | {_num(row.get('snapshot_p99_ms'))} | "
+            f"{_num(row.get('engine_query_p50_ms'), 1)} | {load} |"
+        )
+    return lines
 
 
 def run_from_dict(data: dict[str, Any]) -> Run:

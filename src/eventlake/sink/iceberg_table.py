@@ -80,6 +80,14 @@ class IcebergSinkTable:
             self._table = self._table.refresh()
         return self._table
 
+    def current(self) -> IcebergTable | None:
+        """The table as this process last read or committed it, without asking the catalog. Safe to check
+        offsets against before a commit: the commit swaps from exactly this metadata, so if anyone committed
+        since, the swap fails and the caller reads again."""
+        if self._table is None:
+            return self.refresh()
+        return self._table
+
     def use(self, table: IcebergTable) -> IcebergTable:
         """The table as a commit of ours left it (no catalog read needed)."""
         self._table = table
@@ -89,7 +97,9 @@ class IcebergSinkTable:
         """The table, made or evolved so that `schema`'s columns fit it (by name)."""
         from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, TableAlreadyExistsError
 
-        table = self.refresh()
+        # The flush read the table once already (iceberg_commit): a column another sink added since then
+        # makes our schema commit fail its swap, and the loop below reads again.
+        table = self.current()
         if table is None:
             from pyiceberg.transforms import HourTransform
 
