@@ -137,4 +137,4 @@ def _iceberg_info(s: Settings, info: dict[str, Any]) -> dict[str, Any]:
     from eventlake.query.iceberg_files import iceberg_snapshots
 
     database, _, table = str(info["table"]).rpartition(".")
-    return {"snapshots": iceberg_snapshots(open_lake(s.lake, s.s3), database, table)}
+    return {"snapshots": iceberg_snapshots(open_lake(s.lake, s.s3), database, table, s)}
