@@ -4,6 +4,10 @@ the loser's files are deleted from S3, the table stays exact. Secrets never reac
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -26,6 +30,7 @@ from eventlake.sink.table import SinkTable
 from tests.fixtures_postgres import PostgresServer
 
 TOPIC = "orders"
+EVENTLAKE = str(Path(sys.executable).with_name("eventlake"))
 
 
 def _settings(lake: str, iceberg: str, s3: LocalS3 | None, **more: Any) -> Settings:
@@ -115,7 +120,9 @@ def test_two_writers_racing_one_partition_on_postgres_one_commit_wins(pg_setting
         assert all(p.startswith("s3://") for p in (t.file.file_path for t in table.scan().plan_files()))
 
 
-def test_query_reads_an_iceberg_table_on_the_s3_lake_through_the_postgres_catalog(pg_settings: Settings) -> None:
+def test_query_reads_an_iceberg_table_on_the_s3_lake_through_the_postgres_catalog(
+    pg_settings: Settings, s3_server: LocalS3, tmp_path: Path
+) -> None:
     with open_catalog(pg_settings) as store:
         w = Writer(pg_settings, store)
         assert not w.flush(0, None, 0, [{"id": i, "v": i * 1.5} for i in range(100)]).conflict
@@ -123,6 +130,32 @@ def test_query_reads_an_iceberg_table_on_the_s3_lake_through_the_postgres_catalo
     with QueryEngine(pg_settings) as engine:
         got = engine.sql("SELECT count(*) AS n, count(DISTINCT (_partition, _offset)) AS d, sum(id) AS s FROM orders")
     assert got.to_pylist() == [{"n": 150, "d": 150, "s": sum(range(150))}]
+
+    # Another machine's empty folder: `tables`, `tables describe` and `views list` need no local lake.
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVENTLAKE_", "PG"))}
+    assert pg_settings.catalog is not None and pg_settings.catalog_password is not None
+    env |= {
+        "EVENTLAKE_CATALOG": pg_settings.catalog,
+        "EVENTLAKE_CATALOG_PASSWORD": pg_settings.catalog_password.get_secret_value(),
+        "EVENTLAKE_ICEBERG__CATALOG": pg_settings.iceberg.catalog,
+        "EVENTLAKE_S3__ENDPOINT_URL": s3_server.endpoint,
+        "EVENTLAKE_S3__ACCESS_KEY_ID": s3_server.access_key,
+        "EVENTLAKE_S3__SECRET_ACCESS_KEY": s3_server.secret_key,
+    }
+
+    def run(*args: str) -> Any:
+        done = subprocess.run([EVENTLAKE, *args, "--format", "json"], capture_output=True, text=True, env=env,
+                              cwd=empty, timeout=120, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert [t["table"] for t in run("tables")] == ["default.orders"]
+    assert run("views", "list") == []
+    info = run("tables", "describe", "orders", "--lake", pg_settings.lake)
+    assert [s["total_records"] for s in info["snapshots"]] == [100, 150]
+    assert not list(empty.iterdir())  # nothing made here: no lake folder, no catalog file
 
 
 def test_glue_catalog_on_moto_lands_and_reads(tmp_path: Path, moto_endpoint: str) -> None:
