@@ -2,7 +2,7 @@
 S3 lake (the real S3 server) and the catalog on a real PostgreSQL. For a minute, while events are produced,
 a random one is SIGKILLed and started again; then the table is exact: every (partition, offset) once,
 every value as sent. Once with Iceberg tables (their catalog on PostgreSQL too), once with the plain
-Parquet lake and eventlake's ledger on PostgreSQL."""
+Parquet lake and eventlake's ledger on PostgreSQL. And one sink run with the Iceberg catalog on AWS Glue."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from eventlake.lake.local_s3 import LocalS3
 from tests.e2e.conftest import EVENTLAKE
 from tests.fixtures_postgres import PostgresServer
 from tests.fixtures_produce import end_offsets
-from tests.fixtures_sink import Sent, assert_exactly_once, make_events, read_landed
+from tests.fixtures_sink import Sent, assert_exactly_once, make_events, produce_events, read_landed
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -250,3 +250,47 @@ def test_three_machines_killed_at_random_for_a_minute_land_exactly_once(
         assert not [p for p in m.cwd.rglob("*") if p.is_file()], f"{m.name} wrote local files"
         text = "".join(m.stderr)
         assert postgres_server.password not in text and s3_server.secret_key not in text
+
+
+def test_a_sink_run_with_the_iceberg_catalog_on_glue_lands_exactly_and_query_reads_it(
+    bootstrap: str, topic: str, tmp_path: Path, moto_endpoint: str
+) -> None:
+    """AWS Glue as the Iceberg catalog (moto's server: no real Glue runs here), the lake a local folder."""
+    sent = produce_events(bootstrap, topic, make_events(3000, seed=3))
+    lake = tmp_path / "lake"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTLAKE_")}
+    aws = {"endpoint_url": moto_endpoint, "access_key_id": "testing", "secret_access_key": "glue-secret-xyz"}
+    env |= {f"EVENTLAKE_AWS__{k.upper()}": v for k, v in aws.items()} | {"EVENTLAKE_ICEBERG__CATALOG": "glue"}
+    database = f"glue_{topic.replace('-', '_')}"
+    env["EVENTLAKE_DATABASE"] = database  # a Glue database of its own in the session's moto server
+    common = ["--lake", str(lake)]
+    sink = subprocess.run(
+        [EVENTLAKE, "sink", topic, *common, "--bootstrap-servers", bootstrap, "--group", f"g-{topic}",
+         "--table-format", "iceberg", "--until-idle", "2"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180, check=False,
+    )  # fmt: skip
+    assert sink.returncode == 0, sink.stderr[-2000:]
+    assert "glue-secret-xyz" not in sink.stderr
+
+    name = topic.replace("-", "_")
+    settings = load_settings(
+        overrides={"lake": str(lake), "aws": aws, "iceberg": {"catalog": "glue"}, "database": database}
+    )
+    import boto3
+
+    entry = boto3.client("glue", **settings.aws.client_kwargs()).get_table(DatabaseName=database, Name=name)["Table"]
+    assert entry["Parameters"]["table_type"].upper() == "ICEBERG"
+    assert entry["Parameters"]["metadata_location"].startswith(f"{lake}/{name}/metadata/")
+    table = open_iceberg_catalog(open_lake(str(lake)), settings).load_table((database, name))
+    assert_exactly_once(sent, table.scan().to_arrow(), topic)
+    assert not (lake / "_eventlake" / "iceberg.sqlite").exists()  # Glue's alone
+
+    out = subprocess.run(
+        [EVENTLAKE, "query", *common, "--format", "json",
+         f"SELECT count(*) AS n, count(DISTINCT (_partition, _offset)) AS d, sum(nested.a) AS s FROM {name}"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [
+        {"n": 3000, "d": 3000, "s": sum(e["nested"]["a"] for e in sent.by_coord.values())}
+    ]

@@ -158,31 +158,6 @@ def test_query_reads_an_iceberg_table_on_the_s3_lake_through_the_postgres_catalo
     assert not list(empty.iterdir())  # nothing made here: no lake folder, no catalog file
 
 
-def test_glue_catalog_on_moto_lands_and_reads(tmp_path: Path, moto_endpoint: str) -> None:
-    settings = _settings(
-        str(tmp_path / "lake"),
-        "glue",
-        None,
-        aws={"endpoint_url": moto_endpoint, "access_key_id": "testing", "secret_access_key": "testing"},
-    )
-    with open_catalog(settings) as store:
-        w = Writer(settings, store)
-        for i in range(3):
-            assert not w.flush(0, i * 10 or None, i * 10, [{"id": i * 10 + k} for k in range(10)]).conflict
-    import boto3
-
-    glue = boto3.client("glue", **settings.aws.client_kwargs())
-    entry = glue.get_table(DatabaseName="default", Name="orders")["Table"]
-    assert entry["Parameters"]["table_type"].upper() == "ICEBERG"
-    assert entry["Parameters"]["metadata_location"].startswith(str(tmp_path / "lake" / "orders" / "metadata"))
-    table = open_iceberg_catalog(open_lake(settings.lake), settings).load_table(("default", "orders"))
-    assert sorted(table.scan().to_arrow()["id"].to_pylist()) == list(range(30))
-    with QueryEngine(settings) as engine:
-        assert engine.sql("SELECT count(DISTINCT _offset) AS d, sum(id) AS s FROM orders").to_pylist() == [
-            {"d": 30, "s": sum(range(30))}
-        ]
-
-
 def test_a_wrong_password_or_a_hostile_url_gives_one_line_without_the_secret(
     pg_catalog_url: str, postgres_server: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
