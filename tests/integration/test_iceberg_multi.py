@@ -1,6 +1,6 @@
-"""Iceberg tables for several machines: the catalog on a real PostgreSQL (or AWS Glue, moto's server),
-the data on the S3 lake (the real S3 server, S3Proxy). Two writers racing one partition: one commit wins,
-the loser's files are deleted from S3, the table stays exact. Secrets never reach a message."""
+"""Iceberg tables for several machines: the catalog on a real PostgreSQL, the data on the S3 lake
+(the real S3 server, S3Proxy). Two writers racing one partition: one commit wins, the loser's files are
+deleted from S3, the table stays exact; query and the catalog commands read it. Secrets never reach a message."""
 
 from __future__ import annotations
 
