@@ -42,6 +42,14 @@ def require_lake(settings: Settings) -> None:
         )
 
 
+def require_catalog_lake(settings: Settings) -> None:
+    """For commands that read only the catalog (tables, views): the lake folder matters only when the
+    catalog lives in it; a catalog on PostgreSQL is read from any folder, with no lake here."""
+    if settings.catalog and is_postgres(settings.catalog):
+        return
+    require_lake(settings)
+
+
 def catalog_path(settings: Settings) -> Path:
     uri = settings.catalog
     if uri:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from eventlake.catalog import open_catalog
-from eventlake.catalog.store import require_lake
+from eventlake.catalog.store import require_catalog_lake
 from eventlake.cli import output
 from eventlake.cli.common import CatalogOpt, ConfigOpt, FormatOpt, LakeOpt, settings
 from eventlake.config import Settings
@@ -29,7 +29,7 @@ def _list(
     fmt: output.Format,
 ) -> None:
     s = settings(ctx, config, lake=lake, catalog=catalog)
-    require_lake(s)
+    require_catalog_lake(s)
     from eventlake.query.catalog_views import list_tables
 
     with open_catalog(s) as store:
@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Columns, partition keys, partitions, files and schema versions of one table."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
-        require_lake(s)
+        require_catalog_lake(s)
         from eventlake.query.catalog_views import describe_table
 
         with open_catalog(s) as store:
@@ -137,4 +137,4 @@ def _iceberg_info(s: Settings, info: dict[str, Any]) -> dict[str, Any]:
     from eventlake.query.iceberg_files import iceberg_snapshots
 
     database, _, table = str(info["table"]).rpartition(".")
-    return {"snapshots": iceberg_snapshots(open_lake(s.lake, s.s3), database, table)}
+    return {"snapshots": iceberg_snapshots(open_lake(s.lake, s.s3), database, table, s)}

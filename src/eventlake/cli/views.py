@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from eventlake.catalog.store import require_lake
+from eventlake.catalog.store import require_catalog_lake, require_lake
 from eventlake.cli import output
 from eventlake.cli.common import CatalogOpt, ConfigOpt, FormatOpt, LakeOpt, settings
 
@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List saved views and their SQL."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
-        require_lake(s)
+        require_catalog_lake(s)
         from eventlake.query.catalog_views import list_views
 
         rows = list_views(s)
@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Drop a saved view."""
         s = settings(ctx, config, lake=lake, catalog=catalog)
-        require_lake(s)
+        require_catalog_lake(s)
         from eventlake.query.catalog_views import drop_view
 
         drop_view(s, name, database)

@@ -7,6 +7,7 @@ so every stage can import its settings without importing another stage.
 from eventlake.config.aws import AwsSettings
 from eventlake.config.broker import BrokerSettings, KafkaClientSettings
 from eventlake.config.dashboard import DashboardSettings
+from eventlake.config.iceberg import IcebergSettings
 from eventlake.config.lake import S3Settings
 from eventlake.config.maintenance import MaintenanceSettings
 from eventlake.config.produce import ProduceSettings
@@ -19,6 +20,7 @@ __all__ = [
     "BrokerSettings",
     "CrawlerSettings",
     "DashboardSettings",
+    "IcebergSettings",
     "KafkaClientSettings",
     "MaintenanceSettings",
     "ProduceSettings",

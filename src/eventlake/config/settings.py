@@ -26,6 +26,7 @@ from pydantic.fields import FieldInfo
 from eventlake.config.aws import AwsSettings
 from eventlake.config.broker import BrokerSettings, KafkaClientSettings
 from eventlake.config.dashboard import DashboardSettings
+from eventlake.config.iceberg import IcebergSettings
 from eventlake.config.lake import S3Settings
 from eventlake.config.maintenance import MaintenanceSettings
 from eventlake.config.produce import ProduceSettings
@@ -87,6 +88,9 @@ class Settings(BaseModel):
     aws: AwsSettings = Field(default_factory=AwsSettings, description="Glue and Athena.")
     maintenance: MaintenanceSettings = Field(
         default_factory=MaintenanceSettings, description="Lake maintenance: automatic compaction and retention."
+    )
+    iceberg: IcebergSettings = Field(
+        default_factory=IcebergSettings, description="Iceberg tables (sink.table_format = iceberg): their catalog."
     )
 
     def masked(self) -> dict[str, Any]:

@@ -77,7 +77,7 @@ class QueryEngine:
         # no other user or engine can read or plant files there.
         self._schema_dir = Path(tempfile.mkdtemp(prefix="eventlake-schemas-"))
         self._temp_dir = Path(tempfile.mkdtemp(prefix="eventlake-duckdb-"))
-        self._iceberg = IcebergFiles(self.lake)  # Iceberg tables' files come from their snapshots
+        self._iceberg = IcebergFiles(self.lake, settings)  # Iceberg tables' files come from their snapshots
         self._builder = ConnectionBuilder(
             settings, self.lake, self.guard, self._schema_dir, self._temp_dir, scratch=self._scratch
         )

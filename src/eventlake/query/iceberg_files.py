@@ -17,6 +17,7 @@ from typing import Any
 
 from eventlake.catalog.iceberg_sql import is_iceberg, open_iceberg_catalog
 from eventlake.catalog.model import DataFile, Table
+from eventlake.config import Settings
 from eventlake.lake import Lake
 from eventlake.query.iceberg_filter import column_kinds
 from eventlake.query.time_travel import AsOf, TimeTravelError, snapshot_for
@@ -28,8 +29,9 @@ log = logging.getLogger(__name__)
 class IcebergFiles:
     """Planned data files of the Iceberg tables a catalog lists, kept per snapshot id."""
 
-    def __init__(self, lake: Lake) -> None:
+    def __init__(self, lake: Lake, settings: Settings | None = None) -> None:
         self.lake = lake
+        self.settings = settings  # which Iceberg catalog (iceberg.catalog); None: the lake's SQLite one
         self._catalog: Any = None
         self._planned: dict[tuple[str, str], tuple[int | None, list[DataFile]]] = {}
         # per query: (database, name, snapshot id, filter) -> files; a few recent plans (dashboards repeat)
@@ -61,7 +63,7 @@ class IcebergFiles:
         from pyiceberg.exceptions import NoSuchTableError
 
         if self._catalog is None:
-            self._catalog = open_iceberg_catalog(self.lake)
+            self._catalog = open_iceberg_catalog(self.lake, self.settings)
         try:
             table = self._catalog.load_table((t.database, t.name))
         except NoSuchTableError:  # registered by a sink whose first flush has not committed yet
@@ -132,14 +134,14 @@ def _files(t: Table, tasks: Any) -> list[DataFile]:
     ]
 
 
-def iceberg_snapshots(lake: Lake, database: str, name: str) -> list[dict[str, Any]]:
+def iceberg_snapshots(lake: Lake, database: str, name: str, settings: Settings | None = None) -> list[dict[str, Any]]:
     """The Iceberg table's snapshots, oldest first: what `eventlake tables describe` shows."""
     import datetime as dt
 
     from pyiceberg.exceptions import NoSuchTableError
 
     try:
-        table = open_iceberg_catalog(lake).load_table((database, name))
+        table = open_iceberg_catalog(lake, settings).load_table((database, name))
     except NoSuchTableError:
         return []
     current = table.current_snapshot()

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from eventlake.broker.dead_letters import DeadLetter
 from eventlake.catalog import DataFile
-from eventlake.catalog.iceberg_sql import open_iceberg_catalog
+from eventlake.catalog.iceberg_catalog import ensure_namespace, open_iceberg_catalog
 from eventlake.config import Settings
 from eventlake.config.sink import SinkSettings
 from eventlake.lake import Lake, open_lake
@@ -59,9 +59,13 @@ RANGE_KEY = "eventlake.range"
 _RETRIES = 50
 
 
-def iceberg_tables(lake: Lake, tables: dict[str, SinkTable], settings: SinkSettings) -> dict[str, IcebergSinkTable]:
-    """Each topic's Iceberg table in the lake's embedded catalog (made by its first flush)."""
-    catalog = open_iceberg_catalog(lake)
+def iceberg_tables(
+    lake: Lake, tables: dict[str, SinkTable], settings: SinkSettings, full: Settings | None = None
+) -> dict[str, IcebergSinkTable]:
+    """Each topic's Iceberg table in the catalog `iceberg.catalog` names (made by its first flush)."""
+    catalog = open_iceberg_catalog(lake, full)
+    for database in sorted({t.ref.database for t in tables.values()}):
+        ensure_namespace(catalog, database)  # before the sinks of a group race to make it
     time_column = EVENT_TIME if settings.time_field is not None else "_timestamp"
     return {
         topic: IcebergSinkTable(catalog, lake, t.ref.database, t.ref.name, t.folder, time_column, t.partition_by)
@@ -87,7 +91,7 @@ def landed_offsets(settings: Settings, topics: list[str]) -> dict[tuple[str, int
     """{(topic, partition): next offset} over the topics' Iceberg tables (`sink --workers`' idle check)."""
     from pyiceberg.exceptions import NoSuchTableError
 
-    catalog = open_iceberg_catalog(open_lake(settings.lake, settings.s3))
+    catalog = open_iceberg_catalog(open_lake(settings.lake, settings.s3), settings)
     out: dict[tuple[str, int], int] = {}
     for topic in topics:
         try:

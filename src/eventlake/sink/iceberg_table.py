@@ -22,7 +22,7 @@ from eventlake.lake import Lake
 from eventlake.sink.exceptions import SinkError
 
 if TYPE_CHECKING:
-    from pyiceberg.catalog.sql import SqlCatalog
+    from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table as IcebergTable
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class IcebergSinkTable:
     """The Iceberg side of one topic's table (eventlake's catalog keeps its columns for SQL)."""
 
     def __init__(
-        self, catalog: SqlCatalog, lake: Lake, database: str, name: str, folder: str, time_column: str, keys: list[str]
+        self, catalog: Catalog, lake: Lake, database: str, name: str, folder: str, time_column: str, keys: list[str]
     ) -> None:
         self.catalog = catalog
         self.identifier = (database, name)

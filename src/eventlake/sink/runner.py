@@ -94,7 +94,7 @@ class Sink:
             for t in self.topics
         }
         # --table-format iceberg: files and offsets live in Iceberg tables (sink.iceberg_commit), not the ledger.
-        self.iceberg = iceberg_tables(self.lake, self.tables, self.cfg) if iceberg else None
+        self.iceberg = iceberg_tables(self.lake, self.tables, self.cfg, settings) if iceberg else None
         self.buffers: dict[TP, PartitionBuffer] = {}
         # Old files are rewritten into a widened schema on a thread, so the loop never waits for it;
         # the lock keeps this process's sweep off a rewritten file between its write and its swap.
