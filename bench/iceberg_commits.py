@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from eventlake.catalog.iceberg_sql import open_iceberg_catalog
-from eventlake.config import load_settings
+from eventlake.config import Settings, load_settings
 from eventlake.lake import open_lake
 from eventlake.sink.iceberg_commit import _commit, next_offset
 from eventlake.sink.iceberg_table import IcebergSinkTable
@@ -28,7 +28,7 @@ def main(commits: int) -> None:
     try:
         settings = load_settings(overrides={"lake": root})
         lake = open_lake(settings.lake, settings.s3)
-        ice = IcebergSinkTable(open_iceberg_catalog(lake), lake, "default", "t", "t", "_timestamp", [])
+        ice = IcebergSinkTable(open_iceberg_catalog(lake, Settings()), lake, "default", "t", "t", "_timestamp", [])
         ice.ensure(pa.schema([pa.field("x", pa.int64()), pa.field("_timestamp", pa.timestamp("us", tz="UTC"))]))
         wall, cpu = time.perf_counter(), time.process_time()
         for i in range(commits):

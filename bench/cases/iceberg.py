@@ -97,7 +97,7 @@ class SnapshotPoller(Poller):
         from eventlake.lake import open_lake
 
         settings = load_settings(overrides={"lake": str(self.lake)})
-        self.catalog = open_iceberg_catalog(open_lake(settings.lake, settings.s3))
+        self.catalog = open_iceberg_catalog(open_lake(settings.lake, settings.s3), settings)
         from eventlake.types import table_name_for_topic
 
         self.identifier = (settings.database, table_name_for_topic(self.topic))

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from eventlake.catalog.iceberg_sql import open_iceberg_catalog
+from eventlake.config import Settings
 from eventlake.lake import open_lake
 from tests.e2e.conftest import EVENTLAKE, Run
 from tests.fixtures_sink import assert_exactly_once, make_events, produce_events
@@ -41,7 +42,7 @@ def _sink(bootstrap: str, topic: str, lake: Path, *extra: str) -> subprocess.Pop
 
 
 def _iceberg(lake: Path, topic: str) -> Any:
-    return open_iceberg_catalog(open_lake(str(lake))).load_table(("default", topic.replace("-", "_")))
+    return open_iceberg_catalog(open_lake(str(lake)), Settings()).load_table(("default", topic.replace("-", "_")))
 
 
 def _committed_rows(lake: Path, topic: str) -> int:

@@ -14,6 +14,7 @@ import pytest
 
 from eventlake.broker.dead_letters import DeadLetter
 from eventlake.catalog import CatalogStore
+from eventlake.config import Settings
 from eventlake.config.sink import SinkSettings
 from eventlake.lake import open_lake
 from eventlake.sink.iceberg_commit import flush_iceberg, iceberg_tables, record_iceberg_gap, recorded_offsets
@@ -30,7 +31,7 @@ class Landing:
         self.settings = SinkSettings(table_format="iceberg", partition_by=list(partition_by))
         lake = open_lake(str(lake_dir))
         self.table = SinkTable(store, lake, TOPIC, "default", "parquet", list(partition_by), iceberg=True)
-        self.ice = iceberg_tables(lake, {TOPIC: self.table}, self.settings)[TOPIC]
+        self.ice = iceberg_tables(lake, {TOPIC: self.table}, self.settings, Settings())[TOPIC]
         self.letters: list[DeadLetter] = []
 
     def flush(self, partition: int, start: int | None, first: int, events: list[dict[str, Any]]) -> Any:

@@ -21,7 +21,7 @@ import pytest
 
 from eventlake.catalog import Column, Table
 from eventlake.catalog.sqlite import SQLiteCatalog
-from eventlake.config import load_settings
+from eventlake.config import Settings, load_settings
 from eventlake.config.sink import SinkSettings
 from eventlake.errors import UsageError
 from eventlake.lake import open_lake
@@ -51,7 +51,7 @@ def land_iceberg(root: Path, flushes: list[tuple[int, int]], lake: IcebergLake |
     events = lake.events
     with SQLiteCatalog(root / "_eventlake" / "catalog.sqlite") as store:
         table = SinkTable(store, open_lake(str(root)), TOPIC, "default", "parquet", ["region"], iceberg=True)
-        ice = iceberg_tables(open_lake(str(root)), {TOPIC: table}, settings)[TOPIC]
+        ice = iceberg_tables(open_lake(str(root)), {TOPIC: table}, settings, Settings())[TOPIC]
         for hour, n in flushes:
             first = len(events)
             batch_events = [
@@ -204,7 +204,7 @@ def _planned(root: Path, sql: str) -> list[Any]:
     assert where is not None
     with SQLiteCatalog(root / "_eventlake" / "catalog.sqlite") as store:
         entry = next(t for t in store.list_tables() if t.name == TOPIC)
-    files = IcebergFiles(open_lake(str(root))).planned(
+    files = IcebergFiles(open_lake(str(root)), Settings()).planned(
         entry, None, lambda kinds: row_filter(where, {TOPIC, "o"}, kinds, None)
     )
     return files
@@ -292,12 +292,12 @@ def test_glue_publish_registers_the_iceberg_table_as_athena_reads_it(tmp_path: P
 
     def published() -> dict[str, Any]:
         with SQLiteCatalog(root / "_eventlake" / "catalog.sqlite") as store:
-            GluePublisher(aws).publish(store, allow_local=True, lake=open_lake(str(root)))
+            GluePublisher(aws).publish(store, allow_local=True, lake=open_lake(str(root)), settings=Settings())
         table: dict[str, Any] = glue.get_table(DatabaseName=database, Name=TOPIC)["Table"]
         return table
 
     def current() -> Any:
-        return open_iceberg_catalog(open_lake(str(root))).load_table(("default", TOPIC))
+        return open_iceberg_catalog(open_lake(str(root)), Settings()).load_table(("default", TOPIC))
 
     first = published()
     assert first["TableType"] == "EXTERNAL_TABLE"
@@ -318,6 +318,15 @@ def test_glue_publish_registers_the_iceberg_table_as_athena_reads_it(tmp_path: P
     assert again["Parameters"]["metadata_location"] != first["Parameters"]["metadata_location"]
     # Publishing with nothing new keeps both.
     assert published()["Parameters"] == again["Parameters"]
+    # With iceberg.catalog = glue, Glue is the table's own catalog: publishing leaves it alone, so an
+    # older metadata file can never overwrite the one a later commit set.
+    land_iceberg(root, [(12, 3)], lake)
+    with SQLiteCatalog(root / "_eventlake" / "catalog.sqlite") as store:
+        report = GluePublisher(aws).publish(
+            store, allow_local=True, lake=open_lake(str(root)), settings=Settings(iceberg={"catalog": "glue"})
+        )
+    assert report.tables_in_glue == [f"default.{TOPIC}"] and not report.tables_updated
+    assert glue.get_table(DatabaseName=database, Name=TOPIC)["Table"]["Parameters"] == again["Parameters"]
 
 
 @pytest.mark.parametrize("time_field", ["ts", None])
@@ -335,7 +344,7 @@ def test_a_field_named_event_time_is_kept_beside_the_sinks_time_column(tmp_path:
     ]
     with SQLiteCatalog(root / "_eventlake" / "catalog.sqlite") as store:
         table = SinkTable(store, open_lake(str(root)), TOPIC, "default", "parquet", [], iceberg=True)
-        ice = iceberg_tables(open_lake(str(root)), {TOPIC: table}, settings)[TOPIC]
+        ice = iceberg_tables(open_lake(str(root)), {TOPIC: table}, settings, Settings())[TOPIC]
         first = 0
         for events in sent:
             n = len(events)
@@ -352,7 +361,7 @@ def test_a_field_named_event_time_is_kept_beside_the_sinks_time_column(tmp_path:
             assert not flush_iceberg(batch, table, ice, settings, letters.extend, "g").conflict
             assert letters == []
             first += n
-    iceberg = open_iceberg_catalog(open_lake(str(root))).load_table(("default", TOPIC))
+    iceberg = open_iceberg_catalog(open_lake(str(root)), Settings()).load_table(("default", TOPIC))
     names = iceberg.schema().as_arrow().names
     assert "_x5f_event_time" in names
     assert unescape("_x5f_event_time") == "_event_time"

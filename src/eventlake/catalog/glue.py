@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from eventlake.catalog.exceptions import CatalogError
 from eventlake.catalog.iceberg_sql import is_iceberg, open_iceberg_catalog
 from eventlake.catalog.model import Partition, Table
+from eventlake.config import Settings
 from eventlake.config.aws import AwsSettings
 from eventlake.lake import Lake
 
@@ -111,12 +112,12 @@ def iceberg_table_input(
     }
 
 
-def iceberg_metadata(lake: Lake, table: Table) -> tuple[str, str] | None:
+def iceberg_metadata(lake: Lake, settings: Settings, table: Table) -> tuple[str, str] | None:
     """(current metadata file, table location) of an Iceberg table; None before its first commit."""
     from pyiceberg.exceptions import NoSuchTableError
 
     try:
-        current = open_iceberg_catalog(lake).load_table((table.database, table.name))
+        current = open_iceberg_catalog(lake, settings).load_table((table.database, table.name))
     except NoSuchTableError:
         return None
     return current.metadata_location, current.location()
@@ -136,6 +137,7 @@ class PublishReport:
     partitions_added: int = 0
     partitions_updated: int = 0  # existing partitions given the table's current columns
     tables_skipped: list[str] = field(default_factory=list)  # Iceberg tables with no commit yet
+    tables_in_glue: list[str] = field(default_factory=list)  # Iceberg tables whose catalog is Glue itself
 
 
 def local_locations(tables: list[Table]) -> list[str]:
@@ -176,6 +178,7 @@ class GluePublisher:
         tables: list[str] | None = None,
         allow_local: bool = False,
         lake: Lake | None = None,
+        settings: Settings | None = None,
     ) -> PublishReport:
         """Mirror the tables (all, or those named); local paths as locations only with `allow_local`.
         Iceberg tables need the `lake` (their metadata location comes from its Iceberg catalog)."""
@@ -191,9 +194,14 @@ class GluePublisher:
             database = self.aws.glue_database or table.database
             iceberg = None
             if is_iceberg(table.parameters):
-                if lake is None:
+                if lake is None or settings is None:
                     raise CatalogError(f"publishing Iceberg table {table.ref} needs its lake", hint="pass --lake")
-                iceberg = iceberg_metadata(lake, table)
+                if settings.iceberg.catalog == "glue":
+                    # Glue is already its catalog and moves metadata_location on every commit; a copy
+                    # published here would race those commits and could point Glue at an older snapshot.
+                    report.tables_in_glue.append(f"{table.database}.{table.name}")
+                    continue
+                iceberg = iceberg_metadata(lake, settings, table)
                 if iceberg is None:
                     report.tables_skipped.append(f"{database}.{table.name}")
                     continue

@@ -47,9 +47,9 @@ def is_iceberg(parameters: dict[str, str]) -> bool:
     return parameters.get(TABLE_TYPE, "").upper() == ICEBERG
 
 
-def open_iceberg_catalog(lake: Lake, settings: Settings | None = None) -> Catalog:
-    """The Iceberg catalog `settings.iceberg.catalog` names (defaults: SQLite in the lake)."""
-    settings = settings or Settings()
+def open_iceberg_catalog(lake: Lake, settings: Settings) -> Catalog:
+    """The Iceberg catalog `settings.iceberg.catalog` names. Settings are required: a default here
+    would quietly open the lake's SQLite catalog for a caller that forgot them."""
     kind = settings.iceberg.catalog
     try:
         import pyiceberg  # noqa: F401

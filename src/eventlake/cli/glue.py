@@ -46,12 +46,19 @@ def register(app: typer.Typer) -> None:
 
         with open_catalog(s) as store:
             where = open_lake(s.lake, s.s3) if s.lake else None  # Iceberg tables: their metadata location
-            report = GluePublisher(s.aws).publish(store, tables or None, allow_local=allow_local, lake=where)
+            report = GluePublisher(s.aws).publish(
+                store, tables or None, allow_local=allow_local, lake=where, settings=s
+            )
         output.info(
             f"glue: {len(report.tables_created)} tables created, {len(report.tables_updated)} updated, "
             f"{report.partitions_added} partitions added, {report.partitions_updated} partitions updated"
         )
         if report.tables_skipped:
             output.info(f"glue: skipped Iceberg tables with no commit yet: {', '.join(report.tables_skipped)}")
+        if report.tables_in_glue:
+            output.info(
+                f"glue: left Iceberg tables that iceberg.catalog = glue keeps in Glue itself: "
+                f"{', '.join(report.tables_in_glue)}"
+            )
 
     app.add_typer(group, name="glue")

@@ -29,9 +29,9 @@ log = logging.getLogger(__name__)
 class IcebergFiles:
     """Planned data files of the Iceberg tables a catalog lists, kept per snapshot id."""
 
-    def __init__(self, lake: Lake, settings: Settings | None = None) -> None:
+    def __init__(self, lake: Lake, settings: Settings) -> None:
         self.lake = lake
-        self.settings = settings  # which Iceberg catalog (iceberg.catalog); None: the lake's SQLite one
+        self.settings = settings  # which Iceberg catalog (iceberg.catalog)
         self._catalog: Any = None
         self._planned: dict[tuple[str, str], tuple[int | None, list[DataFile]]] = {}
         # per query: (database, name, snapshot id, filter) -> files; a few recent plans (dashboards repeat)
@@ -85,7 +85,7 @@ class IcebergFiles:
 
         name = f"{t.database}.{t.name}" if t.database != "default" else t.name
         if self._catalog is None:
-            self._catalog = open_iceberg_catalog(self.lake)
+            self._catalog = open_iceberg_catalog(self.lake, self.settings)
         table = self._loaded.get((t.database, t.name))
         if table is None:
             try:
@@ -134,7 +134,7 @@ def _files(t: Table, tasks: Any) -> list[DataFile]:
     ]
 
 
-def iceberg_snapshots(lake: Lake, database: str, name: str, settings: Settings | None = None) -> list[dict[str, Any]]:
+def iceberg_snapshots(lake: Lake, database: str, name: str, settings: Settings) -> list[dict[str, Any]]:
     """The Iceberg table's snapshots, oldest first: what `eventlake tables describe` shows."""
     import datetime as dt
 

@@ -60,7 +60,7 @@ _RETRIES = 50
 
 
 def iceberg_tables(
-    lake: Lake, tables: dict[str, SinkTable], settings: SinkSettings, full: Settings | None = None
+    lake: Lake, tables: dict[str, SinkTable], settings: SinkSettings, full: Settings
 ) -> dict[str, IcebergSinkTable]:
     """Each topic's Iceberg table in the catalog `iceberg.catalog` names (made by its first flush)."""
     catalog = open_iceberg_catalog(lake, full)
