@@ -189,3 +189,43 @@ def test_an_s3_lake_with_a_shared_catalog_refuses_a_per_machine_sqlite_iceberg_c
     with pytest.raises(ConfigError, match="shared Iceberg catalog") as err:
         open_iceberg_catalog(open_lake(settings.lake, settings.s3), settings)
     assert "EVENTLAKE_ICEBERG__CATALOG" in (err.value.hint or "")
+
+
+def test_a_postgres_outage_under_an_iceberg_writer_is_waited_out_and_nothing_lands_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server of its own, stopped under a writer: commits and offset reads fail as the retriable
+    CatalogUnavailable the sink waits out (not an error that stops it), with no password in it; once
+    the server is back the same writer carries on and the table holds every offset once."""
+    from eventlake.catalog.exceptions import CatalogUnavailable
+    from eventlake.catalog.iceberg_catalog import catalog_outages
+    from eventlake.sink.iceberg_commit import next_offset
+    from tests.postgres_server import PostgresProcess
+
+    running = PostgresProcess()
+    try:
+        server = running.server
+        monkeypatch.setenv("EVENTLAKE_CATALOG_PASSWORD", server.password)
+        settings = _settings(str(tmp_path / "lake"), server.url(server.new_database()), None)
+        with open_catalog(settings) as store:
+            w = Writer(settings, store)
+            assert not w.flush(0, None, 0, [{"id": i} for i in range(10)]).conflict
+            running.stop()
+            for attempt in (
+                lambda: w.flush(0, 10, 10, [{"id": 10 + i} for i in range(10)]),
+                lambda: next_offset(w.ice, TOPIC, 0),
+            ):
+                with pytest.raises(CatalogUnavailable) as caught, catalog_outages():
+                    attempt()
+                assert caught.value.retriable and server.password not in str(caught.value)
+                assert "\n" not in str(caught.value)
+            running.start()
+            # The sink's retry after the outage: the flush that met it did not land, so it lands now, once.
+            with catalog_outages():
+                assert next_offset(w.ice, TOPIC, 0) == 10
+                assert not w.flush(0, 10, 10, [{"id": 10 + i} for i in range(10)]).conflict
+            table = w.ice.refresh()
+            assert table is not None
+            assert sorted(table.scan().to_arrow()["_offset"].to_pylist()) == list(range(20))
+    finally:
+        running.remove()

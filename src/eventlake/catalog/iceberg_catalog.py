@@ -20,9 +20,12 @@ from __future__ import annotations
 import logging
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eventlake.catalog.exceptions import CatalogUnavailable
 from eventlake.catalog.postgres import is_postgres, parse
 from eventlake.catalog.store import CATALOG_DIR, catalog_path
 from eventlake.config import Settings
@@ -167,6 +170,38 @@ def _one_line(exc: BaseException, password: str | None) -> str:
     if password:
         text = text.replace(password, "***")
     return text[:500] or type(exc).__name__
+
+
+@contextmanager
+def catalog_outages() -> Iterator[None]:
+    """The Iceberg catalog's server gone (PostgreSQL down or restarting, Glue unreachable, a SQLite
+    file locked past its timeout) raised as CatalogUnavailable, which a running sink waits out like
+    an outage of its own catalog; any other error passes unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        if not _is_outage(exc):
+            raise
+        raise CatalogUnavailable(
+            f"the Iceberg catalog is unreachable: {_one_line(exc, None)}",
+            hint="check that its server (iceberg.catalog) runs and is reachable",
+        ) from None
+
+
+def _is_outage(exc: BaseException) -> bool:
+    # Imported here: the drivers load only with Iceberg; a missing one cannot have raised.
+    with suppress(ImportError):
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        if isinstance(exc, OperationalError | InterfaceError):  # connection refused, dropped, locked
+            return True
+    with suppress(ImportError):
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+        from botocore.exceptions import ReadTimeoutError
+
+        if isinstance(exc, BotoConnectionError | ReadTimeoutError):
+            return True
+    return False
 
 
 def ensure_namespace(catalog: Catalog, namespace: str) -> None:

@@ -24,6 +24,7 @@ from eventlake.broker import TopicAdmin
 from eventlake.broker.clients import auth_failure, client_config, raise_for_auth
 from eventlake.broker.exceptions import TopicNotFound
 from eventlake.catalog import open_catalog
+from eventlake.catalog.iceberg_catalog import catalog_outages
 from eventlake.config import Settings
 from eventlake.config.sink import MemoryPool
 from eventlake.lake import open_lake
@@ -421,16 +422,18 @@ class Sink:
         """The seam between the table formats: the ledger's commit, or Iceberg's."""
         if self.iceberg is None:
             return flush_batch(batch, self.tables[topic], self.store, self.lake, self.cfg, self.dead_letters)
-        return flush_iceberg(
-            batch, self.tables[topic], self.iceberg[topic], self.cfg, self.dead_letters, self.cfg.group
-        )
+        with catalog_outages():  # waited out by the caller's retry, like the ledger's catalog
+            return flush_iceberg(
+                batch, self.tables[topic], self.iceberg[topic], self.cfg, self.dead_letters, self.cfg.group
+            )
 
     def _recorded(self, ledger_topic: str, partition: int) -> int | None:
         """Where a partition's landing stands: the ledger's next offset, or the Iceberg table's."""
         if self.iceberg is None:
             return self.store.ledger_next_offset(ledger_topic, partition)
         topic = ledger_topic.split("~", 1)[0]
-        return iceberg_next_offset(self.iceberg[topic], ledger_topic, partition)
+        with catalog_outages():
+            return iceberg_next_offset(self.iceberg[topic], ledger_topic, partition)
 
     def _commit_hint(self, topic: str, partition: int, next_offset: int) -> None:
         if self._consumer is None:
