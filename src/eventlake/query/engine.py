@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from eventlake.catalog import CatalogStore, DataFile, Table, open_catalog
-from eventlake.config import Settings
+from eventlake.config.query_path import with_lake
 from eventlake.lake import open_lake
 from eventlake.query import system
 from eventlake.query.build import ConnectionBuilder, Snapshot, SystemTable, summaries, table_files
@@ -42,6 +42,8 @@ from eventlake.query.results import QueryResult, TableSummary
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from eventlake.config.query_path import QueryConfig
+
 __all__ = ["QueryEngine", "QueryResult", "TableSummary", "connect"]
 
 _TABLES_HINT = "`eventlake tables` lists them"
@@ -50,9 +52,9 @@ _TABLES_HINT = "`eventlake tables` lists them"
 class QueryEngine:
     """`engine.sql(text) -> pyarrow.Table`, `.df(text)`, `.execute(text) -> QueryResult`, `.tables()`."""
 
-    def __init__(self, settings: Settings, store: CatalogStore | None = None, lake: str | None = None) -> None:
+    def __init__(self, settings: QueryConfig, store: CatalogStore | None = None, lake: str | None = None) -> None:
         if lake is not None and lake != settings.lake:
-            settings = settings.model_copy(update={"lake": lake})
+            settings = with_lake(settings, lake)
         self.settings = settings
         self.limits = settings.query
         self._own_store = store is None
@@ -386,6 +388,6 @@ def _without_internal_suggestion(text: str) -> str:
     return head if sep and tail.startswith(internal) else text
 
 
-def connect(settings: Settings, *, lake: str | None = None, store: CatalogStore | None = None) -> QueryEngine:
+def connect(settings: QueryConfig, *, lake: str | None = None, store: CatalogStore | None = None) -> QueryEngine:
     """A query engine over the catalog of `settings` (the notebooks' and dashboard's entry point)."""
     return QueryEngine(settings, store=store, lake=lake)
