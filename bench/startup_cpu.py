@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("lake", type=Path)
     parser.add_argument("--runs", type=int, default=11)
     parser.add_argument("sources", nargs="*", help="NAME=SRC: eventlake's source tree to run (default: this one)")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # `LAKE --runs N NAME=SRC ...` too
     sources = dict(s.split("=", 1) for s in args.sources) or {"eventlake": str(Path(__file__).parents[1] / "src")}
     start_load = os.getloadavg()
     results = measure(args.lake.resolve(), sources, args.runs)

@@ -166,7 +166,12 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
         bench.note(f"{label}: the sink exited with {sink_done.returncode}: {tail}")
     per_partition = read_back(bench.bootstrap, topic, ends)
     # Both observers' timelines beside the lake, to see where the time goes (bench/work/lakes/<label>).
-    timeline = {"ledger": poller.polls, "engine": engine.polls, "engine_query_s": engine.query_s}
+    timeline = {
+        "ledger": poller.polls,
+        "engine": engine.polls,
+        "engine_query_s": engine.query_s,
+        "engine_refresh_s": engine.refresh_s,
+    }
     (lake / "observers.json").write_bytes(orjson.dumps(timeline, option=orjson.OPT_NON_STR_KEYS))
     values, stamps, unseen = latencies_ms(per_partition, poller.polls)
     steady = summarize(after_warmup(values, stamps, WARMUP_S))
@@ -174,6 +179,7 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
     fresh = summarize(seen)
     fresh_steady = summarize(after_warmup(seen, seen_stamps, WARMUP_S))
     query_ms = summarize(np.array(engine.query_s) * 1000.0)
+    refresh_ms = summarize(np.array(engine.refresh_s) * 1000.0)
     first_ms = min((float(ts.min()) for _, ts in per_partition.values() if len(ts)), default=0.0)
     last_seen = last_visible_time(poller.polls, ends)
     summary = procs.last_json_line(producer.stdout) or {}
@@ -200,6 +206,8 @@ def run_rate(bench: Bench, rate: int) -> dict[str, object]:
         "engine_polls": len(engine.polls),
         "engine_query_p50_ms": query_ms["p50_ms"],
         "engine_query_p99_ms": query_ms["p99_ms"],
+        "engine_refresh_p50_ms": refresh_ms["p50_ms"],
+        "engine_refresh_p99_ms": refresh_ms["p99_ms"],
         "load_average": [round(load_start, 2), round(load_end, 2)],
         "sink_peak_rss_mb": sink_done.peak_rss_mb,
         "producer_peak_rss_mb": producer.peak_rss_mb,

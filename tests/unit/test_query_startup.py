@@ -56,6 +56,8 @@ def test_query_as_json_loads_no_arrow_numpy_pandas_or_rich(tmp_path: Path) -> No
     assert "pydantic_settings" not in imported
     # A plain `query` line runs without building the Typer app (cli/query_fast.py).
     assert not imported & {"typer", "click"}, f"a plain query imported {sorted(imported & {'typer', 'click'})}"
+    # ...nor pydantic: without env or file its settings are config/query_path.py's lean ones.
+    assert not imported & {"pydantic", "pydantic_core"}, f"a plain query imported {sorted(imported & {'pydantic'})}"
     # ...and Parquet output, which needs Arrow, does load it.
     done, imported = _imported(
         tmp_path, "query", SQL, "--lake", str(lake.root), "--format", "parquet", "--out", str(tmp_path / "o.parquet")

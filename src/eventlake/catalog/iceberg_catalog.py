@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING, Any
 from eventlake.catalog.exceptions import CatalogUnavailable
 from eventlake.catalog.postgres import is_postgres, parse
 from eventlake.catalog.store import CATALOG_DIR, catalog_path
-from eventlake.config import Settings
-from eventlake.config.lake import S3Settings
 from eventlake.errors import ConfigError
 from eventlake.lake import Lake
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # not at run time: a plain query imports this module and must not load pydantic
     from pyiceberg.catalog import Catalog
+
+    from eventlake.config import Settings
+    from eventlake.config.lake import S3Settings
 
 log = logging.getLogger(__name__)
 

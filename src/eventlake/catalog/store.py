@@ -11,11 +11,14 @@ defaults to `./.eventlake/catalog.sqlite`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eventlake.catalog.postgres import PostgresDialect, is_postgres, redact
 from eventlake.catalog.sqlite import SQLCatalog, SQLiteCatalog
-from eventlake.config import Settings
 from eventlake.errors import ConfigError
+
+if TYPE_CHECKING:
+    from eventlake.config.query_path import QueryConfig
 
 # The catalog is the product's own folder in the lake; crawlers and sweeps skip `_`-names.
 CATALOG_DIR = "_eventlake"
@@ -33,7 +36,7 @@ def local_lake_path(lake: str) -> Path | None:
     return Path(lake)
 
 
-def require_lake(settings: Settings) -> None:
+def require_lake(settings: QueryConfig) -> None:
     """For commands that read a lake: a local lake folder that does not exist is a typo, not an empty lake."""
     folder = local_lake_path(settings.lake)
     if folder is not None and not folder.is_dir():
@@ -42,7 +45,7 @@ def require_lake(settings: Settings) -> None:
         )
 
 
-def require_catalog_lake(settings: Settings) -> None:
+def require_catalog_lake(settings: QueryConfig) -> None:
     """For commands that read only the catalog (tables, views): the lake folder matters only when the
     catalog lives in it; a catalog on PostgreSQL is read from any folder, with no lake here."""
     if settings.catalog and is_postgres(settings.catalog):
@@ -50,7 +53,7 @@ def require_catalog_lake(settings: Settings) -> None:
     require_lake(settings)
 
 
-def catalog_path(settings: Settings) -> Path:
+def catalog_path(settings: QueryConfig) -> Path:
     uri = settings.catalog
     if uri:
         if uri.startswith("sqlite:///"):
@@ -69,13 +72,13 @@ def catalog_path(settings: Settings) -> Path:
     return Path(".eventlake/catalog.sqlite").resolve()
 
 
-def open_catalog(settings: Settings) -> CatalogStore:
+def open_catalog(settings: QueryConfig) -> CatalogStore:
     if settings.catalog and is_postgres(settings.catalog):
         return open_postgres(settings.catalog, settings)
     return SQLiteCatalog(catalog_path(settings))
 
 
-def open_postgres(uri: str, settings: Settings) -> CatalogStore:
+def open_postgres(uri: str, settings: QueryConfig) -> CatalogStore:
     """A PostgreSQL catalog at `uri`, its password from `catalog_password` (else libpq's PGPASSWORD, ~/.pgpass)."""
     secret = settings.catalog_password
     return SQLCatalog(PostgresDialect(uri, secret.get_secret_value() if secret else None))

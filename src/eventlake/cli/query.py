@@ -11,7 +11,7 @@ import typer
 from eventlake.catalog.store import require_lake
 from eventlake.cli import output
 from eventlake.cli.common import CatalogOpt, ConfigOpt, LakeOpt, settings
-from eventlake.cli.query_run import QueryFormat, run_query
+from eventlake.cli.query_run import QueryFormat, query_flags, run_query
 from eventlake.config import Settings
 from eventlake.errors import EventlakeError
 
@@ -44,8 +44,7 @@ def _settings(
     time_limit: float | None,
     engine: str | None = None,
 ) -> Settings:
-    query = {"max_rows": max_rows, "time_limit_s": time_limit, "engine": engine}
-    return settings(ctx, config, lake=lake, catalog=catalog, query=query)
+    return settings(ctx, config, **query_flags(lake, catalog, max_rows, time_limit, engine))
 
 
 def register(app: typer.Typer) -> None:

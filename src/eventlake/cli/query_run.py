@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eventlake.cli import output
-from eventlake.config import Settings, load_settings
+from eventlake.config.query_path import QueryConfig, plain_query_settings
 from eventlake.errors import UsageError
 
 if TYPE_CHECKING:
@@ -31,13 +31,29 @@ def query_settings(
     max_rows: int | None,
     time_limit: float | None,
     engine: str | None = None,
-) -> Settings:
-    """The settings of a query: flags > env > file > defaults (`--engine` is checked by the setting)."""
+) -> QueryConfig:
+    """The settings of a query: flags > env > file > defaults (`--engine` is checked by the setting).
+
+    With nothing for pydantic to read and flags that plainly fit, the lean settings of
+    `config/query_path.py` (the same defaults, without pydantic's import); else the typed ones.
+    """
+    plain = plain_query_settings(config, lake, catalog, max_rows, time_limit, engine)
+    if plain is not None:
+        return plain
+    from eventlake.config import load_settings
+
+    return load_settings(config, query_flags(lake, catalog, max_rows, time_limit, engine))
+
+
+def query_flags(
+    lake: str | None, catalog: str | None, max_rows: int | None, time_limit: float | None, engine: str | None
+) -> dict[str, Any]:
+    """The flags of `query` and `sql` as settings overrides (None: not given); both CLI paths use it."""
     query = {"max_rows": max_rows, "time_limit_s": time_limit, "engine": engine}
-    return load_settings(config, {"lake": lake, "catalog": catalog, "query": query})
+    return {"lake": lake, "catalog": catalog, "query": query}
 
 
-def run_query(s: Settings, sql: str, fmt: QueryFormat, out: Path | None, as_of: str | None = None) -> None:
+def run_query(s: QueryConfig, sql: str, fmt: QueryFormat, out: Path | None, as_of: str | None = None) -> None:
     """Run one read-only statement with engine `s.query.engine` and write its rows; `as_of` (--as-of)
     reads Iceberg tables as of a snapshot id or an ISO-8601 time."""
     travel = None
@@ -48,7 +64,11 @@ def run_query(s: Settings, sql: str, fmt: QueryFormat, out: Path | None, as_of: 
         if s.query.engine == "athena":
             raise UsageError("--as-of works with the duckdb engine", hint="drop --engine athena")
     if s.query.engine == "athena":
+        from eventlake.config import Settings
         from eventlake.query.athena import AthenaEngine
+
+        if not isinstance(s, Settings):  # never: the lean settings are DuckDB's only
+            raise TypeError("the Athena engine needs the typed settings")
 
         write(AthenaEngine(s.aws, s.query, s.database), sql, fmt, out)
         return

@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from eventlake.config.fields import Count, Seconds, SecondsOrZero
 
+# The defaults live in query_path (no pydantic there), so a plain query reads the same ones.
+from eventlake.config.query_path import QUERY_DEFAULTS
+
 Engine = Literal["duckdb", "athena"]
 SchemaChange = Literal["update", "log"]
 OnDelete = Literal["deprecate", "delete", "log"]
@@ -39,30 +42,42 @@ class QuerySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     engine: Engine = Field(
-        "duckdb", description="Engine of `eventlake query`: DuckDB in-process, or Athena over Glue tables (--engine)."
+        QUERY_DEFAULTS.engine,
+        description="Engine of `eventlake query`: DuckDB in-process, or Athena over Glue tables (--engine).",
     )
     time_limit_s: Seconds = Field(
-        30.0, description="Parsing, checking and running one statement must end within this long (seconds)."
+        QUERY_DEFAULTS.time_limit_s,
+        description="Parsing, checking and running one statement must end within this long (seconds).",
     )
-    max_rows: int = Field(100_000, ge=0, description="Most rows a query returns (--max-rows; 0: no limit).")
+    max_rows: int = Field(
+        QUERY_DEFAULTS.max_rows, ge=0, description="Most rows a query returns (--max-rows; 0: no limit)."
+    )
     # A huge text costs parse time and memory before any guard runs.
     max_sql_bytes: int = Field(
-        262_144, ge=1024, description="SQL longer than this is refused before it is parsed (bytes)."
+        QUERY_DEFAULTS.max_sql_bytes,
+        ge=1024,
+        description="SQL longer than this is refused before it is parsed (bytes).",
     )
     max_result_bytes: int = Field(
-        64 * 1024 * 1024, ge=1024, description="A result whose Arrow data grows past this is refused (bytes)."
+        QUERY_DEFAULTS.max_result_bytes,
+        ge=1024,
+        description="A result whose Arrow data grows past this is refused (bytes).",
     )
-    threads: int | None = Field(None, ge=1, le=1024, description="DuckDB's worker threads; unset: one per core.")
+    threads: int | None = Field(
+        QUERY_DEFAULTS.threads, ge=1, le=1024, description="DuckDB's worker threads; unset: one per core."
+    )
     memory_limit: str = Field(
-        "2GB",
+        QUERY_DEFAULTS.memory_limit,
         pattern=r"^(?i)\d+(\.\d+)? ?([KMGT]i?B|B|%)$",
         description="DuckDB's memory limit: a size such as 512MB, 2GB or 4GiB, or a share of RAM such as 50%.",
     )
     refresh_s: SecondsOrZero = Field(
-        0.1, description="A long-lived engine (dashboard) re-reads the catalog at most this often (seconds)."
+        QUERY_DEFAULTS.refresh_s,
+        description="A long-lived engine (dashboard) re-reads the catalog at most this often (seconds).",
     )
     lag_timeout_s: Seconds = Field(
-        1.0, description="Kafka look-ups for eventlake.watermarks give up after this long; lag is then null (seconds)."
+        QUERY_DEFAULTS.lag_timeout_s,
+        description="Kafka look-ups for eventlake.watermarks give up after this long; lag is then null (seconds).",
     )
     crawler: CrawlerSettings = Field(
         default_factory=CrawlerSettings, description="How `eventlake crawl` reads folders."

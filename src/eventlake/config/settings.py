@@ -14,7 +14,6 @@ the flags, and a command starts without its import (~50 ms, more than a small qu
 from __future__ import annotations
 
 import json
-import os
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
@@ -31,18 +30,14 @@ from eventlake.config.lake import S3Settings
 from eventlake.config.maintenance import MaintenanceSettings
 from eventlake.config.produce import ProduceSettings
 from eventlake.config.query import QuerySettings
+from eventlake.config.query_path import DEFAULT_CONFIG_FILE, ENV_PREFIX, TOP_DEFAULTS, nothing_to_read
 from eventlake.config.sink import SinkSettings
 from eventlake.errors import ConfigError
 
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-DEFAULT_CONFIG_FILE = Path("eventlake.toml")
-
 _config_file: ContextVar[Path | None] = ContextVar("eventlake_config_file", default=None)
-
-
-ENV_PREFIX = "EVENTLAKE_"
 
 
 class Settings(BaseModel):
@@ -52,15 +47,15 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
     bootstrap_servers: str = Field(
-        "127.0.0.1:9092",
+        TOP_DEFAULTS.bootstrap_servers,
         pattern=r"^[A-Za-z0-9._:\[\]\-]+(,[A-Za-z0-9._:\[\]\-]+)*$",
         description="Kafka brokers to start from, HOST:PORT[,HOST:PORT...] (--bootstrap-servers).",
     )
     lake: str = Field(
-        "./lake", min_length=1, description="Where the lake is: a local folder or s3://bucket/prefix (--lake)."
+        TOP_DEFAULTS.lake, min_length=1, description="Where the lake is: a local folder or s3://bucket/prefix (--lake)."
     )
     catalog: str | None = Field(
-        None,
+        TOP_DEFAULTS.catalog,
         description=(
             "Catalog: sqlite:///path, or postgresql://USER@HOST:PORT/DB to share it between machines "
             "(--catalog); unset: inside a local lake, else ./.eventlake."
@@ -71,7 +66,7 @@ class Settings(BaseModel):
         description="Password of a postgresql://USER@HOST:PORT/DB catalog (never in the URL; never shown).",
     )
     database: str = Field(
-        "default",
+        TOP_DEFAULTS.database,
         pattern=r"^[a-z_][a-z0-9_]{0,254}$",
         description="Catalog database of the sink's tables and of bare names in SQL.",
     )
@@ -128,8 +123,7 @@ def _sourced() -> type[Settings]:
 
 def _from_sources(path: Path | None) -> Settings:
     """The defaults, then what the environment and the file say (pydantic-settings only if they do)."""
-    # Any case: pydantic-settings matches variable names case-insensitively.
-    if path is None and not any(name.upper().startswith(ENV_PREFIX) for name in os.environ):
+    if nothing_to_read(path):
         return Settings()
     return Settings.model_validate(dict(_sourced()()))
 

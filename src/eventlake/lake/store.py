@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import urlparse
 
-from eventlake.config.lake import S3Settings
 from eventlake.lake.exceptions import LakeError, UnsupportedLake
 
 if TYPE_CHECKING:  # pyarrow is loaded when a lake first touches its files: `eventlake query` never does
     import pyarrow as pa
     from pyarrow import fs as pafs
+
+    from eventlake.config.lake import S3Settings
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,11 @@ def open_lake(uri: str, s3: S3Settings | None = None) -> Lake:
         folder.mkdir(parents=True, exist_ok=True)
         return Lake(None, str(folder), str(folder), local=True)
     if scheme in ("s3", "s3a"):
-        return _open_s3(parsed.netloc, parsed.path.strip("/"), s3 or S3Settings())
+        if s3 is None:  # imported here: a plain query over a local lake runs without pydantic
+            from eventlake.config.lake import S3Settings
+
+            s3 = S3Settings()
+        return _open_s3(parsed.netloc, parsed.path.strip("/"), s3)
     raise UnsupportedLake(f"unsupported lake {uri!r}", hint="use a local folder or s3://bucket/prefix")
 
 

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from eventlake.catalog import CatalogStore, Column, DataFile, Table
-from eventlake.config import Settings
 from eventlake.lake import Lake
 from eventlake.query import system
 from eventlake.query.exceptions import QueryError
@@ -42,6 +41,8 @@ from eventlake.query.sources import (
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from eventlake.config.query_path import QueryConfig
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class ConnectionBuilder:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: QueryConfig,
         lake: Lake,
         guard: SqlGuard,
         schema_dir: Path,

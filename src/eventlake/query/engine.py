@@ -22,7 +22,7 @@ import duckdb
 
 from eventlake.catalog import CatalogStore, DataFile, Table, open_catalog
 from eventlake.catalog.iceberg_sql import is_iceberg
-from eventlake.config import Settings
+from eventlake.config.query_path import with_lake
 from eventlake.lake import open_lake
 from eventlake.query import system
 from eventlake.query.build import ConnectionBuilder, Snapshot, SystemTable, summaries, table_files
@@ -45,6 +45,8 @@ from eventlake.query.time_travel import AsOf, TimeTravelError, parse_as_of
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from eventlake.config.query_path import QueryConfig
+
 __all__ = ["QueryEngine", "QueryResult", "TableSummary", "connect"]
 
 _TABLES_HINT = "`eventlake tables` lists them"
@@ -55,13 +57,13 @@ class QueryEngine:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: QueryConfig,
         store: CatalogStore | None = None,
         lake: str | None = None,
         as_of: AsOf | str | None = None,
     ) -> None:
         if lake is not None and lake != settings.lake:
-            settings = settings.model_copy(update={"lake": lake})
+            settings = with_lake(settings, lake)
         self.settings = settings
         self.limits = settings.query
         # Time travel: every query reads its Iceberg tables as of this snapshot or time (None: now).
@@ -442,7 +444,11 @@ def _without_internal_suggestion(text: str) -> str:
 
 
 def connect(
-    settings: Settings, *, lake: str | None = None, store: CatalogStore | None = None, as_of: AsOf | str | None = None
+    settings: QueryConfig,
+    *,
+    lake: str | None = None,
+    store: CatalogStore | None = None,
+    as_of: AsOf | str | None = None,
 ) -> QueryEngine:
     """A query engine over the catalog of `settings` (the notebooks' and dashboard's entry point);
     `as_of` (a snapshot id or an ISO-8601 time) reads Iceberg tables as they were then."""

@@ -13,15 +13,18 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventlake.catalog.iceberg_sql import is_iceberg, open_iceberg_catalog
 from eventlake.catalog.model import DataFile, Table
-from eventlake.config import Settings
+from eventlake.config.query_path import QueryConfig, typed
 from eventlake.lake import Lake
 from eventlake.query.iceberg_filter import column_kinds
 from eventlake.query.time_travel import AsOf, TimeTravelError, snapshot_for
 from eventlake.types import TableRef
+
+if TYPE_CHECKING:
+    from eventlake.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +32,10 @@ log = logging.getLogger(__name__)
 class IcebergFiles:
     """Planned data files of the Iceberg tables a catalog lists, kept per snapshot id."""
 
-    def __init__(self, lake: Lake, settings: Settings) -> None:
+    def __init__(self, lake: Lake, settings: QueryConfig) -> None:
         self.lake = lake
-        self.settings = settings  # which Iceberg catalog (iceberg.catalog)
+        self._config = settings
+        self._typed: Settings | None = None
         self._catalog: Any = None
         self._planned: dict[tuple[str, str], tuple[int | None, list[DataFile]]] = {}
         # per query: (database, name, snapshot id, filter) -> files; a few recent plans (dashboards repeat)
@@ -39,6 +43,13 @@ class IcebergFiles:
         # the pyiceberg table each refresh loaded: queries plan from it (the lake as of the last
         # refresh, as for Parquet tables) instead of reading the catalog and metadata file again
         self._loaded: dict[tuple[str, str], Any] = {}
+
+    @property
+    def settings(self) -> Settings:
+        """Which Iceberg catalog (iceberg.catalog): typed settings, built only once an Iceberg table is met."""
+        if self._typed is None:
+            self._typed = typed(self._config)
+        return self._typed
 
     @staticmethod
     def any(tables: list[Table]) -> bool:

@@ -250,10 +250,12 @@ class Sink:
 
     def _loop(self, consumer: Consumer) -> None:
         cfg = self.cfg
+        more_due = False
         while not self.stop.is_set():
             if self._fatal is not None:
                 raise self._fatal
-            msgs = consumer.consume(num_messages=cfg.consume_batch, timeout=_CONSUME_WAIT_S)
+            # Another buffer is due: take what arrived meanwhile without waiting, then flush it.
+            msgs = consumer.consume(num_messages=cfg.consume_batch, timeout=0 if more_due else _CONSUME_WAIT_S)
             now = time.monotonic()
             if self._fatal is not None:
                 raise self._fatal
@@ -267,9 +269,15 @@ class Sink:
                     self._first_message = now
                 self._last_activity = now
                 self._ingest(msgs)
-            for buf in list(self.buffers.values()):
-                if buf.due(now, cfg.flush_rows, cfg.flush_bytes, cfg.flush_seconds):
-                    self._flush(buf)
+            # One flush per turn, the oldest buffer first. Flushing every due buffer in a row kept
+            # the partitions' clocks in step (all emptied together, all refilled by the next
+            # consume), so the last partition's events waited for every other partition's flush and
+            # nothing was consumed meanwhile. Consuming between flushes spreads the partitions'
+            # flushes over the period; each still flushes every flush_seconds (no more files).
+            due = [b for b in self.buffers.values() if b.due(now, cfg.flush_rows, cfg.flush_bytes, cfg.flush_seconds)]
+            if due:
+                self._flush(min(due, key=lambda b: b.since))
+            more_due = len(due) > 1
             if now - self._last_sweep >= cfg.sweep_interval_seconds:
                 self._sweep()
             if cfg.until_idle is not None and not msgs and self._idle(consumer, now, cfg.until_idle):
