@@ -22,8 +22,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +36,7 @@ from eventlake.deploy.user_data import UserDataPlan, render_user_data
 from eventlake.runtime import free_port
 from eventlake.runtime.cache import default_cache_dir
 from tests.conftest import require_tool
+from tests.fixtures_aws import run_moto
 from tests.fixtures_broker_tls import make_ca, write_pem
 from tests.integration.test_remote_kafka import kcat_env
 from tests.netns import EVENTLAKE, CommandLines, OtherMachine, other_machine, python_env, run_eventlake
@@ -105,32 +104,6 @@ def imds_server(host: str, imds: Imds) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@contextlib.contextmanager
-def moto_on(host: str) -> Iterator[str]:
-    """moto's server bound to `host` (the veth's host end), so the namespace reaches it."""
-    port = free_port(host)
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", host, "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://{host}:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("moto_server did not start")
-                time.sleep(0.2)
-        yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 # ---- the instance
@@ -220,7 +193,7 @@ def instance(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> I
         user_data = render_user_data(plan)
         script = work / "user-data.sh"
         script.write_text(user_data)
-        with imds_server(machine.host_address, imds) as imds_url, moto_on(machine.host_address) as moto:
+        with imds_server(machine.host_address, imds) as imds_url, run_moto(machine.host_address) as moto:
             conf = root / "etc/eventlake/eventlake.toml"
             env = _script_env(root, imds_url, moto)
             try:
