@@ -19,18 +19,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 demo: install jars
 	$(BIN)/eventlake demo $(if $(DURATION),--duration $(DURATION),)
 
-# tests/unit in WORKERS processes first, as `check` runs them (they need no shared server), then
-# every other test in one process (they share the session's broker, cluster and servers). Both
-# run even when the first fails; the target fails if either did. PYTEST_ARGS: one serial run.
 test: install system-deps jars lint typecheck
-ifeq ($(strip $(PYTEST_ARGS)),)
-	status=0; \
-	$(BIN)/pytest tests/unit -n $(WORKERS) || status=$$?; \
-	$(BIN)/pytest --ignore=tests/unit || status=$$?; \
-	exit $$status
-else
 	$(BIN)/pytest $(PYTEST_ARGS)
-endif
 
 # The fast loop: never calls system-deps or jars, so it needs neither root nor Java.
 check: lint typecheck
