@@ -22,12 +22,15 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+# The eventlake command of the venv running the tests (its sources: python_env's PYTHONPATH).
+EVENTLAKE = str(Path(sys.executable).with_name("eventlake"))
 # One claim file per 198.18.X.0/30 in use, holding the creator's pid: X is unique machine-wide
 # (xdist workers and other people's runs alike) and a killed run's leftovers can be found.
 CLAIMS_DIR = Path("/run/eventlake-netns")
@@ -387,13 +390,80 @@ def foreign_wildcard_ports(own_pids: set[int]) -> set[int]:
     return {port for address, port, pids in listeners() if address in ("0.0.0.0", "::", "*") and not pids & own_pids}
 
 
-def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment with the checkout's sources first on PYTHONPATH."""
-    env = dict(os.environ)
+class CommandLines:
+    """Every process's command line on this machine (what `ps -eww` shows), sampled every `interval_s` in a
+    thread while in use: `with CommandLines() as seen: ...`, then `seen.holding(secrets)`. Keeps each distinct
+    line, so secrets made only while it ran (an instance's passwords) are checked too."""
+
+    def __init__(self, interval_s: float = 0.1) -> None:
+        self.samples = 0
+        self._seen: set[bytes] = set()
+        self._lock = threading.Lock()
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="command-lines", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self.sample()
+
+    def sample(self) -> None:
+        """Read every command line now (besides the thread's own samples)."""
+        found = set()
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):  # gone meanwhile
+                    found.add((entry / "cmdline").read_bytes())
+        with self._lock:
+            self._seen |= found
+            self.samples += 1
+
+    def holding(self, secrets: Iterable[str]) -> list[str]:
+        """The command lines seen that hold any of `secrets`, as `ps` would print them (cut to 200 characters)."""
+        wanted = [s.encode() for s in secrets]
+        with self._lock:
+            seen = list(self._seen)
+        return [c.replace(b"\0", b" ").decode(errors="replace")[:200] for c in seen if any(w in c for w in wanted)]
+
+    def __enter__(self) -> CommandLines:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def python_env(extra: dict[str, str] | None = None, *, drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """This process's environment with the checkout's sources first on PYTHONPATH, less the variables
+    whose names start with a `drop` prefix, `extra` on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)} if drop else dict(os.environ)
     src = str(Path(__file__).resolve().parents[1] / "src")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
     env.update(extra or {})
     return env
+
+
+def run_eventlake(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    drop: tuple[str, ...] = ("EVENTLAKE_",),
+) -> subprocess.CompletedProcess[str]:
+    """`eventlake ARGS` on this machine as its user runs it: this checkout's sources, none of this
+    process's settings (variables starting with a `drop` prefix), `env` on top; stdout and stderr kept."""
+    return subprocess.run(
+        [EVENTLAKE, *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=cwd,
+        env=python_env(env, drop=drop),
+    )
 
 
 @contextlib.contextmanager

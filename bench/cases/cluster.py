@@ -31,9 +31,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from bench import procs
-from bench.cases.sink import lake_rows, sink_summary_seconds
-from bench.context import Bench, clean_env
+from bench.cases import cli_pair
+from bench.context import Bench
 from bench.results import EVENTLAKE_CLUSTER, EVENTLAKE_SINGLE, Run
 from eventlake.broker import TopicAdmin, client_config
 from eventlake.broker.cluster import LocalCluster
@@ -63,50 +62,10 @@ def bench_cluster(data_dir: Path) -> Iterator[LocalCluster]:
         cluster.stop()
 
 
-def _produce(bench: Bench, bootstrap: str, admin: TopicAdmin, rf: int, events: int, topic: str) -> Run:
-    admin.create(topic, partitions=3, replication_factor=rf)
-    args = ["produce", topic, "--source", "synthetic:ticks", "--limit", events, "--output", "json"]
-    done = procs.run(bench.eventlake(*args, "--bootstrap-servers", bootstrap), env=clean_env()).check(
-        f"eventlake produce (RF {rf})"
+def _target(bootstrap: str, rf: int) -> cli_pair.Target:
+    return cli_pair.Target(
+        "cluster", EVENTLAKE_CLUSTER if rf > 1 else EVENTLAKE_SINGLE, bootstrap, env={}, what=f"(RF {rf})"
     )
-    landed = admin.describe(topic).messages
-    if landed != events:
-        raise RuntimeError(f"eventlake produce: {landed:,} of {events:,} events are in {topic}")
-    summary = procs.last_json_line(done.stdout) or {}
-    extra: dict[str, object] = {}
-    if isinstance(summary.get("seconds"), (int, float)) and summary["seconds"]:
-        extra["own_seconds"] = round(float(summary["seconds"]), 3)
-        extra["own_events_per_s"] = round(events / float(summary["seconds"]), 1)
-    tool = EVENTLAKE_CLUSTER if rf > 1 else EVENTLAKE_SINGLE
-    return Run(
-        "cluster_produce", tool, events, done.seconds, done.peak_rss_mb, note="wall time of the CLI", extra=extra
-    )
-
-
-def _sink(bench: Bench, bootstrap: str, rf: int, events: int, topic: str, label: str) -> Run:
-    lake = bench.fresh_dir("lakes", f"cluster_{label}")
-    args = ["sink", topic, "--lake", lake, "--group", bench.group(label), "--until-idle", 0.5]
-    done = procs.run(bench.eventlake(*args, "--bootstrap-servers", bootstrap), env=clean_env(), timeout_s=3600).check(
-        f"eventlake sink (RF {rf})"
-    )
-    rows = lake_rows(lake)
-    if rows != events:
-        raise RuntimeError(f"eventlake sink: {rows:,} rows in the lake, expected {events:,}")
-    shutil.rmtree(lake, ignore_errors=True)
-    extra: dict[str, object] = {}
-    own = sink_summary_seconds(done.stdout + done.stderr)
-    if own:
-        extra["own_seconds"] = round(own, 3)
-        extra["own_events_per_s"] = round(events / own, 1)
-    tool = EVENTLAKE_CLUSTER if rf > 1 else EVENTLAKE_SINGLE
-    note = "whole process: start-up + catch-up + 0.5 s idle wait"
-    return Run("cluster_sink", tool, events, done.seconds, done.peak_rss_mb, note=note, extra=extra)
-
-
-def _best(runs: list[Run]) -> Run:
-    best = max(runs, key=lambda r: r.events_per_s)
-    best.note += f"; best of {len(runs)}: " + ", ".join(f"{r.events_per_s:,.0f}/s" for r in runs)
-    return best
 
 
 def _leaders(admin: TopicAdmin, topic: str) -> dict[int, tuple[int, list[int]]]:
@@ -181,14 +140,16 @@ def run(bench: Bench) -> None:
                 bootstrap, admin, rf = targets[clustered]
                 label = f"{'rf3' if clustered else 'single'}-{round_}"
                 topic = f"bench-cluster-{label}-{secrets.token_hex(4)}"
+                target = _target(bootstrap, rf)
+                admin.create(topic, partitions=3, replication_factor=rf)
                 measured.setdefault(("produce", clustered), []).append(
-                    _produce(bench, bootstrap, admin, rf, events, topic)
+                    cli_pair.produce(bench, target, admin, topic, events)
                 )
-                measured.setdefault(("sink", clustered), []).append(_sink(bench, bootstrap, rf, events, topic, label))
+                measured.setdefault(("sink", clustered), []).append(cli_pair.sink(bench, target, topic, events, label))
                 admin.delete(topic)
         for case in ("produce", "sink"):
             for clustered in (False, True):
-                bench.add(_best(measured[(case, clustered)]))
+                bench.add(cli_pair.best(measured[(case, clustered)]))
 
         admin = TopicAdmin(cluster.local_bootstrap)
         topic = f"bench-failover-{secrets.token_hex(4)}"

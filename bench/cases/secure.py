@@ -19,9 +19,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from bench import procs
-from bench.cases.sink import lake_rows, sink_summary_seconds
-from bench.context import Bench, clean_env
+from bench.cases import cli_pair
+from bench.context import Bench
 from bench.results import EVENTLAKE_PLAINTEXT, EVENTLAKE_SASL_SSL, Run
 from eventlake.broker import LocalBroker, TopicAdmin
 from eventlake.config import BrokerSettings
@@ -38,9 +37,6 @@ class SecureBroker:
     plaintext: str  # 127.0.0.1:internal_port, no credentials
     secure: str  # 198.18.X.1:port, SASL_SSL
     env: dict[str, str]  # the SASL_SSL client settings, as eventlake reads them (never on argv)
-
-    def messages(self, topic: str) -> int:
-        return self.admin.describe(topic).messages
 
 
 @contextmanager
@@ -88,51 +84,14 @@ def secure_broker(data_dir: Path) -> Iterator[SecureBroker]:
             broker.stop()
 
 
-def _produce(bench: Bench, sb: SecureBroker, secure: bool, events: int, topic: str) -> Run:
-    sb.admin.create(topic, partitions=3)
-    args = ["produce", topic, "--source", "synthetic:ticks", "--limit", events, "--output", "json"]
-    done = procs.run(
-        bench.eventlake(*args, "--bootstrap-servers", sb.secure if secure else sb.plaintext),
-        env={**clean_env(), **(sb.env if secure else {})},
-    ).check(f"eventlake produce over {'SASL_SSL' if secure else 'plaintext'}")
-    landed = sb.messages(topic)
-    if landed != events:
-        raise RuntimeError(f"eventlake produce: {landed:,} of {events:,} events are in {topic}")
-    summary = procs.last_json_line(done.stdout) or {}
-    extra: dict[str, object] = {}
-    if isinstance(summary.get("seconds"), (int, float)) and summary["seconds"]:
-        extra["own_seconds"] = round(float(summary["seconds"]), 3)
-        extra["own_events_per_s"] = round(events / float(summary["seconds"]), 1)
-    tool = EVENTLAKE_SASL_SSL if secure else EVENTLAKE_PLAINTEXT
-    return Run("secure_produce", tool, events, done.seconds, done.peak_rss_mb, note="wall time of the CLI", extra=extra)
-
-
-def _sink(bench: Bench, sb: SecureBroker, secure: bool, events: int, topic: str, label: str) -> Run:
-    lake = bench.fresh_dir("lakes", f"secure_{label}")
-    args = ["sink", topic, "--lake", lake, "--group", bench.group(label), "--until-idle", 0.5]
-    done = procs.run(
-        bench.eventlake(*args, "--bootstrap-servers", sb.secure if secure else sb.plaintext),
-        env={**clean_env(), **(sb.env if secure else {})},
-        timeout_s=3600,
-    ).check(f"eventlake sink over {'SASL_SSL' if secure else 'plaintext'}")
-    rows = lake_rows(lake)
-    if rows != events:
-        raise RuntimeError(f"eventlake sink: {rows:,} rows in the lake, expected {events:,}")
-    shutil.rmtree(lake, ignore_errors=True)
-    extra: dict[str, object] = {}
-    own = sink_summary_seconds(done.stdout + done.stderr)
-    if own:
-        extra["own_seconds"] = round(own, 3)
-        extra["own_events_per_s"] = round(events / own, 1)
-    tool = EVENTLAKE_SASL_SSL if secure else EVENTLAKE_PLAINTEXT
-    note = "whole process: start-up + catch-up + 0.5 s idle wait"
-    return Run("secure_sink", tool, events, done.seconds, done.peak_rss_mb, note=note, extra=extra)
-
-
-def _best(runs: list[Run]) -> Run:
-    best = max(runs, key=lambda r: r.events_per_s)
-    best.note += f"; best of {len(runs)}: " + ", ".join(f"{r.events_per_s:,.0f}/s" for r in runs)
-    return best
+def _target(sb: SecureBroker, secure: bool) -> cli_pair.Target:
+    return cli_pair.Target(
+        "secure",
+        EVENTLAKE_SASL_SSL if secure else EVENTLAKE_PLAINTEXT,
+        sb.secure if secure else sb.plaintext,
+        env=sb.env if secure else {},
+        what=f"over {'SASL_SSL' if secure else 'plaintext'}",
+    )
 
 
 def run(bench: Bench) -> None:
@@ -144,10 +103,14 @@ def run(bench: Bench) -> None:
             for secure in order:
                 label = f"{'sasl-ssl' if secure else 'plain'}-{round_}"
                 topic = f"bench-secure-{label}-{secrets.token_hex(4)}"
-                measured.setdefault(("produce", secure), []).append(_produce(bench, sb, secure, events, topic))
+                target = _target(sb, secure)
+                sb.admin.create(topic, partitions=3)
+                measured.setdefault(("produce", secure), []).append(
+                    cli_pair.produce(bench, target, sb.admin, topic, events)
+                )
                 # The sink drains the topic it just filled: same events, same partitions.
-                measured.setdefault(("sink", secure), []).append(_sink(bench, sb, secure, events, topic, label))
+                measured.setdefault(("sink", secure), []).append(cli_pair.sink(bench, target, topic, events, label))
                 sb.admin.delete(topic)
     for case in ("produce", "sink"):
         for secure in (False, True):
-            bench.add(_best(measured[(case, secure)]))
+            bench.add(cli_pair.best(measured[(case, secure)]))

@@ -22,8 +22,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,14 +36,14 @@ from eventlake.deploy.user_data import UserDataPlan, render_user_data
 from eventlake.runtime import free_port
 from eventlake.runtime.cache import default_cache_dir
 from tests.conftest import require_tool
+from tests.fixtures_aws import run_moto
 from tests.fixtures_broker_tls import make_ca, write_pem
 from tests.integration.test_remote_kafka import kcat_env
-from tests.netns import OtherMachine, other_machine, python_env
+from tests.netns import EVENTLAKE, CommandLines, OtherMachine, other_machine, python_env, run_eventlake
 
 pytestmark = pytest.mark.integration
 
 VENV = Path(sys.executable).parent.parent
-EVENTLAKE = str(Path(sys.executable).with_name("eventlake"))
 REGION = "us-east-1"
 PORT = 9094  # the instance's own port space: the namespace's
 APP = "app"
@@ -108,59 +106,6 @@ def imds_server(host: str, imds: Imds) -> Iterator[str]:
         server.server_close()
 
 
-@contextlib.contextmanager
-def moto_on(host: str) -> Iterator[str]:
-    """moto's server bound to `host` (the veth's host end), so the namespace reaches it."""
-    port = free_port(host)
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", host, "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://{host}:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("moto_server did not start")
-                time.sleep(0.2)
-        yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-class CmdlineLog:
-    """Every process command line seen while the script runs (sampled every 0.05 s), checked later
-    against the passwords, which exist only once the instance has made them."""
-
-    def __init__(self) -> None:
-        self.seen: set[bytes] = set()
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            for entry in Path("/proc").iterdir():
-                if entry.name.isdigit():
-                    with contextlib.suppress(OSError):
-                        self.seen.add((entry / "cmdline").read_bytes())
-            self.samples += 1
-
-    def __enter__(self) -> CmdlineLog:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-
 # ---- the instance
 
 
@@ -174,7 +119,7 @@ class Instance:
     imds: Imds
     ssm: Any
     work: Path
-    cmdlines: CmdlineLog
+    cmdlines: CommandLines
     kcat_env: dict[str, str]
     service_user: str
 
@@ -196,17 +141,7 @@ class Instance:
 
     def cli(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> str:
         """`eventlake ARGS` on the host, as the user outside the instance."""
-        clean = {k: v for k, v in python_env().items() if not k.startswith(("EVENTLAKE_", "AWS_"))}
-        proc = subprocess.run(
-            [EVENTLAKE, *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            cwd=self.work,
-            env={**clean, **(env or {})},
-        )
+        proc = run_eventlake(args, cwd=self.work, input=input, env=env, drop=("EVENTLAKE_", "AWS_"))
         assert proc.returncode == 0, f"eventlake {' '.join(args)}: {proc.stderr[-2000:]}"
         return proc.stdout
 
@@ -216,7 +151,7 @@ def _me() -> str:
 
 
 def _script_env(root: Path, imds: str, moto: str) -> dict[str, str]:
-    env = {k: v for k, v in python_env().items() if not k.startswith(("EVENTLAKE_", "AWS_"))}
+    env = python_env(drop=("EVENTLAKE_", "AWS_"))
     env.update(
         {
             "EVENTLAKE_BOOTSTRAP_ROOT": str(root),
@@ -258,11 +193,11 @@ def instance(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> I
         user_data = render_user_data(plan)
         script = work / "user-data.sh"
         script.write_text(user_data)
-        with imds_server(machine.host_address, imds) as imds_url, moto_on(machine.host_address) as moto:
+        with imds_server(machine.host_address, imds) as imds_url, run_moto(machine.host_address) as moto:
             conf = root / "etc/eventlake/eventlake.toml"
             env = _script_env(root, imds_url, moto)
             try:
-                with CmdlineLog() as cmdlines:
+                with CommandLines(interval_s=0.05) as cmdlines:
                     run = machine.run(["bash", str(script)], env=env, timeout=300)
                 # For a person to read (test_no_secret_... checks that neither holds a secret).
                 kept = artifacts_dir / "deploy-user-data"
@@ -433,12 +368,12 @@ def test_no_secret_in_user_data_logs_command_lines_or_other_files(instance: Inst
     printed = instance.run.stdout + instance.run.stderr
     assert "ready:" in printed  # the log is the script's whole run
     assert instance.cmdlines.samples > 20
+    assert instance.cmdlines.holding(passwords) == [], "a password was on a command line"
     files = [p for p in instance.root.rglob("*") if p.is_file() and p not in secret_files]
     assert any(p.name == "broker.log" for p in files)  # the broker's own data is among what is checked
     for secret in passwords:
         assert secret not in instance.user_data
         assert secret not in printed, "a password was printed"
-        assert not any(secret.encode() in c for c in instance.cmdlines.seen), "a password was on a command line"
         for path in files:
             assert secret.encode() not in path.read_bytes(), f"a password is in {path}"
 

@@ -18,8 +18,6 @@ import os
 import re
 import secrets
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,11 +39,19 @@ from eventlake.runtime import free_port
 from tests.conftest import require_tool
 from tests.fixtures_broker_tls import make_ca
 from tests.fixtures_sink import landed_by_coord, read_landed
-from tests.netns import OtherMachine, foreign_wildcard_ports, listeners, other_machine, python_env
+from tests.netns import (
+    EVENTLAKE,
+    CommandLines,
+    OtherMachine,
+    foreign_wildcard_ports,
+    listeners,
+    other_machine,
+    python_env,
+    run_eventlake,
+)
 
 pytestmark = pytest.mark.integration
 
-EVENTLAKE = str(Path(sys.executable).with_name("eventlake"))
 REMOTE_CLIENT = Path(__file__).with_name("remote_client.py")
 MESSAGES = 10_000
 # A name the other machine resolves to the broker's address but that the broker's certificate does not carry.
@@ -91,16 +97,7 @@ class Remote:
 
     def cli(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> str:
         """`eventlake ARGS` on the broker's machine; fails the test with its stderr when it fails."""
-        proc = subprocess.run(
-            [EVENTLAKE, *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            cwd=self.work,
-            env={**_clean_env(), **(env or {})},
-        )
+        proc = run_eventlake(args, cwd=self.work, input=input, env=env)
         self.printed += [proc.stdout, proc.stderr]
         assert proc.returncode == 0, f"eventlake {' '.join(args)}: {proc.stderr[-2000:]}"
         return proc.stdout
@@ -211,62 +208,26 @@ def kcat_env(folder: Path) -> dict[str, str]:
 
 
 def _clean_env() -> dict[str, str]:
-    env = python_env()
-    return {k: v for k, v in env.items() if not k.startswith("EVENTLAKE_")}
-
-
-class CmdlineWatch:
-    """Reads every process's command line (what `ps` shows) every 0.1 s and keeps any that holds a secret."""
-
-    def __init__(self) -> None:
-        self.secrets: list[str] = []
-        self.hits: list[str] = []
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            self.check_now()
-
-    def check_now(self) -> None:
-        wanted = [s.encode() for s in list(self.secrets)]
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue  # gone meanwhile
-            if any(w in cmdline for w in wanted):
-                self.hits.append(cmdline.replace(b"\0", b" ").decode(errors="replace")[:200])
-        self.samples += 1
-
-    def __enter__(self) -> CmdlineWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+    return python_env(drop=("EVENTLAKE_",))
 
 
 # ---- the module's broker, machine and users
 
 
 @pytest.fixture(scope="module")
-def watch() -> Iterator[CmdlineWatch]:
-    with CmdlineWatch() as w:
-        yield w
+def watch() -> Iterator[CommandLines]:
+    """Every command line seen while the module runs, checked at its end against every password."""
+    with CommandLines() as seen:
+        yield seen
 
 
 @pytest.fixture(scope="module")
-def remote(tmp_path_factory: pytest.TempPathFactory, watch: CmdlineWatch) -> Iterator[Remote]:
+def remote(tmp_path_factory: pytest.TempPathFactory, watch: CommandLines) -> Iterator[Remote]:
+    # `watch` runs from before the first password exists until the module ends.
     for tool in ("kcat", "openssl", "java"):
         require_tool(tool)
     work = tmp_path_factory.mktemp("remote")
     admin_password = _password()
-    watch.secrets.append(admin_password)
     with other_machine() as machine:
         machine.set_hosts({WRONG_NAME: machine.host_address})
         broker = LocalBroker(
@@ -297,7 +258,6 @@ def remote(tmp_path_factory: pytest.TempPathFactory, watch: CmdlineWatch) -> Ite
             r.add_user("sinker", ["--topic", "orders", "--sink", "--group", "sink-orders"], formats=("toml",))
             r.add_user("pusher", ["--topic", "inbox", "--produce"])
             r.add_user("stranger", ["--topic", "elsewhere", "--prefix", "--produce"])
-            watch.secrets.extend(u.password for u in r.users.values())
             yield r
         finally:
             broker.stop()
@@ -530,7 +490,7 @@ def test_only_the_sasl_ssl_port_is_open_to_the_other_machine(remote: Remote) -> 
 # ---- passwords stay secret
 
 
-def test_passwords_never_reach_logs_ps_or_config_show(remote: Remote, watch: CmdlineWatch, orders: list[Any]) -> None:
+def test_passwords_never_reach_logs_ps_or_config_show(remote: Remote, watch: CommandLines, orders: list[Any]) -> None:
     secrets_ = remote.passwords()
     # eventlake's own output with every secret in its settings (env), the debug client logs on.
     env = {
@@ -550,7 +510,7 @@ def test_passwords_never_reach_logs_ps_or_config_show(remote: Remote, watch: Cmd
     out, err = debug_sink.communicate(timeout=180)
     remote.printed += [out, err, ps_during]
     assert debug_sink.returncode == 0, err[-2000:]
-    watch.check_now()
+    watch.sample()
 
     for secret in secrets_:
         for text in remote.printed:
@@ -560,7 +520,8 @@ def test_passwords_never_reach_logs_ps_or_config_show(remote: Remote, watch: Cmd
                 assert secret.encode() not in path.read_bytes(), f"a password is in {path}"
     log = remote.broker.log_file.read_text(errors="replace")
     assert "KafkaConfig values" in log, "the broker log is the real one"
-    assert watch.samples > 10 and watch.hits == [], f"a password was on a command line: {watch.hits[:2]}"
+    hits = watch.holding(secrets_)
+    assert watch.samples > 10 and hits == [], f"a password was on a command line: {hits[:2]}"
 
 
 # ---- what eventlake's own commands say on the other machine

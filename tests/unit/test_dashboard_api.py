@@ -25,6 +25,7 @@ from eventlake.errors import EventlakeError
 from eventlake.query import connect
 from eventlake.runtime import free_port
 from tests.fixtures_dashboard import TickLake, client, running_dashboard, tick_lake, ticks  # noqa: F401
+from tests.polling import wait_until
 
 
 def test_health_answers_json(client: httpx.Client) -> None:
@@ -125,14 +126,19 @@ def test_panel_data_with_freshness_and_parameters(client: httpx.Client, tick_lak
     assert client.get("/api/panels/stocks/nope").status_code == 404
 
 
+def _count(http: httpx.Client, table: str) -> int | None:
+    """Rows of `table` as the dashboard's query engine sees it now (None: it does not know the table yet)."""
+    answer = http.post("/api/query", json={"sql": f"SELECT count(*) FROM {table}"})
+    return int(answer.json()["rows"][0][0]) if answer.status_code == 200 else None
+
+
 def test_old_partitions_are_not_in_recent_panels(client: httpx.Client, tick_lake: TickLake) -> None:
     # Ticks from two days ago land in their own dt partition, which a 15-minute panel never reads.
     tick_lake.land(ticks(30, end=time.time() - 2 * 86400, symbols=("IBM",)), partition=1)
-    time.sleep(1.1)  # the engine re-reads the catalog at most every query.refresh_s
+    # The engine re-reads the catalog at most every query.refresh_s: until it has, the total is the old one.
+    wait_until(lambda: _count(client, "stock_ticks") == 90, 20, "the landed IBM ticks reaching the query engine")
     symbols = [r[0] for r in client.get("/api/panels/stocks/latest").json()["rows"]]
     assert symbols == ["AAPL", "MSFT", "NVDA"]
-    total = client.post("/api/query", json={"sql": "SELECT count(*) FROM stock_ticks"}).json()["rows"]
-    assert total == [[90]]
 
     # The panel's query opens only the recent partitions' files: DuckDB's own count of files read.
     stocks = DashboardLibrary(tick_lake.settings.dashboard).get("stocks")
@@ -279,7 +285,8 @@ def test_every_shipped_panel_runs_over_a_sink_shaped_lake(tick_lake: TickLake) -
         names = [d["name"] for d in http.get("/api/dashboards").json()["dashboards"]]
         assert {"history", "lake", "stocks", "symbol"} <= set(names)
         tick_lake.land_prices()
-        time.sleep(1.1)  # the engine re-reads the catalog at most every query.refresh_s
+        # The engine re-reads the catalog at most every query.refresh_s: until then stock_prices is unknown.
+        wait_until(lambda: _count(http, "stock_prices") == 560, 20, "table stock_prices reaching the query engine")
         for name in ("history", "lake", "stocks", "symbol"):
             for panel in http.get(f"/api/dashboards/{name}").json()["panels"]:
                 body = http.get(f"/api/panels/{name}/{panel['id']}").json()
@@ -317,7 +324,8 @@ def _settings(lake: TickLake, dashboard: dict[str, Any] | None = None, query: di
 def test_csv_download_neutralises_formulas_but_keeps_numbers(client: httpx.Client, tick_lake: TickLake) -> None:
     formulas = ('=HYPERLINK("http://evil.example","x")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "\r=1", " =1")
     tick_lake.land(ticks(len(formulas), symbols=formulas), partition=3)
-    time.sleep(1.1)  # the engine re-reads the catalog at most every query.refresh_s
+    # The engine re-reads the catalog at most every query.refresh_s: until it has, the count is the old one.
+    wait_until(lambda: _count(client, "stock_ticks") == 60 + len(formulas), 20, "the new rows reaching the engine")
     sql = (
         "SELECT symbol, -volume AS neg, '-1.5' AS s, '+3' AS p FROM stock_ticks "
         "WHERE symbol NOT IN ('AAPL', 'MSFT', 'NVDA') ORDER BY volume"

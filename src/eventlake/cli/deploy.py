@@ -36,6 +36,8 @@ InstallSpecOpt = Annotated[
     typer.Option("--install-spec", help="pip requirement for eventlake on the instance.", show_default=False),
 ]
 AllowAnywhereOpt = Annotated[bool, typer.Option("--allow-anywhere", help="Allow 0.0.0.0/0 or ::/0 in --allow-cidr.")]
+# The options of `ec2` and `template` that go to make_plan under their own names.
+PLAN_OPTIONS = ("allow_anywhere", "instance_type", "nodes", "ssh_key", "volume_gb", "port", "app_user", "install_spec")
 
 
 def _clients(ctx: typer.Context, config: Path | None, region: str | None) -> Clients:
@@ -55,37 +57,18 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
 
-    def plan_from(
-        ctx: typer.Context,
-        config: Path | None,
-        name: str,
-        region: str | None,
-        allow_cidr: list[str],
-        allow_anywhere: bool,
-        instance_type: str,
-        nodes: int,
-        ssh_key: str | None,
-        volume_gb: int,
-        port: int,
-        app_user: str,
-        install_spec: str | None,
-    ) -> DeployPlan:
+    def plan_from(ctx: typer.Context) -> DeployPlan:
+        """The checked plan from the options `ec2` and `template` share, as click parsed them (ctx.params)."""
         from eventlake.deploy import names
         from eventlake.deploy.plan import make_plan
 
-        names.check_name(name)
+        given = ctx.params
+        names.check_name(given["name"])
         plan, warnings = make_plan(
-            name,
-            _region(ctx, config, region),
-            allow_cidr,
-            allow_anywhere=allow_anywhere,
-            instance_type=instance_type,
-            nodes=nodes,
-            ssh_key=ssh_key,
-            volume_gb=volume_gb,
-            port=port,
-            app_user=app_user,
-            install_spec=install_spec,
+            given["name"],
+            _region(ctx, given["config"], given["region"]),
+            given["allow_cidr"],
+            **{option: given[option] for option in PLAN_OPTIONS},
         )
         for warning in warnings:
             output.info(f"warning: {warning}")
@@ -114,21 +97,7 @@ def register(app: typer.Typer) -> None:
         Parameter Store (SecureString) under /eventlake/NAME/; fetch a client's files with
         `eventlake deploy client-config NAME --user app`.
         """
-        plan = plan_from(
-            ctx,
-            config,
-            name,
-            region,
-            allow_cidr,
-            allow_anywhere,
-            instance_type,
-            nodes,
-            ssh_key,
-            volume_gb,
-            port,
-            app_user,
-            install_spec,
-        )
+        plan = plan_from(ctx)
         if dry_run:
             from eventlake.deploy.plan import describe
 
@@ -263,21 +232,7 @@ def register(app: typer.Typer) -> None:
         """Print the same deployment as a CloudFormation template (YAML) on stdout."""
         from eventlake.deploy.template import template_yaml
 
-        plan = plan_from(
-            ctx,
-            config,
-            name,
-            region,
-            allow_cidr,
-            allow_anywhere,
-            instance_type,
-            nodes,
-            ssh_key,
-            volume_gb,
-            port,
-            app_user,
-            install_spec,
-        )
+        plan = plan_from(ctx)
         sys.stdout.write(template_yaml(plan))
         sys.stdout.flush()
 
