@@ -121,21 +121,74 @@ def _show(table: IcebergTable, key: tuple[Any, ...]) -> str:
 # ---- committing: replace and delete snapshots that carry the offset map
 
 
-def _producer(operation: str, txn: Any, io: Any, props: dict[str, str]) -> Any:
+@dataclass
+class _Plan:
+    """The costly part of a replace/delete, kept across compare-and-swap retries: the parent's manifests
+    rewritten without the inputs, and the inputs' delete entries. Still right on a newer head whose
+    manifests include all of the planned parent's (only appends came between: a manifest is immutable,
+    so every input is still live); the newer manifests are then kept as they are."""
+
+    snapshot_id: int | None = None
+    parent_manifests: set[str] | None = None
+    existing: list[Any] = field(default_factory=list)
+    deleted: list[Any] = field(default_factory=list)
+    kept_files: set[str] = field(default_factory=set)  # manifests the plan wrote (never cleaned on a retry)
+
+
+def _producer(operation: str, txn: Any, io: Any, props: dict[str, str], plan: _Plan) -> Any:
     """pyiceberg's overwrite producer deleting exactly the files named (it refuses a file that is no
-    longer live: ValidationException). For compaction its summary says `replace` (pyiceberg 0.12 can
-    total a summary only for append/overwrite/delete, so the totals are made as overwrite)."""
+    longer live: ValidationException), with the plan reused across retries. For compaction its summary
+    says `replace` (pyiceberg 0.12 totals a summary only for append/overwrite/delete: made as overwrite)."""
     from pyiceberg.table.snapshots import Operation, Summary
     from pyiceberg.table.update.snapshot import _OverwriteFiles
 
-    class _ReplaceFiles(_OverwriteFiles):
+    class _Swap(_OverwriteFiles):
+        def _head_manifests(self) -> list[Any]:
+            parent = self._transaction.table_metadata.snapshot_by_id(self._parent_snapshot_id)
+            return parent.manifests(self._io) if parent is not None else []
+
+        def _still_planned(self) -> list[Any] | None:
+            """The head's manifests that came after the plan, or None if the plan no longer holds."""
+            if plan.parent_manifests is None:
+                return None
+            head = self._head_manifests()
+            if not plan.parent_manifests <= {m.manifest_path for m in head}:
+                return None
+            return [m for m in head if m.manifest_path not in plan.parent_manifests]
+
+        def _existing_manifests(self) -> list[Any]:
+            newer = self._still_planned()
+            if newer is not None:
+                return plan.existing + newer
+            before = set(self._written_manifests)
+            plan.existing = super()._existing_manifests()
+            plan.parent_manifests = {m.manifest_path for m in self._head_manifests()}
+            plan.kept_files = set(self._written_manifests) - before
+            return plan.existing
+
+        def _deleted_entries(self) -> list[Any]:
+            if self._still_planned() is None:
+                plan.deleted = super()._deleted_entries()
+            return plan.deleted
+
+        def _clean_all_uncommitted(self) -> None:
+            # A lost compare-and-swap: the plan's rewritten manifests serve the retry.
+            self._written_manifests = [p for p in self._written_manifests if p not in plan.kept_files]
+            super()._clean_all_uncommitted()
+
         def _summary(self, snapshot_properties: Any = None) -> Summary:
             made = super()._summary(snapshot_properties or {})
+            if operation != "replace":
+                return made
             return Summary(operation=Operation.REPLACE, **made.additional_properties)
 
-    cls = _ReplaceFiles if operation == "replace" else _OverwriteFiles
     op = Operation.OVERWRITE if operation == "replace" else Operation.DELETE
-    return cls(operation=op, transaction=txn, io=io, snapshot_properties=props)
+    producer = _Swap(operation=op, transaction=txn, io=io, snapshot_properties=props)
+    # One snapshot id for every attempt: the planned delete entries name it.
+    if plan.snapshot_id is None:
+        plan.snapshot_id = producer._snapshot_id
+    producer._snapshot_id = plan.snapshot_id
+    return producer
 
 
 def swap_files(
@@ -150,6 +203,7 @@ def swap_files(
     (another compactor or retention got there first) or the table never held still."""
     from pyiceberg.exceptions import CommitFailedException, ValidationException
 
+    plan = _Plan()
     for attempt in range(_RETRIES):
         table = table.refresh()
         if table.properties.get(NO_RETRY) != "0":  # pyiceberg's retry would re-apply a stale summary
@@ -159,13 +213,14 @@ def swap_files(
         props = {**carried(table), MAINTENANCE_KEY: kind}
         txn = table.transaction()
         try:
-            with _producer("replace" if outputs else "delete", txn, table.io, props) as producer:
+            with _producer("replace" if outputs else "delete", txn, table.io, props, plan) as producer:
                 for f in inputs:
                     producer.delete_data_file(f)
                 for f in outputs:
                     producer.append_data_file(f)
         except ValidationException as exc:
             log.info("%s of %s given up: %s", kind, table.name(), exc)
+            _delete_files(table, plan.kept_files)
             return None
         try:
             return txn.commit_transaction()
@@ -173,6 +228,7 @@ def swap_files(
             if report is not None:
                 report.conflicts += 1
             time.sleep(min(0.5, 0.01 * (attempt + 1)))  # a sink appended first: look again
+    _delete_files(table, plan.kept_files)
     return None
 
 
