@@ -66,6 +66,9 @@ class Writer:
         assert not result.conflict
         self.next[partition] = first + rows
 
+    def current(self) -> Any:
+        return self.ice.refresh()
+
     def seed(self, hours_ago: list[int], flushes: int, partitions: int = 3, rows: int = 10) -> None:
         for h in hours_ago:
             at = (int(time.time() // HOUR) - h) * HOUR + 60  # inside that hour
@@ -129,7 +132,7 @@ def test_compaction_beside_a_committing_writer_and_a_reader_keeps_every_row_exac
 ) -> None:
     writer = Writer(lake_dir, store)
     writer.seed([4, 3, 2], flushes=3)  # 3 closed hours x 3 partitions x 3 flushes: 27 small files
-    table = writer.ice.refresh()
+    table = writer.current()
     before_hours = _hours(table)
     assert all(len(files) == 9 for files in before_hours.values())
     stop = threading.Event()
@@ -164,7 +167,7 @@ def test_compaction_beside_a_committing_writer_and_a_reader_keeps_every_row_exac
         deadline = time.monotonic() + 30
         while reads[0] < 2 and not errors and time.monotonic() < deadline:
             time.sleep(0.05)
-        compacted = compact_iceberg(_own(lake_dir), CFG, time.time(), report)
+        compacted: Any = compact_iceberg(_own(lake_dir), CFG, time.time(), report)
         seen = reads[0]
         while reads[0] < seen + 2 and not errors and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -177,7 +180,7 @@ def test_compaction_beside_a_committing_writer_and_a_reader_keeps_every_row_exac
     # One replace snapshot did it, and it carries the offset map forward.
     replace = [s for s in compacted.metadata.snapshots if s.summary.operation.value == "replace"]
     assert len(replace) == 1
-    table = writer.ice.refresh()
+    table = writer.current()
     recorded = check_exact(table)
     assert recorded == writer.next == {(p): n for (_, p), n in recorded_offsets(table).items()}
     assert table.scan().to_arrow().num_rows == sum(writer.next.values())
@@ -190,9 +193,9 @@ def test_compaction_beside_a_committing_writer_and_a_reader_keeps_every_row_exac
 def test_expiry_and_orphan_removal_delete_exactly_the_unreferenced_files(lake_dir: Path, store: CatalogStore) -> None:
     writer = Writer(lake_dir, store)
     writer.seed([3, 2], flushes=4)
-    table = compact_iceberg(writer.ice.refresh(), CFG, time.time(), IcebergPassReport())
+    table: Any = compact_iceberg(writer.current(), CFG, time.time(), IcebergPassReport())
     writer.flush(0, 5, time.time())  # one append after the replace
-    table = writer.ice.refresh()
+    table = writer.current()
     folder = lake_dir / TOPIC
     current = table.current_snapshot()
     kept_manifests = {m.manifest_path for m in current.manifests(table.io)}
@@ -225,7 +228,7 @@ def test_expiry_and_orphan_removal_delete_exactly_the_unreferenced_files(lake_di
     remove_orphans(table, open_lake(str(lake_dir)), cfg, time.time(), report)
     assert before - _files(folder) == {str(old_data), str(old_meta)}
     assert report.orphans_deleted == 2
-    assert check_exact(writer.ice.refresh()) == writer.next
+    assert check_exact(writer.current()) == writer.next
 
 
 def test_retention_drops_whole_expired_hours_in_one_delete_snapshot(lake_dir: Path, store: CatalogStore) -> None:
@@ -235,9 +238,9 @@ def test_retention_drops_whole_expired_hours_in_one_delete_snapshot(lake_dir: Pa
     writer.seed([3], flushes=2)
     report = IcebergPassReport()
     # Hours written to in the last closed_after_minutes wait: the seed just wrote them all.
-    waited = drop_expired_hours(writer.ice.refresh(), MaintenanceSettings(), 86400, time.time(), report)
+    waited = drop_expired_hours(writer.current(), MaintenanceSettings(), 86400, time.time(), report)
     assert report.hours_dropped == 0 and report.skipped
-    table = drop_expired_hours(waited, CFG, 86400, time.time(), report)
+    table: Any = drop_expired_hours(waited, CFG, 86400, time.time(), report)
     assert report.hours_dropped == 2 and report.files_dropped == 12
     snap = table.current_snapshot()
     assert snap.summary.operation.value == "delete"
@@ -247,7 +250,7 @@ def test_retention_drops_whole_expired_hours_in_one_delete_snapshot(lake_dir: Pa
     assert left == sorted((p, o) for p in writer.next for o in range(kept_from[p], writer.next[p]))
     # The sink goes on from the recorded offsets.
     writer.flush(0, 3, time.time())
-    assert recorded_offsets(writer.ice.refresh())[(TOPIC, 0)] == writer.next[0]
+    assert recorded_offsets(writer.current())[(TOPIC, 0)] == writer.next[0]
 
 
 def _maintain(lake_dir: Path) -> subprocess.Popen[str]:
@@ -265,7 +268,7 @@ def _maintain(lake_dir: Path) -> subprocess.Popen[str]:
 def test_a_compaction_process_sigkilled_midway_leaves_the_table_exact(lake_dir: Path, store: CatalogStore) -> None:
     writer = Writer(lake_dir, store)
     writer.seed([5, 4, 3, 2], flushes=3, partitions=2)
-    table = writer.ice.refresh()
+    table = writer.current()
     data = lake_dir / TOPIC / "data"
     inputs = _files(data)
     proc = _maintain(lake_dir)
@@ -277,7 +280,7 @@ def test_a_compaction_process_sigkilled_midway_leaves_the_table_exact(lake_dir: 
     proc.communicate(timeout=10)  # reaps it and closes its pipes
     written = _files(data) - inputs
     assert written, "the kill did not land mid-way"
-    table = writer.ice.refresh()
+    table = writer.current()
     assert check_exact(table) == writer.next
     assert table.current_snapshot().summary.operation.value == "append"  # nothing was swapped
     assert not (written & _planned(table))  # its files are never read
@@ -288,7 +291,7 @@ def test_a_compaction_process_sigkilled_midway_leaves_the_table_exact(lake_dir: 
     assert proc.returncode == 0, err
     [report] = orjson.loads(out)["tables"]
     assert report["table"] == f"default.{TOPIC}" and report["partitions_compacted"] == 4, report
-    table = writer.ice.refresh()
+    table = writer.current()
     assert check_exact(table) == writer.next
     assert len(_planned(table)) == 4 + 1  # an hour a file, and the open hour's append
     # The killed pass's files are orphans: removed once older than the safety age.
@@ -296,6 +299,6 @@ def test_a_compaction_process_sigkilled_midway_leaves_the_table_exact(lake_dir: 
     cfg = CFG.model_copy(update={"iceberg_keep_snapshots": 1})
     table = expire_snapshots(table, cfg, time.time() + 2 * HOUR, report_)
     remove_orphans(table, open_lake(str(lake_dir)), cfg, time.time() + 2 * 86400, report_)
-    assert _files(data) == _planned(writer.ice.refresh())
+    assert _files(data) == _planned(writer.current())
     assert report_.orphans_deleted >= len(written)
-    assert check_exact(writer.ice.refresh()) == writer.next
+    assert check_exact(writer.current()) == writer.next

@@ -144,6 +144,8 @@ def _producer(operation: str, txn: Any, io: Any, props: dict[str, str], plan: _P
 
     class _Swap(_OverwriteFiles):
         def _head_manifests(self) -> list[Any]:
+            if self._parent_snapshot_id is None:
+                return []
             parent = self._transaction.table_metadata.snapshot_by_id(self._parent_snapshot_id)
             return parent.manifests(self._io) if parent is not None else []
 
