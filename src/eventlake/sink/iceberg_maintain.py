@@ -369,11 +369,11 @@ def drop_expired_hours(
     if not by_hour:
         return table
     recent = now - cfg.closed_after_minutes * 60
+    made_at = {s.snapshot_id: s.timestamp_ms / 1000 for s in table.metadata.snapshots}
     files: list[DataFile] = []
     hours = 0
     for hour, entries in sorted(by_hour.items()):
-        added = [table.metadata.snapshot_by_id(e.snapshot_id) for e in entries if e.snapshot_id is not None]
-        if any(s is not None and s.timestamp_ms / 1000 > recent for s in added):
+        if any(made_at.get(e.snapshot_id or 0, 0.0) > recent for e in entries):
             report.skipped.append(
                 f"hour {time.strftime('%Y-%m-%dT%H', time.gmtime(hour * HOUR_S))}: written to recently"
             )
@@ -395,13 +395,18 @@ def drop_expired_hours(
 # ---- snapshot expiry
 
 
-def _chain(table: IcebergTable) -> list[Snapshot]:
+def _by_id(table: IcebergTable) -> dict[int, Snapshot]:
+    """Snapshots by id (pyiceberg's snapshot_by_id scans the list: thousands of snapshots an hour)."""
+    return {s.snapshot_id: s for s in table.metadata.snapshots}
+
+
+def _chain(table: IcebergTable, by_id: dict[int, Snapshot]) -> list[Snapshot]:
     """The current snapshot's ancestry, oldest first (eventlake writes one branch: main)."""
     chain = []
     snap = table.current_snapshot()
     while snap is not None:
         chain.append(snap)
-        snap = table.metadata.snapshot_by_id(snap.parent_snapshot_id) if snap.parent_snapshot_id else None
+        snap = by_id.get(snap.parent_snapshot_id) if snap.parent_snapshot_id is not None else None
     return chain[::-1]
 
 
@@ -409,13 +414,13 @@ def _operation(snap: Snapshot) -> str:
     return str(snap.summary.operation.value) if snap.summary is not None else "append"
 
 
-def _dropped_by(table: IcebergTable, snap: Snapshot) -> set[str]:
+def _dropped_by(table: IcebergTable, snap: Snapshot, by_id: dict[int, Snapshot]) -> set[str]:
     """Files `snap` stopped referencing: manifests its parent listed and it does not, and data files it
     deleted. A plain append after an append drops nothing (a fast append keeps every manifest except the
     delete-only ones a replace or delete just wrote), so only those snapshots are read."""
     from pyiceberg.manifest import ManifestEntryStatus
 
-    parent = table.metadata.snapshot_by_id(snap.parent_snapshot_id) if snap.parent_snapshot_id else None
+    parent = by_id.get(snap.parent_snapshot_id) if snap.parent_snapshot_id is not None else None
     if parent is None or (_operation(snap) == "append" and _operation(parent) == "append"):
         return set()
     mine = snap.manifests(table.io)
@@ -441,7 +446,8 @@ def expire_snapshots(
     keep_s = retention_seconds(cfg.iceberg_snapshot_retention)
     if keep_s is None:
         return table
-    chain = _chain(table)
+    by_id = _by_id(table)
+    chain = _chain(table, by_id)
     protected = {ref.snapshot_id for ref in table.metadata.refs.values()}
     cut = 0  # chain[:cut] expire
     for i, snap in enumerate(chain[: max(0, len(chain) - cfg.iceberg_keep_snapshots)]):
@@ -456,13 +462,14 @@ def expire_snapshots(
     expired = chain[:cut]
     doomed: set[str] = {s.manifest_list for s in expired}
     for snap in chain[1 : cut + 1]:  # (first expired, oldest kept]
-        doomed |= _dropped_by(table, snap)
+        doomed |= _dropped_by(table, snap, by_id)
     ids = [s.snapshot_id for s in expired]
     from pyiceberg.exceptions import CommitFailedException
 
     for attempt in range(_RETRIES):
         table = table.refresh()
-        left = [i for i in ids if table.metadata.snapshot_by_id(i) is not None]
+        present = {s.snapshot_id for s in table.metadata.snapshots}
+        left = [i for i in ids if i in present]
         if not left:
             break  # another pass expired them: the files are unreferenced all the same
         try:
@@ -474,7 +481,7 @@ def expire_snapshots(
                 return table.refresh()
             time.sleep(min(0.5, 0.01 * (attempt + 1)))
     table = table.refresh()
-    if any(table.metadata.snapshot_by_id(i) is not None for i in ids):
+    if not {s.snapshot_id for s in table.metadata.snapshots}.isdisjoint(ids):
         return table
     report.snapshots_expired += len(ids)
     report.files_expired += _delete_files(table, sorted(doomed))
