@@ -473,7 +473,11 @@ def expire_snapshots(
         if not left:
             break  # another pass expired them: the files are unreferenced all the same
         try:
-            table.maintenance.expire_snapshots().by_ids(left).commit()
+            # by_ids() deep-copies the whole metadata once per id (minutes for thousands of snapshots);
+            # the set is what it fills, and commit() still leaves out every branch or tag head.
+            expiry = table.maintenance.expire_snapshots()
+            expiry._snapshot_ids_to_expire = set(left)
+            expiry.commit()
             break
         except (CommitFailedException, ValueError) as exc:  # a concurrent commit, or a snapshot expired meanwhile
             if attempt == _RETRIES - 1:
