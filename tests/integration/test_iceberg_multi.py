@@ -229,3 +229,19 @@ def test_a_postgres_outage_under_an_iceberg_writer_is_waited_out_and_nothing_lan
             assert sorted(table.scan().to_arrow()["_offset"].to_pylist()) == list(range(20))
     finally:
         running.remove()
+
+
+def _open_fresh_catalog(lake_dir: str) -> str:
+    open_iceberg_catalog(open_lake(lake_dir), load_settings(overrides={"lake": lake_dir}))
+    return "ok"
+
+
+def test_processes_opening_a_new_lakes_sqlite_iceberg_catalog_at_once_all_succeed(tmp_path: Path) -> None:
+    """`sink --workers N` on a brand-new lake: N processes create pyiceberg's tables in one SQLite
+    file at the same moment; the losers of that race retry instead of failing."""
+    import multiprocessing
+
+    for round_ in range(3):
+        lake_dir = str(tmp_path / f"lake{round_}")
+        with multiprocessing.get_context("spawn").Pool(6) as pool:
+            assert pool.map(_open_fresh_catalog, [lake_dir] * 6) == ["ok"] * 6

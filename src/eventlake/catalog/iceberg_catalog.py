@@ -103,8 +103,22 @@ def _sqlite(lake: Lake, settings: Settings, props: dict[str, Any]) -> Catalog:
     else:
         folder = catalog_path(settings).parent
     folder.mkdir(parents=True, exist_ok=True)
-    # timeout: sinks of one group commit to one file; SQLite waits for a writer's lock instead of failing.
-    return SqlCatalog(CATALOG_NAME, uri=f"sqlite:///{folder}/{ICEBERG_FILE}?timeout=30", **props)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    for attempt in range(_OPEN_TRIES):
+        try:
+            # timeout: sinks of one group commit to one file; SQLite waits for a writer's lock instead of failing.
+            return SqlCatalog(CATALOG_NAME, uri=f"sqlite:///{folder}/{ICEBERG_FILE}?timeout=30", **props)
+        except SQLAlchemyError as exc:
+            # Processes opening a new lake at once (`sink --workers N`) race to create pyiceberg's
+            # tables; the losers see "already exists" and find the tables on the next try.
+            if "already exists" not in str(exc) or attempt == _OPEN_TRIES - 1:
+                raise ConfigError(
+                    f"cannot open the Iceberg catalog {folder / ICEBERG_FILE}: {_one_line(exc, None)}",
+                    hint="check that the file is a SQLite database this user can write",
+                ) from None
+            time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _postgres(uri: str, settings: Settings, props: dict[str, Any]) -> Catalog:

@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any
 
 from eventlake.catalog.compact import Conform, compact_partition, new_owner, open_hour_selection, settle_pending
+from eventlake.catalog.iceberg_sql import is_iceberg
 from eventlake.catalog.model import DataFile, Table
 from eventlake.catalog.store import CatalogStore
 from eventlake.config.maintenance import MaintenanceSettings
@@ -58,6 +59,9 @@ class TableReport:
     partitions_dropped: int = 0
     files_dropped: int = 0
     skipped: list[str] = field(default_factory=list)
+    # Iceberg tables (sink/iceberg_maintain.py): snapshots expired, and files expiry and the orphan sweep deleted.
+    snapshots_expired: int = 0
+    files_deleted: int = 0
 
 
 @dataclass
@@ -89,8 +93,8 @@ def maintain(
     owner = owner or new_owner()
     report = MaintenanceReport()
     for table in store.list_tables():
-        if table.format != "parquet" or table.source != "sink" or stop():
-            continue
+        if table.format != "parquet" or table.source != "sink" or is_iceberg(table.parameters) or stop():
+            continue  # Iceberg tables are maintained by Iceberg's means (sink/iceberg_maintain.py)
         t0 = time.monotonic()
         tr = TableReport(str(table.ref))
         report.tables.append(tr)
@@ -259,6 +263,25 @@ def maintenance_status(store: CatalogStore, cfg: MaintenanceSettings) -> dict[st
                 "retention": None if keep is None else f"{keep / 86400:g}d",
             }
         )
+    # Iceberg tables keep their files in Iceberg's metadata: their figures are the last pass's (no read here).
+    listed = {t["table"] for t in tables}
+    for r in runs:
+        d = r["detail"]
+        if r["kind"] == "compact" and r["table"] not in listed and d.get("iceberg") and r["table"]:
+            db, _, name = r["table"].partition(".")
+            keep = cfg.retention_for(name, db)
+            files = int(d.get("files", 0))
+            tables.append(
+                {
+                    "table": r["table"],
+                    "files": files,
+                    "bytes": int(d.get("bytes", 0)),
+                    "small_files": int(d.get("small_files", 0)),
+                    "small_share": round(int(d.get("small_files", 0)) / files, 3) if files else 0.0,
+                    "last_compacted_at": r["ran_at"],
+                    "retention": None if keep is None else f"{keep / 86400:g}d",
+                }
+            )
     lake_pass = last.get((None, "pass"))
     return {
         "enabled": cfg.enabled,

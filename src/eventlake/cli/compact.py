@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,7 +35,16 @@ def register(app: typer.Typer) -> None:
         from eventlake.sink.maintenance import conformer_for
 
         mb = target_mb or s.maintenance.target_file_mb
-        summary = compact_table(s, table, partition, target_bytes=mb * 1024 * 1024, conform_for=conformer_for)
+        if _is_iceberg_table(s, table):
+            if partition is not None:
+                raise typer.BadParameter(
+                    "an Iceberg table has no partition folders: leave out --partition (every hour is compacted)"
+                )
+            from eventlake.sink.iceberg_maintain import compact_iceberg_table
+
+            summary = compact_iceberg_table(s, table, target_bytes=mb * 1024 * 1024)
+        else:
+            summary = compact_table(s, table, partition, target_bytes=mb * 1024 * 1024, conform_for=conformer_for)
         if fmt is not output.Format.table:
             output.print_json(summary.to_dict())
             return
@@ -50,3 +59,13 @@ def register(app: typer.Typer) -> None:
             },
             title="compact",
         )
+
+
+def _is_iceberg_table(s: Any, name: str) -> bool:
+    from eventlake.catalog import open_catalog
+    from eventlake.catalog.iceberg_sql import is_iceberg
+    from eventlake.types import TableRef
+
+    with open_catalog(s) as store:
+        table = store.get_table(TableRef.parse(name, s.database))
+    return table is not None and is_iceberg(table.parameters)

@@ -25,6 +25,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Keep the lake fast: merge closed hours' small files, drop expired partitions, sweep leftovers.
 
+        Iceberg tables by Iceberg's means: a replace snapshot per compaction, a delete snapshot for
+        retention, old snapshots expired, orphan files removed.
+
         Every sink already does this in the background (maintenance.enabled); run it here for
         lakes whose sinks have it off. Safe beside sinks, readers and other maintain processes.
         """
@@ -38,7 +41,16 @@ def register(app: typer.Typer) -> None:
                 output.print_json(report.to_dict())
                 return
             output.print_rows(
-                ["table", "hours compacted", "files merged", "files written", "partitions dropped", "files dropped"],
+                [
+                    "table",
+                    "hours compacted",
+                    "files merged",
+                    "files written",
+                    "partitions dropped",
+                    "files dropped",
+                    "snapshots expired",  # Iceberg tables
+                    "old files deleted",  # Iceberg tables: of expired snapshots, and orphans
+                ],
                 [
                     (
                         t.table,
@@ -47,6 +59,8 @@ def register(app: typer.Typer) -> None:
                         t.files_written,
                         t.partitions_dropped,
                         t.files_dropped,
+                        t.snapshots_expired,
+                        t.files_deleted,
                     )
                     for t in report.tables
                 ],

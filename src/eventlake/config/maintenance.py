@@ -80,7 +80,23 @@ class MaintenanceSettings(BaseModel):
         description="sync: partitions that retention drops are deleted from AWS Glue too (settings [aws]).",
     )
 
-    @field_validator("retention")
+    iceberg_snapshot_retention: str = Field(
+        default="1h",
+        description="Iceberg tables: expire snapshots older than this (e.g. 12h, 3d; off keeps all) and delete "
+        "the files only they referenced; time travel reaches back this far. Every sink flush is a snapshot of "
+        "about 1 KB in every later metadata file, so keep it short with short flush_seconds.",
+    )
+    iceberg_keep_snapshots: int = Field(
+        default=100, ge=1, le=100000, description="Iceberg tables: the newest snapshots kept whatever their age."
+    )
+    iceberg_orphan_age: str = Field(
+        default="1d",
+        description="Iceberg tables: a file under the table's folder that no metadata names is deleted once "
+        "older than this (younger ones may belong to a commit in flight; e.g. 12h, 3d; off keeps them); "
+        "superseded metadata files after at most 1h.",
+    )
+
+    @field_validator("retention", "iceberg_snapshot_retention", "iceberg_orphan_age")
     @classmethod
     def _retention(cls, value: str) -> str:
         retention_seconds(value)

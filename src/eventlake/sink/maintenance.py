@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from eventlake.catalog import Table, open_catalog
 from eventlake.catalog.compact import Conform
+from eventlake.catalog.iceberg_sql import is_iceberg
 from eventlake.catalog.maintain import MaintenanceReport, glue_follower, maintain
 from eventlake.config import Settings
 from eventlake.lake import open_lake
@@ -34,21 +36,32 @@ def conformer_for(table: Table) -> Conform:
     return lambda data: conform_table(data, schema)
 
 
-def maintain_once(settings: Settings, stop: Callable[[], bool] = lambda: False) -> MaintenanceReport:
-    """One pass over the lake and catalog of `settings`."""
+def maintain_once(
+    settings: Settings, stop: Callable[[], bool] = lambda: False, now: float | None = None
+) -> MaintenanceReport:
+    """One pass over the lake and catalog of `settings`: the Parquet tables, then the Iceberg tables
+    (by Iceberg's means, sink/iceberg_maintain.py). `now`: a test's logical time."""
     cfg = settings.maintenance
     lake = open_lake(settings.lake, settings.s3)
     on_dropped = glue_follower(settings.aws) if cfg.glue == "sync" else None
     with open_catalog(settings) as store:
-        return maintain(
+        report = maintain(
             store,
             lake,
             cfg,
             compression=settings.sink.compression,
             conform_for=conformer_for,
             on_dropped=on_dropped,
+            now=now,
             stop=stop,
         )
+        if any(is_iceberg(t.parameters) for t in store.list_tables()):
+            from eventlake.sink.iceberg_maintain import maintain_iceberg
+
+            started = time.monotonic()
+            report.tables += maintain_iceberg(store, lake, settings, now=now, stop=stop)
+            report.seconds += time.monotonic() - started
+        return report
 
 
 def run_maintenance(

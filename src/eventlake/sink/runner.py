@@ -108,7 +108,8 @@ class Sink:
             else None
         )
         # Compaction, retention and leftovers of both, on its own thread (sink/maintenance.py).
-        maintain = settings.maintenance.enabled and self.cfg.format == "parquet" and not iceberg
+        # Iceberg tables are maintained by Iceberg's means in the same pass (sink/iceberg_maintain.py).
+        maintain = settings.maintenance.enabled and (self.cfg.format == "parquet" or iceberg)
         self.maintainer = Maintainer(settings) if maintain else None
         self.report = SinkReport(self.topics)
         self.metrics = SinkMetrics()
