@@ -231,17 +231,32 @@ def test_a_postgres_outage_under_an_iceberg_writer_is_waited_out_and_nothing_lan
         running.remove()
 
 
-def _open_fresh_catalog(lake_dir: str) -> str:
-    open_iceberg_catalog(open_lake(lake_dir), load_settings(overrides={"lake": lake_dir}))
-    return "ok"
+def _open_fresh_catalog(lake_dir: str, gate: Any, results: Any) -> None:
+    settings = load_settings(overrides={"lake": lake_dir})
+    lake = open_lake(lake_dir)
+    import pyiceberg.catalog.sql  # noqa: F401 - imported before the gate, so the opens start together
+
+    gate.wait()
+    try:
+        open_iceberg_catalog(lake, settings)
+        results.put("ok")
+    except Exception as exc:
+        results.put(f"{type(exc).__name__}: {exc}")
 
 
 def test_processes_opening_a_new_lakes_sqlite_iceberg_catalog_at_once_all_succeed(tmp_path: Path) -> None:
     """`sink --workers N` on a brand-new lake: N processes create pyiceberg's tables in one SQLite
-    file at the same moment; the losers of that race retry instead of failing."""
+    file at the same moment (behind a barrier); the losers of that race retry instead of failing."""
     import multiprocessing
 
+    ctx = multiprocessing.get_context("fork")
     for round_ in range(3):
         lake_dir = str(tmp_path / f"lake{round_}")
-        with multiprocessing.get_context("spawn").Pool(6) as pool:
-            assert pool.map(_open_fresh_catalog, [lake_dir] * 6) == ["ok"] * 6
+        gate, results = ctx.Barrier(6), ctx.Queue()
+        procs = [ctx.Process(target=_open_fresh_catalog, args=(lake_dir, gate, results)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        got = [results.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(30)
+        assert got == ["ok"] * 6, got
