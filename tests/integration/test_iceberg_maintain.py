@@ -234,6 +234,30 @@ def test_expiry_and_orphan_removal_delete_exactly_the_unreferenced_files(lake_di
     assert check_exact(writer.current()) == writer.next
 
 
+def test_snapshots_past_the_cap_expire_even_within_the_retention(lake_dir: Path, store: CatalogStore) -> None:
+    """A busy sink makes thousands of snapshots an hour and each one makes every commit slower:
+    iceberg_max_snapshots bounds them whatever their age; the table and its offsets stay exact."""
+    writer = Writer(lake_dir, store)
+    writer.seed([0], flushes=4)  # 12 snapshots, all young
+    table: Any = writer.current()
+    assert len(table.metadata.snapshots) == 12
+    newest = [s.snapshot_id for s in _history(table)][-5:]
+    report = IcebergPassReport()
+    capped = CFG.model_copy(update={"iceberg_keep_snapshots": 1, "iceberg_max_snapshots": 5})
+    table = expire_snapshots(table, capped, time.time(), report)
+    assert [s.snapshot_id for s in _history(table)] == newest and report.snapshots_expired == 7
+    assert check_exact(table) == writer.next
+    # Without a cap, young snapshots stay (the retention alone decides).
+    writer.seed([0], flushes=1)
+    uncapped = CFG.model_copy(update={"iceberg_keep_snapshots": 1, "iceberg_max_snapshots": 0})
+    table = expire_snapshots(writer.current(), uncapped, time.time(), IcebergPassReport())
+    assert len(table.metadata.snapshots) == 8
+
+
+def _history(table: Any) -> list[Any]:
+    return sorted(table.metadata.snapshots, key=lambda s: (s.timestamp_ms, s.sequence_number))
+
+
 def test_retention_drops_whole_expired_hours_in_one_delete_snapshot(lake_dir: Path, store: CatalogStore) -> None:
     writer = Writer(lake_dir, store)
     writer.seed([50, 49], flushes=2)  # two days ago

@@ -89,6 +89,14 @@ class MaintenanceSettings(BaseModel):
     iceberg_keep_snapshots: int = Field(
         default=100, ge=1, le=100000, description="Iceberg tables: the newest snapshots kept whatever their age."
     )
+    iceberg_max_snapshots: int = Field(
+        default=500,
+        ge=0,
+        le=1_000_000,
+        description="Iceberg tables: past this many snapshots the oldest expire even within "
+        "iceberg_snapshot_retention (0: no cap). Each kept snapshot makes every commit slower "
+        "(its metadata file lists them all), so this bounds a busy sink's commit cost.",
+    )
     iceberg_orphan_age: str = Field(
         default="1d",
         description="Iceberg tables: a file under the table's folder that no metadata names is deleted once "

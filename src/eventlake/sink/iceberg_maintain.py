@@ -3,8 +3,9 @@
 - **Compaction**: the small data files of closed hours are rewritten into files near the target
   and swapped in ONE `replace` snapshot (old files deleted, new ones added, no row changed).
 - **Retention**: whole hours past `retention` leave in ONE `delete` snapshot.
-- **Snapshot expiry**: snapshots older than `iceberg_snapshot_retention` (the newest
-  `iceberg_keep_snapshots` always stay) leave the metadata; the files only they referenced are deleted.
+- **Snapshot expiry**: snapshots older than `iceberg_snapshot_retention`, or past the newest
+  `iceberg_max_snapshots` (the newest `iceberg_keep_snapshots` always stay), leave the metadata;
+  the files only they referenced are deleted.
 - **Orphans**: files under the table's folder that no metadata names, older than `iceberg_orphan_age`.
 
 Exactly once with sinks committing beside it: every snapshot made here copies the current
@@ -437,14 +438,16 @@ def _dropped_by(table: IcebergTable, snap: Snapshot, by_id: dict[int, Snapshot])
 def expire_snapshots(
     table: IcebergTable, cfg: MaintenanceSettings, now: float, report: IcebergPassReport
 ) -> IcebergTable:
-    """Expire the oldest snapshots past the retention (never the newest `iceberg_keep_snapshots`, never
-    one that stopped being current less than `grace_s` ago: a query may still read it), then delete the
-    files only they referenced. The current snapshot carries the whole offset map, so resuming needs no
-    older one. History is one line (each snapshot's parent is the one before), so what the expired
-    snapshots referenced and the oldest kept one does not is exactly what the snapshots after the
-    first expired one dropped: files are never re-added."""
+    """Expire the oldest snapshots past the retention or past `iceberg_max_snapshots` (never the
+    newest `iceberg_keep_snapshots`, never one that stopped being current less than `grace_s` ago: a
+    query may still read it), then delete the files only they referenced. The current snapshot
+    carries the whole offset map, so resuming needs no older one. History is one line (each
+    snapshot's parent is the one before), so what the expired snapshots referenced and the oldest
+    kept one does not is exactly what the snapshots after the first expired one dropped: files are
+    never re-added."""
     keep_s = retention_seconds(cfg.iceberg_snapshot_retention)
-    if keep_s is None:
+    cap = cfg.iceberg_max_snapshots
+    if keep_s is None and cap == 0:
         return table
     by_id = _by_id(table)
     chain = _chain(table, by_id)
@@ -452,7 +455,9 @@ def expire_snapshots(
     cut = 0  # chain[:cut] expire
     for i, snap in enumerate(chain[: max(0, len(chain) - cfg.iceberg_keep_snapshots)]):
         successor = chain[i + 1]
-        if snap.snapshot_id in protected or snap.timestamp_ms / 1000 > now - keep_s:
+        too_many = cap > 0 and len(chain) - i > cap  # past the cap: expires whatever its age
+        young = keep_s is None or snap.timestamp_ms / 1000 > now - keep_s
+        if snap.snapshot_id in protected or (young and not too_many):
             break
         if successor.timestamp_ms / 1000 > now - cfg.grace_s:
             break
