@@ -4,48 +4,22 @@ schema evolution by Iceberg's rules (new optional columns; a change Iceberg does
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import orjson
 import pytest
 
-from eventlake.broker.dead_letters import DeadLetter
 from eventlake.catalog import CatalogStore
-from eventlake.config import Settings
-from eventlake.config.sink import SinkSettings
-from eventlake.lake import open_lake
-from eventlake.sink.iceberg_commit import flush_iceberg, iceberg_tables, record_iceberg_gap, recorded_offsets
-from eventlake.sink.ledger import Batch
-from eventlake.sink.table import SinkTable
+from eventlake.config import load_settings
+from eventlake.sink.iceberg_commit import record_iceberg_gap, recorded_offsets
+from tests.iceberg_writer import IcebergWriter
 
 TOPIC = "orders"
 
 
-class Landing:
-    """One sink's view of the topic's Iceberg table (each instance is a separate writer)."""
-
-    def __init__(self, lake_dir: Path, store: CatalogStore, partition_by: tuple[str, ...] = ()) -> None:
-        self.settings = SinkSettings(table_format="iceberg", partition_by=list(partition_by))
-        lake = open_lake(str(lake_dir))
-        self.table = SinkTable(store, lake, TOPIC, "default", "parquet", list(partition_by), iceberg=True)
-        self.ice = iceberg_tables(lake, {TOPIC: self.table}, self.settings, Settings())[TOPIC]
-        self.letters: list[DeadLetter] = []
-
-    def flush(self, partition: int, start: int | None, first: int, events: list[dict[str, Any]]) -> Any:
-        n = len(events)
-        batch = Batch(
-            topic=TOPIC,
-            partition=partition,
-            start=start,
-            values=[orjson.dumps(e) for e in events],
-            offsets=np.arange(first, first + n, dtype=np.int64),
-            timestamps=np.full(n, int(time.time() * 1000), dtype=np.int64),
-            keys=[None] * n,
-        )
-        return flush_iceberg(batch, self.table, self.ice, self.settings, self.letters.extend, "g")
+def Landing(lake_dir: Path, store: CatalogStore, partition_by: tuple[str, ...] = ()) -> IcebergWriter:
+    """One sink's view of the topic's Iceberg table (each call is a separate writer)."""
+    return IcebergWriter(load_settings(overrides={"lake": str(lake_dir)}), store, TOPIC, partition_by)
 
 
 @pytest.fixture

@@ -16,16 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import orjson
 import pytest
 
 from eventlake.catalog import CatalogStore
 from eventlake.config import Settings, load_settings
 from eventlake.config.maintenance import MaintenanceSettings
-from eventlake.config.sink import SinkSettings
 from eventlake.lake import open_lake
-from eventlake.sink.iceberg_commit import OFFSET_KEY, flush_iceberg, iceberg_tables, recorded_offsets
+from eventlake.sink.iceberg_commit import OFFSET_KEY, recorded_offsets
 from eventlake.sink.iceberg_maintain import (
     IcebergPassReport,
     compact_iceberg,
@@ -33,9 +30,8 @@ from eventlake.sink.iceberg_maintain import (
     expire_snapshots,
     remove_orphans,
 )
-from eventlake.sink.ledger import Batch
 from eventlake.sink.maintenance import maintain_once
-from eventlake.sink.table import SinkTable
+from tests.iceberg_writer import IcebergWriter
 
 TOPIC = "ticks"
 HOUR = 3600
@@ -48,24 +44,14 @@ class Writer:
     """A sink's committing side for one topic: each flush is one snapshot through flush_iceberg."""
 
     def __init__(self, lake_dir: Path, store: CatalogStore) -> None:
-        self.settings = SinkSettings(table_format="iceberg")
-        self.lake = open_lake(str(lake_dir))
-        self.table = SinkTable(store, self.lake, TOPIC, "default", "parquet", [], iceberg=True)
-        self.ice = iceberg_tables(self.lake, {TOPIC: self.table}, self.settings, Settings())[TOPIC]
+        self.writer = IcebergWriter(load_settings(overrides={"lake": str(lake_dir)}), store, TOPIC)
+        self.lake, self.table, self.ice = self.writer.lake, self.writer.table, self.writer.ice
         self.next: dict[int, int] = {}
 
     def flush(self, partition: int, rows: int, at: float) -> None:
         first = self.next.get(partition, 0)
-        batch = Batch(
-            topic=TOPIC,
-            partition=partition,
-            start=first or None,
-            values=[orjson.dumps({"p": partition, "n": first + i, "s": "x" * 20}) for i in range(rows)],
-            offsets=np.arange(first, first + rows, dtype=np.int64),
-            timestamps=np.full(rows, int(at * 1000), dtype=np.int64),
-            keys=[None] * rows,
-        )
-        result = flush_iceberg(batch, self.table, self.ice, self.settings, lambda _letters: None, "g")
+        events = [{"p": partition, "n": first + i, "s": "x" * 20} for i in range(rows)]
+        result = self.writer.flush(partition, first or None, first, events, at)
         assert not result.conflict
         self.next[partition] = first + rows
 

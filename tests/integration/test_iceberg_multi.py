@@ -9,12 +9,9 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import orjson
 import pytest
 
 from eventlake.catalog import CatalogStore, open_catalog
@@ -24,10 +21,9 @@ from eventlake.errors import ConfigError
 from eventlake.lake import Lake, open_lake
 from eventlake.lake.local_s3 import LocalS3
 from eventlake.query import QueryEngine
-from eventlake.sink.iceberg_commit import flush_iceberg, iceberg_tables, recorded_offsets
-from eventlake.sink.ledger import Batch
-from eventlake.sink.table import SinkTable
+from eventlake.sink.iceberg_commit import recorded_offsets
 from tests.fixtures_postgres import PostgresServer
+from tests.iceberg_writer import IcebergWriter
 
 TOPIC = "orders"
 EVENTLAKE = str(Path(sys.executable).with_name("eventlake"))
@@ -39,29 +35,9 @@ def _settings(lake: str, iceberg: str, s3: LocalS3 | None, **more: Any) -> Setti
     )
 
 
-class Writer:
+def Writer(settings: Settings, store: CatalogStore) -> IcebergWriter:
     """One sink's view of the table: its own catalog connection, as on its own machine."""
-
-    def __init__(self, settings: Settings, store: CatalogStore) -> None:
-        self.settings = settings
-        self.lake = open_lake(settings.lake, settings.s3)
-        cfg = settings.sink.model_copy(update={"table_format": "iceberg"})
-        self.cfg = cfg
-        self.table = SinkTable(store, self.lake, TOPIC, "default", "parquet", [], iceberg=True)
-        self.ice = iceberg_tables(self.lake, {TOPIC: self.table}, cfg, settings)[TOPIC]
-
-    def flush(self, partition: int, start: int | None, first: int, events: list[dict[str, Any]]) -> Any:
-        n = len(events)
-        batch = Batch(
-            topic=TOPIC,
-            partition=partition,
-            start=start,
-            values=[orjson.dumps(e) for e in events],
-            offsets=np.arange(first, first + n, dtype=np.int64),
-            timestamps=np.full(n, int(time.time() * 1000), dtype=np.int64),
-            keys=[None] * n,
-        )
-        return flush_iceberg(batch, self.table, self.ice, self.cfg, lambda letters: None, "g")
+    return IcebergWriter(settings, store, TOPIC)
 
 
 def _objects(lake: Lake) -> set[str]:
@@ -97,7 +73,11 @@ def test_two_writers_racing_one_partition_on_postgres_one_commit_wins(pg_setting
             results: dict[str, Any] = {}
 
             def race(
-                name: str, w: Writer, start: int = start, gate: threading.Barrier = gate, out: dict[str, Any] = results
+                name: str,
+                w: IcebergWriter,
+                start: int = start,
+                gate: threading.Barrier = gate,
+                out: dict[str, Any] = results,
             ) -> None:
                 gate.wait()
                 out[name] = w.flush(0, start, start, [{"id": start + i, "w": name} for i in range(5)])
