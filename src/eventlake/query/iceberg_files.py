@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from eventlake.catalog.iceberg_location import is_current
 from eventlake.catalog.iceberg_sql import is_iceberg, open_iceberg_catalog
 from eventlake.catalog.model import DataFile, Table
 from eventlake.config import Settings
@@ -75,8 +76,7 @@ class IcebergFiles:
             self._catalog = open_iceberg_catalog(self.lake, self.settings)
         key = (t.database, t.name)
         table = self._loaded.get(key)
-        location = metadata_location(self._catalog, key)
-        if table is None or location is None or location != table.metadata_location:
+        if table is None or not is_current(self._catalog, key, table):
             try:
                 table = self._catalog.load_table(key)
             except NoSuchTableError:  # registered by a sink whose first flush has not committed yet
@@ -148,25 +148,6 @@ class IcebergFiles:
         while len(self._queried) > 64:
             self._queried.popitem(last=False)
         return files
-
-
-def metadata_location(catalog: Any, key: tuple[str, str]) -> str | None:
-    """The metadata file the catalog names for the table, read without parsing it (one row of
-    pyiceberg's SQL catalog, SQLite or PostgreSQL); None when unknown (other catalogs: load the table)."""
-    from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    if not isinstance(catalog, SqlCatalog):
-        return None
-    with Session(catalog.engine) as session:
-        return session.scalar(
-            select(IcebergTables.metadata_location).where(
-                IcebergTables.catalog_name == catalog.name,
-                IcebergTables.table_namespace == key[0],
-                IcebergTables.table_name == key[1],
-            )
-        )
 
 
 def _manifest_files(t: Table, io: Any, manifest: Any) -> list[DataFile]:
