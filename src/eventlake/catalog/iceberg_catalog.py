@@ -102,8 +102,19 @@ def _sqlite(lake: Lake, settings: Settings, props: dict[str, Any]) -> Catalog:
     else:
         folder = catalog_path(settings).parent
     folder.mkdir(parents=True, exist_ok=True)
-    # timeout: sinks of one group commit to one file; SQLite waits for a writer's lock instead of failing.
-    return SqlCatalog(CATALOG_NAME, uri=f"sqlite:///{folder}/{ICEBERG_FILE}?timeout=30", **props)
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(_OPEN_TRIES):
+        try:
+            # timeout: sinks of one group commit to one file; SQLite waits for a writer's lock instead of failing.
+            return SqlCatalog(CATALOG_NAME, uri=f"sqlite:///{folder}/{ICEBERG_FILE}?timeout=30", **props)
+        except OperationalError as exc:
+            # A sink and a query engine opening a new lake race to make pyiceberg's tables (seen in the
+            # bench: the engine failed "table iceberg_tables already exists"); the loser finds them next time.
+            if "already exists" not in str(exc) or attempt + 1 == _OPEN_TRIES:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _postgres(uri: str, settings: Settings, props: dict[str, Any]) -> Catalog:
