@@ -273,7 +273,17 @@ def run(bench: Bench) -> None:
         ("freshness", run_freshness),
         ("PostgreSQL catalog", run_postgres),
     )
+    # BENCH_ICEBERG_PARTS=freshness (comma-separated labels) runs a subset: a sink-side or engine-side
+    # change re-measured without the catch-up and PostgreSQL parts.
+    wanted = [w.strip() for w in os.environ.get("BENCH_ICEBERG_PARTS", "").split(",") if w.strip()]
+    unknown = [w for w in wanted if w not in {label for label, _ in parts}]
+    if unknown:
+        raise ValueError(
+            f"BENCH_ICEBERG_PARTS: unknown part(s) {unknown[:3]}; choose from catch-up, freshness, PostgreSQL catalog"
+        )
     for label, part in parts:
+        if wanted and label not in wanted:
+            continue
         try:
             part(bench)
         except Exception as exc:

@@ -396,3 +396,44 @@ def test_icebergs_java_library_reads_the_table_eventlake_wrote(ice_lake: Iceberg
         "format_version": 2,
     }
     assert _totals(ice_lake, None) == (got["rows"], got["distinct"], got["sum"])  # eventlake agrees
+
+
+def test_the_engines_incremental_plan_equals_a_full_plan_across_appends_rewrites_and_deletes(tmp_path: Path) -> None:
+    """IcebergFiles re-plans a moved snapshot from the manifests it has not seen; after every kind
+    of commit its files must be exactly pyiceberg's full `scan().plan_files()` of that snapshot."""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    from eventlake.catalog.iceberg_catalog import open_iceberg_catalog
+    from eventlake.query.iceberg_files import IcebergFiles
+
+    root = tmp_path / "lake"
+    lake = land_iceberg(root, [(10, 30)])
+    catalog = open_iceberg_catalog(open_lake(str(root)), Settings())
+    assert isinstance(catalog, SqlCatalog)  # the catalog whose metadata location is read without a parse
+    with SQLiteCatalog(root / "_eventlake" / "catalog.sqlite") as store:
+        entry = next(t for t in store.list_tables() if t.name == TOPIC)
+    planner = IcebergFiles(open_lake(str(root)), Settings())
+
+    def check(step: str) -> None:
+        table = catalog.load_table(("default", TOPIC))
+        tasks = table.scan().plan_files()
+        full = sorted((t.file.file_path.removeprefix("file://"), t.file.record_count) for t in tasks)
+        planned, _ = planner.files([entry])
+        assert sorted((f.path, f.rows) for f in planned[("default", TOPIC)]) == full, step
+        assert sum(n for _, n in full) == len(table.scan().to_arrow()), step
+
+    check("first append")
+    before = planner.files([entry])[0]
+    assert planner.files([entry]) == (before, False)  # nothing committed: same plan, not moved
+    for hour in (11, 12):
+        land_iceberg(root, [(hour, 20)], lake)
+        check(f"append of hour {hour}")
+    table = catalog.load_table(("default", TOPIC))
+    table.overwrite(table.scan().to_arrow())  # a rewrite of every file in one snapshot (as compaction)
+    check("overwrite")
+    catalog.load_table(("default", TOPIC)).delete("region == 'eu'")  # whole files dropped
+    check("delete of a partition")
+    catalog.load_table(("default", TOPIC)).delete("qty == 1")  # files rewritten without some rows
+    check("delete of rows")
+    land_iceberg(root, [(13, 20)], lake)
+    check("append after the deletes")

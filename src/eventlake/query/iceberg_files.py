@@ -6,6 +6,13 @@ Iceberg catalog for the current snapshot and plans its data files (a table scan'
 plan_files: manifests read, deleted files left out); DuckDB then reads exactly those files,
 as it reads the files the ledger lists for a plain-Parquet table. Snapshot ids make the
 refresh cheap: an unchanged snapshot keeps its planned list.
+
+A moved snapshot is planned incrementally (the sink commits every flush, so this is the
+freshness path): the metadata file is parsed again only when the catalog names a new one, and
+data files are kept per manifest path. Manifests are immutable and a fast append adds one, so
+a refresh reads only the manifests it has not seen; a replace, overwrite or delete rewrites
+manifests under new paths (read fresh), and manifests the snapshot no longer lists drop out.
+The result equals a full `scan().plan_files()` (tests/integration/test_iceberg_read.py).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from eventlake.catalog.iceberg_location import is_current
 from eventlake.catalog.iceberg_sql import is_iceberg, open_iceberg_catalog
 from eventlake.catalog.model import DataFile, Table
 from eventlake.config.query_path import QueryConfig, typed
@@ -43,6 +51,8 @@ class IcebergFiles:
         # the pyiceberg table each refresh loaded: queries plan from it (the lake as of the last
         # refresh, as for Parquet tables) instead of reading the catalog and metadata file again
         self._loaded: dict[tuple[str, str], Any] = {}
+        # per table: {manifest path: its live data files} of the last planned snapshot
+        self._manifests: dict[tuple[str, str], dict[str, list[DataFile]]] = {}
 
     @property
     def settings(self) -> Settings:
@@ -75,19 +85,39 @@ class IcebergFiles:
 
         if self._catalog is None:
             self._catalog = open_iceberg_catalog(self.lake, self.settings)
-        try:
-            table = self._catalog.load_table((t.database, t.name))
-        except NoSuchTableError:  # registered by a sink whose first flush has not committed yet
-            self._loaded.pop((t.database, t.name), None)
-            return None, []
-        self._loaded[(t.database, t.name)] = table
+        key = (t.database, t.name)
+        table = self._loaded.get(key)
+        if table is None or not is_current(self._catalog, key, table):
+            try:
+                table = self._catalog.load_table(key)
+            except NoSuchTableError:  # registered by a sink whose first flush has not committed yet
+                self._loaded.pop(key, None)
+                self._manifests.pop(key, None)
+                return None, []
+        self._loaded[key] = table
         snap = table.current_snapshot()
         if snap is None:
             return None, []
-        known = self._planned.get((t.database, t.name))
+        known = self._planned.get(key)
         if known is not None and known[0] == snap.snapshot_id:
             return known
-        return snap.snapshot_id, _files(t, table.scan().plan_files())
+        return snap.snapshot_id, self._incremental(t, table, snap)
+
+    def _incremental(self, t: Table, table: Any, snap: Any) -> list[DataFile]:
+        """The snapshot's live data files, reading only manifests this table has not planned before."""
+        from pyiceberg.manifest import ManifestContent
+
+        manifests = snap.manifests(table.io)
+        if any(m.content != ManifestContent.DATA for m in manifests):  # delete files: pyiceberg's full plan
+            self._manifests.pop((t.database, t.name), None)
+            return _files(t, table.scan(snapshot_id=snap.snapshot_id).plan_files())
+        seen = self._manifests.get((t.database, t.name), {})
+        current = {
+            m.manifest_path: seen[m.manifest_path] if m.manifest_path in seen else _manifest_files(t, table.io, m)
+            for m in manifests
+        }
+        self._manifests[(t.database, t.name)] = current  # manifests no longer listed drop out
+        return [f for files in current.values() for f in files]
 
     def planned(self, t: Table, as_of: AsOf | None, where: Callable[[dict[str, str]], Any] | None) -> list[DataFile]:
         """The files one query reads: as of `as_of` (None: the current snapshot), without the files
@@ -129,6 +159,21 @@ class IcebergFiles:
         while len(self._queried) > 64:
             self._queried.popitem(last=False)
         return files
+
+
+def _manifest_files(t: Table, io: Any, manifest: Any) -> list[DataFile]:
+    """A data manifest's live files (entries marked deleted left out, as plan_files does)."""
+    ref = TableRef(t.database, t.name)
+    return [
+        DataFile(
+            path=e.data_file.file_path.removeprefix("file://"),
+            partition={},
+            rows=e.data_file.record_count,
+            bytes=e.data_file.file_size_in_bytes,
+            table=ref,
+        )
+        for e in manifest.fetch_manifest_entry(io, discard_deleted=True)
+    ]
 
 
 def _files(t: Table, tasks: Any) -> list[DataFile]:

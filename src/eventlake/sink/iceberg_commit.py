@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from eventlake.broker.dead_letters import DeadLetter
 from eventlake.catalog import DataFile
 from eventlake.catalog.iceberg_catalog import ensure_namespace, open_iceberg_catalog
+from eventlake.catalog.iceberg_location import is_current
 from eventlake.config import Settings
 from eventlake.config.sink import SinkSettings
 from eventlake.lake import Lake, open_lake
@@ -102,7 +103,15 @@ def landed_offsets(settings: Settings, topics: list[str]) -> dict[tuple[str, int
 
 
 def next_offset(ice: IcebergSinkTable, topic: str, partition: int) -> int | None:
-    return recorded_offsets(ice.refresh()).get((topic, partition))
+    return recorded_offsets(_now(ice)).get((topic, partition))
+
+
+def _now(ice: IcebergSinkTable) -> IcebergTable | None:
+    """The table as the catalog has it now. The table this process last read or committed, when the
+    catalog still names its metadata file (one catalog row instead of parsing metadata that lists
+    every snapshot, most of a flush's read at a sink's commit cadence); else read again."""
+    held = ice.current()
+    return held if is_current(ice.catalog, ice.identifier, held) else ice.refresh()
 
 
 def _follows(recorded: int | None, batch: Batch) -> bool:
@@ -318,7 +327,6 @@ def _transaction(table: IcebergTable) -> Transaction:
     pyiceberg's own, unchanged.
     """
     from pyiceberg.table import Transaction
-    from pyiceberg.table.update import update_table_metadata
 
     class _StagedOnce(Transaction):
         _staged: tuple[object, object, object] | None = None
@@ -327,10 +335,33 @@ def _transaction(table: IcebergTable) -> Transaction:
         def table_metadata(self) -> TableMetadata:
             base, updates = self._table.metadata, self._updates
             if self._staged is None or self._staged[0] is not base or self._staged[1] is not updates:
-                self._staged = (base, updates, update_table_metadata(base, updates))
+                self._staged = (base, updates, _staged_metadata(base, updates))
             return self._staged[2]  # type: ignore[return-value]
 
     return _StagedOnce(table)
+
+
+def _staged_metadata(base: TableMetadata, updates: tuple[object, ...]) -> TableMetadata:
+    """pyiceberg's `update_table_metadata` without its final deep copy of the whole metadata.
+
+    That copy was still two of the three deep copies per commit (the third is the catalog's own,
+    in commit_table), each as long as the snapshot list. Each update is applied copy-on-write
+    (`model_copy(update=...)` of frozen models), so the result shares the base's unchanged parts
+    safely; it is only read, to build the snapshot. The catalog's commit applies the updates again,
+    with pyiceberg's checks, to the metadata it loads: what is committed is unchanged.
+    """
+    import datetime as dt
+
+    from pyiceberg.table.update import _apply_table_update, _TableMetadataUpdateContext
+    from pyiceberg.utils.datetime import datetime_to_millis
+
+    context = _TableMetadataUpdateContext()
+    staged = base
+    for update in updates:
+        staged = _apply_table_update(update, staged, context)  # type: ignore[arg-type]
+    if context.has_changes() and base.last_updated_ms == staged.last_updated_ms:
+        staged = staged.model_copy(update={"last_updated_ms": datetime_to_millis(dt.datetime.now().astimezone())})
+    return staged
 
 
 def _delete(ice: IcebergSinkTable, files: list) -> None:  # type: ignore[type-arg]
