@@ -15,6 +15,7 @@ A crash before the swap leaves data files no snapshot names: invisible to every 
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from typing import TYPE_CHECKING
@@ -79,12 +80,33 @@ def recorded_offsets(table: IcebergTable | None) -> dict[tuple[str, int], int]:
     snap = table.current_snapshot() if table is not None else None
     if snap is None or snap.summary is None:
         return {}
+    return offsets_from_summary(snap.summary.additional_properties, ".".join(table.name()) if table is not None else "")
+
+
+# A partition number and an offset as Kafka has them: ASCII digits that fit an int32 / int64 (str.isdigit
+# also takes '²' and other Unicode digits, which int() refuses).
+_PARTITION = re.compile(r"[0-9]{1,10}")
+_OFFSET = re.compile(r"[0-9]{1,19}")
+
+
+def offsets_from_summary(props: dict[str, str], table: str) -> dict[tuple[str, int], int]:
+    """The offset map of one snapshot summary. The metadata is read from storage, so it is checked: an
+    entry of ours that is not a partition and an offset stops the sink in one line. Skipping it would
+    make its partition look unrecorded, and an unrecorded partition accepts any start, so rows could
+    land twice."""
     out: dict[tuple[str, int], int] = {}
-    for key, value in snap.summary.additional_properties.items():
-        if key.startswith(OFFSET_KEY):
-            topic, _, part = key[len(OFFSET_KEY) :].rpartition(".")
-            if part.isdigit() and value.isdigit():
-                out[(topic, int(part))] = int(value)
+    for key, value in props.items():
+        if not key.startswith(OFFSET_KEY):
+            continue
+        topic, _, part = key[len(OFFSET_KEY) :].rpartition(".")
+        if not topic or not _PARTITION.fullmatch(part) or not _OFFSET.fullmatch(value) or int(value) >= 2**63:
+            raise SinkError(
+                f"Iceberg table {table}: its current snapshot's offset entry {key[:120]!r} = {value[:40]!r} "
+                "is not a partition and an offset",
+                hint="the table's metadata was changed by something other than eventlake; restore the "
+                "previous snapshot (rollback) before sinking into it",
+            )
+        out[(topic, int(part))] = int(value)
     return out
 
 
