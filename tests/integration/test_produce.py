@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +247,18 @@ def test_an_endless_run_in_a_thread_stops_when_asked(settings: Settings, topic: 
     (report,) = reports
     assert report.ok and report.sent == report.delivered >= 500
     assert sum(end_offsets(bootstrap, topic).values()) == report.delivered
+
+
+def test_a_paced_run_sends_its_second_event_after_the_first_is_in_the_log(
+    settings: Settings, admin: TopicAdmin, unique_name: str, bootstrap: str
+) -> None:
+    # librdkafka's idempotent producer holds messages until it has a producer id, which it asks
+    # for only on a 500 ms timer after start: a paced run that did not wait for its first
+    # delivery stamped half a second of events that all reached the log late. On a topic that
+    # stamps the broker's append time, the second event must be made after the first was appended.
+    admin.create(unique_name, partitions=1, configs={"message.timestamp.type": "LogAppendTime"})
+    report = produce(settings, unique_name, "synthetic:ticks", ProduceOptions(rate=500, limit=20, seed=1))
+    assert report.delivered == 20
+    first, second = read_topic(bootstrap, unique_name)[:2]
+    made = datetime.fromisoformat(orjson.loads(second.value or b"{}")["ts"].replace("Z", "+00:00"))
+    assert first.timestamp_ms <= made.timestamp() * 1000

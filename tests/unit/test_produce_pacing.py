@@ -89,3 +89,25 @@ def test_speed_new_pass_restarts_the_clock() -> None:
     pacer.new_pass()
     assert pacer.delay_for(100.0) == 0  # the data starts again: its first event goes now
     assert pacer.delay_for(110.0) == pytest.approx(1.0)
+
+
+def test_a_restarted_schedule_does_not_burst_to_catch_up() -> None:
+    # The first event waited half a second for its delivery: the rest keep the rate from there.
+    clock = FakeClock(10.0)
+    pacer = RatePacer(4, clock=clock)
+    pacer.delay()
+    pacer.sent()
+    clock.now += 0.5
+    pacer.restart()
+    assert pacer.delay() == 0
+    pacer.sent()
+    assert pacer.delay() == pytest.approx(0.25)
+
+
+def test_a_restarted_replay_keeps_the_gaps_after_the_first_event() -> None:
+    clock = FakeClock(10.0)
+    pacer = SpeedPacer(2, clock=clock)
+    assert pacer.delay_for(1000.0) == 0
+    clock.now += 0.5  # waiting for the first delivery
+    pacer.restart()
+    assert pacer.delay_for(1001.0) == pytest.approx(0.5)  # one second of data at 2x, from now

@@ -46,6 +46,11 @@ class RatePacer:
     def sent(self) -> None:
         self._count += 1
 
+    def restart(self) -> None:
+        """The schedule starts again with the next event (due at once)."""
+        self._start = None
+        self._count = 0
+
     def eta(self, remaining: int) -> float:
         return remaining * self.interval
 
@@ -74,6 +79,10 @@ class SpeedPacer:
         if self._t0 is None:
             self._t0 = event_time_s
         return self._wall_start + (event_time_s - self._t0) / self.speed - now
+
+    def restart(self) -> None:
+        """The first event went out now (it waited for its delivery): the rest follow it by their times."""
+        self._wall_start = None
 
     def new_pass(self) -> None:
         """--loop starts the data again: its first event is due at once."""

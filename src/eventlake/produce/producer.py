@@ -158,6 +158,9 @@ class _Run:
     `_config`, `_delivered`, `_start`, `after_send` (called after each event handed over) and `_finish`."""
 
     after_send: Callable[[], None] | None = None
+    # A paced run waits for its first event's delivery before the clock starts (see _await_first).
+    # The exactly-once run has its producer id before the first event (init_transactions).
+    await_first = True
 
     def __init__(
         self,
@@ -350,6 +353,20 @@ class _Run:
             self._tick(sent)
             left = delay()
 
+    def _await_first(self) -> None:
+        """Wait (serving reports) until the first event is delivered or failed.
+
+        librdkafka's idempotent producer asks for its producer id only on a 500 ms timer when no
+        broker connection is up yet, which is always the case right after it is created; until
+        then it holds every message. A paced run would stamp half a second of events and then
+        deliver them all late, which a live dashboard shows as a stale start. Waiting here moves
+        that half second before the schedule begins, so every paced event goes out when it is made.
+        """
+        deadline = time.monotonic() + self.settings.produce.delivery_timeout_s
+        while self.report.delivered + self.report.failed < 1 and time.monotonic() < deadline:
+            self.producer.poll(0.01)
+            self._tick(1)
+
     def _tick(self, sent: int) -> None:
         """Every few hundred messages or while waiting: progress; stop on a fatal producer error or when asked."""
         self.report.sent = sent
@@ -450,6 +467,10 @@ class _Run:
                     sent += 1
                     if after_send is not None:  # before tick: a stop there must find this event accounted
                         after_send()
+                    pacer = rate or speed
+                    if sent == 1 and pacer is not None and self.await_first and not sync:
+                        self._await_first()
+                        pacer.restart()
                     if sync:
                         producer.flush(flush_timeout)
                         tick(sent)

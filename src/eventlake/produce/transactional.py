@@ -58,6 +58,8 @@ _FENCED = {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PR
 
 
 class TransactionalRun(_Run):
+    await_first = False  # init_transactions() has the producer id before the first event
+
     def __init__(
         self,
         settings: Settings,
