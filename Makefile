@@ -20,7 +20,7 @@ demo: install jars
 	$(BIN)/eventlake demo $(if $(DURATION),--duration $(DURATION),)
 
 test: install system-deps jars lint typecheck
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --durations=40 $(PYTEST_ARGS)
 
 # The fast loop: never calls system-deps or jars, so it needs neither root nor Java.
 check: lint typecheck
