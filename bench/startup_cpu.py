@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench.bytecode import compile_tree
 from bench.cases.query import SQL, direct_sql
 from bench.context import clean_env
 
@@ -66,6 +67,8 @@ def main() -> None:
     parser.add_argument("sources", nargs="*", help="NAME=SRC: eventlake's source tree to run (default: this one)")
     args = parser.parse_intermixed_args()  # `LAKE --runs N NAME=SRC ...` too
     sources = dict(s.split("=", 1) for s in args.sources) or {"eventlake": str(Path(__file__).parents[1] / "src")}
+    for src in sources.values():
+        compile_tree(src)  # as an installed copy has it (bench/bytecode.py)
     start_load = os.getloadavg()
     results = measure(args.lake.resolve(), sources, args.runs)
     print(f"load average at start {start_load[0]:.1f}, at end {os.getloadavg()[0]:.1f}; {args.runs} runs each")
