@@ -39,12 +39,16 @@ def lake_settings(root: Path, **extra: object) -> Settings:
     return load_settings(None, {"lake": str(root), **extra})
 
 
-def source_events(rows: int = 3000, seed: int = 7) -> pd.DataFrame:
-    """Events over two days and a few hours, ~10% null prices, spread over 3 Kafka partitions."""
+def source_events(
+    rows: int = 3000, seed: int = 7, start: pd.Timestamp | None = None, span_s: int = 5 * 3600
+) -> pd.DataFrame:
+    """Events over two days and a few hours, ~10% null prices, spread over 3 Kafka partitions.
+
+    `start`/`span_s`: when the events happen instead (UTC, naive), e.g. within one hour still to come."""
     rng = np.random.default_rng(seed)
     symbols = np.array(["AAPL", "MSFT", "AMZN", "GOOG", "NVDA"])
-    start = pd.Timestamp("2024-01-01 22:00:00")
-    ts = start + pd.to_timedelta(np.sort(rng.integers(0, 5 * 3600, rows)), unit="s")
+    start = pd.Timestamp("2024-01-01 22:00:00") if start is None else start
+    ts = start + pd.to_timedelta(np.sort(rng.integers(0, span_s, rows)), unit="s")
     price = rng.normal(100, 20, rows).round(2)
     price[rng.random(rows) < 0.1] = np.nan
     df = pd.DataFrame(
@@ -64,24 +68,52 @@ def write_flush(
     store_root: Path, df: pd.DataFrame, partition: int, first: int, last: int, extra: list[str] | None = None
 ) -> list[DataFile]:
     """One flush of one Kafka partition: a Parquet file per (dt, hour), named by topic/partition/offsets."""
+    table = pa.Table.from_pandas(df[["symbol", "price", "volume", "ts", *(extra or [])]], preserve_index=False)
+    return _write_flush(store_root, table, _FlushKeys.of(df), partition, first, last)
+
+
+@dataclass
+class _FlushKeys:
+    """Per event: its hour, event time (epoch s) and offset, as arrays (sliced per flush without pandas)."""
+
+    hours: np.ndarray
+    seconds: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def of(cls, df: pd.DataFrame) -> _FlushKeys:
+        return cls(
+            df["ts"].to_numpy().astype("datetime64[h]"),
+            df["ts"].astype("int64").to_numpy() / 1e6,
+            df["offset"].to_numpy(),
+        )
+
+    def slice(self, start: int, stop: int) -> _FlushKeys:
+        return _FlushKeys(self.hours[start:stop], self.seconds[start:stop], self.offsets[start:stop])
+
+
+def _write_flush(
+    store_root: Path, table: pa.Table, keys: _FlushKeys, partition: int, first: int, last: int
+) -> list[DataFile]:
     files = []
-    for (dt, hour), part in df.groupby([df["ts"].dt.date, df["ts"].dt.hour]):
-        folder = store_root / "stock_ticks" / f"dt={dt}" / f"hour={hour:02d}"
+    for hour_of in np.unique(keys.hours):  # sorted: files in (dt, hour) order
+        dt, hour = str(hour_of)[:10], str(hour_of)[11:13]
+        folder = store_root / "stock_ticks" / f"dt={dt}" / f"hour={hour}"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{TOPIC}-{partition}-{first:012d}-{last:012d}.parquet"
-        table = pa.Table.from_pandas(part[["symbol", "price", "volume", "ts", *(extra or [])]], preserve_index=False)
-        pq.write_table(table, path)
-        events = part["ts"].astype("int64") / 1e6
+        mask = keys.hours == hour_of
+        pq.write_table(table.filter(pa.array(mask)), path)
+        events, offsets = keys.seconds[mask], keys.offsets[mask]
         files.append(
             DataFile(
                 path=str(path),
-                partition={"dt": str(dt), "hour": f"{hour:02d}"},
-                rows=len(part),
+                partition={"dt": dt, "hour": hour},
+                rows=int(mask.sum()),
                 bytes=path.stat().st_size,
                 topic=TOPIC,
                 kafka_partition=partition,
-                first_offset=int(part["offset"].min()),
-                last_offset=int(part["offset"].max()),
+                first_offset=int(offsets.min()),
+                last_offset=int(offsets.max()),
                 min_event_time=float(events.min()),
                 max_event_time=float(events.max()),
             )
@@ -89,18 +121,28 @@ def write_flush(
     return files
 
 
-def build_sunk_lake(root: Path, rows: int = 3000, flush_rows: int = 250, **extra: object) -> SunkLake:
+def build_sunk_lake(
+    root: Path,
+    rows: int = 3000,
+    flush_rows: int = 250,
+    start: pd.Timestamp | None = None,
+    span_s: int = 5 * 3600,
+    **extra: object,
+) -> SunkLake:
+    """`rows` events landed by flushes of `flush_rows` per Kafka partition (arrow slices: ~2-3 ms a flush)."""
     settings = lake_settings(root, **extra)
-    source = source_events(rows)
+    source = source_events(rows, start=start, span_s=span_s)
     with open_catalog(settings) as store:
         store.upsert_table(
             Table("default", "stock_ticks", str(root / "stock_ticks"), "parquet", COLUMNS, KEYS, source="sink")
         )
         for partition, events in source.groupby("kafka_partition"):
-            for start in range(0, len(events), flush_rows):
-                chunk = events.iloc[start : start + flush_rows]
-                first, last = int(chunk["offset"].min()), int(chunk["offset"].max())
-                files = write_flush(root, chunk, int(partition), first, last)
+            table = pa.Table.from_pandas(events[["symbol", "price", "volume", "ts"]], preserve_index=False)
+            keys = _FlushKeys.of(events)
+            for at in range(0, len(events), flush_rows):
+                chunk = keys.slice(at, at + flush_rows)
+                first, last = int(chunk.offsets.min()), int(chunk.offsets.max())
+                files = _write_flush(root, table.slice(at, flush_rows), chunk, int(partition), first, last)
                 store.commit_flush(
                     LedgerEntry(
                         TOPIC,
@@ -109,7 +151,7 @@ def build_sunk_lake(root: Path, rows: int = 3000, flush_rows: int = 250, **extra
                         last,
                         TABLE,
                         files,
-                        len(chunk),
+                        len(chunk.offsets),
                         max_event_time=max(f.max_event_time or 0 for f in files),
                     )
                 )
