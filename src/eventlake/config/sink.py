@@ -35,9 +35,7 @@ class SinkSettings(BaseModel):
         16 * 1024 * 1024, description="A partition's buffer is flushed at this size (bytes, --flush-bytes)."
     )
     flush_seconds: Seconds = Field(
-        0.5,
-        description="A partition's buffer is flushed this long after its oldest message (seconds); "
-        "a live message counts from its Kafka timestamp (at most half of this earlier), a backlog from its arrival.",
+        0.5, description="A partition's buffer is flushed this long after its oldest message (seconds)."
     )
     # All partitions' buffers together: past this the biggest buffer is flushed early. With the
     # defaults a 1M-event catch-up peaks near 350 MB RSS (the target is 500 MB).

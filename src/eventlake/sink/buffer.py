@@ -15,7 +15,7 @@ _OVERHEAD = 80
 class PartitionBuffer:
     """Messages of one partition since its last flush, and where the ledger stands."""
 
-    def __init__(self, topic: str, partition: int, ledger_next: int | None, head_start_s: float = 0.0) -> None:
+    def __init__(self, topic: str, partition: int, ledger_next: int | None) -> None:
         self.topic = topic
         self.partition = partition
         self.ledger_next = ledger_next  # first offset of the next ledger entry (None: no entry yet)
@@ -23,8 +23,7 @@ class PartitionBuffer:
         self._chunks: list[tuple[list[bytes | None], list[int], list[int], list[bytes | None]]] = []
         self.rows = 0
         self.nbytes = 0
-        self.since = 0.0  # monotonic time the oldest buffered message counts from (see _arrived)
-        self.head_start_s = head_start_s
+        self.since = 0.0  # monotonic time of the oldest buffered message
 
     def add(self, values: list[bytes | None], offsets: list[int], stamps: list[int], keys: list[bytes | None]) -> None:
         pos = self.position
@@ -38,24 +37,11 @@ class PartitionBuffer:
             stamps = [stamps[i] for i in keep]
             keys = [keys[i] for i in keep]
         if not self.rows:
-            self.since = self._arrived(stamps[0])
+            self.since = time.monotonic()
         self._chunks.append((values, offsets, stamps, keys))
         self.rows += len(values)
         self.nbytes += sum(map(len, filter(None, values))) + _OVERHEAD * len(values)
         self.position = offsets[-1] + 1
-
-    def _arrived(self, stamp_ms: int) -> float:
-        """When a buffer's first message counts from: its arrival, moved back by the time it
-        already spent in transit (Kafka timestamp to now) when it comes live, so a flush is
-        due `flush_seconds` after the event, not after a fetch that waited behind other
-        flushes. Only live messages (younger than twice the head start) get it, and at most
-        the head start: a backlog being caught up keeps full-size flushes, and a producer
-        whose clock runs behind can at most halve the flush interval."""
-        now = time.monotonic()
-        age = time.time() - stamp_ms / 1000.0
-        if 0.0 < age < 2 * self.head_start_s:
-            return now - min(age, self.head_start_s)
-        return now
 
     def due(self, now: float, flush_rows: int, flush_bytes: int, flush_seconds: float) -> bool:
         return self.rows > 0 and (

@@ -458,9 +458,7 @@ class Sink:
         for tp in partitions:
             nxt = self._start_offset(consumer, tp.topic, tp.partition)
             tp.offset = nxt if nxt is not None else OFFSET_BEGINNING
-            self.buffers[(tp.topic, tp.partition)] = PartitionBuffer(
-                tp.topic, tp.partition, nxt, head_start_s=self.cfg.flush_seconds / 2
-            )
+            self.buffers[(tp.topic, tp.partition)] = PartitionBuffer(tp.topic, tp.partition, nxt)
             self.metrics.assigned(tp.topic, tp.partition, nxt)
         self._last_activity = time.monotonic()
         if partitions:
