@@ -48,13 +48,16 @@ class MaintenanceSettings(BaseModel):
         description="An hour is compacted once it ended this many minutes ago; late events that land after "
         "that are merged by a later pass.",
     )
+    # 1 minute, passes every 20 s: the open hour keeps ~2-2.5 minutes of flush files, not ~10.
+    # A live query reads every one of them (~1 ms each in the engine), so their count sets freshness
+    # late in the hour (bench/results/2026-11-27-freshness-steady.md).
     open_hour_minutes: float = Field(
-        default=5.0,
+        default=1.0,
         ge=0,
         description="In an hour not closed yet, sink files written more than this many minutes ago are merged "
         "into one file, at least this many minutes of them at a time; 0 waits for the hour to close.",
     )
-    interval_s: float = Field(default=60.0, gt=0, description="Seconds between maintenance passes.")
+    interval_s: float = Field(default=20.0, gt=0, description="Seconds between maintenance passes.")
     grace_s: float = Field(
         default=30.0,
         ge=0,
