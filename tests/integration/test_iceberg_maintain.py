@@ -341,7 +341,12 @@ def test_an_iceberg_sink_compacts_closed_hours_in_its_background(bootstrap: str,
                 "time_field": "at",
                 "table_format": "iceberg",
             },
-            "maintenance": {"interval_s": 1.0, "closed_after_minutes": 0.0, "target_file_mb": 1},
+            "maintenance": {
+                "interval_s": 1.0,
+                "iceberg_interval_s": 1.0,
+                "closed_after_minutes": 0.0,
+                "target_file_mb": 1,
+            },
         }
     )
     stop = threading.Event()

@@ -112,7 +112,7 @@ def test_sigkill_of_maintain_merging_the_open_hour_leaves_it_exact_with_lineage_
     with connect(lake.settings) as engine:
         expected = engine.sql(ALL_ROWS, max_rows=0)
     # Sink files older than 0.06 s are merged, in pieces, as long as the hour is open (2 h after it ends).
-    env = _env(lake, open_hour_minutes="0.001", closed_after_minutes="120")
+    env = _env(lake, open_hour_seconds="0.06", closed_after_minutes="120")
     kills, after_swap, left_behind = _kill_rounds(lake, env, expected, ["began", "swapped"] * 2, max_delay_s=0.2)
     assert kills >= 3 and after_swap >= 1 and left_behind > 0
     _clean_pass_sweeps_everything(lake, env, expected)

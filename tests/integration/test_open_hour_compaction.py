@@ -29,7 +29,7 @@ def test_open_hour_is_merged_in_pieces_while_landing_and_reading_then_into_one_f
     # Event times in the next hour: open for the whole test, whenever it runs.
     base = (int(time.time() * 1000) // HOUR_MS + 1) * HOUR_MS
     settings = _settings(
-        bootstrap, tmp_path / "lake", f"g-{topic}", interval_s=0.5, open_hour_minutes=0.02, closed_after_minutes=10.0
+        bootstrap, tmp_path / "lake", f"g-{topic}", interval_s=0.5, open_hour_seconds=1.2, closed_after_minutes=10.0
     )
     table = table_name_for_topic(topic)
     ref = TableRef("default", table)

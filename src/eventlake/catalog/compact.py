@@ -24,8 +24,11 @@ the offsets it records are still exactly what the lake holds.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import os
+import re
 import socket
 import time
 import uuid
@@ -96,12 +99,62 @@ def _order(f: DataFile) -> tuple[str, int, int, str]:
     return (first.topic, first.partition, first.first_offset, f.path)
 
 
+def _source_orders(files: Sequence[DataFile]) -> dict[tuple[str, int], list[DataFile]]:
+    """Per (topic, Kafka partition): the files holding part of it, in offset order."""
+    by_source: dict[tuple[str, int], list[tuple[int, str, DataFile]]] = {}
+    for f in files:
+        for r in f.lineage():
+            by_source.setdefault((r.topic, r.partition), []).append((r.first_offset, f.path, f))
+    return {k: [f for *_, f in sorted(v, key=lambda item: item[:2])] for k, v in by_source.items()}
+
+
+def offset_order(files: Sequence[DataFile]) -> list[DataFile]:
+    """`files` in an order that keeps every Kafka partition's files in offset order, whatever mix of
+    sources each file holds (a topological order; ties by `_order`). Any consecutive stretch of it
+    then holds, per Kafka partition, consecutive files: what `merged_ranges` needs. Sorting by the
+    first range alone does not: a file holding only partition 1 sorts after every file that starts
+    with partition 0, so a cut could leave it between two files merged across it."""
+    after: dict[str, set[str]] = {f.path: set() for f in files}
+    before: dict[str, int] = {f.path: 0 for f in files}
+    for chain in _source_orders(files).values():
+        for a, b in itertools.pairwise(chain):
+            if a.path != b.path and b.path not in after[a.path]:
+                after[a.path].add(b.path)
+                before[b.path] += 1
+    by_path = {f.path: f for f in files}
+    ready = [(_order(f), f.path) for f in files if before[f.path] == 0]
+    heapq.heapify(ready)
+    out: list[DataFile] = []
+    while ready:
+        _, path = heapq.heappop(ready)
+        out.append(by_path[path])
+        for nxt in after[path]:
+            before[nxt] -= 1
+            if before[nxt] == 0:
+                heapq.heappush(ready, (_order(by_path[nxt]), nxt))
+    if len(out) < len(files):  # a cycle (files merged across each other): left for `contiguous` to refuse
+        seen = {f.path for f in out}
+        out += sorted((f for f in files if f.path not in seen), key=_order)
+    return out
+
+
+def contiguous(run: Sequence[DataFile], files: Sequence[DataFile]) -> bool:
+    """No file outside `run` holds offsets of a Kafka partition between two of `run`'s files of it:
+    then one min..max range per partition describes the merged file exactly."""
+    chosen = {f.path for f in run}
+    for chain in _source_orders(files).values():
+        hits = [i for i, f in enumerate(chain) if f.path in chosen]
+        if hits and hits[-1] - hits[0] + 1 != len(hits):
+            return False
+    return True
+
+
 def plan_runs(files: Sequence[DataFile], target_bytes: int) -> list[list[DataFile]]:
     """Consecutive runs of one partition's files, each up to ~target_bytes; runs of one file are left alone."""
     out: list[list[DataFile]] = []
     run: list[DataFile] = []
     size = 0
-    for f in sorted(files, key=_order):
+    for f in offset_order(files):
         if run and size + f.bytes > target_bytes:
             out.append(run)
             run, size = [], 0
@@ -113,40 +166,68 @@ def plan_runs(files: Sequence[DataFile], target_bytes: int) -> list[list[DataFil
 
 
 COMPACTED_PREFIX = "compacted-"  # outputs' names; sink files are named by their offsets
+# An open hour's pieces carry their tier: merging sink files makes tier 1, merging tier-n pieces tier n+1.
+_PIECE = re.compile(r"compacted-t([0-9]{1,3})-[0-9a-f]{16}\.parquet")
 
 
 def is_compacted(f: DataFile) -> bool:
     return f.path.rsplit("/", 1)[-1].startswith(COMPACTED_PREFIX)
 
 
-def open_hour_selection(files: Sequence[DataFile], *, written_before: float, window_s: float) -> list[DataFile]:
-    """What to merge of an hour that is still open: its sink files written before `written_before`,
-    as one consecutive block per (topic, Kafka partition) in offset order, so that each merged range
-    (min..max) holds exactly those files' offsets, as `merged_ranges` requires. Earlier merges'
-    outputs are left as they are (rewriting them every pass would write the hour many times over);
-    and nothing is chosen until the oldest file is `window_s` older than `written_before`, so each
-    merge takes at least `window_s` of flushes: a handful of pieces per hour, not one per pass."""
-    eligible = {
-        f.path
-        for f in files
-        if len(f.lineage()) == 1 and not is_compacted(f) and f.created_at is not None and f.created_at < written_before
-    }
-    by_source: dict[tuple[str, int], list[tuple[int, DataFile]]] = {}
-    for f in files:
-        for r in f.lineage():
-            by_source.setdefault((r.topic, r.partition), []).append((r.first_offset, f))
+def tier(f: DataFile) -> int | None:
+    """0 for a sink file (one Kafka range), n for an open hour's piece of tier n, None for the rest
+    (a closed hour's merged files, crawled files): the open hour's tiers leave those alone."""
+    name = f.path.rsplit("/", 1)[-1]
+    if not name.startswith(COMPACTED_PREFIX):
+        return 0 if len(f.lineage()) == 1 else None
+    m = _PIECE.fullmatch(name)
+    return int(m.group(1)) if m else None
+
+
+def _output_name(run: Sequence[DataFile], pieces: bool) -> str:
+    tiers = [tier(f) for f in run]
+    if pieces and None not in tiers:
+        return f"{COMPACTED_PREFIX}t{1 + max(t or 0 for t in tiers)}-{uuid.uuid4().hex[:16]}.parquet"
+    return f"{COMPACTED_PREFIX}{uuid.uuid4().hex[:16]}.parquet"
+
+
+def open_hour_selection(
+    files: Sequence[DataFile], *, written_before: float, window_s: float, fanout: int
+) -> list[DataFile]:
+    """What to merge next of an hour that is still open, so that a live query reads few files while
+    each row is rewritten only about log_fanout(pieces) times before the hour closes:
+
+    1. its newest sink files written before `written_before`, as one consecutive block per (topic,
+       Kafka partition) in offset order, once the oldest is `window_s` older than that (each piece
+       then holds at least `window_s` of flushes) -> a piece of tier 1;
+    2. else the lowest tier with `fanout` pieces or more: all of them -> one piece of the next tier.
+
+    Either way the choice is consecutive per Kafka partition, as `merged_ranges` requires
+    (`compact_partition` checks it again with `contiguous`)."""
+    orders = _source_orders(files)
     chosen: list[DataFile] = []
-    for items in by_source.values():
+    for chain in orders.values():
         block: list[DataFile] = []
-        for _, f in sorted(items, key=lambda item: (item[0], item[1].path)):
-            if f.path in eligible:
-                block.append(f)
-            elif block:  # a newer or merged file in between: the block ends here
-                break
+        for f in chain:
+            if tier(f) != 0:
+                if block:  # a piece after sink files: not the newest block, leave it
+                    break
+                continue
+            if f.created_at is None or f.created_at >= written_before:
+                break  # a young file ends the block: the files after it wait with it
+            block.append(f)
         chosen += block
-    if len(chosen) < 2 or min(f.created_at or written_before for f in chosen) > written_before - window_s:
-        return []
-    return chosen
+    if len(chosen) >= 2 and min(f.created_at or written_before for f in chosen) <= written_before - window_s:
+        return chosen
+    by_tier: dict[int, list[DataFile]] = {}
+    for f in files:
+        t = tier(f)
+        if t:
+            by_tier.setdefault(t, []).append(f)
+    for t in sorted(by_tier):
+        if len(by_tier[t]) >= fanout:
+            return by_tier[t]
+    return []
 
 
 def merged_ranges(run: Sequence[DataFile]) -> list[FileRange]:
@@ -277,10 +358,12 @@ def compact_partition(
     conform: Conform | None = None,
     lease_ttl_s: float = LEASE_TTL_S,
     select: Callable[[list[DataFile]], list[DataFile]] | None = None,
+    pieces: bool = False,
 ) -> PartitionResult:
     """Compact one table partition under its lease (see the module doc). Retired inputs are left
     pending in the catalog: `settle_pending` deletes them once the readers' grace has passed.
-    `select`: which of the partition's files may be merged (all by default; `open_hour_selection`)."""
+    `select`: which of the partition's files may be merged (all by default; `open_hour_selection`).
+    `pieces`: outputs are an open hour's pieces, named with their tier (`tier`)."""
     pick = select or (lambda fs: fs)
     files = store.list_partition_files(ref, values)
     result = PartitionResult(files_before=len(files), files_after=len(files))
@@ -299,7 +382,10 @@ def compact_partition(
                 result.skipped.append(f"{_show(values)}: not all files are Parquet")
                 continue
             folder = lake.rel(run[0].path).rsplit("/", 1)[0]
-            rel = f"{folder}/{COMPACTED_PREFIX}{uuid.uuid4().hex[:16]}.parquet"
+            if not contiguous(run, files):  # never claim offsets another file holds (see merged_ranges)
+                result.skipped.append(f"{_show(values)}: files interleave in offsets; left as they are")
+                continue
+            rel = f"{folder}/{_output_name(run, pieces)}"
             uri = lake.uri(rel)
             store.add_pending(ref, [uri], "output", owner)
             try:

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 HOUR_S = 3600.0
 ROLLUP_AFTER_S = 300.0
+OPEN_HOUR_MERGES_PER_PASS = 4  # the newest block and up to three tiers
 
 # Called with a table and the partitions retention just dropped (Glue follows, when asked to).
 OnDropped = Callable[[Table, list[dict[str, str]]], None]
@@ -111,23 +112,30 @@ def maintain(
                 select = _open_hour_rule(part, cfg, now)
                 if select is None:
                     continue
-            result = compact_partition(
-                store,
-                lake,
-                table.ref,
-                part["values"],
-                owner=owner,
-                target_bytes=cfg.target_bytes,
-                compression=compression,
-                conform=conform,
-                lease_ttl_s=cfg.lease_s,
-                select=select,
-            )
-            tr.skipped += result.skipped
-            if result.retired:
-                tr.partitions_compacted += 1
+            # An open hour may need a few merges in one pass (its newest block, then a full tier).
+            before = tr.files_merged
+            for _ in range(1 if select is None else OPEN_HOUR_MERGES_PER_PASS):
+                result = compact_partition(
+                    store,
+                    lake,
+                    table.ref,
+                    part["values"],
+                    owner=owner,
+                    target_bytes=cfg.target_bytes,
+                    compression=compression,
+                    conform=conform,
+                    lease_ttl_s=cfg.lease_s,
+                    select=select,
+                    pieces=select is not None,
+                )
+                tr.skipped += result.skipped
+                if not result.retired:
+                    break
+                tr.partitions_compacted += tr.files_merged == before  # once per partition
                 tr.files_merged += len(result.retired)
                 tr.files_written += len(result.retired) - (result.files_before - result.files_after)
+                if stop():
+                    break
         store.record_maintenance(table.ref, "compact", time.monotonic() - t0, _detail(tr))
     report.settled = len(settle_pending(store, lake, cfg.grace_s))
     # Flush history is kept per hour once older than the closed-hour wait (5 minutes at least: well past
@@ -158,14 +166,15 @@ def _open_hour_rule(
 ) -> Callable[[list[DataFile]], list[DataFile]] | None:
     """An hour not closed yet (or ending in the future) with small files to merge: which of them may go now.
 
-    Its sink files older than `open_hour_minutes` (wall clock: file times are real, `now` may be
-    logical) are merged a piece of at least that many minutes at a time; the hour is merged into
-    one file once closed, as before. None: nothing to do for this partition now."""
+    Its sink files older than `open_hour_seconds` (wall clock: file times are real, `now` may be
+    logical) are merged a piece of at least that many seconds at a time, and `open_hour_fanout`
+    pieces of one tier into one of the next (`open_hour_selection`); the hour is merged into one
+    file once closed, as before. None: nothing to do for this partition now."""
     end = hour_end(part["values"])
-    if cfg.open_hour_minutes <= 0 or end is None or end + cfg.closed_after_minutes * 60 <= now or part["small"] < 2:
+    if cfg.open_hour_seconds <= 0 or end is None or end + cfg.closed_after_minutes * 60 <= now or part["small"] < 2:
         return None
-    age_s = cfg.open_hour_minutes * 60
-    return partial(open_hour_selection, written_before=time.time() - age_s, window_s=age_s)
+    age_s = cfg.open_hour_seconds
+    return partial(open_hour_selection, written_before=time.time() - age_s, window_s=age_s, fanout=cfg.open_hour_fanout)
 
 
 def _retention(

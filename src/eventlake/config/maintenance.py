@@ -48,16 +48,33 @@ class MaintenanceSettings(BaseModel):
         description="An hour is compacted once it ended this many minutes ago; late events that land after "
         "that are merged by a later pass.",
     )
-    # 1 minute, passes every 20 s: the open hour keeps ~2-2.5 minutes of flush files, not ~10.
-    # A live query reads every one of them (~1 ms each in the engine), so their count sets freshness
-    # late in the hour (bench/results/2026-11-27-freshness-steady.md).
-    open_hour_minutes: float = Field(
-        default=1.0,
+    # A live query reads every file of the open hour (~0.7-1 ms each in the engine), so their count
+    # sets freshness late in the hour: sink files are merged once 5-10 s old, and pieces in tiers
+    # (bench/results/2026-11-27-freshness-steady.md).
+    open_hour_seconds: float = Field(
+        default=5.0,
         ge=0,
-        description="In an hour not closed yet, sink files written more than this many minutes ago are merged "
-        "into one file, at least this many minutes of them at a time; 0 waits for the hour to close.",
+        description="In an hour not closed yet, sink files written more than this many seconds ago are merged "
+        "into one piece, at least this many seconds of them at a time; 0 waits for the hour to close.",
     )
-    interval_s: float = Field(default=20.0, gt=0, description="Seconds between maintenance passes.")
+    open_hour_fanout: int = Field(
+        default=8,
+        ge=2,
+        le=64,
+        description="In an hour not closed yet, this many pieces of one tier are merged into one piece of the "
+        "next: about this many files per tier, and each row rewritten about log_fanout(pieces) times.",
+    )
+    interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between maintenance passes.",
+    )
+    iceberg_interval_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="Seconds between the Iceberg tables' share of the passes (each loads the tables' metadata "
+        "and may commit).",
+    )
     grace_s: float = Field(
         default=30.0,
         ge=0,

@@ -37,10 +37,10 @@ def conformer_for(table: Table) -> Conform:
 
 
 def maintain_once(
-    settings: Settings, stop: Callable[[], bool] = lambda: False, now: float | None = None
+    settings: Settings, stop: Callable[[], bool] = lambda: False, now: float | None = None, iceberg: bool = True
 ) -> MaintenanceReport:
-    """One pass over the lake and catalog of `settings`: the Parquet tables, then the Iceberg tables
-    (by Iceberg's means, sink/iceberg_maintain.py). `now`: a test's logical time."""
+    """One pass over the lake and catalog of `settings`: the Parquet tables, then (with `iceberg`) the
+    Iceberg tables, by Iceberg's means (sink/iceberg_maintain.py). `now`: a test's logical time."""
     cfg = settings.maintenance
     lake = open_lake(settings.lake, settings.s3)
     on_dropped = glue_follower(settings.aws) if cfg.glue == "sync" else None
@@ -55,7 +55,7 @@ def maintain_once(
             now=now,
             stop=stop,
         )
-        if any(is_iceberg(t.parameters) for t in store.list_tables()):
+        if iceberg and any(is_iceberg(t.parameters) for t in store.list_tables()):
             from eventlake.sink.iceberg_maintain import maintain_iceberg
 
             started = time.monotonic()
@@ -75,9 +75,15 @@ def run_maintenance(
     `wait_first`: a sink waits one interval first, so its start (often a catch-up) has the machine."""
     if wait_first:
         stop.wait(settings.maintenance.interval_s)
+    # Parquet passes come often (an open hour's files are merged seconds after landing); an Iceberg
+    # pass loads metadata and may commit, so it keeps its own, slower cadence.
+    iceberg_due = 0.0
     while not stop.is_set():
         try:
-            report = maintain_once(settings, stop.is_set)
+            iceberg = time.monotonic() >= iceberg_due
+            if iceberg:
+                iceberg_due = time.monotonic() + settings.maintenance.iceberg_interval_s
+            report = maintain_once(settings, stop.is_set, iceberg=iceberg)
             if on_pass is not None:
                 on_pass(report)
         except Exception as exc:
