@@ -168,3 +168,42 @@ def test_gzip_files_read_through_the_layer_from_many_threads(tmp_path: Path) -> 
         assert con.execute(f"SELECT count(*), sum(a), sum(d) FROM ({scans})").fetchall() == [
             (24_000, 12 * sum(range(2000)), 2000 * sum(range(12)))
         ]
+
+
+def test_what_duckdb_asks_per_file_answers_nothing_outside_the_root(tmp_path: Path) -> None:
+    """Glob, size, mtime and exists are answered from lookups: a name outside the root never gets in."""
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "lake" / "a.parquet").write_bytes(b"PAR1")
+    (tmp_path / "secret").write_text("no")
+    (tmp_path / "lake" / "link").symlink_to(tmp_path / "secret")
+    files = ReadOnlyFiles(tmp_path / "lake", "lake")
+    assert files.glob("lake://a.parquet") == ["lake://a.parquet"]
+    assert files.size("lake://a.parquet") == 4
+    for escape in ("lake://../secret", "lake://link", "lake:///etc/passwd", "lake://a.parquet/../../secret"):
+        for _ in range(2):  # the second ask must not find an answer kept by the first
+            assert files.glob(escape) == []
+            assert not files.isfile(escape) and not files.exists(escape)
+            for ask in (files.size, files.modified, files.info):
+                with pytest.raises(PermissionError):
+                    ask(escape)
+    # A name not there yet is not remembered as missing: a later flush's file is found.
+    assert files.glob("lake://b.parquet") == []
+    (tmp_path / "lake" / "b.parquet").write_bytes(b"PAR1")
+    assert files.glob("lake://b.parquet") == ["lake://b.parquet"]
+
+
+def test_a_file_replaced_under_its_name_is_read_as_it_is_now(sunk_lake: SunkLake) -> None:
+    """A long-lived engine keeps answers per name; size and mtime come from the file it opened,
+    so a file rewritten in place (a crawled folder re-exported) is never read with the old size."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with connect(sunk_lake.settings) as engine:
+        total = len(sunk_lake.source)
+        assert engine.execute("SELECT count(*) FROM stock_ticks").rows == [(total,)]
+        victim = sorted(sunk_lake.root.rglob("*.parquet"))[0]
+        old = pq.read_table(victim)
+        grown = pa.concat_tables([old] * 50)  # another size, same columns
+        pq.write_table(grown, victim)
+        for _ in range(2):
+            assert engine.execute("SELECT count(*) FROM stock_ticks").rows == [(total + 49 * old.num_rows,)]

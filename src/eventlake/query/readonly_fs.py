@@ -7,8 +7,11 @@ fsspec filesystem, which opens for reading only (`rb`), resolves every name insi
 (no `..`, no symlink out), and refuses everything else. A hole in the SQL guard therefore
 still cannot change a lake file; and SQL users see lake-relative names, never absolute ones.
 
-It costs about 0.5 ms per file opened (DuckDB calls into Python); large files read as fast as
-natively, since DuckDB still reads whole column chunks per call.
+DuckDB calls into Python ~20 times per file and query (3 globs; 2 opens, sizes, mtimes, reads and
+closes). What it asks most is answered by dict lookups (no Python frame), and its worker threads
+keep their Python thread state (`_keep_thread_state`): ~0.55 ms of CPU per small file against
+DuckDB's native 0.3 ms (`python -m bench.perfile`). Large files read as fast as natively, since
+DuckDB still reads whole column chunks per call.
 """
 
 # os.path and os.stat on purpose: DuckDB calls these once per file it opens, Path objects cost more.
@@ -17,11 +20,39 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fsspec import AbstractFileSystem
+
+
+class _Answers(dict[str, Any]):
+    """path -> DuckDB's answer about it, made once by `make` and then given from C.
+
+    DuckDB asks per file and query, from its threads under the GIL, for glob, size, mtime and the
+    protocol-qualified name (3 globs and 2 each of the rest per file per query). A bound
+    `dict.__getitem__` answers a known path without running a Python frame; `make` runs only for
+    a path not seen yet (and checks it against the root). Negative answers are not kept (a file
+    may appear later); the table is emptied past `_MAX_ANSWERS` so a long-lived engine's memory
+    stays bounded as compaction retires names (a miss costs one stat).
+    """
+
+    def __init__(self, make: Callable[[str], Any], keep: Callable[[Any], bool] = bool) -> None:
+        super().__init__()
+        self._make, self._keep = make, keep
+
+    def __missing__(self, path: str) -> Any:
+        answer = self._make(path)
+        if self._keep(answer):
+            if len(self) >= _MAX_ANSWERS:
+                self.clear()
+            self[path] = answer
+        return answer
+
+
+_MAX_ANSWERS = 100_000
 
 
 class ReadOnlyFiles(AbstractFileSystem):  # type: ignore[misc]  # fsspec has no type hints: its base is Any
@@ -35,11 +66,19 @@ class ReadOnlyFiles(AbstractFileSystem):  # type: ignore[misc]  # fsspec has no 
         self.protocol = protocol
         self._prefix = f"{protocol}://"
         # Lake files never change under their names (offset-named; compaction writes new ones), so
-        # each name is resolved and stat'ed once: DuckDB asks for open, size and mtime per file, twice
-        # per query, and realpath + stat from its threads under the GIL cost ~0.3 s for 170 files.
-        self._resolved: dict[str, str] = {}
-        self._stats: dict[str, tuple[int, float]] = {}
+        # each name is resolved once. Size and mtime are taken from the file each `open` opened
+        # (fstat on its descriptor), so DuckDB's size/modified after an open describe that file.
+        self._resolved = _Answers(self._resolve)
+        self._sizes = _Answers(lambda path: self._stat(path)[0], keep=_always)
+        self._mtimes = _Answers(lambda path: _utc(self._stat(path)[1]), keep=_always)
+        self._files = _Answers(self._is_file)
         self._urls: dict[str, str] = {}
+        # What DuckDB calls per file, answered by dict lookups (instance attributes shadow fsspec's methods).
+        self.size = self._sizes.__getitem__
+        self.modified = self._mtimes.__getitem__
+        self.isfile = self.exists = self._files.__getitem__
+        self.glob = _Answers(lambda path: [path] if self._files[path] else []).__getitem__
+        self.unstrip_protocol = _Answers(self._unstripped).__getitem__
 
     def url(self, path: str | Path) -> str:
         """The name DuckDB uses for a file under the root (resolved once per name: files never change)."""
@@ -49,61 +88,50 @@ class ReadOnlyFiles(AbstractFileSystem):  # type: ignore[misc]  # fsspec has no 
             relative = os.path.relpath(os.path.realpath(path), self.root)
             if relative.startswith(".."):
                 raise PermissionError(f"{path} is outside {self.root}")
+            if len(self._urls) >= _MAX_ANSWERS:
+                self._urls.clear()
             name = self._urls[key] = self._prefix + Path(relative).as_posix()
         return name
 
+    def _resolve(self, path: str) -> str:
+        relative = path.removeprefix(self._prefix)
+        real = os.path.realpath(os.path.join(self.root, relative))
+        if not real.startswith(self.root + os.sep):
+            raise PermissionError(f"{self._prefix}{relative}: outside the lake")
+        return real
+
     def _real(self, path: str) -> str:
-        real = self._resolved.get(path)
-        if real is None:
-            relative = path.removeprefix(self._prefix)
-            real = os.path.realpath(os.path.join(self.root, relative))
-            if not real.startswith(self.root + os.sep):
-                raise PermissionError(f"{self._prefix}{relative}: outside the lake")
-            self._resolved[path] = real
+        real: str = self._resolved[path]
         return real
 
     def _stat(self, path: str) -> tuple[int, float]:
-        stat = self._stats.get(path)
-        if stat is None:
-            st = os.stat(self._real(path))
-            stat = self._stats[path] = (st.st_size, st.st_mtime)
-        return stat
+        st = os.stat(self._real(path))
+        return st.st_size, st.st_mtime
 
-    # -- what DuckDB calls ------------------------------------------------------------------------
-    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> PositionalReader:
-        if mode != "rb":
-            raise PermissionError(f"{path}: the query engine opens lake files read-only")
-        reader = PositionalReader(self._real(path))
-        self._stats.setdefault(path, (reader.size, reader.mtime))
-        return reader
-
-    def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        size, mtime = self._stat(path)
-        return {"name": path, "size": size, "type": "file", "mtime": mtime}
-
-    def size(self, path: str) -> int:
-        return self._stat(path)[0]
-
-    def modified(self, path: str) -> datetime:
-        return datetime.fromtimestamp(self._stat(path)[1], UTC)
-
-    def exists(self, path: str, **kwargs: Any) -> bool:
-        if path in self._stats:
-            return True
+    def _is_file(self, path: str) -> bool:
         try:
             return os.path.isfile(self._real(path))
         except PermissionError:
             return False
 
-    def isfile(self, path: str) -> bool:
-        return self.exists(path)
+    def _unstripped(self, name: str) -> str:
+        return name if name.startswith(self._prefix) else self._prefix + name
+
+    # -- what DuckDB calls (besides the lookups made in __init__) ----------------------------------
+    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> PositionalReader:
+        if mode != "rb":
+            raise PermissionError(f"{path}: the query engine opens lake files read-only")
+        if not getattr(_thread_kept, "yes", False):
+            _keep_thread_state()
+        reader = PositionalReader(self._real(path))
+        self._sizes[path], self._mtimes[path] = reader.size, _utc(reader.mtime)
+        return reader
+
+    def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        return {"name": path, "size": self._sizes[path], "type": "file", "mtime": self._mtimes[path].timestamp()}
 
     def isdir(self, path: str) -> bool:
         return False
-
-    def glob(self, path: str, **kwargs: Any) -> list[str]:
-        """No patterns: a listed file or nothing (views name every file explicitly)."""
-        return [path] if self.exists(path) else []
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         raise PermissionError(f"{path}: the query engine does not list folders")
@@ -122,6 +150,34 @@ class ReadOnlyFiles(AbstractFileSystem):  # type: ignore[misc]  # fsspec has no 
 
     def touch(self, path: str, truncate: bool = True, **kwargs: Any) -> None:
         raise PermissionError(f"{path}: the query engine creates nothing")
+
+
+_thread_kept = threading.local()  # set on a thread once its Python thread state is kept
+
+
+def _keep_thread_state() -> None:
+    """Keep this thread's Python thread state for the thread's life (DuckDB's worker threads).
+
+    DuckDB calls the layer from its own threads. Each call takes the GIL with a thread state made
+    for that call and deleted after it, and a new thread state allocates (mmap) and frees (munmap)
+    its frame stack: ~0.1 ms of CPU per file (measured, `bench/perfile.py`), a third of the
+    layer's cost. One `PyGILState_Ensure` never released keeps the state alive (its count stays
+    above zero), so later calls from this thread reuse it. Costs one thread state (~20 KB) per
+    DuckDB worker thread, kept until the process ends; on a Python-made thread it is a no-op
+    (its state lives as long as the thread anyway).
+    """
+    import ctypes  # here: `eventlake query` start-up stays without it until a file is opened
+
+    ctypes.pythonapi.PyGILState_Ensure()
+    _thread_kept.yes = True
+
+
+def _always(_answer: object) -> bool:
+    return True
+
+
+def _utc(mtime: float) -> datetime:
+    return datetime.fromtimestamp(mtime, UTC)
 
 
 class PositionalReader:
