@@ -77,9 +77,9 @@ class Sent:
         return len(self.by_coord)
 
 
-def produce_events(bootstrap: str, topic: str, events: list[dict[str, Any]] | list[bytes], keys: bool = True) -> Sent:
-    """Produce with a plain confluent-kafka Producer; record each message's partition and offset."""
-    producer = Producer(
+def foreign_producer(bootstrap: str) -> Producer:
+    """A plain confluent-kafka Producer (idempotent, lz4), as a service that is not eventlake would run."""
+    return Producer(
         {
             "bootstrap.servers": bootstrap,
             "linger.ms": 20,
@@ -88,6 +88,20 @@ def produce_events(bootstrap: str, topic: str, events: list[dict[str, Any]] | li
             "enable.idempotence": True,
         }
     )
+
+
+def produce_events(
+    bootstrap: str,
+    topic: str,
+    events: list[dict[str, Any]] | list[bytes],
+    keys: bool = True,
+    producer: Producer | None = None,
+) -> Sent:
+    """Produce with a plain confluent-kafka Producer; record each message's partition and offset.
+
+    Pass `producer` (from `foreign_producer`) to reuse one across calls: a new idempotent
+    producer costs about half a second of connecting before its first message."""
+    producer = producer or foreign_producer(bootstrap)
     coords: dict[tuple[int, int], Any] = {}
     failures: list[str] = []
 
