@@ -20,7 +20,7 @@ from eventlake.catalog import CatalogStore
 from eventlake.lake import open_lake
 from eventlake.runtime import free_port
 from tests.e2e.conftest import EVENTLAKE, Run
-from tests.fixtures_sink import Sent, assert_exactly_once, make_events, produce_events, read_landed
+from tests.fixtures_sink import Sent, assert_exactly_once, foreign_producer, make_events, produce_events, read_landed
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -113,8 +113,9 @@ def test_one_then_two_then_three_then_one_sink_in_a_group(bootstrap: str, topic:
     enough = threading.Event()  # set once all three sinks have landed rows
 
     def produce_paced() -> None:  # about 2,000 events/s, at least 48,000, while sinks come and go
+        producer = foreign_producer(bootstrap)  # one for the run: a new one per chunk took ~0.5 s to connect
         for i in range(0, len(events), 2000):
-            chunks.append(produce_events(bootstrap, topic, events[i : i + 2000]))
+            chunks.append(produce_events(bootstrap, topic, events[i : i + 2000], producer=producer))
             if i + 2000 >= 48_000 and enough.is_set():
                 return
             time.sleep(0.9)  # pacing: the point is traffic flowing all through the group's changes

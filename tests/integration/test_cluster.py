@@ -31,9 +31,15 @@ from tests.fixtures_sink import landed_by_coord, read_landed
 pytestmark = pytest.mark.integration
 
 EVENTLAKE = str(Path(sys.executable).with_name("eventlake"))
-EVENTS = 200_000
 KILLS = 5  # of the leader of partition 0, then the active controller once
 RATE = 2_000  # events/s: the run spans the kills; the producer is paused if a restart falls behind
+# Kill i comes once LEAD + i * SEGMENT events are in the topic; while the node restarts the
+# producer may go on up to the next kill's mark. A segment is 12.5 s of traffic at RATE, longer
+# than a dead node takes to be fenced (5 s) and its partitions' leaders moved: events are sent
+# all through each failover. Before the first kill and after the last hold only a little traffic
+# is needed (a full segment there was ~20 s of waiting for nothing).
+LEAD, SEGMENT, TAIL = 5_000, 25_000, 5_000
+EVENTS = LEAD + (KILLS + 1) * SEGMENT + TAIL
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -187,7 +193,7 @@ def test_acknowledged_events_survive_leader_and_controller_kills_and_land_once(
     killed: list[tuple[str, int]] = []
     try:
         for i in range(KILLS + 1):
-            start_at = EVENTS * (i + 1) // (KILLS + 3)  # evenly over the run, the last well before its end
+            start_at = LEAD + i * SEGMENT  # evenly over the run, the last well before its end
             while paced.progress() < start_at:
                 assert producer.poll() is None, f"the producer ended before kill {i + 1}: {producer.stderr}"
                 time.sleep(0.3)
@@ -199,7 +205,7 @@ def test_acknowledged_events_survive_leader_and_controller_kills_and_land_once(
                 node, what = quorum.leader_id, "active controller"
             assert producer.poll() is None, "every kill happens while the producer sends"
             killed.append((what, node))
-            hold = EVENTS * (i + 2) // (KILLS + 3)
+            hold = start_at + SEGMENT
             _kill_and_restart(cluster, node, rf3_topic, paced, hold, cli=i == KILLS)
             paced.resume()
             if i < KILLS:

@@ -17,7 +17,7 @@ from eventlake.config import BrokerSettings, Settings, load_settings
 from eventlake.lake import open_lake
 from eventlake.runtime import free_port
 from eventlake.sink import SinkReport, run_sink
-from tests.fixtures_sink import Sent, assert_exactly_once, make_events, produce_events, read_landed
+from tests.fixtures_sink import Sent, assert_exactly_once, foreign_producer, make_events, produce_events, read_landed
 
 pytestmark = pytest.mark.integration
 
@@ -55,10 +55,14 @@ def test_sink_survives_a_broker_killed_for_a_minute_exactly_once(
         paused = threading.Lock()  # held by the test while the broker is down: the producer waits
 
         def produce_paced() -> None:  # ~5,000 events/s before and after the outage
+            # One producer throughout, as a service runs it: it reconnects when the broker is back
+            # (a new one per chunk spent ~0.5 s connecting each time).
+            producer = foreign_producer(broker.bootstrap)
             try:
                 for i in range(0, len(events), 1000):
                     with paused:
-                        chunks.append(produce_events(broker.bootstrap, topic, events[i : i + 1000]))
+                        chunk = events[i : i + 1000]
+                        chunks.append(produce_events(broker.bootstrap, topic, chunk, producer=producer))
                     time.sleep(0.2)  # pacing: traffic flows before and after the outage
             except BaseException as exc:
                 errors.append(exc)
