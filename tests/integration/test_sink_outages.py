@@ -11,6 +11,7 @@ a fixed count of events (a fixed 9,000 at this pace kept each case producing for
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -82,13 +83,17 @@ class _Pipeline:
 
     def sent_after_recovery(self, caplog: pytest.LogCaptureFixture, since: int) -> None:
         """Wait for the sink to say (in the log past offset `since`) that the lake and catalog are
-        back, then for a few more chunks to go out."""
+        back, and that they were away about as long as they were (the wait counts from the call
+        that failed, and retries back off to 5 s only), then for a few more chunks to go out."""
+        back = re.compile(r"the lake and catalog is back after (\d+) s")
         _wait(
-            lambda: "the lake and catalog is back after" in caplog.text[since:],
+            lambda: back.search(caplog.text[since:]) is not None,
             self.errors,
             120,
             "the sink did not say the lake and catalog are back",
         )
+        match = back.search(caplog.text[since:])
+        assert match is not None and OUTAGE_S - 5 <= int(match.group(1)) <= OUTAGE_S + 15, match
         more = len(self.chunks) + AFTER_RECOVERY_CHUNKS
         _wait(lambda: len(self.chunks) >= more, self.errors, 60, "traffic did not go on after the outage")
 

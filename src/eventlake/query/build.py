@@ -163,6 +163,10 @@ class ConnectionBuilder:
             "autoload_known_extensions": False,
             "allow_community_extensions": False,
             "memory_limit": self.limits.memory_limit,
+            # Small lake files' bytes stay in DuckDB's buffer pool (evictable, within memory_limit):
+            # a live query re-reads the open hour's files each refresh. Entries are checked against
+            # the size and mtime of the file each open opened (readonly_fs), so a replaced file is read anew.
+            "cache_local_files": True,
         }
         if self.limits.threads:
             config["threads"] = self.limits.threads

@@ -31,6 +31,10 @@ T = TypeVar("T")
 # did not take). Anything else is a bug or bad input and is raised.
 RETRIABLE = (LakeError, CatalogUnavailable, OSError)
 REPORT_EVERY_S = 5.0
+# Retries back off to this and no further: a probe (one S3 request, one catalog transaction) is
+# cheap, and the ceiling is how late the sink may notice that S3 or the catalog is back (it
+# was 30 s: a 60 s outage was waited out for up to 99 s).
+RETRY_MAX_S = 5.0
 
 
 class Outages:
@@ -43,10 +47,11 @@ class Outages:
         self.active: dict[str, tuple[float, str, bool]] = {}  # what -> (since, detail, gives up)
         self._reported = 0.0
 
-    def began(self, what: str, detail: str, give_up: bool = True) -> None:
+    def began(self, what: str, detail: str, give_up: bool = True, since: float | None = None) -> None:
+        """`since`: when the failed call began (a locked catalog blocks for its busy timeout first)."""
         if what not in self.active:
             log.warning("waiting for %s: %s", what, detail)
-            self.active[what] = (time.time(), detail, give_up)
+            self.active[what] = (time.time() if since is None else since, detail, give_up)
             self.metrics.waiting(what, self.active[what][0])
         else:
             since, _old, gives_up = self.active[what]
@@ -76,23 +81,24 @@ class Outages:
                 )
 
     def retry(self, what: str, action: Callable[[], T], held: str = "") -> T:
-        """`action()`, retried through outages of `what` with backoff (0.5 s doubling to 30 s, +-25%)."""
+        """`action()`, retried through outages of `what` with backoff (0.5 s doubling to RETRY_MAX_S, +-25%)."""
         attempt = 0
         while True:
+            started = time.time()
             try:
                 result = action()
             except (*RETRIABLE, EventlakeError) as exc:
                 if isinstance(exc, EventlakeError) and not isinstance(exc, RETRIABLE) and not exc.retriable:
                     raise
                 detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-                self.began(what, detail + (f"; holding {held} in memory" if held else ""))
+                self.began(what, detail + (f"; holding {held} in memory" if held else ""), since=started)
                 self.report()
                 if self.stop.is_set():
                     raise SinkError(
                         f"stopped while waiting for {what}: {detail}; nothing is lost, the next start "
                         "resumes from the ledger"
                     ) from exc
-                delay = min(30.0, 0.5 * 2**attempt) * random.uniform(0.75, 1.25)
+                delay = min(RETRY_MAX_S, 0.5 * 2**attempt) * random.uniform(0.75, 1.25)
                 attempt += 1
                 self.stop.wait(delay)
                 continue
