@@ -77,7 +77,7 @@ def run_query(s: QueryConfig, sql: str, fmt: QueryFormat, out: Path | None, as_o
     require_lake(s)
     from eventlake.query import connect
 
-    with connect(s, as_of=travel) as engine:
+    with connect(s, as_of=travel, cache_files=False) as engine:  # one query: nothing to re-read
         write(engine, sql, fmt, out)
 
 

@@ -122,8 +122,10 @@ class ConnectionBuilder:
         schema_dir: Path,
         temp_dir: Path,
         scratch: duckdb.DuckDBPyConnection | None = None,
+        cache_files: bool = True,
     ) -> None:
         self.settings = settings
+        self._cache_files = cache_files
         self.limits = settings.query
         self.lake = lake
         self.guard = guard
@@ -166,7 +168,7 @@ class ConnectionBuilder:
             # Small lake files' bytes stay in DuckDB's buffer pool (evictable, within memory_limit):
             # a live query re-reads the open hour's files each refresh. Entries are checked against
             # the size and mtime of the file each open opened (readonly_fs), so a replaced file is read anew.
-            "cache_local_files": True,
+            "cache_local_files": self._cache_files,
         }
         if self.limits.threads:
             config["threads"] = self.limits.threads
