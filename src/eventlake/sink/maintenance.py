@@ -29,6 +29,9 @@ from eventlake.sink.conform import file_schema
 
 log = logging.getLogger(__name__)
 
+# A sink's first pass waits this long: passes come every few seconds, but a start is often a catch-up.
+FIRST_PASS_AFTER_S = 20.0
+
 
 def conformer_for(table: Table) -> Conform:
     """Merged rows in `table`'s file schema (the catalog's columns as Arrow types)."""
@@ -72,9 +75,10 @@ def run_maintenance(
 ) -> None:
     """Pass after pass, `maintenance.interval_s` apart, until `stop` is set. A failed pass (an outage)
     is logged and the next one retries: nothing a pass does is left half-done in the catalog.
-    `wait_first`: a sink waits one interval first, so its start (often a catch-up) has the machine."""
+    `wait_first`: a sink waits FIRST_PASS_AFTER_S (or one interval, if longer) first, so its start
+    (often a catch-up) has the machine."""
     if wait_first:
-        stop.wait(settings.maintenance.interval_s)
+        stop.wait(max(FIRST_PASS_AFTER_S, settings.maintenance.interval_s))
     # Parquet passes come often (an open hour's files are merged seconds after landing); an Iceberg
     # pass loads metadata and may commit, so it keeps its own, slower cadence.
     iceberg_due = 0.0
