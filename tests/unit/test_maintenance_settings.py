@@ -52,3 +52,37 @@ def test_bad_table_names_in_table_retention_are_refused(table: str) -> None:
 def test_good_retention_values(text: str, seconds: float | None) -> None:
     assert retention_seconds(text) == seconds
     assert MaintenanceSettings(retention=text).retention_for("any_table") == seconds
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("interval_s", "inf"),  # would overflow the pass loop's wait and end maintenance
+        ("interval_s", "1e400"),  # inf spelled as a number
+        ("interval_s", "0"),
+        ("iceberg_interval_s", "inf"),
+        ("iceberg_interval_s", "-5"),
+        ("open_hour_seconds", "nan"),
+        ("open_hour_seconds", "inf"),
+        ("open_hour_seconds", "-1"),
+        ("open_hour_fanout", "1"),  # a tier of one would rewrite a piece into itself every pass
+        ("open_hour_fanout", "65"),
+        ("open_hour_fanout", "8.5"),
+        ("open_hour_fanout", "8x"),
+        ("open_hour_minutes", "1"),  # the old name: refused, not silently ignored
+    ],
+)
+def test_bad_open_hour_and_interval_settings_are_one_line_naming_the_setting(
+    setting: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(f"EVENTLAKE_MAINTENANCE__{setting.upper()}", value)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert f"maintenance.{setting}" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_open_hour_and_interval_settings_in_range_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    for setting, value in {"interval_s": "0.5", "open_hour_seconds": "0", "open_hour_fanout": "64"}.items():
+        monkeypatch.setenv(f"EVENTLAKE_MAINTENANCE__{setting.upper()}", value)
+    cfg = load_settings().maintenance
+    assert (cfg.interval_s, cfg.open_hour_seconds, cfg.open_hour_fanout) == (0.5, 0.0, 64)

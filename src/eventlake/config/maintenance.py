@@ -54,6 +54,7 @@ class MaintenanceSettings(BaseModel):
     open_hour_seconds: float = Field(
         default=5.0,
         ge=0,
+        allow_inf_nan=False,  # inf would pass gt=0 and overflow the pass loop's wait
         description="In an hour not closed yet, sink files written more than this many seconds ago are merged "
         "into one piece, at least this many seconds of them at a time; 0 waits for the hour to close.",
     )
@@ -67,11 +68,13 @@ class MaintenanceSettings(BaseModel):
     interval_s: float = Field(
         default=5.0,
         gt=0,
+        allow_inf_nan=False,  # inf would pass gt=0 and overflow the pass loop's wait
         description="Seconds between maintenance passes.",
     )
     iceberg_interval_s: float = Field(
         default=20.0,
         gt=0,
+        allow_inf_nan=False,  # inf would pass gt=0 and overflow the pass loop's wait
         description="Seconds between the Iceberg tables' share of the passes (each loads the tables' metadata "
         "and may commit).",
     )
